@@ -1,0 +1,105 @@
+//! The command layer: command-line flags, turned into validated settings before any work
+//! starts, and the wiring of the stages for each command. Errors come back as one line each;
+//! `main` prints them.
+
+mod replay;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// lantern: find shadow AI in network traffic.
+#[derive(Debug, Parser)]
+#[command(name = "lantern", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Replay capture files (pcap, pcapng) into events, a summary and the store.
+    Replay(ReplayArgs),
+}
+
+/// Flags of `lantern replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Capture files, read in the order of their first packet.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Write one JSON line per flow and per DNS lookup to PATH ("-" for standard output).
+    #[arg(long, value_name = "PATH|-")]
+    events: Option<PathBuf>,
+    /// SQLite store to add evidence and hourly rollups to.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "LANTERN_STORE",
+        default_value = "lantern.db"
+    )]
+    store: PathBuf,
+    /// Do not write to any store.
+    #[arg(long)]
+    no_store: bool,
+    /// Replay files even if the store already holds them.
+    #[arg(long)]
+    force: bool,
+    /// Extra catalog file or directory of .toml files (repeatable); overrides apps by id.
+    #[arg(long = "catalog", value_name = "PATH")]
+    catalogs: Vec<PathBuf>,
+    /// Worker threads.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    threads: usize,
+    /// Sensor name stored with every row (default: the host name).
+    #[arg(long, value_name = "NAME")]
+    sensor: Option<String>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Seconds without a packet after which a TCP flow ends.
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    tcp_timeout: u64,
+    /// Seconds without a packet after which a UDP flow ends.
+    #[arg(long, default_value_t = 120, value_name = "SECS")]
+    udp_timeout: u64,
+    /// Most flows held at once; past it the least recently seen flows are evicted.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    max_flows: usize,
+    /// Most bytes buffered to reassemble a ClientHello or an HTTP request head.
+    #[arg(long, default_value_t = 16_384, value_name = "BYTES")]
+    reassembly_limit: usize,
+    /// Most DNS answers remembered for naming flows.
+    #[arg(long, default_value_t = 262_144, value_name = "N")]
+    dns_cache_size: usize,
+}
+
+/// A problem worth one line to the user.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure(e.to_string())
+    }
+}
+
+/// Runs the parsed command line; errors are printed as `lantern: ...` lines.
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Replay(args) => replay::run(args),
+    };
+    match result {
+        Ok(errors) if errors.is_empty() => ExitCode::SUCCESS,
+        Ok(errors) => {
+            for error in errors {
+                eprintln!("lantern: {error}");
+            }
+            ExitCode::FAILURE
+        }
+        Err(Failure(message)) => {
+            eprintln!("lantern: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

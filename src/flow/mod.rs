@@ -1,0 +1,132 @@
+//! Flow: bidirectional flows keyed by a direction-normalised 5-tuple plus VLAN.
+//!
+//! This stage owns the flow table: which side is the client, packets and bytes each way,
+//! first and last time, TCP close tracking, idle timeouts and eviction when the table is full.
+//! It is generic over the per-flow state `S` that the protocol stage keeps, so the table knows
+//! nothing about protocols. Ended flows are handed to a callback with their [`EndReason`].
+
+mod key;
+mod table;
+
+pub use key::{FlowKey, Side};
+pub use table::{FlowConfig, FlowTable};
+
+use crate::capture::Timestamp;
+use crate::decode::{Addr, Transport};
+
+/// Which way a packet travels relative to the flow's client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Client to server.
+    Up,
+    /// Server to client.
+    Down,
+}
+
+impl Direction {
+    /// 0 for up, 1 for down: an index into per-direction arrays.
+    pub fn index(self) -> usize {
+        match self {
+            Direction::Up => 0,
+            Direction::Down => 1,
+        }
+    }
+}
+
+/// Why a flow ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EndReason {
+    /// Both sides sent FIN, or one sent RST (after a short linger for trailing packets).
+    Closed,
+    /// No packet for the idle timeout.
+    IdleTimeout,
+    /// Evicted because the table was full.
+    Evicted,
+    /// The input ended with the flow still open.
+    EndOfInput,
+}
+
+impl EndReason {
+    /// Name in events.
+    pub fn name(self) -> &'static str {
+        match self {
+            EndReason::Closed => "closed",
+            EndReason::IdleTimeout => "idle_timeout",
+            EndReason::Evicted => "evicted",
+            EndReason::EndOfInput => "end_of_input",
+        }
+    }
+}
+
+/// One endpoint of a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    /// Address.
+    pub addr: Addr,
+    /// Port.
+    pub port: u16,
+}
+
+/// TCP connection state as far as ending the flow is concerned.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpState {
+    /// A SYN (without ACK) from the client was seen; its sequence number is `client_isn`.
+    pub syn_seen: bool,
+    /// The client's initial sequence number, when the SYN was seen.
+    pub client_isn: u32,
+    /// A SYN+ACK was seen; the server's initial sequence number is `server_isn`.
+    pub syn_ack_seen: bool,
+    /// The server's initial sequence number, when the SYN+ACK was seen.
+    pub server_isn: u32,
+    /// FIN seen from the client, from the server.
+    pub fin: [bool; 2],
+    /// RST seen.
+    pub rst: bool,
+}
+
+impl TcpState {
+    /// Whether the connection is over: FIN both ways, or a RST.
+    pub fn is_closed(&self) -> bool {
+        self.rst || (self.fin[0] && self.fin[1])
+    }
+}
+
+/// A flow and its per-flow protocol state `S`.
+#[derive(Debug)]
+pub struct Flow<S> {
+    /// Run-unique id: the number of the packet that created the flow.
+    pub id: u64,
+    /// The normalised key.
+    pub key: FlowKey,
+    /// The side that started the conversation.
+    pub client: Endpoint,
+    /// The other side.
+    pub server: Endpoint,
+    /// TCP or UDP.
+    pub transport: Transport,
+    /// VLAN ids (outer, inner), 0 where absent.
+    pub vlan: [u16; 2],
+    /// Time of the first packet.
+    pub first: Timestamp,
+    /// Time of the last packet.
+    pub last: Timestamp,
+    /// Packets client to server, server to client.
+    pub packets: [u64; 2],
+    /// Transport payload bytes (wire lengths) client to server, server to client.
+    pub bytes: [u64; 2],
+    /// TCP close tracking.
+    pub tcp: TcpState,
+    /// What the protocol stage keeps for this flow.
+    pub state: S,
+}
+
+impl<S> Flow<S> {
+    /// The direction of a packet sent by `src` in this flow.
+    pub fn direction_of(&self, src: Addr, src_port: u16) -> Direction {
+        if self.client.addr == src && self.client.port == src_port {
+            Direction::Up
+        } else {
+            Direction::Down
+        }
+    }
+}

@@ -1,0 +1,589 @@
+//! The flow table: a hash map from [`FlowKey`] to slots in a slab, plus three intrusive
+//! least-recently-seen lists (open TCP, closing TCP, UDP) so that idle timeouts and eviction
+//! walk only the flows that are due.
+//!
+//! A packet of a known flow costs one hash lookup and a few index writes; nothing is allocated.
+//! The slab grows up to `max_flows` and then stays; when it is full the least recently seen flow
+//! is evicted (closing flows first) and handed to the caller.
+
+use super::{Direction, EndReason, Endpoint, Flow, FlowKey, TcpState};
+use crate::capture::Timestamp;
+use crate::decode::{Packet, Transport};
+use crate::metrics::Counters;
+use std::collections::HashMap;
+
+/// Limits and timeouts of a flow table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowConfig {
+    /// Most flows held at once; past it the least recently seen flow is evicted.
+    pub max_flows: usize,
+    /// Seconds without a packet after which a TCP flow ends.
+    pub tcp_timeout_secs: u64,
+    /// Seconds without a packet after which a UDP flow ends.
+    pub udp_timeout_secs: u64,
+    /// Seconds a TCP flow stays after its FIN exchange or RST, to count trailing packets.
+    pub tcp_close_linger_secs: u64,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_flows: 1_000_000,
+            tcp_timeout_secs: 600,
+            udp_timeout_secs: 120,
+            tcp_close_linger_secs: 2,
+        }
+    }
+}
+
+const NIL: u32 = u32::MAX;
+
+/// The recency lists; each is ordered by the time of the last packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum List {
+    TcpOpen = 0,
+    TcpClosing = 1,
+    Udp = 2,
+}
+
+const LISTS: [List; 3] = [List::TcpClosing, List::TcpOpen, List::Udp];
+
+struct Slot<S> {
+    flow: Flow<S>,
+    list: List,
+    prev: u32,
+    next: u32,
+}
+
+#[derive(Clone, Copy)]
+struct Ends {
+    head: u32,
+    tail: u32,
+}
+
+/// A bounded table of flows with per-flow state `S`.
+pub struct FlowTable<S> {
+    config: FlowConfig,
+    map: HashMap<FlowKey, u32, foldhash::fast::RandomState>,
+    slots: Vec<Option<Slot<S>>>,
+    free: Vec<u32>,
+    lists: [Ends; 3],
+}
+
+impl<S: Default> FlowTable<S> {
+    /// An empty table.
+    pub fn new(config: FlowConfig) -> FlowTable<S> {
+        FlowTable {
+            config,
+            map: HashMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            lists: [Ends {
+                head: NIL,
+                tail: NIL,
+            }; 3],
+        }
+    }
+
+    /// Flows held now.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the table holds no flow.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Accounts `packet` (number `number`, captured at `ts`) to its flow, creating the flow if
+    /// needed, and returns the flow and the packet's direction. Flows that end on the way
+    /// (evicted to make room, or a closed flow whose tuple is reused by a new SYN) go to `ended`.
+    pub fn packet(
+        &mut self,
+        packet: &Packet<'_>,
+        number: u64,
+        ts: Timestamp,
+        counters: &mut Counters,
+        ended: &mut impl FnMut(Flow<S>, EndReason),
+    ) -> (&mut Flow<S>, Direction) {
+        let (key, _) = FlowKey::of(packet);
+        let existing = self.map.get(&key).copied();
+        let index = match existing {
+            Some(index) if self.reopens(index, packet) => {
+                let flow = self.remove(index);
+                counters.flows_closed += 1;
+                ended(flow, EndReason::Closed);
+                self.insert(key, packet, number, ts, counters, ended)
+            }
+            Some(index) => {
+                self.touch(index);
+                index
+            }
+            None => self.insert(key, packet, number, ts, counters, ended),
+        };
+        let slot = self.slots[index as usize].as_mut().expect("live slot");
+        let flow = &mut slot.flow;
+        let direction = flow.direction_of(packet.src, packet.src_port);
+        let d = direction.index();
+        flow.packets[d] += 1;
+        flow.bytes[d] += u64::from(packet.payload_len);
+        flow.last = flow.last.max(ts);
+        flow.first = flow.first.min(ts);
+        let closing =
+            flow.transport == Transport::Tcp && track_tcp(&mut flow.tcp, packet, direction);
+        if closing && slot.list == List::TcpOpen {
+            self.unlink(index);
+            self.link_tail(index, List::TcpClosing);
+        }
+        let flow = &mut self.slots[index as usize].as_mut().expect("live slot").flow;
+        (flow, direction)
+    }
+
+    /// Ends every flow whose last packet is older than its timeout at `now`.
+    pub fn expire(
+        &mut self,
+        now: Timestamp,
+        counters: &mut Counters,
+        ended: &mut impl FnMut(Flow<S>, EndReason),
+    ) {
+        for list in LISTS {
+            let timeout = match list {
+                List::TcpOpen => self.config.tcp_timeout_secs,
+                List::TcpClosing => self.config.tcp_close_linger_secs,
+                List::Udp => self.config.udp_timeout_secs,
+            };
+            loop {
+                let head = self.lists[list as usize].head;
+                if head == NIL {
+                    break;
+                }
+                let last = self.slots[head as usize]
+                    .as_ref()
+                    .expect("live slot")
+                    .flow
+                    .last;
+                if last.plus_secs(timeout) > now {
+                    break;
+                }
+                let flow = self.remove(head);
+                if list == List::TcpClosing {
+                    counters.flows_closed += 1;
+                    ended(flow, EndReason::Closed);
+                } else {
+                    counters.flows_timed_out += 1;
+                    ended(flow, EndReason::IdleTimeout);
+                }
+            }
+        }
+    }
+
+    /// Ends every flow (the input is over), least recently seen first.
+    pub fn drain(&mut self, counters: &mut Counters, ended: &mut impl FnMut(Flow<S>, EndReason)) {
+        for list in LISTS {
+            while self.lists[list as usize].head != NIL {
+                let flow = self.remove(self.lists[list as usize].head);
+                if list == List::TcpClosing {
+                    counters.flows_closed += 1;
+                    ended(flow, EndReason::Closed);
+                } else {
+                    counters.flows_at_end += 1;
+                    ended(flow, EndReason::EndOfInput);
+                }
+            }
+        }
+    }
+
+    /// A SYN on a flow that already closed starts a new connection on the same tuple.
+    fn reopens(&self, index: u32, packet: &Packet<'_>) -> bool {
+        let slot = self.slots[index as usize].as_ref().expect("live slot");
+        slot.list == List::TcpClosing && packet.tcp.syn && !packet.tcp.ack
+    }
+
+    fn insert(
+        &mut self,
+        key: FlowKey,
+        packet: &Packet<'_>,
+        number: u64,
+        ts: Timestamp,
+        counters: &mut Counters,
+        ended: &mut impl FnMut(Flow<S>, EndReason),
+    ) -> u32 {
+        if self.map.len() >= self.config.max_flows.max(1) {
+            let victim = self.eviction_victim();
+            let flow = self.remove(victim);
+            counters.flows_evicted += 1;
+            ended(flow, EndReason::Evicted);
+        }
+        counters.flows_created += 1;
+        let sender = Endpoint {
+            addr: packet.src,
+            port: packet.src_port,
+        };
+        let receiver = Endpoint {
+            addr: packet.dst,
+            port: packet.dst_port,
+        };
+        let (client, server) = if sender_is_client(packet) {
+            (sender, receiver)
+        } else {
+            (receiver, sender)
+        };
+        let flow = Flow {
+            id: number,
+            key,
+            client,
+            server,
+            transport: packet.transport,
+            vlan: packet.vlan,
+            first: ts,
+            last: ts,
+            packets: [0; 2],
+            bytes: [0; 2],
+            tcp: TcpState::default(),
+            state: S::default(),
+        };
+        let list = match packet.transport {
+            Transport::Tcp => List::TcpOpen,
+            Transport::Udp => List::Udp,
+        };
+        let slot = Slot {
+            flow,
+            list,
+            prev: NIL,
+            next: NIL,
+        };
+        let index = match self.free.pop() {
+            Some(index) => {
+                self.slots[index as usize] = Some(slot);
+                index
+            }
+            None => {
+                self.slots.push(Some(slot));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.map.insert(key, index);
+        self.link_tail(index, list);
+        index
+    }
+
+    /// The flow to evict: the head of the closing list, else the older of the other heads.
+    fn eviction_victim(&self) -> u32 {
+        let closing = self.lists[List::TcpClosing as usize].head;
+        if closing != NIL {
+            return closing;
+        }
+        let last = |index: u32| {
+            (index != NIL).then(|| {
+                self.slots[index as usize]
+                    .as_ref()
+                    .expect("live slot")
+                    .flow
+                    .last
+            })
+        };
+        let tcp = self.lists[List::TcpOpen as usize].head;
+        let udp = self.lists[List::Udp as usize].head;
+        match (last(tcp), last(udp)) {
+            (Some(t), Some(u)) if u < t => udp,
+            (Some(_), _) => tcp,
+            _ => udp,
+        }
+    }
+
+    fn remove(&mut self, index: u32) -> Flow<S> {
+        self.unlink(index);
+        let slot = self.slots[index as usize].take().expect("live slot");
+        self.map.remove(&slot.flow.key);
+        self.free.push(index);
+        slot.flow
+    }
+
+    fn touch(&mut self, index: u32) {
+        let list = self.slots[index as usize].as_ref().expect("live slot").list;
+        if self.lists[list as usize].tail != index {
+            self.unlink(index);
+            self.link_tail(index, list);
+        }
+    }
+
+    fn unlink(&mut self, index: u32) {
+        let slot = self.slots[index as usize].as_ref().expect("live slot");
+        let (prev, next, list) = (slot.prev, slot.next, slot.list);
+        match prev {
+            NIL => self.lists[list as usize].head = next,
+            p => self.slots[p as usize].as_mut().expect("live slot").next = next,
+        }
+        match next {
+            NIL => self.lists[list as usize].tail = prev,
+            n => self.slots[n as usize].as_mut().expect("live slot").prev = prev,
+        }
+    }
+
+    fn link_tail(&mut self, index: u32, list: List) {
+        let tail = self.lists[list as usize].tail;
+        {
+            let slot = self.slots[index as usize].as_mut().expect("live slot");
+            slot.list = list;
+            slot.prev = tail;
+            slot.next = NIL;
+        }
+        match tail {
+            NIL => self.lists[list as usize].head = index,
+            t => self.slots[t as usize].as_mut().expect("live slot").next = index,
+        }
+        self.lists[list as usize].tail = index;
+    }
+}
+
+/// Records SYN, FIN and RST; returns whether the connection is now closed.
+fn track_tcp(tcp: &mut TcpState, packet: &Packet<'_>, direction: Direction) -> bool {
+    let flags = packet.tcp;
+    match (flags.syn, flags.ack, direction) {
+        (true, false, Direction::Up) if !tcp.syn_seen => {
+            tcp.syn_seen = true;
+            tcp.client_isn = flags.seq;
+        }
+        (true, true, Direction::Down) if !tcp.syn_ack_seen => {
+            tcp.syn_ack_seen = true;
+            tcp.server_isn = flags.seq;
+        }
+        _ => {}
+    }
+    if flags.fin {
+        tcp.fin[direction.index()] = true;
+    }
+    if flags.rst {
+        tcp.rst = true;
+    }
+    tcp.is_closed()
+}
+
+/// Ports on which servers listen: the side on such a port is the server when the other side's
+/// port is not one. Below 1024 everything counts; above, the usual application and
+/// model-server ports.
+const SERVICE_PORTS: &[u16] = &[
+    1080, 1194, 1234, 1433, 1521, 1883, 3128, 3306, 3389, 4433, 5000, 5060, 5222, 5228, 5432, 5672,
+    5900, 6379, 6443, 7860, 8000, 8008, 8080, 8081, 8188, 8443, 8888, 9000, 9090, 9200, 9443,
+    11434,
+];
+
+fn is_service_port(port: u16) -> bool {
+    port < 1024 || SERVICE_PORTS.contains(&port)
+}
+
+/// Whether the sender of the first packet of a flow is its client: the sender of a SYN, the
+/// receiver of a SYN+ACK; else the side on an ephemeral port facing a service port (after a
+/// sensor start or a timeout the first packet seen is often the server's); else the sender.
+fn sender_is_client(packet: &Packet<'_>) -> bool {
+    if packet.transport == Transport::Tcp && packet.tcp.syn {
+        return !packet.tcp.ack;
+    }
+    match (
+        is_service_port(packet.src_port),
+        is_service_port(packet.dst_port),
+    ) {
+        (false, true) => true,
+        (true, false) => false,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{Addr, TcpMeta};
+
+    fn tcp(src: u8, sport: u16, dst: u8, dport: u16, flags: &str, len: u32) -> Packet<'static> {
+        Packet {
+            vlan: [0; 2],
+            src: Addr::v4([10, 0, 0, src]),
+            dst: Addr::v4([10, 0, 0, dst]),
+            transport: Transport::Tcp,
+            src_port: sport,
+            dst_port: dport,
+            tcp: TcpMeta {
+                seq: 1000,
+                syn: flags.contains('S'),
+                ack: flags.contains('A'),
+                fin: flags.contains('F'),
+                rst: flags.contains('R'),
+            },
+            payload: &[],
+            payload_len: len,
+        }
+    }
+
+    fn udp(src: u8, sport: u16, dst: u8, dport: u16) -> Packet<'static> {
+        Packet {
+            transport: Transport::Udp,
+            ..tcp(src, sport, dst, dport, "", 10)
+        }
+    }
+
+    type Ended = Vec<(u64, EndReason, [u64; 2])>;
+
+    fn run(
+        table: &mut FlowTable<()>,
+        packets: &[(Packet<'static>, i64)],
+        counters: &mut Counters,
+    ) -> Ended {
+        let mut ended = Vec::new();
+        let mut sink = |f: Flow<()>, r| ended.push((f.id, r, f.packets));
+        for (n, (p, t)) in packets.iter().enumerate() {
+            table.packet(
+                p,
+                n as u64 + 1,
+                Timestamp::from_secs(*t),
+                counters,
+                &mut sink,
+            );
+        }
+        ended
+    }
+
+    #[test]
+    fn handshake_counts_and_close_after_linger() {
+        let mut table = FlowTable::new(FlowConfig::default());
+        let mut c = Counters::default();
+        let ended = run(
+            &mut table,
+            &[
+                (tcp(2, 50000, 1, 443, "S", 0), 0),
+                (tcp(1, 443, 2, 50000, "SA", 0), 0),
+                (tcp(2, 50000, 1, 443, "A", 300), 0),
+                (tcp(1, 443, 2, 50000, "A", 1200), 1),
+                (tcp(2, 50000, 1, 443, "FA", 0), 1),
+                (tcp(1, 443, 2, 50000, "FA", 0), 1),
+                (tcp(2, 50000, 1, 443, "A", 0), 1),
+            ],
+            &mut c,
+        );
+        assert!(ended.is_empty());
+        assert_eq!(table.len(), 1);
+        let mut out = Vec::new();
+        table.expire(Timestamp::from_secs(2), &mut c, &mut |f, r| {
+            out.push((f.client.port, f.bytes, f.packets, r))
+        });
+        assert!(out.is_empty(), "linger not over yet");
+        table.expire(Timestamp::from_secs(3), &mut c, &mut |f, r| {
+            out.push((f.client.port, f.bytes, f.packets, r))
+        });
+        assert_eq!(out, [(50000, [300, 1200], [4, 3], EndReason::Closed)]);
+        assert_eq!((c.flows_created, c.flows_closed), (1, 1));
+    }
+
+    #[test]
+    fn client_is_the_syn_sender_or_the_ephemeral_side() {
+        let mut table: FlowTable<()> = FlowTable::new(FlowConfig::default());
+        let mut c = Counters::default();
+        let mut sink = |_: Flow<()>, _| {};
+        // Mid-stream pickup: the server speaks first, but port 443 gives it away.
+        let (flow, dir) = table.packet(
+            &tcp(1, 443, 2, 50000, "A", 100),
+            1,
+            Timestamp::from_secs(0),
+            &mut c,
+            &mut sink,
+        );
+        assert_eq!((flow.client.port, dir), (50000, Direction::Down));
+        // A SYN+ACK seen first: its receiver is the client, whatever the ports.
+        let (flow, _) = table.packet(
+            &tcp(3, 9999, 4, 40000, "SA", 0),
+            2,
+            Timestamp::from_secs(0),
+            &mut c,
+            &mut sink,
+        );
+        assert_eq!(flow.client.addr, Addr::v4([10, 0, 0, 4]));
+        // Two ephemeral ports: the first sender.
+        let (flow, dir) = table.packet(
+            &udp(5, 40001, 6, 40002),
+            3,
+            Timestamp::from_secs(0),
+            &mut c,
+            &mut sink,
+        );
+        assert_eq!((flow.client.port, dir), (40001, Direction::Up));
+    }
+
+    #[test]
+    fn idle_timeouts_per_transport() {
+        let mut table = FlowTable::new(FlowConfig {
+            tcp_timeout_secs: 100,
+            udp_timeout_secs: 10,
+            ..FlowConfig::default()
+        });
+        let mut c = Counters::default();
+        run(
+            &mut table,
+            &[
+                (tcp(2, 50000, 1, 443, "S", 0), 0),
+                (udp(2, 40000, 1, 53), 0),
+            ],
+            &mut c,
+        );
+        let mut out = Vec::new();
+        table.expire(Timestamp::from_secs(10), &mut c, &mut |f, r| {
+            out.push((f.id, r))
+        });
+        assert_eq!(out, [(2, EndReason::IdleTimeout)]);
+        table.expire(Timestamp::from_secs(99), &mut c, &mut |f, r| {
+            out.push((f.id, r))
+        });
+        assert_eq!(out.len(), 1);
+        table.expire(Timestamp::from_secs(100), &mut c, &mut |f, r| {
+            out.push((f.id, r))
+        });
+        assert_eq!(
+            out,
+            [(2, EndReason::IdleTimeout), (1, EndReason::IdleTimeout)]
+        );
+        assert_eq!(c.flows_timed_out, 2);
+        assert!(table.is_empty());
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_least_recently_seen() {
+        let mut table = FlowTable::new(FlowConfig {
+            max_flows: 2,
+            ..FlowConfig::default()
+        });
+        let mut c = Counters::default();
+        let ended = run(
+            &mut table,
+            &[
+                (udp(2, 40000, 1, 53), 0),
+                (udp(2, 40001, 1, 53), 1),
+                (udp(2, 40000, 1, 53), 2),
+                (udp(2, 40002, 1, 53), 3),
+            ],
+            &mut c,
+        );
+        assert_eq!(ended, [(2, EndReason::Evicted, [1, 0])]);
+        assert_eq!((c.flows_evicted, table.len()), (1, 2));
+        let mut rest = Vec::new();
+        table.drain(&mut c, &mut |f, r| rest.push((f.id, r)));
+        assert_eq!(
+            rest,
+            [(1, EndReason::EndOfInput), (4, EndReason::EndOfInput)]
+        );
+    }
+
+    #[test]
+    fn a_syn_on_a_closed_tuple_starts_a_new_flow() {
+        let mut table = FlowTable::new(FlowConfig::default());
+        let mut c = Counters::default();
+        let ended = run(
+            &mut table,
+            &[
+                (tcp(2, 50000, 1, 80, "S", 0), 0),
+                (tcp(1, 80, 2, 50000, "RA", 0), 0),
+                (tcp(2, 50000, 1, 80, "S", 0), 1),
+            ],
+            &mut c,
+        );
+        assert_eq!(ended, [(1, EndReason::Closed, [1, 1])]);
+        assert_eq!(table.len(), 1);
+    }
+}

@@ -1,0 +1,24 @@
+//! lantern: a passive network sensor that finds shadow AI.
+//!
+//! Packets flow through the stages below in one direction; each stage is a module that imports
+//! only the stages to its left (see `../shared/DESIGN.md`):
+//!
+//! ```text
+//! capture -> decode -> flow -> proto -> naming -> catalog -> identity -> output -> store
+//! ```
+//!
+//! [`pipeline`] is the wiring that `replay` (and later `capture`) share: a reader, N workers
+//! running decode/flow/proto, and one sequencer running naming onwards in a deterministic order.
+//! [`metrics`] holds the named counters every stage increments.
+
+pub mod capture;
+pub mod catalog;
+pub mod decode;
+pub mod flow;
+pub mod identity;
+pub mod metrics;
+pub mod naming;
+pub mod output;
+pub mod pipeline;
+pub mod proto;
+pub mod store;

@@ -1,0 +1,83 @@
+//! Named counters: every limit that triggers and every input that is dropped moves one of these.
+//!
+//! Each worker owns a [`Counters`] (plain integers, no atomics on the per-packet path); the
+//! pipeline merges them when a run ends. The names are stable: they are printed at the end of a
+//! replay and will be exported by the daemon.
+
+macro_rules! counters {
+    ($($name:ident: $help:literal,)*) => {
+        /// Counters of one worker, or the merged counters of a run.
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub struct Counters {
+            $(#[doc = $help] pub $name: u64,)*
+        }
+
+        impl Counters {
+            /// Adds every counter of `other` to `self`.
+            pub fn merge(&mut self, other: &Counters) {
+                $(self.$name += other.$name;)*
+            }
+
+            /// Every counter as `(name, value, help)`, in declaration order.
+            pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64, &'static str)> {
+                [$((stringify!($name), self.$name, $help),)*].into_iter()
+            }
+        }
+    };
+}
+
+counters! {
+    packets: "packets read",
+    bytes: "bytes on the wire (original packet lengths)",
+    link_unsupported: "packets whose link type lantern does not decode",
+    link_malformed: "packets too short for their link-layer header",
+    non_ip: "packets that carry no IP (ARP, LLDP, STP and other EtherTypes)",
+    ip_malformed: "packets whose IP header is invalid or cut short",
+    ip_fragments: "IP fragments (not reassembled yet; counted, not inspected)",
+    ip_truncated: "packets captured shorter than their IP length (snaplen); still counted",
+    other_ip_protocol: "IP packets that are neither TCP nor UDP (ICMP, ESP, GRE...)",
+    l4_malformed: "TCP or UDP headers that are invalid or cut short",
+    flows_created: "flows created",
+    flows_closed: "flows ended by a FIN exchange or a RST",
+    flows_timed_out: "flows ended by the idle timeout",
+    flows_evicted: "flows evicted because the flow table was full",
+    flows_at_end: "flows still open when the input ended",
+    tcp_reassembly_gave_up: "TCP streams whose first message did not fit in the reassembly buffer",
+    tcp_reassembly_holes: "TCP streams abandoned because they had too many holes",
+    tcp_incomplete_at_end: "TCP streams whose first message was still incomplete when the flow ended",
+    tls_client_hellos: "TLS ClientHellos parsed",
+    tls_malformed: "TLS streams whose ClientHello was malformed",
+    http_requests: "HTTP/1.x requests parsed",
+    http_malformed: "HTTP streams whose request head was malformed",
+    dns_messages: "DNS messages parsed",
+    dns_malformed: "DNS messages that were malformed",
+    dns_unanswered: "DNS queries that got no response",
+    dns_unmatched_responses: "DNS responses without a query seen in the same flow",
+    dns_pending_dropped: "DNS queries dropped because a flow had too many outstanding",
+    dns_cache_evictions: "DNS answers evicted from the answer cache because it was full",
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_adds_and_iter_names_every_counter() {
+        let mut a = Counters {
+            packets: 2,
+            dns_messages: 1,
+            ..Default::default()
+        };
+        let b = Counters {
+            packets: 3,
+            flows_evicted: 4,
+            ..Default::default()
+        };
+        a.merge(&b);
+        let nonzero: Vec<_> = a.iter().filter(|c| c.1 > 0).map(|c| (c.0, c.1)).collect();
+        assert_eq!(
+            nonzero,
+            [("packets", 5), ("flows_evicted", 4), ("dns_messages", 1)]
+        );
+    }
+}

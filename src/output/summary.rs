@@ -1,0 +1,197 @@
+//! The end-of-run summary: AI apps by client, candidates, and how flows were named.
+
+use super::{DnsView, FlowView, Rfc3339};
+use crate::capture::Timestamp;
+use crate::naming::NameSource;
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Most rows printed in each table; the rest are counted.
+const MAX_ROWS: usize = 40;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Usage {
+    flows: u64,
+    lookups: u64,
+    bytes_up: u64,
+    bytes_down: u64,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+}
+
+impl Usage {
+    fn seen(&mut self, first: Timestamp, last: Timestamp) {
+        self.first = Some(self.first.map_or(first, |f| f.min(first)));
+        self.last = Some(self.last.map_or(last, |l| l.max(last)));
+    }
+}
+
+/// Totals and per-(user, app) usage of a run.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Flows output.
+    pub flows: u64,
+    /// DNS lookups output.
+    pub lookups: u64,
+    /// Flows whose name matched a catalogued app.
+    pub ai_flows: u64,
+    /// Lookups of catalogued apps' names.
+    pub ai_lookups: u64,
+    names: BTreeMap<NameSource, u64>,
+    usage: BTreeMap<(String, String), Usage>,
+    apps: BTreeMap<String, (String, String)>,
+    candidates: BTreeMap<String, (u64, BTreeSet<String>)>,
+}
+
+impl Summary {
+    /// Counts a flow.
+    pub fn flow(&mut self, view: &FlowView<'_>) {
+        self.flows += 1;
+        *self.names.entry(view.name_source).or_default() += 1;
+        let r = view.record;
+        if let Some(app) = view.app {
+            self.ai_flows += 1;
+            self.apps
+                .entry(app.id.clone())
+                .or_insert_with(|| (app.name.clone(), app.category.name().to_string()));
+            let usage = self
+                .usage
+                .entry((view.identity.user.clone(), app.id.clone()))
+                .or_default();
+            usage.flows += 1;
+            usage.bytes_up += r.bytes[0];
+            usage.bytes_down += r.bytes[1];
+            usage.seen(r.first, r.last);
+        } else if view.candidate
+            && let Some(name) = view.server_name
+        {
+            self.candidate(name, &view.identity.user);
+        }
+    }
+
+    /// Counts a DNS lookup.
+    pub fn dns(&mut self, view: &DnsView<'_>) {
+        self.lookups += 1;
+        let r = view.record;
+        if let Some(app) = view.app {
+            self.ai_lookups += 1;
+            self.apps
+                .entry(app.id.clone())
+                .or_insert_with(|| (app.name.clone(), app.category.name().to_string()));
+            let usage = self
+                .usage
+                .entry((view.identity.user.clone(), app.id.clone()))
+                .or_default();
+            usage.lookups += 1;
+            usage.seen(r.ts, r.completed());
+        } else if view.candidate {
+            self.candidate(&r.query, &view.identity.user);
+        }
+    }
+
+    fn candidate(&mut self, name: &str, user: &str) {
+        let entry = self.candidates.entry(name.to_string()).or_default();
+        entry.0 += 1;
+        if entry.1.len() < 1000 {
+            entry.1.insert(user.to_string());
+        }
+    }
+
+    /// Flows named by `source`.
+    pub fn named_by(&self, source: NameSource) -> u64 {
+        self.names.get(&source).copied().unwrap_or(0)
+    }
+
+    /// Distinct (user, app) pairs seen.
+    pub fn user_app_pairs(&self) -> usize {
+        self.usage.len()
+    }
+
+    /// The AI-apps-by-client table, or `None` when no AI app was seen.
+    pub fn apps_table(&self) -> Option<String> {
+        if self.usage.is_empty() {
+            return None;
+        }
+        let mut table = Table::new();
+        table
+            .load_style(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Disabled)
+            .set_header(vec![
+                "client",
+                "app",
+                "category",
+                "flows",
+                "lookups",
+                "bytes up",
+                "bytes down",
+                "first seen",
+                "last seen",
+            ]);
+        let mut rows: Vec<_> = self.usage.iter().collect();
+        rows.sort_by(|a, b| {
+            a.0.0
+                .cmp(&b.0.0)
+                .then(b.1.bytes_up.cmp(&a.1.bytes_up))
+                .then(a.0.1.cmp(&b.0.1))
+        });
+        for ((user, app_id), u) in rows.iter().take(MAX_ROWS) {
+            let (name, category) = self.apps.get(app_id).cloned().unwrap_or_default();
+            let time = |t: Option<Timestamp>| {
+                t.map(|t| Rfc3339(t).to_string()[..19].to_string())
+                    .unwrap_or_default()
+            };
+            table.add_row(vec![
+                Cell::new(user),
+                Cell::new(name),
+                Cell::new(category),
+                Cell::new(u.flows).set_alignment(CellAlignment::Right),
+                Cell::new(u.lookups).set_alignment(CellAlignment::Right),
+                Cell::new(u.bytes_up).set_alignment(CellAlignment::Right),
+                Cell::new(u.bytes_down).set_alignment(CellAlignment::Right),
+                Cell::new(time(u.first)),
+                Cell::new(time(u.last)),
+            ]);
+        }
+        let mut out = table.to_string();
+        if rows.len() > MAX_ROWS {
+            out.push_str(&format!(
+                "\n... and {} more (client, app) pairs",
+                rows.len() - MAX_ROWS
+            ));
+        }
+        Some(out)
+    }
+
+    /// The candidates table, or `None` when there were none.
+    pub fn candidates_table(&self) -> Option<String> {
+        if self.candidates.is_empty() {
+            return None;
+        }
+        let mut table = Table::new();
+        table
+            .load_style(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Disabled)
+            .set_header(vec![
+                "candidate name (not in the catalog)",
+                "seen",
+                "clients",
+            ]);
+        let mut rows: Vec<_> = self.candidates.iter().collect();
+        rows.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(b.0)));
+        for (name, (seen, users)) in rows.iter().take(MAX_ROWS) {
+            table.add_row(vec![
+                Cell::new(name),
+                Cell::new(seen).set_alignment(CellAlignment::Right),
+                Cell::new(users.len()).set_alignment(CellAlignment::Right),
+            ]);
+        }
+        let mut out = table.to_string();
+        if rows.len() > MAX_ROWS {
+            out.push_str(&format!(
+                "\n... and {} more candidates",
+                rows.len() - MAX_ROWS
+            ));
+        }
+        Some(out)
+    }
+}

@@ -1,0 +1,41 @@
+//! Pipeline: the wiring that `replay` (and the live `capture` daemon) share.
+//!
+//! One reader hands packets to N [`Worker`]s (decode, flow, proto), each flow always to the same
+//! worker (a symmetric hash of its key). At fixed points of capture time (every
+//! [`TICK_SECS`] seconds) the reader sends every worker a tick: workers expire idle flows and
+//! hand their records of that epoch to the [`Sequencer`], which sorts them and runs naming,
+//! catalog, identity, output and store in that order. Because ticks sit at the same packets
+//! whatever N is and each epoch is sorted by a key that does not depend on threads, the events
+//! are byte-identical for any `--threads`.
+//!
+//! DESIGN.md puts the DNS answer cache, identity and rollups in shared `dashmap`s; here they live
+//! in the single sequencer thread instead: a shared cache would name a flow or not depending on
+//! which worker got there first, and determinism is a requirement.
+
+mod replay;
+mod sequencer;
+mod worker;
+
+pub use replay::{FileReport, ReplayReport, replay};
+pub use sequencer::{Sequencer, SequencerError, StoreTotals};
+pub use worker::Worker;
+
+use crate::flow::FlowConfig;
+use crate::naming::NamingConfig;
+use crate::proto::ProtoConfig;
+
+/// Seconds of capture time between two ticks (idle-timeout sweeps and epoch boundaries).
+pub const TICK_SECS: i64 = 1;
+
+/// Every setting of the packet path.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// Flow table limits and timeouts.
+    pub flow: FlowConfig,
+    /// Protocol stage limits.
+    pub proto: ProtoConfig,
+    /// Naming stage settings.
+    pub naming: NamingConfig,
+    /// Worker threads (1 runs everything in the calling thread).
+    pub threads: usize,
+}

@@ -1,0 +1,611 @@
+//! Replaying capture files through the pipeline: in the calling thread for `--threads 1`, or
+//! with one reader, N workers and the sequencer in the calling thread.
+
+use super::{Sequencer, SequencerError, Settings, TICK_SECS, Worker};
+use crate::capture::{CaptureReader, Format, LinkType, RawPacket, Timestamp};
+use crate::decode::{decode, is_supported};
+use crate::flow::FlowKey;
+use crate::metrics::Counters;
+use crate::proto::Record;
+use crate::store::NewFile;
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+use indicatif::ProgressBar;
+use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Packets per batch handed to a worker.
+const BATCH_PACKETS: usize = 512;
+/// Bytes per batch handed to a worker.
+const BATCH_BYTES: usize = 512 * 1024;
+/// Batches queued per worker.
+const WORKER_QUEUE: usize = 8;
+/// Packets between two progress updates.
+const PROGRESS_EVERY: u64 = 8192;
+
+/// How reading one file went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileReport {
+    /// The file.
+    pub path: PathBuf,
+    /// Its format, once opened.
+    pub format: Option<String>,
+    /// Packets read from it.
+    pub packets: u64,
+    /// Times of its first and last packets.
+    pub span: Option<(Timestamp, Timestamp)>,
+    /// Why it was not read to the end, or not read at all.
+    pub error: Option<String>,
+}
+
+/// How a replay went.
+#[derive(Debug, Default)]
+pub struct ReplayReport {
+    /// Every file given, in the order they were read (unreadable ones last).
+    pub files: Vec<FileReport>,
+    /// One line per problem, each naming its file.
+    pub errors: Vec<String>,
+    /// Merged counters of every worker and the sequencer.
+    pub counters: Counters,
+    /// Set when the sequencer stopped the run (a store or event-writing failure).
+    pub failed: Option<SequencerError>,
+}
+
+/// A file to read, in time order.
+struct Input {
+    path: PathBuf,
+    first_ts: Option<Timestamp>,
+    store_id: Option<i64>,
+}
+
+/// Replays `paths` through the pipeline into `sequencer`. Files whose SHA-256 is already in the
+/// store are refused unless `force`.
+pub fn replay(
+    paths: &[PathBuf],
+    settings: &Settings,
+    sequencer: &mut Sequencer<'_>,
+    force: bool,
+    progress: Option<&ProgressBar>,
+) -> ReplayReport {
+    let mut report = ReplayReport::default();
+    let mut inputs = open_inputs(paths, &mut report);
+    if let Err(e) = register_files(&mut inputs, sequencer, force, &mut report) {
+        report.failed = Some(e);
+        return report;
+    }
+    let results = if settings.threads <= 1 {
+        run_inline(&inputs, settings, sequencer, progress, &mut report)
+    } else {
+        run_threaded(&inputs, settings, sequencer, progress, &mut report)
+    };
+    if report.failed.is_none()
+        && let Err(e) = sequencer.flush()
+    {
+        report.failed = Some(e);
+    }
+    sequencer.add_counters(&mut report.counters);
+    for (input, result) in inputs.iter().zip(results) {
+        if let (Some(id), Some(store)) = (input.store_id, sequencer.store_mut())
+            && let Err(e) =
+                store.finish_file(id, result.packets, result.span, result.error.as_deref())
+        {
+            report.errors.push(e.to_string());
+        }
+        if let Some(error) = &result.error {
+            report.errors.push(error.clone());
+        }
+        report.files.push(result);
+    }
+    report
+}
+
+/// Opens every file (reporting the ones that cannot be read) and sorts them by first packet.
+fn open_inputs(paths: &[PathBuf], report: &mut ReplayReport) -> Vec<Input> {
+    let mut inputs = Vec::new();
+    for path in paths {
+        let mut reader = match CaptureReader::open(path) {
+            Ok(reader) => reader,
+            Err(e) => {
+                report.errors.push(e.to_string());
+                report.files.push(FileReport {
+                    path: path.clone(),
+                    format: None,
+                    packets: 0,
+                    span: None,
+                    error: Some(e.to_string()),
+                });
+                continue;
+            }
+        };
+        if let Format::Pcap { link, .. } = reader.format()
+            && !is_supported(link)
+        {
+            let error = format!("{}: unsupported link type {link}", path.display());
+            report.errors.push(error.clone());
+            report.files.push(FileReport {
+                path: path.clone(),
+                format: Some(reader.format().to_string()),
+                packets: 0,
+                span: None,
+                error: Some(error),
+            });
+            continue;
+        }
+        let first_ts = reader.next_packet().ok().flatten().map(|p| p.ts);
+        inputs.push(Input {
+            path: path.clone(),
+            first_ts,
+            store_id: None,
+        });
+    }
+    inputs.sort_by_key(|i| i.first_ts);
+    inputs
+}
+
+/// Hashes each file, refuses the ones the store already holds, and records the rest.
+fn register_files(
+    inputs: &mut Vec<Input>,
+    sequencer: &mut Sequencer<'_>,
+    force: bool,
+    report: &mut ReplayReport,
+) -> Result<(), SequencerError> {
+    let Some(store) = sequencer.store_mut() else {
+        return Ok(());
+    };
+    let mut kept = Vec::new();
+    for mut input in inputs.drain(..) {
+        let (size, sha256) = match sha256_file(&input.path) {
+            Ok(hash) => hash,
+            Err(e) => {
+                report.errors.push(format!("{}: {e}", input.path.display()));
+                continue;
+            }
+        };
+        if !force && let Some(seen) = store.find_file(&sha256)? {
+            let how = if seen.complete {
+                "already replayed into"
+            } else {
+                "partly replayed (that run did not finish) into"
+            };
+            let error = format!(
+                "{}: {how} {} on {} by sensor {:?} (as {}, sha256 {}); replay it again with --force, or use --no-store",
+                input.path.display(),
+                store.path().display(),
+                seen.ingested_at,
+                seen.sensor,
+                seen.path,
+                &sha256[..16]
+            );
+            report.errors.push(error.clone());
+            report.files.push(FileReport {
+                path: input.path.clone(),
+                format: None,
+                packets: 0,
+                span: None,
+                error: None,
+            });
+            continue;
+        }
+        let new = NewFile {
+            path: input.path.display().to_string(),
+            size,
+            sha256,
+        };
+        input.store_id = Some(store.start_file(&new, wall_clock())?);
+        kept.push(input);
+    }
+    *inputs = kept;
+    Ok(())
+}
+
+fn wall_clock() -> Timestamp {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::from_parts(now.as_secs() as i64, i64::from(now.subsec_nanos()))
+}
+
+/// Size and hex SHA-256 of a file.
+fn sha256_file(path: &Path) -> std::io::Result<(u64, String)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    let hex = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((size, hex))
+}
+
+/// Where packets go as they are read.
+trait Sink {
+    /// One packet, `number` in the run.
+    fn packet(&mut self, raw: &RawPacket<'_>, number: u64);
+    /// Capture time reached a tick; `false` stops the run.
+    fn tick(&mut self, now: Timestamp) -> bool;
+}
+
+/// Decides when ticks fall: at the first packet of each new [`TICK_SECS`] of capture time
+/// (capture time never runs backwards here: it is the latest time seen).
+#[derive(Default)]
+struct Clock {
+    now: Option<Timestamp>,
+    epoch: i64,
+}
+
+impl Clock {
+    fn advance(&mut self, ts: Timestamp) -> Option<Timestamp> {
+        let now = self.now.map_or(ts, |n| n.max(ts));
+        let epoch = now.secs().div_euclid(TICK_SECS);
+        let first = self.now.is_none();
+        self.now = Some(now);
+        if first {
+            self.epoch = epoch;
+            None
+        } else if epoch > self.epoch {
+            self.epoch = epoch;
+            Some(now)
+        } else {
+            None
+        }
+    }
+}
+
+/// Reads every input in order into `sink`; one [`FileReport`] per input.
+fn read_all(
+    inputs: &[Input],
+    sink: &mut dyn Sink,
+    progress: Option<&ProgressBar>,
+    abort: &AtomicBool,
+) -> Vec<FileReport> {
+    let mut clock = Clock::default();
+    let mut number = 0u64;
+    let mut done_bytes = 0u64;
+    let mut results = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let mut result = FileReport {
+            path: input.path.clone(),
+            format: None,
+            packets: 0,
+            span: None,
+            error: None,
+        };
+        let mut reader = match CaptureReader::open(&input.path) {
+            Ok(reader) => reader,
+            Err(e) => {
+                result.error = Some(e.to_string());
+                results.push(result);
+                continue;
+            }
+        };
+        result.format = Some(reader.format().to_string());
+        let mut reported: Vec<LinkType> = Vec::new();
+        loop {
+            if abort.load(Ordering::Relaxed) {
+                break;
+            }
+            let raw = match reader.next_packet() {
+                Ok(Some(raw)) => raw,
+                Ok(None) => break,
+                Err(e) => {
+                    result.error = Some(e.to_string());
+                    break;
+                }
+            };
+            number += 1;
+            result.span = Some(
+                result
+                    .span
+                    .map_or((raw.ts, raw.ts), |(a, b)| (a.min(raw.ts), b.max(raw.ts))),
+            );
+            if !is_supported(raw.link) && !reported.contains(&raw.link) {
+                reported.push(raw.link);
+                result.error.get_or_insert_with(|| {
+                    format!(
+                        "{}: packets with unsupported link type {} were counted and skipped",
+                        input.path.display(),
+                        raw.link
+                    )
+                });
+            }
+            if let Some(now) = clock.advance(raw.ts)
+                && !sink.tick(now)
+            {
+                abort.store(true, Ordering::Relaxed);
+            }
+            sink.packet(&raw, number);
+            if number.is_multiple_of(PROGRESS_EVERY)
+                && let Some(bar) = progress
+            {
+                bar.set_position(done_bytes + reader.offset());
+            }
+        }
+        result.packets = reader.packets();
+        done_bytes += reader.offset();
+        results.push(result);
+    }
+    if let Some(bar) = progress {
+        bar.set_position(done_bytes);
+    }
+    results
+}
+
+/// `--threads 1`: every stage in the calling thread.
+fn run_inline(
+    inputs: &[Input],
+    settings: &Settings,
+    sequencer: &mut Sequencer<'_>,
+    progress: Option<&ProgressBar>,
+    report: &mut ReplayReport,
+) -> Vec<FileReport> {
+    struct Inline<'s, 'c> {
+        worker: Worker,
+        sequencer: &'s mut Sequencer<'c>,
+        failed: Option<SequencerError>,
+    }
+    impl Sink for Inline<'_, '_> {
+        fn packet(&mut self, raw: &RawPacket<'_>, number: u64) {
+            self.worker.packet(raw, number);
+        }
+        fn tick(&mut self, now: Timestamp) -> bool {
+            let records = self.worker.tick(now);
+            self.deliver(records)
+        }
+    }
+    impl Inline<'_, '_> {
+        fn deliver(&mut self, records: Vec<Record>) -> bool {
+            if self.failed.is_none()
+                && let Err(e) = self.sequencer.process(records)
+            {
+                self.failed = Some(e);
+            }
+            self.failed.is_none()
+        }
+    }
+    let abort = AtomicBool::new(false);
+    let mut sink = Inline {
+        worker: Worker::new(settings),
+        sequencer,
+        failed: None,
+    };
+    let results = read_all(inputs, &mut sink, progress, &abort);
+    let records = sink.worker.finish();
+    sink.deliver(records);
+    report.counters.merge(sink.worker.counters());
+    report.failed = sink.failed;
+    results
+}
+
+/// A run of packets copied out of the reader's buffer for one worker.
+#[derive(Default)]
+struct Batch {
+    data: Vec<u8>,
+    packets: Vec<Meta>,
+}
+
+struct Meta {
+    number: u64,
+    ts: Timestamp,
+    link: LinkType,
+    wire_len: u32,
+    start: usize,
+    len: usize,
+}
+
+impl Batch {
+    fn push(&mut self, raw: &RawPacket<'_>, number: u64) {
+        self.packets.push(Meta {
+            number,
+            ts: raw.ts,
+            link: raw.link,
+            wire_len: raw.wire_len,
+            start: self.data.len(),
+            len: raw.data.len(),
+        });
+        self.data.extend_from_slice(raw.data);
+    }
+
+    fn is_full(&self) -> bool {
+        self.packets.len() >= BATCH_PACKETS || self.data.len() >= BATCH_BYTES
+    }
+
+    fn clear(&mut self) {
+        self.data.clear();
+        self.packets.clear();
+    }
+}
+
+enum ToWorker {
+    Batch(Batch),
+    Tick(Timestamp),
+    Finish,
+}
+
+enum FromWorker {
+    Epoch(usize, Vec<Record>),
+    Done(usize, Vec<Record>, Box<Counters>),
+}
+
+/// Hands packets to workers by a symmetric hash of their flow key.
+struct Dispatch<'a> {
+    to_workers: &'a [Sender<ToWorker>],
+    batches: Vec<Batch>,
+    recycled: &'a Receiver<Batch>,
+    scratch: Counters,
+}
+
+impl Dispatch<'_> {
+    fn worker_of(&mut self, raw: &RawPacket<'_>) -> usize {
+        match decode(raw.link, raw.data, &mut self.scratch) {
+            Some(packet) => {
+                (FlowKey::of(&packet).0.worker_hash() % self.to_workers.len() as u64) as usize
+            }
+            None => 0,
+        }
+    }
+
+    fn send(&mut self, worker: usize) {
+        if self.batches[worker].packets.is_empty() {
+            return;
+        }
+        let fresh = self.recycled.try_recv().unwrap_or_default();
+        let full = std::mem::replace(&mut self.batches[worker], fresh);
+        let _ = self.to_workers[worker].send(ToWorker::Batch(full));
+    }
+
+    fn finish(&mut self) {
+        for worker in 0..self.to_workers.len() {
+            self.send(worker);
+            let _ = self.to_workers[worker].send(ToWorker::Finish);
+        }
+    }
+}
+
+impl Sink for Dispatch<'_> {
+    fn packet(&mut self, raw: &RawPacket<'_>, number: u64) {
+        let worker = self.worker_of(raw);
+        self.batches[worker].push(raw, number);
+        if self.batches[worker].is_full() {
+            self.send(worker);
+        }
+    }
+
+    fn tick(&mut self, now: Timestamp) -> bool {
+        for worker in 0..self.to_workers.len() {
+            self.send(worker);
+            let _ = self.to_workers[worker].send(ToWorker::Tick(now));
+        }
+        true
+    }
+}
+
+fn worker_loop(
+    index: usize,
+    settings: &Settings,
+    input: Receiver<ToWorker>,
+    output: Sender<FromWorker>,
+    recycle: Sender<Batch>,
+) {
+    let mut worker = Worker::new(settings);
+    for message in input {
+        match message {
+            ToWorker::Batch(mut batch) => {
+                for m in &batch.packets {
+                    let raw = RawPacket {
+                        ts: m.ts,
+                        link: m.link,
+                        data: &batch.data[m.start..m.start + m.len],
+                        wire_len: m.wire_len,
+                    };
+                    worker.packet(&raw, m.number);
+                }
+                batch.clear();
+                let _ = recycle.send(batch);
+            }
+            ToWorker::Tick(now) => {
+                if output
+                    .send(FromWorker::Epoch(index, worker.tick(now)))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            ToWorker::Finish => {
+                let records = worker.finish();
+                let counters = Box::new(worker.counters().clone());
+                let _ = output.send(FromWorker::Done(index, records, counters));
+                return;
+            }
+        }
+    }
+}
+
+/// `--threads N`: a reader thread, N worker threads, the sequencer in the calling thread.
+fn run_threaded(
+    inputs: &[Input],
+    settings: &Settings,
+    sequencer: &mut Sequencer<'_>,
+    progress: Option<&ProgressBar>,
+    report: &mut ReplayReport,
+) -> Vec<FileReport> {
+    let n = settings.threads;
+    let abort = AtomicBool::new(false);
+    let (to_sequencer, from_workers) = bounded::<FromWorker>(n * 16);
+    let (recycle, recycled) = unbounded::<Batch>();
+    std::thread::scope(|scope| {
+        let mut to_workers = Vec::with_capacity(n);
+        for index in 0..n {
+            let (tx, rx) = bounded::<ToWorker>(WORKER_QUEUE);
+            to_workers.push(tx);
+            let (output, recycle) = (to_sequencer.clone(), recycle.clone());
+            scope.spawn(move || worker_loop(index, settings, rx, output, recycle));
+        }
+        drop(to_sequencer);
+        let abort = &abort;
+        let recycled = &recycled;
+        let reader = scope.spawn(move || {
+            let mut dispatch = Dispatch {
+                to_workers: &to_workers,
+                batches: (0..n).map(|_| Batch::default()).collect(),
+                recycled,
+                scratch: Counters::default(),
+            };
+            let results = read_all(inputs, &mut dispatch, progress, abort);
+            dispatch.finish();
+            results
+        });
+        let mut queues: Vec<VecDeque<Vec<Record>>> = (0..n).map(|_| VecDeque::new()).collect();
+        for message in from_workers {
+            match message {
+                FromWorker::Epoch(index, records) => queues[index].push_back(records),
+                FromWorker::Done(index, records, counters) => {
+                    queues[index].push_back(records);
+                    report.counters.merge(&counters);
+                }
+            }
+            while queues.iter().all(|q| !q.is_empty()) {
+                let mut epoch = Vec::new();
+                for queue in &mut queues {
+                    epoch.extend(queue.pop_front().into_iter().flatten());
+                }
+                if report.failed.is_none()
+                    && let Err(e) = sequencer.process(epoch)
+                {
+                    report.failed = Some(e);
+                    abort.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        reader.join().expect("reader thread panicked")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_fall_on_new_seconds_of_the_latest_time() {
+        let mut clock = Clock::default();
+        let t = |s: i64, ms: i64| Timestamp::from_parts(s, ms * 1_000_000);
+        assert_eq!(clock.advance(t(100, 500)), None);
+        assert_eq!(clock.advance(t(100, 900)), None);
+        assert_eq!(clock.advance(t(101, 0)), Some(t(101, 0)));
+        // A packet from the past does not move time back or tick.
+        assert_eq!(clock.advance(t(99, 0)), None);
+        assert_eq!(clock.advance(t(101, 200)), None);
+        assert_eq!(clock.advance(t(105, 0)), Some(t(105, 0)));
+    }
+}

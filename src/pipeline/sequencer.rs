@@ -1,0 +1,151 @@
+//! The sequencer: the stages after proto, run in one thread on records in a fixed order.
+
+use crate::catalog::Catalog;
+use crate::identity::Resolver;
+use crate::metrics::Counters;
+use crate::naming::{Namer, NamingConfig};
+use crate::output::{DnsView, FlowView, Output, Summary};
+use crate::proto::Record;
+use crate::store::{SqliteStore, StoreError};
+use std::io;
+
+/// Evidence rows gathered before they are written to the store in one transaction.
+const FLUSH_ROWS: usize = 4096;
+
+/// Why the sequencer stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SequencerError {
+    /// Writing events failed.
+    #[error("writing events: {0}")]
+    Events(#[source] io::Error),
+    /// The store refused a write.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Rows written to the store by this run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreTotals {
+    /// Flow evidence rows.
+    pub flows: u64,
+    /// DNS evidence rows.
+    pub lookups: u64,
+    /// Rollup rows added or updated.
+    pub rollups: u64,
+}
+
+/// Naming, catalog, identity, output and store, in record order.
+pub struct Sequencer<'c> {
+    catalog: &'c Catalog,
+    namer: Namer,
+    resolver: Resolver,
+    output: Output,
+    store: Option<SqliteStore>,
+    totals: StoreTotals,
+}
+
+impl<'c> Sequencer<'c> {
+    /// A sequencer writing to `output` and, if given, `store`.
+    pub fn new(
+        catalog: &'c Catalog,
+        naming: &NamingConfig,
+        output: Output,
+        store: Option<SqliteStore>,
+    ) -> Sequencer<'c> {
+        Sequencer {
+            catalog,
+            namer: Namer::new(naming),
+            resolver: Resolver::new(),
+            output,
+            store,
+            totals: StoreTotals::default(),
+        }
+    }
+
+    /// The store, if any.
+    pub fn store_mut(&mut self) -> Option<&mut SqliteStore> {
+        self.store.as_mut()
+    }
+
+    /// Sorts one epoch's records and runs them through the stages.
+    pub fn process(&mut self, mut records: Vec<Record>) -> Result<(), SequencerError> {
+        records.sort_unstable_by_key(Record::order_key);
+        for record in &records {
+            let result = match record {
+                Record::Dns(lookup) => {
+                    self.namer.learn(lookup);
+                    let identity = self.resolver.resolve(lookup.client.addr, lookup.ts);
+                    let app = self.catalog.app_for(&lookup.query);
+                    let candidate = app.is_none() && self.catalog.is_candidate(&lookup.query);
+                    self.output.dns(&DnsView {
+                        record: lookup,
+                        identity: &identity,
+                        app,
+                        candidate,
+                    })
+                }
+                Record::Flow(flow) => {
+                    let (server_name, name_source) = self.namer.name(flow);
+                    let identity = self.resolver.resolve(flow.client.addr, flow.first);
+                    let app = server_name.and_then(|n| self.catalog.app_for(n));
+                    let candidate =
+                        app.is_none() && server_name.is_some_and(|n| self.catalog.is_candidate(n));
+                    self.output.flow(&FlowView {
+                        record: flow,
+                        server_name,
+                        name_source,
+                        identity: &identity,
+                        app,
+                        candidate,
+                    })
+                }
+            };
+            self.events_result(result)?;
+        }
+        if self.output.pending_evidence() >= FLUSH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// A reader that went away (`lantern replay ... --events - | head`) stops the events, not
+    /// the run: the store and the summary still get everything.
+    fn events_result(&mut self, result: io::Result<()>) -> Result<(), SequencerError> {
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.output.close_events();
+                Ok(())
+            }
+            other => other.map_err(SequencerError::Events),
+        }
+    }
+
+    /// Writes gathered evidence and rollups to the store and flushes events.
+    pub fn flush(&mut self) -> Result<(), SequencerError> {
+        let (flows, lookups) = self.output.take_evidence();
+        let rollups = self.output.take_rollups();
+        if let Some(store) = &mut self.store {
+            store.write(&flows, &lookups, &rollups)?;
+            self.totals.flows += flows.len() as u64;
+            self.totals.lookups += lookups.len() as u64;
+            self.totals.rollups += rollups.len() as u64;
+        }
+        let flushed = self.output.flush();
+        self.events_result(flushed)
+    }
+
+    /// What the run output.
+    pub fn summary(&self) -> &Summary {
+        self.output.summary()
+    }
+
+    /// Rows written to the store so far.
+    pub fn store_totals(&self) -> StoreTotals {
+        self.totals
+    }
+
+    /// Adds the sequencer's own counters to `counters`.
+    pub fn add_counters(&self, counters: &mut Counters) {
+        counters.dns_cache_evictions += self.namer.cache_evictions();
+    }
+}

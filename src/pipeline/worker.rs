@@ -1,0 +1,92 @@
+//! A worker: decode, flow and proto for the packets of its share of the flows.
+
+use super::Settings;
+use crate::capture::{RawPacket, Timestamp};
+use crate::decode::decode;
+use crate::flow::{EndReason, Flow, FlowTable};
+use crate::metrics::Counters;
+use crate::proto::{FlowState, Inspector, Record, Seen};
+
+/// Runs the per-packet stages for one share of the flows.
+pub struct Worker {
+    table: FlowTable<FlowState>,
+    inspector: Inspector,
+    counters: Counters,
+    /// Flows that ended during the current call; reused, so no allocation per packet.
+    ended: Vec<(Flow<FlowState>, EndReason)>,
+}
+
+impl Worker {
+    /// A worker with an empty flow table.
+    pub fn new(settings: &Settings) -> Worker {
+        Worker {
+            table: FlowTable::new(settings.flow.clone()),
+            inspector: Inspector::new(settings.proto.clone()),
+            counters: Counters::default(),
+            ended: Vec::new(),
+        }
+    }
+
+    /// Processes one packet, `number` being its position in the run.
+    pub fn packet(&mut self, raw: &RawPacket<'_>, number: u64) {
+        let Worker {
+            table,
+            inspector,
+            counters,
+            ended,
+        } = self;
+        counters.packets += 1;
+        counters.bytes += u64::from(raw.wire_len);
+        let Some(packet) = decode(raw.link, raw.data, counters) else {
+            return;
+        };
+        let (flow, direction) = table.packet(&packet, number, raw.ts, counters, &mut |f, r| {
+            ended.push((f, r));
+        });
+        let seen = Seen {
+            packet: &packet,
+            direction,
+            number,
+            ts: raw.ts,
+        };
+        inspector.packet(flow, seen, counters);
+        for (flow, reason) in ended.drain(..) {
+            inspector.end(flow, reason, counters);
+        }
+    }
+
+    /// Ends the flows idle at `now` and hands on the records of the epoch.
+    pub fn tick(&mut self, now: Timestamp) -> Vec<Record> {
+        let Worker {
+            table,
+            inspector,
+            counters,
+            ended,
+        } = self;
+        table.expire(now, counters, &mut |f, r| ended.push((f, r)));
+        for (flow, reason) in ended.drain(..) {
+            inspector.end(flow, reason, counters);
+        }
+        inspector.take_records()
+    }
+
+    /// Ends every flow (the input is over) and hands on the last records.
+    pub fn finish(&mut self) -> Vec<Record> {
+        let Worker {
+            table,
+            inspector,
+            counters,
+            ended,
+        } = self;
+        table.drain(counters, &mut |f, r| ended.push((f, r)));
+        for (flow, reason) in ended.drain(..) {
+            inspector.end(flow, reason, counters);
+        }
+        inspector.take_records()
+    }
+
+    /// This worker's counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+}

@@ -1,0 +1,233 @@
+//! DNS messages: the first question and the A, AAAA, CNAME and HTTPS answers with their TTLs.
+//!
+//! Parsing is done by NLnet Labs' `domain` crate, which reads names in place and refuses
+//! compression pointers that do not point backwards (so a pointer loop is malformed, not a
+//! hang) and names over 255 octets.
+
+use super::escape_label;
+use domain::base::iana::{Rcode, Rtype};
+use domain::base::name::ToLabelIter;
+use domain::base::{Message, ParsedName};
+use domain::rdata::{A, Aaaa, Cname, Https};
+use std::net::IpAddr;
+
+/// Most answers kept from one response.
+pub const MAX_ANSWERS: usize = 32;
+
+/// A parsed DNS message, reduced to what lantern reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsMessage {
+    /// Transaction id.
+    pub id: u16,
+    /// QR bit: this is a response.
+    pub response: bool,
+    /// Response code.
+    pub rcode: u8,
+    /// The first question: name (lower-case presentation format) and type.
+    pub question: Option<(String, u16)>,
+    /// A, AAAA, CNAME and HTTPS answers, in order, at most [`MAX_ANSWERS`].
+    pub answers: Vec<DnsAnswer>,
+}
+
+/// One answer record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsAnswer {
+    /// Record type.
+    pub rtype: u16,
+    /// Time to live in seconds.
+    pub ttl: u32,
+    /// The address (A, AAAA) or name (CNAME, HTTPS target).
+    pub data: AnswerData,
+}
+
+/// The data of an answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AnswerData {
+    /// An address from an A or AAAA record.
+    Addr(IpAddr),
+    /// A name from a CNAME record or an HTTPS record's target.
+    Name(String),
+}
+
+impl std::fmt::Display for AnswerData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnswerData::Addr(addr) => addr.fmt(f),
+            AnswerData::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+/// Parses one DNS message (without the TCP length prefix).
+pub fn parse(bytes: &[u8]) -> Result<DnsMessage, &'static str> {
+    let message = Message::from_octets(bytes).map_err(|_| "shorter than a DNS header")?;
+    let header = message.header();
+    let question = match message.question().next() {
+        None => None,
+        Some(Ok(q)) => Some((name_string(q.qname()), q.qtype().to_int())),
+        Some(Err(_)) => return Err("malformed question"),
+    };
+    let mut answers = Vec::new();
+    if header.qr() {
+        let section = message.answer().map_err(|_| "malformed question section")?;
+        for record in section {
+            let record = record.map_err(|_| "malformed answer record")?;
+            if answers.len() == MAX_ANSWERS {
+                break;
+            }
+            if let Some(answer) = answer(&record).map_err(|_| "malformed answer data")? {
+                answers.push(answer);
+            }
+        }
+    }
+    Ok(DnsMessage {
+        id: header.id(),
+        response: header.qr(),
+        rcode: header.rcode().to_int(),
+        question,
+        answers,
+    })
+}
+
+type Record<'a> = domain::base::ParsedRecord<'a, &'a [u8]>;
+
+fn answer(record: &Record<'_>) -> Result<Option<DnsAnswer>, domain::base::wire::ParseError> {
+    let ttl = record.ttl().as_secs();
+    let data = match record.rtype() {
+        Rtype::A => record
+            .to_record::<A>()?
+            .map(|r| AnswerData::Addr(r.data().addr().into())),
+        Rtype::AAAA => record
+            .to_record::<Aaaa>()?
+            .map(|r| AnswerData::Addr(r.data().addr().into())),
+        Rtype::CNAME => record
+            .to_record::<Cname<ParsedName<&[u8]>>>()?
+            .map(|r| AnswerData::Name(name_string(r.data().cname()))),
+        Rtype::HTTPS => record
+            .to_record::<Https<&[u8], ParsedName<&[u8]>>>()?
+            .map(|r| AnswerData::Name(name_string(r.data().target()))),
+        _ => None,
+    };
+    Ok(data.map(|data| DnsAnswer {
+        rtype: record.rtype().to_int(),
+        ttl,
+        data,
+    }))
+}
+
+/// A name in lower-case presentation format without the trailing dot ("." for the root).
+fn name_string(name: &ParsedName<&[u8]>) -> String {
+    let mut out = String::new();
+    for label in name.iter_labels() {
+        if label.is_root() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push('.');
+        }
+        escape_label(&mut out, label.as_slice(), true);
+    }
+    if out.is_empty() {
+        out.push('.');
+    }
+    out
+}
+
+/// The mnemonic of a record type ("A", "HTTPS", "TYPE65280").
+pub fn type_name(rtype: u16) -> String {
+    Rtype::from_int(rtype).to_string()
+}
+
+/// The mnemonic of a response code ("NOERROR", "NXDOMAIN").
+pub fn rcode_name(rcode: u8) -> String {
+    Rcode::checked_from_int(rcode).map_or_else(|| format!("RCODE{rcode}"), |r| r.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(name: &str, qtype: u16) -> Vec<u8> {
+        let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        for label in name.split('.') {
+            m.push(label.len() as u8);
+            m.extend_from_slice(label.as_bytes());
+        }
+        m.push(0);
+        m.extend_from_slice(&qtype.to_be_bytes());
+        m.extend_from_slice(&[0, 1]);
+        m
+    }
+
+    #[test]
+    fn a_query_and_its_answers() {
+        assert_eq!(
+            parse(&query("ChatGPT.com", 1)).unwrap(),
+            DnsMessage {
+                id: 0x1234,
+                response: false,
+                rcode: 0,
+                question: Some(("chatgpt.com".into(), 1)),
+                answers: vec![],
+            }
+        );
+        let mut resp = query("chatgpt.com", 1);
+        resp[2] = 0x81;
+        resp[3] = 0x80;
+        resp[7] = 2;
+        // CNAME chatgpt.com -> cdn.chatgpt.com (compressed), then A for it.
+        resp.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 6, 3, b'c', b'd', b'n']);
+        resp.extend_from_slice(&[0xc0, 12]);
+        let cname_at = resp.len() - 8;
+        resp.extend_from_slice(&[
+            0xc0,
+            cname_at as u8,
+            0,
+            1,
+            0,
+            1,
+            0,
+            0,
+            1,
+            44,
+            0,
+            4,
+            104,
+            18,
+            32,
+            47,
+        ]);
+        let m = parse(&resp).unwrap();
+        assert!(m.response);
+        assert_eq!(m.answers.len(), 2);
+        assert_eq!(
+            m.answers[0].data,
+            AnswerData::Name("cdn.chatgpt.com".into())
+        );
+        assert_eq!(
+            m.answers[1].data,
+            AnswerData::Addr("104.18.32.47".parse().unwrap())
+        );
+        assert_eq!(m.answers[1].ttl, 300);
+    }
+
+    #[test]
+    fn a_compression_pointer_loop_is_malformed() {
+        let mut m = vec![0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1]);
+        assert_eq!(parse(&m), Err("malformed question"));
+        let mut forward = vec![0, 1, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        forward.extend_from_slice(&[0xc0, 14, 1, b'a', 0, 0, 1, 0, 1]);
+        assert_eq!(parse(&forward), Err("malformed question"));
+    }
+
+    #[test]
+    fn odd_bytes_are_escaped_and_long_names_refused() {
+        let m = parse(&query("www.a\u{4}b.cn", 1)).unwrap();
+        assert_eq!(m.question.unwrap().0, "www.a\\004b.cn");
+        let long = ["a".repeat(63).as_str(); 5].join(".");
+        assert!(parse(&query(&long, 1)).is_err());
+        assert_eq!(type_name(65), "HTTPS");
+        assert_eq!(rcode_name(3), "NXDOMAIN");
+    }
+}

@@ -1,0 +1,131 @@
+//! HTTP/1.x: the method, path and Host of the first request on a connection, parsed with
+//! `httparse` from the start of the client's stream. The body is never looked at.
+
+use super::{Parsed, name_from_bytes};
+
+/// Most header lines read from a request head.
+const MAX_HEADERS: usize = 64;
+
+/// The request methods lantern recognises a stream by.
+const METHODS: [&[u8]; 9] = [
+    b"GET ",
+    b"POST ",
+    b"PUT ",
+    b"HEAD ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"CONNECT ",
+    b"TRACE ",
+];
+
+/// The first request of an HTTP/1.x connection.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Request {
+    /// Request method.
+    pub method: String,
+    /// Request path without the query string (kept for local model-server detection only).
+    pub path: String,
+    /// Host header (or CONNECT authority) without the port, lower-cased.
+    pub host: Option<String>,
+}
+
+/// Whether `stream` starts with an HTTP request method; `None` while too short to tell.
+pub fn looks_like_http(stream: &[u8]) -> Option<bool> {
+    let mut undecided = false;
+    for method in METHODS {
+        if stream.starts_with(method) {
+            return Some(true);
+        }
+        if method.starts_with(stream) {
+            undecided = true;
+        }
+    }
+    if undecided { None } else { Some(false) }
+}
+
+/// Parses the request head at the start of a client's stream.
+pub fn parse_request(stream: &[u8]) -> Parsed<Request> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    match request.parse(stream) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Parsed::Incomplete,
+        Err(httparse::Error::TooManyHeaders) => return Parsed::Malformed("too many header lines"),
+        Err(_) => return Parsed::Malformed("invalid HTTP request head"),
+    }
+    let method = request.method.unwrap_or_default().to_string();
+    let target = request.path.unwrap_or_default();
+    let host = request
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("host"))
+        .map(|h| h.value)
+        .or_else(|| (method == "CONNECT").then_some(target.as_bytes()))
+        .map(strip_port)
+        .filter(|h| !h.is_empty())
+        .map(name_from_bytes);
+    let path = if method == "CONNECT" {
+        String::new()
+    } else {
+        target
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    Parsed::Complete(Request { method, path, host })
+}
+
+/// `host:port` to `host`, `[v6]:port` to `v6`.
+fn strip_port(authority: &[u8]) -> &[u8] {
+    let authority = authority.trim_ascii();
+    if let Some(rest) = authority.strip_prefix(b"[") {
+        return rest.split(|&b| b == b']').next().unwrap_or_default();
+    }
+    match authority.iter().rposition(|&b| b == b':') {
+        Some(colon) if authority[colon + 1..].iter().all(u8::is_ascii_digit) => &authority[..colon],
+        _ => authority,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_request_of_an_ollama_call() {
+        let head = b"POST /api/generate?stream=false HTTP/1.1\r\nHost: Ollama.lan:11434\r\n\
+                     Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+        let Parsed::Complete(req) = parse_request(head) else {
+            panic!()
+        };
+        assert_eq!(req.method, "POST");
+        assert_eq!(req.path, "/api/generate");
+        assert_eq!(req.host.as_deref(), Some("ollama.lan"));
+        assert_eq!(parse_request(&head[..30]), Parsed::Incomplete);
+    }
+
+    #[test]
+    fn connect_and_ipv6_authorities() {
+        let Parsed::Complete(req) = parse_request(b"CONNECT api.openai.com:443 HTTP/1.1\r\n\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!(req.host.as_deref(), Some("api.openai.com"));
+        assert_eq!(strip_port(b"[::1]:8080"), b"::1");
+        assert_eq!(strip_port(b"example.com"), b"example.com");
+    }
+
+    #[test]
+    fn detection() {
+        assert_eq!(looks_like_http(b"GE"), None);
+        assert_eq!(looks_like_http(b"GET /"), Some(true));
+        assert_eq!(looks_like_http(b"\x16\x03\x01"), Some(false));
+        assert_eq!(looks_like_http(b"SSH-2.0"), Some(false));
+        assert!(matches!(
+            parse_request(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n"),
+            Parsed::Malformed(_)
+        ));
+    }
+}

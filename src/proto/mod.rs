@@ -1,0 +1,610 @@
+//! Proto: what each flow says about itself, from its first bytes.
+//!
+//! This stage owns the dissectors ([`tls`] ClientHello, [`http`] request head, [`dns`]
+//! messages over UDP and TCP) and the bounded per-flow TCP [`stream`] reassembly they need. A
+//! TCP flow is recognised by content on any port (a TLS handshake record or an HTTP method at
+//! the start of the client's stream), DNS by port 53. Once a flow's first message is parsed,
+//! given up on or not recognised, its packets cost one branch here.
+//!
+//! The stage hands on [`Record`]s: one [`FlowRecord`] per ended flow and one [`DnsRecord`] per
+//! DNS lookup (query and response joined by transaction id).
+
+pub mod dns;
+pub mod http;
+pub mod stream;
+pub mod tls;
+
+use crate::capture::Timestamp;
+use crate::decode::{Packet, Transport};
+use crate::flow::{Direction, EndReason, Endpoint, Flow};
+use crate::metrics::Counters;
+use dns::{DnsAnswer, DnsMessage};
+use stream::{Insert, Reassembler};
+
+/// Reassembly bound for DNS over TCP: one whole message of 64 KiB and its length prefix.
+const DNS_TCP_LIMIT: usize = 65_537;
+
+/// The outcome of parsing the start of a stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Parsed<T> {
+    /// The message is complete and parsed.
+    Complete(T),
+    /// More bytes are needed.
+    Incomplete,
+    /// The bytes cannot be this message.
+    Malformed(&'static str),
+}
+
+/// The application protocol of a flow, as far as lantern recognised it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// Not recognised.
+    #[default]
+    Unknown,
+    /// TLS over TCP.
+    Tls,
+    /// HTTP/1.x.
+    Http,
+    /// DNS over UDP or TCP.
+    Dns,
+}
+
+impl Protocol {
+    /// Name in events.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Unknown => "unknown",
+            Protocol::Tls => "tls",
+            Protocol::Http => "http",
+            Protocol::Dns => "dns",
+        }
+    }
+}
+
+/// Limits of the protocol stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProtoConfig {
+    /// Most bytes buffered to reassemble the first message of a TCP stream (ClientHello, request
+    /// head).
+    pub reassembly_bytes: usize,
+    /// Most DNS queries awaiting a response in one flow.
+    pub dns_pending: usize,
+}
+
+impl Default for ProtoConfig {
+    fn default() -> Self {
+        ProtoConfig {
+            reassembly_bytes: 16 * 1024,
+            dns_pending: 64,
+        }
+    }
+}
+
+/// What the protocol stage keeps per flow. Small: large parts are boxed and only exist while
+/// needed.
+#[derive(Debug, Default)]
+pub struct FlowState {
+    mode: Mode,
+    protocol: Protocol,
+    /// Reassembly of the client's stream (and of the server's, for DNS over TCP).
+    streams: [Option<Box<Reassembler>>; 2],
+    tls: Option<Box<tls::ClientHello>>,
+    http: Option<Box<http::Request>>,
+    /// DNS queries awaiting their response (empty, so unallocated, for other flows).
+    dns: Vec<PendingQuery>,
+}
+
+/// Where a flow is in its inspection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Mode {
+    /// No packet inspected yet.
+    #[default]
+    Undecided,
+    /// Waiting for the client's first message (TLS or HTTP).
+    ClientStream,
+    /// DNS over UDP: every datagram is a message.
+    DnsUdp,
+    /// DNS over TCP: length-prefixed messages both ways.
+    DnsTcp,
+    /// Nothing more to learn from this flow.
+    Done,
+}
+
+/// A DNS query waiting for its response.
+#[derive(Clone, Debug)]
+struct PendingQuery {
+    id: u16,
+    name: String,
+    qtype: u16,
+    ts: Timestamp,
+    packet: u64,
+}
+
+/// An ended flow with what was learned about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowRecord {
+    /// Flow id (number of its first packet).
+    pub id: u64,
+    /// First packet time.
+    pub first: Timestamp,
+    /// Last packet time.
+    pub last: Timestamp,
+    /// Client endpoint.
+    pub client: Endpoint,
+    /// Server endpoint.
+    pub server: Endpoint,
+    /// TCP or UDP.
+    pub transport: Transport,
+    /// VLAN ids (outer, inner).
+    pub vlan: [u16; 2],
+    /// Packets up, down.
+    pub packets: [u64; 2],
+    /// Payload bytes up, down.
+    pub bytes: [u64; 2],
+    /// Why the flow ended.
+    pub end: EndReason,
+    /// The recognised protocol.
+    pub protocol: Protocol,
+    /// The ClientHello, for TLS.
+    pub tls: Option<Box<tls::ClientHello>>,
+    /// The first request, for HTTP.
+    pub http: Option<Box<http::Request>>,
+}
+
+/// One DNS lookup: a query and its response, or either alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsRecord {
+    /// The flow that carried it.
+    pub flow_id: u64,
+    /// Number of the query packet (of the response when no query was seen).
+    pub packet: u64,
+    /// Time of the query (of the response when no query was seen).
+    pub ts: Timestamp,
+    /// Time of the response, if one was seen.
+    pub answered: Option<Timestamp>,
+    /// The querier.
+    pub client: Endpoint,
+    /// The resolver.
+    pub server: Endpoint,
+    /// UDP or TCP.
+    pub transport: Transport,
+    /// VLAN ids (outer, inner).
+    pub vlan: [u16; 2],
+    /// Transaction id.
+    pub id: u16,
+    /// The name asked for.
+    pub query: String,
+    /// The type asked for.
+    pub qtype: u16,
+    /// Response code, if answered.
+    pub rcode: Option<u8>,
+    /// A, AAAA, CNAME and HTTPS answers.
+    pub answers: Vec<DnsAnswer>,
+}
+
+impl DnsRecord {
+    /// When the lookup completed (the response) or was last heard of (the query).
+    pub fn completed(&self) -> Timestamp {
+        self.answered.unwrap_or(self.ts)
+    }
+}
+
+/// What the protocol stage hands on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// An ended flow.
+    Flow(FlowRecord),
+    /// A DNS lookup.
+    Dns(DnsRecord),
+}
+
+impl Record {
+    /// A total order that does not depend on threads: time (completion for DNS lookups, start
+    /// for flows), then packet number, lookups before flows.
+    pub fn order_key(&self) -> (Timestamp, u64, u8) {
+        match self {
+            Record::Dns(d) => (d.completed(), d.packet, 0),
+            Record::Flow(f) => (f.first, f.id, 1),
+        }
+    }
+}
+
+/// The protocol stage of one worker: inspects packets and collects records.
+#[derive(Debug, Default)]
+pub struct Inspector {
+    config: ProtoConfig,
+    records: Vec<Record>,
+}
+
+/// The packet being inspected, with its place in the capture.
+#[derive(Clone, Copy)]
+pub struct Seen<'p, 'a> {
+    /// The decoded packet.
+    pub packet: &'p Packet<'a>,
+    /// Its direction in the flow.
+    pub direction: Direction,
+    /// Its number in the run.
+    pub number: u64,
+    /// Its capture time.
+    pub ts: Timestamp,
+}
+
+impl Inspector {
+    /// An inspector with these limits.
+    pub fn new(config: ProtoConfig) -> Inspector {
+        Inspector {
+            config,
+            records: Vec::new(),
+        }
+    }
+
+    /// Takes the records collected so far.
+    pub fn take_records(&mut self) -> Vec<Record> {
+        std::mem::take(&mut self.records)
+    }
+
+    /// Inspects one packet of `flow`.
+    pub fn packet(
+        &mut self,
+        flow: &mut Flow<FlowState>,
+        seen: Seen<'_, '_>,
+        counters: &mut Counters,
+    ) {
+        if flow.state.mode == Mode::Undecided {
+            flow.state.mode = initial_mode(flow);
+        }
+        match flow.state.mode {
+            Mode::Done | Mode::Undecided => {}
+            Mode::ClientStream => {
+                if seen.direction == Direction::Up && !seen.packet.payload.is_empty() {
+                    self.client_stream(flow, seen.packet, counters);
+                }
+            }
+            Mode::DnsUdp => match dns::parse(seen.packet.payload) {
+                Ok(message) => {
+                    counters.dns_messages += 1;
+                    flow.state.protocol = Protocol::Dns;
+                    self.dns_message(flow, message, seen.number, seen.ts, counters);
+                }
+                Err(_) => counters.dns_malformed += 1,
+            },
+            Mode::DnsTcp => {
+                if !seen.packet.payload.is_empty() {
+                    self.dns_stream(flow, seen, counters);
+                }
+            }
+        }
+    }
+
+    /// Hands on an ended flow (and its unanswered DNS queries) as records.
+    pub fn end(&mut self, flow: Flow<FlowState>, reason: EndReason, counters: &mut Counters) {
+        let Flow {
+            id,
+            client,
+            server,
+            transport,
+            vlan,
+            first,
+            last,
+            packets,
+            bytes,
+            state,
+            ..
+        } = flow;
+        if state.mode == Mode::ClientStream && state.streams[0].is_some() {
+            counters.tcp_incomplete_at_end += 1;
+        }
+        for query in state.dns {
+            counters.dns_unanswered += 1;
+            self.records.push(Record::Dns(unanswered(
+                query, id, client, server, transport, vlan,
+            )));
+        }
+        self.records.push(Record::Flow(FlowRecord {
+            id,
+            first,
+            last,
+            client,
+            server,
+            transport,
+            vlan,
+            packets,
+            bytes,
+            end: reason,
+            protocol: state.protocol,
+            tls: state.tls,
+            http: state.http,
+        }));
+    }
+
+    /// The client's stream of a TCP flow: its first message is a ClientHello or an HTTP request.
+    fn client_stream(
+        &mut self,
+        flow: &mut Flow<FlowState>,
+        packet: &Packet<'_>,
+        counters: &mut Counters,
+    ) {
+        let base = flow
+            .tcp
+            .syn_seen
+            .then(|| flow.tcp.client_isn.wrapping_add(1));
+        let seq = packet.tcp.seq;
+        let state = &mut flow.state;
+        if state.streams[0].is_none() && base.is_none_or(|b| b == seq) {
+            match first_message(packet.payload, counters) {
+                Step::Wait => {}
+                step => return finish_stream(state, step),
+            }
+        }
+        let limit = self.config.reassembly_bytes;
+        let stream = state.streams[0].get_or_insert_with(|| {
+            Box::new(Reassembler::new(base.unwrap_or(seq), limit, base.is_none()))
+        });
+        if stream.insert(seq, packet.payload) == Insert::TooManyHoles {
+            counters.tcp_reassembly_holes += 1;
+            return finish_stream(state, Step::GiveUp);
+        }
+        match first_message(stream.contiguous(), counters) {
+            Step::Wait if stream.is_full() => {
+                counters.tcp_reassembly_gave_up += 1;
+                finish_stream(state, Step::GiveUp)
+            }
+            Step::Wait => {}
+            step => finish_stream(state, step),
+        }
+    }
+
+    /// DNS over TCP: reassemble each direction and parse every complete message.
+    fn dns_stream(
+        &mut self,
+        flow: &mut Flow<FlowState>,
+        seen: Seen<'_, '_>,
+        counters: &mut Counters,
+    ) {
+        let d = seen.direction.index();
+        let (known, isn) = match seen.direction {
+            Direction::Up => (flow.tcp.syn_seen, flow.tcp.client_isn),
+            Direction::Down => (flow.tcp.syn_ack_seen, flow.tcp.server_isn),
+        };
+        let seq = seen.packet.tcp.seq;
+        let base = if known { isn.wrapping_add(1) } else { seq };
+        let stream = flow.state.streams[d]
+            .get_or_insert_with(|| Box::new(Reassembler::new(base, DNS_TCP_LIMIT, !known)));
+        if stream.insert(seq, seen.packet.payload) == Insert::TooManyHoles {
+            counters.tcp_reassembly_holes += 1;
+            flow.state.streams[d] = None;
+            return;
+        }
+        let mut messages = Vec::new();
+        loop {
+            let bytes = stream.contiguous();
+            let Some(&[hi, lo]) = bytes.first_chunk::<2>() else {
+                break;
+            };
+            let len = usize::from(u16::from_be_bytes([hi, lo]));
+            let Some(message) = bytes.get(2..2 + len) else {
+                break;
+            };
+            messages.push(dns::parse(message));
+            stream.consume(2 + len);
+        }
+        for message in messages {
+            match message {
+                Ok(message) => {
+                    counters.dns_messages += 1;
+                    flow.state.protocol = Protocol::Dns;
+                    self.dns_message(flow, message, seen.number, seen.ts, counters);
+                }
+                Err(_) => counters.dns_malformed += 1,
+            }
+        }
+    }
+
+    /// Joins queries and responses of one flow into lookups.
+    fn dns_message(
+        &mut self,
+        flow: &mut Flow<FlowState>,
+        message: DnsMessage,
+        number: u64,
+        ts: Timestamp,
+        counters: &mut Counters,
+    ) {
+        let Some((name, qtype)) = message.question else {
+            counters.dns_malformed += 1;
+            return;
+        };
+        let (client, server, transport, vlan, id) =
+            (flow.client, flow.server, flow.transport, flow.vlan, flow.id);
+        let pending = &mut flow.state.dns;
+        if !message.response {
+            if pending.len() >= self.config.dns_pending {
+                counters.dns_pending_dropped += 1;
+                let oldest = pending.remove(0);
+                self.records.push(Record::Dns(unanswered(
+                    oldest, id, client, server, transport, vlan,
+                )));
+            }
+            pending.push(PendingQuery {
+                id: message.id,
+                name,
+                qtype,
+                ts,
+                packet: number,
+            });
+            return;
+        }
+        let query = pending
+            .iter()
+            .position(|q| q.id == message.id && q.name == name && q.qtype == qtype)
+            .map(|at| pending.remove(at));
+        if query.is_none() {
+            counters.dns_unmatched_responses += 1;
+        }
+        let (ts_query, packet) = query.as_ref().map_or((ts, number), |q| (q.ts, q.packet));
+        self.records.push(Record::Dns(DnsRecord {
+            flow_id: id,
+            packet,
+            ts: ts_query,
+            answered: Some(ts),
+            client,
+            server,
+            transport,
+            vlan,
+            id: message.id,
+            query: name,
+            qtype,
+            rcode: Some(message.rcode),
+            answers: message.answers,
+        }));
+    }
+}
+
+fn unanswered(
+    q: PendingQuery,
+    flow_id: u64,
+    client: Endpoint,
+    server: Endpoint,
+    transport: Transport,
+    vlan: [u16; 2],
+) -> DnsRecord {
+    DnsRecord {
+        flow_id,
+        packet: q.packet,
+        ts: q.ts,
+        answered: None,
+        client,
+        server,
+        transport,
+        vlan,
+        id: q.id,
+        query: q.name,
+        qtype: q.qtype,
+        rcode: None,
+        answers: Vec::new(),
+    }
+}
+
+/// How a flow's inspection starts: DNS by port, TCP by content, other UDP not at all (yet).
+fn initial_mode(flow: &Flow<FlowState>) -> Mode {
+    let dns_port = flow.server.port == 53 || flow.client.port == 53;
+    match (flow.transport, dns_port) {
+        (Transport::Udp, true) => Mode::DnsUdp,
+        (Transport::Udp, false) => Mode::Done,
+        (Transport::Tcp, true) => Mode::DnsTcp,
+        (Transport::Tcp, false) => Mode::ClientStream,
+    }
+}
+
+/// The result of looking at the start of a client's stream.
+enum Step {
+    /// Need more bytes.
+    Wait,
+    /// A ClientHello.
+    Tls(tls::ClientHello),
+    /// A TLS stream whose ClientHello is malformed.
+    TlsMalformed,
+    /// An HTTP request head.
+    Http(http::Request),
+    /// An HTTP stream whose request head is malformed.
+    HttpMalformed,
+    /// Neither TLS nor HTTP.
+    Unknown,
+    /// Out of buffer or too many holes.
+    GiveUp,
+}
+
+fn first_message(bytes: &[u8], counters: &mut Counters) -> Step {
+    match tls::looks_like_tls(bytes) {
+        None => return Step::Wait,
+        Some(true) => {
+            return match tls::parse_client_hello(bytes, false) {
+                Parsed::Complete(hello) => {
+                    counters.tls_client_hellos += 1;
+                    Step::Tls(hello)
+                }
+                Parsed::Incomplete => Step::Wait,
+                Parsed::Malformed(_) => {
+                    counters.tls_malformed += 1;
+                    Step::TlsMalformed
+                }
+            };
+        }
+        Some(false) => {}
+    }
+    match http::looks_like_http(bytes) {
+        None => Step::Wait,
+        Some(false) => Step::Unknown,
+        Some(true) => match http::parse_request(bytes) {
+            Parsed::Complete(request) => {
+                counters.http_requests += 1;
+                Step::Http(request)
+            }
+            Parsed::Incomplete => Step::Wait,
+            Parsed::Malformed(_) => {
+                counters.http_malformed += 1;
+                Step::HttpMalformed
+            }
+        },
+    }
+}
+
+/// Records what the client's first message said and stops inspecting the flow.
+fn finish_stream(state: &mut FlowState, step: Step) {
+    match step {
+        Step::Wait => return,
+        Step::Tls(hello) => {
+            state.protocol = Protocol::Tls;
+            state.tls = Some(Box::new(hello));
+        }
+        Step::TlsMalformed => state.protocol = Protocol::Tls,
+        Step::Http(request) => {
+            state.protocol = Protocol::Http;
+            state.http = Some(Box::new(request));
+        }
+        Step::HttpMalformed => state.protocol = Protocol::Http,
+        Step::Unknown | Step::GiveUp => {}
+    }
+    state.streams = [None, None];
+    state.mode = Mode::Done;
+}
+
+/// Appends one label (or a dot-separated name when `escape_dot` is false) in lower-case
+/// presentation format: printable ASCII as is, anything else as `\DDD`.
+pub(crate) fn escape_label(out: &mut String, bytes: &[u8], escape_dot: bool) {
+    for &b in bytes {
+        match b {
+            b'.' if escape_dot => out.push_str("\\."),
+            b'\\' => out.push_str("\\\\"),
+            0x21..=0x7e => out.push(b.to_ascii_lowercase() as char),
+            _ => {
+                out.push('\\');
+                out.push((b'0' + b / 100) as char);
+                out.push((b'0' + b / 10 % 10) as char);
+                out.push((b'0' + b % 10) as char);
+            }
+        }
+    }
+}
+
+/// A host name from the wire (SNI, Host header) in lower-case presentation format, without a
+/// trailing dot.
+pub(crate) fn name_from_bytes(bytes: &[u8]) -> String {
+    let bytes = bytes.strip_suffix(b".").unwrap_or(bytes);
+    let mut out = String::with_capacity(bytes.len());
+    escape_label(&mut out, bytes, false);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_lower_cased_and_escaped() {
+        assert_eq!(name_from_bytes(b"Api.OpenAI.com."), "api.openai.com");
+        assert_eq!(name_from_bytes(b"a b\x00\xff"), "a\\032b\\000\\255");
+        let mut label = String::new();
+        escape_label(&mut label, b"a.b\\c", true);
+        assert_eq!(label, "a\\.b\\\\c");
+    }
+}

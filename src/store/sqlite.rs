@@ -1,0 +1,415 @@
+//! The SQLite store. Times are integers: microseconds since the epoch (`*_us`), rollup hours in
+//! seconds. Writes are batched: each call to [`SqliteStore::write`] is one transaction.
+
+use crate::capture::Timestamp;
+use crate::output::{DnsEvidence, FlowEvidence, Rfc3339, Rollup, RollupKey};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+
+/// The schema version this code writes.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    sensor TEXT NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    packets INTEGER NOT NULL DEFAULT 0,
+    first_ts_us INTEGER,
+    last_ts_us INTEGER,
+    complete INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    ingested_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_by_sha256 ON files (sha256);
+CREATE TABLE IF NOT EXISTS flows (
+    id INTEGER PRIMARY KEY,
+    sensor TEXT NOT NULL,
+    ts_us INTEGER NOT NULL,
+    end_ts_us INTEGER NOT NULL,
+    flow_id INTEGER NOT NULL,
+    client_ip TEXT NOT NULL,
+    client_port INTEGER NOT NULL,
+    server_ip TEXT NOT NULL,
+    server_port INTEGER NOT NULL,
+    transport TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    server_name TEXT,
+    name_source TEXT NOT NULL,
+    user TEXT NOT NULL,
+    user_source TEXT NOT NULL,
+    app_id TEXT,
+    candidate INTEGER NOT NULL,
+    bytes_up INTEGER NOT NULL,
+    bytes_down INTEGER NOT NULL,
+    packets_up INTEGER NOT NULL,
+    packets_down INTEGER NOT NULL,
+    tls_version TEXT,
+    tls_alpn TEXT,
+    ja4 TEXT,
+    ech INTEGER
+);
+CREATE INDEX IF NOT EXISTS flows_by_app_time ON flows (app_id, ts_us);
+CREATE INDEX IF NOT EXISTS flows_by_user_time ON flows (user, ts_us);
+CREATE TABLE IF NOT EXISTS dns (
+    id INTEGER PRIMARY KEY,
+    sensor TEXT NOT NULL,
+    ts_us INTEGER NOT NULL,
+    flow_id INTEGER NOT NULL,
+    client_ip TEXT NOT NULL,
+    client_port INTEGER NOT NULL,
+    server_ip TEXT NOT NULL,
+    server_port INTEGER NOT NULL,
+    transport TEXT NOT NULL,
+    query TEXT NOT NULL,
+    qtype TEXT NOT NULL,
+    rcode TEXT,
+    answers TEXT NOT NULL,
+    user TEXT NOT NULL,
+    user_source TEXT NOT NULL,
+    app_id TEXT,
+    candidate INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dns_by_app_time ON dns (app_id, ts_us);
+CREATE TABLE IF NOT EXISTS rollups_hourly (
+    sensor TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    app_id TEXT NOT NULL,
+    flows INTEGER NOT NULL,
+    dns_lookups INTEGER NOT NULL,
+    bytes_up INTEGER NOT NULL,
+    bytes_down INTEGER NOT NULL,
+    first_seen_us INTEGER NOT NULL,
+    last_seen_us INTEGER NOT NULL,
+    PRIMARY KEY (sensor, hour, user, app_id)
+) WITHOUT ROWID;
+";
+
+/// A store operation that failed; displays as `PATH: what went wrong`.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct StoreError {
+    /// The store file.
+    pub path: PathBuf,
+    /// What SQLite said.
+    #[source]
+    pub source: rusqlite::Error,
+}
+
+/// A file that an earlier run ingested.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngestedFile {
+    /// Row id.
+    pub id: i64,
+    /// The sensor that ingested it.
+    pub sensor: String,
+    /// Its path then.
+    pub path: String,
+    /// When (wall clock, RFC 3339).
+    pub ingested_at: String,
+    /// Whether that run read it to the end.
+    pub complete: bool,
+}
+
+/// A file about to be ingested.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewFile {
+    /// Path as given.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the whole file, hex.
+    pub sha256: String,
+}
+
+/// Evidence and rollups in a SQLite file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+    sensor: String,
+}
+
+fn us(t: Timestamp) -> i64 {
+    t.0.div_euclid(1000)
+}
+
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path`, writing as `sensor`.
+    pub fn open(path: &Path, sensor: &str) -> Result<SqliteStore, StoreError> {
+        let wrap = |source| StoreError {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(wrap)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(wrap)?;
+        conn.execute_batch(SCHEMA).map_err(wrap)?;
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)",
+            [SCHEMA_VERSION.to_string()],
+        )
+        .map_err(wrap)?;
+        Ok(SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+            sensor: sensor.to_string(),
+        })
+    }
+
+    /// The store's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn wrap(&self, source: rusqlite::Error) -> StoreError {
+        StoreError {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The earliest ingestion of a file with this SHA-256, if any.
+    pub fn find_file(&self, sha256: &str) -> Result<Option<IngestedFile>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT id, sensor, path, ingested_at, complete FROM files WHERE sha256 = ?1 ORDER BY id LIMIT 1",
+                [sha256],
+                |row| {
+                    Ok(IngestedFile {
+                        id: row.get(0)?,
+                        sensor: row.get(1)?,
+                        path: row.get(2)?,
+                        ingested_at: row.get(3)?,
+                        complete: row.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.wrap(e))
+    }
+
+    /// Records that a file is being ingested (incomplete until [`finish_file`](Self::finish_file)).
+    pub fn start_file(&mut self, file: &NewFile, now: Timestamp) -> Result<i64, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO files (sensor, path, size, sha256, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![self.sensor, file.path, int(file.size), file.sha256, Rfc3339(now).to_string()],
+            )
+            .map_err(|e| self.wrap(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records how the ingestion of a file ended.
+    pub fn finish_file(
+        &mut self,
+        id: i64,
+        packets: u64,
+        span: Option<(Timestamp, Timestamp)>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE files SET packets = ?2, first_ts_us = ?3, last_ts_us = ?4, complete = ?5, error = ?6 WHERE id = ?1",
+                params![
+                    id,
+                    int(packets),
+                    span.map(|s| us(s.0)),
+                    span.map(|s| us(s.1)),
+                    error.is_none(),
+                    error
+                ],
+            )
+            .map_err(|e| self.wrap(e))?;
+        Ok(())
+    }
+
+    /// Writes evidence rows and adds rollups, in one transaction.
+    pub fn write(
+        &mut self,
+        flows: &[FlowEvidence],
+        lookups: &[DnsEvidence],
+        rollups: &[(RollupKey, Rollup)],
+    ) -> Result<(), StoreError> {
+        self.write_tx(flows, lookups, rollups)
+            .map_err(|e| self.wrap(e))
+    }
+
+    fn write_tx(
+        &mut self,
+        flows: &[FlowEvidence],
+        lookups: &[DnsEvidence],
+        rollups: &[(RollupKey, Rollup)],
+    ) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO flows (sensor, ts_us, end_ts_us, flow_id, client_ip, client_port, server_ip,
+                    server_port, transport, protocol, server_name, name_source, user, user_source, app_id,
+                    candidate, bytes_up, bytes_down, packets_up, packets_down, tls_version, tls_alpn, ja4, ech)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+                    ?20, ?21, ?22, ?23, ?24)",
+            )?;
+            for f in flows {
+                insert.execute(params![
+                    self.sensor,
+                    us(f.ts),
+                    us(f.end_ts),
+                    int(f.flow_id),
+                    f.client_ip,
+                    f.client_port,
+                    f.server_ip,
+                    f.server_port,
+                    f.transport,
+                    f.protocol,
+                    f.server_name,
+                    f.name_source,
+                    f.user,
+                    f.user_source,
+                    f.app_id,
+                    f.candidate,
+                    int(f.bytes_up),
+                    int(f.bytes_down),
+                    int(f.packets_up),
+                    int(f.packets_down),
+                    f.tls_version,
+                    f.tls_alpn,
+                    f.ja4,
+                    f.ech
+                ])?;
+            }
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO dns (sensor, ts_us, flow_id, client_ip, client_port, server_ip, server_port,
+                    transport, query, qtype, rcode, answers, user, user_source, app_id, candidate)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )?;
+            for d in lookups {
+                insert.execute(params![
+                    self.sensor,
+                    us(d.ts),
+                    int(d.flow_id),
+                    d.client_ip,
+                    d.client_port,
+                    d.server_ip,
+                    d.server_port,
+                    d.transport,
+                    d.query,
+                    d.qtype,
+                    d.rcode,
+                    d.answers,
+                    d.user,
+                    d.user_source,
+                    d.app_id,
+                    d.candidate
+                ])?;
+            }
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO rollups_hourly (sensor, hour, user, app_id, flows, dns_lookups, bytes_up,
+                    bytes_down, first_seen_us, last_seen_us)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (sensor, hour, user, app_id) DO UPDATE SET
+                    flows = flows + excluded.flows,
+                    dns_lookups = dns_lookups + excluded.dns_lookups,
+                    bytes_up = bytes_up + excluded.bytes_up,
+                    bytes_down = bytes_down + excluded.bytes_down,
+                    first_seen_us = min(first_seen_us, excluded.first_seen_us),
+                    last_seen_us = max(last_seen_us, excluded.last_seen_us)",
+            )?;
+            for (key, r) in rollups {
+                upsert.execute(params![
+                    self.sensor,
+                    key.hour.secs(),
+                    key.user,
+                    key.app_id,
+                    int(r.flows),
+                    int(r.dns_lookups),
+                    int(r.bytes_up),
+                    int(r.bytes_down),
+                    us(r.first_seen),
+                    us(r.last_seen)
+                ])?;
+            }
+        }
+        tx.commit()
+    }
+
+    /// Direct access for reports and tests.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rollup(flows: u64, up: u64, first: i64, last: i64) -> Rollup {
+        Rollup {
+            flows,
+            dns_lookups: 1,
+            bytes_up: up,
+            bytes_down: 0,
+            first_seen: Timestamp::from_secs(first),
+            last_seen: Timestamp::from_secs(last),
+        }
+    }
+
+    #[test]
+    fn rollups_add_up_across_writes_and_files_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let key = RollupKey {
+            hour: Timestamp::from_secs(3600),
+            user: "10.0.0.2".into(),
+            app_id: "openai-chatgpt".into(),
+        };
+        {
+            let mut store = SqliteStore::open(&path, "s1").unwrap();
+            store
+                .write(&[], &[], &[(key.clone(), rollup(2, 100, 3700, 3800))])
+                .unwrap();
+            let id = store
+                .start_file(
+                    &NewFile {
+                        path: "a.pcap".into(),
+                        size: 10,
+                        sha256: "ab".into(),
+                    },
+                    Timestamp::from_secs(0),
+                )
+                .unwrap();
+            store.finish_file(id, 5, None, None).unwrap();
+        }
+        let mut store = SqliteStore::open(&path, "s1").unwrap();
+        store
+            .write(&[], &[], &[(key, rollup(1, 50, 3650, 3790))])
+            .unwrap();
+        let row: (i64, i64, i64, i64, i64) = store
+            .connection()
+            .query_row(
+                "SELECT flows, dns_lookups, bytes_up, first_seen_us, last_seen_us FROM rollups_hourly",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .unwrap();
+        assert_eq!(row, (3, 2, 150, 3_650_000_000, 3_800_000_000));
+        let found = store.find_file("ab").unwrap().unwrap();
+        assert_eq!((found.path.as_str(), found.complete), ("a.pcap", true));
+        assert!(store.find_file("cd").unwrap().is_none());
+    }
+}
