@@ -33,6 +33,8 @@ impl LinkType {
     pub const RAW_OPENBSD: LinkType = LinkType(14);
     /// PPP in HDLC-like framing.
     pub const PPP_HDLC: LinkType = LinkType(50);
+    /// Cisco HDLC: address, control and an EtherType.
+    pub const C_HDLC: LinkType = LinkType(104);
     /// Raw IPv4 or IPv6, version taken from the first nibble.
     pub const RAW: LinkType = LinkType(101);
     /// OpenBSD loopback: like NULL, but the family is in network byte order.
@@ -56,6 +58,7 @@ impl LinkType {
             Self::PPP => "PPP",
             Self::RAW_BSD | Self::RAW_OPENBSD | Self::RAW => "RAW",
             Self::PPP_HDLC => "PPP_HDLC",
+            Self::C_HDLC => "C_HDLC",
             Self::LOOP => "LOOP",
             Self::LINUX_SLL => "LINUX_SLL",
             Self::IPV4 => "IPV4",

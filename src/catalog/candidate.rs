@@ -1,9 +1,11 @@
 //! Candidates: names that are not in the catalog but look like AI services, so the catalog can
 //! grow from what sensors see.
 //!
-//! The rule: a name is a candidate when its top-level domain is `.ai`, or one of its labels is
-//! `ai`, starts with `ai-` or ends with `-ai`, or contains one of the tokens `gpt`, `llm`,
-//! `genai`, `copilot`, `chatbot`. Reverse-lookup names (`in-addr.arpa`, `ip6.arpa`) and names
+//! The rule: a name is a candidate when its top-level domain is `.ai`, or one of its labels has
+//! a word (the parts between hyphens) that is `ai`, or that starts or ends with one of the
+//! tokens `gpt`, `llm`, `genai`, `copilot`, `chatbot` (`chatgpt-clone`, `llmproxy`,
+//! `acme-ai`). Tokens inside a word do not count, so random labels (`kkllmmnn`) and ordinary
+//! words (`maintenance`) stay out. Reverse-lookup names (`in-addr.arpa`, `ip6.arpa`) and names
 //! that are IP literals never are; names the catalog knows (as an app or as shared with non-AI
 //! traffic) are not candidates either (checked by [`super::Catalog::is_candidate`]).
 
@@ -20,12 +22,15 @@ pub fn looks_like_ai(name: &str) -> bool {
     if labels.next() == Some("ai") {
         return true;
     }
-    lower.split('.').any(|label| {
-        label == "ai"
-            || label.starts_with("ai-")
-            || label.ends_with("-ai")
-            || TOKENS.iter().any(|t| label.contains(t))
-    })
+    lower
+        .split('.')
+        .flat_map(|label| label.split('-'))
+        .any(|word| {
+            word == "ai"
+                || TOKENS
+                    .iter()
+                    .any(|t| word.starts_with(t) || word.ends_with(t))
+        })
 }
 
 #[cfg(test)]

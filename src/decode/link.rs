@@ -18,6 +18,7 @@ pub fn is_supported(link: LinkType) -> bool {
             | LinkType::RAW_BSD
             | LinkType::RAW_OPENBSD
             | LinkType::PPP_HDLC
+            | LinkType::C_HDLC
             | LinkType::RAW
             | LinkType::LOOP
             | LinkType::LINUX_SLL
@@ -48,6 +49,7 @@ pub(super) fn slice<'a>(
         LinkType::NULL | LinkType::LOOP => null_loopback(data),
         LinkType::LINUX_SLL => ethertype_at(data, 14, 16),
         LinkType::LINUX_SLL2 => ethertype_at(data, 0, 20),
+        LinkType::C_HDLC => ethertype_at(data, 2, 4),
         LinkType::PPP | LinkType::PPP_HDLC => ppp(data),
         LinkType::NFLOG => nflog(data),
         _ => {
@@ -105,7 +107,8 @@ fn null_loopback(data: &[u8]) -> Inner<'_> {
     }
 }
 
-/// Link headers that carry a big-endian EtherType at `at` and are `len` bytes long (SLL, SLL2).
+/// Link headers that carry a big-endian EtherType at `at` and are `len` bytes long (SLL, SLL2,
+/// Cisco HDLC).
 fn ethertype_at(data: &[u8], at: usize, len: usize) -> Inner<'_> {
     if data.len() < len {
         return Inner::Short;

@@ -78,6 +78,8 @@ impl Transport {
 pub struct TcpMeta {
     /// Sequence number.
     pub seq: u32,
+    /// Acknowledgment number.
+    pub ack_number: u32,
     /// SYN flag.
     pub syn: bool,
     /// ACK flag.
@@ -172,6 +174,7 @@ fn from_sliced<'a>(sliced: &LaxSlicedPacket<'a>, counters: &mut Counters) -> Opt
         Some(TransportSlice::Tcp(tcp)) => {
             let meta = TcpMeta {
                 seq: tcp.sequence_number(),
+                ack_number: tcp.acknowledgment_number(),
                 syn: tcp.syn(),
                 ack: tcp.ack(),
                 fin: tcp.fin(),

@@ -70,14 +70,11 @@ pub struct Endpoint {
 /// TCP connection state as far as ending the flow is concerned.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TcpState {
-    /// A SYN (without ACK) from the client was seen; its sequence number is `client_isn`.
-    pub syn_seen: bool,
-    /// The client's initial sequence number, when the SYN was seen.
-    pub client_isn: u32,
-    /// A SYN+ACK was seen; the server's initial sequence number is `server_isn`.
-    pub syn_ack_seen: bool,
-    /// The server's initial sequence number, when the SYN+ACK was seen.
-    pub server_isn: u32,
+    /// The client's initial sequence number: from its SYN, or from the acknowledgment number
+    /// of the server's SYN+ACK when the SYN was missed.
+    pub client_isn: Option<u32>,
+    /// The server's initial sequence number, from its SYN+ACK.
+    pub server_isn: Option<u32>,
     /// FIN seen from the client, from the server.
     pub fin: [bool; 2],
     /// RST seen.

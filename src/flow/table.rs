@@ -340,13 +340,13 @@ impl<S: Default> FlowTable<S> {
 fn track_tcp(tcp: &mut TcpState, packet: &Packet<'_>, direction: Direction) -> bool {
     let flags = packet.tcp;
     match (flags.syn, flags.ack, direction) {
-        (true, false, Direction::Up) if !tcp.syn_seen => {
-            tcp.syn_seen = true;
-            tcp.client_isn = flags.seq;
+        (true, false, Direction::Up) if tcp.client_isn.is_none() => {
+            tcp.client_isn = Some(flags.seq);
         }
-        (true, true, Direction::Down) if !tcp.syn_ack_seen => {
-            tcp.syn_ack_seen = true;
-            tcp.server_isn = flags.seq;
+        (true, true, Direction::Down) if tcp.server_isn.is_none() => {
+            tcp.server_isn = Some(flags.seq);
+            tcp.client_isn
+                .get_or_insert(flags.ack_number.wrapping_sub(1));
         }
         _ => {}
     }
@@ -404,6 +404,7 @@ mod tests {
             dst_port: dport,
             tcp: TcpMeta {
                 seq: 1000,
+                ack_number: 1,
                 syn: flags.contains('S'),
                 ack: flags.contains('A'),
                 fin: flags.contains('F'),

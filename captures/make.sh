@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# make.sh - remake lantern's own test captures with real clients in network namespaces.
+#
+# Usage (as root, on Debian 12):  captures/make.sh [OUT_DIR]      (default: this directory)
+#
+# Two namespaces joined by a veth pair (offloads off, so the capture shows the segments a real
+# link carries): lt-client (10.77.0.10 and 10.77.0.11, fd77::10) and lt-server (the resolver
+# 10.77.0.1 and one address per AI name). dnsmasq answers for the names; a Python server speaks
+# HTTPS on :443 for any name and HTTP on :11434. Real clients - curl, Python, Node, headless
+# Chromium, dig - make the traffic; tcpdump records it on the client side. Variants of one
+# capture (pcapng, nanosecond, big-endian, VLAN, QinQ, Linux cooked v1/v2, a multi-interface
+# pcapng and a file cut short) are made from it with Debian's tools.
+#
+# Packages: iproute2 ethtool tcpdump dnsmasq-base curl nodejs chromium bind9-dnsutils openssl
+#           wireshark-common (editcap, mergecap) tcpreplay (tcprewrite), python3.
+set -euo pipefail
+export LC_ALL=C
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+OUT=${1:-$HERE}
+TOOLS=$HERE/tools
+C=lt-client
+S=lt-server
+WORK=$(mktemp -d)
+PIDS=()
+
+for t in ip ethtool tcpdump dnsmasq curl node chromium dig openssl editcap mergecap tcprewrite python3; do
+  command -v "$t" >/dev/null || { echo "missing tool: $t" >&2; exit 1; }
+done
+[ "$(id -u)" = 0 ] || { echo "run as root (network namespaces)" >&2; exit 1; }
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  ip netns del $C 2>/dev/null || true
+  ip netns del $S 2>/dev/null || true
+  rm -rf /etc/netns/$C "$WORK"
+}
+trap cleanup EXIT
+
+in_c() { ip netns exec $C "$@"; }
+in_s() { ip netns exec $S "$@"; }
+
+# name -> address in lt-server; dnsmasq answers A (and AAAA where given) with TTL 300.
+NAMES=(
+  "chatgpt.com 10.77.1.1 fd77::1:1"
+  "api.openai.com 10.77.1.2"
+  "claude.ai 10.77.1.3"
+  "api.anthropic.com 10.77.1.4"
+  "gemini.google.com 10.77.1.5"
+  "www.example.org 10.77.1.6"
+  "newtool.ai 10.77.1.7"
+  "ollama.lan 10.77.1.8"
+  "huggingface.co 10.77.1.9"
+  "deepseek.com 10.77.1.10"
+)
+
+setup() {
+  ip netns add $C
+  ip netns add $S
+  ip link add lc0 netns $C type veth peer name ls0 netns $S
+  in_c ip addr add 10.77.0.10/16 dev lc0
+  in_c ip addr add 10.77.0.11/16 dev lc0
+  in_c ip -6 addr add fd77::10/64 dev lc0 nodad
+  in_s ip addr add 10.77.0.1/16 dev ls0
+  in_s ip -6 addr add fd77::1/64 dev ls0 nodad
+  local dns_args=()
+  for entry in "${NAMES[@]}"; do
+    read -r name v4 v6 <<<"$entry"
+    in_s ip addr add "$v4/16" dev ls0
+    dns_args+=(--address="/$name/$v4")
+    if [ -n "${v6:-}" ]; then
+      in_s ip -6 addr add "$v6/64" dev ls0 nodad
+      dns_args+=(--address="/$name/$v6")
+    fi
+  done
+  for ns in $C $S; do ip netns exec $ns ip link set lo up; done
+  in_c ip link set lc0 up
+  in_s ip link set ls0 up
+  in_c ethtool -K lc0 tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
+  in_s ethtool -K ls0 tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
+  mkdir -p /etc/netns/$C
+  echo "nameserver 10.77.0.1" >/etc/netns/$C/resolv.conf
+  printf '127.0.0.1 localhost\n' >/etc/netns/$C/hosts
+
+  ip netns exec $S dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
+    --listen-address=10.77.0.1 --local-ttl=300 --pid-file="$WORK/dnsmasq.pid" \
+    "${dns_args[@]}" &
+  PIDS+=($!)
+  openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=lantern-test -days 3650 \
+    -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+  ip netns exec $S python3 "$TOOLS/https_server.py" "$WORK/cert.pem" "$WORK/key.pem" >"$WORK/server.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 50); do grep -q ready "$WORK/server.log" 2>/dev/null && break; sleep 0.1; done
+  grep -q ready "$WORK/server.log" || { echo "test server did not start" >&2; cat "$WORK/server.log" >&2; exit 1; }
+  # Warm the neighbour caches so that captures do not start with ARP.
+  in_c ping -c1 -W1 10.77.0.1 >/dev/null
+}
+
+# record NAME LINKTYPE COMMAND...: capture COMMAND's traffic on the client's side.
+record() {
+  local name=$1 link=$2; shift 2
+  local iface=lc0
+  [ "$link" = EN10MB ] || iface=any
+  ip netns exec $C tcpdump -Z root -i $iface -y "$link" -s 0 -U -w "$WORK/$name.pcap" 2>"$WORK/$name.tcpdump" &
+  local pid=$!
+  for _ in $(seq 50); do grep -q listening "$WORK/$name.tcpdump" 2>/dev/null && break; sleep 0.1; done
+  "$@" >/dev/null
+  sleep 1
+  kill -INT $pid
+  wait $pid 2>/dev/null || true
+}
+
+# record_all NAME COMMAND...: one run of COMMAND captured as Ethernet, Linux SLL and SLL2 at once.
+record_all() {
+  local name=$1; shift
+  local pids=()
+  for link in EN10MB LINUX_SLL LINUX_SLL2; do
+    local iface=lc0
+    [ "$link" = EN10MB ] || iface=any
+    ip netns exec $C tcpdump -Z root -i $iface -y $link -s 0 -U -w "$WORK/$name-$link.pcap" 2>"$WORK/$name-$link.tcpdump" &
+    pids+=($!)
+  done
+  for link in EN10MB LINUX_SLL LINUX_SLL2; do
+    for _ in $(seq 50); do grep -q listening "$WORK/$name-$link.tcpdump" 2>/dev/null && break; sleep 0.1; done
+  done
+  "$@" >/dev/null
+  sleep 1
+  for pid in "${pids[@]}"; do kill -INT "$pid"; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+
+chromium_get() {
+  local profile
+  profile=$(mktemp -d)
+  in_c chromium --headless=new --no-sandbox --disable-gpu --ignore-certificate-errors \
+    --disable-background-networking --disable-component-update --disable-sync --no-first-run \
+    --disable-quic --disable-features=DnsOverHttps --user-data-dir="$profile" --dump-dom "$1" 2>/dev/null
+  rm -rf "$profile"
+}
+
+setup
+
+# curl to ChatGPT: DNS (A and AAAA) then TLS, recorded as Ethernet, SLL and SLL2 at once.
+record_all curl-chatgpt in_c curl -sk https://chatgpt.com/ -o /dev/null
+# Python uploads 200,000 bytes to the Anthropic API from the second client address.
+record python-upload EN10MB in_c python3 "$TOOLS/python_clients.py" upload api.anthropic.com 200000 10.77.0.11
+# Node posts a 5,000-character prompt to the OpenAI API.
+record node-openai EN10MB in_c node "$TOOLS/node_client.js" api.openai.com 5000
+# Headless Chromium loads claude.ai: its post-quantum ClientHello spans two TCP segments.
+record chromium-claude EN10MB chromium_get https://claude.ai/
+# Python resolves gemini.google.com, then speaks TLS to the address without SNI.
+record nosni-gemini EN10MB in_c python3 "$TOOLS/python_clients.py" nosni gemini.google.com
+# curl posts a prompt to an Ollama-style server over plain HTTP on port 11434.
+record http-ollama EN10MB in_c curl -s http://ollama.lan:11434/api/generate -d '{"model":"llama3","prompt":"hello"}'
+# dig: DNS over TCP and UDP for AI names and others, with no connection following.
+record dns-lookups EN10MB sh -c "ip netns exec $C dig +tcp huggingface.co A; ip netns exec $C dig deepseek.com A; ip netns exec $C dig newtool.ai A; ip netns exec $C dig www.example.org A"
+# curl to a name that is not in the catalog but looks like AI: a candidate.
+record candidate-newtool LINUX_SLL2 in_c curl -sk https://newtool.ai/ -o /dev/null
+
+mkdir -p "$OUT"
+cp "$WORK/curl-chatgpt-EN10MB.pcap" "$OUT/curl-chatgpt.pcap"
+cp "$WORK/curl-chatgpt-LINUX_SLL.pcap" "$OUT/curl-chatgpt-sll.pcap"
+cp "$WORK/curl-chatgpt-LINUX_SLL2.pcap" "$OUT/curl-chatgpt-sll2.pcap"
+for name in python-upload node-openai chromium-claude nosni-gemini http-ollama dns-lookups; do
+  cp "$WORK/$name.pcap" "$OUT/$name.pcap"
+done
+
+# Variants of curl-chatgpt.pcap: the same packets in other formats and encapsulations.
+editcap -F pcapng "$OUT/curl-chatgpt.pcap" "$OUT/curl-chatgpt.pcapng"
+editcap -F nsecpcap "$OUT/curl-chatgpt.pcap" "$OUT/curl-chatgpt-nsec.pcap"
+python3 "$TOOLS/pcap_swap.py" "$OUT/curl-chatgpt.pcap" "$OUT/curl-chatgpt-be.pcap"
+tcprewrite --enet-vlan=add --enet-vlan-tag=42 --enet-vlan-cfi=0 --enet-vlan-pri=0 \
+  -i "$OUT/curl-chatgpt.pcap" -o "$OUT/curl-chatgpt-vlan.pcap"
+tcprewrite --enet-vlan=add --enet-vlan-tag=7 --enet-vlan-cfi=0 --enet-vlan-pri=0 \
+  -i "$OUT/curl-chatgpt-vlan.pcap" -o "$OUT/curl-chatgpt-qinq.pcap"
+# Two interfaces with different link types in one pcapng: Ethernet (DNS lookups) and SLL2
+# (the candidate).
+mergecap -F pcapng -w "$OUT/mixed-links.pcapng" "$OUT/dns-lookups.pcap" "$WORK/candidate-newtool.pcap"
+# A file cut short in the middle of a packet (the upload), for the truncated-file error.
+size=$(stat -c %s "$OUT/python-upload.pcap")
+head -c $((size / 2 + 7)) "$OUT/python-upload.pcap" >"$OUT/python-upload-cut.pcap"
+
+ls -l "$OUT"/*.pcap "$OUT"/*.pcapng

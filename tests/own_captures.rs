@@ -1,0 +1,257 @@
+//! Replays of the captures this project made with real clients (`captures/`, see its README):
+//! what each client did must show up in the events, the events must be exactly the reviewed
+//! ones in `tests/expected/`, and the same packets in other formats must give the same events.
+//!
+//! `LANTERN_BLESS=1 cargo test --test own_captures` rewrites `tests/expected/` after a
+//! deliberate change; review the diff before committing it.
+
+mod common;
+
+use common::{one, own, replay, root};
+use serde_json::Value;
+
+/// Every capture with its reviewed events.
+const CAPTURES: [&str; 9] = [
+    "curl-chatgpt.pcap",
+    "python-upload.pcap",
+    "node-openai.pcap",
+    "chromium-claude.pcap",
+    "nosni-gemini.pcap",
+    "http-ollama.pcap",
+    "dns-lookups.pcap",
+    "mixed-links.pcapng",
+    "curl-chatgpt-sll2.pcap",
+];
+
+fn flow_named<'a>(events: &'a [Value], name: &str) -> &'a Value {
+    one(events, &format!("flow to {name}"), |e| {
+        e["event_type"] == "flow" && e["server_name"] == name
+    })
+}
+
+#[test]
+fn events_match_the_reviewed_ones() {
+    for name in CAPTURES {
+        let run = replay(&[&own(name)], &[]);
+        let expected = root().join("tests/expected").join(format!("{name}.jsonl"));
+        if std::env::var_os("LANTERN_BLESS").is_some() {
+            std::fs::write(&expected, &run.stdout).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&expected)
+            .unwrap_or_else(|e| panic!("{}: {e}", expected.display()));
+        if run.stdout != want {
+            let first = run
+                .stdout
+                .lines()
+                .zip(want.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(run.stdout.lines().count().min(want.lines().count()));
+            panic!(
+                "{name}: events differ from {} at line {}:\n got: {}\nwant: {}",
+                expected.display(),
+                first + 1,
+                run.stdout.lines().nth(first).unwrap_or("<none>"),
+                want.lines().nth(first).unwrap_or("<none>")
+            );
+        }
+    }
+}
+
+#[test]
+fn curl_to_chatgpt() {
+    let events = replay(&[&own("curl-chatgpt.pcap")], &[]).events();
+    let flow = flow_named(&events, "chatgpt.com");
+    assert_eq!(flow["name_source"], "tls_sni");
+    assert_eq!(flow["protocol"], "tls");
+    assert_eq!(flow["app"]["id"], "openai-chatgpt");
+    assert_eq!(flow["app"]["status"], "unreviewed");
+    assert_eq!(flow["client"]["ip"], "10.77.0.10");
+    assert_eq!(flow["server"]["ip"], "10.77.1.1");
+    assert_eq!(flow["server"]["port"], 443);
+    assert_eq!(flow["user"], "10.77.0.10");
+    assert_eq!(flow["user_source"], "ip");
+    assert_eq!(flow["end_reason"], "closed");
+    assert_eq!(flow["tls"]["alpn"], serde_json::json!(["h2", "http/1.1"]));
+    assert_eq!(flow["tls"]["version"], "1.3");
+    assert!(flow["tls"]["ja4"].as_str().unwrap().starts_with("t13d"));
+    // curl's resolver asks for A and AAAA; dnsmasq answers both with TTL 300.
+    for (qtype, answer) in [("A", "10.77.1.1"), ("AAAA", "fd77::1:1")] {
+        let lookup = one(&events, qtype, |e| {
+            e["event_type"] == "dns" && e["qtype"] == qtype
+        });
+        assert_eq!(lookup["query"], "chatgpt.com");
+        assert_eq!(lookup["answers"], serde_json::json!([answer]));
+        assert_eq!(lookup["ttls"], serde_json::json!([300]));
+        assert_eq!(lookup["rcode"], "NOERROR");
+        assert_eq!(lookup["app"]["id"], "openai-chatgpt");
+    }
+}
+
+#[test]
+fn python_uploads_200000_bytes_to_the_anthropic_api_from_the_second_address() {
+    let events = replay(&[&own("python-upload.pcap")], &[]).events();
+    let flow = flow_named(&events, "api.anthropic.com");
+    assert_eq!(flow["app"]["id"], "anthropic-api");
+    assert_eq!(flow["user"], "10.77.0.11");
+    let up = flow["bytes_up"].as_u64().unwrap();
+    // The body, the request head and TLS framing: a little over 200,000 bytes.
+    assert!((200_000..202_000).contains(&up), "bytes_up {up}");
+    assert!(flow["bytes_down"].as_u64().unwrap() < 5_000);
+}
+
+#[test]
+fn node_posts_to_the_openai_api() {
+    let events = replay(&[&own("node-openai.pcap")], &[]).events();
+    let flow = flow_named(&events, "api.openai.com");
+    assert_eq!(flow["app"]["id"], "openai-api");
+    assert_eq!(flow["app"]["category"], "llm_api");
+    assert!(flow["bytes_up"].as_u64().unwrap() > 5_000);
+}
+
+#[test]
+fn chromium_post_quantum_client_hello_over_two_segments() {
+    let events = replay(&[&own("chromium-claude.pcap")], &[]).events();
+    let flows: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event_type"] == "flow" && e["server_name"] == "claude.ai")
+        .collect();
+    assert!(!flows.is_empty(), "no flow to claude.ai");
+    for flow in flows {
+        assert_eq!(flow["name_source"], "tls_sni");
+        assert_eq!(flow["app"]["id"], "anthropic-claude");
+        assert_eq!(flow["tls"]["alpn"], serde_json::json!(["h2", "http/1.1"]));
+        // Chromium offers an encrypted_client_hello extension (GREASE when it has no config).
+        assert_eq!(flow["tls"]["ech"], true);
+    }
+}
+
+#[test]
+fn tls_without_sni_is_named_by_the_dns_answer() {
+    let events = replay(&[&own("nosni-gemini.pcap")], &[]).events();
+    let flow = flow_named(&events, "gemini.google.com");
+    assert_eq!(flow["name_source"], "dns_answer");
+    assert_eq!(flow["tls"]["sni"], Value::Null);
+    assert_eq!(flow["app"]["id"], "google-gemini");
+    let lookup = one(&events, "lookup", |e| e["event_type"] == "dns");
+    assert_eq!(
+        lookup["answers"],
+        serde_json::json!([flow["server"]["ip"].clone()])
+    );
+}
+
+#[test]
+fn plain_http_is_named_by_its_host() {
+    let events = replay(&[&own("http-ollama.pcap")], &[]).events();
+    let flow = flow_named(&events, "ollama.lan");
+    assert_eq!(flow["name_source"], "http_host");
+    assert_eq!(flow["protocol"], "http");
+    assert_eq!(flow["http"]["method"], "POST");
+    assert_eq!(flow["server"]["port"], 11434);
+}
+
+#[test]
+fn dns_over_tcp_and_udp_lookups_are_events_of_their_own() {
+    let events = replay(&[&own("dns-lookups.pcap")], &[]).events();
+    let lookup = |name: &str| {
+        one(&events, name, |e| {
+            e["event_type"] == "dns" && e["query"] == name
+        })
+    };
+    let hf = lookup("huggingface.co");
+    assert_eq!(hf["transport"], "tcp");
+    assert_eq!(hf["app"]["id"], "huggingface");
+    assert_eq!(hf["answers"], serde_json::json!(["10.77.1.9"]));
+    assert_eq!(lookup("deepseek.com")["app"]["id"], "deepseek-chat");
+    let newtool = lookup("newtool.ai");
+    assert_eq!(newtool["app"], Value::Null);
+    assert_eq!(newtool["candidate"], true);
+    let example = lookup("www.example.org");
+    assert_eq!(
+        (&example["app"], &example["candidate"]),
+        (&Value::Null, &Value::Bool(false))
+    );
+}
+
+/// Events without the fields a variant legitimately changes.
+fn strip(run: &common::Run, fields: &[&str]) -> Vec<Value> {
+    run.events()
+        .into_iter()
+        .map(|mut e| {
+            for f in fields {
+                e.as_object_mut().unwrap().remove(*f);
+            }
+            e
+        })
+        .collect()
+}
+
+#[test]
+fn the_same_packets_in_other_formats_give_the_same_events() {
+    let base = replay(&[&own("curl-chatgpt.pcap")], &[]);
+    assert!(base.events().len() >= 4);
+    for variant in [
+        "curl-chatgpt.pcapng",
+        "curl-chatgpt-nsec.pcap",
+        "curl-chatgpt-be.pcap",
+    ] {
+        let run = replay(&[&own(variant)], &[]);
+        assert_eq!(run.stdout, base.stdout, "{variant}");
+    }
+    for (variant, tags) in [
+        ("curl-chatgpt-vlan.pcap", vec![42]),
+        ("curl-chatgpt-qinq.pcap", vec![7, 42]),
+    ] {
+        let run = replay(&[&own(variant)], &[]);
+        for e in run.events() {
+            assert_eq!(e["vlan"], serde_json::json!(tags), "{variant}");
+        }
+        assert_eq!(strip(&run, &["vlan"]), strip(&base, &[]), "{variant}");
+    }
+    // Captured at the same moment on the "any" device: Linux cooked headers, and timestamps
+    // that the kernel took a microsecond apart for each tap.
+    for variant in ["curl-chatgpt-sll.pcap", "curl-chatgpt-sll2.pcap"] {
+        let run = replay(&[&own(variant)], &[]);
+        assert_eq!(
+            strip(&run, &["ts", "end_ts"]),
+            strip(&base, &["ts", "end_ts"]),
+            "{variant}"
+        );
+    }
+}
+
+#[test]
+fn a_pcapng_with_two_link_types_is_read_whole() {
+    let mixed = replay(&[&own("mixed-links.pcapng")], &[]).events();
+    let names: Vec<&str> = mixed
+        .iter()
+        .filter_map(|e| e["query"].as_str().or(e["server_name"].as_str()))
+        .collect();
+    // Interface 0 (Ethernet) carried the lookups, interface 1 (Linux SLL2) the candidate.
+    for name in [
+        "huggingface.co",
+        "deepseek.com",
+        "www.example.org",
+        "newtool.ai",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    let candidate = flow_named(&mixed, "newtool.ai");
+    assert_eq!(candidate["candidate"], true);
+    assert_eq!(candidate["app"], Value::Null);
+}
+
+#[test]
+fn events_do_not_depend_on_the_number_of_threads() {
+    let all: Vec<std::path::PathBuf> = CAPTURES.iter().map(|c| own(c)).collect();
+    let files: Vec<&std::path::Path> = all.iter().map(|p| p.as_path()).collect();
+    let one_thread = replay(&files, &["--threads", "1"]);
+    assert!(one_thread.events().len() > 80);
+    for threads in ["2", "3", "8"] {
+        let run = replay(&files, &["--threads", threads]);
+        assert!(
+            run.stdout == one_thread.stdout,
+            "--threads {threads} gives other events"
+        );
+    }
+}
