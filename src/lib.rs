@@ -22,3 +22,6 @@ pub mod output;
 pub mod pipeline;
 pub mod proto;
 pub mod store;
+
+#[cfg(test)]
+mod testdata;

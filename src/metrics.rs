@@ -51,6 +51,7 @@ counters! {
     http_malformed: "HTTP streams whose request head was malformed",
     dns_messages: "DNS messages parsed",
     dns_malformed: "DNS messages that were malformed",
+    dns_truncated: "DNS responses whose answers were cut short; the answers before the cut are kept",
     dns_unanswered: "DNS queries that got no response",
     dns_unmatched_responses: "DNS responses without a query seen in the same flow",
     dns_pending_dropped: "DNS queries dropped because a flow had too many outstanding",

@@ -201,7 +201,8 @@ impl CaptureReader {
             path: name.to_path_buf(),
             source,
             size,
-            buf: vec![0; READ_CHUNK],
+            // Small files get a small buffer; it grows (to MAX_RECORD at most) when a record needs it.
+            buf: vec![0; size.map_or(READ_CHUNK, |s| (s as usize).clamp(4096, READ_CHUNK))],
             pos: 0,
             end: 0,
             buf_offset: 0,
@@ -286,7 +287,7 @@ impl CaptureReader {
             self.pos = 0;
         }
         if self.buf.len() < need {
-            self.buf.resize(need.next_multiple_of(READ_CHUNK), 0);
+            self.buf.resize(need.next_power_of_two(), 0);
         }
         while self.end < need && !self.eof {
             match self.source.read(&mut self.buf[self.end..]) {

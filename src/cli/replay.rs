@@ -59,7 +59,7 @@ pub fn run(args: ReplayArgs) -> Result<Vec<String>, Failure> {
     if let Some(failure) = report.failed {
         return Err(Failure(failure.to_string()));
     }
-    if !args.quiet {
+    if !args.quiet && report.files_read > 0 {
         let text = summary(
             &report,
             &sequencer,
@@ -160,11 +160,7 @@ fn summary(
 ) -> String {
     let s = sequencer.summary();
     let c: &Counters = &report.counters;
-    let read = report
-        .files
-        .iter()
-        .filter(|f| f.packets > 0 || f.error.is_none())
-        .count();
+    let read = report.files_read;
     let mut out = format!(
         "lantern: {read} file(s), {} packets, {} bytes, {} flows, {} DNS lookups\n",
         c.packets, c.bytes, s.flows, s.lookups

@@ -2,6 +2,7 @@
 
 use super::{DnsView, FlowView, Rfc3339};
 use crate::capture::Timestamp;
+use crate::catalog::App;
 use crate::naming::NameSource;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,13 +52,7 @@ impl Summary {
         let r = view.record;
         if let Some(app) = view.app {
             self.ai_flows += 1;
-            self.apps
-                .entry(app.id.clone())
-                .or_insert_with(|| (app.name.clone(), app.category.name().to_string()));
-            let usage = self
-                .usage
-                .entry((view.identity.user.clone(), app.id.clone()))
-                .or_default();
+            let usage = self.usage_of(&view.identity.user, app);
             usage.flows += 1;
             usage.bytes_up += r.bytes[0];
             usage.bytes_down += r.bytes[1];
@@ -75,18 +70,21 @@ impl Summary {
         let r = view.record;
         if let Some(app) = view.app {
             self.ai_lookups += 1;
-            self.apps
-                .entry(app.id.clone())
-                .or_insert_with(|| (app.name.clone(), app.category.name().to_string()));
-            let usage = self
-                .usage
-                .entry((view.identity.user.clone(), app.id.clone()))
-                .or_default();
+            let usage = self.usage_of(&view.identity.user, app);
             usage.lookups += 1;
             usage.seen(r.ts, r.completed());
         } else if view.candidate {
             self.candidate(&r.query, &view.identity.user);
         }
+    }
+
+    fn usage_of(&mut self, user: &str, app: &App) -> &mut Usage {
+        self.apps
+            .entry(app.id.clone())
+            .or_insert_with(|| (app.name.clone(), app.category.name().to_string()));
+        self.usage
+            .entry((user.to_string(), app.id.clone()))
+            .or_default()
     }
 
     fn candidate(&mut self, name: &str, user: &str) {
@@ -112,21 +110,17 @@ impl Summary {
         if self.usage.is_empty() {
             return None;
         }
-        let mut table = Table::new();
-        table
-            .load_style(presets::UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Disabled)
-            .set_header(vec![
-                "client",
-                "app",
-                "category",
-                "flows",
-                "lookups",
-                "bytes up",
-                "bytes down",
-                "first seen",
-                "last seen",
-            ]);
+        let mut table = new_table(&[
+            "client",
+            "app",
+            "category",
+            "flows",
+            "lookups",
+            "bytes up",
+            "bytes down",
+            "first seen",
+            "last seen",
+        ]);
         let mut rows: Vec<_> = self.usage.iter().collect();
         rows.sort_by(|a, b| {
             a.0.0
@@ -152,14 +146,7 @@ impl Summary {
                 Cell::new(time(u.last)),
             ]);
         }
-        let mut out = table.to_string();
-        if rows.len() > MAX_ROWS {
-            out.push_str(&format!(
-                "\n... and {} more (client, app) pairs",
-                rows.len() - MAX_ROWS
-            ));
-        }
-        Some(out)
+        Some(render(&table, rows.len(), "(client, app) pairs"))
     }
 
     /// The candidates table, or `None` when there were none.
@@ -167,15 +154,7 @@ impl Summary {
         if self.candidates.is_empty() {
             return None;
         }
-        let mut table = Table::new();
-        table
-            .load_style(presets::UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Disabled)
-            .set_header(vec![
-                "candidate name (not in the catalog)",
-                "seen",
-                "clients",
-            ]);
+        let mut table = new_table(&["candidate name (not in the catalog)", "seen", "clients"]);
         let mut rows: Vec<_> = self.candidates.iter().collect();
         rows.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(b.0)));
         for (name, (seen, users)) in rows.iter().take(MAX_ROWS) {
@@ -185,13 +164,24 @@ impl Summary {
                 Cell::new(users.len()).set_alignment(CellAlignment::Right),
             ]);
         }
-        let mut out = table.to_string();
-        if rows.len() > MAX_ROWS {
-            out.push_str(&format!(
-                "\n... and {} more candidates",
-                rows.len() - MAX_ROWS
-            ));
-        }
-        Some(out)
+        Some(render(&table, rows.len(), "candidates"))
     }
+}
+
+fn new_table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.to_vec());
+    table
+}
+
+/// The table, and how many rows did not fit.
+fn render(table: &Table, rows: usize, what: &str) -> String {
+    let mut out = table.to_string();
+    if rows > MAX_ROWS {
+        out.push_str(&format!("\n... and {} more {what}", rows - MAX_ROWS));
+    }
+    out
 }

@@ -40,11 +40,27 @@ pub struct FileReport {
     pub error: Option<String>,
 }
 
+impl FileReport {
+    /// A file not read (yet), with why not.
+    fn unread(path: &Path, error: Option<String>) -> FileReport {
+        FileReport {
+            path: path.to_path_buf(),
+            format: None,
+            packets: 0,
+            span: None,
+            error,
+        }
+    }
+}
+
 /// How a replay went.
 #[derive(Debug, Default)]
 pub struct ReplayReport {
-    /// Every file given, in the order they were read (unreadable ones last).
+    /// Every file given: the refused and unreadable ones first, then the others in the order
+    /// they were read.
     pub files: Vec<FileReport>,
+    /// Files opened and read (to the end or to an error).
+    pub files_read: usize,
     /// One line per problem, each naming its file.
     pub errors: Vec<String>,
     /// Merged counters of every worker and the sequencer.
@@ -86,6 +102,7 @@ pub fn replay(
         report.failed = Some(e);
     }
     sequencer.add_counters(&mut report.counters);
+    report.files_read = results.iter().filter(|r| r.format.is_some()).count();
     for (input, result) in inputs.iter().zip(results) {
         if let (Some(id), Some(store)) = (input.store_id, sequencer.store_mut())
             && let Err(e) =
@@ -109,13 +126,9 @@ fn open_inputs(paths: &[PathBuf], report: &mut ReplayReport) -> Vec<Input> {
             Ok(reader) => reader,
             Err(e) => {
                 report.errors.push(e.to_string());
-                report.files.push(FileReport {
-                    path: path.clone(),
-                    format: None,
-                    packets: 0,
-                    span: None,
-                    error: Some(e.to_string()),
-                });
+                report
+                    .files
+                    .push(FileReport::unread(path, Some(e.to_string())));
                 continue;
             }
         };
@@ -124,13 +137,7 @@ fn open_inputs(paths: &[PathBuf], report: &mut ReplayReport) -> Vec<Input> {
         {
             let error = format!("{}: unsupported link type {link}", path.display());
             report.errors.push(error.clone());
-            report.files.push(FileReport {
-                path: path.clone(),
-                format: Some(reader.format().to_string()),
-                packets: 0,
-                span: None,
-                error: Some(error),
-            });
+            report.files.push(FileReport::unread(path, Some(error)));
             continue;
         }
         let first_ts = reader.next_packet().ok().flatten().map(|p| p.ts);
@@ -179,13 +186,7 @@ fn register_files(
                 &sha256[..16]
             );
             report.errors.push(error.clone());
-            report.files.push(FileReport {
-                path: input.path.clone(),
-                format: None,
-                packets: 0,
-                span: None,
-                error: None,
-            });
+            report.files.push(FileReport::unread(&input.path, None));
             continue;
         }
         let new = NewFile {
@@ -275,13 +276,7 @@ fn read_all(
     let mut done_bytes = 0u64;
     let mut results = Vec::with_capacity(inputs.len());
     for input in inputs {
-        let mut result = FileReport {
-            path: input.path.clone(),
-            format: None,
-            packets: 0,
-            span: None,
-            error: None,
-        };
+        let mut result = FileReport::unread(&input.path, None);
         let mut reader = match CaptureReader::open(&input.path) {
             Ok(reader) => reader,
             Err(e) => {

@@ -50,39 +50,32 @@ impl Worker {
             ts: raw.ts,
         };
         inspector.packet(flow, seen, counters);
-        for (flow, reason) in ended.drain(..) {
-            inspector.end(flow, reason, counters);
+        self.hand_on_ended();
+    }
+
+    /// Turns the flows that ended into records.
+    fn hand_on_ended(&mut self) {
+        for (flow, reason) in self.ended.drain(..) {
+            self.inspector.end(flow, reason, &mut self.counters);
         }
     }
 
     /// Ends the flows idle at `now` and hands on the records of the epoch.
     pub fn tick(&mut self, now: Timestamp) -> Vec<Record> {
-        let Worker {
-            table,
-            inspector,
-            counters,
-            ended,
-        } = self;
-        table.expire(now, counters, &mut |f, r| ended.push((f, r)));
-        for (flow, reason) in ended.drain(..) {
-            inspector.end(flow, reason, counters);
-        }
-        inspector.take_records()
+        let ended = &mut self.ended;
+        self.table
+            .expire(now, &mut self.counters, &mut |f, r| ended.push((f, r)));
+        self.hand_on_ended();
+        self.inspector.take_records()
     }
 
     /// Ends every flow (the input is over) and hands on the last records.
     pub fn finish(&mut self) -> Vec<Record> {
-        let Worker {
-            table,
-            inspector,
-            counters,
-            ended,
-        } = self;
-        table.drain(counters, &mut |f, r| ended.push((f, r)));
-        for (flow, reason) in ended.drain(..) {
-            inspector.end(flow, reason, counters);
-        }
-        inspector.take_records()
+        let ended = &mut self.ended;
+        self.table
+            .drain(&mut self.counters, &mut |f, r| ended.push((f, r)));
+        self.hand_on_ended();
+        self.inspector.take_records()
     }
 
     /// This worker's counters.

@@ -27,6 +27,9 @@ pub struct DnsMessage {
     pub question: Option<(String, u16)>,
     /// A, AAAA, CNAME and HTTPS answers, in order, at most [`MAX_ANSWERS`].
     pub answers: Vec<DnsAnswer>,
+    /// The answer section could not be read to its end (cut by the snaplen, or malformed):
+    /// `answers` holds those read before the problem.
+    pub truncated: bool,
 }
 
 /// One answer record.
@@ -68,15 +71,24 @@ pub fn parse(bytes: &[u8]) -> Result<DnsMessage, &'static str> {
         Some(Err(_)) => return Err("malformed question"),
     };
     let mut answers = Vec::new();
+    let mut truncated = false;
     if header.qr() {
-        let section = message.answer().map_err(|_| "malformed question section")?;
-        for record in section {
-            let record = record.map_err(|_| "malformed answer record")?;
-            if answers.len() == MAX_ANSWERS {
-                break;
-            }
-            if let Some(answer) = answer(&record).map_err(|_| "malformed answer data")? {
-                answers.push(answer);
+        match message.answer() {
+            Err(_) => truncated = true,
+            Ok(section) => {
+                for record in section {
+                    if answers.len() == MAX_ANSWERS {
+                        break;
+                    }
+                    match record.map(|r| answer(&r)) {
+                        Ok(Ok(Some(answer))) => answers.push(answer),
+                        Ok(Ok(None)) => {}
+                        Ok(Err(_)) | Err(_) => {
+                            truncated = true;
+                            break;
+                        }
+                    }
+                }
             }
         }
     }
@@ -86,6 +98,7 @@ pub fn parse(bytes: &[u8]) -> Result<DnsMessage, &'static str> {
         rcode: header.rcode().to_int(),
         question,
         answers,
+        truncated,
     })
 }
 
@@ -169,6 +182,7 @@ mod tests {
                 rcode: 0,
                 question: Some(("chatgpt.com".into(), 1)),
                 answers: vec![],
+                truncated: false,
             }
         );
         let mut resp = query("chatgpt.com", 1);
@@ -209,6 +223,58 @@ mod tests {
             AnswerData::Addr("104.18.32.47".parse().unwrap())
         );
         assert_eq!(m.answers[1].ttl, 300);
+    }
+
+    /// dnsmasq's real answers to curl from `captures/curl-chatgpt.pcap`.
+    #[test]
+    fn real_answers_for_a_and_aaaa() {
+        let answers = crate::testdata::payloads("curl-chatgpt.pcap", |p| p.src_port == 53);
+        let parsed: Vec<DnsMessage> = answers.iter().map(|a| parse(a).unwrap()).collect();
+        let a = parsed
+            .iter()
+            .find(|m| m.question.as_ref().unwrap().1 == 1)
+            .unwrap();
+        assert!(a.response && a.rcode == 0);
+        assert_eq!(a.question.as_ref().unwrap().0, "chatgpt.com");
+        assert_eq!(
+            a.answers,
+            [DnsAnswer {
+                rtype: 1,
+                ttl: 300,
+                data: AnswerData::Addr("10.77.1.1".parse().unwrap())
+            }]
+        );
+        let aaaa = parsed
+            .iter()
+            .find(|m| m.question.as_ref().unwrap().1 == 28)
+            .unwrap();
+        assert_eq!(
+            aaaa.answers[0].data,
+            AnswerData::Addr("fd77::1:1".parse().unwrap())
+        );
+        // Cut inside the header or question, a real answer is malformed; cut later, the
+        // question survives and the answers read before the cut are kept, marked truncated.
+        let whole = &answers[0];
+        let question_end = 12 + "chatgpt.com".len() + 2 + 4;
+        for cut in 0..whole.len() {
+            match parse(&whole[..cut]) {
+                Err(_) => assert!(cut < question_end, "cut at {cut}"),
+                Ok(m) => {
+                    assert!(cut >= question_end && m.truncated, "cut at {cut}");
+                    assert_eq!(m.question, parse(whole).unwrap().question);
+                }
+            }
+        }
+    }
+
+    /// A real answer whose question name is rewritten into a pointer to itself.
+    #[test]
+    fn a_pointer_loop_in_a_real_answer() {
+        let mut answer =
+            crate::testdata::payloads("curl-chatgpt.pcap", |p| p.src_port == 53).remove(0);
+        answer[12] = 0xc0;
+        answer[13] = 12;
+        assert!(parse(&answer).is_err());
     }
 
     #[test]

@@ -117,6 +117,29 @@ mod tests {
         assert_eq!(strip_port(b"example.com"), b"example.com");
     }
 
+    /// curl's real request from `captures/http-ollama.pcap`, whole and cut short.
+    #[test]
+    fn curls_request_head() {
+        let client = crate::testdata::payloads("http-ollama.pcap", |p| p.dst_port == 11434);
+        let head = &client[0];
+        let Parsed::Complete(req) = parse_request(head) else {
+            panic!("{}", String::from_utf8_lossy(head))
+        };
+        assert_eq!(
+            (req.method.as_str(), req.path.as_str()),
+            ("POST", "/api/generate")
+        );
+        assert_eq!(req.host.as_deref(), Some("ollama.lan"));
+        let end = head.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        for cut in [1, 10, end] {
+            assert_eq!(
+                parse_request(&head[..cut]),
+                Parsed::Incomplete,
+                "cut at {cut}"
+            );
+        }
+    }
+
     #[test]
     fn detection() {
         assert_eq!(looks_like_http(b"GE"), None);

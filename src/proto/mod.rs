@@ -410,6 +410,9 @@ impl Inspector {
             counters.dns_malformed += 1;
             return;
         };
+        if message.truncated {
+            counters.dns_truncated += 1;
+        }
         let (client, server, transport, vlan, id) =
             (flow.client, flow.server, flow.transport, flow.vlan, flow.id);
         let pending = &mut flow.state.dns;

@@ -1,0 +1,124 @@
+//! Seeds the fuzz corpora from real captures: whole small capture files, link-layer frames,
+//! first client payloads of TLS and HTTP streams, DNS messages, and runs of Ethernet frames.
+//!
+//! Usage: cargo run --example fuzz_seeds -- fuzz/corpus captures ../shared/captures
+
+use lantern::capture::{CaptureReader, LinkType};
+use lantern::decode::decode;
+use lantern::metrics::Counters;
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+/// Link types in the order the `decode` target picks them by its first byte.
+const LINKS: [u32; 14] = [0, 1, 9, 12, 14, 50, 101, 104, 108, 113, 228, 229, 239, 276];
+const MAX_SEED: usize = 64 * 1024;
+
+struct Corpus {
+    root: PathBuf,
+    seen: HashSet<(String, u64)>,
+    written: usize,
+}
+
+impl Corpus {
+    fn add(&mut self, target: &str, bytes: &[u8]) {
+        if bytes.is_empty() || bytes.len() > MAX_SEED {
+            return;
+        }
+        let mut h = DefaultHasher::new();
+        bytes.hash(&mut h);
+        let key = h.finish();
+        if !self.seen.insert((target.to_string(), key)) {
+            return;
+        }
+        let dir = self.root.join(target);
+        std::fs::create_dir_all(&dir).expect("create corpus dir");
+        std::fs::write(dir.join(format!("{key:016x}")), bytes).expect("write seed");
+        self.written += 1;
+    }
+}
+
+fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            captures(&path, out);
+        } else if path
+            .extension()
+            .is_some_and(|e| e == "pcap" || e == "pcapng")
+        {
+            out.push(path);
+        }
+    }
+}
+
+fn seed_file(corpus: &mut Corpus, path: &Path) {
+    if let Ok(bytes) = std::fs::read(path) {
+        corpus.add("capture_file", &bytes[..bytes.len().min(MAX_SEED)]);
+    }
+    let Ok(mut reader) = CaptureReader::open(path) else {
+        return;
+    };
+    let mut counters = Counters::default();
+    let mut run = Vec::new();
+    while let Ok(Some(raw)) = reader.next_packet() {
+        if let Some(pick) = LINKS.iter().position(|&l| LinkType(l) == raw.link) {
+            let mut seed = vec![pick as u8];
+            seed.extend_from_slice(raw.data);
+            corpus.add("decode", &seed);
+        }
+        if raw.link == LinkType::ETHERNET && run.len() < MAX_SEED / 2 {
+            run.extend_from_slice(&(raw.data.len() as u16).to_be_bytes());
+            run.extend_from_slice(raw.data);
+        }
+        let Some(packet) = decode(raw.link, raw.data, &mut counters) else {
+            continue;
+        };
+        let payload = packet.payload;
+        if packet.src_port == 53 || packet.dst_port == 53 {
+            corpus.add(
+                "dns_message",
+                if packet.transport.number() == 6 {
+                    payload.get(2..).unwrap_or(&[])
+                } else {
+                    payload
+                },
+            );
+        } else if payload.starts_with(&[0x16, 0x03]) {
+            corpus.add("tls_client_hello", payload);
+        } else if lantern::proto::http::looks_like_http(payload) == Some(true) {
+            corpus.add("http_request", payload);
+        }
+    }
+    corpus.add("pipeline", &run);
+}
+
+fn main() {
+    let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
+    let Some((root, dirs)) = args.split_first() else {
+        eprintln!("usage: fuzz_seeds OUT_DIR CAPTURE_DIR...");
+        std::process::exit(2);
+    };
+    let mut corpus = Corpus {
+        root: root.clone(),
+        seen: HashSet::new(),
+        written: 0,
+    };
+    let mut files = Vec::new();
+    for dir in dirs {
+        captures(dir, &mut files);
+    }
+    files.sort();
+    for file in &files {
+        seed_file(&mut corpus, file);
+    }
+    println!(
+        "{} seeds from {} captures in {}",
+        corpus.written,
+        files.len(),
+        root.display()
+    );
+}
