@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
             data: &tail[..len],
             wire_len: len as u32,
         };
-        worker.packet(&raw, number as u64);
+        worker.packet(&raw, number as u64, ts);
         if number % 64 == 0 {
             let _ = worker.tick(ts);
         }

@@ -184,6 +184,12 @@ fn summary(
         out.push_str(&table);
         out.push('\n');
     }
+    if s.untracked() > 0 {
+        out.push_str(&format!(
+            "  ({} flows and lookups are counted above but left out of the tables, which were full)\n",
+            s.untracked()
+        ));
+    }
     let counters: Vec<String> = c
         .iter()
         .filter(|(name, value, _)| *value > 0 && !HEADLINE.contains(name))

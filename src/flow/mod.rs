@@ -33,6 +33,20 @@ impl Direction {
     }
 }
 
+/// Where a packet sits in the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    /// The packet's number in the run (1-based).
+    pub number: u64,
+    /// Its capture time.
+    pub ts: Timestamp,
+    /// The run's clock when it was read: the latest capture time of any packet so far. Idle
+    /// timeouts are measured on this clock, which only moves forward, so a capture whose packets
+    /// go back in time (merged files, reordering) still expires flows in the order they were
+    /// last seen, whichever worker holds them.
+    pub clock: Timestamp,
+}
+
 /// Why a flow ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EndReason {

@@ -6,7 +6,7 @@
 //! The slab grows up to `max_flows` and then stays; when it is full the least recently seen flow
 //! is evicted (closing flows first) and handed to the caller.
 
-use super::{Direction, EndReason, Endpoint, Flow, FlowKey, TcpState};
+use super::{Direction, EndReason, Endpoint, Flow, FlowKey, Stamp, TcpState};
 use crate::capture::Timestamp;
 use crate::decode::{Packet, Transport};
 use crate::metrics::Counters;
@@ -50,6 +50,8 @@ const LISTS: [List; 3] = [List::TcpClosing, List::TcpOpen, List::Udp];
 
 struct Slot<S> {
     flow: Flow<S>,
+    /// The run's clock at the flow's last packet; each list is ordered by it.
+    seen: Timestamp,
     list: List,
     prev: u32,
     next: u32,
@@ -95,17 +97,17 @@ impl<S: Default> FlowTable<S> {
         self.map.is_empty()
     }
 
-    /// Accounts `packet` (number `number`, captured at `ts`) to its flow, creating the flow if
-    /// needed, and returns the flow and the packet's direction. Flows that end on the way
-    /// (evicted to make room, or a closed flow whose tuple is reused by a new SYN) go to `ended`.
+    /// Accounts `packet` to its flow, creating the flow if needed, and returns the flow and the
+    /// packet's direction. Flows that end on the way (evicted to make room, or a closed flow
+    /// whose tuple is reused by a new SYN) go to `ended`.
     pub fn packet(
         &mut self,
         packet: &Packet<'_>,
-        number: u64,
-        ts: Timestamp,
+        stamp: Stamp,
         counters: &mut Counters,
         ended: &mut impl FnMut(Flow<S>, EndReason),
     ) -> (&mut Flow<S>, Direction) {
+        let ts = stamp.ts;
         let (key, _) = FlowKey::of(packet);
         let existing = self.map.get(&key).copied();
         let index = match existing {
@@ -113,15 +115,16 @@ impl<S: Default> FlowTable<S> {
                 let flow = self.remove(index);
                 counters.flows_closed += 1;
                 ended(flow, EndReason::Closed);
-                self.insert(key, packet, number, ts, counters, ended)
+                self.insert(key, packet, stamp, counters, ended)
             }
             Some(index) => {
                 self.touch(index);
                 index
             }
-            None => self.insert(key, packet, number, ts, counters, ended),
+            None => self.insert(key, packet, stamp, counters, ended),
         };
         let slot = self.slots[index as usize].as_mut().expect("live slot");
+        slot.seen = slot.seen.max(stamp.clock);
         let flow = &mut slot.flow;
         let direction = flow.direction_of(packet.src, packet.src_port);
         let d = direction.index();
@@ -157,12 +160,8 @@ impl<S: Default> FlowTable<S> {
                 if head == NIL {
                     break;
                 }
-                let last = self.slots[head as usize]
-                    .as_ref()
-                    .expect("live slot")
-                    .flow
-                    .last;
-                if last.plus_secs(timeout) > now {
+                let seen = self.slots[head as usize].as_ref().expect("live slot").seen;
+                if seen.plus_secs(timeout) > now {
                     break;
                 }
                 let flow = self.remove(head);
@@ -203,8 +202,7 @@ impl<S: Default> FlowTable<S> {
         &mut self,
         key: FlowKey,
         packet: &Packet<'_>,
-        number: u64,
-        ts: Timestamp,
+        stamp: Stamp,
         counters: &mut Counters,
         ended: &mut impl FnMut(Flow<S>, EndReason),
     ) -> u32 {
@@ -229,14 +227,14 @@ impl<S: Default> FlowTable<S> {
             (receiver, sender)
         };
         let flow = Flow {
-            id: number,
+            id: stamp.number,
             key,
             client,
             server,
             transport: packet.transport,
             vlan: packet.vlan,
-            first: ts,
-            last: ts,
+            first: stamp.ts,
+            last: stamp.ts,
             packets: [0; 2],
             bytes: [0; 2],
             tcp: TcpState::default(),
@@ -248,6 +246,7 @@ impl<S: Default> FlowTable<S> {
         };
         let slot = Slot {
             flow,
+            seen: stamp.clock,
             list,
             prev: NIL,
             next: NIL,
@@ -273,18 +272,12 @@ impl<S: Default> FlowTable<S> {
         if closing != NIL {
             return closing;
         }
-        let last = |index: u32| {
-            (index != NIL).then(|| {
-                self.slots[index as usize]
-                    .as_ref()
-                    .expect("live slot")
-                    .flow
-                    .last
-            })
+        let seen = |index: u32| {
+            (index != NIL).then(|| self.slots[index as usize].as_ref().expect("live slot").seen)
         };
         let tcp = self.lists[List::TcpOpen as usize].head;
         let udp = self.lists[List::Udp as usize].head;
-        match (last(tcp), last(udp)) {
+        match (seen(tcp), seen(udp)) {
             (Some(t), Some(u)) if u < t => udp,
             (Some(_), _) => tcp,
             _ => udp,
@@ -424,6 +417,14 @@ mod tests {
 
     type Ended = Vec<(u64, EndReason, [u64; 2])>;
 
+    fn stamp(number: u64, ts: Timestamp) -> Stamp {
+        Stamp {
+            number,
+            ts,
+            clock: ts,
+        }
+    }
+
     fn run(
         table: &mut FlowTable<()>,
         packets: &[(Packet<'static>, i64)],
@@ -434,8 +435,7 @@ mod tests {
         for (n, (p, t)) in packets.iter().enumerate() {
             table.packet(
                 p,
-                n as u64 + 1,
-                Timestamp::from_secs(*t),
+                stamp(n as u64 + 1, Timestamp::from_secs(*t)),
                 counters,
                 &mut sink,
             );
@@ -482,8 +482,7 @@ mod tests {
         // Mid-stream pickup: the server speaks first, but port 443 gives it away.
         let (flow, dir) = table.packet(
             &tcp(1, 443, 2, 50000, "A", 100),
-            1,
-            Timestamp::from_secs(0),
+            stamp(1, Timestamp::from_secs(0)),
             &mut c,
             &mut sink,
         );
@@ -491,8 +490,7 @@ mod tests {
         // A SYN+ACK seen first: its receiver is the client, whatever the ports.
         let (flow, _) = table.packet(
             &tcp(3, 9999, 4, 40000, "SA", 0),
-            2,
-            Timestamp::from_secs(0),
+            stamp(2, Timestamp::from_secs(0)),
             &mut c,
             &mut sink,
         );
@@ -500,8 +498,7 @@ mod tests {
         // Two ephemeral ports: the first sender.
         let (flow, dir) = table.packet(
             &udp(5, 40001, 6, 40002),
-            3,
-            Timestamp::from_secs(0),
+            stamp(3, Timestamp::from_secs(0)),
             &mut c,
             &mut sink,
         );
@@ -586,5 +583,67 @@ mod tests {
         );
         assert_eq!(ended, [(1, EndReason::Closed, [1, 1])]);
         assert_eq!(table.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+    use crate::decode::{Addr, TcpMeta};
+
+    fn udp(port: u16) -> Packet<'static> {
+        Packet {
+            vlan: [0; 2],
+            src: Addr::v4([10, 0, 0, 2]),
+            dst: Addr::v4([10, 0, 0, 1]),
+            transport: Transport::Udp,
+            src_port: port,
+            dst_port: 53,
+            tcp: TcpMeta::default(),
+            payload: &[],
+            payload_len: 0,
+        }
+    }
+
+    /// Packets that go back in time (a merged older file) are timed out on the run's clock, so
+    /// the order of the idle lists, and with it which flows expire at a tick, never depends on
+    /// how flows are spread over workers.
+    #[test]
+    fn flows_from_the_past_expire_on_the_run_clock() {
+        let mut table: FlowTable<()> = FlowTable::new(FlowConfig {
+            udp_timeout_secs: 10,
+            ..FlowConfig::default()
+        });
+        let mut c = Counters::default();
+        let t = Timestamp::from_secs;
+        let mut sink = |_: Flow<()>, _| {};
+        table.packet(
+            &udp(1000),
+            Stamp {
+                number: 1,
+                ts: t(100),
+                clock: t(100),
+            },
+            &mut c,
+            &mut sink,
+        );
+        table.packet(
+            &udp(1001),
+            Stamp {
+                number: 2,
+                ts: t(50),
+                clock: t(100),
+            },
+            &mut c,
+            &mut sink,
+        );
+        let mut out = Vec::new();
+        table.expire(t(109), &mut c, &mut |f, _| out.push(f.id));
+        assert!(
+            out.is_empty(),
+            "nothing is idle for 10 s of the run's clock yet"
+        );
+        table.expire(t(110), &mut c, &mut |f, _| out.push(f.id));
+        assert_eq!(out, [1, 2]);
     }
 }

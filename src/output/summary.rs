@@ -9,6 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Most rows printed in each table; the rest are counted.
 const MAX_ROWS: usize = 40;
+/// Most (client, app) pairs and candidate names tracked; past these the totals still count but
+/// the tables stop growing (hostile traffic must not grow the summary without bound).
+const MAX_TRACKED: usize = 100_000;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Usage {
@@ -42,6 +45,10 @@ pub struct Summary {
     usage: BTreeMap<(String, String), Usage>,
     apps: BTreeMap<String, (String, String)>,
     candidates: BTreeMap<String, (u64, BTreeSet<String>)>,
+    /// Where usage past [`MAX_TRACKED`] pairs goes (counted, not shown).
+    spill: Usage,
+    /// Records not shown in the tables because they were full.
+    untracked: u64,
 }
 
 impl Summary {
@@ -82,12 +89,19 @@ impl Summary {
         self.apps
             .entry(app.id.clone())
             .or_insert_with(|| (app.name.clone(), app.category.name().to_string()));
-        self.usage
-            .entry((user.to_string(), app.id.clone()))
-            .or_default()
+        let key = (user.to_string(), app.id.clone());
+        if self.usage.len() >= MAX_TRACKED && !self.usage.contains_key(&key) {
+            self.untracked += 1;
+            return &mut self.spill;
+        }
+        self.usage.entry(key).or_default()
     }
 
     fn candidate(&mut self, name: &str, user: &str) {
+        if self.candidates.len() >= MAX_TRACKED && !self.candidates.contains_key(name) {
+            self.untracked += 1;
+            return;
+        }
         let entry = self.candidates.entry(name.to_string()).or_default();
         entry.0 += 1;
         if entry.1.len() < 1000 {
@@ -103,6 +117,11 @@ impl Summary {
     /// Distinct (user, app) pairs seen.
     pub fn user_app_pairs(&self) -> usize {
         self.usage.len()
+    }
+
+    /// Flows and lookups left out of the tables because they were full.
+    pub fn untracked(&self) -> u64 {
+        self.untracked
     }
 
     /// The AI-apps-by-client table, or `None` when no AI app was seen.

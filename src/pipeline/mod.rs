@@ -1,8 +1,9 @@
 //! Pipeline: the wiring that `replay` (and the live `capture` daemon) share.
 //!
 //! One reader hands packets to N [`Worker`]s (decode, flow, proto), each flow always to the same
-//! worker (a symmetric hash of its key). At fixed points of capture time (every
-//! [`TICK_SECS`] seconds) the reader sends every worker a tick: workers expire idle flows and
+//! worker (a symmetric hash of its key). At fixed points of the packet stream (the first packet
+//! of each new [`TICK_SECS`] of capture time, and every [`TICK_PACKETS`] packets so that a
+//! capture whose clock stands still cannot pile up records) the reader sends every worker a tick: workers expire idle flows and
 //! hand their records of that epoch to the [`Sequencer`], which sorts them and runs naming,
 //! catalog, identity, output and store in that order. Because ticks sit at the same packets
 //! whatever N is and each epoch is sorted by a key that does not depend on threads, the events
@@ -26,6 +27,9 @@ use crate::proto::ProtoConfig;
 
 /// Seconds of capture time between two ticks (idle-timeout sweeps and epoch boundaries).
 pub const TICK_SECS: i64 = 1;
+
+/// Most packets between two ticks.
+pub const TICK_PACKETS: u64 = 65_536;
 
 /// Every setting of the packet path.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Replaying capture files through the pipeline: in the calling thread for `--threads 1`, or
 //! with one reader, N workers and the sequencer in the calling thread.
 
-use super::{Sequencer, SequencerError, Settings, TICK_SECS, Worker};
+use super::{Sequencer, SequencerError, Settings, TICK_PACKETS, TICK_SECS, Worker};
 use crate::capture::{CaptureReader, Format, LinkType, RawPacket, Timestamp};
 use crate::decode::{decode, is_supported};
 use crate::flow::FlowKey;
@@ -232,31 +232,40 @@ fn sha256_file(path: &Path) -> std::io::Result<(u64, String)> {
 
 /// Where packets go as they are read.
 trait Sink {
-    /// One packet, `number` in the run.
-    fn packet(&mut self, raw: &RawPacket<'_>, number: u64);
+    /// One packet, `number` in the run, read when the run's clock was `clock`.
+    fn packet(&mut self, raw: &RawPacket<'_>, number: u64, clock: Timestamp);
     /// Capture time reached a tick; `false` stops the run.
     fn tick(&mut self, now: Timestamp) -> bool;
 }
 
 /// Decides when ticks fall: at the first packet of each new [`TICK_SECS`] of capture time
-/// (capture time never runs backwards here: it is the latest time seen).
+/// (capture time never runs backwards here: it is the latest time seen), and after
+/// [`TICK_PACKETS`] packets without one. Both depend on the packets only, never on threads.
 #[derive(Default)]
 struct Clock {
     now: Option<Timestamp>,
     epoch: i64,
+    packets: u64,
 }
 
 impl Clock {
+    /// The latest capture time seen.
+    fn now(&self) -> Timestamp {
+        self.now.unwrap_or_default()
+    }
+
     fn advance(&mut self, ts: Timestamp) -> Option<Timestamp> {
         let now = self.now.map_or(ts, |n| n.max(ts));
         let epoch = now.secs().div_euclid(TICK_SECS);
         let first = self.now.is_none();
         self.now = Some(now);
+        self.packets += 1;
         if first {
             self.epoch = epoch;
             None
-        } else if epoch > self.epoch {
+        } else if epoch > self.epoch || self.packets >= TICK_PACKETS {
             self.epoch = epoch;
+            self.packets = 0;
             Some(now)
         } else {
             None
@@ -320,7 +329,7 @@ fn read_all(
             {
                 abort.store(true, Ordering::Relaxed);
             }
-            sink.packet(&raw, number);
+            sink.packet(&raw, number, clock.now());
             if number.is_multiple_of(PROGRESS_EVERY)
                 && let Some(bar) = progress
             {
@@ -351,8 +360,8 @@ fn run_inline(
         failed: Option<SequencerError>,
     }
     impl Sink for Inline<'_, '_> {
-        fn packet(&mut self, raw: &RawPacket<'_>, number: u64) {
-            self.worker.packet(raw, number);
+        fn packet(&mut self, raw: &RawPacket<'_>, number: u64, clock: Timestamp) {
+            self.worker.packet(raw, number, clock);
         }
         fn tick(&mut self, now: Timestamp) -> bool {
             let records = self.worker.tick(now);
@@ -393,6 +402,7 @@ struct Batch {
 struct Meta {
     number: u64,
     ts: Timestamp,
+    clock: Timestamp,
     link: LinkType,
     wire_len: u32,
     start: usize,
@@ -400,10 +410,11 @@ struct Meta {
 }
 
 impl Batch {
-    fn push(&mut self, raw: &RawPacket<'_>, number: u64) {
+    fn push(&mut self, raw: &RawPacket<'_>, number: u64, clock: Timestamp) {
         self.packets.push(Meta {
             number,
             ts: raw.ts,
+            clock,
             link: raw.link,
             wire_len: raw.wire_len,
             start: self.data.len(),
@@ -469,9 +480,9 @@ impl Dispatch<'_> {
 }
 
 impl Sink for Dispatch<'_> {
-    fn packet(&mut self, raw: &RawPacket<'_>, number: u64) {
+    fn packet(&mut self, raw: &RawPacket<'_>, number: u64, clock: Timestamp) {
         let worker = self.worker_of(raw);
-        self.batches[worker].push(raw, number);
+        self.batches[worker].push(raw, number, clock);
         if self.batches[worker].is_full() {
             self.send(worker);
         }
@@ -504,7 +515,7 @@ fn worker_loop(
                         data: &batch.data[m.start..m.start + m.len],
                         wire_len: m.wire_len,
                     };
-                    worker.packet(&raw, m.number);
+                    worker.packet(&raw, m.number, m.clock);
                 }
                 batch.clear();
                 let _ = recycle.send(batch);
@@ -602,5 +613,10 @@ mod tests {
         assert_eq!(clock.advance(t(99, 0)), None);
         assert_eq!(clock.advance(t(101, 200)), None);
         assert_eq!(clock.advance(t(105, 0)), Some(t(105, 0)));
+        // A clock that stands still still ticks, every TICK_PACKETS packets.
+        let ticks = (0..3 * TICK_PACKETS)
+            .filter(|_| clock.advance(t(105, 0)).is_some())
+            .count();
+        assert_eq!(ticks, 3);
     }
 }

@@ -3,7 +3,7 @@
 use super::Settings;
 use crate::capture::{RawPacket, Timestamp};
 use crate::decode::decode;
-use crate::flow::{EndReason, Flow, FlowTable};
+use crate::flow::{EndReason, Flow, FlowTable, Stamp};
 use crate::metrics::Counters;
 use crate::proto::{FlowState, Inspector, Record, Seen};
 
@@ -27,8 +27,9 @@ impl Worker {
         }
     }
 
-    /// Processes one packet, `number` being its position in the run.
-    pub fn packet(&mut self, raw: &RawPacket<'_>, number: u64) {
+    /// Processes one packet, `number` being its position in the run and `clock` the run's
+    /// clock (see [`Stamp`]).
+    pub fn packet(&mut self, raw: &RawPacket<'_>, number: u64, clock: Timestamp) {
         let Worker {
             table,
             inspector,
@@ -40,7 +41,12 @@ impl Worker {
         let Some(packet) = decode(raw.link, raw.data, counters) else {
             return;
         };
-        let (flow, direction) = table.packet(&packet, number, raw.ts, counters, &mut |f, r| {
+        let stamp = Stamp {
+            number,
+            ts: raw.ts,
+            clock,
+        };
+        let (flow, direction) = table.packet(&packet, stamp, counters, &mut |f, r| {
             ended.push((f, r));
         });
         let seen = Seen {

@@ -690,20 +690,24 @@ mod reassembly_tests {
         });
         let mut counters = Counters::default();
         let mut number = 0;
-        let mut feed = |p: &Packet<'_>,
-                        table: &mut FlowTable<FlowState>,
-                        counters: &mut Counters| {
-            number += 1;
-            let ts = Timestamp::from_secs(number);
-            let (flow, direction) = table.packet(p, number as u64, ts, counters, &mut |_, _| {});
-            let seen = Seen {
-                packet: p,
-                direction,
-                number: number as u64,
-                ts,
+        let mut feed =
+            |p: &Packet<'_>, table: &mut FlowTable<FlowState>, counters: &mut Counters| {
+                number += 1;
+                let ts = Timestamp::from_secs(number);
+                let stamp = crate::flow::Stamp {
+                    number: number as u64,
+                    ts,
+                    clock: ts,
+                };
+                let (flow, direction) = table.packet(p, stamp, counters, &mut |_, _| {});
+                let seen = Seen {
+                    packet: p,
+                    direction,
+                    number: number as u64,
+                    ts,
+                };
+                inspector.packet(flow, seen, counters);
             };
-            inspector.packet(flow, seen, counters);
-        };
         if let Some(isn) = isn {
             feed(&packet(isn, &[], true), &mut table, &mut counters);
         }
@@ -809,8 +813,16 @@ mod reassembly_tests {
             .collect();
         for (n, p) in all.iter().enumerate() {
             let ts = Timestamp::from_secs(n as i64);
-            let (flow, direction) =
-                table.packet(p, n as u64 + 1, ts, &mut counters, &mut |_, _| {});
+            let (flow, direction) = table.packet(
+                p,
+                crate::flow::Stamp {
+                    number: n as u64 + 1,
+                    ts,
+                    clock: ts,
+                },
+                &mut counters,
+                &mut |_, _| {},
+            );
             let seen = Seen {
                 packet: p,
                 direction,
