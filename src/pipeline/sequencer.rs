@@ -69,7 +69,9 @@ impl<'c> Sequencer<'c> {
 
     /// Sorts one epoch's records and runs them through the stages.
     pub fn process(&mut self, mut records: Vec<Record>) -> Result<(), SequencerError> {
-        records.sort_unstable_by_key(Record::order_key);
+        // Stable: records with equal keys come from one packet, so from one worker, in the order
+        // it emitted them.
+        records.sort_by_key(Record::order_key);
         for record in &records {
             let result = match record {
                 Record::Dns(lookup) => {
