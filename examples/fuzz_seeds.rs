@@ -4,7 +4,7 @@
 //! Usage: cargo run --example fuzz_seeds -- fuzz/corpus captures ../shared/captures
 
 use lantern::capture::{CaptureReader, LinkType};
-use lantern::decode::decode;
+use lantern::decode::Decoder;
 use lantern::metrics::Counters;
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -63,6 +63,7 @@ fn seed_file(corpus: &mut Corpus, path: &Path) {
         return;
     };
     let mut counters = Counters::default();
+    let mut decoder = Decoder::default();
     let mut run = Vec::new();
     while let Ok(Some(raw)) = reader.next_packet() {
         if let Some(pick) = LINKS.iter().position(|&l| LinkType(l) == raw.link) {
@@ -74,7 +75,7 @@ fn seed_file(corpus: &mut Corpus, path: &Path) {
             run.extend_from_slice(&(raw.data.len() as u16).to_be_bytes());
             run.extend_from_slice(raw.data);
         }
-        let Some(packet) = decode(raw.link, raw.data, &mut counters) else {
+        let Some(packet) = decoder.decode(raw.link, raw.data, raw.ts, &mut counters) else {
             continue;
         };
         let payload = packet.payload;

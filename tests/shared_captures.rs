@@ -12,63 +12,7 @@ use std::path::PathBuf;
 
 /// Names Suricata reports that lantern does not, and why. The test also checks that each is
 /// still missing, so this table cannot outlive the reason.
-const NOT_YET: &[(&str, &str, &str)] = &[
-    (
-        "ndpi/dns.pcap",
-        "e7.whatsapp.net",
-        "inside a PPPoE session: tunnels are the next issue",
-    ),
-    (
-        "ndpi/vxlan.pcap",
-        "facebook.com",
-        "inside VXLAN: tunnels are the next issue",
-    ),
-    (
-        "ndpi/vxlan.pcap",
-        "www.facebook.com",
-        "inside VXLAN: tunnels are the next issue",
-    ),
-    (
-        "ndpi/4in6tunnel.pcap",
-        "www.bing.com",
-        "IPv4 inside IPv6: tunnels are the next issue",
-    ),
-    (
-        "suricata/vxlan-decoder-03__vxlan.pcap",
-        "224.145.196.18.in-addr.arpa",
-        "inside VXLAN: tunnels are the next issue",
-    ),
-    (
-        "suricata/vxlan-decoder-03__vxlan.pcap",
-        "ec2-18-196-145-224.eu-central-1.compute.amazonaws.com",
-        "inside VXLAN: tunnels are the next issue",
-    ),
-    (
-        "suricata/bug-5633-gre-02__gre-sample.pcap",
-        "www.gleeble.org",
-        "inside GRE: tunnels are the next issue",
-    ),
-    (
-        "zeek/erspan.pcap",
-        "2.69.168.192.in-addr.arpa",
-        "inside ERSPAN: tunnels are the next issue",
-    ),
-    (
-        "zeek/erspan.pcap",
-        "www.xkcd.com",
-        "inside ERSPAN: tunnels are the next issue",
-    ),
-    (
-        "zeek/erspan.pcap",
-        "www.xkcd.com.sp.local",
-        "inside ERSPAN: tunnels are the next issue",
-    ),
-    (
-        "zeek/pppoe-over-qinq.pcap",
-        "xp.apple.com",
-        "inside PPPoE over QinQ: tunnels are the next issue",
-    ),
-];
+const NOT_YET: &[(&str, &str, &str)] = &[];
 
 /// Names Suricata reports that lantern rejects on purpose.
 const REJECTED: &[(&str, &str)] = &[(

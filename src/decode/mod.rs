@@ -1,19 +1,30 @@
-//! Decode: from link-layer bytes to a [`Packet`] view of the IP and TCP/UDP headers.
+//! Decode: from link-layer bytes to a [`Packet`] view of the innermost TCP or UDP packet.
 //!
-//! This stage owns the link types (see [`link`]), VLAN and QinQ tags, IPv4 and IPv6 (with
-//! extension headers) and TCP/UDP, sliced with `etherparse` in its lax mode so that packets cut
-//! short by the snaplen still count. It hands on a [`Packet`] that borrows the captured bytes;
-//! nothing is copied or allocated. Traffic that is not TCP or UDP over IP is counted in
-//! [`Counters`] and dropped here, never treated as an error.
+//! This stage owns the link types ([`link`]), VLAN and QinQ tags, the encapsulations of
+//! [`walk`] (MPLS, PPPoE, GRE, ERSPAN I/II/III, VXLAN, GENEVE, GTP-U, IP-in-IP and IPv6-in-IPv4,
+//! with VLAN tags inside any of them), IPv4 and IPv6 (with extension headers, sliced with
+//! `etherparse` in its lax mode so that packets cut by the snaplen still count) and IP fragment
+//! reassembly ([`frag`]). The flow is the innermost one: outer addresses and outer VLAN tags are
+//! the mirror's, not the user's. It hands on a [`Packet`] that borrows the captured bytes (or the
+//! reassembled datagram); nothing else is copied or allocated. Traffic that is not TCP or UDP
+//! over IP is counted in [`Counters`] and dropped here, never treated as an error.
 
+pub mod frag;
 mod link;
+mod walk;
 
+pub use frag::FragConfig;
 pub use link::is_supported;
 
-use crate::capture::LinkType;
+use crate::capture::{LinkType, Timestamp};
 use crate::metrics::Counters;
-use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use etherparse::{Ipv6ExtensionSlice, LaxIpSlice, TcpSlice, UdpSlice};
+use frag::{Defrag, FragKey, Fragment};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use walk::Layer;
+
+/// Most layers (link headers, tags, tunnels) unwrapped to reach one packet.
+const MAX_LAYERS: usize = 16;
 
 /// An IP address in 16 bytes: IPv4 addresses are stored IPv4-mapped (`::ffff:a.b.c.d`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -93,7 +104,7 @@ pub struct TcpMeta {
 /// A decoded TCP or UDP packet: addresses, ports, flags and the payload, borrowed.
 #[derive(Clone, Copy, Debug)]
 pub struct Packet<'a> {
-    /// Outer and inner VLAN ids (0 where absent).
+    /// Outer and inner VLAN ids of the innermost Ethernet frame (0 where absent).
     pub vlan: [u16; 2],
     /// Source address.
     pub src: Addr,
@@ -113,124 +124,304 @@ pub struct Packet<'a> {
     pub payload_len: u32,
 }
 
-/// Decodes one captured packet of link type `link`; `None` (and a counter) for anything that is
-/// not TCP or UDP over IP.
-pub fn decode<'a>(link: LinkType, data: &'a [u8], counters: &mut Counters) -> Option<Packet<'a>> {
-    let sliced = link::slice(link, data, counters)?;
-    from_sliced(&sliced, counters)
+/// Decodes packets, keeping the IP fragments that wait for the rest of their datagram.
+#[derive(Debug)]
+pub struct Decoder {
+    defrag: Defrag,
 }
 
-fn from_sliced<'a>(sliced: &LaxSlicedPacket<'a>, counters: &mut Counters) -> Option<Packet<'a>> {
-    let Some(net) = &sliced.net else {
-        if sliced.stop_err.is_some() {
-            counters.ip_malformed += 1;
-        } else {
-            counters.non_ip += 1;
-        }
-        return None;
-    };
-    let (src, dst, ip_payload, wire_payload_len) = match net {
-        LaxNetSlice::Ipv4(ip) => {
-            let header = ip.header();
-            let payload = ip.payload();
-            let wire = usize::from(header.total_len())
-                .saturating_sub(usize::from(header.ihl()) * 4)
-                .saturating_sub(ip.extensions().auth.map_or(0, |a| a.slice().len()));
-            (
-                Addr::v4(header.source()),
-                Addr::v4(header.destination()),
-                payload,
-                wire,
-            )
-        }
-        LaxNetSlice::Ipv6(ip) => {
-            let header = ip.header();
-            let wire =
-                usize::from(header.payload_length()).saturating_sub(ip.extensions().slice().len());
-            (
-                Addr(header.source()),
-                Addr(header.destination()),
-                ip.payload(),
-                wire,
-            )
-        }
-        LaxNetSlice::Arp(_) => {
-            counters.non_ip += 1;
-            return None;
-        }
-    };
-    if ip_payload.fragmented {
-        counters.ip_fragments += 1;
-        return None;
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder::new(FragConfig::default())
     }
-    // A length field of zero (TSO, or a jumbogram) means "as long as the slice".
-    let wire_payload_len = if ip_payload.incomplete {
-        counters.ip_truncated += 1;
-        wire_payload_len.max(ip_payload.payload.len())
-    } else {
-        ip_payload.payload.len()
-    };
-    let (transport, src_port, dst_port, tcp, payload, header_len) = match &sliced.transport {
-        Some(TransportSlice::Tcp(tcp)) => {
-            let meta = TcpMeta {
-                seq: tcp.sequence_number(),
-                ack_number: tcp.acknowledgment_number(),
-                syn: tcp.syn(),
-                ack: tcp.ack(),
-                fin: tcp.fin(),
-                rst: tcp.rst(),
+}
+
+/// What an IP layer leads to.
+enum Step<'a> {
+    /// Another layer inside (a tunnel).
+    Next(Layer<'a>),
+    /// The innermost packet.
+    Done(Packet<'a>),
+}
+
+/// The VLAN tags seen since the last Ethernet header.
+#[derive(Clone, Copy, Default)]
+struct Tags {
+    ids: [u16; 2],
+    count: usize,
+}
+
+impl Tags {
+    fn push(&mut self, id: u16) {
+        if let Some(slot) = self.ids.get_mut(self.count) {
+            *slot = id;
+        }
+        self.count += 1;
+    }
+}
+
+impl Decoder {
+    /// A decoder with these fragment limits.
+    pub fn new(config: FragConfig) -> Decoder {
+        Decoder {
+            defrag: Defrag::new(config),
+        }
+    }
+
+    /// Decodes one captured packet of link type `link`, read when the run's clock was `now`
+    /// (fragments time out on it); `None`, and a counter, for anything that is not TCP or UDP
+    /// over IP, and for a fragment whose datagram is not complete yet.
+    pub fn decode<'a>(
+        &'a mut self,
+        link: LinkType,
+        data: &'a [u8],
+        now: Timestamp,
+        counters: &mut Counters,
+    ) -> Option<Packet<'a>> {
+        let mut layer = link::start(link, data, counters)?;
+        let mut tags = Tags::default();
+        // One reassembly per packet: its result is what the rest of the walk borrows.
+        let mut defrag = Some(&mut self.defrag);
+        for _ in 0..MAX_LAYERS {
+            let next = match layer {
+                Layer::Ether(frame) => {
+                    tags = Tags::default();
+                    walk::ether(frame)
+                }
+                Layer::EtherType(ether_type, payload) => match ether_type {
+                    0x0800 | 0x86DD => Some(Layer::Ip(payload)),
+                    0x8100 | 0x88A8 | 0x9100 => walk::vlan(payload).map(|(id, next)| {
+                        tags.push(id);
+                        next
+                    }),
+                    0x8847 | 0x8848 => walk::mpls(payload, counters),
+                    0x8864 => walk::pppoe(payload, counters),
+                    0x6558 => Some(Layer::Ether(payload)),
+                    _ => {
+                        counters.non_ip += 1;
+                        return None;
+                    }
+                },
+                Layer::Ppp(frame) => walk::ppp(frame),
+                Layer::Ip(bytes) => match ip(bytes, tags.ids, &mut defrag, now, counters)? {
+                    Step::Next(next) => Some(next),
+                    Step::Done(packet) => return Some(packet),
+                },
             };
-            let header_len = usize::from(tcp.data_offset()) * 4;
-            (
-                Transport::Tcp,
-                tcp.source_port(),
-                tcp.destination_port(),
-                meta,
-                tcp.payload(),
-                header_len,
-            )
-        }
-        Some(TransportSlice::Udp(udp)) => (
-            Transport::Udp,
-            udp.source_port(),
-            udp.destination_port(),
-            TcpMeta::default(),
-            udp.payload(),
-            8,
-        ),
-        Some(_) => {
-            counters.other_ip_protocol += 1;
-            return None;
-        }
-        None => {
-            let number = ip_payload.ip_number.0;
-            if number == 6 || number == 17 {
-                counters.l4_malformed += 1;
-            } else {
-                counters.other_ip_protocol += 1;
+            match next {
+                Some(next) => layer = next,
+                None => {
+                    counters.decap_malformed += 1;
+                    return None;
+                }
             }
-            return None;
+        }
+        counters.decap_too_deep += 1;
+        None
+    }
+}
+
+/// Addresses, fragment fields and payload of an IP packet.
+struct IpHeader<'a> {
+    src: Addr,
+    dst: Addr,
+    protocol: u8,
+    /// The payload as captured.
+    payload: &'a [u8],
+    /// The payload length the header claims.
+    wire_len: usize,
+    /// `(identification, byte offset, more fragments)` when this is a fragment.
+    fragment: Option<(u32, u32, bool)>,
+}
+
+fn ip_header(bytes: &[u8]) -> Option<IpHeader<'_>> {
+    let (sliced, _) = LaxIpSlice::from_slice(bytes).ok()?;
+    Some(match sliced {
+        LaxIpSlice::Ipv4(v4) => {
+            let h = v4.header();
+            let auth = v4.extensions().auth.map_or(0, |a| a.slice().len());
+            let payload = v4.payload();
+            let fragment = payload.fragmented.then(|| {
+                (
+                    u32::from(h.identification()),
+                    u32::from(h.fragments_offset().byte_offset()),
+                    h.more_fragments(),
+                )
+            });
+            IpHeader {
+                src: Addr::v4(h.source()),
+                dst: Addr::v4(h.destination()),
+                protocol: payload.ip_number.0,
+                payload: payload.payload,
+                wire_len: usize::from(h.total_len())
+                    .saturating_sub(usize::from(h.ihl()) * 4 + auth),
+                fragment,
+            }
+        }
+        LaxIpSlice::Ipv6(v6) => {
+            let h = v6.header();
+            let exts = v6.extensions();
+            let payload = v6.payload();
+            let fragment = payload.fragmented.then(|| {
+                exts.clone().into_iter().find_map(|ext| match ext {
+                    Ipv6ExtensionSlice::Fragment(f) => Some((
+                        f.identification(),
+                        u32::from(f.fragment_offset().byte_offset()),
+                        f.more_fragments(),
+                    )),
+                    _ => None,
+                })
+            });
+            IpHeader {
+                src: Addr(h.source()),
+                dst: Addr(h.destination()),
+                protocol: payload.ip_number.0,
+                payload: payload.payload,
+                wire_len: usize::from(h.payload_length()).saturating_sub(exts.slice().len()),
+                fragment: fragment.flatten(),
+            }
+        }
+    })
+}
+
+/// An IP layer: the packet inside it, or the tunnel it carries.
+fn ip<'a>(
+    bytes: &'a [u8],
+    vlan: [u16; 2],
+    defrag: &mut Option<&'a mut Defrag>,
+    now: Timestamp,
+    counters: &mut Counters,
+) -> Option<Step<'a>> {
+    let Some(header) = ip_header(bytes) else {
+        counters.ip_malformed += 1;
+        return None;
+    };
+    let captured = header.payload.len();
+    let (l4, wire_len) = match header.fragment {
+        None => {
+            // A length field of zero (TSO, jumbograms) means "as long as the slice".
+            if header.wire_len > captured {
+                counters.ip_truncated += 1;
+            }
+            (header.payload, header.wire_len.max(captured))
+        }
+        Some((id, offset, more)) => {
+            let Some(defrag) = defrag.take() else {
+                counters.ip_fragments_dropped += 1;
+                return None;
+            };
+            let key = FragKey {
+                src: header.src,
+                dst: header.dst,
+                id,
+                protocol: header.protocol,
+                vlan,
+            };
+            let fragment = Fragment {
+                offset,
+                more,
+                data: header.payload,
+                cut: header.wire_len > captured,
+            };
+            let whole = Defrag::add(defrag, key, fragment, now, counters)?;
+            (whole, whole.len())
         }
     };
-    let vlan_ids = sliced.vlan_ids();
-    let mut vlan = [0u16; 2];
-    for (slot, id) in vlan.iter_mut().zip(vlan_ids.iter()) {
-        *slot = id.value();
+    match header.protocol {
+        4 | 41 => {
+            counters.decap_ip_in_ip += 1;
+            Some(Step::Next(Layer::Ip(l4)))
+        }
+        47 => walk::gre(l4, counters).map(Step::Next).or_else(|| {
+            counters.decap_malformed += 1;
+            None
+        }),
+        6 => tcp(&header, l4, wire_len, vlan, counters),
+        17 => udp(&header, l4, wire_len, vlan, counters),
+        _ => {
+            counters.other_ip_protocol += 1;
+            None
+        }
     }
-    let payload_len = wire_payload_len
-        .saturating_sub(header_len)
-        .max(payload.len());
-    Some(Packet {
+}
+
+fn tcp<'a>(
+    header: &IpHeader<'_>,
+    l4: &'a [u8],
+    wire_len: usize,
+    vlan: [u16; 2],
+    counters: &mut Counters,
+) -> Option<Step<'a>> {
+    let Ok(tcp) = TcpSlice::from_slice(l4) else {
+        counters.l4_malformed += 1;
+        return None;
+    };
+    let payload = tcp.payload();
+    let header_len = usize::from(tcp.data_offset()) * 4;
+    Some(Step::Done(Packet {
         vlan,
-        src,
-        dst,
-        transport,
+        src: header.src,
+        dst: header.dst,
+        transport: Transport::Tcp,
+        src_port: tcp.source_port(),
+        dst_port: tcp.destination_port(),
+        tcp: TcpMeta {
+            seq: tcp.sequence_number(),
+            ack_number: tcp.acknowledgment_number(),
+            syn: tcp.syn(),
+            ack: tcp.ack(),
+            fin: tcp.fin(),
+            rst: tcp.rst(),
+        },
+        payload,
+        payload_len: wire_payload(wire_len, header_len, payload.len()),
+    }))
+}
+
+fn udp<'a>(
+    header: &IpHeader<'_>,
+    l4: &'a [u8],
+    wire_len: usize,
+    vlan: [u16; 2],
+    counters: &mut Counters,
+) -> Option<Step<'a>> {
+    let Ok(udp) = UdpSlice::from_slice_lax(l4) else {
+        counters.l4_malformed += 1;
+        return None;
+    };
+    let (src_port, dst_port) = (udp.source_port(), udp.destination_port());
+    let payload = udp.payload();
+    let tunnel = if walk::VXLAN_PORTS.contains(&dst_port) {
+        walk::vxlan(payload, counters)
+    } else if dst_port == walk::GENEVE_PORT {
+        walk::geneve(payload, counters)
+    } else if dst_port == walk::GTP_U_PORT || src_port == walk::GTP_U_PORT {
+        walk::gtp_u(payload, counters)
+    } else {
+        None
+    };
+    if let Some(inner) = tunnel {
+        return Some(Step::Next(inner));
+    }
+    let claimed = usize::from(udp.length()).max(8);
+    Some(Step::Done(Packet {
+        vlan,
+        src: header.src,
+        dst: header.dst,
+        transport: Transport::Udp,
         src_port,
         dst_port,
-        tcp,
+        tcp: TcpMeta::default(),
         payload,
-        payload_len: u32::try_from(payload_len).unwrap_or(u32::MAX),
-    })
+        payload_len: wire_payload(claimed.min(wire_len.max(8)), 8, payload.len()),
+    }))
+}
+
+/// The transport payload length on the wire: the IP payload length less the transport header,
+/// never less than what was captured.
+fn wire_payload(wire_len: usize, header_len: usize, captured: usize) -> u32 {
+    let len = wire_len.saturating_sub(header_len).max(captured);
+    u32::try_from(len).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -248,28 +439,30 @@ mod tests {
         frame
     }
 
+    fn decode_once(
+        link: LinkType,
+        data: &[u8],
+        c: &mut Counters,
+    ) -> Option<(Addr, u16, usize, u32, [u16; 2])> {
+        let mut d = Decoder::default();
+        d.decode(link, data, Timestamp(0), c)
+            .map(|p| (p.src, p.dst_port, p.payload.len(), p.payload_len, p.vlan))
+    }
+
     #[test]
     fn vlan_udp_is_decoded_with_wire_length() {
         let frame = udp_frame(&[7; 100]);
         let mut c = Counters::default();
-        let p = decode(LinkType::ETHERNET, &frame, &mut c).unwrap();
-        assert_eq!(p.vlan, [42, 0]);
-        assert_eq!(p.src.to_string(), "10.0.0.1");
-        assert_eq!(p.dst.to_string(), "10.0.0.53");
-        assert_eq!(
-            (p.transport, p.src_port, p.dst_port),
-            (Transport::Udp, 40000, 53)
-        );
-        assert_eq!((p.payload.len(), p.payload_len), (100, 100));
+        let p = decode_once(LinkType::ETHERNET, &frame, &mut c).unwrap();
+        assert_eq!(p, (Addr::v4([10, 0, 0, 1]), 53, 100, 100, [42, 0]));
     }
 
     #[test]
     fn snaplen_cut_packet_keeps_its_wire_length() {
         let frame = udp_frame(&[7; 100]);
         let mut c = Counters::default();
-        let p = decode(LinkType::ETHERNET, &frame[..60], &mut c).unwrap();
-        assert_eq!(p.payload_len, 100);
-        assert_eq!(p.payload.len(), 60 - 14 - 4 - 20 - 8);
+        let p = decode_once(LinkType::ETHERNET, &frame[..60], &mut c).unwrap();
+        assert_eq!((p.2, p.3), (60 - 14 - 4 - 20 - 8, 100));
         assert_eq!(c.ip_truncated, 1);
     }
 
@@ -279,9 +472,25 @@ mod tests {
         let mut arp = vec![0xff; 12];
         arp.extend_from_slice(&[0x08, 0x06]);
         arp.extend_from_slice(&[0; 28]);
-        assert!(decode(LinkType::ETHERNET, &arp, &mut c).is_none());
-        assert!(decode(LinkType::ETHERNET, &[1, 2, 3], &mut c).is_none());
-        assert!(decode(LinkType(147), &[0; 64], &mut c).is_none());
-        assert_eq!((c.non_ip, c.link_malformed, c.link_unsupported), (1, 1, 1));
+        assert!(decode_once(LinkType::ETHERNET, &arp, &mut c).is_none());
+        assert!(decode_once(LinkType::ETHERNET, &[1, 2, 3], &mut c).is_none());
+        assert!(decode_once(LinkType(147), &[0; 64], &mut c).is_none());
+        assert_eq!((c.non_ip, c.decap_malformed, c.link_unsupported), (1, 1, 1));
+    }
+
+    #[test]
+    fn vxlan_carries_the_inner_flow_and_its_vlan() {
+        let inner = udp_frame(&[9; 20]);
+        let mut vxlan = vec![0x08, 0, 0, 0, 0, 0, 42, 0];
+        vxlan.extend_from_slice(&inner);
+        let outer = PacketBuilder::ethernet2([3; 6], [4; 6])
+            .ipv4([192, 168, 0, 1], [192, 168, 0, 2], 64)
+            .udp(50000, 4789);
+        let mut frame = Vec::new();
+        outer.write(&mut frame, &vxlan).unwrap();
+        let mut c = Counters::default();
+        let p = decode_once(LinkType::ETHERNET, &frame, &mut c).unwrap();
+        assert_eq!(p, (Addr::v4([10, 0, 0, 1]), 53, 20, 20, [42, 0]));
+        assert_eq!(c.decap_vxlan, 1);
     }
 }

@@ -2,9 +2,9 @@
 //! with one reader, N workers and the sequencer in the calling thread.
 
 use super::{Sequencer, SequencerError, Settings, TICK_PACKETS, TICK_SECS, Worker};
-use crate::capture::{CaptureReader, Format, LinkType, RawPacket, Timestamp};
-use crate::decode::{decode, is_supported};
-use crate::flow::FlowKey;
+use crate::capture::{CaptureReader, Format, LinkType, Timestamp};
+use crate::decode::{Decoder, Packet, is_supported};
+use crate::flow::{FlowKey, Stamp};
 use crate::metrics::Counters;
 use crate::proto::Record;
 use crate::store::NewFile;
@@ -230,10 +230,10 @@ fn sha256_file(path: &Path) -> std::io::Result<(u64, String)> {
     Ok((size, hex))
 }
 
-/// Where packets go as they are read.
+/// Where decoded packets go.
 trait Sink {
-    /// One packet, `number` in the run, read when the run's clock was `clock`.
-    fn packet(&mut self, raw: &RawPacket<'_>, number: u64, clock: Timestamp);
+    /// One decoded packet.
+    fn packet(&mut self, packet: &Packet<'_>, stamp: Stamp);
     /// Capture time reached a tick; `false` stops the run.
     fn tick(&mut self, now: Timestamp) -> bool;
 }
@@ -273,13 +273,16 @@ impl Clock {
     }
 }
 
-/// Reads every input in order into `sink`; one [`FileReport`] per input.
+/// Reads and decodes every input in order into `sink`; one [`FileReport`] per input, and the
+/// counters of reading and decoding.
 fn read_all(
     inputs: &[Input],
     sink: &mut dyn Sink,
     progress: Option<&ProgressBar>,
     abort: &AtomicBool,
-) -> Vec<FileReport> {
+) -> (Vec<FileReport>, Counters) {
+    let mut decoder = Decoder::default();
+    let mut counters = Counters::default();
     let mut clock = Clock::default();
     let mut number = 0u64;
     let mut done_bytes = 0u64;
@@ -329,7 +332,16 @@ fn read_all(
             {
                 abort.store(true, Ordering::Relaxed);
             }
-            sink.packet(&raw, number, clock.now());
+            counters.packets += 1;
+            counters.bytes += u64::from(raw.wire_len);
+            if let Some(packet) = decoder.decode(raw.link, raw.data, clock.now(), &mut counters) {
+                let stamp = Stamp {
+                    number,
+                    ts: raw.ts,
+                    clock: clock.now(),
+                };
+                sink.packet(&packet, stamp);
+            }
             if number.is_multiple_of(PROGRESS_EVERY)
                 && let Some(bar) = progress
             {
@@ -343,7 +355,7 @@ fn read_all(
     if let Some(bar) = progress {
         bar.set_position(done_bytes);
     }
-    results
+    (results, counters)
 }
 
 /// `--threads 1`: every stage in the calling thread.
@@ -360,8 +372,8 @@ fn run_inline(
         failed: Option<SequencerError>,
     }
     impl Sink for Inline<'_, '_> {
-        fn packet(&mut self, raw: &RawPacket<'_>, number: u64, clock: Timestamp) {
-            self.worker.packet(raw, number, clock);
+        fn packet(&mut self, packet: &Packet<'_>, stamp: Stamp) {
+            self.worker.packet(packet, stamp);
         }
         fn tick(&mut self, now: Timestamp) -> bool {
             let records = self.worker.tick(now);
@@ -384,43 +396,42 @@ fn run_inline(
         sequencer,
         failed: None,
     };
-    let results = read_all(inputs, &mut sink, progress, &abort);
+    let (results, read_counters) = read_all(inputs, &mut sink, progress, &abort);
     let records = sink.worker.finish();
     sink.deliver(records);
+    report.counters.merge(&read_counters);
     report.counters.merge(sink.worker.counters());
     report.failed = sink.failed;
     results
 }
 
-/// A run of packets copied out of the reader's buffer for one worker.
+/// Decoded packets for one worker, their payloads copied out of the reader's buffer.
 #[derive(Default)]
 struct Batch {
     data: Vec<u8>,
     packets: Vec<Meta>,
 }
 
+/// A decoded packet whose payload is `len` bytes at `start` in the batch's data.
 struct Meta {
-    number: u64,
-    ts: Timestamp,
-    clock: Timestamp,
-    link: LinkType,
-    wire_len: u32,
+    packet: Packet<'static>,
+    stamp: Stamp,
     start: usize,
     len: usize,
 }
 
 impl Batch {
-    fn push(&mut self, raw: &RawPacket<'_>, number: u64, clock: Timestamp) {
+    fn push(&mut self, packet: &Packet<'_>, stamp: Stamp) {
         self.packets.push(Meta {
-            number,
-            ts: raw.ts,
-            clock,
-            link: raw.link,
-            wire_len: raw.wire_len,
+            packet: Packet {
+                payload: &[],
+                ..*packet
+            },
+            stamp,
             start: self.data.len(),
-            len: raw.data.len(),
+            len: packet.payload.len(),
         });
-        self.data.extend_from_slice(raw.data);
+        self.data.extend_from_slice(packet.payload);
     }
 
     fn is_full(&self) -> bool {
@@ -444,24 +455,14 @@ enum FromWorker {
     Done(usize, Vec<Record>, Box<Counters>),
 }
 
-/// Hands packets to workers by a symmetric hash of their flow key.
+/// Hands decoded packets to workers by a symmetric hash of their flow key.
 struct Dispatch<'a> {
     to_workers: &'a [Sender<ToWorker>],
     batches: Vec<Batch>,
     recycled: &'a Receiver<Batch>,
-    scratch: Counters,
 }
 
 impl Dispatch<'_> {
-    fn worker_of(&mut self, raw: &RawPacket<'_>) -> usize {
-        match decode(raw.link, raw.data, &mut self.scratch) {
-            Some(packet) => {
-                (FlowKey::of(&packet).0.worker_hash() % self.to_workers.len() as u64) as usize
-            }
-            None => 0,
-        }
-    }
-
     fn send(&mut self, worker: usize) {
         if self.batches[worker].packets.is_empty() {
             return;
@@ -480,9 +481,10 @@ impl Dispatch<'_> {
 }
 
 impl Sink for Dispatch<'_> {
-    fn packet(&mut self, raw: &RawPacket<'_>, number: u64, clock: Timestamp) {
-        let worker = self.worker_of(raw);
-        self.batches[worker].push(raw, number, clock);
+    fn packet(&mut self, packet: &Packet<'_>, stamp: Stamp) {
+        let hash = FlowKey::of(packet).0.worker_hash();
+        let worker = (hash % self.to_workers.len() as u64) as usize;
+        self.batches[worker].push(packet, stamp);
         if self.batches[worker].is_full() {
             self.send(worker);
         }
@@ -509,13 +511,11 @@ fn worker_loop(
         match message {
             ToWorker::Batch(mut batch) => {
                 for m in &batch.packets {
-                    let raw = RawPacket {
-                        ts: m.ts,
-                        link: m.link,
-                        data: &batch.data[m.start..m.start + m.len],
-                        wire_len: m.wire_len,
+                    let packet = Packet {
+                        payload: &batch.data[m.start..m.start + m.len],
+                        ..m.packet
                     };
-                    worker.packet(&raw, m.number, m.clock);
+                    worker.packet(&packet, m.stamp);
                 }
                 batch.clear();
                 let _ = recycle.send(batch);
@@ -566,7 +566,6 @@ fn run_threaded(
                 to_workers: &to_workers,
                 batches: (0..n).map(|_| Batch::default()).collect(),
                 recycled,
-                scratch: Counters::default(),
             };
             let results = read_all(inputs, &mut dispatch, progress, abort);
             dispatch.finish();
@@ -594,7 +593,9 @@ fn run_threaded(
                 }
             }
         }
-        reader.join().expect("reader thread panicked")
+        let (results, read_counters) = reader.join().expect("reader thread panicked");
+        report.counters.merge(&read_counters);
+        results
     })
 }
 

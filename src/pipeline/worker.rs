@@ -1,8 +1,8 @@
-//! A worker: decode, flow and proto for the packets of its share of the flows.
+//! A worker: flow and proto for the decoded packets of its share of the flows.
 
 use super::Settings;
-use crate::capture::{RawPacket, Timestamp};
-use crate::decode::decode;
+use crate::capture::Timestamp;
+use crate::decode::Packet;
 use crate::flow::{EndReason, Flow, FlowTable, Stamp};
 use crate::metrics::Counters;
 use crate::proto::{FlowState, Inspector, Record, Seen};
@@ -27,33 +27,22 @@ impl Worker {
         }
     }
 
-    /// Processes one packet, `number` being its position in the run and `clock` the run's
-    /// clock (see [`Stamp`]).
-    pub fn packet(&mut self, raw: &RawPacket<'_>, number: u64, clock: Timestamp) {
+    /// Processes one decoded packet.
+    pub fn packet(&mut self, packet: &Packet<'_>, stamp: Stamp) {
         let Worker {
             table,
             inspector,
             counters,
             ended,
         } = self;
-        counters.packets += 1;
-        counters.bytes += u64::from(raw.wire_len);
-        let Some(packet) = decode(raw.link, raw.data, counters) else {
-            return;
-        };
-        let stamp = Stamp {
-            number,
-            ts: raw.ts,
-            clock,
-        };
-        let (flow, direction) = table.packet(&packet, stamp, counters, &mut |f, r| {
+        let (flow, direction) = table.packet(packet, stamp, counters, &mut |f, r| {
             ended.push((f, r));
         });
         let seen = Seen {
-            packet: &packet,
+            packet,
             direction,
-            number,
-            ts: raw.ts,
+            number: stamp.number,
+            ts: stamp.ts,
         };
         inspector.packet(flow, seen, counters);
         self.hand_on_ended();

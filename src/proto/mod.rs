@@ -616,7 +616,7 @@ mod tests {
 mod reassembly_tests {
     use super::*;
     use crate::capture::CaptureReader;
-    use crate::decode::{Packet, decode};
+    use crate::decode::{Decoder, Packet};
     use crate::flow::{FlowConfig, FlowTable};
 
     struct Segment {
@@ -630,9 +630,10 @@ mod reassembly_tests {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/chromium-claude.pcap");
         let mut reader = CaptureReader::open(&path).unwrap();
         let mut counters = Counters::default();
+        let mut decoder = Decoder::default();
         let (mut isn, mut port, mut segments) = (None, None, Vec::new());
         while let Some(raw) = reader.next_packet().unwrap() {
-            let Some(p) = decode(raw.link, raw.data, &mut counters) else {
+            let Some(p) = decoder.decode(raw.link, raw.data, raw.ts, &mut counters) else {
                 continue;
             };
             if p.dst_port != 443 || port.is_some_and(|port| port != p.src_port) {
