@@ -11,8 +11,14 @@
 # capture (pcapng, nanosecond, big-endian, VLAN, QinQ, Linux cooked v1/v2, a multi-interface
 # pcapng and a file cut short) are made from it with Debian's tools.
 #
+# Tunnel variants come from the kernel's VXLAN device (tcpreplay into it, capture the underlay)
+# and, for the encapsulations this kernel has no device for, from scapy wrapping the captured
+# frames (tools/wrap.py); fragments from scapy and from the kernel itself (a DNS answer larger
+# than a 576-byte MTU).
+#
 # Packages: iproute2 ethtool tcpdump dnsmasq-base curl nodejs chromium bind9-dnsutils openssl
-#           wireshark-common (editcap, mergecap) tcpreplay (tcprewrite), python3.
+#           wireshark-common (editcap, mergecap) tcpreplay (tcprewrite, tcpreplay), python3 with
+#           scapy (pip install scapy==2.8.0).
 set -euo pipefail
 export LC_ALL=C
 
@@ -24,16 +30,16 @@ S=lt-server
 WORK=$(mktemp -d)
 PIDS=()
 
-for t in ip ethtool tcpdump dnsmasq curl node chromium dig openssl editcap mergecap tcprewrite python3; do
+for t in ip ethtool tcpdump dnsmasq curl node chromium dig openssl editcap mergecap tcprewrite tcpreplay python3; do
   command -v "$t" >/dev/null || { echo "missing tool: $t" >&2; exit 1; }
 done
 [ "$(id -u)" = 0 ] || { echo "run as root (network namespaces)" >&2; exit 1; }
+python3 -c "import scapy" 2>/dev/null || { echo "missing python module: scapy" >&2; exit 1; }
 
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}" $(jobs -p); do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  ip netns del $C 2>/dev/null || true
-  ip netns del $S 2>/dev/null || true
+  for ns in $C $S lt-u1 lt-u2; do ip netns del $ns 2>/dev/null || true; done
   rm -rf /etc/netns/$C "$WORK"
 }
 trap cleanup EXIT
@@ -64,7 +70,9 @@ setup() {
   in_c ip -6 addr add fd77::10/64 dev lc0 nodad
   in_s ip addr add 10.77.0.1/16 dev ls0
   in_s ip -6 addr add fd77::1/64 dev ls0 nodad
+  # 150 addresses for one name: an answer larger than a 576-byte MTU, fragmented by the kernel.
   local dns_args=()
+  for i in $(seq 1 150); do dns_args+=(--address="/api.mistral.ai/10.77.3.$i"); done
   for entry in "${NAMES[@]}"; do
     read -r name v4 v6 <<<"$entry"
     in_s ip addr add "$v4/16" dev ls0
@@ -77,7 +85,10 @@ setup() {
   for ns in $C $S; do ip netns exec $ns ip link set lo up; done
   in_c ip link set lc0 up
   in_s ip link set ls0 up
-  in_c ethtool -K lc0 tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
+  # Segmentation offloads off: the capture shows the segments a real 1500-byte link carries.
+  # Checksum offload stays on at the client: without it the kernel refuses UDP GSO sends, and
+  # Chromium loses the first of its two QUIC Initial packets.
+  in_c ethtool -K lc0 tso off gso off gro off >/dev/null 2>&1 || true
   in_s ethtool -K ls0 tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
   mkdir -p /etc/netns/$C
   echo "nameserver 10.77.0.1" >/etc/netns/$C/resolv.conf
@@ -139,6 +150,41 @@ chromium_get() {
   rm -rf "$profile"
 }
 
+# Chromium forced onto QUIC for one origin: no server answers, so it sends its Initial packets
+# (chaos-protected, the ClientHello split over two) and retries until the timeout stops it.
+chromium_quic() {
+  local profile
+  profile=$(mktemp -d)
+  timeout 8 ip netns exec $C chromium --headless=new --no-sandbox --disable-gpu \
+    --ignore-certificate-errors --disable-background-networking --disable-component-update \
+    --disable-sync --no-first-run --disable-features=DnsOverHttps --enable-quic \
+    --origin-to-force-quic-on="$1:443" --user-data-dir="$profile" --dump-dom "https://$1/" 2>/dev/null || true
+  rm -rf "$profile"
+}
+
+# The kernel's own VXLAN device: replay a capture into it and record the underlay.
+vxlan_replay() {
+  local in=$1 out=$2
+  ip netns add lt-u1
+  ip netns add lt-u2
+  ip link add u1 netns lt-u1 mtu 9000 type veth peer name u2 netns lt-u2 mtu 9000
+  ip netns exec lt-u1 ip addr add 192.0.2.1/24 dev u1
+  ip netns exec lt-u2 ip addr add 192.0.2.2/24 dev u2
+  ip netns exec lt-u1 ip link set u1 up
+  ip netns exec lt-u2 ip link set u2 up
+  ip netns exec lt-u1 ip link add t0 type vxlan id 42 local 192.0.2.1 remote 192.0.2.2 dstport 4789 dev u1
+  ip netns exec lt-u1 ip link set t0 mtu 1500 up
+  ip netns exec lt-u1 tcpdump -Z root -i u1 -s 0 -U -w "$out" udp port 4789 2>"$WORK/vxlan.tcpdump" &
+  local pid=$!
+  for _ in $(seq 50); do grep -q listening "$WORK/vxlan.tcpdump" 2>/dev/null && break; sleep 0.1; done
+  ip netns exec lt-u1 tcpreplay -q --pps=200 -i t0 "$in" >/dev/null 2>&1
+  sleep 1
+  kill -INT $pid
+  wait $pid 2>/dev/null || true
+  ip netns del lt-u1
+  ip netns del lt-u2
+}
+
 setup
 
 # curl to ChatGPT: DNS (A and AAAA) then TLS, recorded as Ethernet, SLL and SLL2 at once.
@@ -157,12 +203,22 @@ record http-ollama EN10MB in_c curl -s http://ollama.lan:11434/api/generate -d '
 record dns-lookups EN10MB sh -c "ip netns exec $C dig +tcp huggingface.co A; ip netns exec $C dig deepseek.com A; ip netns exec $C dig newtool.ai A; ip netns exec $C dig www.example.org A"
 # curl to a name that is not in the catalog but looks like AI: a candidate.
 record candidate-newtool LINUX_SLL2 in_c curl -sk https://newtool.ai/ -o /dev/null
+# curl to ChatGPT over IPv6 (for the IPv6-in-IPv4 variant).
+record curl-chatgpt-v6 EN10MB in_c curl -6 -sk https://chatgpt.com/ -o /dev/null
+# Headless Chromium forced onto QUIC for gemini.google.com.
+record chromium-quic-gemini EN10MB chromium_quic gemini.google.com
+# A DNS answer of 150 addresses through a 576-byte MTU: the kernel fragments it (last, as it
+# changes the link).
+in_s ip link set ls0 mtu 576
+in_c ip link set lc0 mtu 576
+record dns-fragmented EN10MB in_c dig +bufsize=4096 +notcp +ignore api.mistral.ai A
 
 mkdir -p "$OUT"
 cp "$WORK/curl-chatgpt-EN10MB.pcap" "$OUT/curl-chatgpt.pcap"
 cp "$WORK/curl-chatgpt-LINUX_SLL.pcap" "$OUT/curl-chatgpt-sll.pcap"
 cp "$WORK/curl-chatgpt-LINUX_SLL2.pcap" "$OUT/curl-chatgpt-sll2.pcap"
-for name in python-upload node-openai chromium-claude nosni-gemini http-ollama dns-lookups; do
+for name in python-upload node-openai chromium-claude nosni-gemini http-ollama dns-lookups \
+  curl-chatgpt-v6 chromium-quic-gemini dns-fragmented; do
   cp "$WORK/$name.pcap" "$OUT/$name.pcap"
 done
 
@@ -177,6 +233,15 @@ tcprewrite --enet-vlan=add --enet-vlan-tag=7 --enet-vlan-cfi=0 --enet-vlan-pri=0
 # Two interfaces with different link types in one pcapng: Ethernet (DNS lookups) and SLL2
 # (the candidate).
 mergecap -F pcapng -w "$OUT/mixed-links.pcapng" "$OUT/dns-lookups.pcap" "$WORK/candidate-newtool.pcap"
+# Tunnels: the kernel's VXLAN device, and scapy for what the kernel has no device for.
+vxlan_replay "$OUT/curl-chatgpt.pcap" "$OUT/curl-chatgpt-vxlan.pcap"
+for kind in gre gre-key-seq gretap erspan1 erspan2 erspan3 geneve vxlan-qinq mpls ipip 4in6 pppoe; do
+  python3 "$TOOLS/wrap.py" "$kind" "$OUT/curl-chatgpt.pcap" "$OUT/curl-chatgpt-$kind.pcap"
+done
+python3 "$TOOLS/wrap.py" 6in4 "$OUT/curl-chatgpt-v6.pcap" "$OUT/curl-chatgpt-v6-6in4.pcap"
+for kind in fragment geneve erspan3; do
+  python3 "$TOOLS/wrap.py" "$kind" "$OUT/chromium-quic-gemini.pcap" "$OUT/chromium-quic-gemini-$kind.pcap"
+done
 # A file cut short in the middle of a packet (the upload), for the truncated-file error.
 size=$(stat -c %s "$OUT/python-upload.pcap")
 head -c $((size / 2 + 7)) "$OUT/python-upload.pcap" >"$OUT/python-upload-cut.pcap"

@@ -92,6 +92,14 @@ fn seed_file(corpus: &mut Corpus, path: &Path) {
             corpus.add("tls_client_hello", payload);
         } else if lantern::proto::http::looks_like_http(payload) == Some(true) {
             corpus.add("http_request", payload);
+        } else if packet.transport.number() == 17
+            && payload.first().is_some_and(|b| b & 0xc0 == 0xc0)
+        {
+            // A QUIC long header: one length-prefixed datagram (lengths count in eights).
+            let len = payload.len().min(255 * 8) / 8 * 8;
+            let mut seed = vec![(len / 8) as u8];
+            seed.extend_from_slice(&payload[..len]);
+            corpus.add("quic_initial", &seed);
         }
     }
     corpus.add("pipeline", &run);

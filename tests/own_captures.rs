@@ -11,7 +11,7 @@ use common::{one, own, replay, root};
 use serde_json::Value;
 
 /// Every capture with its reviewed events.
-const CAPTURES: [&str; 9] = [
+const CAPTURES: [&str; 12] = [
     "curl-chatgpt.pcap",
     "python-upload.pcap",
     "node-openai.pcap",
@@ -21,6 +21,9 @@ const CAPTURES: [&str; 9] = [
     "dns-lookups.pcap",
     "mixed-links.pcapng",
     "curl-chatgpt-sll2.pcap",
+    "curl-chatgpt-v6.pcap",
+    "chromium-quic-gemini.pcap",
+    "dns-fragmented.pcap",
 ];
 
 fn flow_named<'a>(events: &'a [Value], name: &str) -> &'a Value {
@@ -254,4 +257,127 @@ fn events_do_not_depend_on_the_number_of_threads() {
             "--threads {threads} gives other events"
         );
     }
+}
+
+#[test]
+fn chromium_quic_initials_are_decrypted_and_named() {
+    let events = replay(&[&own("chromium-quic-gemini.pcap")], &[]).events();
+    let quic: Vec<&Value> = events.iter().filter(|e| e["protocol"] == "quic").collect();
+    assert_eq!(quic.len(), 1, "one QUIC connection attempt: {quic:#?}");
+    let flow = quic[0];
+    assert_eq!(flow["server_name"], "gemini.google.com");
+    assert_eq!(flow["name_source"], "quic_sni");
+    assert_eq!(flow["app"]["id"], "google-gemini");
+    assert_eq!(flow["transport"], "udp");
+    assert_eq!(flow["tls"]["alpn"], serde_json::json!(["h3"]));
+    assert!(flow["tls"]["ja4"].as_str().unwrap().starts_with("q13d"));
+    // Chromium sent its Initial pair and retransmissions: six datagrams of 1,250 bytes.
+    assert_eq!(
+        (flow["packets_up"].as_u64(), flow["bytes_up"].as_u64()),
+        (Some(6), Some(7500))
+    );
+}
+
+/// Drops the fields a variant legitimately changes from every event.
+fn without(events: Vec<Value>, fields: &[&str]) -> Vec<Value> {
+    events
+        .into_iter()
+        .map(|mut e| {
+            for f in fields {
+                e.as_object_mut().unwrap().remove(*f);
+            }
+            e
+        })
+        .collect()
+}
+
+#[test]
+fn the_same_traffic_in_every_tunnel_gives_the_same_events() {
+    let bare = replay(&[&own("curl-chatgpt.pcap")], &[]);
+    // scapy wrapped the captured frames: same packets, same times, so the same events.
+    for kind in [
+        "gre",
+        "gre-key-seq",
+        "gretap",
+        "erspan1",
+        "erspan2",
+        "erspan3",
+        "geneve",
+        "mpls",
+        "ipip",
+        "4in6",
+        "pppoe",
+    ] {
+        let run = replay(&[&own(&format!("curl-chatgpt-{kind}.pcap"))], &[]);
+        assert!(
+            run.stdout == bare.stdout,
+            "{kind}: events differ from the bare capture"
+        );
+    }
+    // VLAN tags inside VXLAN are the flow's own.
+    let qinq = replay(&[&own("curl-chatgpt-vxlan-qinq.pcap")], &[]).events();
+    assert!(
+        qinq.iter()
+            .all(|e| e["vlan"] == serde_json::json!([100, 200]))
+    );
+    assert_eq!(without(qinq, &["vlan"]), bare.events());
+    // The kernel's VXLAN device, fed by tcpreplay: new times (so events may come out in another
+    // order, as epochs end at other packets), the same events otherwise.
+    let sorted = |events: Vec<Value>| {
+        let mut lines: Vec<String> = without(events, &["ts", "end_ts"])
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let vxlan = replay(&[&own("curl-chatgpt-vxlan.pcap")], &[]).events();
+    assert_eq!(sorted(vxlan), sorted(bare.events()));
+    // IPv6 inside IPv4.
+    let v6 = replay(&[&own("curl-chatgpt-v6.pcap")], &[]);
+    let sit = replay(&[&own("curl-chatgpt-v6-6in4.pcap")], &[]);
+    assert!(sit.stdout == v6.stdout, "6in4 differs from bare IPv6");
+    let flow = flow_named(&v6.events(), "chatgpt.com").clone();
+    assert_eq!(flow["client"]["ip"], "fd77::10");
+    // QUIC in tunnels.
+    let quic = replay(&[&own("chromium-quic-gemini.pcap")], &[]);
+    for kind in ["geneve", "erspan3"] {
+        let run = replay(&[&own(&format!("chromium-quic-gemini-{kind}.pcap"))], &[]);
+        assert!(run.stdout == quic.stdout, "QUIC in {kind} differs");
+    }
+}
+
+#[test]
+fn fragmented_quic_initials_and_dns_answers_are_reassembled() {
+    // scapy fragmented every datagram over 600 bytes: more packets (so other flow ids), the
+    // same flows.
+    let quic = replay(&[&own("chromium-quic-gemini.pcap")], &[]).events();
+    let run = lantern_summary(&own("chromium-quic-gemini-fragment.pcap"));
+    assert!(run.contains("ip_reassembled 6"), "{run}");
+    let fragmented = replay(&[&own("chromium-quic-gemini-fragment.pcap")], &[]).events();
+    assert_eq!(
+        without(fragmented, &["flow_id"]),
+        without(quic, &["flow_id"])
+    );
+    // The kernel fragmented dnsmasq's answer of many addresses over a 576-byte link.
+    let events = replay(&[&own("dns-fragmented.pcap")], &[]).events();
+    let lookup = one(&events, "lookup", |e| e["event_type"] == "dns");
+    assert_eq!(lookup["query"], "api.mistral.ai");
+    assert_eq!(lookup["app"]["id"], "mistral-api");
+    assert!(
+        lookup["answers"].as_array().unwrap().len() >= 32,
+        "{lookup}"
+    );
+    let summary = lantern_summary(&own("dns-fragmented.pcap"));
+    assert!(
+        summary.contains("ip_fragments 3") && summary.contains("ip_reassembled 1"),
+        "{summary}"
+    );
+}
+
+/// The stderr summary of a replay.
+fn lantern_summary(file: &std::path::Path) -> String {
+    let run = common::lantern(&["replay", "--no-store", file.to_str().unwrap()]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    run.stderr
 }

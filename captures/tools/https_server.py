@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Test servers for lantern's captures: HTTPS on :443 for any name (self-signed certificate) and
-plain HTTP on :11434 answering like an Ollama server. Request bodies are read in full so uploads
+"""Test servers for lantern's captures: HTTPS on :443 for any name (self-signed certificate),
+plain HTTP on :11434 answering like an Ollama server, and a silent UDP sink on :443. Request bodies are read in full so uploads
 produce real byte counts. Usage: https_server.py CERT KEY"""
 import http.server
 import json
+import socket
 import ssl
 import sys
 import threading
@@ -34,14 +35,35 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def quic_sink():
+    """Reads and drops UDP on :443, so that QUIC clients get no ICMP port-unreachable back (it
+    would make Chromium stop after its first Initial packet) and keep sending Initials."""
+    sink = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    sink.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sink.bind(("::", 443))
+    while True:
+        sink.recv(65536)
+
+
+class DualStack(http.server.ThreadingHTTPServer):
+    """Listens on IPv6 and IPv4 alike."""
+
+    address_family = socket.AF_INET6
+
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
 def main():
     cert, key = sys.argv[1], sys.argv[2]
-    tls = http.server.ThreadingHTTPServer(("0.0.0.0", 443), Handler)
+    tls = DualStack(("::", 443), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     tls.socket = context.wrap_socket(tls.socket, server_side=True)
-    plain = http.server.ThreadingHTTPServer(("0.0.0.0", 11434), Handler)
+    plain = DualStack(("::", 11434), Handler)
     threading.Thread(target=plain.serve_forever, daemon=True).start()
+    threading.Thread(target=quic_sink, daemon=True).start()
     print("ready", flush=True)
     tls.serve_forever()
 

@@ -1,9 +1,11 @@
 //! Naming: the server name of each flow, and how it was known.
 //!
-//! A flow is named by the first of: its TLS SNI, its HTTP Host, or the answer of a DNS lookup
-//! that the same client made before the flow started for the flow's server address (a bounded,
-//! TTL-aware [`DnsCache`]). SNIs and Hosts that are IP literals name nothing better than the
-//! address, so a DNS answer wins over them when there is one.
+//! A flow is named by the first of: its TLS or QUIC SNI, its HTTP Host, or the answer of a DNS
+//! lookup that the same client made before the flow started for the flow's server address (a
+//! bounded, TTL-aware [`DnsCache`]). SNIs and Hosts that are IP literals name nothing better than
+//! the address, so a DNS answer wins over them when there is one. So does a DNS answer that
+//! differs from the SNI of a ClientHello carrying Encrypted Client Hello: the SNI on the wire is
+//! then the provider's public name (`cloudflare-ech.com`), not the site.
 //!
 //! This stage runs in the sequencer, which sees records in a fixed order whatever the number of
 //! threads, so which DNS answer names which flow never depends on timing.
@@ -12,7 +14,7 @@ mod cache;
 
 pub use cache::DnsCache;
 
-use crate::proto::{DnsRecord, FlowRecord};
+use crate::proto::{DnsRecord, FlowRecord, Protocol};
 use std::net::IpAddr;
 
 /// How a flow's `server_name` was known.
@@ -104,26 +106,33 @@ impl Namer {
 
     /// The flow's server name and how it was known.
     pub fn name<'a>(&'a self, flow: &'a FlowRecord) -> (Option<&'a str>, NameSource) {
+        let sni_source = if flow.protocol == Protocol::Quic {
+            NameSource::QuicSni
+        } else {
+            NameSource::TlsSni
+        };
         let own = flow
             .tls
             .as_ref()
             .and_then(|t| t.sni.as_deref())
-            .map(|n| (n, NameSource::TlsSni))
+            .map(|n| (n, sni_source))
             .or_else(|| {
                 flow.http
                     .as_ref()
                     .and_then(|h| h.host.as_deref())
                     .map(|n| (n, NameSource::HttpHost))
             });
+        let answered = self
+            .cache
+            .lookup(flow.client.addr, flow.server.addr, flow.first);
+        let ech = flow.tls.as_ref().is_some_and(|t| t.ech);
         if let Some((name, source)) = own
             && !is_ip_literal(name)
+            && !(ech && answered.is_some_and(|a| a != name))
         {
             return (Some(name), source);
         }
-        if let Some(name) = self
-            .cache
-            .lookup(flow.client.addr, flow.server.addr, flow.first)
-        {
+        if let Some(name) = answered {
             return (Some(name), NameSource::DnsAnswer);
         }
         match own {
@@ -149,7 +158,7 @@ mod tests {
     use crate::decode::{Addr, Transport};
     use crate::flow::{EndReason, Endpoint};
     use crate::proto::dns::{AnswerData, DnsAnswer};
-    use crate::proto::{Protocol, tls::ClientHello};
+    use crate::proto::tls::ClientHello;
 
     fn endpoint(last: u8, port: u16) -> Endpoint {
         Endpoint {
@@ -227,6 +236,14 @@ mod tests {
         assert_eq!(namer.name(&flow(99, 7, None)), (None, NameSource::None));
         assert_eq!(namer.name(&flow(461, 7, None)), (None, NameSource::None));
         assert_eq!(namer.name(&flow(460, 7, None)).1, NameSource::DnsAnswer);
+        // With Encrypted Client Hello the SNI is the provider's public name: the answer wins.
+        let mut ech = flow(150, 7, Some("cloudflare-ech.com"));
+        ech.tls.as_mut().unwrap().ech = true;
+        assert_eq!(namer.name(&ech), (Some("claude.ai"), NameSource::DnsAnswer));
+        // GREASE ECH (Chromium) names the real site: no conflict with the answer.
+        let mut grease = flow(150, 7, Some("claude.ai"));
+        grease.tls.as_mut().unwrap().ech = true;
+        assert_eq!(namer.name(&grease), (Some("claude.ai"), NameSource::TlsSni));
         // Another address is not named.
         assert_eq!(
             namer.name(&flow(150, 8, Some("10.0.0.8"))),

@@ -89,9 +89,12 @@ impl<'a> From<&'a App> for AppJson<'a> {
 #[derive(Serialize)]
 struct TlsJson<'a> {
     sni: Option<&'a str>,
+    /// With Encrypted Client Hello, the SNI on the wire is the outer (provider's) name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outer_sni: Option<&'a str>,
     version: &'a str,
     alpn: &'a [String],
-    ja4: &'a str,
+    ja4: Option<&'a str>,
     ech: bool,
 }
 
@@ -203,9 +206,10 @@ impl EventWriter {
             end_reason: r.end.name(),
             tls: r.tls.as_deref().map(|t| TlsJson {
                 sni: t.sni.as_deref(),
+                outer_sni: t.sni.as_deref().filter(|_| t.ech),
                 version: &t.version,
                 alpn: &t.alpn,
-                ja4: &t.ja4,
+                ja4: t.ja4.as_deref(),
                 ech: t.ech,
             }),
             http: r.http.as_deref().map(|h| HttpJson {

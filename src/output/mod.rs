@@ -250,7 +250,7 @@ fn flow_evidence(view: &FlowView<'_>) -> FlowEvidence {
         packets_down: r.packets[1],
         tls_version: tls.map(|t| t.version.clone()),
         tls_alpn: tls.map(|t| t.alpn.join(",")),
-        ja4: tls.map(|t| t.ja4.clone()),
+        ja4: tls.and_then(|t| t.ja4.clone()),
         ech: tls.map(|t| t.ech),
     }
 }

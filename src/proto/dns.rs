@@ -77,18 +77,15 @@ pub fn parse(bytes: &[u8]) -> Result<DnsMessage, &'static str> {
             Err(_) => truncated = true,
             Ok(section) => {
                 for record in section {
-                    if answers.len() == MAX_ANSWERS {
+                    if answers.len() >= MAX_ANSWERS {
                         break;
                     }
-                    match record.map(|r| answer(&r)) {
-                        Ok(Ok(Some(answer))) => answers.push(answer),
-                        Ok(Ok(None)) => {}
-                        Ok(Err(_)) | Err(_) => {
-                            truncated = true;
-                            break;
-                        }
+                    if record.and_then(|r| add_answers(&r, &mut answers)).is_err() {
+                        truncated = true;
+                        break;
                     }
                 }
+                answers.truncate(MAX_ANSWERS);
             }
         }
     }
@@ -104,28 +101,50 @@ pub fn parse(bytes: &[u8]) -> Result<DnsMessage, &'static str> {
 
 type Record<'a> = domain::base::ParsedRecord<'a, &'a [u8]>;
 
-fn answer(record: &Record<'_>) -> Result<Option<DnsAnswer>, domain::base::wire::ParseError> {
+/// Adds what one answer record says: an A or AAAA address, a CNAME target, or an HTTPS
+/// record's target name and address hints (RFC 9460), which name flows like A records do.
+fn add_answers(
+    record: &Record<'_>,
+    answers: &mut Vec<DnsAnswer>,
+) -> Result<(), domain::base::wire::ParseError> {
     let ttl = record.ttl().as_secs();
-    let data = match record.rtype() {
-        Rtype::A => record
-            .to_record::<A>()?
-            .map(|r| AnswerData::Addr(r.data().addr().into())),
-        Rtype::AAAA => record
-            .to_record::<Aaaa>()?
-            .map(|r| AnswerData::Addr(r.data().addr().into())),
-        Rtype::CNAME => record
-            .to_record::<Cname<ParsedName<&[u8]>>>()?
-            .map(|r| AnswerData::Name(name_string(r.data().cname()))),
-        Rtype::HTTPS => record
-            .to_record::<Https<&[u8], ParsedName<&[u8]>>>()?
-            .map(|r| AnswerData::Name(name_string(r.data().target()))),
-        _ => None,
-    };
-    Ok(data.map(|data| DnsAnswer {
-        rtype: record.rtype().to_int(),
-        ttl,
-        data,
-    }))
+    let rtype = record.rtype().to_int();
+    let mut push = |data| answers.push(DnsAnswer { rtype, ttl, data });
+    match record.rtype() {
+        Rtype::A => {
+            if let Some(r) = record.to_record::<A>()? {
+                push(AnswerData::Addr(r.data().addr().into()));
+            }
+        }
+        Rtype::AAAA => {
+            if let Some(r) = record.to_record::<Aaaa>()? {
+                push(AnswerData::Addr(r.data().addr().into()));
+            }
+        }
+        Rtype::CNAME => {
+            if let Some(r) = record.to_record::<Cname<ParsedName<&[u8]>>>()? {
+                push(AnswerData::Name(name_string(r.data().cname())));
+            }
+        }
+        Rtype::HTTPS => {
+            if let Some(r) = record.to_record::<Https<&[u8], ParsedName<&[u8]>>>()? {
+                let https = r.data();
+                let target = name_string(https.target());
+                if target != "." {
+                    push(AnswerData::Name(target));
+                }
+                let params = https.params();
+                for addr in params.ipv4hint().iter().flat_map(|h| h.iter()) {
+                    push(AnswerData::Addr(addr.into()));
+                }
+                for addr in params.ipv6hint().iter().flat_map(|h| h.iter()) {
+                    push(AnswerData::Addr(addr.into()));
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// A name in lower-case presentation format without the trailing dot ("." for the root).

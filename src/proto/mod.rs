@@ -11,6 +11,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod quic;
 pub mod stream;
 pub mod tls;
 
@@ -47,6 +48,8 @@ pub enum Protocol {
     Http,
     /// DNS over UDP or TCP.
     Dns,
+    /// QUIC (IETF, or Google's).
+    Quic,
 }
 
 impl Protocol {
@@ -57,6 +60,7 @@ impl Protocol {
             Protocol::Tls => "tls",
             Protocol::Http => "http",
             Protocol::Dns => "dns",
+            Protocol::Quic => "quic",
         }
     }
 }
@@ -90,6 +94,7 @@ pub struct FlowState {
     streams: [Option<Box<Reassembler>>; 2],
     tls: Option<Box<tls::ClientHello>>,
     http: Option<Box<http::Request>>,
+    quic: Option<Box<quic::QuicState>>,
     /// DNS queries awaiting their response (empty, so unallocated, for other flows).
     dns: Vec<PendingQuery>,
 }
@@ -106,6 +111,8 @@ enum Mode {
     DnsUdp,
     /// DNS over TCP: length-prefixed messages both ways.
     DnsTcp,
+    /// UDP that may be QUIC: the client's Initial packets are looked at.
+    Quic,
     /// Nothing more to learn from this flow.
     Done,
 }
@@ -214,6 +221,8 @@ impl Record {
 pub struct Inspector {
     config: ProtoConfig,
     records: Vec<Record>,
+    /// Reused for decrypting QUIC Initial packets.
+    scratch: Vec<u8>,
 }
 
 /// The packet being inspected, with its place in the capture.
@@ -235,6 +244,7 @@ impl Inspector {
         Inspector {
             config,
             records: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -273,6 +283,40 @@ impl Inspector {
                     self.dns_stream(flow, seen, counters);
                 }
             }
+            Mode::Quic => {
+                if seen.direction == Direction::Up && !seen.packet.payload.is_empty() {
+                    self.quic(&mut flow.state, seen.packet.payload, counters);
+                }
+            }
+        }
+    }
+
+    /// A client datagram of a flow that may be QUIC.
+    fn quic(&mut self, state: &mut FlowState, payload: &[u8], counters: &mut Counters) {
+        let limit = self.config.reassembly_bytes;
+        let quic = state
+            .quic
+            .get_or_insert_with(|| Box::new(quic::QuicState::new(limit)));
+        let outcome = quic.datagram(payload, &mut self.scratch);
+        if quic.seen_quic {
+            state.protocol = Protocol::Quic;
+        }
+        let done = match outcome {
+            quic::Outcome::Wait => quic.datagrams >= quic::MAX_DATAGRAMS,
+            quic::Outcome::NotQuic => true,
+            quic::Outcome::Hello(hello) => {
+                counters.quic_client_hellos += 1;
+                state.tls = Some(hello);
+                true
+            }
+            quic::Outcome::GiveUp => true,
+        };
+        if done {
+            if state.protocol == Protocol::Quic && state.tls.is_none() {
+                counters.quic_gave_up += 1;
+            }
+            state.quic = None;
+            state.mode = Mode::Done;
         }
     }
 
@@ -293,6 +337,9 @@ impl Inspector {
         } = flow;
         if state.mode == Mode::ClientStream && state.streams[0].is_some() {
             counters.tcp_incomplete_at_end += 1;
+        }
+        if state.quic.as_ref().is_some_and(|q| q.seen_quic) {
+            counters.quic_incomplete_at_end += 1;
         }
         for query in state.dns {
             counters.dns_unanswered += 1;
@@ -484,12 +531,12 @@ fn unanswered(
     }
 }
 
-/// How a flow's inspection starts: DNS by port, TCP by content, other UDP not at all (yet).
+/// How a flow's inspection starts: DNS by port, TCP by content, other UDP as possible QUIC.
 fn initial_mode(flow: &Flow<FlowState>) -> Mode {
     let dns_port = flow.server.port == 53 || flow.client.port == 53;
     match (flow.transport, dns_port) {
         (Transport::Udp, true) => Mode::DnsUdp,
-        (Transport::Udp, false) => Mode::Done,
+        (Transport::Udp, false) => Mode::Quic,
         (Transport::Tcp, true) => Mode::DnsTcp,
         (Transport::Tcp, false) => Mode::ClientStream,
     }

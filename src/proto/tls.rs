@@ -34,8 +34,8 @@ pub struct ClientHello {
     pub version: String,
     /// An `encrypted_client_hello` extension is present.
     pub ech: bool,
-    /// JA4 fingerprint (FoxIO), with `t` for TLS over TCP.
-    pub ja4: String,
+    /// JA4 fingerprint (FoxIO): `t` for TLS over TCP, `q` for QUIC; none for Google QUIC.
+    pub ja4: Option<String>,
 }
 
 /// Whether `stream` starts like a TLS handshake record.
@@ -206,7 +206,7 @@ impl Fields {
             sni: self.sni,
             alpn: self.alpn,
             version: version_name(version),
-            ja4,
+            ja4: Some(ja4),
         }
     }
 }
@@ -389,7 +389,11 @@ mod tests {
         assert_eq!(hello.alpn, ["h2", "http/1.1"]);
         assert_eq!(hello.version, "1.3");
         assert!(hello.ech);
-        assert!(hello.ja4.starts_with("t13d0205h2_"), "{}", hello.ja4);
+        assert!(
+            hello.ja4.as_deref().unwrap().starts_with("t13d0205h2_"),
+            "{:?}",
+            hello.ja4
+        );
     }
 
     #[test]
@@ -425,7 +429,11 @@ mod tests {
         assert_eq!(hello.sni.as_deref(), Some("api.openai.com"));
         assert_eq!(hello.version, "1.3");
         assert!(hello.ech, "extensions after the broken one are still read");
-        assert!(hello.ja4.starts_with("t13d0205h2_"), "{}", hello.ja4);
+        assert!(
+            hello.ja4.as_deref().unwrap().starts_with("t13d0205h2_"),
+            "{:?}",
+            hello.ja4
+        );
     }
 
     #[test]
