@@ -236,12 +236,12 @@ impl QuicState {
             let Some((packet, pn_offset, dcid)) = long_packet(rest, &version) else {
                 break; // cut short by the snaplen, or malformed
             };
-            if (first >> 4) & 0x03 == version.initial_type {
-                if let Some(Insert::TooManyHoles | Insert::BeyondLimit) =
+            let is_initial = (first >> 4) & 0x03 == version.initial_type;
+            if is_initial
+                && let Some(Insert::TooManyHoles | Insert::BeyondLimit) =
                     self.initial(packet, pn_offset, dcid, &version, scratch)
-                {
-                    return Outcome::GiveUp;
-                }
+            {
+                return Outcome::GiveUp;
             }
             rest = &rest[packet.len()..];
         }
