@@ -1,5 +1,5 @@
 //! IP fragment reassembly under any sequence of fragments: bounded, never a panic, and a
-//! completed datagram is exactly as long as its last fragment says.
+//! completed datagram covers the fragment that completed it.
 #![no_main]
 
 use lantern::capture::Timestamp;
@@ -35,8 +35,9 @@ fuzz_target!(|data: &[u8]| {
             cut: flags & 2 == 2,
         };
         if let Some(whole) = defrag.add(key, fragment, Timestamp::from_secs(clock), &mut counters) {
+            // The completing fragment may be any piece; the datagram covers it.
             assert!(whole.len() <= 65_535);
-            assert_eq!(whole.len() as u32, offset + len as u32);
+            assert!(whole.len() as u32 >= offset + len as u32);
         }
         assert!(defrag.len() <= 4);
         rest = &tail[len..];

@@ -10,7 +10,7 @@
 //! was consumed and everything still fits.
 
 /// Most separate filled ranges tracked; a stream with more holes than this is abandoned.
-pub const MAX_HOLES: usize = 16;
+pub const MAX_HOLES: usize = 64;
 
 /// What became of a segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
