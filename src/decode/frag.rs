@@ -178,13 +178,8 @@ impl Defrag {
                 break;
             }
             self.order.pop_front();
-            if self
-                .datagrams
-                .get(&key)
-                .is_some_and(|d| d.started == started)
-            {
+            if self.drop_if_current(&key, started) {
                 counters.ip_fragments_expired += 1;
-                self.drop_datagram(&key);
             }
         }
     }
@@ -197,15 +192,23 @@ impl Defrag {
             let Some((key, started)) = self.order.pop_front() else {
                 break;
             };
-            if self
-                .datagrams
-                .get(&key)
-                .is_some_and(|d| d.started == started)
-            {
+            if self.drop_if_current(&key, started) {
                 counters.ip_fragments_dropped += 1;
-                self.drop_datagram(&key);
             }
         }
+    }
+
+    /// Drops the datagram of `key` if it is the one started at `started` (the order queue may
+    /// still name datagrams that completed or were dropped since).
+    fn drop_if_current(&mut self, key: &FragKey, started: Timestamp) -> bool {
+        let current = self
+            .datagrams
+            .get(key)
+            .is_some_and(|d| d.started == started);
+        if current {
+            self.drop_datagram(key);
+        }
+        current
     }
 
     fn drop_datagram(&mut self, key: &FragKey) {

@@ -726,8 +726,20 @@ mod reassembly_tests {
     }
 
     /// Feeds `segments` (sequence number, bytes) after an optional SYN; returns the SNI found.
+    /// Feeds `segments` (sequence number, bytes) after an optional SYN; returns the SNI found.
     fn run(
         isn: Option<u32>,
+        segments: &[(u32, &[u8])],
+        limit: usize,
+    ) -> (Option<String>, Counters) {
+        let syn = isn.map(|isn| packet(isn, &[], true));
+        feed_flow(syn, segments, limit)
+    }
+
+    /// Feeds an optional opening packet, then the client's `segments`, through a flow table and
+    /// an inspector; returns the SNI of the ended flow and the counters.
+    fn feed_flow(
+        opening: Option<Packet<'_>>,
         segments: &[(u32, &[u8])],
         limit: usize,
     ) -> (Option<String>, Counters) {
@@ -737,34 +749,31 @@ mod reassembly_tests {
             ..ProtoConfig::default()
         });
         let mut counters = Counters::default();
-        let mut number = 0;
-        let mut feed =
-            |p: &Packet<'_>, table: &mut FlowTable<FlowState>, counters: &mut Counters| {
-                number += 1;
-                let ts = Timestamp::from_secs(number);
-                let stamp = crate::flow::Stamp {
-                    number: number as u64,
-                    ts,
-                    clock: ts,
-                };
-                let (flow, direction) = table.packet(p, stamp, counters, &mut |_, _| {});
-                let seen = Seen {
-                    packet: p,
-                    direction,
-                    number: number as u64,
-                    ts,
-                };
-                inspector.packet(flow, seen, counters);
+        let packets = opening.into_iter().chain(
+            segments
+                .iter()
+                .map(|(seq, bytes)| packet(*seq, bytes, false)),
+        );
+        for (n, p) in packets.enumerate() {
+            let ts = Timestamp::from_secs(n as i64);
+            let number = n as u64 + 1;
+            let stamp = crate::flow::Stamp {
+                number,
+                ts,
+                clock: ts,
             };
-        if let Some(isn) = isn {
-            feed(&packet(isn, &[], true), &mut table, &mut counters);
+            let (flow, direction) = table.packet(&p, stamp, &mut counters, &mut |_, _| {});
+            let seen = Seen {
+                packet: &p,
+                direction,
+                number,
+                ts,
+            };
+            inspector.packet(flow, seen, &mut counters);
         }
-        for (seq, bytes) in segments {
-            feed(&packet(*seq, bytes, false), &mut table, &mut counters);
-        }
-        let mut records = Vec::new();
-        table.drain(&mut counters, &mut |f, r| records.push((f, r)));
-        for (f, r) in records {
+        let mut ended = Vec::new();
+        table.drain(&mut counters, &mut |f, r| ended.push((f, r)));
+        for (f, r) in ended {
             inspector.end(f, r, &mut counters);
         }
         let sni = inspector.take_records().into_iter().find_map(|r| match r {
@@ -844,50 +853,12 @@ mod reassembly_tests {
     }
 
     fn run_after_syn_ack(client_isn: u32, segments: &[(u32, &[u8])]) -> Option<String> {
-        let mut table = FlowTable::new(FlowConfig::default());
-        let mut inspector = Inspector::new(ProtoConfig::default());
-        let mut counters = Counters::default();
         let mut syn_ack = packet(77, &[], true);
         std::mem::swap(&mut syn_ack.src, &mut syn_ack.dst);
         std::mem::swap(&mut syn_ack.src_port, &mut syn_ack.dst_port);
         syn_ack.tcp.ack = true;
         syn_ack.tcp.ack_number = client_isn.wrapping_add(1);
-        let all: Vec<Packet<'_>> = std::iter::once(syn_ack)
-            .chain(
-                segments
-                    .iter()
-                    .map(|(seq, bytes)| packet(*seq, bytes, false)),
-            )
-            .collect();
-        for (n, p) in all.iter().enumerate() {
-            let ts = Timestamp::from_secs(n as i64);
-            let (flow, direction) = table.packet(
-                p,
-                crate::flow::Stamp {
-                    number: n as u64 + 1,
-                    ts,
-                    clock: ts,
-                },
-                &mut counters,
-                &mut |_, _| {},
-            );
-            let seen = Seen {
-                packet: p,
-                direction,
-                number: n as u64 + 1,
-                ts,
-            };
-            inspector.packet(flow, seen, &mut counters);
-        }
-        let mut ended = Vec::new();
-        table.drain(&mut counters, &mut |f, r| ended.push((f, r)));
-        for (f, r) in ended {
-            inspector.end(f, r, &mut counters);
-        }
-        inspector.take_records().into_iter().find_map(|r| match r {
-            Record::Flow(f) => f.tls.and_then(|t| t.sni),
-            Record::Dns(_) => None,
-        })
+        feed_flow(Some(syn_ack), segments, 16384).0
     }
 
     #[test]
