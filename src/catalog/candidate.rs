@@ -1,36 +1,74 @@
 //! Candidates: names that are not in the catalog but look like AI services, so the catalog can
 //! grow from what sensors see.
 //!
-//! The rule: a name is a candidate when its top-level domain is `.ai`, or one of its labels has
-//! a word (the parts between hyphens) that is `ai`, or that starts or ends with one of the
-//! tokens `gpt`, `llm`, `genai`, `copilot`, `chatbot` (`chatgpt-clone`, `llmproxy`,
-//! `acme-ai`). Tokens inside a word do not count, so random labels (`kkllmmnn`) and ordinary
-//! words (`maintenance`) stay out. Reverse-lookup names (`in-addr.arpa`, `ip6.arpa`) and names
-//! that are IP literals never are; names the catalog knows (as an app or as shared with non-AI
-//! traffic) are not candidates either (checked by [`super::Catalog::is_candidate`]).
+//! The rule, on the lower-cased name split into labels and each label into words at hyphens:
+//!
+//! - its top-level domain is `.ai` (`newtool.ai`); or
+//! - a word is one of `ai`, `chat`, `agent`, `agents` (`ai.example.com`, `chat.acme.io`,
+//!   `acme-agent.dev`); or
+//! - a word starts or ends with one of `gpt`, `llm`, `genai`, `copilot`, `chatbot`
+//!   (`chatgpt-clone.com`, `llmproxy.dev`, `mycopilot.app`).
+//!
+//! Tokens inside a word do not count, so random labels (`kkllmmnn`) and ordinary words
+//! (`maintenance`, `chateau`, `agenda`) stay out. Reverse-lookup names (`in-addr.arpa`,
+//! `ip6.arpa`), IP literals and single-label names (`ai`, a LAN host `chat`) never are candidates. Nor is any name the catalog knows: an app,
+//! a name shared with non-AI traffic (`shared.toml`), or a name reviewed and found not to be AI
+//! (`not_ai.toml`: `chat.google.com`, monitoring agents, Anguilla's own `.ai` zones). That is
+//! checked by [`super::Catalog::is_candidate`]; [`reason`] is the rule alone.
 
-const TOKENS: [&str; 5] = ["gpt", "llm", "genai", "copilot", "chatbot"];
+/// Whole words that make a name a candidate.
+const WORDS: [&str; 4] = ["ai", "chat", "agent", "agents"];
+
+/// Tokens that make a name a candidate at the start or end of a word.
+const AFFIXES: [&str; 5] = ["gpt", "llm", "genai", "copilot", "chatbot"];
+
+/// Why a name looks like an AI service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// Its top-level domain is `.ai`.
+    AiTld,
+    /// One of its words is, starts or ends with this token.
+    Word(&'static str),
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::AiTld => f.write_str("its top-level domain is .ai"),
+            Reason::Word(token) => write!(f, "a word of its labels is or contains {token:?}"),
+        }
+    }
+}
 
 /// Whether `name` looks like an AI service by the rule above.
 pub fn looks_like_ai(name: &str) -> bool {
+    reason(name).is_some()
+}
+
+/// Why `name` looks like an AI service by the rule above, if it does.
+pub fn reason(name: &str) -> Option<Reason> {
     let name = name.strip_suffix('.').unwrap_or(name);
-    if name.is_empty() || name.ends_with(".arpa") || name.parse::<std::net::IpAddr>().is_ok() {
-        return false;
+    if !name.contains('.') || name.ends_with(".arpa") || name.parse::<std::net::IpAddr>().is_ok() {
+        return None;
     }
     let lower = name.to_ascii_lowercase();
-    let mut labels = lower.split('.').rev();
-    if labels.next() == Some("ai") {
-        return true;
+    if lower.rsplit('.').next() == Some("ai") {
+        return Some(Reason::AiTld);
     }
     lower
         .split('.')
         .flat_map(|label| label.split('-'))
-        .any(|word| {
-            word == "ai"
-                || TOKENS
-                    .iter()
-                    .any(|t| word.starts_with(t) || word.ends_with(t))
-        })
+        .find_map(word_reason)
+}
+
+fn word_reason(word: &str) -> Option<Reason> {
+    if let Some(&w) = WORDS.iter().find(|&&w| w == word) {
+        return Some(Reason::Word(w));
+    }
+    AFFIXES
+        .iter()
+        .find(|&&t| word.starts_with(t) || word.ends_with(t))
+        .map(|&t| Reason::Word(t))
 }
 
 #[cfg(test)]
@@ -39,15 +77,19 @@ mod tests {
 
     #[test]
     fn the_rule() {
-        for yes in [
-            "newtool.ai",
-            "app.newtool.AI.",
-            "ai.example.com",
-            "my-gpt-wrapper.io",
-            "acme-ai.com",
-            "llmproxy.dev",
+        for (yes, why) in [
+            ("newtool.ai", Reason::AiTld),
+            ("app.newtool.AI.", Reason::AiTld),
+            ("ai.example.com", Reason::Word("ai")),
+            ("acme-ai.com", Reason::Word("ai")),
+            ("chat.acme.io", Reason::Word("chat")),
+            ("support-agent.example.net", Reason::Word("agent")),
+            ("my-gpt-wrapper.io", Reason::Word("gpt")),
+            ("chatgpt-clone.com", Reason::Word("gpt")),
+            ("llmproxy.dev", Reason::Word("llm")),
+            ("mycopilot.app", Reason::Word("copilot")),
         ] {
-            assert!(looks_like_ai(yes), "{yes}");
+            assert_eq!(reason(yes), Some(why), "{yes}");
         }
         for no in [
             "www.example.com",
@@ -57,8 +99,12 @@ mod tests {
             "aim.com",
             "10.0.0.1",
             "maintenance.example",
+            "chateau.example.fr",
+            "agenda.example.com",
+            "kkllmmnn.example",
+            "ai",
         ] {
-            assert!(!looks_like_ai(no), "{no}");
+            assert_eq!(reason(no), None, "{no}");
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Reading and validating catalog files. An invalid catalog is refused with the file, the line
 //! and the reason.
 
-use super::{App, Category, Risk, Shared, Training};
+use super::{App, Category, Risk, Shared, SharedKind, Training, matcher, request};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
@@ -37,6 +37,8 @@ struct FileToml {
     app: Vec<AppToml>,
     #[serde(default)]
     shared: Vec<SharedToml>,
+    #[serde(default)]
+    not_ai: Vec<SharedToml>,
 }
 
 #[derive(Deserialize)]
@@ -46,16 +48,20 @@ struct AppToml {
     name: String,
     vendor: String,
     category: Category,
+    #[serde(default)]
     domains: Vec<Spanned<String>>,
-    hq_country: Option<String>,
+    #[serde(default)]
+    requests: Vec<Spanned<String>>,
+    #[serde(default)]
+    ports: Vec<u16>,
+    hq_country: Option<Spanned<String>>,
     trains_on_user_data: Option<Training>,
     enterprise_plan: Option<bool>,
-    risk: Option<Risk>,
+    risk: Option<Spanned<Risk>>,
     #[serde(default)]
     sources: Vec<String>,
-    /// Free text for reviewers; not used by lantern.
+    /// Free text for reviewers.
     #[serde(default)]
-    #[allow(dead_code)]
     notes: Option<String>,
 }
 
@@ -66,120 +72,313 @@ struct SharedToml {
     reason: String,
 }
 
-/// Where a domain pattern was declared, for messages about duplicates.
+/// What the loader hands to [`super::Catalog`].
+pub(super) struct Loaded {
+    pub apps: Vec<App>,
+    pub shared: Vec<Shared>,
+    pub files: usize,
+}
+
+/// Who claimed a pattern or a request, and where, for messages about clashes.
 struct Declared {
-    app: String,
+    owner: Owner,
     file: PathBuf,
     line: usize,
 }
 
-/// Loads the shipped files and `extra`, validates, and returns apps and shared names.
-pub(super) fn load(extra: &[PathBuf]) -> Result<(Vec<App>, Vec<Shared>), CatalogError> {
-    let mut sources: Vec<(PathBuf, String)> = BUILTIN
+#[derive(Clone, PartialEq, Eq)]
+enum Owner {
+    App(String),
+    Shared,
+}
+
+impl fmt::Display for Declared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.owner {
+            Owner::App(id) => write!(f, "app {id:?}")?,
+            Owner::Shared => f.write_str("a shared or not-AI name")?,
+        }
+        write!(f, " ({}:{})", self.file.display(), self.line)
+    }
+}
+
+/// The state of a load: apps so far and who claimed what.
+#[derive(Default)]
+struct Builder {
+    apps: Vec<App>,
+    shared: Vec<Shared>,
+    patterns: HashMap<String, Declared>,
+    /// `METHOD /path` to the apps (with their ports) that claim it.
+    requests: HashMap<String, Vec<(Vec<u16>, Declared)>>,
+}
+
+/// Loads the shipped files and `extra`, validates, and returns apps and shared names. An app
+/// id may appear once in the shipped files; a user's file may override a shipped app (or an
+/// earlier user's file) by id.
+pub(super) fn load(extra: &[PathBuf]) -> Result<Loaded, CatalogError> {
+    let mut sources: Vec<(PathBuf, String, bool)> = BUILTIN
         .iter()
-        .map(|(name, text)| (Path::new("signatures").join(name), text.to_string()))
+        .map(|(name, text)| (Path::new("signatures").join(name), text.to_string(), false))
         .collect();
     for path in extra {
-        sources.extend(read_path(path)?);
+        sources.extend(read_path(path)?.into_iter().map(|(p, t)| (p, t, true)));
     }
-    let mut apps: Vec<App> = Vec::new();
-    let mut shared = Vec::new();
-    let mut declared: HashMap<String, Declared> = HashMap::new();
-    for (file, text) in &sources {
+    let mut b = Builder::default();
+    for (file, text, may_override) in &sources {
         let parsed: FileToml = toml::from_str(text).map_err(|e| CatalogError {
             file: file.clone(),
             line: e.span().map(|s| line_of(text, s.start)),
-            reason: e.message().to_string(),
+            reason: e.message().trim_end().to_string(),
         })?;
+        let at = |offset: usize, reason: String| CatalogError {
+            file: file.clone(),
+            line: Some(line_of(text, offset)),
+            reason,
+        };
         let mut ids_here: HashMap<String, usize> = HashMap::new();
         for app in parsed.app {
             let line = line_of(text, app.id.span().start);
-            let err = |reason: String| CatalogError {
-                file: file.clone(),
-                line: Some(line),
-                reason,
-            };
             let id = app.id.get_ref().clone();
-            if !is_kebab_id(&id) {
-                return Err(err(format!(
-                    "app id {id:?} is not kebab-case (a-z, 0-9, -)"
-                )));
-            }
             if let Some(first) = ids_here.insert(id.clone(), line) {
-                return Err(err(format!("app id {id:?} already used on line {first}")));
+                return Err(at(
+                    app.id.span().start,
+                    format!("app id {id:?} already used on line {first}"),
+                ));
             }
-            if app.domains.is_empty() {
-                return Err(err(format!("app {id:?} has no domains")));
-            }
-            // A later file overrides an earlier app with the same id, domains included.
-            if let Some(old) = apps.iter().position(|a| a.id == id) {
-                let old = apps.remove(old);
-                declared.retain(|_, d| d.app != old.id);
-            }
-            let mut domains = Vec::with_capacity(app.domains.len());
-            for domain in &app.domains {
-                let dline = line_of(text, domain.span().start);
-                let pattern = domain.get_ref().to_ascii_lowercase();
-                let host = pattern.strip_prefix('=').unwrap_or(&pattern);
-                if !is_hostname(host) {
-                    return Err(CatalogError {
-                        file: file.clone(),
-                        line: Some(dline),
-                        reason: format!("{:?} is not a valid host name", domain.get_ref()),
-                    });
-                }
-                if let Some(prev) = declared.get(&pattern) {
-                    return Err(CatalogError {
-                        file: file.clone(),
-                        line: Some(dline),
-                        reason: format!(
-                            "{pattern:?} of app {id:?} is already claimed by app {:?} ({}:{})",
-                            prev.app,
-                            prev.file.display(),
-                            prev.line
-                        ),
-                    });
-                }
-                declared.insert(
-                    pattern.clone(),
-                    Declared {
-                        app: id.clone(),
-                        file: file.clone(),
-                        line: dline,
-                    },
-                );
-                domains.push(pattern);
-            }
-            apps.push(App {
-                id,
-                name: app.name,
-                vendor: app.vendor,
-                category: app.category,
-                domains,
-                hq_country: app.hq_country,
-                trains_on_user_data: app.trains_on_user_data,
-                enterprise_plan: app.enterprise_plan,
-                risk: app.risk,
-                sources: app.sources,
-                origin: file.clone(),
-            });
+            b.add_app(app, file, text, *may_override)
+                .map_err(|(o, r)| at(o, r))?;
         }
-        for entry in parsed.shared {
-            let domain = entry.domain.get_ref().to_ascii_lowercase();
-            if !is_hostname(&domain) {
-                return Err(CatalogError {
-                    file: file.clone(),
-                    line: Some(line_of(text, entry.domain.span().start)),
-                    reason: format!("{domain:?} is not a valid host name"),
-                });
-            }
-            shared.push(Shared {
-                domain,
-                reason: entry.reason,
-            });
+        for (entry, kind) in parsed
+            .shared
+            .into_iter()
+            .map(|e| (e, SharedKind::Shared))
+            .chain(parsed.not_ai.into_iter().map(|e| (e, SharedKind::NotAi)))
+        {
+            b.add_shared(entry, kind, file, text)
+                .map_err(|(o, r)| at(o, r))?;
         }
     }
-    Ok((apps, shared))
+    Ok(Loaded {
+        apps: b.apps,
+        shared: b.shared,
+        files: sources.len(),
+    })
+}
+
+/// A validation failure: byte offset in the file and the reason.
+type Invalid = (usize, String);
+
+impl Builder {
+    fn add_app(
+        &mut self,
+        app: AppToml,
+        file: &Path,
+        text: &str,
+        may_override: bool,
+    ) -> Result<(), Invalid> {
+        let id_at = app.id.span().start;
+        let id = app.id.get_ref().clone();
+        if !is_kebab_id(&id) {
+            return Err((
+                id_at,
+                format!("app id {id:?} is not kebab-case (a-z, 0-9, -)"),
+            ));
+        }
+        if let Some(old) = self.apps.iter().position(|a| a.id == id) {
+            if !may_override {
+                let old = &self.apps[old];
+                return Err((
+                    id_at,
+                    format!("app id {id:?} is already used in {}", old.origin.display()),
+                ));
+            }
+            let old = self.apps.remove(old);
+            let owner = Owner::App(old.id);
+            self.patterns.retain(|_, d| d.owner != owner);
+            for claims in self.requests.values_mut() {
+                claims.retain(|(_, d)| d.owner != owner);
+            }
+        }
+        if app.domains.is_empty() && app.requests.is_empty() {
+            return Err((id_at, format!("app {id:?} has no domains and no requests")));
+        }
+        if !app.requests.is_empty() && app.category != Category::LocalModelServer {
+            return Err((
+                app.requests[0].span().start,
+                format!("app {id:?}: requests are for category local_model_server only"),
+            ));
+        }
+        if !app.ports.is_empty() && app.requests.is_empty() {
+            return Err((id_at, format!("app {id:?}: ports without requests")));
+        }
+        if app.ports.contains(&0) {
+            return Err((id_at, format!("app {id:?}: port 0 is not a port")));
+        }
+        if let Some(country) = &app.hq_country
+            && !(country.get_ref().len() == 2
+                && country.get_ref().bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            return Err((
+                country.span().start,
+                format!(
+                    "hq_country {:?} is not an ISO 3166 alpha-2 code like \"US\"",
+                    country.get_ref()
+                ),
+            ));
+        }
+        if let Some(risk) = &app.risk
+            && (risk.get_ref().reason.trim().is_empty() || risk.get_ref().reason.contains('\n'))
+        {
+            return Err((
+                risk.span().start,
+                "a risk needs a one-line reason".to_string(),
+            ));
+        }
+        let owner = Owner::App(id.clone());
+        let declared = |offset: usize| Declared {
+            owner: owner.clone(),
+            file: file.to_path_buf(),
+            line: line_of(text, offset),
+        };
+        let mut domains = Vec::with_capacity(app.domains.len());
+        for domain in &app.domains {
+            let pattern = domain.get_ref().to_ascii_lowercase();
+            check_pattern(&pattern).map_err(|why| {
+                (
+                    domain.span().start,
+                    format!("{:?}: {why}", domain.get_ref()),
+                )
+            })?;
+            self.claim(
+                pattern.clone(),
+                declared(domain.span().start),
+                domain.span().start,
+            )?;
+            domains.push(pattern);
+        }
+        for spec in &app.requests {
+            let offset = spec.span().start;
+            if request::parse_request(spec.get_ref()).is_none() {
+                return Err((
+                    offset,
+                    format!(
+                        "request {:?} is not \"METHOD /path\" (upper-case method, no query)",
+                        spec.get_ref()
+                    ),
+                ));
+            }
+            let claims = self.requests.entry(spec.get_ref().clone()).or_default();
+            let overlaps = |ports: &[u16]| {
+                ports.is_empty() && app.ports.is_empty()
+                    || ports.iter().any(|p| app.ports.contains(p))
+            };
+            if let Some((_, prev)) = claims.iter().find(|(ports, _)| overlaps(ports)) {
+                return Err((
+                    offset,
+                    format!(
+                        "request {:?} on these ports is already claimed by {prev}",
+                        spec.get_ref()
+                    ),
+                ));
+            }
+            claims.push((app.ports.clone(), declared(offset)));
+        }
+        self.apps.push(App {
+            id,
+            name: app.name,
+            vendor: app.vendor,
+            category: app.category,
+            domains,
+            requests: app.requests.into_iter().map(Spanned::into_inner).collect(),
+            ports: app.ports,
+            hq_country: app.hq_country.map(Spanned::into_inner),
+            trains_on_user_data: app.trains_on_user_data,
+            enterprise_plan: app.enterprise_plan,
+            risk: app.risk.map(Spanned::into_inner),
+            sources: app.sources,
+            notes: app.notes,
+            origin: file.to_path_buf(),
+        });
+        Ok(())
+    }
+
+    fn add_shared(
+        &mut self,
+        entry: SharedToml,
+        kind: SharedKind,
+        file: &Path,
+        text: &str,
+    ) -> Result<(), Invalid> {
+        let offset = entry.domain.span().start;
+        let domain = entry.domain.get_ref().to_ascii_lowercase();
+        if !is_hostname(&domain) || !domain.contains('.') {
+            return Err((
+                offset,
+                format!("{domain:?} is not a host name of two or more labels"),
+            ));
+        }
+        if entry.reason.trim().is_empty() {
+            return Err((offset, format!("{domain:?} needs a reason")));
+        }
+        let declared = Declared {
+            owner: Owner::Shared,
+            file: file.to_path_buf(),
+            line: line_of(text, offset),
+        };
+        self.claim(domain.clone(), declared, offset)?;
+        self.shared.push(Shared {
+            domain,
+            reason: entry.reason,
+            kind,
+            origin: file.to_path_buf(),
+        });
+        Ok(())
+    }
+
+    /// Records that `pattern` is claimed, refusing a second claim of the same pattern.
+    fn claim(&mut self, pattern: String, by: Declared, offset: usize) -> Result<(), Invalid> {
+        if let Some(prev) = self.patterns.get(&pattern) {
+            let who = match &by.owner {
+                Owner::App(id) => format!("app {id:?}"),
+                Owner::Shared => "this entry".to_string(),
+            };
+            return Err((
+                offset,
+                format!("{pattern:?} of {who} is already claimed by {prev}"),
+            ));
+        }
+        self.patterns.insert(pattern, by);
+        Ok(())
+    }
+}
+
+/// Checks a name pattern: an optional `=`, then a host name whose labels may hold one `*`
+/// each, with a literal tail of at least two labels after the last wildcard.
+fn check_pattern(pattern: &str) -> Result<(), String> {
+    let name = pattern.strip_prefix('=').unwrap_or(pattern);
+    if name.split('.').count() < 2 {
+        return Err("a pattern needs at least two labels".to_string());
+    }
+    let Some((head, tail)) = matcher::split_glob(name) else {
+        return match is_hostname(name) {
+            true => Ok(()),
+            false => Err("not a valid host name".to_string()),
+        };
+    };
+    if head.iter().any(|label| label.matches('*').count() > 1) {
+        return Err("at most one * per label".to_string());
+    }
+    if tail.split('.').count() < 2 || !is_hostname(tail) {
+        return Err(
+            "a wildcard needs at least two literal labels after it (list the TLDs instead of `name.*`)"
+                .to_string(),
+        );
+    }
+    let literal = name.replace('*', "x");
+    match is_hostname(&literal) {
+        true => Ok(()),
+        false => Err("not a valid host name pattern".to_string()),
+    }
 }
 
 /// The catalog files of a path: the file itself, or the `.toml` files of a directory.
@@ -248,45 +447,47 @@ mod tests {
         path
     }
 
+    fn load_err(name: &str, text: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), name, text);
+        match load(&[path]) {
+            Ok(_) => panic!("{name} loaded"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    const APP: &str = "[[app]]\nid = \"mine\"\nname = \"M\"\nvendor = \"V\"\n";
+
     #[test]
     fn the_shipped_catalog_is_valid() {
-        let (apps, shared) = load(&[]).unwrap();
-        assert!(apps.len() >= 30, "{} apps", apps.len());
-        assert!(shared.iter().any(|s| s.domain == "google.com"));
+        let loaded = load(&[]).unwrap();
+        assert!(loaded.apps.len() >= 30, "{} apps", loaded.apps.len());
+        assert!(loaded.shared.iter().any(|s| s.domain == "google.com"));
+        assert_eq!(loaded.files, BUILTIN.len());
     }
 
     #[test]
     fn errors_name_the_file_and_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let bad_category = write(
-            dir.path(),
+        let e = load_err(
             "a.toml",
-            "[[app]]\nid = \"x\"\nname = \"X\"\nvendor = \"V\"\ncategory = \"chatbot\"\ndomains = [\"x.example\"]\n",
+            &format!("{APP}category = \"chatbot\"\ndomains = [\"x.example\"]\n"),
         );
-        let e = load(&[bad_category]).unwrap_err().to_string();
         assert!(
             e.contains("a.toml:5:") && e.contains("unknown variant `chatbot`"),
             "{e}"
         );
-
-        let clash = write(
-            dir.path(),
+        let e = load_err(
             "b.toml",
-            "[[app]]\nid = \"mine\"\nname = \"M\"\nvendor = \"V\"\ncategory = \"other\"\n\
-             domains = [\"ok.example\",\n  \"chatgpt.com\"]\n",
+            &format!("{APP}category = \"other\"\ndomains = [\"ok.example\",\n  \"chatgpt.com\"]\n"),
         );
-        let e = load(&[clash]).unwrap_err().to_string();
         assert!(
             e.contains("b.toml:7:") && e.contains("already claimed by app \"openai-chatgpt\""),
             "{e}"
         );
-
-        let bad_host = write(
-            dir.path(),
+        let e = load_err(
             "c.toml",
             "[[app]]\nid = \"Bad_Id\"\nname = \"M\"\nvendor = \"V\"\ncategory = \"other\"\ndomains = [\"a.b\"]\n",
         );
-        let e = load(&[bad_host]).unwrap_err().to_string();
         assert!(
             e.contains("c.toml:2: app id \"Bad_Id\" is not kebab-case"),
             "{e}"
@@ -294,9 +495,84 @@ mod tests {
     }
 
     #[test]
+    fn patterns_are_checked() {
+        for (domains, why) in [
+            ("\"alice.yandex.*\"", "two literal labels after it"),
+            ("\"*.com\"", "two literal labels after it"),
+            ("\"a**b.example.com\"", "at most one * per label"),
+            ("\"a..b\"", "not a valid host name"),
+            ("\"localhost\"", "at least two labels"),
+            (
+                "\"google.com\"",
+                "already claimed by a shared or not-AI name",
+            ),
+        ] {
+            let e = load_err(
+                "p.toml",
+                &format!("{APP}category = \"other\"\ndomains = [{domains}]\n"),
+            );
+            assert!(e.contains("p.toml:6:") && e.contains(why), "{domains}: {e}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let ok = write(
+            dir.path(),
+            "ok.toml",
+            &format!(
+                "{APP}category = \"other\"\ndomains = [\"=x-*.example.com\", \"api.*.example.net\"]\n"
+            ),
+        );
+        load(&[ok]).unwrap();
+    }
+
+    #[test]
+    fn requests_and_facts_are_checked() {
+        let e = load_err(
+            "r.toml",
+            &format!("{APP}category = \"llm_api\"\nrequests = [\"POST /x\"]\n"),
+        );
+        assert!(
+            e.contains("r.toml:6:") && e.contains("local_model_server only"),
+            "{e}"
+        );
+        let e = load_err(
+            "r.toml",
+            &format!("{APP}category = \"local_model_server\"\nrequests = [\"post /x\"]\n"),
+        );
+        assert!(e.contains("is not \"METHOD /path\""), "{e}");
+        let e = load_err(
+            "r.toml",
+            &format!(
+                "{APP}category = \"local_model_server\"\nrequests = [\"POST /api/generate\"]\nports = [11434]\n"
+            ),
+        );
+        assert!(
+            e.contains("already claimed by app \"ollama-server\""),
+            "{e}"
+        );
+        let e = load_err("r.toml", &format!("{APP}category = \"other\"\n"));
+        assert!(e.contains("has no domains and no requests"), "{e}");
+        let e = load_err(
+            "h.toml",
+            &format!(
+                "{APP}category = \"other\"\ndomains = [\"m.example\"]\nhq_country = \"usa\"\n"
+            ),
+        );
+        assert!(e.contains("h.toml:7:") && e.contains("ISO 3166"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let other_port = write(
+            dir.path(),
+            "ok.toml",
+            &format!(
+                "{APP}category = \"local_model_server\"\nrequests = [\"POST /api/generate\"]\nports = [8080]\n"
+            ),
+        );
+        load(&[other_port]).unwrap();
+    }
+
+    #[test]
     fn a_user_file_overrides_a_shipped_app_by_id() {
         let dir = tempfile::tempdir().unwrap();
-        let ours = write(
+        write(
             dir.path(),
             "ours.toml",
             "[[app]]\nid = \"openai-chatgpt\"\nname = \"ChatGPT (ours)\"\nvendor = \"OpenAI\"\n\
@@ -304,12 +580,16 @@ mod tests {
              [[app]]\nid = \"corp-llm\"\nname = \"Corp LLM\"\nvendor = \"Us\"\ncategory = \"llm_api\"\n\
              domains = [\"llm.corp.example\"]\n",
         );
-        let (apps, _) = load(&[dir.path().to_path_buf()]).unwrap();
-        let chatgpt = apps.iter().find(|a| a.id == "openai-chatgpt").unwrap();
+        let loaded = load(&[dir.path().to_path_buf()]).unwrap();
+        let chatgpt = loaded
+            .apps
+            .iter()
+            .find(|a| a.id == "openai-chatgpt")
+            .unwrap();
         assert_eq!(chatgpt.name, "ChatGPT (ours)");
         assert_eq!(chatgpt.domains, ["chatgpt.com"]);
-        assert!(apps.iter().any(|a| a.id == "corp-llm"));
-        let _ = ours;
+        assert!(loaded.apps.iter().any(|a| a.id == "corp-llm"));
+        assert_eq!(loaded.files, BUILTIN.len() + 1);
     }
 
     #[test]

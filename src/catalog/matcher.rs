@@ -1,12 +1,20 @@
-//! The compiled matcher: a hash of every suffix pattern and every exact name. A lookup tries
-//! the exact name, then the name and each of its parent suffixes from the longest down, so the
-//! first hit is the longest match. No allocation: the name is lower-cased into a stack buffer.
+//! The compiled name matcher: one hash table keyed by name suffixes. Each key holds the app or
+//! shared entry that claims that suffix (`openai.com`), the one that claims exactly that name
+//! (`=status.openai.com`), and the wildcard patterns whose literal tail is that suffix
+//! (`bedrock-runtime.*.amazonaws.com` sits under `amazonaws.com`).
+//!
+//! A lookup walks the name from the whole name down to its last label, one hash probe per
+//! label, and keeps the best hit: more labels matched wins; on a tie a literal pattern beats a
+//! wildcard and an exact pattern beats a suffix. The walk stops as soon as nothing shorter can
+//! win. No allocation: the name is lower-cased into a stack buffer. A hash of suffixes was
+//! measured against the need (`benches/catalog.rs`): a reversed-label trie would need the same
+//! number of probes, each a pointer chase, to reach the same answer.
 
 use super::{App, Shared};
 use std::collections::HashMap;
 
 /// Longest name looked up; longer names match nothing.
-const MAX_NAME: usize = 253;
+pub(super) const MAX_NAME: usize = 253;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Target {
@@ -21,51 +29,166 @@ pub enum Match<'a> {
     App {
         /// Index into [`super::Catalog::apps`].
         index: usize,
-        /// The pattern that matched (`=name` for an exact pattern).
+        /// The pattern that matched, as written in the catalog (`=name` for an exact one).
         pattern: &'a str,
     },
-    /// The name is shared with non-AI traffic.
+    /// The name is shared with non-AI traffic, or known not to be an AI app.
     Shared {
         /// Index into [`super::Catalog::shared`].
         index: usize,
-        /// The shared name that matched.
+        /// The name that matched.
         pattern: &'a str,
     },
     /// Not in the catalog.
     None,
 }
 
-/// Suffix and exact-name tables compiled from a catalog.
+#[derive(Debug)]
+struct Hit {
+    target: Target,
+    pattern: Box<str>,
+}
+
+/// One label of a wildcard pattern: `*`, `us-*`, `*-aiplatform` or a literal label.
+#[derive(Debug)]
+struct LabelPattern {
+    prefix: Box<str>,
+    /// `None` for a literal label (all in `prefix`).
+    suffix: Option<Box<str>>,
+}
+
+impl LabelPattern {
+    fn parse(label: &str) -> LabelPattern {
+        match label.split_once('*') {
+            Some((prefix, suffix)) => LabelPattern {
+                prefix: prefix.into(),
+                suffix: Some(suffix.into()),
+            },
+            None => LabelPattern {
+                prefix: label.into(),
+                suffix: None,
+            },
+        }
+    }
+
+    fn matches(&self, label: &str) -> bool {
+        match &self.suffix {
+            None => label == &*self.prefix,
+            Some(suffix) => {
+                label.len() >= self.prefix.len() + suffix.len()
+                    && label.starts_with(&*self.prefix)
+                    && label.ends_with(&**suffix)
+            }
+        }
+    }
+}
+
+/// A wildcard pattern, stored under its literal tail.
+#[derive(Debug)]
+struct Glob {
+    /// The labels before the literal tail, leftmost first.
+    head: Box<[LabelPattern]>,
+    /// Labels in the whole pattern.
+    labels: u8,
+    /// `=pattern`: the name must have exactly the pattern's labels, no subdomains.
+    exact: bool,
+    hit: Hit,
+}
+
+impl Glob {
+    /// Whether `before` (the name's labels left of the tail, without the final dot) matches.
+    fn matches(&self, before: &str) -> bool {
+        let mut labels = before.rsplit('.');
+        for pattern in self.head.iter().rev() {
+            match labels.next() {
+                Some(label) if pattern.matches(label) => {}
+                _ => return false,
+            }
+        }
+        !self.exact || labels.next().is_none()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    exact: Option<Hit>,
+    suffix: Option<Hit>,
+    globs: Vec<Glob>,
+}
+
+/// How good a hit is; larger is better.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Rank {
+    labels: u8,
+    literal: bool,
+    exact: bool,
+}
+
+/// Splits a wildcard pattern into its head labels and its literal tail (the labels after the
+/// last one with a `*`). `None` when the pattern has no `*`.
+pub(super) fn split_glob(pattern: &str) -> Option<(Vec<&str>, &str)> {
+    if !pattern.contains('*') {
+        return None;
+    }
+    let labels: Vec<&str> = pattern.split('.').collect();
+    let last_wild = labels.iter().rposition(|l| l.contains('*'))?;
+    let tail_start: usize = labels[..=last_wild].iter().map(|l| l.len() + 1).sum();
+    let tail = pattern.get(tail_start..).unwrap_or("");
+    Some((labels[..=last_wild].to_vec(), tail))
+}
+
+/// The compiled name patterns of a catalog.
 #[derive(Debug, Default)]
 pub struct Matcher {
-    suffix: HashMap<Box<str>, (Target, Box<str>), foldhash::fast::RandomState>,
-    exact: HashMap<Box<str>, (Target, Box<str>), foldhash::fast::RandomState>,
+    nodes: HashMap<Box<str>, Node, foldhash::fast::RandomState>,
+    /// Most labels of any wildcard pattern: a walk that has a hit this good can stop.
+    max_glob_labels: u8,
 }
 
 impl Matcher {
-    /// Compiles the patterns of `apps` and `shared`.
+    /// Compiles the patterns of `apps` and `shared`. The loader has validated them, so every
+    /// wildcard pattern has a literal tail and no pattern is claimed twice.
     pub fn build(apps: &[App], shared: &[Shared]) -> Matcher {
         let mut m = Matcher::default();
         for (i, entry) in shared.iter().enumerate() {
-            let target = (
-                Target::Shared(i as u32),
-                entry.domain.clone().into_boxed_str(),
-            );
-            m.suffix.insert(entry.domain.clone().into(), target);
+            m.add(&entry.domain, Target::Shared(i as u32));
         }
         for (i, app) in apps.iter().enumerate() {
             for pattern in &app.domains {
-                let target = (Target::App(i as u32), pattern.clone().into_boxed_str());
-                match pattern.strip_prefix('=') {
-                    Some(exact) => m.exact.insert(exact.into(), target),
-                    None => m.suffix.insert(pattern.as_str().into(), target),
-                };
+                m.add(pattern, Target::App(i as u32));
             }
         }
         m
     }
 
-    /// The longest match for `name` (case-insensitive, trailing dot ignored).
+    fn add(&mut self, written: &str, target: Target) {
+        let hit = Hit {
+            target,
+            pattern: written.into(),
+        };
+        let (exact, pattern) = match written.strip_prefix('=') {
+            Some(rest) => (true, rest),
+            None => (false, written),
+        };
+        if let Some((head, tail)) = split_glob(pattern) {
+            let labels = pattern.split('.').count().min(u8::MAX as usize) as u8;
+            self.max_glob_labels = self.max_glob_labels.max(labels);
+            self.nodes.entry(tail.into()).or_default().globs.push(Glob {
+                head: head.into_iter().map(LabelPattern::parse).collect(),
+                labels,
+                exact,
+                hit,
+            });
+            return;
+        }
+        let node = self.nodes.entry(pattern.into()).or_default();
+        match exact {
+            true => node.exact = Some(hit),
+            false => node.suffix = Some(hit),
+        }
+    }
+
+    /// The best match for `name` (case-insensitive, trailing dot ignored).
     pub fn lookup(&self, name: &str) -> Match<'_> {
         let name = name.strip_suffix('.').unwrap_or(name);
         if name.is_empty() || name.len() > MAX_NAME {
@@ -78,31 +201,67 @@ impl Matcher {
         let Ok(lower) = std::str::from_utf8(lower) else {
             return Match::None;
         };
-        if let Some(hit) = self.exact.get(lower) {
-            return to_match(hit);
-        }
-        let mut candidate = lower;
+        let mut labels = lower.bytes().filter(|&b| b == b'.').count() + 1;
+        let mut best: Option<(Rank, &Hit)> = None;
+        let mut start = 0;
         loop {
-            if let Some(hit) = self.suffix.get(candidate) {
-                return to_match(hit);
+            let suffix = &lower[start..];
+            if let Some(node) = self.nodes.get(suffix) {
+                let k = labels.min(u8::MAX as usize) as u8;
+                if start == 0
+                    && let Some(hit) = &node.exact
+                {
+                    consider(&mut best, rank(k, true, true), hit);
+                }
+                if let Some(hit) = &node.suffix {
+                    consider(&mut best, rank(k, true, false), hit);
+                }
+                if start > 0 {
+                    let before = &lower[..start - 1];
+                    for glob in node.globs.iter().filter(|g| g.matches(before)) {
+                        consider(&mut best, rank(glob.labels, false, glob.exact), &glob.hit);
+                    }
+                }
             }
-            match candidate.find('.') {
-                Some(dot) => candidate = &candidate[dot + 1..],
-                None => return Match::None,
+            // Shorter suffixes match fewer labels; only a wildcard can still do better.
+            if best.is_some_and(|(r, _)| r.labels >= self.max_glob_labels) {
+                break;
+            }
+            match suffix.find('.') {
+                Some(dot) => {
+                    start += dot + 1;
+                    labels -= 1;
+                }
+                None => break,
             }
         }
+        best.map_or(Match::None, |(_, hit)| to_match(hit))
     }
 }
 
-fn to_match((target, pattern): &(Target, Box<str>)) -> Match<'_> {
-    match *target {
+fn consider<'a>(best: &mut Option<(Rank, &'a Hit)>, rank: Rank, hit: &'a Hit) {
+    if best.is_none_or(|(r, _)| rank > r) {
+        *best = Some((rank, hit));
+    }
+}
+
+fn rank(labels: u8, literal: bool, exact: bool) -> Rank {
+    Rank {
+        labels,
+        literal,
+        exact,
+    }
+}
+
+fn to_match(hit: &Hit) -> Match<'_> {
+    match hit.target {
         Target::App(index) => Match::App {
             index: index as usize,
-            pattern,
+            pattern: &hit.pattern,
         },
         Target::Shared(index) => Match::Shared {
             index: index as usize,
-            pattern,
+            pattern: &hit.pattern,
         },
     }
 }
@@ -110,7 +269,7 @@ fn to_match((target, pattern): &(Target, Box<str>)) -> Match<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Category;
+    use crate::catalog::{Category, SharedKind};
 
     fn app(id: &str, domains: &[&str]) -> App {
         App {
@@ -119,12 +278,23 @@ mod tests {
             vendor: "v".into(),
             category: Category::Other,
             domains: domains.iter().map(|d| d.to_string()).collect(),
-            hq_country: None,
-            trains_on_user_data: None,
-            enterprise_plan: None,
-            risk: None,
-            sources: vec![],
+            ..App::default()
+        }
+    }
+
+    fn shared(domain: &str) -> Shared {
+        Shared {
+            domain: domain.into(),
+            reason: "test".into(),
+            kind: SharedKind::Shared,
             origin: "t.toml".into(),
+        }
+    }
+
+    fn index(m: &Matcher, name: &str) -> Option<usize> {
+        match m.lookup(name) {
+            Match::App { index, .. } => Some(index),
+            _ => None,
         }
     }
 
@@ -135,22 +305,14 @@ mod tests {
             app("openai-api", &["api.openai.com"]),
             app("gemini", &["gemini.google.com", "=gemini.google"]),
         ];
-        let shared = [Shared {
-            domain: "google.com".into(),
-            reason: "search".into(),
-        }];
-        let m = Matcher::build(&apps, &shared);
-        let index = |name| match m.lookup(name) {
-            Match::App { index, .. } => Some(index),
-            _ => None,
-        };
-        assert_eq!(index("API.OpenAI.com."), Some(1));
-        assert_eq!(index("cdn.openai.com"), Some(0));
-        assert_eq!(index("openai.com"), Some(0));
-        assert_eq!(index("notopenai.com"), None);
-        assert_eq!(index("x.gemini.google.com"), Some(2));
-        assert_eq!(index("gemini.google"), Some(2));
-        assert_eq!(index("x.gemini.google"), None);
+        let m = Matcher::build(&apps, &[shared("google.com")]);
+        assert_eq!(index(&m, "API.OpenAI.com."), Some(1));
+        assert_eq!(index(&m, "cdn.openai.com"), Some(0));
+        assert_eq!(index(&m, "openai.com"), Some(0));
+        assert_eq!(index(&m, "notopenai.com"), None);
+        assert_eq!(index(&m, "x.gemini.google.com"), Some(2));
+        assert_eq!(index(&m, "gemini.google"), Some(2));
+        assert_eq!(index(&m, "x.gemini.google"), None);
         assert!(matches!(
             m.lookup("www.google.com"),
             Match::Shared {
@@ -159,6 +321,8 @@ mod tests {
             }
         ));
         assert_eq!(m.lookup(&"a.".repeat(200)), Match::None);
+        assert_eq!(m.lookup(""), Match::None);
+        assert_eq!(m.lookup("."), Match::None);
         assert_eq!(
             m.lookup("caf\u{e9}.openai.com"),
             Match::App {
@@ -166,5 +330,92 @@ mod tests {
                 pattern: "openai.com"
             }
         );
+    }
+
+    #[test]
+    fn wildcards_match_one_label_or_a_fragment() {
+        let apps = [
+            app("bedrock", &["bedrock-runtime.*.amazonaws.com"]),
+            app("vertex", &["*-aiplatform.googleapis.com"]),
+            app(
+                "pubsub",
+                &["=chatgpt-async-webps-prod-*.webpubsub.azure.com"],
+            ),
+            app("region", &["us-east-1.amazonaws.com"]),
+            app("oci", &["inference.generativeai.*.oci.oraclecloud.com"]),
+        ];
+        let m = Matcher::build(&apps, &[shared("googleapis.com")]);
+        assert_eq!(
+            index(&m, "bedrock-runtime.us-east-1.amazonaws.com"),
+            Some(0)
+        );
+        assert_eq!(
+            index(&m, "x.bedrock-runtime.eu-west-3.amazonaws.com"),
+            Some(0)
+        );
+        // `*` stays inside one label.
+        assert_eq!(index(&m, "bedrock-runtime.a.b.amazonaws.com"), None);
+        assert_eq!(index(&m, "bedrock-runtime.amazonaws.com"), None);
+        // The longer wildcard beats a shorter literal suffix found first on the walk.
+        assert_eq!(index(&m, "s3.us-east-1.amazonaws.com"), Some(3));
+        assert_eq!(index(&m, "europe-west4-aiplatform.googleapis.com"), Some(1));
+        assert!(matches!(
+            m.lookup("aiplatform-x.googleapis.com"),
+            Match::Shared { .. }
+        ));
+        assert_eq!(
+            index(&m, "chatgpt-async-webps-prod-eastus-7.webpubsub.azure.com"),
+            Some(2)
+        );
+        assert_eq!(
+            index(
+                &m,
+                "x.chatgpt-async-webps-prod-eastus-7.webpubsub.azure.com"
+            ),
+            None
+        );
+        assert_eq!(
+            index(
+                &m,
+                "inference.generativeai.us-chicago-1.oci.oraclecloud.com"
+            ),
+            Some(4)
+        );
+        assert_eq!(
+            m.lookup("bedrock-runtime.us-east-1.amazonaws.com"),
+            Match::App {
+                index: 0,
+                pattern: "bedrock-runtime.*.amazonaws.com"
+            }
+        );
+    }
+
+    #[test]
+    fn literal_beats_wildcard_of_the_same_length() {
+        let apps = [
+            app("glob", &["*.example.com"]),
+            app("literal", &["api.example.com"]),
+        ];
+        let m = Matcher::build(&apps, &[]);
+        assert_eq!(index(&m, "api.example.com"), Some(1));
+        assert_eq!(index(&m, "www.example.com"), Some(0));
+        assert_eq!(index(&m, "example.com"), None);
+    }
+
+    #[test]
+    fn split_glob_finds_the_literal_tail() {
+        assert_eq!(
+            split_glob("bedrock.*.amazonaws.com"),
+            Some((vec!["bedrock", "*"], "amazonaws.com"))
+        );
+        assert_eq!(
+            split_glob("*-aiplatform.googleapis.com"),
+            Some((vec!["*-aiplatform"], "googleapis.com"))
+        );
+        assert_eq!(
+            split_glob("alice.yandex.*"),
+            Some((vec!["alice", "yandex", "*"], ""))
+        );
+        assert_eq!(split_glob("openai.com"), None);
     }
 }

@@ -2,22 +2,30 @@
 //!
 //! This stage owns the AI application catalog (`signatures/*.toml`, embedded in the binary,
 //! plus any `--catalog` files or directories, which add apps or override shipped ones by `id`),
-//! its validation, and the [`Matcher`] compiled from it: longest suffix wins, exact names are
-//! explicit, and names shared with non-AI traffic never identify an app. Names that look like AI
-//! services but are not catalogued are *candidates* (see [`candidate`]).
+//! its validation, and the matchers compiled from it: names by the longest pattern (suffixes,
+//! exact names and single-label wildcards, see [`Matcher`]), local model servers by their HTTP
+//! requests (see [`RequestRules`]). Names shared with non-AI traffic, and names reviewed and
+//! found not to be AI apps, never identify an app. Names that look like AI services but are not
+//! catalogued are *candidates* (see [`candidate`]).
 
 pub mod candidate;
 mod load;
 mod matcher;
+mod request;
+mod stats;
 
 pub use load::CatalogError;
 pub use matcher::{Match, Matcher};
+pub use request::RequestRules;
+pub use stats::Stats;
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// The category of an AI application.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     /// General chat assistants (ChatGPT, Claude, Gemini).
@@ -47,10 +55,34 @@ pub enum Category {
     /// Model servers on the local network.
     LocalModelServer,
     /// Anything else.
+    #[default]
     Other,
 }
 
 impl Category {
+    /// Every category, in catalog order.
+    pub const ALL: [Category; 14] = [
+        Category::ChatAssistant,
+        Category::LlmApi,
+        Category::CodingAssistant,
+        Category::ImageVideo,
+        Category::AudioVoice,
+        Category::WritingProductivity,
+        Category::MeetingNotetaker,
+        Category::SearchResearch,
+        Category::AgentAutomation,
+        Category::ModelHub,
+        Category::AiPlatformCloud,
+        Category::AiFeatureInSaas,
+        Category::LocalModelServer,
+        Category::Other,
+    ];
+
+    /// The category with this snake_case name.
+    pub fn from_name(name: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.name() == name)
+    }
+
     /// The snake_case name, as in the catalog and events.
     pub fn name(self) -> &'static str {
         match self {
@@ -86,6 +118,18 @@ pub enum Training {
     Unknown,
 }
 
+impl Training {
+    /// The snake_case name, as in the catalog.
+    pub fn name(self) -> &'static str {
+        match self {
+            Training::Yes => "yes",
+            Training::No => "no",
+            Training::OptOut => "opt_out",
+            Training::Unknown => "unknown",
+        }
+    }
+}
+
 /// A risk tier with its reason.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,7 +141,7 @@ pub struct Risk {
 }
 
 /// How risky sending company data to an app is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskTier {
     /// Low.
@@ -109,7 +153,7 @@ pub enum RiskTier {
 }
 
 /// One AI application of the catalog.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct App {
     /// Stable kebab-case id, never reused.
     pub id: String,
@@ -119,8 +163,15 @@ pub struct App {
     pub vendor: String,
     /// What kind of app it is.
     pub category: Category,
-    /// Domain patterns: a bare name is that name and its subdomains; `=name` is that name only.
+    /// Name patterns: a bare name is that name and its subdomains; `=name` is that name only;
+    /// `*` stands for one label or part of one (`bedrock-runtime.*.amazonaws.com`).
     pub domains: Vec<String>,
+    /// Plaintext HTTP requests that identify a local model server: `"POST /api/generate"`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<String>,
+    /// The server ports `requests` apply on; empty means any port.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<u16>,
     /// Country of the vendor's headquarters (ISO 3166 alpha-2), where known.
     pub hq_country: Option<String>,
     /// Whether it trains on user data, where known.
@@ -131,36 +182,71 @@ pub struct App {
     pub risk: Option<Risk>,
     /// Where the domains are documented.
     pub sources: Vec<String>,
+    /// Free text for reviewers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
     /// The file the app was read from.
+    #[serde(rename = "file")]
     pub origin: PathBuf,
 }
 
-/// A name that also carries non-AI traffic and must never identify an app.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Why a name never identifies an app.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SharedKind {
+    /// It carries AI and non-AI traffic alike (`www.google.com`, `github.com`).
+    Shared,
+    /// It was reviewed and is not an AI app: a false positive of a public list, a name of
+    /// unverified ownership, or a non-AI service that looks like one (`chat.google.com`).
+    NotAi,
+}
+
+/// A name that must never identify an app, nor be a candidate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Shared {
     /// The name (it and its subdomains, unless a longer catalogued name matches).
     pub domain: String,
-    /// Why it is shared.
+    /// Why.
     pub reason: String,
+    /// Shared, or not AI.
+    pub kind: SharedKind,
+    /// The file it was read from.
+    #[serde(rename = "file")]
+    pub origin: PathBuf,
 }
 
-/// The loaded, validated catalog and its compiled matcher.
+/// An app and the catalog entry that identified it: a name pattern as written
+/// (`api.openai.com`, `=status.openai.com`) or a request rule (`POST /api/chat on port 11434`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Identified<'a> {
+    /// The app.
+    pub app: &'a App,
+    /// The pattern or rule that matched.
+    pub pattern: &'a str,
+}
+
+/// The loaded, validated catalog and its compiled matchers.
 #[derive(Debug)]
 pub struct Catalog {
     apps: Vec<App>,
     shared: Vec<Shared>,
+    files: usize,
     matcher: Matcher,
+    requests: RequestRules,
 }
 
 impl Catalog {
     /// The shipped catalog plus `extra` files or directories (later ones override by `id`).
     pub fn load(extra: &[PathBuf]) -> Result<Catalog, CatalogError> {
-        let (apps, shared) = load::load(extra)?;
-        let matcher = Matcher::build(&apps, &shared);
+        let loaded = load::load(extra)?;
+        let matcher = Matcher::build(&loaded.apps, &loaded.shared);
+        let requests = RequestRules::build(&loaded.apps);
         Ok(Catalog {
-            apps,
-            shared,
+            apps: loaded.apps,
+            shared: loaded.shared,
+            files: loaded.files,
             matcher,
+            requests,
         })
     }
 
@@ -169,16 +255,67 @@ impl Catalog {
         &self.apps
     }
 
-    /// Every shared (never-AI) name.
+    /// Every shared or not-AI name.
     pub fn shared(&self) -> &[Shared] {
         &self.shared
     }
 
+    /// How many files the catalog was read from.
+    pub fn files(&self) -> usize {
+        self.files
+    }
+
+    /// The app a name belongs to, if any, and the pattern that said so.
+    pub fn identify(&self, name: &str) -> Option<Identified<'_>> {
+        match self.matcher.lookup(name) {
+            Match::App { index, pattern } => Some(Identified {
+                app: &self.apps[index],
+                pattern,
+            }),
+            Match::Shared { .. } | Match::None => None,
+        }
+    }
+
     /// The app a name belongs to, if any.
     pub fn app_for(&self, name: &str) -> Option<&App> {
-        match self.matcher.lookup(name) {
-            Match::App { index, .. } => self.apps.get(index),
-            Match::Shared { .. } | Match::None => None,
+        self.identify(name).map(|i| i.app)
+    }
+
+    /// The local model server a plaintext HTTP request to `port` identifies, if any.
+    pub fn identify_request(&self, method: &str, path: &str, port: u16) -> Option<Identified<'_>> {
+        self.requests
+            .lookup(method, path, port)
+            .map(|(index, pattern)| Identified {
+                app: &self.apps[index],
+                pattern,
+            })
+    }
+
+    /// What a flow is: the app its name identifies; else, when the name is neither catalogued
+    /// nor shared, the local model server its plaintext HTTP `request` (method, path) to `port`
+    /// identifies; else whether its name is a candidate.
+    pub fn classify(
+        &self,
+        name: Option<&str>,
+        request: Option<(&str, &str)>,
+        port: u16,
+    ) -> (Option<Identified<'_>>, bool) {
+        let by_name = name.map_or(Match::None, |n| self.matcher.lookup(n));
+        match by_name {
+            Match::App { index, pattern } => (
+                Some(Identified {
+                    app: &self.apps[index],
+                    pattern,
+                }),
+                false,
+            ),
+            Match::Shared { .. } => (None, false),
+            Match::None => {
+                let served =
+                    request.and_then(|(method, path)| self.identify_request(method, path, port));
+                let candidate = served.is_none() && name.is_some_and(candidate::looks_like_ai);
+                (served, candidate)
+            }
         }
     }
 
@@ -190,5 +327,10 @@ impl Catalog {
     /// Whether a name that is not catalogued looks like an AI service (see [`candidate`]).
     pub fn is_candidate(&self, name: &str) -> bool {
         matches!(self.matcher.lookup(name), Match::None) && candidate::looks_like_ai(name)
+    }
+
+    /// Counts of apps, patterns and facts, for `lantern catalog stats`.
+    pub fn stats(&self) -> Stats {
+        Stats::of(self)
     }
 }

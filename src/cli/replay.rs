@@ -180,6 +180,10 @@ fn summary(
         out.push_str(&table);
         out.push('\n');
     }
+    if let Some(table) = s.servers_table() {
+        out.push_str(&table);
+        out.push('\n');
+    }
     if let Some(table) = s.candidates_table() {
         out.push_str(&table);
         out.push('\n');

@@ -4,7 +4,7 @@
 
 use super::{DEFAULT_STATUS, DnsView, FlowView};
 use crate::capture::Timestamp;
-use crate::catalog::App;
+use crate::catalog::Identified;
 use crate::decode::Addr;
 use crate::flow::Endpoint;
 use crate::proto::dns;
@@ -72,16 +72,19 @@ struct AppJson<'a> {
     vendor: &'a str,
     category: &'a str,
     status: &'a str,
+    /// The catalog pattern or request rule that identified it.
+    pattern: &'a str,
 }
 
-impl<'a> From<&'a App> for AppJson<'a> {
-    fn from(app: &'a App) -> Self {
+impl<'a> From<Identified<'a>> for AppJson<'a> {
+    fn from(hit: Identified<'a>) -> Self {
         AppJson {
-            id: &app.id,
-            name: &app.name,
-            vendor: &app.vendor,
-            category: app.category.name(),
+            id: &hit.app.id,
+            name: &hit.app.name,
+            vendor: &hit.app.vendor,
+            category: hit.app.category.name(),
             status: DEFAULT_STATUS,
+            pattern: hit.pattern,
         }
     }
 }

@@ -15,7 +15,7 @@ pub use rollup::{Rollup, RollupKey, Rollups};
 pub use summary::Summary;
 
 use crate::capture::Timestamp;
-use crate::catalog::App;
+use crate::catalog::Identified;
 use crate::identity::Identity;
 use crate::naming::NameSource;
 use crate::proto::{DnsRecord, FlowRecord, dns};
@@ -35,8 +35,8 @@ pub struct FlowView<'a> {
     pub name_source: NameSource,
     /// Who the client is.
     pub identity: &'a Identity,
-    /// The AI app, if the name is catalogued.
-    pub app: Option<&'a App>,
+    /// The AI app, if the name (or, for a local model server, the request) is catalogued.
+    pub app: Option<Identified<'a>>,
     /// The name looks like an AI service but is not catalogued.
     pub candidate: bool,
 }
@@ -49,7 +49,7 @@ pub struct DnsView<'a> {
     /// Who the client is.
     pub identity: &'a Identity,
     /// The AI app, if the query name is catalogued.
-    pub app: Option<&'a App>,
+    pub app: Option<Identified<'a>>,
     /// The query name looks like an AI service but is not catalogued.
     pub candidate: bool,
 }
@@ -85,6 +85,8 @@ pub struct FlowEvidence {
     pub user_source: &'static str,
     /// App id, when catalogued.
     pub app_id: Option<String>,
+    /// The catalog pattern or request rule that identified the app.
+    pub app_pattern: Option<String>,
     /// Not catalogued but looks like AI.
     pub candidate: bool,
     /// Payload bytes client to server.
@@ -136,6 +138,8 @@ pub struct DnsEvidence {
     pub user_source: &'static str,
     /// App id, when catalogued.
     pub app_id: Option<String>,
+    /// The catalog pattern or request rule that identified the app.
+    pub app_pattern: Option<String>,
     /// Not catalogued but looks like AI.
     pub candidate: bool,
 }
@@ -242,7 +246,8 @@ fn flow_evidence(view: &FlowView<'_>) -> FlowEvidence {
         name_source: view.name_source.name(),
         user: view.identity.user.clone(),
         user_source: view.identity.source.name(),
-        app_id: view.app.map(|a| a.id.clone()),
+        app_id: view.app.map(|a| a.app.id.clone()),
+        app_pattern: view.app.map(|a| a.pattern.to_string()),
         candidate: view.candidate,
         bytes_up: r.bytes[0],
         bytes_down: r.bytes[1],
@@ -276,7 +281,8 @@ fn dns_evidence(view: &DnsView<'_>) -> DnsEvidence {
             .join(","),
         user: view.identity.user.clone(),
         user_source: view.identity.source.name(),
-        app_id: view.app.map(|a| a.id.clone()),
+        app_id: view.app.map(|a| a.app.id.clone()),
+        app_pattern: view.app.map(|a| a.pattern.to_string()),
         candidate: view.candidate,
     }
 }

@@ -63,7 +63,7 @@ impl Rollups {
     pub fn flow(&mut self, view: &FlowView<'_>) {
         let Some(app) = view.app else { return };
         let r = view.record;
-        let rollup = self.entry(r.first, &view.identity.user, &app.id);
+        let rollup = self.entry(r.first, &view.identity.user, &app.app.id);
         rollup.flows += 1;
         rollup.bytes_up += r.bytes[0];
         rollup.bytes_down += r.bytes[1];
@@ -74,7 +74,7 @@ impl Rollups {
     pub fn dns(&mut self, view: &DnsView<'_>) {
         let Some(app) = view.app else { return };
         let at = view.record.ts;
-        let rollup = self.entry(at, &view.identity.user, &app.id);
+        let rollup = self.entry(at, &view.identity.user, &app.app.id);
         rollup.dns_lookups += 1;
         rollup.seen(at, view.record.completed());
     }

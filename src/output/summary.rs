@@ -1,8 +1,9 @@
-//! The end-of-run summary: AI apps by client, candidates, and how flows were named.
+//! The end-of-run summary: AI apps by client, local model servers, candidates, and how flows
+//! were named.
 
 use super::{DnsView, FlowView, Rfc3339};
 use crate::capture::Timestamp;
-use crate::catalog::App;
+use crate::catalog::{App, Category};
 use crate::naming::NameSource;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,6 +46,8 @@ pub struct Summary {
     usage: BTreeMap<(String, String), Usage>,
     apps: BTreeMap<String, (String, String)>,
     candidates: BTreeMap<String, (u64, BTreeSet<String>)>,
+    /// Local model servers by (server address, app name): usage and clients.
+    servers: BTreeMap<(String, String), (Usage, BTreeSet<String>)>,
     /// Where usage past [`MAX_TRACKED`] pairs goes (counted, not shown).
     spill: Usage,
     /// Records not shown in the tables because they were full.
@@ -57,9 +60,12 @@ impl Summary {
         self.flows += 1;
         *self.names.entry(view.name_source).or_default() += 1;
         let r = view.record;
-        if let Some(app) = view.app {
+        if let Some(hit) = view.app {
             self.ai_flows += 1;
-            let usage = self.usage_of(&view.identity.user, app);
+            if hit.app.category == Category::LocalModelServer {
+                self.server(view, hit.app);
+            }
+            let usage = self.usage_of(&view.identity.user, hit.app);
             usage.flows += 1;
             usage.bytes_up += r.bytes[0];
             usage.bytes_down += r.bytes[1];
@@ -75,9 +81,9 @@ impl Summary {
     pub fn dns(&mut self, view: &DnsView<'_>) {
         self.lookups += 1;
         let r = view.record;
-        if let Some(app) = view.app {
+        if let Some(hit) = view.app {
             self.ai_lookups += 1;
-            let usage = self.usage_of(&view.identity.user, app);
+            let usage = self.usage_of(&view.identity.user, hit.app);
             usage.lookups += 1;
             usage.seen(r.ts, r.completed());
         } else if view.candidate {
@@ -95,6 +101,28 @@ impl Summary {
             return &mut self.spill;
         }
         self.usage.entry(key).or_default()
+    }
+
+    fn server(&mut self, view: &FlowView<'_>, app: &App) {
+        let r = view.record;
+        let addr = r.server.addr.to_string();
+        let server = match addr.contains(':') {
+            true => format!("[{addr}]:{}", r.server.port),
+            false => format!("{addr}:{}", r.server.port),
+        };
+        let key = (server, app.name.clone());
+        if self.servers.len() >= MAX_TRACKED && !self.servers.contains_key(&key) {
+            self.untracked += 1;
+            return;
+        }
+        let (usage, clients) = self.servers.entry(key).or_default();
+        usage.flows += 1;
+        usage.bytes_up += r.bytes[0];
+        usage.bytes_down += r.bytes[1];
+        usage.seen(r.first, r.last);
+        if clients.len() < 1000 {
+            clients.insert(view.identity.user.clone());
+        }
     }
 
     fn candidate(&mut self, name: &str, user: &str) {
@@ -166,6 +194,34 @@ impl Summary {
             ]);
         }
         Some(render(&table, rows.len(), "(client, app) pairs"))
+    }
+
+    /// The local-model-servers table, or `None` when none was seen.
+    pub fn servers_table(&self) -> Option<String> {
+        if self.servers.is_empty() {
+            return None;
+        }
+        let mut table = new_table(&[
+            "local model server",
+            "recognised as",
+            "clients",
+            "flows",
+            "bytes up",
+            "bytes down",
+        ]);
+        let mut rows: Vec<_> = self.servers.iter().collect();
+        rows.sort_by(|a, b| b.1.0.bytes_up.cmp(&a.1.0.bytes_up).then(a.0.cmp(b.0)));
+        for ((server, app), (u, clients)) in rows.iter().take(MAX_ROWS) {
+            table.add_row(vec![
+                Cell::new(server),
+                Cell::new(app),
+                Cell::new(clients.len()).set_alignment(CellAlignment::Right),
+                Cell::new(u.flows).set_alignment(CellAlignment::Right),
+                Cell::new(u.bytes_up).set_alignment(CellAlignment::Right),
+                Cell::new(u.bytes_down).set_alignment(CellAlignment::Right),
+            ]);
+        }
+        Some(render(&table, rows.len(), "servers"))
     }
 
     /// The candidates table, or `None` when there were none.

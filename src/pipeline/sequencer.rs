@@ -77,8 +77,7 @@ impl<'c> Sequencer<'c> {
                 Record::Dns(lookup) => {
                     self.namer.learn(lookup);
                     let identity = self.resolver.resolve(lookup.client.addr, lookup.ts);
-                    let app = self.catalog.app_for(&lookup.query);
-                    let candidate = app.is_none() && self.catalog.is_candidate(&lookup.query);
+                    let (app, candidate) = self.catalog.classify(Some(&lookup.query), None, 0);
                     self.output.dns(&DnsView {
                         record: lookup,
                         identity: &identity,
@@ -89,9 +88,13 @@ impl<'c> Sequencer<'c> {
                 Record::Flow(flow) => {
                     let (server_name, name_source) = self.namer.name(flow);
                     let identity = self.resolver.resolve(flow.client.addr, flow.first);
-                    let app = server_name.and_then(|n| self.catalog.app_for(n));
-                    let candidate =
-                        app.is_none() && server_name.is_some_and(|n| self.catalog.is_candidate(n));
+                    let request = flow
+                        .http
+                        .as_deref()
+                        .map(|h| (h.method.as_str(), h.path.as_str()));
+                    let (app, candidate) =
+                        self.catalog
+                            .classify(server_name, request, flow.server.port);
                     self.output.flow(&FlowView {
                         record: flow,
                         server_name,

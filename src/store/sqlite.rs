@@ -6,8 +6,15 @@ use crate::output::{DnsEvidence, FlowEvidence, Rfc3339, Rollup, RollupKey};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 
-/// The schema version this code writes.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema version this code writes. Version 2 added `app_pattern` to `flows` and `dns`.
+const SCHEMA_VERSION: i64 = 2;
+
+/// What turns a version-1 store into a version-2 one.
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE flows ADD COLUMN app_pattern TEXT;
+ALTER TABLE dns ADD COLUMN app_pattern TEXT;
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
+";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -45,6 +52,7 @@ CREATE TABLE IF NOT EXISTS flows (
     user TEXT NOT NULL,
     user_source TEXT NOT NULL,
     app_id TEXT,
+    app_pattern TEXT,
     candidate INTEGER NOT NULL,
     bytes_up INTEGER NOT NULL,
     bytes_down INTEGER NOT NULL,
@@ -74,6 +82,7 @@ CREATE TABLE IF NOT EXISTS dns (
     user TEXT NOT NULL,
     user_source TEXT NOT NULL,
     app_id TEXT,
+    app_pattern TEXT,
     candidate INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dns_by_app_time ON dns (app_id, ts_us);
@@ -98,9 +107,22 @@ CREATE TABLE IF NOT EXISTS rollups_hourly (
 pub struct StoreError {
     /// The store file.
     pub path: PathBuf,
-    /// What SQLite said.
+    /// What went wrong.
     #[source]
-    pub source: rusqlite::Error,
+    pub source: StoreFault,
+}
+
+/// What went wrong with a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreFault {
+    /// SQLite refused.
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    /// The file was written by a newer lantern.
+    #[error(
+        "store schema version {0} is newer than this lantern's ({SCHEMA_VERSION}); use a newer lantern"
+    )]
+    Newer(i64),
 }
 
 /// A file that an earlier run ingested.
@@ -145,12 +167,38 @@ fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// Brings the schema of an open store to [`SCHEMA_VERSION`]: a new file gets the tables
+/// as they are now (`SCHEMA` creates only what is missing), an older one is migrated, a newer one
+/// is refused.
+fn migrate(conn: &Connection) -> Result<(), StoreFault> {
+    let found: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let version = found.and_then(|v| v.parse::<i64>().ok());
+    match version {
+        None => {
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
+                [SCHEMA_VERSION.to_string()],
+            )?;
+        }
+        Some(1) => conn.execute_batch(&format!("BEGIN;{MIGRATE_1_TO_2}COMMIT;"))?,
+        Some(SCHEMA_VERSION) => {}
+        Some(newer) => return Err(StoreFault::Newer(newer)),
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the store at `path`, writing as `sensor`.
     pub fn open(path: &Path, sensor: &str) -> Result<SqliteStore, StoreError> {
-        let wrap = |source| StoreError {
+        let wrap = |source: rusqlite::Error| StoreError {
             path: path.to_path_buf(),
-            source,
+            source: source.into(),
         };
         let conn = Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
@@ -160,11 +208,10 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
-        conn.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)",
-            [SCHEMA_VERSION.to_string()],
-        )
-        .map_err(wrap)?;
+        migrate(&conn).map_err(|source| StoreError {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Ok(SqliteStore {
             conn,
             path: path.to_path_buf(),
@@ -180,7 +227,7 @@ impl SqliteStore {
     fn wrap(&self, source: rusqlite::Error) -> StoreError {
         StoreError {
             path: self.path.clone(),
-            source,
+            source: source.into(),
         }
     }
 
@@ -261,9 +308,10 @@ impl SqliteStore {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO flows (sensor, ts_us, end_ts_us, flow_id, client_ip, client_port, server_ip,
                     server_port, transport, protocol, server_name, name_source, user, user_source, app_id,
-                    candidate, bytes_up, bytes_down, packets_up, packets_down, tls_version, tls_alpn, ja4, ech)
+                    app_pattern, candidate, bytes_up, bytes_down, packets_up, packets_down, tls_version, tls_alpn,
+                    ja4, ech)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-                    ?20, ?21, ?22, ?23, ?24)",
+                    ?20, ?21, ?22, ?23, ?24, ?25)",
             )?;
             for f in flows {
                 insert.execute(params![
@@ -282,6 +330,7 @@ impl SqliteStore {
                     f.user,
                     f.user_source,
                     f.app_id,
+                    f.app_pattern,
                     f.candidate,
                     int(f.bytes_up),
                     int(f.bytes_down),
@@ -295,8 +344,8 @@ impl SqliteStore {
             }
             let mut insert = tx.prepare_cached(
                 "INSERT INTO dns (sensor, ts_us, flow_id, client_ip, client_port, server_ip, server_port,
-                    transport, query, qtype, rcode, answers, user, user_source, app_id, candidate)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                    transport, query, qtype, rcode, answers, user, user_source, app_id, app_pattern, candidate)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             )?;
             for d in lookups {
                 insert.execute(params![
@@ -315,6 +364,7 @@ impl SqliteStore {
                     d.user,
                     d.user_source,
                     d.app_id,
+                    d.app_pattern,
                     d.candidate
                 ])?;
             }
@@ -411,5 +461,50 @@ mod tests {
         let found = store.find_file("ab").unwrap().unwrap();
         assert_eq!((found.path.as_str(), found.complete), ("a.pcap", true));
         assert!(store.find_file("cd").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_version_1_store_is_migrated_and_a_newer_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            // A version-1 store: the tables as they were before app_pattern.
+            let store = SqliteStore::open(&path, "s1").unwrap();
+            store
+                .connection()
+                .execute_batch(
+                    "ALTER TABLE flows DROP COLUMN app_pattern;
+                     ALTER TABLE dns DROP COLUMN app_pattern;
+                     UPDATE meta SET value = '1' WHERE key = 'schema_version';",
+                )
+                .unwrap();
+        }
+        let store = SqliteStore::open(&path, "s1").unwrap();
+        let version: String = store
+            .connection()
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(version, "2");
+        store
+            .connection()
+            .execute_batch("SELECT app_pattern FROM flows; SELECT app_pattern FROM dns;")
+            .unwrap();
+        store
+            .connection()
+            .execute(
+                "UPDATE meta SET value = '9' WHERE key = 'schema_version'",
+                [],
+            )
+            .unwrap();
+        drop(store);
+        let e = SqliteStore::open(&path, "s1").unwrap_err().to_string();
+        assert!(
+            e.contains("old.db: store schema version 9 is newer than this lantern's (2)"),
+            "{e}"
+        );
     }
 }
