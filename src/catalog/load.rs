@@ -106,6 +106,8 @@ impl fmt::Display for Declared {
 #[derive(Default)]
 struct Builder {
     apps: Vec<App>,
+    /// Where each app id sits in `apps`.
+    ids: HashMap<String, usize>,
     shared: Vec<Shared>,
     patterns: HashMap<String, Declared>,
     /// `METHOD /path` to the apps (with their ports) that claim it.
@@ -184,16 +186,19 @@ impl Builder {
                 format!("app id {id:?} is not kebab-case (a-z, 0-9, -)"),
             ));
         }
-        if let Some(old) = self.apps.iter().position(|a| a.id == id) {
+        let replaces = self.ids.get(&id).copied();
+        if let Some(old) = replaces {
             if !may_override {
-                let old = &self.apps[old];
                 return Err((
                     id_at,
-                    format!("app id {id:?} is already used in {}", old.origin.display()),
+                    format!(
+                        "app id {id:?} is already used in {}",
+                        self.apps[old].origin.display()
+                    ),
                 ));
             }
-            let old = self.apps.remove(old);
-            let owner = Owner::App(old.id);
+            // A user's app replaces the shipped one in place, its claims with it.
+            let owner = Owner::App(id.clone());
             self.patterns.retain(|_, d| d.owner != owner);
             for claims in self.requests.values_mut() {
                 claims.retain(|(_, d)| d.owner != owner);
@@ -283,7 +288,7 @@ impl Builder {
             }
             claims.push((app.ports.clone(), declared(offset)));
         }
-        self.apps.push(App {
+        let built = App {
             id,
             name: app.name,
             vendor: app.vendor,
@@ -298,7 +303,14 @@ impl Builder {
             sources: app.sources,
             notes: app.notes,
             origin: file.to_path_buf(),
-        });
+        };
+        match replaces {
+            Some(at) => self.apps[at] = built,
+            None => {
+                self.ids.insert(built.id.clone(), self.apps.len());
+                self.apps.push(built);
+            }
+        }
         Ok(())
     }
 
