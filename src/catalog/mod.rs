@@ -152,6 +152,17 @@ pub enum RiskTier {
     High,
 }
 
+impl RiskTier {
+    /// The snake_case name, as in the catalog.
+    pub fn name(self) -> &'static str {
+        match self {
+            RiskTier::Low => "low",
+            RiskTier::Medium => "medium",
+            RiskTier::High => "high",
+        }
+    }
+}
+
 /// One AI application of the catalog.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct App {

@@ -2,6 +2,7 @@
 //! starts, and the wiring of the stages for each command. Errors come back as one line each;
 //! `main` prints them.
 
+mod catalog;
 mod replay;
 
 use clap::{Args, Parser, Subcommand};
@@ -20,6 +21,8 @@ pub struct Cli {
 enum Command {
     /// Replay capture files (pcap, pcapng) into events, a summary and the store.
     Replay(ReplayArgs),
+    /// Validate, look up, list and count the AI application catalog.
+    Catalog(catalog::CatalogArgs),
 }
 
 /// Flags of `lantern replay`.
@@ -88,6 +91,12 @@ impl<E: std::fmt::Display> From<E> for Failure {
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Replay(args) => replay::run(args),
+        Command::Catalog(args) => {
+            return catalog::run(args).unwrap_or_else(|Failure(message)| {
+                eprintln!("lantern: {message}");
+                ExitCode::FAILURE
+            });
+        }
     };
     match result {
         Ok(errors) if errors.is_empty() => ExitCode::SUCCESS,

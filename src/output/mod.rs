@@ -12,7 +12,7 @@ pub mod summary;
 
 pub use event::{EventWriter, Rfc3339};
 pub use rollup::{Rollup, RollupKey, Rollups};
-pub use summary::Summary;
+pub use summary::{Summary, new_table};
 
 use crate::capture::Timestamp;
 use crate::catalog::Identified;

@@ -106,10 +106,13 @@ impl Summary {
     fn server(&mut self, view: &FlowView<'_>, app: &App) {
         let r = view.record;
         let addr = r.server.addr.to_string();
-        let server = match addr.contains(':') {
+        let mut server = match addr.contains(':') {
             true => format!("[{addr}]:{}", r.server.port),
             false => format!("{addr}:{}", r.server.port),
         };
+        if let Some(name) = view.server_name.filter(|n| *n != addr) {
+            server = format!("{name} ({server})");
+        }
         let key = (server, app.name.clone());
         if self.servers.len() >= MAX_TRACKED && !self.servers.contains_key(&key) {
             self.untracked += 1;
@@ -243,7 +246,8 @@ impl Summary {
     }
 }
 
-fn new_table(header: &[&str]) -> Table {
+/// A table in the style of every table lantern prints.
+pub fn new_table(header: &[&str]) -> Table {
     let mut table = Table::new();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)

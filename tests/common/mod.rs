@@ -26,6 +26,17 @@ pub fn shared_captures() -> PathBuf {
     dir
 }
 
+/// A file of `../shared/reference/`, the merged public AI-domain lists.
+pub fn shared_reference(name: &str) -> PathBuf {
+    let path = root().join("../shared/reference").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: the shared reference must sit beside the repository (../shared)",
+        path.display()
+    );
+    path
+}
+
 /// The result of one `lantern` run.
 pub struct Run {
     pub status: i32,

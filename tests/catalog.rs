@@ -1,0 +1,412 @@
+//! The shipped catalog against the public reference (`../shared/reference/`), the hard cases
+//! of matching, and `lantern catalog` as a user runs it.
+
+mod common;
+
+use common::{lantern, lantern_in, shared_reference};
+use lantern::catalog::{Catalog, Match, SharedKind};
+use serde_json::Value;
+
+fn catalog() -> Catalog {
+    Catalog::load(&[]).expect("the shipped catalog loads")
+}
+
+/// The app id a name identifies, if any.
+fn app(c: &Catalog, name: &str) -> Option<String> {
+    c.identify(name).map(|hit| hit.app.id.clone())
+}
+
+/// Rows of a reference TSV as maps from column name to value.
+fn tsv(name: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let text = std::fs::read_to_string(shared_reference(name)).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            header
+                .iter()
+                .map(|h| h.to_string())
+                .zip(l.split('\t').map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+/// Names that a reference pattern stands for: the name itself, a subdomain of a suffix
+/// pattern, `*` filled in for a wildcard, an instance of the one regular expression.
+fn instances(pattern: &str, match_type: &str) -> Vec<String> {
+    match match_type {
+        "suffix" => vec![pattern.to_string(), format!("x1.{pattern}")],
+        "exact" => vec![pattern.to_string()],
+        "glob" => vec![pattern.replace('*', "ru")],
+        "regex" => {
+            assert!(
+                pattern.starts_with("^chatgpt-async-webps-prod-"),
+                "{pattern}"
+            );
+            vec!["chatgpt-async-webps-prod-eastus-7.webpubsub.azure.com".to_string()]
+        }
+        other => panic!("unknown match type {other}"),
+    }
+}
+
+#[test]
+fn every_reference_domain_is_catalogued_or_excluded_with_a_reason() {
+    let c = catalog();
+    let rows = tsv("ai_domains.tsv");
+    assert!(rows.len() > 600, "{} rows", rows.len());
+    let mut apps = std::collections::BTreeSet::new();
+    let mut missing = Vec::new();
+    for row in &rows {
+        let pattern = &row["domain_pattern"];
+        for name in instances(pattern, &row["match_type"]) {
+            match c.explain(&name) {
+                Match::App { index, .. } => {
+                    apps.insert(c.apps()[index].id.clone());
+                }
+                // An exclusion must name this very domain, with a reason: a name that is
+                // merely under a shared parent (google.com) has not been reviewed.
+                Match::Shared { index, pattern: by } => {
+                    let entry = &c.shared()[index];
+                    if by != pattern.as_str() || entry.reason.trim().is_empty() {
+                        missing.push(format!("{name} ({}): only under {by}", row["app"]));
+                    }
+                }
+                Match::None => missing.push(format!("{name} ({})", row["app"])),
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not catalogued nor excluded:\n{}",
+        missing.join("\n")
+    );
+    // Every reference app is in, but for the ones whose every host is shared with non-AI
+    // traffic (Kaggle, Canva, Envato, Google Assistant): about 270 apps.
+    assert!(apps.len() >= 265, "{} apps", apps.len());
+}
+
+#[test]
+fn the_ambiguous_reference_rows_are_judged() {
+    let c = catalog();
+    for row in tsv("ai_domains.tsv")
+        .iter()
+        .filter(|r| r["specificity"] == "ambiguous")
+    {
+        let domain = &row["domain_pattern"];
+        match c.explain(domain) {
+            Match::App { .. } => {
+                // Kept: the app's notes must say why.
+                let hit = c.identify(domain).unwrap();
+                let notes = hit.app.notes.as_deref().unwrap_or("");
+                assert!(
+                    notes.contains(domain.as_str()) || notes.contains("ambiguous"),
+                    "{domain} kept in {} without a note saying why",
+                    hit.app.id
+                );
+            }
+            Match::Shared { index, .. } => {
+                assert_eq!(c.shared()[index].kind, SharedKind::NotAi, "{domain}");
+            }
+            Match::None => panic!("{domain} neither kept nor excluded"),
+        }
+    }
+}
+
+#[test]
+fn shared_and_excluded_names_never_identify_an_app_nor_are_candidates() {
+    let c = catalog();
+    let rows = tsv("shared_and_excluded.tsv");
+    assert!(rows.len() > 60);
+    for row in rows {
+        let domain = &row["domain"];
+        assert_eq!(
+            c.classify(Some(domain), None, 443),
+            (None, false),
+            "{domain}: {}",
+            row["reason_excluded_from_ai_domains"]
+        );
+    }
+}
+
+#[test]
+fn the_catalog_is_large_and_every_app_says_where_its_domains_come_from() {
+    let c = catalog();
+    assert!(c.apps().len() >= 600, "{} apps", c.apps().len());
+    let stats = c.stats();
+    for (category, n) in &stats.by_category {
+        assert!(*n > 0, "no app of category {}", category.name());
+    }
+    for app in c.apps() {
+        assert!(!app.sources.is_empty(), "{} has no sources", app.id);
+        assert!(!app.name.is_empty() && !app.vendor.is_empty(), "{}", app.id);
+    }
+}
+
+#[test]
+fn hard_cases() {
+    let c = catalog();
+    // The AI host under a shared name is the app; the shared name itself is nothing.
+    for (ai, app_id, shared) in [
+        ("gemini.google.com", "google-gemini", "www.google.com"),
+        ("copilot.microsoft.com", "microsoft-copilot", "www.bing.com"),
+        ("api.githubcopilot.com", "github-copilot", "github.com"),
+        (
+            "europe-west4-aiplatform.googleapis.com",
+            "google-vertex-ai",
+            "storage.googleapis.com",
+        ),
+        (
+            "bedrock-runtime.us-east-1.amazonaws.com",
+            "amazon-bedrock",
+            "s3.us-east-1.amazonaws.com",
+        ),
+    ] {
+        assert_eq!(app(&c, ai).as_deref(), Some(app_id), "{ai}");
+        assert_eq!(
+            c.classify(Some(shared), None, 443),
+            (None, false),
+            "{shared}"
+        );
+    }
+    // Longest match: the API and the product are different apps of one vendor.
+    for (name, app_id) in [
+        ("api.openai.com", "openai-api"),
+        ("platform.openai.com", "openai-platform"),
+        ("openai.com", "openai-web"),
+        ("chatgpt.com", "openai-chatgpt"),
+        ("sora.chatgpt.com", "openai-sora"),
+        ("api.anthropic.com", "anthropic-api"),
+        ("claude.ai", "anthropic-claude"),
+        ("generativelanguage.googleapis.com", "google-gemini-api"),
+        ("aistudio.google.com", "google-ai-studio"),
+        ("huggingface.co", "huggingface"),
+        ("cdn-lfs-us-1.hf.co", "huggingface-downloads"),
+        ("cas-server.xethub.hf.co", "huggingface-downloads"),
+        ("hf.co", "huggingface"),
+        ("registry.ollama.ai", "ollama-registry"),
+        ("ollama.com", "ollama-web"),
+    ] {
+        assert_eq!(app(&c, name).as_deref(), Some(app_id), "{name}");
+    }
+    // GitHub Copilot's plan subdomains tell personal from corporate use.
+    for (name, app_id) in [
+        (
+            "proxy.individual.githubcopilot.com",
+            "github-copilot-individual",
+        ),
+        ("api.business.githubcopilot.com", "github-copilot-business"),
+        (
+            "api.enterprise.githubcopilot.com",
+            "github-copilot-enterprise",
+        ),
+        ("api.githubcopilot.com", "github-copilot"),
+    ] {
+        assert_eq!(app(&c, name).as_deref(), Some(app_id), "{name}");
+    }
+    // An uncatalogued .ai name is a candidate; known non-AI names are not.
+    assert_eq!(c.classify(Some("newtool.ai"), None, 443), (None, true));
+    assert_eq!(
+        c.classify(Some("chat.acme-corp.com"), None, 443),
+        (None, true)
+    );
+    for not_ai in [
+        "chat.google.com",
+        "www.gov.ai",
+        "gemini.com",
+        "agent.datadoghq.com",
+        "copilot.ai",
+    ] {
+        assert_eq!(
+            c.classify(Some(not_ai), None, 443),
+            (None, false),
+            "{not_ai}"
+        );
+    }
+}
+
+#[test]
+fn local_model_servers_by_request() {
+    let c = catalog();
+    let server = |method, path, port| {
+        c.classify(Some("10.1.2.3"), Some((method, path)), port)
+            .0
+            .map(|hit| (hit.app.id.clone(), hit.pattern.to_string()))
+    };
+    assert_eq!(
+        server("POST", "/api/generate", 11434),
+        Some((
+            "ollama-server".into(),
+            "POST /api/generate on port 11434".into()
+        ))
+    );
+    assert_eq!(server("POST", "/api/chat", 8080), None);
+    assert_eq!(
+        server("POST", "/v1/chat/completions", 8000).unwrap().0,
+        "openai-compatible-server"
+    );
+    assert_eq!(
+        server("POST", "/v1/chat/completions", 11434).unwrap().0,
+        "ollama-server"
+    );
+    assert_eq!(
+        server("POST", "/v1/embeddings", 1234).unwrap().0,
+        "lm-studio-server"
+    );
+    assert_eq!(server("GET", "/v1/chat/completions", 8000), None);
+    // A catalogued name wins over the request; a shared name is never a model server.
+    let (hit, _) = c.classify(
+        Some("api.openai.com"),
+        Some(("POST", "/v1/chat/completions")),
+        80,
+    );
+    assert_eq!(hit.unwrap().app.id, "openai-api");
+    let (hit, _) = c.classify(
+        Some("www.google.com"),
+        Some(("POST", "/v1/chat/completions")),
+        80,
+    );
+    assert!(hit.is_none());
+}
+
+#[test]
+fn catalog_commands() {
+    let run = lantern(&["catalog", "validate"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(run.stdout.starts_with("catalog valid: "), "{}", run.stdout);
+
+    let run = lantern(&["catalog", "stats", "--format", "json"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let stats: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(stats["apps"].as_u64().unwrap() >= 600, "{stats}");
+
+    let run = lantern(&["catalog", "lookup", "x.api.openai.com"]);
+    assert_eq!(run.status, 0);
+    assert_eq!(
+        run.stdout,
+        "x.api.openai.com: OpenAI API (openai-api, llm_api) by pattern \"api.openai.com\" in \
+         signatures/llm_api.toml\n"
+    );
+    let run = lantern(&["catalog", "lookup", "www.bing.com"]);
+    assert_eq!(run.status, 1);
+    assert!(
+        run.stdout
+            .contains("no app: shared with non-AI traffic, by \"bing.com\""),
+        "{}",
+        run.stdout
+    );
+    let run = lantern(&["catalog", "lookup", "newtool.ai"]);
+    assert_eq!(run.status, 1);
+    assert!(
+        run.stdout
+            .contains("not in the catalog; a candidate because its top-level domain is .ai"),
+        "{}",
+        run.stdout
+    );
+    let run = lantern(&[
+        "catalog",
+        "lookup",
+        "gpu1.lan",
+        "--request",
+        "POST /api/chat",
+        "--port",
+        "11434",
+    ]);
+    assert_eq!(run.status, 0);
+    assert!(
+        run.stdout.contains(
+            "ollama-server, local_model_server) by request rule \"POST /api/chat on port 11434\""
+        ),
+        "{}",
+        run.stdout
+    );
+
+    let run = lantern(&[
+        "catalog",
+        "list",
+        "--category",
+        "local_model_server",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let apps: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert!(apps.len() >= 3);
+    assert!(apps.iter().all(|a| a["category"] == "local_model_server"));
+    let run = lantern(&["catalog", "list", "--category", "chatbots"]);
+    assert_eq!(run.status, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("chat_assistant"), "{}", run.stderr);
+}
+
+#[test]
+fn a_users_catalog_adds_apps_and_a_bad_one_is_refused_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = dir.path().join("ours.toml");
+    std::fs::write(
+        &ours,
+        "[[app]]\nid = \"corp-assistant\"\nname = \"Corp Assistant\"\nvendor = \"Us\"\n\
+         category = \"chat_assistant\"\ndomains = [\"assistant.corp.example\"]\n",
+    )
+    .unwrap();
+    let ours = ours.to_str().unwrap();
+    let run = lantern(&[
+        "catalog",
+        "--catalog",
+        ours,
+        "lookup",
+        "assistant.corp.example",
+    ]);
+    assert_eq!(run.status, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("(corp-assistant, chat_assistant)"),
+        "{}",
+        run.stdout
+    );
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[app]]\nid = \"x\"\nname = \"X\"\nvendor = \"V\"\ncategory = \"other\"\n\
+         domains = [\"ok.example\", \"api.openai.com\"]\n",
+    )
+    .unwrap();
+    let run = lantern_in(
+        Some(dir.path()),
+        &[],
+        &["catalog", "--catalog", "bad.toml", "validate"],
+    );
+    assert_eq!(run.status, 1);
+    let line = run
+        .stderr
+        .trim()
+        .strip_prefix(
+            "lantern: bad.toml:6: \"api.openai.com\" of app \"x\" is already claimed by app \
+             \"openai-api\" (signatures/llm_api.toml:",
+        )
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{}", run.stderr));
+    // The line named is where the shipped app claims it.
+    let shipped = std::fs::read_to_string(common::root().join("signatures/llm_api.toml")).unwrap();
+    let at: usize = line.parse().unwrap();
+    assert!(
+        shipped
+            .lines()
+            .nth(at - 1)
+            .unwrap()
+            .contains("\"api.openai.com\""),
+        "line {at}"
+    );
+    // The same catalog is refused at the start of a replay.
+    let run = lantern_in(
+        Some(dir.path()),
+        &[],
+        &["replay", "--no-store", "--catalog", "bad.toml", "x.pcap"],
+    );
+    assert_eq!(run.status, 1);
+    assert!(
+        run.stderr.starts_with("lantern: bad.toml:6: "),
+        "{}",
+        run.stderr
+    );
+}
