@@ -2,11 +2,13 @@
 # make.sh - remake lantern's own test captures with real clients in network namespaces.
 #
 # Usage (as root, on Debian 12):  captures/make.sh [OUT_DIR]      (default: this directory)
+#        ONLY="http-local-models ..." captures/make.sh   remakes only those base captures
 #
 # Two namespaces joined by a veth pair (offloads off, so the capture shows the segments a real
 # link carries): lt-client (10.77.0.10 and 10.77.0.11, fd77::10) and lt-server (the resolver
 # 10.77.0.1 and one address per AI name). dnsmasq answers for the names; a Python server speaks
-# HTTPS on :443 for any name and HTTP on :11434. Real clients - curl, Python, Node, headless
+# HTTPS on :443 for any name and plain HTTP on the model-server ports (11434, 8000, 8080, 1234)
+# and on 3000. Real clients - curl, Python, Node, headless
 # Chromium, dig - make the traffic; tcpdump records it on the client side. Variants of one
 # capture (pcapng, nanosecond, big-endian, VLAN, QinQ, Linux cooked v1/v2, a multi-interface
 # pcapng and a file cut short) are made from it with Debian's tools.
@@ -29,6 +31,10 @@ C=lt-client
 S=lt-server
 WORK=$(mktemp -d)
 PIDS=()
+ONLY=${ONLY:-}
+
+# want NAME: whether this run makes the capture NAME (all of them unless ONLY lists some).
+want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 
 for t in ip ethtool tcpdump dnsmasq curl node chromium dig openssl editcap mergecap tcprewrite tcpreplay python3; do
   command -v "$t" >/dev/null || { echo "missing tool: $t" >&2; exit 1; }
@@ -59,7 +65,12 @@ NAMES=(
   "ollama.lan 10.77.1.8"
   "huggingface.co 10.77.1.9"
   "deepseek.com 10.77.1.10"
+  "vllm.lan 10.77.1.11"
+  "lmstudio.lan 10.77.1.12"
+  "wiki.lan 10.77.1.14"
 )
+# Addresses without a name (a model server reached by address).
+BARE=(10.77.1.13)
 
 setup() {
   ip netns add $C
@@ -82,6 +93,7 @@ setup() {
       dns_args+=(--address="/$name/$v6")
     fi
   done
+  for v4 in "${BARE[@]}"; do in_s ip addr add "$v4/16" dev ls0; done
   for ns in $C $S; do ip netns exec $ns ip link set lo up; done
   in_c ip link set lc0 up
   in_s ip link set ls0 up
@@ -188,39 +200,59 @@ vxlan_replay() {
 setup
 
 # curl to ChatGPT: DNS (A and AAAA) then TLS, recorded as Ethernet, SLL and SLL2 at once.
-record_all curl-chatgpt in_c curl -sk https://chatgpt.com/ -o /dev/null
+want curl-chatgpt && record_all curl-chatgpt in_c curl -sk https://chatgpt.com/ -o /dev/null
 # Python uploads 200,000 bytes to the Anthropic API from the second client address.
-record python-upload EN10MB in_c python3 "$TOOLS/python_clients.py" upload api.anthropic.com 200000 10.77.0.11
+want python-upload && record python-upload EN10MB in_c python3 "$TOOLS/python_clients.py" upload api.anthropic.com 200000 10.77.0.11
 # Node posts a 5,000-character prompt to the OpenAI API.
-record node-openai EN10MB in_c node "$TOOLS/node_client.js" api.openai.com 5000
+want node-openai && record node-openai EN10MB in_c node "$TOOLS/node_client.js" api.openai.com 5000
 # Headless Chromium loads claude.ai: its post-quantum ClientHello spans two TCP segments.
-record chromium-claude EN10MB chromium_get https://claude.ai/
+want chromium-claude && record chromium-claude EN10MB chromium_get https://claude.ai/
 # Python resolves gemini.google.com, then speaks TLS to the address without SNI.
-record nosni-gemini EN10MB in_c python3 "$TOOLS/python_clients.py" nosni gemini.google.com
+want nosni-gemini && record nosni-gemini EN10MB in_c python3 "$TOOLS/python_clients.py" nosni gemini.google.com
 # curl posts a prompt to an Ollama-style server over plain HTTP on port 11434.
-record http-ollama EN10MB in_c curl -s http://ollama.lan:11434/api/generate -d '{"model":"llama3","prompt":"hello"}'
+want http-ollama && record http-ollama EN10MB in_c curl -s http://ollama.lan:11434/api/generate -d '{"model":"llama3","prompt":"hello"}'
 # dig: DNS over TCP and UDP for AI names and others, with no connection following.
-record dns-lookups EN10MB sh -c "ip netns exec $C dig +tcp huggingface.co A; ip netns exec $C dig deepseek.com A; ip netns exec $C dig newtool.ai A; ip netns exec $C dig www.example.org A"
+want dns-lookups && record dns-lookups EN10MB sh -c "ip netns exec $C dig +tcp huggingface.co A; ip netns exec $C dig deepseek.com A; ip netns exec $C dig newtool.ai A; ip netns exec $C dig www.example.org A"
 # curl to a name that is not in the catalog but looks like AI: a candidate.
-record candidate-newtool LINUX_SLL2 in_c curl -sk https://newtool.ai/ -o /dev/null
+want candidate-newtool && record candidate-newtool LINUX_SLL2 in_c curl -sk https://newtool.ai/ -o /dev/null
 # curl to ChatGPT over IPv6 (for the IPv6-in-IPv4 variant).
-record curl-chatgpt-v6 EN10MB in_c curl -6 -sk https://chatgpt.com/ -o /dev/null
+want curl-chatgpt-v6 && record curl-chatgpt-v6 EN10MB in_c curl -6 -sk https://chatgpt.com/ -o /dev/null
 # Headless Chromium forced onto QUIC for gemini.google.com.
-record chromium-quic-gemini EN10MB chromium_quic gemini.google.com
+want chromium-quic-gemini && record chromium-quic-gemini EN10MB chromium_quic gemini.google.com
+# Plain HTTP to model servers on the local network: Python to a vLLM-style server on 8000 by
+# name, curl to an LM Studio-style server on 1234, curl by address to a llama.cpp-style server
+# on 8080, and Ollama's /api/chat path sent to an ordinary web app on 3000 (not a model server).
+local_models() {
+  in_c python3 "$TOOLS/python_clients.py" chat http://vllm.lan:8000/v1/chat/completions
+  in_c curl -s http://lmstudio.lan:1234/v1/chat/completions -H 'Content-Type: application/json' \
+    -d '{"model":"qwen2.5-7b","messages":[{"role":"user","content":"hello"}]}'
+  in_c curl -s http://10.77.1.13:8080/v1/embeddings -H 'Content-Type: application/json' \
+    -d '{"model":"nomic-embed","input":"quarterly revenue"}'
+  in_c curl -s http://wiki.lan:3000/api/chat -H 'Content-Type: application/json' -d '{"message":"hi"}'
+}
+want http-local-models && record http-local-models EN10MB local_models
 # A DNS answer of 150 addresses through a 576-byte MTU: the kernel fragments it (last, as it
 # changes the link).
-in_s ip link set ls0 mtu 576
-in_c ip link set lc0 mtu 576
-record dns-fragmented EN10MB in_c dig +bufsize=4096 +notcp +ignore api.mistral.ai A
+if want dns-fragmented; then
+  in_s ip link set ls0 mtu 576
+  in_c ip link set lc0 mtu 576
+  record dns-fragmented EN10MB in_c dig +bufsize=4096 +notcp +ignore api.mistral.ai A
+fi
 
 mkdir -p "$OUT"
-cp "$WORK/curl-chatgpt-EN10MB.pcap" "$OUT/curl-chatgpt.pcap"
-cp "$WORK/curl-chatgpt-LINUX_SLL.pcap" "$OUT/curl-chatgpt-sll.pcap"
-cp "$WORK/curl-chatgpt-LINUX_SLL2.pcap" "$OUT/curl-chatgpt-sll2.pcap"
-for name in python-upload node-openai chromium-claude nosni-gemini http-ollama dns-lookups \
-  curl-chatgpt-v6 chromium-quic-gemini dns-fragmented; do
-  cp "$WORK/$name.pcap" "$OUT/$name.pcap"
+if want curl-chatgpt; then
+  cp "$WORK/curl-chatgpt-EN10MB.pcap" "$OUT/curl-chatgpt.pcap"
+  cp "$WORK/curl-chatgpt-LINUX_SLL.pcap" "$OUT/curl-chatgpt-sll.pcap"
+  cp "$WORK/curl-chatgpt-LINUX_SLL2.pcap" "$OUT/curl-chatgpt-sll2.pcap"
+fi
+for name in python-upload node-openai chromium-claude nosni-gemini http-ollama http-local-models \
+  dns-lookups curl-chatgpt-v6 chromium-quic-gemini dns-fragmented; do
+  if want "$name"; then cp "$WORK/$name.pcap" "$OUT/$name.pcap"; fi
 done
+if [ -n "$ONLY" ]; then
+  ls -l "$OUT"/*.pcap
+  exit 0
+fi
 
 # Variants of curl-chatgpt.pcap: the same packets in other formats and encapsulations.
 editcap -F pcapng "$OUT/curl-chatgpt.pcap" "$OUT/curl-chatgpt.pcapng"

@@ -11,13 +11,14 @@ use common::{one, own, replay, root};
 use serde_json::Value;
 
 /// Every capture with its reviewed events.
-const CAPTURES: [&str; 12] = [
+const CAPTURES: [&str; 13] = [
     "curl-chatgpt.pcap",
     "python-upload.pcap",
     "node-openai.pcap",
     "chromium-claude.pcap",
     "nosni-gemini.pcap",
     "http-ollama.pcap",
+    "http-local-models.pcap",
     "dns-lookups.pcap",
     "mixed-links.pcapng",
     "curl-chatgpt-sll2.pcap",
@@ -151,6 +152,46 @@ fn plain_http_is_named_by_its_host() {
     assert_eq!(flow["protocol"], "http");
     assert_eq!(flow["http"]["method"], "POST");
     assert_eq!(flow["server"]["port"], 11434);
+    // Not a catalogued name: the request identifies the Ollama server.
+    assert_eq!(flow["app"]["id"], "ollama-server");
+    assert_eq!(flow["app"]["category"], "local_model_server");
+    assert_eq!(flow["app"]["pattern"], "POST /api/generate on port 11434");
+}
+
+#[test]
+fn local_model_servers_are_recognised_by_their_requests() {
+    let run = replay(&[&own("http-local-models.pcap")], &[]);
+    let events = run.events();
+    let app_of = |name: &str| flow_named(&events, name)["app"].clone();
+    // Python to a vLLM-style server on 8000: OpenAI-compatible, on a port no rule names.
+    let vllm = app_of("vllm.lan");
+    assert_eq!(vllm["id"], "openai-compatible-server");
+    assert_eq!(vllm["pattern"], "POST /v1/chat/completions on any port");
+    // The same path on LM Studio's port is LM Studio.
+    assert_eq!(app_of("lmstudio.lan")["id"], "lm-studio-server");
+    // A server reached by address: the flow's name is the address from the Host header.
+    let bare = flow_named(&events, "10.77.1.13");
+    assert_eq!(bare["app"]["id"], "openai-compatible-server");
+    assert_eq!(bare["server"]["port"], 8080);
+    // Ollama's /api/chat sent to an ordinary web app on 3000 is not a model server.
+    let wiki = flow_named(&events, "wiki.lan");
+    assert_eq!(wiki["app"], Value::Null);
+    assert_eq!(wiki["candidate"], false);
+    // The summary lists each server with its address.
+    let summary = common::lantern(&[
+        "replay",
+        "--no-store",
+        own("http-local-models.pcap").to_str().unwrap(),
+    ])
+    .stderr;
+    for row in [
+        "vllm.lan (10.77.1.11:8000)",
+        "lmstudio.lan (10.77.1.12:1234)",
+        "10.77.1.13:8080",
+    ] {
+        assert!(summary.contains(row), "{row} missing from:\n{summary}");
+    }
+    assert!(!summary.contains("10.77.1.14"), "{summary}");
 }
 
 #[test]

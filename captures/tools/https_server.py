@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Test servers for lantern's captures: HTTPS on :443 for any name (self-signed certificate),
-plain HTTP on :11434 answering like an Ollama server, and a silent UDP sink on :443. Request bodies are read in full so uploads
+plain HTTP on the model-server ports (11434 Ollama, 8000 vLLM, 8080 llama.cpp, 1234 LM Studio,
+and 3000 for an ordinary web app), and a silent UDP sink on :443. Request bodies are read in full so uploads
 produce real byte counts. Usage: https_server.py CERT KEY"""
 import http.server
 import json
@@ -8,6 +9,9 @@ import socket
 import ssl
 import sys
 import threading
+
+
+PLAIN_PORTS = (11434, 8000, 8080, 1234, 3000)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -61,8 +65,9 @@ def main():
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     tls.socket = context.wrap_socket(tls.socket, server_side=True)
-    plain = DualStack(("::", 11434), Handler)
-    threading.Thread(target=plain.serve_forever, daemon=True).start()
+    for port in PLAIN_PORTS:
+        plain = DualStack(("::", port), Handler)
+        threading.Thread(target=plain.serve_forever, daemon=True).start()
     threading.Thread(target=quic_sink, daemon=True).start()
     print("ready", flush=True)
     tls.serve_forever()

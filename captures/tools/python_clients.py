@@ -2,11 +2,14 @@
 """Real Python clients for lantern's captures.
 
 upload HOST SIZE SOURCE   POST SIZE bytes to https://HOST/v1/messages from address SOURCE
-nosni HOST                resolve HOST, then TLS to its address without SNI, GET /"""
+nosni HOST                resolve HOST, then TLS to its address without SNI, GET /
+chat URL                  POST an OpenAI-style chat completion request to URL (plain HTTP)"""
 import http.client
+import json
 import socket
 import ssl
 import sys
+import urllib.request
 
 
 def unverified():
@@ -32,5 +35,14 @@ def nosni(host):
                 pass
 
 
+def chat(url):
+    body = {"model": "llama3", "messages": [{"role": "user", "content": "Summarise our Q3 plan."}]}
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request) as response:
+        print(response.read().decode())
+
+
 if __name__ == "__main__":
-    {"upload": upload, "nosni": nosni}[sys.argv[1]](*sys.argv[2:])
+    {"upload": upload, "nosni": nosni, "chat": chat}[sys.argv[1]](*sys.argv[2:])
