@@ -281,45 +281,34 @@ fn catalog_commands() {
     let stats: Value = serde_json::from_str(&run.stdout).unwrap();
     assert!(stats["apps"].as_u64().unwrap() >= 600, "{stats}");
 
-    let run = lantern(&["catalog", "lookup", "x.api.openai.com"]);
-    assert_eq!(run.status, 0);
-    assert_eq!(
-        run.stdout,
+    // `catalog lookup ARGS` exits with `status` and says `text`.
+    let says = |args: &[&str], status: i32, text: &str| {
+        let mut all = vec!["catalog", "lookup"];
+        all.extend(args);
+        let run = lantern(&all);
+        assert_eq!(run.status, status, "{args:?}: {}{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains(text), "{args:?}: {}", run.stdout);
+    };
+    says(
+        &["x.api.openai.com"],
+        0,
         "x.api.openai.com: OpenAI API (openai-api, llm_api) by pattern \"api.openai.com\" in \
-         signatures/llm_api.toml\n"
+         signatures/llm_api.toml\n",
     );
-    let run = lantern(&["catalog", "lookup", "www.bing.com"]);
-    assert_eq!(run.status, 1);
-    assert!(
-        run.stdout
-            .contains("no app: shared with non-AI traffic, by \"bing.com\""),
-        "{}",
-        run.stdout
+    says(
+        &["www.bing.com"],
+        1,
+        "no app: shared with non-AI traffic, by \"bing.com\"",
     );
-    let run = lantern(&["catalog", "lookup", "newtool.ai"]);
-    assert_eq!(run.status, 1);
-    assert!(
-        run.stdout
-            .contains("not in the catalog; a candidate because its top-level domain is .ai"),
-        "{}",
-        run.stdout
+    says(
+        &["newtool.ai"],
+        1,
+        "not in the catalog; a candidate because its top-level domain is .ai",
     );
-    let run = lantern(&[
-        "catalog",
-        "lookup",
-        "gpu1.lan",
-        "--request",
-        "POST /api/chat",
-        "--port",
-        "11434",
-    ]);
-    assert_eq!(run.status, 0);
-    assert!(
-        run.stdout.contains(
-            "ollama-server, local_model_server) by request rule \"POST /api/chat on port 11434\""
-        ),
-        "{}",
-        run.stdout
+    says(
+        &["gpu1.lan", "--request", "POST /api/chat", "--port", "11434"],
+        0,
+        "ollama-server, local_model_server) by request rule \"POST /api/chat on port 11434\"",
     );
 
     let run = lantern(&[
