@@ -14,7 +14,7 @@
 //! `ip6.arpa`), IP literals and single-label names (`ai`, a LAN host `chat`) never are candidates. Nor is any name the catalog knows: an app,
 //! a name shared with non-AI traffic (`shared.toml`), or a name reviewed and found not to be AI
 //! (`not_ai.toml`: `chat.google.com`, monitoring agents, Anguilla's own `.ai` zones). That is
-//! checked by [`super::Catalog::is_candidate`]; [`reason`] is the rule alone.
+//! checked by [`super::Catalog::classify`]; [`reason`] is the rule alone.
 
 /// Whole words that make a name a candidate.
 const WORDS: [&str; 4] = ["ai", "chat", "agent", "agents"];

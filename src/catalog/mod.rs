@@ -287,11 +287,6 @@ impl Catalog {
         }
     }
 
-    /// The app a name belongs to, if any.
-    pub fn app_for(&self, name: &str) -> Option<&App> {
-        self.identify(name).map(|i| i.app)
-    }
-
     /// The local model server a plaintext HTTP request to `port` identifies, if any.
     pub fn identify_request(&self, method: &str, path: &str, port: u16) -> Option<Identified<'_>> {
         self.requests
@@ -333,11 +328,6 @@ impl Catalog {
     /// How a name matches: which app or shared entry, by which pattern.
     pub fn explain(&self, name: &str) -> Match<'_> {
         self.matcher.lookup(name)
-    }
-
-    /// Whether a name that is not catalogued looks like an AI service (see [`candidate`]).
-    pub fn is_candidate(&self, name: &str) -> bool {
-        matches!(self.matcher.lookup(name), Match::None) && candidate::looks_like_ai(name)
     }
 
     /// Counts of apps, patterns and facts, for `lantern catalog stats`.

@@ -1,7 +1,7 @@
 //! Decode: from link-layer bytes to a [`Packet`] view of the innermost TCP or UDP packet.
 //!
-//! This stage owns the link types ([`link`]), VLAN and QinQ tags, the encapsulations of
-//! [`walk`] (MPLS, PPPoE, GRE, ERSPAN I/II/III, VXLAN, GENEVE, GTP-U, IP-in-IP and IPv6-in-IPv4,
+//! This stage owns the link types (`link.rs`), VLAN and QinQ tags, the encapsulations of
+//! `walk.rs` (MPLS, PPPoE, GRE, ERSPAN I/II/III, VXLAN, GENEVE, GTP-U, IP-in-IP and IPv6-in-IPv4,
 //! with VLAN tags inside any of them), IPv4 and IPv6 (with extension headers, sliced with
 //! `etherparse` in its lax mode so that packets cut by the snaplen still count) and IP fragment
 //! reassembly ([`frag`]). The flow is the innermost one: outer addresses and outer VLAN tags are
