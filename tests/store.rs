@@ -38,16 +38,16 @@ fn evidence_rollups_and_ingested_files() {
         ),
         2
     );
-    let (name, user, up): (String, String, i64) = db
+    let (name, user, up, pattern): (String, String, i64, String) = db
         .query_row(
-            "SELECT server_name, user, bytes_up FROM flows WHERE app_id = 'anthropic-api'",
+            "SELECT server_name, user, bytes_up, app_pattern FROM flows WHERE app_id = 'anthropic-api'",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .unwrap();
     assert_eq!(
-        (name.as_str(), user.as_str()),
-        ("api.anthropic.com", "10.77.0.11")
+        (name.as_str(), user.as_str(), pattern.as_str()),
+        ("api.anthropic.com", "10.77.0.11", "api.anthropic.com")
     );
     assert!(up > 200_000);
     assert_eq!(
