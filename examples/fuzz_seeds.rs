@@ -79,7 +79,24 @@ fn seed_file(corpus: &mut Corpus, path: &Path) {
             continue;
         };
         let payload = packet.payload;
-        if packet.src_port == 53 || packet.dst_port == 53 {
+        let port = |p: u16| packet.src_port == p || packet.dst_port == p;
+        if port(67) || port(68) {
+            let mut seed = vec![4];
+            seed.extend_from_slice(payload);
+            corpus.add("dhcp_message", &seed);
+        } else if port(546) || port(547) {
+            let mut seed = vec![6];
+            seed.extend_from_slice(payload);
+            corpus.add("dhcp_message", &seed);
+        } else if port(88) {
+            // Over TCP, the record marker first; a seed per message start.
+            let message = if packet.transport.number() == 6 {
+                payload.get(4..).unwrap_or(&[])
+            } else {
+                payload
+            };
+            corpus.add("kerberos_message", message);
+        } else if packet.src_port == 53 || packet.dst_port == 53 {
             corpus.add(
                 "dns_message",
                 if packet.transport.number() == 6 {

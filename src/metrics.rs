@@ -73,6 +73,14 @@ counters! {
     dns_unmatched_responses: "DNS responses without a query seen in the same flow",
     dns_pending_dropped: "DNS queries dropped because a flow had too many outstanding",
     dns_cache_evictions: "DNS answers evicted from the answer cache because it was full",
+    dhcp_messages: "DHCPv4 and DHCPv6 messages parsed",
+    dhcp_malformed: "DHCP datagrams that were not valid DHCP messages",
+    dhcp_bad_options: "DHCP options skipped because they were malformed (the rest of the message counts)",
+    kerberos_messages: "Kerberos KDC messages parsed",
+    kerberos_malformed: "Kerberos messages whose ASN.1 was malformed, or too large to reassemble",
+    kerberos_refused: "Kerberos requests the KDC answered with an error",
+    kerberos_unanswered: "Kerberos requests that got no reply in their flow",
+    identity_evictions: "identity bindings or devices dropped because an identity table was full",
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! `main` prints them.
 
 mod catalog;
+mod pseudonym;
 mod replay;
 
 use clap::{Args, Parser, Subcommand};
@@ -23,6 +24,8 @@ enum Command {
     Replay(ReplayArgs),
     /// Validate, look up, list and count the AI application catalog.
     Catalog(catalog::CatalogArgs),
+    /// Compute pseudonym tokens, or map tokens back to names (needs the key file).
+    Pseudonym(pseudonym::PseudonymArgs),
 }
 
 /// Flags of `lantern replay`.
@@ -75,6 +78,18 @@ pub struct ReplayArgs {
     /// Most DNS answers remembered for naming flows.
     #[arg(long, default_value_t = 262_144, value_name = "N")]
     dns_cache_size: usize,
+    /// Static identity map: CSV of address or CIDR, user, device, group, kind (user|server).
+    #[arg(long, value_name = "FILE", env = "LANTERN_IDENTITY")]
+    identity: Option<PathBuf>,
+    /// Replace users, devices and client addresses by keyed tokens (HMAC-SHA-256 with KEYFILE).
+    #[arg(long, value_name = "KEYFILE", env = "LANTERN_PSEUDONYMIZE")]
+    pseudonymize: Option<PathBuf>,
+    /// Longest a Kerberos login binds its user to an address, whatever the ticket asks.
+    #[arg(long, default_value_t = 36_000, value_name = "SECS")]
+    kerberos_lifetime: u64,
+    /// How long a DHCP binding lasts when no lease time was seen (a REQUEST without its ACK).
+    #[arg(long, default_value_t = 3600, value_name = "SECS")]
+    dhcp_default_lease: u64,
 }
 
 /// A problem worth one line to the user.
@@ -93,6 +108,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Replay(args) => replay::run(args),
         Command::Catalog(args) => {
             return catalog::run(args).unwrap_or_else(|Failure(message)| {
+                eprintln!("lantern: {message}");
+                ExitCode::FAILURE
+            });
+        }
+        Command::Pseudonym(args) => {
+            return pseudonym::run(args).unwrap_or_else(|Failure(message)| {
                 eprintln!("lantern: {message}");
                 ExitCode::FAILURE
             });

@@ -4,6 +4,7 @@ use super::{Failure, ReplayArgs};
 use indicatif::{ProgressBar, ProgressStyle};
 use lantern::catalog::Catalog;
 use lantern::flow::FlowConfig;
+use lantern::identity::{IdentityConfig, Pseudonymizer, Resolver, StaticMap};
 use lantern::metrics::Counters;
 use lantern::naming::{NameSource, NamingConfig};
 use lantern::output::{EventWriter, Output};
@@ -12,6 +13,7 @@ use lantern::proto::ProtoConfig;
 use lantern::store::SqliteStore;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Files smaller than this replay too fast for a progress bar to help.
 const PROGRESS_MIN_BYTES: u64 = 8 * 1024 * 1024;
@@ -44,7 +46,14 @@ pub fn run(args: ReplayArgs) -> Result<Vec<String>, Failure> {
         Some(SqliteStore::open(&args.store, &sensor)?)
     };
     let store_path = store.as_ref().map(|s| s.path().to_path_buf());
-    let mut sequencer = Sequencer::new(&catalog, &settings.naming, Output::new(events), store);
+    let resolver = resolver(&args)?;
+    let mut sequencer = Sequencer::new(
+        &catalog,
+        &settings.naming,
+        resolver,
+        Output::new(events),
+        store,
+    );
     let progress = progress_bar(&args);
     let report = replay(
         &args.files,
@@ -70,6 +79,32 @@ pub fn run(args: ReplayArgs) -> Result<Vec<String>, Failure> {
         let _ = stderr.write_all(text.as_bytes());
     }
     Ok(report.errors)
+}
+
+/// The identity stage: its settings, the static map and the pseudonym key.
+fn resolver(args: &ReplayArgs) -> Result<Resolver, Failure> {
+    if args.kerberos_lifetime == 0 {
+        return Err(Failure(
+            "--kerberos-lifetime must be at least 1 second".into(),
+        ));
+    }
+    if args.dhcp_default_lease == 0 {
+        return Err(Failure(
+            "--dhcp-default-lease must be at least 1 second".into(),
+        ));
+    }
+    let mut resolver = Resolver::new(IdentityConfig {
+        kerberos_lifetime: args.kerberos_lifetime,
+        dhcp_default_lease: args.dhcp_default_lease,
+        ..IdentityConfig::default()
+    });
+    if let Some(path) = &args.identity {
+        resolver.set_static_map(Some(Arc::new(StaticMap::load(path)?)));
+    }
+    if let Some(path) = &args.pseudonymize {
+        resolver.set_pseudonymizer(Some(Pseudonymizer::load(path)?));
+    }
+    Ok(resolver)
 }
 
 /// Turns flags into validated settings, refusing nonsense before any work starts.

@@ -366,11 +366,20 @@ fn is_service_port(port: u16) -> bool {
 }
 
 /// Whether the sender of the first packet of a flow is its client: the sender of a SYN, the
-/// receiver of a SYN+ACK; else the side on an ephemeral port facing a service port (after a
-/// sensor start or a timeout the first packet seen is often the server's); else the sender.
+/// receiver of a SYN+ACK; for DHCP the side on the client port (68, DHCPv6 546), since both
+/// ports are privileged and a server's OFFER or ACK often opens the flow; else the side on an
+/// ephemeral port facing a service port (after a sensor start or a timeout the first packet
+/// seen is often the server's); else the sender.
 fn sender_is_client(packet: &Packet<'_>) -> bool {
     if packet.transport == Transport::Tcp && packet.tcp.syn {
         return !packet.tcp.ack;
+    }
+    if packet.transport == Transport::Udp {
+        match (packet.src_port, packet.dst_port) {
+            (68, 67) | (546, 547) => return true,
+            (67, 68) | (547, 546) => return false,
+            _ => {}
+        }
     }
     match (
         is_service_port(packet.src_port),

@@ -7,7 +7,9 @@ use crate::capture::Timestamp;
 use crate::catalog::Identified;
 use crate::decode::Addr;
 use crate::flow::Endpoint;
-use crate::proto::dns;
+use crate::identity::{Identity, Pseudonymizer};
+use crate::proto::dhcp;
+use crate::proto::{DhcpRecord, KerberosRecord, KrbOutcome, Place, dns, kerberos};
 use serde::Serialize;
 use std::fmt;
 use std::io::{self, Write};
@@ -44,20 +46,37 @@ impl Serialize for Rfc3339 {
     }
 }
 
-/// An endpoint as `{"ip": ..., "port": ...}`.
+/// An endpoint as `{"ip": ..., "port": ...}`; a client's `ip` is a token when pseudonymizing.
 #[derive(Serialize)]
-struct EndpointJson {
-    #[serde(serialize_with = "display")]
-    ip: Addr,
+struct EndpointJson<'a> {
+    ip: IpJson<'a>,
     port: u16,
 }
 
-impl From<Endpoint> for EndpointJson {
+#[derive(Serialize)]
+#[serde(untagged)]
+enum IpJson<'a> {
+    Addr(#[serde(serialize_with = "display")] Addr),
+    Token(&'a str),
+}
+
+impl From<Endpoint> for EndpointJson<'_> {
     fn from(e: Endpoint) -> Self {
         EndpointJson {
-            ip: e.addr,
+            ip: IpJson::Addr(e.addr),
             port: e.port,
         }
+    }
+}
+
+/// The client endpoint as the identity shows it.
+fn client_json<'a>(e: Endpoint, identity: &'a Identity) -> EndpointJson<'a> {
+    EndpointJson {
+        ip: identity
+            .client
+            .as_deref()
+            .map_or(IpJson::Addr(e.addr), IpJson::Token),
+        port: e.port,
     }
 }
 
@@ -114,16 +133,16 @@ struct FlowJson<'a> {
     ts: Rfc3339,
     end_ts: Rfc3339,
     flow_id: u64,
-    client: EndpointJson,
-    server: EndpointJson,
+    client: EndpointJson<'a>,
+    server: EndpointJson<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     vlan: Option<Vec<u16>>,
     transport: &'static str,
     protocol: &'static str,
     server_name: Option<&'a str>,
     name_source: &'static str,
-    user: &'a str,
-    user_source: &'static str,
+    #[serde(flatten)]
+    who: WhoJson<'a>,
     app: Option<AppJson<'a>>,
     candidate: bool,
     bytes_up: u64,
@@ -142,8 +161,8 @@ struct DnsJson<'a> {
     event_type: &'static str,
     ts: Rfc3339,
     flow_id: u64,
-    client: EndpointJson,
-    server: EndpointJson,
+    client: EndpointJson<'a>,
+    server: EndpointJson<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     vlan: Option<Vec<u16>>,
     transport: &'static str,
@@ -152,10 +171,109 @@ struct DnsJson<'a> {
     rcode: Option<String>,
     answers: Vec<String>,
     ttls: Vec<u32>,
-    user: &'a str,
-    user_source: &'static str,
+    #[serde(flatten)]
+    who: WhoJson<'a>,
     app: Option<AppJson<'a>>,
     candidate: bool,
+}
+
+/// Who a flow or lookup is attributed to.
+#[derive(Serialize)]
+struct WhoJson<'a> {
+    user: &'a str,
+    user_source: &'static str,
+    user_kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
+}
+
+impl<'a> WhoJson<'a> {
+    fn of(identity: &'a Identity, app: Option<Identified<'_>>) -> Self {
+        WhoJson {
+            user: &identity.user,
+            user_source: identity.source.name(),
+            user_kind: identity.kind(app.map(|a| a.app.category)).name(),
+            device: identity.device.as_deref(),
+            group: identity.group.as_deref(),
+        }
+    }
+}
+
+/// The join keys every identity event starts with.
+#[derive(Serialize)]
+struct PlaceJson<'a> {
+    event_type: &'static str,
+    ts: Rfc3339,
+    flow_id: u64,
+    client: EndpointJson<'a>,
+    server: EndpointJson<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vlan: Option<Vec<u16>>,
+    transport: &'static str,
+}
+
+#[derive(Serialize)]
+struct DhcpEventJson<'a> {
+    #[serde(flatten)]
+    place: PlaceJson<'a>,
+    dhcp: DhcpJson,
+}
+
+#[derive(Serialize)]
+struct DhcpJson {
+    version: u8,
+    message: &'static str,
+    xid: u32,
+    mac: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duid: Option<String>,
+    hostname: Option<String>,
+    fqdn: Option<String>,
+    address: Option<String>,
+    lease_secs: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct KerberosEventJson<'a> {
+    #[serde(flatten)]
+    place: PlaceJson<'a>,
+    kerberos: KerberosJson,
+}
+
+#[derive(Serialize)]
+struct KerberosJson {
+    exchange: &'static str,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<i32>,
+    principal: Option<String>,
+    machine: bool,
+    till: Option<Rfc3339>,
+}
+
+/// A name from the wire as events show it: itself, or its token when pseudonymizing.
+fn shown(pseudonyms: &mut Option<&mut Pseudonymizer>, name: String) -> String {
+    match pseudonyms {
+        Some(p) => p.pseudonym(&name),
+        None => name,
+    }
+}
+
+fn place_json<'a>(event_type: &'static str, p: &Place, client: Option<&'a str>) -> PlaceJson<'a> {
+    PlaceJson {
+        event_type,
+        ts: Rfc3339(p.ts),
+        flow_id: p.flow_id,
+        client: EndpointJson {
+            ip: client.map_or(IpJson::Addr(p.client.addr), IpJson::Token),
+            port: p.client.port,
+        },
+        server: p.server.into(),
+        vlan: vlan(p.vlan),
+        transport: p.transport.name(),
+    }
 }
 
 fn vlan(ids: [u16; 2]) -> Option<Vec<u16>> {
@@ -191,15 +309,14 @@ impl EventWriter {
             ts: Rfc3339(r.first),
             end_ts: Rfc3339(r.last),
             flow_id: r.id,
-            client: r.client.into(),
+            client: client_json(r.client, view.identity),
             server: r.server.into(),
             vlan: vlan(r.vlan),
             transport: r.transport.name(),
             protocol: r.protocol.name(),
             server_name: view.server_name,
             name_source: view.name_source.name(),
-            user: &view.identity.user,
-            user_source: view.identity.source.name(),
+            who: WhoJson::of(view.identity, view.app),
             app: view.app.map(AppJson::from),
             candidate: view.candidate,
             bytes_up: r.bytes[0],
@@ -230,7 +347,7 @@ impl EventWriter {
             event_type: "dns",
             ts: Rfc3339(r.ts),
             flow_id: r.flow_id,
-            client: r.client.into(),
+            client: client_json(r.client, view.identity),
             server: r.server.into(),
             vlan: vlan(r.vlan),
             transport: r.transport.name(),
@@ -239,10 +356,68 @@ impl EventWriter {
             rcode: r.rcode.map(dns::rcode_name),
             answers: r.answers.iter().map(|a| a.data.to_string()).collect(),
             ttls: r.answers.iter().map(|a| a.ttl).collect(),
-            user: &view.identity.user,
-            user_source: view.identity.source.name(),
+            who: WhoJson::of(view.identity, view.app),
             app: view.app.map(AppJson::from),
             candidate: view.candidate,
+        };
+        self.line(&event)
+    }
+
+    /// Writes a DHCP event; with `pseudonyms`, every name and address of the client is a token.
+    pub fn dhcp(
+        &mut self,
+        r: &DhcpRecord,
+        mut pseudonyms: Option<&mut Pseudonymizer>,
+    ) -> io::Result<()> {
+        let m = &r.message;
+        let client = pseudonyms
+            .as_deref_mut()
+            .map(|p| p.pseudonym(&r.place.client.addr.to_string()));
+        let mut hide = |s: String| shown(&mut pseudonyms, s);
+        let dhcp = DhcpJson {
+            version: m.version,
+            message: m.kind.map_or("none", |k| k.name()),
+            xid: m.xid,
+            mac: m.mac.map(|mac| hide(dhcp::mac_string(&mac))),
+            duid: m.duid.as_deref().map(|d| hide(dhcp::hex(d))),
+            hostname: m.hostname.clone().map(&mut hide),
+            fqdn: m.fqdn.clone().map(&mut hide),
+            address: m.address.map(|a| hide(a.to_string())),
+            lease_secs: m.lease_secs,
+        };
+        let event = DhcpEventJson {
+            place: place_json("dhcp", &r.place, client.as_deref()),
+            dhcp,
+        };
+        self.line(&event)
+    }
+
+    /// Writes a Kerberos event; with `pseudonyms`, the principal and client address are tokens.
+    pub fn kerberos(
+        &mut self,
+        r: &KerberosRecord,
+        mut pseudonyms: Option<&mut Pseudonymizer>,
+    ) -> io::Result<()> {
+        let client = pseudonyms
+            .as_deref_mut()
+            .map(|p| p.pseudonym(&r.place.client.addr.to_string()));
+        let kerberos = KerberosJson {
+            exchange: r.exchange.name(),
+            outcome: r.outcome.name(),
+            error_code: match r.outcome {
+                KrbOutcome::Refused(code) => Some(code),
+                _ => None,
+            },
+            principal: r.principal.clone().map(|p| shown(&mut pseudonyms, p)),
+            machine: r
+                .principal
+                .as_deref()
+                .is_some_and(|p| kerberos::machine_name(p).is_some()),
+            till: r.till.map(Rfc3339),
+        };
+        let event = KerberosEventJson {
+            place: place_json("kerberos", &r.place, client.as_deref()),
+            kerberos,
         };
         self.line(&event)
     }

@@ -16,9 +16,9 @@ pub use summary::{Summary, new_table};
 
 use crate::capture::Timestamp;
 use crate::catalog::Identified;
-use crate::identity::Identity;
+use crate::identity::{Identity, Pseudonymizer};
 use crate::naming::NameSource;
-use crate::proto::{DnsRecord, FlowRecord, dns};
+use crate::proto::{DhcpRecord, DnsRecord, FlowRecord, KerberosRecord, dns};
 use std::io;
 
 /// Policy status of every app until a policy file is given.
@@ -83,6 +83,12 @@ pub struct FlowEvidence {
     pub user: String,
     /// How the user was known.
     pub user_source: &'static str,
+    /// Person, service or unknown.
+    pub user_kind: &'static str,
+    /// The device, where known.
+    pub device: Option<String>,
+    /// The group, from the static map.
+    pub group: Option<String>,
     /// App id, when catalogued.
     pub app_id: Option<String>,
     /// The catalog pattern or request rule that identified the app.
@@ -136,6 +142,12 @@ pub struct DnsEvidence {
     pub user: String,
     /// How the user was known.
     pub user_source: &'static str,
+    /// Person, service or unknown.
+    pub user_kind: &'static str,
+    /// The device, where known.
+    pub device: Option<String>,
+    /// The group, from the static map.
+    pub group: Option<String>,
     /// App id, when catalogued.
     pub app_id: Option<String>,
     /// The catalog pattern or request rule that identified the app.
@@ -192,6 +204,32 @@ impl Output {
         Ok(())
     }
 
+    /// Outputs a DHCP message (an event; identity keeps what it says).
+    pub fn dhcp(
+        &mut self,
+        record: &DhcpRecord,
+        pseudonyms: Option<&mut Pseudonymizer>,
+    ) -> io::Result<()> {
+        self.summary.identity_messages += 1;
+        match &mut self.events {
+            Some(events) => events.dhcp(record, pseudonyms),
+            None => Ok(()),
+        }
+    }
+
+    /// Outputs a Kerberos exchange (an event; identity keeps what it says).
+    pub fn kerberos(
+        &mut self,
+        record: &KerberosRecord,
+        pseudonyms: Option<&mut Pseudonymizer>,
+    ) -> io::Result<()> {
+        self.summary.identity_messages += 1;
+        match &mut self.events {
+            Some(events) => events.kerberos(record, pseudonyms),
+            None => Ok(()),
+        }
+    }
+
     /// Evidence rows gathered since the last call.
     pub fn take_evidence(&mut self) -> (Vec<FlowEvidence>, Vec<DnsEvidence>) {
         (
@@ -229,6 +267,11 @@ impl Output {
     }
 }
 
+/// The client address as the store keeps it: its token when pseudonymizing.
+fn client_ip(addr: crate::decode::Addr, identity: &Identity) -> String {
+    identity.client.clone().unwrap_or_else(|| addr.to_string())
+}
+
 fn flow_evidence(view: &FlowView<'_>) -> FlowEvidence {
     let r = view.record;
     let tls = r.tls.as_deref();
@@ -236,7 +279,7 @@ fn flow_evidence(view: &FlowView<'_>) -> FlowEvidence {
         ts: r.first,
         end_ts: r.last,
         flow_id: r.id,
-        client_ip: r.client.addr.to_string(),
+        client_ip: client_ip(r.client.addr, view.identity),
         client_port: r.client.port,
         server_ip: r.server.addr.to_string(),
         server_port: r.server.port,
@@ -246,6 +289,9 @@ fn flow_evidence(view: &FlowView<'_>) -> FlowEvidence {
         name_source: view.name_source.name(),
         user: view.identity.user.clone(),
         user_source: view.identity.source.name(),
+        user_kind: view.identity.kind(view.app.map(|a| a.app.category)).name(),
+        device: view.identity.device.clone(),
+        group: view.identity.group.clone(),
         app_id: view.app.map(|a| a.app.id.clone()),
         app_pattern: view.app.map(|a| a.pattern.to_string()),
         candidate: view.candidate,
@@ -265,7 +311,7 @@ fn dns_evidence(view: &DnsView<'_>) -> DnsEvidence {
     DnsEvidence {
         ts: r.ts,
         flow_id: r.flow_id,
-        client_ip: r.client.addr.to_string(),
+        client_ip: client_ip(r.client.addr, view.identity),
         client_port: r.client.port,
         server_ip: r.server.addr.to_string(),
         server_port: r.server.port,
@@ -281,6 +327,9 @@ fn dns_evidence(view: &DnsView<'_>) -> DnsEvidence {
             .join(","),
         user: view.identity.user.clone(),
         user_source: view.identity.source.name(),
+        user_kind: view.identity.kind(view.app.map(|a| a.app.category)).name(),
+        device: view.identity.device.clone(),
+        group: view.identity.group.clone(),
         app_id: view.app.map(|a| a.app.id.clone()),
         app_pattern: view.app.map(|a| a.pattern.to_string()),
         candidate: view.candidate,

@@ -1,9 +1,12 @@
-//! Hourly rollups per (hour, user, app): flows, DNS lookups, bytes each way, first and last
-//! seen. A flow counts in the hour it started. The store adds the sensor name and adds rollups
-//! of a run to what it already holds.
+//! Hourly rollups per (hour, user, app) with how the user was known, whether a person or a
+//! service, and the device: flows, DNS lookups, bytes each way, first and last seen. A flow
+//! counts in the hour it started. The store adds the sensor name and adds rollups of a run to
+//! what it already holds.
 
 use super::{DnsView, FlowView};
 use crate::capture::Timestamp;
+use crate::catalog::Identified;
+use crate::identity::Identity;
 use std::collections::HashMap;
 
 /// What a rollup is keyed by (the store adds the sensor).
@@ -15,6 +18,12 @@ pub struct RollupKey {
     pub user: String,
     /// App id.
     pub app_id: String,
+    /// How the user was known.
+    pub user_source: &'static str,
+    /// Person, service or unknown.
+    pub user_kind: &'static str,
+    /// The device, empty when not known.
+    pub device: String,
 }
 
 /// The counters of one (hour, user, app).
@@ -63,7 +72,7 @@ impl Rollups {
     pub fn flow(&mut self, view: &FlowView<'_>) {
         let Some(app) = view.app else { return };
         let r = view.record;
-        let rollup = self.entry(r.first, &view.identity.user, &app.app.id);
+        let rollup = self.entry(r.first, view.identity, app);
         rollup.flows += 1;
         rollup.bytes_up += r.bytes[0];
         rollup.bytes_down += r.bytes[1];
@@ -74,16 +83,19 @@ impl Rollups {
     pub fn dns(&mut self, view: &DnsView<'_>) {
         let Some(app) = view.app else { return };
         let at = view.record.ts;
-        let rollup = self.entry(at, &view.identity.user, &app.app.id);
+        let rollup = self.entry(at, view.identity, app);
         rollup.dns_lookups += 1;
         rollup.seen(at, view.record.completed());
     }
 
-    fn entry(&mut self, at: Timestamp, user: &str, app_id: &str) -> &mut Rollup {
+    fn entry(&mut self, at: Timestamp, who: &Identity, app: Identified<'_>) -> &mut Rollup {
         let key = RollupKey {
             hour: at.hour_floor(),
-            user: user.to_string(),
-            app_id: app_id.to_string(),
+            user: who.user.clone(),
+            app_id: app.app.id.clone(),
+            user_source: who.source.name(),
+            user_kind: who.kind(Some(app.app.category)).name(),
+            device: who.device.clone().unwrap_or_default(),
         };
         self.map.entry(key).or_insert_with(|| Rollup::new(at))
     }

@@ -42,6 +42,8 @@ pub struct Summary {
     pub ai_flows: u64,
     /// Lookups of catalogued apps' names.
     pub ai_lookups: u64,
+    /// DHCP messages and Kerberos exchanges seen.
+    pub identity_messages: u64,
     names: BTreeMap<NameSource, u64>,
     usage: BTreeMap<(String, String), Usage>,
     apps: BTreeMap<String, (String, String)>,
@@ -161,7 +163,7 @@ impl Summary {
             return None;
         }
         let mut table = new_table(&[
-            "client",
+            "user",
             "app",
             "category",
             "flows",

@@ -6,7 +6,7 @@ use crate::metrics::Counters;
 use crate::naming::{Namer, NamingConfig};
 use crate::output::{DnsView, FlowView, Output, Summary};
 use crate::proto::Record;
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{Batch, SqliteStore, StoreError};
 use std::io;
 
 /// Evidence rows gathered before they are written to the store in one transaction.
@@ -49,13 +49,14 @@ impl<'c> Sequencer<'c> {
     pub fn new(
         catalog: &'c Catalog,
         naming: &NamingConfig,
+        resolver: Resolver,
         output: Output,
         store: Option<SqliteStore>,
     ) -> Sequencer<'c> {
         Sequencer {
             catalog,
             namer: Namer::new(naming),
-            resolver: Resolver::new(),
+            resolver,
             output,
             store,
             totals: StoreTotals::default(),
@@ -104,6 +105,14 @@ impl<'c> Sequencer<'c> {
                         candidate,
                     })
                 }
+                Record::Dhcp(dhcp) => {
+                    self.resolver.dhcp(dhcp);
+                    self.output.dhcp(dhcp, self.resolver.pseudonymizer())
+                }
+                Record::Kerberos(krb) => {
+                    self.resolver.kerberos(krb);
+                    self.output.kerberos(krb, self.resolver.pseudonymizer())
+                }
             };
             self.events_result(result)?;
         }
@@ -129,8 +138,18 @@ impl<'c> Sequencer<'c> {
     pub fn flush(&mut self) -> Result<(), SequencerError> {
         let (flows, lookups) = self.output.take_evidence();
         let rollups = self.output.take_rollups();
+        let pseudonyms = self
+            .resolver
+            .pseudonymizer()
+            .map(|p| p.take_sealed())
+            .unwrap_or_default();
         if let Some(store) = &mut self.store {
-            store.write(&flows, &lookups, &rollups)?;
+            store.write(&Batch {
+                flows: &flows,
+                lookups: &lookups,
+                rollups: &rollups,
+                pseudonyms: &pseudonyms,
+            })?;
             self.totals.flows += flows.len() as u64;
             self.totals.lookups += lookups.len() as u64;
             self.totals.rollups += rollups.len() as u64;
@@ -152,5 +171,6 @@ impl<'c> Sequencer<'c> {
     /// Adds the sequencer's own counters to `counters`.
     pub fn add_counters(&self, counters: &mut Counters) {
         counters.dns_cache_evictions += self.namer.cache_evictions();
+        counters.identity_evictions += self.resolver.evictions();
     }
 }

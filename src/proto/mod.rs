@@ -1,16 +1,21 @@
 //! Proto: what each flow says about itself, from its first bytes.
 //!
 //! This stage owns the dissectors ([`tls`] ClientHello, [`http`] request head, [`dns`]
-//! messages over UDP and TCP) and the bounded per-flow TCP [`stream`] reassembly they need. A
-//! TCP flow is recognised by content on any port (a TLS handshake record or an HTTP method at
-//! the start of the client's stream), DNS by port 53. Once a flow's first message is parsed,
-//! given up on or not recognised, its packets cost one branch here.
+//! messages over UDP and TCP, [`dhcp`] v4 and v6, [`kerberos`] KDC exchanges over UDP and TCP)
+//! and the bounded per-flow TCP [`stream`] reassembly they need. A TCP flow is recognised by
+//! content on any port (a TLS handshake record or an HTTP method at the start of the client's
+//! stream), DNS by port 53, DHCP by ports 67/68 and 546/547, Kerberos by port 88. Once a
+//! flow's first message is parsed, given up on or not recognised, its packets cost one branch
+//! here.
 //!
-//! The stage hands on [`Record`]s: one [`FlowRecord`] per ended flow and one [`DnsRecord`] per
-//! DNS lookup (query and response joined by transaction id).
+//! The stage hands on [`Record`]s: one [`FlowRecord`] per ended flow, one [`DnsRecord`] per
+//! DNS lookup (query and response joined by transaction id), one [`DhcpRecord`] per DHCP
+//! message and one [`KerberosRecord`] per KDC exchange (request and reply joined).
 
+pub mod dhcp;
 pub mod dns;
 pub mod http;
+pub mod kerberos;
 pub mod quic;
 pub mod stream;
 pub mod tls;
@@ -50,6 +55,10 @@ pub enum Protocol {
     Dns,
     /// QUIC (IETF, or Google's).
     Quic,
+    /// DHCPv4 or DHCPv6.
+    Dhcp,
+    /// Kerberos KDC exchanges.
+    Kerberos,
 }
 
 impl Protocol {
@@ -61,6 +70,8 @@ impl Protocol {
             Protocol::Http => "http",
             Protocol::Dns => "dns",
             Protocol::Quic => "quic",
+            Protocol::Dhcp => "dhcp",
+            Protocol::Kerberos => "kerberos",
         }
     }
 }
@@ -97,6 +108,8 @@ pub struct FlowState {
     quic: Option<Box<quic::QuicState>>,
     /// DNS queries awaiting their response (empty, so unallocated, for other flows).
     dns: Vec<PendingQuery>,
+    /// The Kerberos request awaiting its reply.
+    krb: Option<Box<PendingKrb>>,
 }
 
 /// Where a flow is in its inspection.
@@ -113,6 +126,14 @@ enum Mode {
     DnsTcp,
     /// UDP that may be QUIC: the client's Initial packets are looked at.
     Quic,
+    /// DHCPv4 (ports 67, 68): every datagram is a message.
+    Dhcp4,
+    /// DHCPv6 (ports 546, 547).
+    Dhcp6,
+    /// Kerberos over UDP: every datagram is a message.
+    KrbUdp,
+    /// Kerberos over TCP: length-prefixed messages both ways.
+    KrbTcp,
     /// Nothing more to learn from this flow.
     Done,
 }
@@ -123,6 +144,16 @@ struct PendingQuery {
     id: u16,
     name: String,
     qtype: u16,
+    ts: Timestamp,
+    packet: u64,
+}
+
+/// A Kerberos request waiting for its reply.
+#[derive(Clone, Debug)]
+struct PendingKrb {
+    exchange: kerberos::Exchange,
+    principal: Option<String>,
+    till: Option<Timestamp>,
     ts: Timestamp,
     packet: u64,
 }
@@ -196,6 +227,85 @@ impl DnsRecord {
     }
 }
 
+/// Where a message was seen: its flow, packet, time and endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Place {
+    /// The flow that carried it.
+    pub flow_id: u64,
+    /// Packet number.
+    pub packet: u64,
+    /// Capture time.
+    pub ts: Timestamp,
+    /// The flow's client.
+    pub client: Endpoint,
+    /// The flow's server.
+    pub server: Endpoint,
+    /// UDP or TCP.
+    pub transport: Transport,
+    /// VLAN ids (outer, inner).
+    pub vlan: [u16; 2],
+}
+
+impl Place {
+    fn of(flow: &Flow<FlowState>, packet: u64, ts: Timestamp) -> Place {
+        Place {
+            flow_id: flow.id,
+            packet,
+            ts,
+            client: flow.client,
+            server: flow.server,
+            transport: flow.transport,
+            vlan: flow.vlan,
+        }
+    }
+}
+
+/// One DHCP message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DhcpRecord {
+    /// Where it was seen.
+    pub place: Place,
+    /// What it says.
+    pub message: dhcp::DhcpMessage,
+}
+
+/// How a Kerberos exchange ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KrbOutcome {
+    /// The KDC issued the ticket (AS-REP or TGS-REP).
+    Granted,
+    /// The KDC answered with this error code.
+    Refused(i32),
+    /// No reply was seen in the flow (a one-way SPAN, or a lost reply).
+    Unanswered,
+}
+
+impl KrbOutcome {
+    /// Name in events.
+    pub fn name(self) -> &'static str {
+        match self {
+            KrbOutcome::Granted => "granted",
+            KrbOutcome::Refused(_) => "refused",
+            KrbOutcome::Unanswered => "unanswered",
+        }
+    }
+}
+
+/// One Kerberos exchange: a request and its reply, or either alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KerberosRecord {
+    /// Where the reply was seen (the request, when unanswered).
+    pub place: Place,
+    /// AS (a login) or TGS (a service ticket).
+    pub exchange: kerberos::Exchange,
+    /// The client principal: the reply's, else the request's.
+    pub principal: Option<String>,
+    /// The ticket end time the client asked for.
+    pub till: Option<Timestamp>,
+    /// How it ended.
+    pub outcome: KrbOutcome,
+}
+
 /// What the protocol stage hands on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
@@ -203,14 +313,20 @@ pub enum Record {
     Flow(FlowRecord),
     /// A DNS lookup.
     Dns(DnsRecord),
+    /// A DHCP message.
+    Dhcp(DhcpRecord),
+    /// A Kerberos exchange.
+    Kerberos(KerberosRecord),
 }
 
 impl Record {
     /// A total order that does not depend on threads: time (completion for DNS lookups, start
-    /// for flows), then packet number, lookups before flows.
+    /// for flows, the message for DHCP and Kerberos), then packet number, flows last.
     pub fn order_key(&self) -> (Timestamp, u64, u8) {
         match self {
             Record::Dns(d) => (d.completed(), d.packet, 0),
+            Record::Dhcp(d) => (d.place.ts, d.place.packet, 0),
+            Record::Kerberos(k) => (k.place.ts, k.place.packet, 0),
             Record::Flow(f) => (f.first, f.id, 1),
         }
     }
@@ -288,7 +404,138 @@ impl Inspector {
                     self.quic(&mut flow.state, seen.packet.payload, counters);
                 }
             }
+            Mode::Dhcp4 | Mode::Dhcp6 => self.dhcp(flow, seen, counters),
+            Mode::KrbUdp => {
+                let message = kerberos::parse(seen.packet.payload);
+                self.krb_message(flow, message, seen, counters);
+            }
+            Mode::KrbTcp => {
+                if !seen.packet.payload.is_empty() {
+                    self.krb_stream(flow, seen, counters);
+                }
+            }
         }
+    }
+
+    /// A DHCP datagram.
+    fn dhcp(&mut self, flow: &mut Flow<FlowState>, seen: Seen<'_, '_>, counters: &mut Counters) {
+        let parsed = if flow.state.mode == Mode::Dhcp4 {
+            dhcp::parse_v4(seen.packet.payload)
+        } else {
+            dhcp::parse_v6(seen.packet.payload)
+        };
+        let Ok(message) = parsed else {
+            counters.dhcp_malformed += 1;
+            return;
+        };
+        counters.dhcp_messages += 1;
+        counters.dhcp_bad_options += u64::from(message.bad_options);
+        flow.state.protocol = Protocol::Dhcp;
+        self.records.push(Record::Dhcp(DhcpRecord {
+            place: Place::of(flow, seen.number, seen.ts),
+            message,
+        }));
+    }
+
+    /// Kerberos over TCP: reassemble each direction and parse every complete message.
+    fn krb_stream(
+        &mut self,
+        flow: &mut Flow<FlowState>,
+        seen: Seen<'_, '_>,
+        counters: &mut Counters,
+    ) {
+        let d = seen.direction.index();
+        let isn = match seen.direction {
+            Direction::Up => flow.tcp.client_isn,
+            Direction::Down => flow.tcp.server_isn,
+        };
+        let seq = seen.packet.tcp.seq;
+        let base = isn.map_or(seq, |isn| isn.wrapping_add(1));
+        let limit = kerberos::MAX_TCP_MESSAGE + 4;
+        let stream = flow.state.streams[d]
+            .get_or_insert_with(|| Box::new(Reassembler::new(base, limit, isn.is_none())));
+        if stream.insert(seq, seen.packet.payload) == Insert::TooManyHoles {
+            counters.tcp_reassembly_holes += 1;
+            flow.state.streams[d] = None;
+            return;
+        }
+        let mut messages = Vec::new();
+        let mut give_up = false;
+        while let Some(len) = kerberos::tcp_length(stream.contiguous()) {
+            match len {
+                Ok(len) if len <= kerberos::MAX_TCP_MESSAGE => {
+                    let Some(message) = stream.contiguous().get(4..4 + len) else {
+                        break;
+                    };
+                    messages.push(kerberos::parse(message));
+                    stream.consume(4 + len);
+                }
+                _ => {
+                    give_up = true;
+                    break;
+                }
+            }
+        }
+        if give_up {
+            counters.kerberos_malformed += 1;
+            flow.state.streams[d] = None;
+        }
+        for message in messages {
+            self.krb_message(flow, message, seen, counters);
+        }
+    }
+
+    /// Joins a flow's Kerberos requests and replies into exchanges.
+    fn krb_message(
+        &mut self,
+        flow: &mut Flow<FlowState>,
+        message: Result<kerberos::KrbMessage, kerberos::KrbError>,
+        seen: Seen<'_, '_>,
+        counters: &mut Counters,
+    ) {
+        use kerberos::{Exchange, KrbKind};
+        let message = match message {
+            Ok(m) => m,
+            Err(_) => {
+                counters.kerberos_malformed += 1;
+                return;
+            }
+        };
+        counters.kerberos_messages += 1;
+        flow.state.protocol = Protocol::Kerberos;
+        let exchange = match message.kind {
+            KrbKind::AsReq | KrbKind::AsRep => Exchange::As,
+            KrbKind::TgsReq | KrbKind::TgsRep => Exchange::Tgs,
+            KrbKind::Error(_) => flow.state.krb.as_ref().map_or(Exchange::As, |p| p.exchange),
+        };
+        if message.kind.is_request() {
+            flow.state.krb = Some(Box::new(PendingKrb {
+                exchange,
+                principal: message.principal,
+                till: message.till,
+                ts: seen.ts,
+                packet: seen.number,
+            }));
+            return;
+        }
+        let pending = flow.state.krb.take();
+        let outcome = match message.kind {
+            KrbKind::Error(code) => {
+                counters.kerberos_refused += 1;
+                KrbOutcome::Refused(code)
+            }
+            _ => KrbOutcome::Granted,
+        };
+        let asked = pending.filter(|p| p.exchange == exchange);
+        self.records.push(Record::Kerberos(KerberosRecord {
+            place: Place::of(flow, seen.number, seen.ts),
+            exchange,
+            principal: message
+                .principal
+                .or_else(|| asked.as_ref().and_then(|p| p.principal.clone())),
+            till: asked.and_then(|p| p.till),
+            outcome,
+        }));
     }
 
     /// A client datagram of a flow that may be QUIC.
@@ -340,6 +587,24 @@ impl Inspector {
         }
         if state.quic.as_ref().is_some_and(|q| q.seen_quic) {
             counters.quic_incomplete_at_end += 1;
+        }
+        if let Some(p) = state.krb {
+            counters.kerberos_unanswered += 1;
+            self.records.push(Record::Kerberos(KerberosRecord {
+                place: Place {
+                    flow_id: id,
+                    packet: p.packet,
+                    ts: p.ts,
+                    client,
+                    server,
+                    transport,
+                    vlan,
+                },
+                exchange: p.exchange,
+                principal: p.principal,
+                till: p.till,
+                outcome: KrbOutcome::Unanswered,
+            }));
         }
         for query in state.dns {
             counters.dns_unanswered += 1;
@@ -531,14 +796,19 @@ fn unanswered(
     }
 }
 
-/// How a flow's inspection starts: DNS by port, TCP by content, other UDP as possible QUIC.
+/// How a flow's inspection starts: DNS, DHCP and Kerberos by port, TCP by content, other UDP
+/// as possible QUIC.
 fn initial_mode(flow: &Flow<FlowState>) -> Mode {
-    let dns_port = flow.server.port == 53 || flow.client.port == 53;
-    match (flow.transport, dns_port) {
-        (Transport::Udp, true) => Mode::DnsUdp,
-        (Transport::Udp, false) => Mode::Quic,
-        (Transport::Tcp, true) => Mode::DnsTcp,
-        (Transport::Tcp, false) => Mode::ClientStream,
+    let port = |p: u16| flow.server.port == p || flow.client.port == p;
+    match flow.transport {
+        Transport::Udp if port(53) => Mode::DnsUdp,
+        Transport::Udp if port(67) || port(68) => Mode::Dhcp4,
+        Transport::Udp if port(546) || port(547) => Mode::Dhcp6,
+        Transport::Udp if port(88) => Mode::KrbUdp,
+        Transport::Udp => Mode::Quic,
+        Transport::Tcp if port(53) => Mode::DnsTcp,
+        Transport::Tcp if port(88) => Mode::KrbTcp,
+        Transport::Tcp => Mode::ClientStream,
     }
 }
 
@@ -778,7 +1048,7 @@ mod reassembly_tests {
         }
         let sni = inspector.take_records().into_iter().find_map(|r| match r {
             Record::Flow(f) => f.tls.and_then(|t| t.sni),
-            Record::Dns(_) => None,
+            _ => None,
         });
         (sni, counters)
     }

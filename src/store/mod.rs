@@ -7,4 +7,4 @@
 
 mod sqlite;
 
-pub use sqlite::{IngestedFile, NewFile, SqliteStore, StoreError, StoreFault};
+pub use sqlite::{Batch, IngestedFile, NewFile, SqliteStore, StoreError, StoreFault};

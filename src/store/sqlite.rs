@@ -6,8 +6,10 @@ use crate::output::{DnsEvidence, FlowEvidence, Rfc3339, Rollup, RollupKey};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 
-/// The schema version this code writes. Version 2 added `app_pattern` to `flows` and `dns`.
-const SCHEMA_VERSION: i64 = 2;
+/// The schema version this code writes. Version 2 added `app_pattern` to `flows` and `dns`;
+/// version 3 added who a row is attributed to (`user_kind`, `device`, `user_group`) to `flows`
+/// and `dns`, keyed rollups by user source, kind and device too, and added `pseudonyms`.
+const SCHEMA_VERSION: i64 = 3;
 
 /// What turns a version-1 store into a version-2 one.
 const MIGRATE_1_TO_2: &str = "
@@ -15,6 +17,43 @@ ALTER TABLE flows ADD COLUMN app_pattern TEXT;
 ALTER TABLE dns ADD COLUMN app_pattern TEXT;
 UPDATE meta SET value = '2' WHERE key = 'schema_version';
 ";
+
+/// What turns a version-2 store into a version-3 one. Rows written before attribution existed
+/// were attributed to the client address.
+const MIGRATE_2_TO_3: &str = "
+ALTER TABLE flows ADD COLUMN user_kind TEXT NOT NULL DEFAULT 'unknown';
+ALTER TABLE flows ADD COLUMN device TEXT;
+ALTER TABLE flows ADD COLUMN user_group TEXT;
+ALTER TABLE dns ADD COLUMN user_kind TEXT NOT NULL DEFAULT 'unknown';
+ALTER TABLE dns ADD COLUMN device TEXT;
+ALTER TABLE dns ADD COLUMN user_group TEXT;
+ALTER TABLE rollups_hourly RENAME TO rollups_hourly_v2;
+CREATE TABLE rollups_hourly (ROLLUP_COLUMNS;
+INSERT INTO rollups_hourly (sensor, hour, user, app_id, user_source, user_kind, device, flows,
+    dns_lookups, bytes_up, bytes_down, first_seen_us, last_seen_us)
+    SELECT sensor, hour, user, app_id, 'ip', 'unknown', '', flows, dns_lookups, bytes_up,
+    bytes_down, first_seen_us, last_seen_us FROM rollups_hourly_v2;
+DROP TABLE rollups_hourly_v2;
+UPDATE meta SET value = '3' WHERE key = 'schema_version';
+";
+
+/// The hourly rollups' columns and key.
+const ROLLUP_COLUMNS: &str = "
+    sensor TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    app_id TEXT NOT NULL,
+    user_source TEXT NOT NULL,
+    user_kind TEXT NOT NULL,
+    device TEXT NOT NULL,
+    flows INTEGER NOT NULL,
+    dns_lookups INTEGER NOT NULL,
+    bytes_up INTEGER NOT NULL,
+    bytes_down INTEGER NOT NULL,
+    first_seen_us INTEGER NOT NULL,
+    last_seen_us INTEGER NOT NULL,
+    PRIMARY KEY (sensor, hour, user, app_id, user_source, user_kind, device)
+) WITHOUT ROWID";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -51,6 +90,9 @@ CREATE TABLE IF NOT EXISTS flows (
     name_source TEXT NOT NULL,
     user TEXT NOT NULL,
     user_source TEXT NOT NULL,
+    user_kind TEXT NOT NULL DEFAULT 'unknown',
+    device TEXT,
+    user_group TEXT,
     app_id TEXT,
     app_pattern TEXT,
     candidate INTEGER NOT NULL,
@@ -81,23 +123,18 @@ CREATE TABLE IF NOT EXISTS dns (
     answers TEXT NOT NULL,
     user TEXT NOT NULL,
     user_source TEXT NOT NULL,
+    user_kind TEXT NOT NULL DEFAULT 'unknown',
+    device TEXT,
+    user_group TEXT,
     app_id TEXT,
     app_pattern TEXT,
     candidate INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dns_by_app_time ON dns (app_id, ts_us);
-CREATE TABLE IF NOT EXISTS rollups_hourly (
-    sensor TEXT NOT NULL,
-    hour INTEGER NOT NULL,
-    user TEXT NOT NULL,
-    app_id TEXT NOT NULL,
-    flows INTEGER NOT NULL,
-    dns_lookups INTEGER NOT NULL,
-    bytes_up INTEGER NOT NULL,
-    bytes_down INTEGER NOT NULL,
-    first_seen_us INTEGER NOT NULL,
-    last_seen_us INTEGER NOT NULL,
-    PRIMARY KEY (sensor, hour, user, app_id)
+CREATE TABLE IF NOT EXISTS rollups_hourly (ROLLUP_COLUMNS;
+CREATE TABLE IF NOT EXISTS pseudonyms (
+    token TEXT PRIMARY KEY,
+    sealed BLOB NOT NULL
 ) WITHOUT ROWID;
 ";
 
@@ -151,6 +188,19 @@ pub struct NewFile {
     pub sha256: String,
 }
 
+/// What one write adds to the store.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Batch<'a> {
+    /// Flow evidence rows.
+    pub flows: &'a [FlowEvidence],
+    /// DNS evidence rows.
+    pub lookups: &'a [DnsEvidence],
+    /// Rollups to add.
+    pub rollups: &'a [(RollupKey, Rollup)],
+    /// (token, sealed name) pairs.
+    pub pseudonyms: &'a [(String, Vec<u8>)],
+}
+
 /// Evidence and rollups in a SQLite file.
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -165,6 +215,25 @@ fn us(t: Timestamp) -> i64 {
 
 fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// The tables to create: all of them in a new file; in an older one, those its migration does
+/// not make (an old `rollups_hourly` is rebuilt by the migration, so it is not created here).
+fn schema(conn: &Connection) -> rusqlite::Result<String> {
+    let has_meta: bool = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+        [],
+        |r| r.get(0),
+    )?;
+    let schema = SCHEMA.replace("ROLLUP_COLUMNS", ROLLUP_COLUMNS);
+    if !has_meta {
+        return Ok(schema);
+    }
+    // An existing store: leave rollups_hourly to the migration.
+    Ok(schema.replace(
+        &format!("CREATE TABLE IF NOT EXISTS rollups_hourly ({ROLLUP_COLUMNS};"),
+        "",
+    ))
 }
 
 /// Brings the schema of an open store to [`SCHEMA_VERSION`]: a new file gets the tables
@@ -186,7 +255,14 @@ fn migrate(conn: &Connection) -> Result<(), StoreFault> {
                 [SCHEMA_VERSION.to_string()],
             )?;
         }
-        Some(1) => conn.execute_batch(&format!("BEGIN;{MIGRATE_1_TO_2}COMMIT;"))?,
+        Some(1) => conn.execute_batch(&format!(
+            "BEGIN;{MIGRATE_1_TO_2}{}COMMIT;",
+            MIGRATE_2_TO_3.replace("ROLLUP_COLUMNS", ROLLUP_COLUMNS)
+        ))?,
+        Some(2) => conn.execute_batch(&format!(
+            "BEGIN;{}COMMIT;",
+            MIGRATE_2_TO_3.replace("ROLLUP_COLUMNS", ROLLUP_COLUMNS)
+        ))?,
         Some(SCHEMA_VERSION) => {}
         Some(newer) => return Err(StoreFault::Newer(newer)),
     }
@@ -207,7 +283,8 @@ impl SqliteStore {
             .map_err(wrap)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(wrap)?;
-        conn.execute_batch(SCHEMA).map_err(wrap)?;
+        conn.execute_batch(&schema(&conn).map_err(wrap)?)
+            .map_err(wrap)?;
         migrate(&conn).map_err(|source| StoreError {
             path: path.to_path_buf(),
             source,
@@ -286,32 +363,27 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Writes evidence rows and adds rollups, in one transaction.
-    pub fn write(
-        &mut self,
-        flows: &[FlowEvidence],
-        lookups: &[DnsEvidence],
-        rollups: &[(RollupKey, Rollup)],
-    ) -> Result<(), StoreError> {
-        self.write_tx(flows, lookups, rollups)
-            .map_err(|e| self.wrap(e))
+    /// Writes evidence rows, adds rollups and keeps sealed pseudonyms, in one transaction.
+    pub fn write(&mut self, batch: &Batch<'_>) -> Result<(), StoreError> {
+        self.write_tx(batch).map_err(|e| self.wrap(e))
     }
 
-    fn write_tx(
-        &mut self,
-        flows: &[FlowEvidence],
-        lookups: &[DnsEvidence],
-        rollups: &[(RollupKey, Rollup)],
-    ) -> rusqlite::Result<()> {
+    fn write_tx(&mut self, batch: &Batch<'_>) -> rusqlite::Result<()> {
+        let Batch {
+            flows,
+            lookups,
+            rollups,
+            pseudonyms,
+        } = *batch;
         let tx = self.conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO flows (sensor, ts_us, end_ts_us, flow_id, client_ip, client_port, server_ip,
                     server_port, transport, protocol, server_name, name_source, user, user_source, app_id,
                     app_pattern, candidate, bytes_up, bytes_down, packets_up, packets_down, tls_version, tls_alpn,
-                    ja4, ech)
+                    ja4, ech, user_kind, device, user_group)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-                    ?20, ?21, ?22, ?23, ?24, ?25)",
+                    ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
             )?;
             for f in flows {
                 insert.execute(params![
@@ -339,13 +411,18 @@ impl SqliteStore {
                     f.tls_version,
                     f.tls_alpn,
                     f.ja4,
-                    f.ech
+                    f.ech,
+                    f.user_kind,
+                    f.device,
+                    f.group
                 ])?;
             }
             let mut insert = tx.prepare_cached(
                 "INSERT INTO dns (sensor, ts_us, flow_id, client_ip, client_port, server_ip, server_port,
-                    transport, query, qtype, rcode, answers, user, user_source, app_id, app_pattern, candidate)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                    transport, query, qtype, rcode, answers, user, user_source, app_id, app_pattern, candidate,
+                    user_kind, device, user_group)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                    ?19, ?20)",
             )?;
             for d in lookups {
                 insert.execute(params![
@@ -365,14 +442,17 @@ impl SqliteStore {
                     d.user_source,
                     d.app_id,
                     d.app_pattern,
-                    d.candidate
+                    d.candidate,
+                    d.user_kind,
+                    d.device,
+                    d.group
                 ])?;
             }
             let mut upsert = tx.prepare_cached(
                 "INSERT INTO rollups_hourly (sensor, hour, user, app_id, flows, dns_lookups, bytes_up,
-                    bytes_down, first_seen_us, last_seen_us)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT (sensor, hour, user, app_id) DO UPDATE SET
+                    bytes_down, first_seen_us, last_seen_us, user_source, user_kind, device)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 ON CONFLICT (sensor, hour, user, app_id, user_source, user_kind, device) DO UPDATE SET
                     flows = flows + excluded.flows,
                     dns_lookups = dns_lookups + excluded.dns_lookups,
                     bytes_up = bytes_up + excluded.bytes_up,
@@ -391,11 +471,32 @@ impl SqliteStore {
                     int(r.bytes_up),
                     int(r.bytes_down),
                     us(r.first_seen),
-                    us(r.last_seen)
+                    us(r.last_seen),
+                    key.user_source,
+                    key.user_kind,
+                    key.device
                 ])?;
+            }
+            let mut seal = tx.prepare_cached(
+                "INSERT OR IGNORE INTO pseudonyms (token, sealed) VALUES (?1, ?2)",
+            )?;
+            for (token, sealed) in pseudonyms {
+                seal.execute(params![token, sealed])?;
             }
         }
         tx.commit()
+    }
+
+    /// The sealed name of a pseudonym token, if this store holds it.
+    pub fn sealed(&self, token: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT sealed FROM pseudonyms WHERE token = ?1",
+                [token],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.wrap(e))
     }
 
     /// Direct access for reports and tests.
@@ -427,11 +528,17 @@ mod tests {
             hour: Timestamp::from_secs(3600),
             user: "10.0.0.2".into(),
             app_id: "openai-chatgpt".into(),
+            user_source: "ip",
+            user_kind: "unknown",
+            device: String::new(),
         };
         {
             let mut store = SqliteStore::open(&path, "s1").unwrap();
             store
-                .write(&[], &[], &[(key.clone(), rollup(2, 100, 3700, 3800))])
+                .write(&Batch {
+                    rollups: &[(key.clone(), rollup(2, 100, 3700, 3800))],
+                    ..Batch::default()
+                })
                 .unwrap();
             let id = store
                 .start_file(
@@ -447,7 +554,10 @@ mod tests {
         }
         let mut store = SqliteStore::open(&path, "s1").unwrap();
         store
-            .write(&[], &[], &[(key, rollup(1, 50, 3650, 3790))])
+            .write(&Batch {
+                rollups: &[(key, rollup(1, 50, 3650, 3790))],
+                ..Batch::default()
+            })
             .unwrap();
         let row: (i64, i64, i64, i64, i64) = store
             .connection()
@@ -463,22 +573,72 @@ mod tests {
         assert!(store.find_file("cd").unwrap().is_none());
     }
 
+    /// The tables of a version-2 store, as lantern wrote them before attribution.
+    const V2_SCHEMA: &str = "
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('schema_version', '2');
+        CREATE TABLE flows (id INTEGER PRIMARY KEY, sensor TEXT NOT NULL, ts_us INTEGER NOT NULL,
+            end_ts_us INTEGER NOT NULL, flow_id INTEGER NOT NULL, client_ip TEXT NOT NULL,
+            client_port INTEGER NOT NULL, server_ip TEXT NOT NULL, server_port INTEGER NOT NULL,
+            transport TEXT NOT NULL, protocol TEXT NOT NULL, server_name TEXT,
+            name_source TEXT NOT NULL, user TEXT NOT NULL, user_source TEXT NOT NULL, app_id TEXT,
+            app_pattern TEXT, candidate INTEGER NOT NULL, bytes_up INTEGER NOT NULL,
+            bytes_down INTEGER NOT NULL, packets_up INTEGER NOT NULL,
+            packets_down INTEGER NOT NULL, tls_version TEXT, tls_alpn TEXT, ja4 TEXT, ech INTEGER);
+        CREATE TABLE dns (id INTEGER PRIMARY KEY, sensor TEXT NOT NULL, ts_us INTEGER NOT NULL,
+            flow_id INTEGER NOT NULL, client_ip TEXT NOT NULL, client_port INTEGER NOT NULL,
+            server_ip TEXT NOT NULL, server_port INTEGER NOT NULL, transport TEXT NOT NULL,
+            query TEXT NOT NULL, qtype TEXT NOT NULL, rcode TEXT, answers TEXT NOT NULL,
+            user TEXT NOT NULL, user_source TEXT NOT NULL, app_id TEXT, app_pattern TEXT,
+            candidate INTEGER NOT NULL);
+        CREATE TABLE rollups_hourly (sensor TEXT NOT NULL, hour INTEGER NOT NULL,
+            user TEXT NOT NULL, app_id TEXT NOT NULL, flows INTEGER NOT NULL,
+            dns_lookups INTEGER NOT NULL, bytes_up INTEGER NOT NULL, bytes_down INTEGER NOT NULL,
+            first_seen_us INTEGER NOT NULL, last_seen_us INTEGER NOT NULL,
+            PRIMARY KEY (sensor, hour, user, app_id)) WITHOUT ROWID;
+        INSERT INTO rollups_hourly VALUES ('s1', 3600, '10.0.0.2', 'openai-chatgpt', 2, 1, 100, 0, 1, 2);
+    ";
+
     #[test]
-    fn a_version_1_store_is_migrated_and_a_newer_one_refused() {
+    fn older_stores_are_migrated_and_a_newer_one_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("old.db");
-        {
-            // A version-1 store: the tables as they were before app_pattern.
+        for (version, downgrade) in [
+            (2, ""),
+            (
+                1,
+                "ALTER TABLE flows DROP COLUMN app_pattern;
+                 ALTER TABLE dns DROP COLUMN app_pattern;
+                 UPDATE meta SET value = '1' WHERE key = 'schema_version';",
+            ),
+        ] {
+            let path = dir.path().join(format!("v{version}.db"));
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(V2_SCHEMA).unwrap();
+            old.execute_batch(downgrade).unwrap();
+            drop(old);
             let store = SqliteStore::open(&path, "s1").unwrap();
-            store
+            let row: (String, String, String, String, i64) = store
                 .connection()
-                .execute_batch(
-                    "ALTER TABLE flows DROP COLUMN app_pattern;
-                     ALTER TABLE dns DROP COLUMN app_pattern;
-                     UPDATE meta SET value = '1' WHERE key = 'schema_version';",
+                .query_row(
+                    "SELECT user, user_source, user_kind, device, flows FROM rollups_hourly",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
                 .unwrap();
+            assert_eq!(
+                row,
+                (
+                    "10.0.0.2".into(),
+                    "ip".into(),
+                    "unknown".into(),
+                    String::new(),
+                    2
+                ),
+                "from version {version}"
+            );
         }
+        let path = dir.path().join("old.db");
+        std::fs::copy(dir.path().join("v1.db"), &path).unwrap();
         let store = SqliteStore::open(&path, "s1").unwrap();
         let version: String = store
             .connection()
@@ -488,10 +648,15 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(version, "2");
+        assert_eq!(version, SCHEMA_VERSION.to_string());
         store
             .connection()
-            .execute_batch("SELECT app_pattern FROM flows; SELECT app_pattern FROM dns;")
+            .execute_batch(
+                "SELECT app_pattern, user_kind, device, user_group FROM flows;
+                 SELECT app_pattern, user_kind, device, user_group FROM dns;
+                 SELECT user_source, user_kind, device FROM rollups_hourly;
+                 SELECT token, sealed FROM pseudonyms;",
+            )
             .unwrap();
         store
             .connection()
@@ -503,7 +668,7 @@ mod tests {
         drop(store);
         let e = SqliteStore::open(&path, "s1").unwrap_err().to_string();
         assert!(
-            e.contains("old.db: store schema version 9 is newer than this lantern's (2)"),
+            e.contains("old.db: store schema version 9 is newer than this lantern's (3)"),
             "{e}"
         );
     }
