@@ -3,6 +3,7 @@
 #
 # Usage (as root, on Debian 12):  captures/make.sh [OUT_DIR]      (default: this directory)
 #        ONLY="http-local-models ..." captures/make.sh   remakes only those base captures
+#        (identity.pcap is made by identity.sh, which this runs too: ONLY=identity)
 #
 # Two namespaces joined by a veth pair (offloads off, so the capture shows the segments a real
 # link carries): lt-client (10.77.0.10 and 10.77.0.11, fd77::10) and lt-server (the resolver
@@ -249,6 +250,8 @@ for name in python-upload node-openai chromium-claude nosni-gemini http-ollama h
   dns-lookups curl-chatgpt-v6 chromium-quic-gemini dns-fragmented; do
   if want "$name"; then cp "$WORK/$name.pcap" "$OUT/$name.pcap"; fi
 done
+# Who holds an address: DHCP and Kerberos on a LAN of its own (see identity.sh).
+want identity && "$HERE/identity.sh" "$OUT"
 if [ -n "$ONLY" ]; then
   ls -l "$OUT"/*.pcap
   exit 0

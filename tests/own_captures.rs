@@ -11,7 +11,7 @@ use common::{one, own, replay, root};
 use serde_json::Value;
 
 /// Every capture with its reviewed events.
-const CAPTURES: [&str; 13] = [
+const CAPTURES: [&str; 14] = [
     "curl-chatgpt.pcap",
     "python-upload.pcap",
     "node-openai.pcap",
@@ -25,6 +25,7 @@ const CAPTURES: [&str; 13] = [
     "curl-chatgpt-v6.pcap",
     "chromium-quic-gemini.pcap",
     "dns-fragmented.pcap",
+    "identity.pcap",
 ];
 
 fn flow_named<'a>(events: &'a [Value], name: &str) -> &'a Value {
