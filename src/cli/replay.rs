@@ -206,11 +206,17 @@ fn summary(
         .collect();
     out.push_str(&format!("  names: {}\n", names.join(", ")));
     out.push_str(&format!(
-        "  AI: {} flows and {} DNS lookups by {} (client, app) pairs\n",
+        "  AI: {} flows and {} DNS lookups by {} (user, app) pairs\n",
         s.ai_flows,
         s.ai_lookups,
         s.user_app_pairs()
     ));
+    if s.identity_messages > 0 {
+        out.push_str(&format!(
+            "  identity: {} DHCP messages and Kerberos exchanges\n",
+            s.identity_messages
+        ));
+    }
     if let Some(table) = s.apps_table() {
         out.push_str(&table);
         out.push('\n');

@@ -10,12 +10,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Most rows printed in each table; the rest are counted.
 const MAX_ROWS: usize = 40;
-/// Most (client, app) pairs and candidate names tracked; past these the totals still count but
+/// Most (user, app) pairs and candidate names tracked; past these the totals still count but
 /// the tables stop growing (hostile traffic must not grow the summary without bound).
 const MAX_TRACKED: usize = 100_000;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Usage {
+    /// Person, service or unknown (as of the latest record).
+    kind: &'static str,
     flows: u64,
     lookups: u64,
     bytes_up: u64,
@@ -68,6 +70,7 @@ impl Summary {
                 self.server(view, hit.app);
             }
             let usage = self.usage_of(&view.identity.user, hit.app);
+            usage.kind = view.identity.kind(Some(hit.app.category)).name();
             usage.flows += 1;
             usage.bytes_up += r.bytes[0];
             usage.bytes_down += r.bytes[1];
@@ -86,6 +89,7 @@ impl Summary {
         if let Some(hit) = view.app {
             self.ai_lookups += 1;
             let usage = self.usage_of(&view.identity.user, hit.app);
+            usage.kind = view.identity.kind(Some(hit.app.category)).name();
             usage.lookups += 1;
             usage.seen(r.ts, r.completed());
         } else if view.candidate {
@@ -157,13 +161,14 @@ impl Summary {
         self.untracked
     }
 
-    /// The AI-apps-by-client table, or `None` when no AI app was seen.
+    /// The AI-apps-by-user table, or `None` when no AI app was seen.
     pub fn apps_table(&self) -> Option<String> {
         if self.usage.is_empty() {
             return None;
         }
         let mut table = new_table(&[
             "user",
+            "kind",
             "app",
             "category",
             "flows",
@@ -188,6 +193,7 @@ impl Summary {
             };
             table.add_row(vec![
                 Cell::new(user),
+                Cell::new(u.kind),
                 Cell::new(name),
                 Cell::new(category),
                 Cell::new(u.flows).set_alignment(CellAlignment::Right),
@@ -198,7 +204,7 @@ impl Summary {
                 Cell::new(time(u.last)),
             ]);
         }
-        Some(render(&table, rows.len(), "(client, app) pairs"))
+        Some(render(&table, rows.len(), "(user, app) pairs"))
     }
 
     /// The local-model-servers table, or `None` when none was seen.
