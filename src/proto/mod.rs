@@ -313,10 +313,10 @@ pub enum Record {
     Flow(FlowRecord),
     /// A DNS lookup.
     Dns(DnsRecord),
-    /// A DHCP message.
-    Dhcp(DhcpRecord),
-    /// A Kerberos exchange.
-    Kerberos(KerberosRecord),
+    /// A DHCP message (boxed: rare, and larger than the others).
+    Dhcp(Box<DhcpRecord>),
+    /// A Kerberos exchange (boxed, likewise).
+    Kerberos(Box<KerberosRecord>),
 }
 
 impl Record {
@@ -431,10 +431,10 @@ impl Inspector {
         counters.dhcp_messages += 1;
         counters.dhcp_bad_options += u64::from(message.bad_options);
         flow.state.protocol = Protocol::Dhcp;
-        self.records.push(Record::Dhcp(DhcpRecord {
+        self.records.push(Record::Dhcp(Box::new(DhcpRecord {
             place: Place::of(flow, seen.number, seen.ts),
             message,
-        }));
+        })));
     }
 
     /// Kerberos over TCP: reassemble each direction and parse every complete message.
@@ -527,7 +527,7 @@ impl Inspector {
             _ => KrbOutcome::Granted,
         };
         let asked = pending.filter(|p| p.exchange == exchange);
-        self.records.push(Record::Kerberos(KerberosRecord {
+        self.records.push(Record::Kerberos(Box::new(KerberosRecord {
             place: Place::of(flow, seen.number, seen.ts),
             exchange,
             principal: message
@@ -535,7 +535,7 @@ impl Inspector {
                 .or_else(|| asked.as_ref().and_then(|p| p.principal.clone())),
             till: asked.and_then(|p| p.till),
             outcome,
-        }));
+        })));
     }
 
     /// A client datagram of a flow that may be QUIC.
@@ -590,7 +590,7 @@ impl Inspector {
         }
         if let Some(p) = state.krb {
             counters.kerberos_unanswered += 1;
-            self.records.push(Record::Kerberos(KerberosRecord {
+            self.records.push(Record::Kerberos(Box::new(KerberosRecord {
                 place: Place {
                     flow_id: id,
                     packet: p.packet,
@@ -604,7 +604,7 @@ impl Inspector {
                 principal: p.principal,
                 till: p.till,
                 outcome: KrbOutcome::Unanswered,
-            }));
+            })));
         }
         for query in state.dns {
             counters.dns_unanswered += 1;
