@@ -210,6 +210,28 @@ fn a_bad_identity_map_is_one_line_naming_file_and_line() {
 }
 
 #[test]
+fn a_short_key_file_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = write(dir.path(), "key", "secret\n");
+    let run = lantern(&[
+        "replay",
+        "--no-store",
+        "--pseudonymize",
+        key.to_str().unwrap(),
+        own("identity.pcap").to_str().unwrap(),
+    ]);
+    assert_eq!(run.status, 1);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "lantern: {0}: the key must be at least 16 bytes (make one with `head -c 32 /dev/urandom > {0}`)\n",
+            key.display()
+        )
+    );
+}
+
+#[test]
 fn pseudonyms_are_stable_across_sensors_hide_every_name_and_map_back() {
     let dir = tempfile::tempdir().unwrap();
     let key = write(dir.path(), "key", "works council key, kept by the DPO\n");

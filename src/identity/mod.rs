@@ -388,9 +388,10 @@ impl Resolver {
         }
     }
 
-    /// Learns from a Kerberos exchange.
+    /// Learns from a Kerberos exchange. Refused logins bind nothing, and neither do tickets a
+    /// service obtained on behalf of a user (S4U2Self): that user is not at the address.
     pub fn kerberos(&mut self, record: &KerberosRecord) {
-        if matches!(record.outcome, KrbOutcome::Refused(_)) {
+        if matches!(record.outcome, KrbOutcome::Refused(_)) || record.on_behalf {
             return;
         }
         let Some(principal) = record.principal.as_deref() else {
@@ -463,6 +464,7 @@ mod tests {
             exchange: Exchange::As,
             principal: Some(principal.into()),
             till: till.map(t),
+            on_behalf: false,
             outcome: KrbOutcome::Granted,
         }
     }
@@ -549,11 +551,15 @@ mod tests {
         r.kerberos(&krb(1000, "bob@R", Some(2_136_000_000)));
         assert_eq!(who(&mut r, 1099).0, "bob@R");
         assert_eq!(who(&mut r, 1100).1, "ip");
-        // A refused login binds nothing.
+        // A refused login binds nothing, nor does a ticket a service got for a user (S4U2Self).
         let mut refused = krb(2000, "mallory@R", None);
         refused.outcome = KrbOutcome::Refused(24);
         r.kerberos(&refused);
         assert_eq!(who(&mut r, 2001).1, "ip");
+        let mut delegated = krb(3000, "carol@R", None);
+        delegated.on_behalf = true;
+        r.kerberos(&delegated);
+        assert_eq!(who(&mut r, 3001).1, "ip");
     }
 
     #[test]

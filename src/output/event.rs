@@ -250,6 +250,8 @@ struct KerberosJson {
     error_code: Option<i32>,
     principal: Option<String>,
     machine: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    on_behalf: bool,
     till: Option<Rfc3339>,
 }
 
@@ -413,6 +415,7 @@ impl EventWriter {
                 .principal
                 .as_deref()
                 .is_some_and(|p| kerberos::machine_name(p).is_some()),
+            on_behalf: r.on_behalf,
             till: r.till.map(Rfc3339),
         };
         let event = KerberosEventJson {

@@ -69,7 +69,14 @@ pub struct KrbMessage {
     pub principal: Option<String>,
     /// The end time the client asked for (requests).
     pub till: Option<Timestamp>,
+    /// A TGS-REQ for a ticket on behalf of another principal (MS-SFU S4U2Self: PA-FOR-USER or
+    /// PA-S4U-X509-USER): the reply names that user, not the one at the client address.
+    pub on_behalf: bool,
 }
+
+/// MS-SFU pre-authentication types of S4U2Self requests.
+const PA_FOR_USER: i32 = 129;
+const PA_S4U_X509_USER: i32 = 130;
 
 /// Why bytes are not a Kerberos message lantern reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -103,6 +110,7 @@ pub fn parse(bytes: &[u8]) -> Result<KrbMessage, KrbError> {
                 kind: KrbKind::Error(e.error_code.0),
                 principal: None,
                 till: None,
+                on_behalf: false,
             })
             .map_err(bad),
         _ => Err(KrbError::NotKdc),
@@ -130,6 +138,10 @@ fn request(kind: KrbKind, r: &KdcReq<'_>) -> KrbMessage {
             let t = &body.till.0;
             time(t.year, t.month, t.day, [t.hour, t.minute, t.second])
         },
+        on_behalf: r
+            .padata
+            .iter()
+            .any(|p| matches!(p.padata_type.0, PA_FOR_USER | PA_S4U_X509_USER)),
     }
 }
 
@@ -138,6 +150,7 @@ fn reply(kind: KrbKind, r: &KdcRep<'_>) -> KrbMessage {
         kind,
         principal: Some(principal(&r.cname, &r.crealm)),
         till: None,
+        on_behalf: false,
     }
 }
 
@@ -205,6 +218,11 @@ mod tests {
     /// msg-type 10, req-body with kdc-options, cname, realm, sname krbtgt/CORP.EXAMPLE, till
     /// 20261124060802Z, nonce, etype.
     fn as_req() -> Vec<u8> {
+        kdc_req(0x6a, 10, &[])
+    }
+
+    /// A KDC-REQ with this APPLICATION tag, msg-type and pre-authentication data types.
+    fn kdc_req(app: u8, msg_type: u8, padata: &[u8]) -> Vec<u8> {
         fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
             let mut v = vec![tag];
             if body.len() < 128 {
@@ -236,8 +254,32 @@ mod tests {
             tlv(0xa7, &int(42)),
             tlv(0xa8, &seq(&[int(18)])),
         ]);
-        let req = seq(&[tlv(0xa1, &int(5)), tlv(0xa2, &int(10)), tlv(0xa4, &body)]);
-        tlv(0x6a, &req)
+        let pa: Vec<Vec<u8>> = padata
+            .iter()
+            .map(|&t| {
+                let value = tlv(0xa2, &tlv(0x04, b"x"));
+                if t < 128 {
+                    seq(&[tlv(0xa1, &int(t)), value])
+                } else {
+                    seq(&[tlv(0xa1, &tlv(0x02, &[0, t])), value])
+                }
+            })
+            .collect();
+        let mut parts = vec![tlv(0xa1, &int(5)), tlv(0xa2, &int(msg_type))];
+        if !pa.is_empty() {
+            parts.push(tlv(0xa3, &seq(&pa)));
+        }
+        parts.push(tlv(0xa4, &body));
+        tlv(app, &seq(&parts))
+    }
+
+    #[test]
+    fn s4u2self_requests_are_marked_on_behalf() {
+        let plain = parse(&kdc_req(0x6c, 12, &[1])).unwrap();
+        assert_eq!((plain.kind, plain.on_behalf), (KrbKind::TgsReq, false));
+        let s4u = parse(&kdc_req(0x6c, 12, &[1, 129])).unwrap();
+        assert!(s4u.on_behalf);
+        assert!(parse(&kdc_req(0x6c, 12, &[130])).unwrap().on_behalf);
     }
 
     #[test]

@@ -152,6 +152,7 @@ struct PendingQuery {
 #[derive(Clone, Debug)]
 struct PendingKrb {
     exchange: kerberos::Exchange,
+    on_behalf: bool,
     principal: Option<String>,
     till: Option<Timestamp>,
     ts: Timestamp,
@@ -302,6 +303,9 @@ pub struct KerberosRecord {
     pub principal: Option<String>,
     /// The ticket end time the client asked for.
     pub till: Option<Timestamp>,
+    /// A service asked for a ticket on behalf of the principal (S4U2Self): the principal is
+    /// not the user at the client address.
+    pub on_behalf: bool,
     /// How it ended.
     pub outcome: KrbOutcome,
 }
@@ -511,6 +515,7 @@ impl Inspector {
         if message.kind.is_request() {
             flow.state.krb = Some(Box::new(PendingKrb {
                 exchange,
+                on_behalf: message.on_behalf,
                 principal: message.principal,
                 till: message.till,
                 ts: seen.ts,
@@ -533,6 +538,7 @@ impl Inspector {
             principal: message
                 .principal
                 .or_else(|| asked.as_ref().and_then(|p| p.principal.clone())),
+            on_behalf: asked.as_ref().is_some_and(|p| p.on_behalf),
             till: asked.and_then(|p| p.till),
             outcome,
         })));
@@ -603,6 +609,7 @@ impl Inspector {
                 exchange: p.exchange,
                 principal: p.principal,
                 till: p.till,
+                on_behalf: p.on_behalf,
                 outcome: KrbOutcome::Unanswered,
             })));
         }
