@@ -62,12 +62,12 @@ fn dhcp_and_kerberos_name_the_user_and_device_at_the_time() {
         .expect("the build server's API call");
     assert_eq!(
         who(build_api),
-        ("build-server", "dhcp", "service", Some("BUILD01"))
+        ("build-server", "dhcp", "service", Some("build01"))
     );
     assert_eq!(build_api["client"]["ip"], "10.88.0.50");
     assert_eq!(
         who(flow_to(&events, "claude.ai", "10.88.0.50")),
-        ("build-server", "dhcp", "unknown", Some("BUILD01"))
+        ("build-server", "dhcp", "unknown", Some("build01"))
     );
     // alice's laptop back at another address, without sending a name: its MAC still names it,
     // and alice's ticket stayed with the address she left.
@@ -269,6 +269,7 @@ fn pseudonyms_are_stable_across_sensors_hide_every_name_and_map_back() {
         "alice",
         "build-server",
         "BUILD01",
+        "build01",
         "02:88:00:00:00:01",
         "10.88.0.50",
         "10.88.0.60",
@@ -377,8 +378,8 @@ fn rollups_are_per_attributed_user_and_app() {
             "hq alice-laptop.corp.example dhcp unknown alice-laptop.corp.example google-gemini 1 2",
             "hq alice@CORP.EXAMPLE kerberos person alice-laptop.corp.example openai-api 1 2",
             "hq alice@CORP.EXAMPLE kerberos person alice-laptop.corp.example openai-chatgpt 1 2",
-            "hq build-server dhcp unknown BUILD01 anthropic-claude 1 2",
-            "hq build-server dhcp service BUILD01 openai-api 1 2",
+            "hq build-server dhcp unknown build01 anthropic-claude 1 2",
+            "hq build-server dhcp service build01 openai-api 1 2",
         ]
     );
 }

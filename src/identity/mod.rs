@@ -138,8 +138,8 @@ impl Default for IdentityConfig {
         IdentityConfig {
             kerberos_lifetime: 10 * 3600,
             dhcp_default_lease: 3600,
-            max_addresses: 262_144,
-            max_devices: 262_144,
+            max_addresses: 65_536,
+            max_devices: 65_536,
         }
     }
 }
@@ -258,6 +258,16 @@ impl Resolver {
         self.static_map = map;
     }
 
+    /// Reloads the static map from `path` (the daemon's SIGHUP): the new map replaces the old
+    /// one whole, for records from now on; a map that does not load leaves the old one in use.
+    /// Returns the number of rows now in use.
+    pub fn reload_static_map(&mut self, path: &std::path::Path) -> Result<usize, StaticMapError> {
+        let map = StaticMap::load(path)?;
+        let rows = map.len();
+        self.static_map = Some(Arc::new(map));
+        Ok(rows)
+    }
+
     /// Replaces users, devices and client addresses by tokens from now on.
     pub fn set_pseudonymizer(&mut self, pseudonyms: Option<Pseudonymizer>) {
         self.pseudonyms = pseudonyms;
@@ -284,10 +294,12 @@ impl Resolver {
             .and_then(|m| m.lookup(client))
             .cloned();
         let user = self.users.at(client, at).map(|p| p.0.clone());
+        // Computer names are case-insensitive (JOHNSON-PC$ and johnson-pc$ are one account),
+        // and DHCP host names are shown in lower case too.
         let machine = self
             .machines
             .at(client, at)
-            .and_then(|p| kerberos::machine_name(&p.0).map(str::to_string));
+            .and_then(|p| kerberos::machine_name(&p.0).map(str::to_ascii_lowercase));
         let lease = self.leases.at(client, at);
         let dhcp_name = lease.and_then(|k| self.devices.names.get(k)).cloned();
         let dhcp_label = lease.map(DeviceKey::label);
@@ -534,7 +546,7 @@ mod tests {
         );
         assert_eq!(
             who(&mut r, 55),
-            ("build-server".into(), "dhcp", Some("BUILD01".into()))
+            ("build-server".into(), "dhcp", Some("build01".into()))
         );
     }
 
@@ -574,6 +586,26 @@ mod tests {
         ack.message.address = Some(other);
         r.dhcp(&ack);
         assert_eq!(r.resolve(other, t(21)).user, "alice-laptop");
+    }
+
+    #[test]
+    fn a_reload_replaces_the_map_and_a_bad_file_keeps_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ids.csv");
+        let mut r = Resolver::default();
+        std::fs::write(&path, "10.88.0.0/16,lan\n").unwrap();
+        assert_eq!(r.reload_static_map(&path).unwrap(), 1);
+        assert_eq!(who(&mut r, 0).0, "lan");
+        std::fs::write(&path, "10.88.0.0/16,lan\n10.88.0.50,alice\n").unwrap();
+        assert_eq!(r.reload_static_map(&path).unwrap(), 2);
+        assert_eq!(who(&mut r, 0).0, "alice");
+        std::fs::write(&path, "10.88.0.50/8,broken\n").unwrap();
+        let e = r.reload_static_map(&path).unwrap_err().to_string();
+        assert!(
+            e.ends_with("ids.csv:1: 10.88.0.50/8 has host bits set (the prefix is 10.0.0.0/8)"),
+            "{e}"
+        );
+        assert_eq!(who(&mut r, 0).0, "alice", "the old map stays in use");
     }
 
     #[test]

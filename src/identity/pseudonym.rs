@@ -20,9 +20,9 @@ pub const MIN_KEY_BYTES: usize = 16;
 /// Prefix of every token.
 pub const TOKEN_PREFIX: &str = "anon-";
 
-/// Most tokens remembered as already sealed in this run; past it, the store's insert ignores
-/// duplicates instead.
-const MAX_REMEMBERED: usize = 1 << 20;
+/// Most tokens remembered as already sealed in this run (about 4 MiB); past it, names are
+/// sealed again and the store's insert ignores the duplicates.
+const MAX_REMEMBERED: usize = 65_536;
 
 /// Why a key file cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +132,11 @@ impl Pseudonymizer {
             self.sealed.push((token.clone(), self.seal(&token, name)));
         }
         token
+    }
+
+    /// Sealed names waiting for the store.
+    pub fn pending(&self) -> usize {
+        self.sealed.len()
     }
 
     /// Sealed names gathered since the last call, for the store.

@@ -9,7 +9,8 @@ use crate::proto::Record;
 use crate::store::{Batch, SqliteStore, StoreError};
 use std::io;
 
-/// Evidence rows gathered before they are written to the store in one transaction.
+/// Evidence rows (or sealed pseudonyms) gathered before they are written to the store in one
+/// transaction.
 const FLUSH_ROWS: usize = 4096;
 
 /// Why the sequencer stopped.
@@ -116,7 +117,8 @@ impl<'c> Sequencer<'c> {
             };
             self.events_result(result)?;
         }
-        if self.output.pending_evidence() >= FLUSH_ROWS {
+        let sealed = self.resolver.pseudonymizer().map_or(0, |p| p.pending());
+        if self.output.pending_evidence() >= FLUSH_ROWS || sealed >= FLUSH_ROWS {
             self.flush()?;
         }
         Ok(())
