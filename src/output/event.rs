@@ -158,14 +158,8 @@ struct FlowJson<'a> {
 
 #[derive(Serialize)]
 struct DnsJson<'a> {
-    event_type: &'static str,
-    ts: Rfc3339,
-    flow_id: u64,
-    client: EndpointJson<'a>,
-    server: EndpointJson<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    vlan: Option<Vec<u16>>,
-    transport: &'static str,
+    #[serde(flatten)]
+    place: PlaceJson<'a>,
     query: &'a str,
     qtype: String,
     rcode: Option<String>,
@@ -201,7 +195,7 @@ impl<'a> WhoJson<'a> {
     }
 }
 
-/// The join keys every identity event starts with.
+/// The join keys DNS and identity events start with.
 #[derive(Serialize)]
 struct PlaceJson<'a> {
     event_type: &'static str,
@@ -261,6 +255,13 @@ fn shown(pseudonyms: &mut Option<&mut Pseudonymizer>, name: String) -> String {
         Some(p) => p.pseudonym(&name),
         None => name,
     }
+}
+
+/// The client address's token, when pseudonymizing.
+fn client_token(pseudonyms: &mut Option<&mut Pseudonymizer>, place: &Place) -> Option<String> {
+    pseudonyms
+        .as_deref_mut()
+        .map(|p| p.pseudonym(&place.client.addr.to_string()))
 }
 
 fn place_json<'a>(event_type: &'static str, p: &Place, client: Option<&'a str>) -> PlaceJson<'a> {
@@ -346,13 +347,15 @@ impl EventWriter {
     pub fn dns(&mut self, view: &DnsView<'_>) -> io::Result<()> {
         let r = view.record;
         let event = DnsJson {
-            event_type: "dns",
-            ts: Rfc3339(r.ts),
-            flow_id: r.flow_id,
-            client: client_json(r.client, view.identity),
-            server: r.server.into(),
-            vlan: vlan(r.vlan),
-            transport: r.transport.name(),
+            place: PlaceJson {
+                event_type: "dns",
+                ts: Rfc3339(r.ts),
+                flow_id: r.flow_id,
+                client: client_json(r.client, view.identity),
+                server: r.server.into(),
+                vlan: vlan(r.vlan),
+                transport: r.transport.name(),
+            },
             query: &r.query,
             qtype: dns::type_name(r.qtype),
             rcode: r.rcode.map(dns::rcode_name),
@@ -372,9 +375,7 @@ impl EventWriter {
         mut pseudonyms: Option<&mut Pseudonymizer>,
     ) -> io::Result<()> {
         let m = &r.message;
-        let client = pseudonyms
-            .as_deref_mut()
-            .map(|p| p.pseudonym(&r.place.client.addr.to_string()));
+        let client = client_token(&mut pseudonyms, &r.place);
         let mut hide = |s: String| shown(&mut pseudonyms, s);
         let dhcp = DhcpJson {
             version: m.version,
@@ -400,9 +401,7 @@ impl EventWriter {
         r: &KerberosRecord,
         mut pseudonyms: Option<&mut Pseudonymizer>,
     ) -> io::Result<()> {
-        let client = pseudonyms
-            .as_deref_mut()
-            .map(|p| p.pseudonym(&r.place.client.addr.to_string()));
+        let client = client_token(&mut pseudonyms, &r.place);
         let kerberos = KerberosJson {
             exchange: r.exchange.name(),
             outcome: r.outcome.name(),

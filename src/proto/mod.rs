@@ -449,20 +449,10 @@ impl Inspector {
         counters: &mut Counters,
     ) {
         let d = seen.direction.index();
-        let isn = match seen.direction {
-            Direction::Up => flow.tcp.client_isn,
-            Direction::Down => flow.tcp.server_isn,
-        };
-        let seq = seen.packet.tcp.seq;
-        let base = isn.map_or(seq, |isn| isn.wrapping_add(1));
         let limit = kerberos::MAX_TCP_MESSAGE + 4;
-        let stream = flow.state.streams[d]
-            .get_or_insert_with(|| Box::new(Reassembler::new(base, limit, isn.is_none())));
-        if stream.insert(seq, seen.packet.payload) == Insert::TooManyHoles {
-            counters.tcp_reassembly_holes += 1;
-            flow.state.streams[d] = None;
+        let Some(stream) = message_stream(flow, seen, limit, counters) else {
             return;
-        }
+        };
         let mut messages = Vec::new();
         let mut give_up = false;
         while let Some(len) = kerberos::tcp_length(stream.contiguous()) {
@@ -677,20 +667,9 @@ impl Inspector {
         seen: Seen<'_, '_>,
         counters: &mut Counters,
     ) {
-        let d = seen.direction.index();
-        let isn = match seen.direction {
-            Direction::Up => flow.tcp.client_isn,
-            Direction::Down => flow.tcp.server_isn,
-        };
-        let seq = seen.packet.tcp.seq;
-        let base = isn.map_or(seq, |isn| isn.wrapping_add(1));
-        let stream = flow.state.streams[d]
-            .get_or_insert_with(|| Box::new(Reassembler::new(base, DNS_TCP_LIMIT, isn.is_none())));
-        if stream.insert(seq, seen.packet.payload) == Insert::TooManyHoles {
-            counters.tcp_reassembly_holes += 1;
-            flow.state.streams[d] = None;
+        let Some(stream) = message_stream(flow, seen, DNS_TCP_LIMIT, counters) else {
             return;
-        }
+        };
         let mut messages = Vec::new();
         loop {
             let bytes = stream.contiguous();
@@ -801,6 +780,32 @@ fn unanswered(
         rcode: None,
         answers: Vec::new(),
     }
+}
+
+/// The reassembly of `seen`'s direction of a TCP flow that carries length-prefixed messages
+/// both ways (DNS, Kerberos), with `seen`'s segment added; `None` (the stream dropped and
+/// counted) when it has too many holes.
+fn message_stream<'f>(
+    flow: &'f mut Flow<FlowState>,
+    seen: Seen<'_, '_>,
+    limit: usize,
+    counters: &mut Counters,
+) -> Option<&'f mut Reassembler> {
+    let d = seen.direction.index();
+    let isn = match seen.direction {
+        Direction::Up => flow.tcp.client_isn,
+        Direction::Down => flow.tcp.server_isn,
+    };
+    let seq = seen.packet.tcp.seq;
+    let base = isn.map_or(seq, |isn| isn.wrapping_add(1));
+    let slot = &mut flow.state.streams[d];
+    let stream = slot.get_or_insert_with(|| Box::new(Reassembler::new(base, limit, isn.is_none())));
+    if stream.insert(seq, seen.packet.payload) == Insert::TooManyHoles {
+        counters.tcp_reassembly_holes += 1;
+        *slot = None;
+        return None;
+    }
+    slot.as_deref_mut()
 }
 
 /// How a flow's inspection starts: DNS, DHCP and Kerberos by port, TCP by content, other UDP
