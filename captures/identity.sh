@@ -11,8 +11,8 @@
 #
 #   1. lt-pc1 (MAC 02:88:00:00:00:01): ISC dhclient sends host name "alice-laptop" and FQDN
 #      "alice-laptop.corp.example" and gets 10.88.0.50 (and fd88::50 over DHCPv6); kinit alice
-#      over UDP, kvno for a service ticket (TGS); curl to chatgpt.com, Python to api.openai.com;
-#      kdestroy; dhclient -r releases the address.
+#      over UDP, kvno for a service ticket (TGS); curl to chatgpt.com, Python to api.openai.com,
+#      curl over IPv6 to copilot.microsoft.com; kdestroy; dhclient -r releases the addresses.
 #   2. lt-pc2 (MAC 02:88:00:00:00:02): busybox udhcpc sends host name "build-server" and gets
 #      the same 10.88.0.50; kinit with a keytab as the machine account BUILD01$ over TCP; curl to
 #      api.openai.com and to claude.ai; keeps the address.
@@ -65,6 +65,9 @@ lan() {
     ip netns exec $L ip addr add "$v4/16" dev br0
     dns_args+=(--address="/$name/$v4")
   done
+  # One name on IPv6 only, for the laptop's DHCPv6 address.
+  ip netns exec $L ip -6 addr add fd88::1:5/64 dev br0 nodad
+  dns_args+=(--address="/copilot.microsoft.com/fd88::1:5")
   ip netns exec $L ip link set br0 up
   echo "02:88:00:00:00:01,02:88:00:00:00:02,10.88.0.50" >"$WORK/dhcp-hosts"
   # Both clients' MACs are given 10.88.0.50, one at a time (as for a laptop's wired and
@@ -165,6 +168,7 @@ EOF
   ip netns exec $P1 kvno HTTP/intranet.corp.example >/dev/null
   ip netns exec $P1 curl -sk https://chatgpt.com/ -o /dev/null
   ip netns exec $P1 python3 "$TOOLS/python_clients.py" upload api.openai.com 20000 10.88.0.50
+  ip netns exec $P1 curl -6 -sk https://copilot.microsoft.com/ -o /dev/null
   ip netns exec $P1 kdestroy
   ip netns exec $P1 "${dh[@]}" -6 -r -lf "$WORK/pc1-6.leases" -pf "$WORK/pc1-6.pid" eth0
   ip netns exec $P1 "${dh[@]}" -r eth0

@@ -69,14 +69,25 @@ fn dhcp_and_kerberos_name_the_user_and_device_at_the_time() {
         who(flow_to(&events, "claude.ai", "10.88.0.50")),
         ("build-server", "dhcp", "unknown", Some("build01"))
     );
+    // Over IPv6 (its DHCPv6 address) the laptop is alice's too: her login was on the device
+    // that holds both addresses.
+    assert_eq!(
+        who(flow_to(&events, "copilot.microsoft.com", "fd88::50")),
+        (
+            "alice@CORP.EXAMPLE",
+            "kerberos",
+            "person",
+            Some("alice-laptop.corp.example")
+        )
+    );
     // alice's laptop back at another address, without sending a name: its MAC still names it,
-    // and alice's ticket stayed with the address she left.
+    // and her ticket (valid for hours; kdestroy says nothing on the wire) follows the laptop.
     assert_eq!(
         who(flow_to(&events, "gemini.google.com", "10.88.0.60")),
         (
-            "alice-laptop.corp.example",
-            "dhcp",
-            "unknown",
+            "alice@CORP.EXAMPLE",
+            "kerberos",
+            "person",
             Some("alice-laptop.corp.example")
         )
     );
@@ -273,6 +284,7 @@ fn pseudonyms_are_stable_across_sensors_hide_every_name_and_map_back() {
         "02:88:00:00:00:01",
         "10.88.0.50",
         "10.88.0.60",
+        "fd88::50",
     ] {
         assert!(!events.contains(secret), "{secret} in the events");
         let found = |bytes: &[u8]| bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
@@ -375,7 +387,8 @@ fn rollups_are_per_attributed_user_and_app() {
     assert_eq!(
         rows,
         [
-            "hq alice-laptop.corp.example dhcp unknown alice-laptop.corp.example google-gemini 1 2",
+            "hq alice@CORP.EXAMPLE kerberos person alice-laptop.corp.example google-gemini 1 2",
+            "hq alice@CORP.EXAMPLE kerberos person alice-laptop.corp.example microsoft-copilot 1 2",
             "hq alice@CORP.EXAMPLE kerberos person alice-laptop.corp.example openai-api 1 2",
             "hq alice@CORP.EXAMPLE kerberos person alice-laptop.corp.example openai-chatgpt 1 2",
             "hq build-server dhcp unknown build01 anthropic-claude 1 2",

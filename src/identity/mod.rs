@@ -5,8 +5,10 @@
 //! 1. the static map (`--identity FILE`, [`static_map`]): most specific prefix wins;
 //! 2. Kerberos: a principal the KDC granted a ticket to (AS-REP or TGS-REP; an AS-REQ whose
 //!    reply was never seen also counts, for one-way SPAN ports) is bound to the client address
-//!    until the end time the client asked for, capped by [`IdentityConfig::kerberos_lifetime`].
-//!    Machine accounts (`NAME$`, `host/NAME`) name devices, not users;
+//!    until the end time the client asked for, capped by [`IdentityConfig::kerberos_lifetime`],
+//!    and to the device holding that address, so the user follows the device to its other
+//!    addresses (DHCPv6, a new lease). Machine accounts (`NAME$`, `host/NAME`) name devices,
+//!    not users;
 //! 3. DHCP: an ACK (DHCPv6 REPLY) binds the leased address to the client's device (its MAC
 //!    address, or DUID) for the lease time; the device's name is the FQDN or host name it sent
 //!    in any message, so a device seen later at another address keeps its name. A REQUEST or
@@ -218,9 +220,12 @@ impl Devices {
 pub struct Resolver {
     config: IdentityConfig,
     static_map: Option<Arc<StaticMap>>,
-    leases: Bindings<DeviceKey>,
-    users: Bindings<Principal>,
-    machines: Bindings<Principal>,
+    leases: Bindings<Addr, DeviceKey>,
+    users: Bindings<Addr, Principal>,
+    machines: Bindings<Addr, Principal>,
+    /// Kerberos users by the device that held their address when they logged in: the user
+    /// follows the laptop to its other addresses (IPv6, a new lease) for the ticket's lifetime.
+    device_users: Bindings<DeviceKey, Principal>,
     devices: Devices,
     /// (transaction id, device, address) of REQUESTs awaiting their ACK or NAK.
     requests: VecDeque<(u32, DeviceKey, Addr)>,
@@ -240,6 +245,7 @@ impl Resolver {
             leases: Bindings::new(config.max_addresses),
             users: Bindings::new(config.max_addresses),
             machines: Bindings::new(config.max_addresses),
+            device_users: Bindings::new(config.max_devices),
             devices: Devices {
                 names: HashMap::new(),
                 order: VecDeque::new(),
@@ -283,6 +289,7 @@ impl Resolver {
         self.leases.evictions()
             + self.users.evictions()
             + self.machines.evictions()
+            + self.device_users.evictions()
             + self.devices.evictions
     }
 
@@ -293,14 +300,18 @@ impl Resolver {
             .as_deref()
             .and_then(|m| m.lookup(client))
             .cloned();
-        let user = self.users.at(client, at).map(|p| p.0.clone());
+        let lease = self.leases.at(&client, at);
+        let user = self
+            .users
+            .at(&client, at)
+            .or_else(|| lease.and_then(|d| self.device_users.at(d, at)))
+            .map(|p| p.0.clone());
         // Computer names are case-insensitive (JOHNSON-PC$ and johnson-pc$ are one account),
         // and DHCP host names are shown in lower case too.
         let machine = self
             .machines
-            .at(client, at)
+            .at(&client, at)
             .and_then(|p| kerberos::machine_name(&p.0).map(str::to_ascii_lowercase));
-        let lease = self.leases.at(client, at);
         let dhcp_name = lease.and_then(|k| self.devices.names.get(k)).cloned();
         let dhcp_label = lease.map(DeviceKey::label);
         let device = fixed
@@ -355,15 +366,15 @@ impl Resolver {
                 }
                 self.hand_over(addr, at, &key);
                 let end = lease(m.lease_secs, self.config.dhcp_default_lease);
-                self.leases.bind(addr, at, end, key.clone());
+                self.leases.bind(&addr, at, end, key.clone());
                 self.requests
                     .retain(|(xid, k, _)| !(*xid == m.xid && *k == key));
             }
             (Some(DhcpKind::Request | DhcpKind::Inform), Some(addr)) => {
-                if self.leases.at(addr, at) != Some(&key) {
+                if self.leases.at(&addr, at) != Some(&key) {
                     self.hand_over(addr, at, &key);
                     let end = lease(None, self.config.dhcp_default_lease);
-                    self.leases.bind(addr, at, end, key.clone());
+                    self.leases.bind(&addr, at, end, key.clone());
                 }
                 if self.requests.len() >= MAX_PENDING_REQUESTS {
                     self.requests.pop_front();
@@ -373,7 +384,7 @@ impl Resolver {
             (Some(DhcpKind::Nak), _) => {
                 let pending = self.requests.iter().position(|(xid, _, _)| *xid == m.xid);
                 if let Some((_, k, addr)) = pending.and_then(|i| self.requests.remove(i)) {
-                    self.leases.end_at(addr, at, |held| *held == k);
+                    self.leases.end_at(&addr, at, |held| *held == k);
                 }
             }
             (Some(DhcpKind::Release | DhcpKind::Decline), Some(addr)) => {
@@ -386,17 +397,17 @@ impl Resolver {
     /// `addr` goes to device `key` at `at`: a different previous holder's Kerberos users and
     /// machine accounts no longer hold it.
     fn hand_over(&mut self, addr: Addr, at: Timestamp, key: &DeviceKey) {
-        if self.leases.at(addr, at).is_some_and(|held| held != key) {
-            self.users.end_at(addr, at, |_| true);
-            self.machines.end_at(addr, at, |_| true);
+        if self.leases.at(&addr, at).is_some_and(|held| held != key) {
+            self.users.end_at(&addr, at, |_| true);
+            self.machines.end_at(&addr, at, |_| true);
         }
     }
 
     fn release(&mut self, addr: Addr, at: Timestamp, key: &DeviceKey) {
-        if self.leases.at(addr, at) == Some(key) {
-            self.leases.end_at(addr, at, |held| held == key);
-            self.users.end_at(addr, at, |_| true);
-            self.machines.end_at(addr, at, |_| true);
+        if self.leases.at(&addr, at) == Some(key) {
+            self.leases.end_at(&addr, at, |held| held == key);
+            self.users.end_at(&addr, at, |_| true);
+            self.machines.end_at(&addr, at, |_| true);
         }
     }
 
@@ -415,9 +426,12 @@ impl Resolver {
         let client = record.place.client.addr;
         let value = Principal(principal.into());
         if kerberos::machine_name(principal).is_some() {
-            self.machines.bind(client, at, end, value);
+            self.machines.bind(&client, at, end, value);
         } else {
-            self.users.bind(client, at, end, value);
+            if let Some(device) = self.leases.at(&client, at).cloned() {
+                self.device_users.bind(&device, at, end, value.clone());
+            }
+            self.users.bind(&client, at, end, value);
         }
     }
 }
@@ -606,6 +620,23 @@ mod tests {
             "{e}"
         );
         assert_eq!(who(&mut r, 0).0, "alice", "the old map stays in use");
+    }
+
+    #[test]
+    fn a_kerberos_user_follows_the_device_to_its_other_addresses() {
+        let mut r = Resolver::default();
+        r.dhcp(&dhcp(10, DhcpKind::Ack, 1, Some("alice-laptop"), 3600));
+        r.kerberos(&krb(20, "alice@R", None));
+        // The laptop moves to .60 (a new lease): alice's ticket goes with it.
+        let other = Addr::v4([10, 88, 0, 60]);
+        let mut ack = dhcp(30, DhcpKind::Ack, 1, None, 3600);
+        ack.message.address = Some(other);
+        r.dhcp(&ack);
+        assert_eq!(r.resolve(other, t(31)).user, "alice@R");
+        // Not before her login, and not to the next holder of her old address.
+        assert_eq!(r.resolve(other, t(15)).source, UserSource::Ip);
+        r.dhcp(&dhcp(40, DhcpKind::Ack, 2, Some("guest"), 3600));
+        assert_eq!(who(&mut r, 41).0, "guest");
     }
 
     #[test]
