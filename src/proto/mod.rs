@@ -1163,3 +1163,158 @@ mod reassembly_tests {
         assert_eq!(counters.tcp_incomplete_at_end, 1);
     }
 }
+
+/// Kerberos over TCP from `captures/identity.pcap` (kinit as BUILD01$ against MIT krb5kdc),
+/// with every data segment cut in three and delivered in order, reversed within each message,
+/// and with the SYN missed.
+#[cfg(test)]
+mod kerberos_tcp_tests {
+    use super::*;
+    use crate::capture::CaptureReader;
+    use crate::decode::{Decoder, TcpMeta};
+    use crate::flow::{FlowConfig, FlowTable, Stamp};
+
+    /// One packet of the exchange: addresses, ports, TCP fields and payload, owned.
+    struct Owned {
+        vlan: [u16; 2],
+        src: crate::decode::Addr,
+        dst: crate::decode::Addr,
+        ports: (u16, u16),
+        tcp: TcpMeta,
+        payload: Vec<u8>,
+    }
+
+    impl Owned {
+        fn packet(&self) -> Packet<'_> {
+            Packet {
+                vlan: self.vlan,
+                src: self.src,
+                dst: self.dst,
+                transport: Transport::Tcp,
+                src_port: self.ports.0,
+                dst_port: self.ports.1,
+                tcp: self.tcp,
+                payload: &self.payload,
+                payload_len: self.payload.len() as u32,
+            }
+        }
+    }
+
+    fn kerberos_over_tcp() -> Vec<Owned> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/identity.pcap");
+        let mut reader = CaptureReader::open(&path).unwrap();
+        let mut counters = Counters::default();
+        let mut decoder = Decoder::default();
+        let mut out = Vec::new();
+        while let Some(raw) = reader.next_packet().unwrap() {
+            let Some(p) = decoder.decode(raw.link, raw.data, raw.ts, &mut counters) else {
+                continue;
+            };
+            if p.transport == Transport::Tcp && (p.src_port == 88 || p.dst_port == 88) {
+                out.push(Owned {
+                    vlan: p.vlan,
+                    src: p.src,
+                    dst: p.dst,
+                    ports: (p.src_port, p.dst_port),
+                    tcp: p.tcp,
+                    payload: p.payload.to_vec(),
+                });
+            }
+        }
+        assert!(
+            out.iter().any(|p| !p.payload.is_empty()),
+            "no Kerberos over TCP"
+        );
+        out
+    }
+
+    /// Cuts each data segment in three; `reverse` delivers the pieces last first.
+    fn cut(packets: &[Owned], reverse: bool, skip_syn: bool) -> Vec<Owned> {
+        let mut out = Vec::new();
+        for p in packets {
+            if skip_syn && p.tcp.syn {
+                continue;
+            }
+            if p.payload.len() < 3 {
+                out.push(Owned {
+                    payload: p.payload.clone(),
+                    ..*p
+                });
+                continue;
+            }
+            let third = p.payload.len() / 3;
+            let mut pieces: Vec<Owned> = [0, third, 2 * third]
+                .iter()
+                .zip([third, 2 * third, p.payload.len()])
+                .map(|(&a, b)| Owned {
+                    tcp: TcpMeta {
+                        seq: p.tcp.seq.wrapping_add(a as u32),
+                        ..p.tcp
+                    },
+                    payload: p.payload[a..b].to_vec(),
+                    ..*p
+                })
+                .collect();
+            if reverse {
+                pieces.reverse();
+            }
+            out.extend(pieces);
+        }
+        out
+    }
+
+    fn principals(packets: &[Owned]) -> Vec<(String, KrbOutcome)> {
+        let mut table = FlowTable::new(FlowConfig::default());
+        let mut inspector = Inspector::new(ProtoConfig::default());
+        let mut counters = Counters::default();
+        for (n, owned) in packets.iter().enumerate() {
+            let p = owned.packet();
+            let ts = Timestamp::from_secs(n as i64);
+            let stamp = Stamp {
+                number: n as u64 + 1,
+                ts,
+                clock: ts,
+            };
+            let (flow, direction) = table.packet(&p, stamp, &mut counters, &mut |_, _| {});
+            let seen = Seen {
+                packet: &p,
+                direction,
+                number: n as u64 + 1,
+                ts,
+            };
+            inspector.packet(flow, seen, &mut counters);
+        }
+        let mut ended = Vec::new();
+        table.drain(&mut counters, &mut |f, r| ended.push((f, r)));
+        for (f, r) in ended {
+            inspector.end(f, r, &mut counters);
+        }
+        assert_eq!(counters.kerberos_malformed, 0);
+        inspector
+            .take_records()
+            .into_iter()
+            .filter_map(|r| match r {
+                Record::Kerberos(k) => Some((k.principal?, k.outcome)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn messages_split_over_segments_in_any_order() {
+        let packets = kerberos_over_tcp();
+        let want = vec![("BUILD01$@CORP.EXAMPLE".to_string(), KrbOutcome::Granted)];
+        assert_eq!(principals(&packets), want, "as captured");
+        assert_eq!(
+            principals(&cut(&packets, false, false)),
+            want,
+            "cut in three"
+        );
+        assert_eq!(
+            principals(&cut(&packets, true, false)),
+            want,
+            "pieces reversed"
+        );
+        assert_eq!(principals(&cut(&packets, false, true)), want, "SYN missed");
+    }
+}
