@@ -938,6 +938,39 @@ mod tests {
     }
 }
 
+/// Runs `packets` (one second apart) through a flow table and an inspector, ends every flow,
+/// and returns the records and counters: the protocol stage as a worker runs it.
+#[cfg(test)]
+fn inspect_all(packets: &[Packet<'_>], config: ProtoConfig) -> (Vec<Record>, Counters) {
+    use crate::flow::{FlowConfig, FlowTable, Stamp};
+    let mut table = FlowTable::new(FlowConfig::default());
+    let mut inspector = Inspector::new(config);
+    let mut counters = Counters::default();
+    for (n, p) in packets.iter().enumerate() {
+        let ts = Timestamp::from_secs(n as i64);
+        let number = n as u64 + 1;
+        let stamp = Stamp {
+            number,
+            ts,
+            clock: ts,
+        };
+        let (flow, direction) = table.packet(p, stamp, &mut counters, &mut |_, _| {});
+        let seen = Seen {
+            packet: p,
+            direction,
+            number,
+            ts,
+        };
+        inspector.packet(flow, seen, &mut counters);
+    }
+    let mut ended = Vec::new();
+    table.drain(&mut counters, &mut |f, r| ended.push((f, r)));
+    for (f, r) in ended {
+        inspector.end(f, r, &mut counters);
+    }
+    (inspector.take_records(), counters)
+}
+
 /// Reassembly of a real ClientHello: Chromium's, from `captures/chromium-claude.pcap`, which
 /// spans two TCP segments. The segments are replayed in order, out of order, split in three,
 /// retransmitted and overlapping, with and without the SYN.
@@ -946,7 +979,6 @@ mod reassembly_tests {
     use super::*;
     use crate::capture::CaptureReader;
     use crate::decode::{Decoder, Packet};
-    use crate::flow::{FlowConfig, FlowTable};
 
     struct Segment {
         seq: u32,
@@ -1025,40 +1057,20 @@ mod reassembly_tests {
         segments: &[(u32, &[u8])],
         limit: usize,
     ) -> (Option<String>, Counters) {
-        let mut table = FlowTable::new(FlowConfig::default());
-        let mut inspector = Inspector::new(ProtoConfig {
+        let packets: Vec<Packet<'_>> = opening
+            .into_iter()
+            .chain(
+                segments
+                    .iter()
+                    .map(|(seq, bytes)| packet(*seq, bytes, false)),
+            )
+            .collect();
+        let config = ProtoConfig {
             reassembly_bytes: limit,
             ..ProtoConfig::default()
-        });
-        let mut counters = Counters::default();
-        let packets = opening.into_iter().chain(
-            segments
-                .iter()
-                .map(|(seq, bytes)| packet(*seq, bytes, false)),
-        );
-        for (n, p) in packets.enumerate() {
-            let ts = Timestamp::from_secs(n as i64);
-            let number = n as u64 + 1;
-            let stamp = crate::flow::Stamp {
-                number,
-                ts,
-                clock: ts,
-            };
-            let (flow, direction) = table.packet(&p, stamp, &mut counters, &mut |_, _| {});
-            let seen = Seen {
-                packet: &p,
-                direction,
-                number,
-                ts,
-            };
-            inspector.packet(flow, seen, &mut counters);
-        }
-        let mut ended = Vec::new();
-        table.drain(&mut counters, &mut |f, r| ended.push((f, r)));
-        for (f, r) in ended {
-            inspector.end(f, r, &mut counters);
-        }
-        let sni = inspector.take_records().into_iter().find_map(|r| match r {
+        };
+        let (records, counters) = inspect_all(&packets, config);
+        let sni = records.into_iter().find_map(|r| match r {
             Record::Flow(f) => f.tls.and_then(|t| t.sni),
             _ => None,
         });
@@ -1172,7 +1184,6 @@ mod kerberos_tcp_tests {
     use super::*;
     use crate::capture::CaptureReader;
     use crate::decode::{Decoder, TcpMeta};
-    use crate::flow::{FlowConfig, FlowTable, Stamp};
 
     /// One packet of the exchange: addresses, ports, TCP fields and payload, owned.
     struct Owned {
@@ -1264,34 +1275,10 @@ mod kerberos_tcp_tests {
     }
 
     fn principals(packets: &[Owned]) -> Vec<(String, KrbOutcome)> {
-        let mut table = FlowTable::new(FlowConfig::default());
-        let mut inspector = Inspector::new(ProtoConfig::default());
-        let mut counters = Counters::default();
-        for (n, owned) in packets.iter().enumerate() {
-            let p = owned.packet();
-            let ts = Timestamp::from_secs(n as i64);
-            let stamp = Stamp {
-                number: n as u64 + 1,
-                ts,
-                clock: ts,
-            };
-            let (flow, direction) = table.packet(&p, stamp, &mut counters, &mut |_, _| {});
-            let seen = Seen {
-                packet: &p,
-                direction,
-                number: n as u64 + 1,
-                ts,
-            };
-            inspector.packet(flow, seen, &mut counters);
-        }
-        let mut ended = Vec::new();
-        table.drain(&mut counters, &mut |f, r| ended.push((f, r)));
-        for (f, r) in ended {
-            inspector.end(f, r, &mut counters);
-        }
+        let packets: Vec<Packet<'_>> = packets.iter().map(Owned::packet).collect();
+        let (records, counters) = inspect_all(&packets, ProtoConfig::default());
         assert_eq!(counters.kerberos_malformed, 0);
-        inspector
-            .take_records()
+        records
             .into_iter()
             .filter_map(|r| match r {
                 Record::Kerberos(k) => Some((k.principal?, k.outcome)),
