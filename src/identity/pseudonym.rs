@@ -114,14 +114,10 @@ impl Pseudonymizer {
 
     /// The token of `name`.
     pub fn token(&self, name: &str) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let tag = hmac::sign(&self.token, name.as_bytes());
         let mut out = String::with_capacity(TOKEN_PREFIX.len() + 16);
         out.push_str(TOKEN_PREFIX);
-        for &b in &tag.as_ref()[..8] {
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 15)]));
-        }
+        crate::proto::push_hex(&mut out, &tag.as_ref()[..8]);
         out
     }
 

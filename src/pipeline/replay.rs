@@ -222,11 +222,8 @@ fn sha256_file(path: &Path) -> std::io::Result<(u64, String)> {
         size += n as u64;
         hasher.update(&buf[..n]);
     }
-    let hex = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let mut hex = String::with_capacity(64);
+    crate::proto::push_hex(&mut hex, &hasher.finalize());
     Ok((size, hex))
 }
 

@@ -382,7 +382,9 @@ pub fn mac_string(mac: &[u8; 6]) -> String {
 
 /// Bytes as lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(2 * bytes.len());
+    super::push_hex(&mut out, bytes);
+    out
 }
 
 #[cfg(test)]

@@ -154,17 +154,17 @@ fn reply(kind: KrbKind, r: &KdcRep<'_>) -> KrbMessage {
     }
 }
 
-/// `a/b@REALM`, escaped where not printable, at most [`MAX_PRINCIPAL`] bytes.
+/// `a/b@REALM`, escaped where not printable (case kept: realms are upper case by convention), at most [`MAX_PRINCIPAL`] bytes.
 fn principal(name: &PrincipalName, realm: &Realm) -> String {
     let mut out = String::new();
     for (i, part) in name.name_string.iter().enumerate() {
         if i > 0 {
             out.push('/');
         }
-        escape(&mut out, part);
+        super::escape_bytes(&mut out, part.as_bytes(), false, false);
     }
     out.push('@');
-    escape(&mut out, &realm.0);
+    super::escape_bytes(&mut out, realm.0.as_bytes(), false, false);
     if out.len() > MAX_PRINCIPAL {
         let mut cut = MAX_PRINCIPAL;
         while !out.is_char_boundary(cut) {
@@ -173,22 +173,6 @@ fn principal(name: &PrincipalName, realm: &Realm) -> String {
         out.truncate(cut);
     }
     out
-}
-
-/// Printable ASCII as is (case kept: realms are upper case by convention), the rest as `\DDD`.
-fn escape(out: &mut String, s: &str) {
-    for b in s.bytes() {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            0x21..=0x7e => out.push(b as char),
-            _ => {
-                out.push('\\');
-                out.push((b'0' + b / 100) as char);
-                out.push((b'0' + b / 10 % 10) as char);
-                out.push((b'0' + b % 10) as char);
-            }
-        }
-    }
 }
 
 /// A KerberosTime (always UTC) as a timestamp; `None` when it is not a valid date.

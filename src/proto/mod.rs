@@ -900,11 +900,18 @@ fn finish_stream(state: &mut FlowState, step: Step) {
 /// Appends one label (or a dot-separated name when `escape_dot` is false) in lower-case
 /// presentation format: printable ASCII as is, anything else as `\DDD`.
 pub(crate) fn escape_label(out: &mut String, bytes: &[u8], escape_dot: bool) {
+    escape_bytes(out, bytes, escape_dot, true);
+}
+
+/// Appends bytes from the wire as text: printable ASCII as is (lower-cased when `lower`), a
+/// backslash doubled, a dot escaped when `escape_dot`, anything else as `\DDD`.
+pub(crate) fn escape_bytes(out: &mut String, bytes: &[u8], escape_dot: bool, lower: bool) {
     for &b in bytes {
         match b {
             b'.' if escape_dot => out.push_str("\\."),
             b'\\' => out.push_str("\\\\"),
-            0x21..=0x7e => out.push(b.to_ascii_lowercase() as char),
+            0x21..=0x7e if lower => out.push(b.to_ascii_lowercase() as char),
+            0x21..=0x7e => out.push(b as char),
             _ => {
                 out.push('\\');
                 out.push((b'0' + b / 100) as char);
@@ -912,6 +919,15 @@ pub(crate) fn escape_label(out: &mut String, bytes: &[u8], escape_dot: bool) {
                 out.push((b'0' + b % 10) as char);
             }
         }
+    }
+}
+
+/// Appends `bytes` as lower-case hex.
+pub fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
     }
 }
 

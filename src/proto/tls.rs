@@ -315,9 +315,7 @@ fn truncated_hash(input: &str, empty: bool) -> String {
     }
     let digest = Sha256::digest(input.as_bytes());
     let mut out = String::with_capacity(12);
-    for byte in &digest[..6] {
-        let _ = write!(out, "{byte:02x}");
-    }
+    super::push_hex(&mut out, &digest[..6]);
     out
 }
 
