@@ -295,11 +295,9 @@ impl Resolver {
 
     /// The identity of `client` at time `at`.
     pub fn resolve(&mut self, client: Addr, at: Timestamp) -> Identity {
-        let fixed = self
-            .static_map
-            .as_deref()
-            .and_then(|m| m.lookup(client))
-            .cloned();
+        // The map is shared (an Arc), so its entry is read in place, not copied whole.
+        let map = self.static_map.clone();
+        let fixed = map.as_deref().and_then(|m| m.lookup(client));
         let lease = self.leases.at(&client, at);
         let user = self
             .users
@@ -315,12 +313,11 @@ impl Resolver {
         let dhcp_name = lease.and_then(|k| self.devices.names.get(k)).cloned();
         let dhcp_label = lease.map(DeviceKey::label);
         let device = fixed
-            .as_ref()
             .and_then(|f| f.device.clone())
             .or(machine)
             .or_else(|| dhcp_name.as_deref().map(str::to_string))
             .or(dhcp_label);
-        let (user, source, person) = match (&fixed, user, &dhcp_name) {
+        let (user, source, person) = match (fixed, user, &dhcp_name) {
             (Some(f), _, _) => (f.user.clone(), UserSource::Static, !f.server),
             (None, Some(p), _) => (p.to_string(), UserSource::Kerberos, true),
             (None, None, Some(name)) => (name.to_string(), UserSource::Dhcp, false),
@@ -330,9 +327,9 @@ impl Resolver {
             user,
             source,
             device,
-            group: fixed.as_ref().and_then(|f| f.group.clone()),
+            group: fixed.and_then(|f| f.group.clone()),
             person,
-            server: fixed.as_ref().is_some_and(|f| f.server),
+            server: fixed.is_some_and(|f| f.server),
             client: None,
         };
         if let Some(p) = &mut self.pseudonyms {
