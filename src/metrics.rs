@@ -29,6 +29,9 @@ macro_rules! counters {
 counters! {
     packets: "packets read",
     bytes: "bytes on the wire (original packet lengths)",
+    capture_kernel_drops: "packets the kernel dropped because lantern's capture buffer was full",
+    capture_interface_drops: "packets the interface or its driver dropped (where it reports them)",
+    capture_queue_drops: "packets dropped inside lantern because a worker's queue stayed full",
     link_unsupported: "packets whose link type lantern does not decode",
     link_malformed: "packets too short for their link-layer header",
     non_ip: "packets that carry no IP (ARP, LLDP, STP and other EtherTypes)",

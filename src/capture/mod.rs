@@ -11,9 +11,13 @@
 //! stays on libpcap.
 
 mod file;
+mod live;
 mod time;
 
 pub use file::{CaptureReader, Format, ReadError, ReadErrorKind};
+pub use live::{
+    DEFAULT_BUFFER_BYTES, DEFAULT_SNAPLEN, KernelStats, LiveConfig, LiveError, LiveSource, Read,
+};
 pub use time::Timestamp;
 
 /// A link-layer header type, as numbered by the tcpdump.org LINKTYPE_ registry.

@@ -39,6 +39,14 @@ impl Timestamp {
         Timestamp(self.0.saturating_add(add))
     }
 
+    /// The wall clock now (the epoch if the clock is set before it).
+    pub fn now() -> Timestamp {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp::from_parts(now.as_secs() as i64, i64::from(now.subsec_nanos()))
+    }
+
     /// The start of the hour that contains this time.
     pub fn hour_floor(self) -> Timestamp {
         Timestamp::from_secs(self.secs().div_euclid(3600) * 3600)

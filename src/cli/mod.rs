@@ -2,11 +2,17 @@
 //! starts, and the wiring of the stages for each command. Errors come back as one line each;
 //! `main` prints them.
 
+mod capture;
 mod catalog;
+mod config;
+mod pipeline;
+mod privileges;
 mod pseudonym;
 mod replay;
+mod status;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -22,6 +28,8 @@ pub struct Cli {
 enum Command {
     /// Replay capture files (pcap, pcapng) into events, a summary and the store.
     Replay(ReplayArgs),
+    /// Capture from network interfaces as a sensor daemon, until SIGTERM or SIGINT.
+    Capture(Box<capture::CaptureArgs>),
     /// Validate, look up, list and count the AI application catalog.
     Catalog(catalog::CatalogArgs),
     /// Compute pseudonym tokens, or map tokens back to names (needs the key file).
@@ -34,6 +42,16 @@ pub struct ReplayArgs {
     /// Capture files, read in the order of their first packet.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
+    /// Replay files even if the store already holds them.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+}
+
+/// Flags that `replay` and `capture` share: where results go and the packet path's settings.
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
     /// Write one JSON line per flow and per DNS lookup to PATH ("-" for standard output).
     #[arg(long, value_name = "PATH|-")]
     events: Option<PathBuf>,
@@ -48,12 +66,9 @@ pub struct ReplayArgs {
     /// Do not write to any store.
     #[arg(long)]
     no_store: bool,
-    /// Replay files even if the store already holds them.
-    #[arg(long)]
-    force: bool,
     /// Extra catalog file or directory of .toml files (repeatable); overrides apps by id.
-    #[arg(long = "catalog", value_name = "PATH")]
-    catalogs: Vec<PathBuf>,
+    #[arg(long, value_name = "PATH")]
+    catalog: Vec<PathBuf>,
     /// Worker threads.
     #[arg(long, default_value_t = 1, value_name = "N")]
     threads: usize,
@@ -102,10 +117,42 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
+/// Parses the command line; for `capture --config FILE`, the file's settings join the flags
+/// given. Exits with clap's message on bad flags, or one line for a bad config file.
+pub fn parse() -> Cli {
+    let mut argv: Vec<OsString> = std::env::args_os().collect();
+    let matches = Cli::command().get_matches_from(&argv);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let Command::Capture(args) = &cli.command else {
+        return cli;
+    };
+    let Some(file) = args.config_file() else {
+        return cli;
+    };
+    let Some((_, given)) = matches.subcommand() else {
+        return cli;
+    };
+    let command = Cli::command();
+    let capture = command
+        .find_subcommand("capture")
+        .expect("capture is a subcommand");
+    match config::arguments(file, capture, given) {
+        Ok(extra) => {
+            argv.extend(extra);
+            Cli::parse_from(argv)
+        }
+        Err(message) => {
+            eprintln!("lantern: {message}");
+            std::process::exit(2);
+        }
+    }
+}
+
 /// Runs the parsed command line; errors are printed as `lantern: ...` lines.
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Replay(args) => replay::run(args),
+        Command::Capture(args) => capture::run(*args),
         Command::Catalog(args) => {
             return catalog::run(args).unwrap_or_else(|Failure(message)| {
                 eprintln!("lantern: {message}");

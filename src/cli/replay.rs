@@ -1,17 +1,13 @@
 //! `lantern replay`: capture files in, events, a summary, and evidence in the store out.
 
-use super::{Failure, ReplayArgs};
+use super::{Failure, ReplayArgs, pipeline};
 use indicatif::{ProgressBar, ProgressStyle};
 use lantern::catalog::Catalog;
-use lantern::flow::FlowConfig;
-use lantern::identity::{IdentityConfig, Pseudonymizer, Resolver, StaticMap};
 use lantern::metrics::Counters;
-use lantern::naming::{NameSource, NamingConfig};
-use lantern::output::{EventWriter, Output};
-use lantern::pipeline::{ReplayReport, Sequencer, Settings, StoreTotals, replay};
-use lantern::proto::ProtoConfig;
-use lantern::store::SqliteStore;
-use std::io::{BufWriter, IsTerminal, Write};
+use lantern::naming::NameSource;
+use lantern::output::Output;
+use lantern::pipeline::{ReplayReport, Sequencer, StoreTotals, replay};
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -23,32 +19,14 @@ const HEADLINE: [&str; 3] = ["packets", "bytes", "flows_created"];
 
 /// Runs `lantern replay`; returns the error lines of a run that went through.
 pub fn run(args: ReplayArgs) -> Result<Vec<String>, Failure> {
-    let settings = settings(&args)?;
-    let catalog = Catalog::load(&args.catalogs)?;
-    let events = match &args.events {
-        None => None,
-        Some(path) if path == Path::new("-") => Some(EventWriter::new(Box::new(
-            BufWriter::with_capacity(1 << 16, std::io::stdout()),
-        ))),
-        Some(path) => {
-            let file = std::fs::File::create(path)
-                .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
-            Some(EventWriter::new(Box::new(BufWriter::with_capacity(
-                1 << 16,
-                file,
-            ))))
-        }
-    };
-    let store = if args.no_store {
-        None
-    } else {
-        let sensor = args.sensor.clone().unwrap_or_else(host_name);
-        Some(SqliteStore::open(&args.store, &sensor)?)
-    };
+    let settings = pipeline::settings(&args.pipeline)?;
+    let catalog = Arc::new(Catalog::load(&args.pipeline.catalog)?);
+    let events = pipeline::events(&args.pipeline)?;
+    let store = pipeline::store(&args.pipeline)?;
     let store_path = store.as_ref().map(|s| s.path().to_path_buf());
-    let resolver = resolver(&args)?;
+    let resolver = pipeline::resolver(&args.pipeline)?;
     let mut sequencer = Sequencer::new(
-        &catalog,
+        catalog,
         &settings.naming,
         resolver,
         Output::new(events),
@@ -68,7 +46,7 @@ pub fn run(args: ReplayArgs) -> Result<Vec<String>, Failure> {
     if let Some(failure) = report.failed {
         return Err(Failure(failure.to_string()));
     }
-    if !args.quiet && report.files_read > 0 {
+    if !args.pipeline.quiet && report.files_read > 0 {
         let text = summary(
             &report,
             &sequencer,
@@ -81,92 +59,8 @@ pub fn run(args: ReplayArgs) -> Result<Vec<String>, Failure> {
     Ok(report.errors)
 }
 
-/// The identity stage: its settings, the static map and the pseudonym key.
-fn resolver(args: &ReplayArgs) -> Result<Resolver, Failure> {
-    if args.kerberos_lifetime == 0 {
-        return Err(Failure(
-            "--kerberos-lifetime must be at least 1 second".into(),
-        ));
-    }
-    if args.dhcp_default_lease == 0 {
-        return Err(Failure(
-            "--dhcp-default-lease must be at least 1 second".into(),
-        ));
-    }
-    let mut resolver = Resolver::new(IdentityConfig {
-        kerberos_lifetime: args.kerberos_lifetime,
-        dhcp_default_lease: args.dhcp_default_lease,
-        ..IdentityConfig::default()
-    });
-    if let Some(path) = &args.identity {
-        resolver.set_static_map(Some(Arc::new(StaticMap::load(path)?)));
-    }
-    if let Some(path) = &args.pseudonymize {
-        resolver.set_pseudonymizer(Some(Pseudonymizer::load(path)?));
-    }
-    Ok(resolver)
-}
-
-/// Turns flags into validated settings, refusing nonsense before any work starts.
-fn settings(args: &ReplayArgs) -> Result<Settings, Failure> {
-    let check = |ok: bool, message: &str| {
-        if ok {
-            Ok(())
-        } else {
-            Err(Failure(message.to_string()))
-        }
-    };
-    check(
-        (1..=64).contains(&args.threads),
-        "--threads must be between 1 and 64",
-    )?;
-    check(args.max_flows >= 1, "--max-flows must be at least 1")?;
-    check(
-        args.tcp_timeout >= 1,
-        "--tcp-timeout must be at least 1 second",
-    )?;
-    check(
-        args.udp_timeout >= 1,
-        "--udp-timeout must be at least 1 second",
-    )?;
-    check(
-        (512..=16 * 1024 * 1024).contains(&args.reassembly_limit),
-        "--reassembly-limit must be between 512 bytes and 16 MiB",
-    )?;
-    check(
-        args.dns_cache_size >= 1,
-        "--dns-cache-size must be at least 1",
-    )?;
-    let per_worker = args.max_flows.div_ceil(args.threads);
-    Ok(Settings {
-        flow: FlowConfig {
-            max_flows: per_worker,
-            tcp_timeout_secs: args.tcp_timeout,
-            udp_timeout_secs: args.udp_timeout,
-            ..FlowConfig::default()
-        },
-        proto: ProtoConfig {
-            reassembly_bytes: args.reassembly_limit,
-            ..ProtoConfig::default()
-        },
-        naming: NamingConfig {
-            dns_cache_entries: args.dns_cache_size,
-            ..NamingConfig::default()
-        },
-        threads: args.threads,
-    })
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "sensor".to_string())
-}
-
 fn progress_bar(args: &ReplayArgs) -> Option<ProgressBar> {
-    if args.quiet || !std::io::stderr().is_terminal() {
+    if args.pipeline.quiet || !std::io::stderr().is_terminal() {
         return None;
     }
     let total: u64 = args
@@ -189,7 +83,7 @@ fn progress_bar(args: &ReplayArgs) -> Option<ProgressBar> {
 /// The end-of-run summary for stderr.
 fn summary(
     report: &ReplayReport,
-    sequencer: &Sequencer<'_>,
+    sequencer: &Sequencer,
     store: Option<&Path>,
     totals: StoreTotals,
 ) -> String {

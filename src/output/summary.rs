@@ -47,6 +47,8 @@ pub struct Summary {
     /// DHCP messages and Kerberos exchanges seen.
     pub identity_messages: u64,
     names: BTreeMap<NameSource, u64>,
+    /// AI flows by app id (as many keys as the catalog has apps).
+    ai_by_app: BTreeMap<String, u64>,
     usage: BTreeMap<(String, String), Usage>,
     apps: BTreeMap<String, (String, String)>,
     candidates: BTreeMap<String, (u64, BTreeSet<String>)>,
@@ -66,6 +68,12 @@ impl Summary {
         let r = view.record;
         if let Some(hit) = view.app {
             self.ai_flows += 1;
+            match self.ai_by_app.get_mut(hit.app.id.as_str()) {
+                Some(count) => *count += 1,
+                None => {
+                    self.ai_by_app.insert(hit.app.id.to_string(), 1);
+                }
+            }
             if hit.app.category == Category::LocalModelServer {
                 self.server(view, hit.app);
             }
@@ -144,6 +152,11 @@ impl Summary {
         if entry.1.len() < 1000 {
             entry.1.insert(user.to_string());
         }
+    }
+
+    /// AI flows by app id.
+    pub fn ai_flows_by_app(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.ai_by_app.iter().map(|(id, n)| (id.as_str(), *n))
     }
 
     /// Flows named by `source`.

@@ -13,12 +13,15 @@
 //! in the single sequencer thread instead: a shared cache would name a flow or not depending on
 //! which worker got there first, and determinism is a requirement.
 
+mod live;
 mod replay;
 mod sequencer;
+mod threads;
 mod worker;
 
+pub use live::{LiveReport, LiveSettings, LiveSnapshot, QUEUE_PATIENCE, Supervisor, capture};
 pub use replay::{FileReport, ReplayReport, replay};
-pub use sequencer::{Sequencer, SequencerError, StoreTotals};
+pub use sequencer::{Sequencer, SequencerError, StoreTotals, WriteStats};
 pub use worker::Worker;
 
 use crate::flow::FlowConfig;

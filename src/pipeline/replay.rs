@@ -1,27 +1,21 @@
 //! Replaying capture files through the pipeline: in the calling thread for `--threads 1`, or
 //! with one reader, N workers and the sequencer in the calling thread.
 
+use super::threads::{Batch, Dispatch, Epochs, FromWorker, ToWorker, WORKER_QUEUE, worker_loop};
 use super::{Sequencer, SequencerError, Settings, TICK_PACKETS, TICK_SECS, Worker};
 use crate::capture::{CaptureReader, Format, LinkType, Timestamp};
 use crate::decode::{Decoder, Packet, is_supported};
-use crate::flow::{FlowKey, Stamp};
+use crate::flow::Stamp;
 use crate::metrics::Counters;
 use crate::proto::Record;
 use crate::store::NewFile;
-use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+use crossbeam_channel::{bounded, unbounded};
 use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
-use std::collections::VecDeque;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Packets per batch handed to a worker.
-const BATCH_PACKETS: usize = 512;
-/// Bytes per batch handed to a worker.
-const BATCH_BYTES: usize = 512 * 1024;
-/// Batches queued per worker.
-const WORKER_QUEUE: usize = 8;
 /// Packets between two progress updates.
 const PROGRESS_EVERY: u64 = 8192;
 
@@ -81,7 +75,7 @@ struct Input {
 pub fn replay(
     paths: &[PathBuf],
     settings: &Settings,
-    sequencer: &mut Sequencer<'_>,
+    sequencer: &mut Sequencer,
     force: bool,
     progress: Option<&ProgressBar>,
 ) -> ReplayReport {
@@ -154,7 +148,7 @@ fn open_inputs(paths: &[PathBuf], report: &mut ReplayReport) -> Vec<Input> {
 /// Hashes each file, refuses the ones the store already holds, and records the rest.
 fn register_files(
     inputs: &mut Vec<Input>,
-    sequencer: &mut Sequencer<'_>,
+    sequencer: &mut Sequencer,
     force: bool,
     report: &mut ReplayReport,
 ) -> Result<(), SequencerError> {
@@ -194,18 +188,11 @@ fn register_files(
             size,
             sha256,
         };
-        input.store_id = Some(store.start_file(&new, wall_clock())?);
+        input.store_id = Some(store.start_file(&new, Timestamp::now())?);
         kept.push(input);
     }
     *inputs = kept;
     Ok(())
-}
-
-fn wall_clock() -> Timestamp {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::from_parts(now.as_secs() as i64, i64::from(now.subsec_nanos()))
 }
 
 /// Size and hex SHA-256 of a file.
@@ -359,16 +346,16 @@ fn read_all(
 fn run_inline(
     inputs: &[Input],
     settings: &Settings,
-    sequencer: &mut Sequencer<'_>,
+    sequencer: &mut Sequencer,
     progress: Option<&ProgressBar>,
     report: &mut ReplayReport,
 ) -> Vec<FileReport> {
-    struct Inline<'s, 'c> {
+    struct Inline<'s> {
         worker: Worker,
-        sequencer: &'s mut Sequencer<'c>,
+        sequencer: &'s mut Sequencer,
         failed: Option<SequencerError>,
     }
-    impl Sink for Inline<'_, '_> {
+    impl Sink for Inline<'_> {
         fn packet(&mut self, packet: &Packet<'_>, stamp: Stamp) {
             self.worker.packet(packet, stamp);
         }
@@ -377,7 +364,7 @@ fn run_inline(
             self.deliver(records)
         }
     }
-    impl Inline<'_, '_> {
+    impl Inline<'_> {
         fn deliver(&mut self, records: Vec<Record>) -> bool {
             if self.failed.is_none()
                 && let Err(e) = self.sequencer.process(records)
@@ -402,136 +389,14 @@ fn run_inline(
     results
 }
 
-/// Decoded packets for one worker, their payloads copied out of the reader's buffer.
-#[derive(Default)]
-struct Batch {
-    data: Vec<u8>,
-    packets: Vec<Meta>,
-}
-
-/// A decoded packet whose payload is `len` bytes at `start` in the batch's data.
-struct Meta {
-    packet: Packet<'static>,
-    stamp: Stamp,
-    start: usize,
-    len: usize,
-}
-
-impl Batch {
-    fn push(&mut self, packet: &Packet<'_>, stamp: Stamp) {
-        self.packets.push(Meta {
-            packet: Packet {
-                payload: &[],
-                ..*packet
-            },
-            stamp,
-            start: self.data.len(),
-            len: packet.payload.len(),
-        });
-        self.data.extend_from_slice(packet.payload);
-    }
-
-    fn is_full(&self) -> bool {
-        self.packets.len() >= BATCH_PACKETS || self.data.len() >= BATCH_BYTES
-    }
-
-    fn clear(&mut self) {
-        self.data.clear();
-        self.packets.clear();
-    }
-}
-
-enum ToWorker {
-    Batch(Batch),
-    Tick(Timestamp),
-    Finish,
-}
-
-enum FromWorker {
-    Epoch(usize, Vec<Record>),
-    Done(usize, Vec<Record>, Box<Counters>),
-}
-
-/// Hands decoded packets to workers by a symmetric hash of their flow key.
-struct Dispatch<'a> {
-    to_workers: &'a [Sender<ToWorker>],
-    batches: Vec<Batch>,
-    recycled: &'a Receiver<Batch>,
-}
-
-impl Dispatch<'_> {
-    fn send(&mut self, worker: usize) {
-        if self.batches[worker].packets.is_empty() {
-            return;
-        }
-        let fresh = self.recycled.try_recv().unwrap_or_default();
-        let full = std::mem::replace(&mut self.batches[worker], fresh);
-        let _ = self.to_workers[worker].send(ToWorker::Batch(full));
-    }
-
-    fn finish(&mut self) {
-        for worker in 0..self.to_workers.len() {
-            self.send(worker);
-            let _ = self.to_workers[worker].send(ToWorker::Finish);
-        }
-    }
-}
-
-impl Sink for Dispatch<'_> {
+impl Sink for Dispatch {
     fn packet(&mut self, packet: &Packet<'_>, stamp: Stamp) {
-        let hash = FlowKey::of(packet).0.worker_hash();
-        let worker = (hash % self.to_workers.len() as u64) as usize;
-        self.batches[worker].push(packet, stamp);
-        if self.batches[worker].is_full() {
-            self.send(worker);
-        }
+        Dispatch::packet(self, packet, stamp);
     }
 
     fn tick(&mut self, now: Timestamp) -> bool {
-        for worker in 0..self.to_workers.len() {
-            self.send(worker);
-            let _ = self.to_workers[worker].send(ToWorker::Tick(now));
-        }
+        Dispatch::tick(self, now);
         true
-    }
-}
-
-fn worker_loop(
-    index: usize,
-    settings: &Settings,
-    input: Receiver<ToWorker>,
-    output: Sender<FromWorker>,
-    recycle: Sender<Batch>,
-) {
-    let mut worker = Worker::new(settings);
-    for message in input {
-        match message {
-            ToWorker::Batch(mut batch) => {
-                for m in &batch.packets {
-                    let packet = Packet {
-                        payload: &batch.data[m.start..m.start + m.len],
-                        ..m.packet
-                    };
-                    worker.packet(&packet, m.stamp);
-                }
-                batch.clear();
-                let _ = recycle.send(batch);
-            }
-            ToWorker::Tick(now) => {
-                if output
-                    .send(FromWorker::Epoch(index, worker.tick(now)))
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            ToWorker::Finish => {
-                let records = worker.finish();
-                let counters = Box::new(worker.counters().clone());
-                let _ = output.send(FromWorker::Done(index, records, counters));
-                return;
-            }
-        }
     }
 }
 
@@ -539,7 +404,7 @@ fn worker_loop(
 fn run_threaded(
     inputs: &[Input],
     settings: &Settings,
-    sequencer: &mut Sequencer<'_>,
+    sequencer: &mut Sequencer,
     progress: Option<&ProgressBar>,
     report: &mut ReplayReport,
 ) -> Vec<FileReport> {
@@ -557,31 +422,16 @@ fn run_threaded(
         }
         drop(to_sequencer);
         let abort = &abort;
-        let recycled = &recycled;
         let reader = scope.spawn(move || {
-            let mut dispatch = Dispatch {
-                to_workers: &to_workers,
-                batches: (0..n).map(|_| Batch::default()).collect(),
-                recycled,
-            };
+            let mut dispatch = Dispatch::new(to_workers, recycled, None);
             let results = read_all(inputs, &mut dispatch, progress, abort);
             dispatch.finish();
             results
         });
-        let mut queues: Vec<VecDeque<Vec<Record>>> = (0..n).map(|_| VecDeque::new()).collect();
+        let mut epochs = Epochs::new(n);
         for message in from_workers {
-            match message {
-                FromWorker::Epoch(index, records) => queues[index].push_back(records),
-                FromWorker::Done(index, records, counters) => {
-                    queues[index].push_back(records);
-                    report.counters.merge(&counters);
-                }
-            }
-            while queues.iter().all(|q| !q.is_empty()) {
-                let mut epoch = Vec::new();
-                for queue in &mut queues {
-                    epoch.extend(queue.pop_front().into_iter().flatten());
-                }
+            epochs.take(message);
+            while let Some(epoch) = epochs.next() {
                 if report.failed.is_none()
                     && let Err(e) = sequencer.process(epoch)
                 {
@@ -590,6 +440,7 @@ fn run_threaded(
                 }
             }
         }
+        report.counters.merge(&epochs.done);
         let (results, read_counters) = reader.join().expect("reader thread panicked");
         report.counters.merge(&read_counters);
         results

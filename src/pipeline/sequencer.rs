@@ -8,6 +8,8 @@ use crate::output::{DnsView, FlowView, Output, Summary};
 use crate::proto::Record;
 use crate::store::{Batch, SqliteStore, StoreError};
 use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Evidence rows (or sealed pseudonyms) gathered before they are written to the store in one
 /// transaction.
@@ -35,25 +37,37 @@ pub struct StoreTotals {
     pub rollups: u64,
 }
 
+/// How the store writes went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Transactions written.
+    pub writes: u64,
+    /// Time spent in them.
+    pub total: Duration,
+    /// Time the latest one took.
+    pub last: Duration,
+}
+
 /// Naming, catalog, identity, output and store, in record order.
-pub struct Sequencer<'c> {
-    catalog: &'c Catalog,
+pub struct Sequencer {
+    catalog: Arc<Catalog>,
     namer: Namer,
     resolver: Resolver,
     output: Output,
     store: Option<SqliteStore>,
     totals: StoreTotals,
+    writes: WriteStats,
 }
 
-impl<'c> Sequencer<'c> {
+impl Sequencer {
     /// A sequencer writing to `output` and, if given, `store`.
     pub fn new(
-        catalog: &'c Catalog,
+        catalog: Arc<Catalog>,
         naming: &NamingConfig,
         resolver: Resolver,
         output: Output,
         store: Option<SqliteStore>,
-    ) -> Sequencer<'c> {
+    ) -> Sequencer {
         Sequencer {
             catalog,
             namer: Namer::new(naming),
@@ -61,7 +75,18 @@ impl<'c> Sequencer<'c> {
             output,
             store,
             totals: StoreTotals::default(),
+            writes: WriteStats::default(),
         }
+    }
+
+    /// Classifies the records processed from now on with `catalog`.
+    pub fn set_catalog(&mut self, catalog: Arc<Catalog>) {
+        self.catalog = catalog;
+    }
+
+    /// The identity stage, to reload its map.
+    pub fn resolver_mut(&mut self) -> &mut Resolver {
+        &mut self.resolver
     }
 
     /// The store, if any.
@@ -146,12 +171,17 @@ impl<'c> Sequencer<'c> {
             .map(|p| p.take_sealed())
             .unwrap_or_default();
         if let Some(store) = &mut self.store {
+            let started = Instant::now();
             store.write(&Batch {
                 flows: &flows,
                 lookups: &lookups,
                 rollups: &rollups,
                 pseudonyms: &pseudonyms,
             })?;
+            let took = started.elapsed();
+            self.writes.writes += 1;
+            self.writes.total += took;
+            self.writes.last = took;
             self.totals.flows += flows.len() as u64;
             self.totals.lookups += lookups.len() as u64;
             self.totals.rollups += rollups.len() as u64;
@@ -168,6 +198,16 @@ impl<'c> Sequencer<'c> {
     /// Rows written to the store so far.
     pub fn store_totals(&self) -> StoreTotals {
         self.totals
+    }
+
+    /// How long store writes took.
+    pub fn write_stats(&self) -> WriteStats {
+        self.writes
+    }
+
+    /// Evidence rows waiting for the next store write.
+    pub fn backlog(&self) -> usize {
+        self.output.pending_evidence()
     }
 
     /// Adds the sequencer's own counters to `counters`.

@@ -73,6 +73,11 @@ impl Worker {
         self.inspector.take_records()
     }
 
+    /// Flows open in this worker's table.
+    pub fn open_flows(&self) -> usize {
+        self.table.len()
+    }
+
     /// This worker's counters.
     pub fn counters(&self) -> &Counters {
         &self.counters

@@ -1,0 +1,230 @@
+//! `lantern capture`: the sensor daemon. Opens the interfaces, drops privileges, runs the live
+//! pipeline until SIGTERM or SIGINT, and on the way logs a status line, serves metrics and
+//! reloads the catalog and identity map on SIGHUP.
+
+use super::status::{Metrics, StatusLog};
+use super::{Failure, PipelineArgs, pipeline, privileges};
+use clap::Args;
+use lantern::capture::{LiveConfig, LiveSource};
+use lantern::catalog::Catalog;
+use lantern::decode::is_supported;
+use lantern::output::Output;
+use lantern::pipeline::{LiveSettings, LiveSnapshot, Sequencer, Supervisor, capture};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Flags of `lantern capture`. Every one of them can also be set in the `--config` file, under
+/// its long name; the command line wins.
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// Network interface to capture from (repeatable).
+    #[arg(long, short = 'i', value_name = "IF")]
+    interface: Vec<String>,
+    /// BPF capture filter, in tcpdump's syntax.
+    #[arg(long, value_name = "EXPR")]
+    filter: Option<String>,
+    /// Bytes kept of each packet (enough for handshakes; the rest is counted, not captured).
+    #[arg(long, default_value_t = lantern::capture::DEFAULT_SNAPLEN, value_name = "BYTES")]
+    snaplen: u32,
+    /// Leave the interface out of promiscuous mode.
+    #[arg(long)]
+    no_promisc: bool,
+    /// Kernel ring buffer per interface, in MiB.
+    #[arg(long, default_value_t = lantern::capture::DEFAULT_BUFFER_BYTES >> 20, value_name = "MIB")]
+    buffer_mib: u32,
+    /// Seconds between two writes of evidence and rollups to the store.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    flush_interval: u64,
+    /// Seconds between two status lines on stderr (0: none).
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    status_interval: u64,
+    /// Serve Prometheus metrics over HTTP at ADDR (for example 127.0.0.1:9810).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
+    /// After opening the interfaces, run as this user (and drop every capability).
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// Group to run as with --user (default: the user's primary group).
+    #[arg(long, value_name = "GROUP")]
+    group: Option<String>,
+    /// TOML file with any of these options under their long names.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+}
+
+impl CaptureArgs {
+    /// The config file named on the command line, if any.
+    pub fn config_file(&self) -> Option<&PathBuf> {
+        self.config.as_ref()
+    }
+}
+
+/// Runs `lantern capture`; returns the error lines of a run that went through.
+pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
+    let settings = pipeline::settings(&args.pipeline)?;
+    let live = live_config(&args)?;
+    let catalog = Arc::new(Catalog::load(&args.pipeline.catalog)?);
+    let resolver = pipeline::resolver(&args.pipeline)?;
+    let mut sources = Vec::with_capacity(args.interface.len());
+    for interface in &args.interface {
+        let source = LiveSource::open(interface, &live)?;
+        if !is_supported(source.link()) {
+            return Err(Failure(format!(
+                "interface {interface}: unsupported link type {}",
+                source.link()
+            )));
+        }
+        sources.push(source);
+    }
+    // Everything after this runs without root or capabilities: files it creates belong to the
+    // service user.
+    privileges::drop(args.user.as_deref(), args.group.as_deref())?;
+    let metrics = args.metrics.map(Metrics::serve).transpose()?;
+    let events = pipeline::events(&args.pipeline)?;
+    let store = pipeline::store(&args.pipeline)?;
+    let mut sequencer = Sequencer::new(
+        catalog,
+        &settings.naming,
+        resolver,
+        Output::new(events),
+        store,
+    );
+    let signals = Signals::register()?;
+    let names: Vec<&str> = sources.iter().map(LiveSource::interface).collect();
+    let mut supervisor = Daemon {
+        args: &args,
+        signals,
+        status: StatusLog::new(
+            Duration::from_secs(args.status_interval),
+            args.pipeline.quiet,
+        ),
+        metrics,
+    };
+    if !args.pipeline.quiet {
+        eprintln!(
+            "lantern: capturing on {} with {} worker(s); flush every {} s",
+            names.join(", "),
+            settings.threads,
+            args.flush_interval
+        );
+    }
+    let live_settings = LiveSettings {
+        flush_every: Duration::from_secs(args.flush_interval),
+        ..LiveSettings::default()
+    };
+    let report = capture(
+        sources,
+        &settings,
+        &live_settings,
+        &mut sequencer,
+        &mut supervisor,
+    );
+    if let Some(failure) = report.failed {
+        return Err(Failure(failure.to_string()));
+    }
+    if !args.pipeline.quiet {
+        supervisor
+            .status
+            .final_line(&report.counters, sequencer.store_totals());
+    }
+    Ok(report.errors)
+}
+
+/// The libpcap settings, validated.
+fn live_config(args: &CaptureArgs) -> Result<LiveConfig, Failure> {
+    if args.interface.is_empty() {
+        return Err(Failure(
+            "capture needs at least one --interface (or `interface` in the config file)".into(),
+        ));
+    }
+    if !(64..=262_144).contains(&args.snaplen) {
+        return Err(Failure("--snaplen must be between 64 and 262144".into()));
+    }
+    if !(1..=2047).contains(&args.buffer_mib) {
+        return Err(Failure("--buffer-mib must be between 1 and 2047".into()));
+    }
+    if args.flush_interval == 0 {
+        return Err(Failure("--flush-interval must be at least 1 second".into()));
+    }
+    if args.group.is_some() && args.user.is_none() {
+        return Err(Failure("--group needs --user".into()));
+    }
+    Ok(LiveConfig {
+        snaplen: args.snaplen,
+        promiscuous: !args.no_promisc,
+        buffer_bytes: args.buffer_mib << 20,
+        filter: args.filter.clone(),
+        ..LiveConfig::default()
+    })
+}
+
+/// Flags set by signal handlers.
+struct Signals {
+    stop: Arc<AtomicBool>,
+    reload: Arc<AtomicBool>,
+}
+
+impl Signals {
+    fn register() -> Result<Signals, Failure> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let stop = Arc::new(AtomicBool::new(false));
+        let reload = Arc::new(AtomicBool::new(false));
+        for signal in [SIGTERM, SIGINT] {
+            signal_hook::flag::register(signal, Arc::clone(&stop))
+                .map_err(|e| Failure(format!("cannot handle signal {signal}: {e}")))?;
+        }
+        signal_hook::flag::register(SIGHUP, Arc::clone(&reload))
+            .map_err(|e| Failure(format!("cannot handle SIGHUP: {e}")))?;
+        Ok(Signals { stop, reload })
+    }
+}
+
+/// The daemon's side of the live run.
+struct Daemon<'a> {
+    args: &'a CaptureArgs,
+    signals: Signals,
+    status: StatusLog,
+    metrics: Option<Metrics>,
+}
+
+impl Supervisor for Daemon<'_> {
+    fn stop_requested(&mut self) -> bool {
+        self.signals.stop.load(Ordering::Relaxed)
+    }
+
+    fn reload_requested(&mut self) -> bool {
+        self.signals.reload.swap(false, Ordering::Relaxed)
+    }
+
+    fn reload(&mut self, sequencer: &mut Sequencer) {
+        let mut done = Vec::new();
+        match Catalog::load(&self.args.pipeline.catalog) {
+            Ok(catalog) => {
+                done.push(format!("catalog ({} apps)", catalog.apps().len()));
+                sequencer.set_catalog(Arc::new(catalog));
+            }
+            Err(e) => eprintln!("lantern: reload: {e}; keeping the catalog in use"),
+        }
+        if let Some(path) = &self.args.pipeline.identity {
+            match sequencer.resolver_mut().reload_static_map(path) {
+                Ok(entries) => done.push(format!("identity map ({entries} entries)")),
+                Err(e) => eprintln!("lantern: reload: {e}; keeping the identity map in use"),
+            }
+        }
+        if !done.is_empty() {
+            eprintln!("lantern: reloaded {}", done.join(" and "));
+        }
+    }
+
+    fn snapshot(&mut self, snapshot: &LiveSnapshot) {
+        if let Some(metrics) = &self.metrics {
+            metrics.update(snapshot);
+        }
+        self.status.maybe_log(snapshot);
+    }
+}

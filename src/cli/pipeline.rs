@@ -1,0 +1,126 @@
+//! What `replay` and `capture` share on the command line: the packet path's settings, the
+//! identity stage, and where events and evidence go.
+
+use super::{Failure, PipelineArgs};
+use lantern::flow::FlowConfig;
+use lantern::identity::{IdentityConfig, Pseudonymizer, Resolver, StaticMap};
+use lantern::naming::NamingConfig;
+use lantern::output::EventWriter;
+use lantern::pipeline::Settings;
+use lantern::proto::ProtoConfig;
+use lantern::store::SqliteStore;
+use std::io::BufWriter;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The events writer `--events` asks for, if any.
+pub fn events(args: &PipelineArgs) -> Result<Option<EventWriter>, Failure> {
+    Ok(match &args.events {
+        None => None,
+        Some(path) if path == Path::new("-") => Some(EventWriter::new(Box::new(
+            BufWriter::with_capacity(1 << 16, std::io::stdout()),
+        ))),
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+            Some(EventWriter::new(Box::new(BufWriter::with_capacity(
+                1 << 16,
+                file,
+            ))))
+        }
+    })
+}
+
+/// The store `--store` names, unless `--no-store`.
+pub fn store(args: &PipelineArgs) -> Result<Option<SqliteStore>, Failure> {
+    if args.no_store {
+        return Ok(None);
+    }
+    let sensor = args.sensor.clone().unwrap_or_else(host_name);
+    Ok(Some(SqliteStore::open(&args.store, &sensor)?))
+}
+
+/// The identity stage: its settings, the static map and the pseudonym key.
+pub fn resolver(args: &PipelineArgs) -> Result<Resolver, Failure> {
+    if args.kerberos_lifetime == 0 {
+        return Err(Failure(
+            "--kerberos-lifetime must be at least 1 second".into(),
+        ));
+    }
+    if args.dhcp_default_lease == 0 {
+        return Err(Failure(
+            "--dhcp-default-lease must be at least 1 second".into(),
+        ));
+    }
+    let mut resolver = Resolver::new(IdentityConfig {
+        kerberos_lifetime: args.kerberos_lifetime,
+        dhcp_default_lease: args.dhcp_default_lease,
+        ..IdentityConfig::default()
+    });
+    if let Some(path) = &args.identity {
+        resolver.set_static_map(Some(Arc::new(StaticMap::load(path)?)));
+    }
+    if let Some(path) = &args.pseudonymize {
+        resolver.set_pseudonymizer(Some(Pseudonymizer::load(path)?));
+    }
+    Ok(resolver)
+}
+
+/// Turns flags into validated settings, refusing nonsense before any work starts.
+pub fn settings(args: &PipelineArgs) -> Result<Settings, Failure> {
+    let check = |ok: bool, message: &str| {
+        if ok {
+            Ok(())
+        } else {
+            Err(Failure(message.to_string()))
+        }
+    };
+    check(
+        (1..=64).contains(&args.threads),
+        "--threads must be between 1 and 64",
+    )?;
+    check(args.max_flows >= 1, "--max-flows must be at least 1")?;
+    check(
+        args.tcp_timeout >= 1,
+        "--tcp-timeout must be at least 1 second",
+    )?;
+    check(
+        args.udp_timeout >= 1,
+        "--udp-timeout must be at least 1 second",
+    )?;
+    check(
+        (512..=16 * 1024 * 1024).contains(&args.reassembly_limit),
+        "--reassembly-limit must be between 512 bytes and 16 MiB",
+    )?;
+    check(
+        args.dns_cache_size >= 1,
+        "--dns-cache-size must be at least 1",
+    )?;
+    let per_worker = args.max_flows.div_ceil(args.threads);
+    Ok(Settings {
+        flow: FlowConfig {
+            max_flows: per_worker,
+            tcp_timeout_secs: args.tcp_timeout,
+            udp_timeout_secs: args.udp_timeout,
+            ..FlowConfig::default()
+        },
+        proto: ProtoConfig {
+            reassembly_bytes: args.reassembly_limit,
+            ..ProtoConfig::default()
+        },
+        naming: NamingConfig {
+            dns_cache_entries: args.dns_cache_size,
+            ..NamingConfig::default()
+        },
+        threads: args.threads,
+    })
+}
+
+/// The sensor name when none is given.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "sensor".to_string())
+}

@@ -1,0 +1,305 @@
+//! How the daemon tells its operators how it is doing: a status line on stderr (the journal)
+//! at an interval, and a Prometheus endpoint serving the latest [`LiveSnapshot`].
+
+use super::Failure;
+use lantern::metrics::Counters;
+use lantern::pipeline::{LiveSnapshot, StoreTotals};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Counters reported as parse errors, by protocol.
+const PARSE_ERRORS: [(&str, &str); 9] = [
+    ("link", "link_malformed"),
+    ("decap", "decap_malformed"),
+    ("ip", "ip_malformed"),
+    ("l4", "l4_malformed"),
+    ("tls", "tls_malformed"),
+    ("quic", "quic_gave_up"),
+    ("http", "http_malformed"),
+    ("dns", "dns_malformed"),
+    ("dhcp", "dhcp_malformed"),
+];
+
+/// The periodic status line.
+pub struct StatusLog {
+    every: Duration,
+    quiet: bool,
+    last: Instant,
+    last_packets: u64,
+}
+
+impl StatusLog {
+    pub fn new(every: Duration, quiet: bool) -> StatusLog {
+        StatusLog {
+            every,
+            quiet,
+            last: Instant::now(),
+            last_packets: 0,
+        }
+    }
+
+    /// Logs a status line if one is due.
+    pub fn maybe_log(&mut self, snapshot: &LiveSnapshot) {
+        if self.quiet || self.every.is_zero() || self.last.elapsed() < self.every {
+            return;
+        }
+        let seconds = self.last.elapsed().as_secs_f64().max(0.001);
+        self.last = Instant::now();
+        let c = &snapshot.counters;
+        let rate = (c.packets.saturating_sub(self.last_packets)) as f64 / seconds;
+        self.last_packets = c.packets;
+        eprintln!("{}", status_line(snapshot, rate));
+    }
+
+    /// The line logged when the daemon stops.
+    pub fn final_line(&self, counters: &Counters, store: StoreTotals) {
+        eprintln!(
+            "lantern: stopped: {} packets, {} bytes, drops: kernel {} interface {} queue {}, flows evicted {}; store +{} flow rows, +{} DNS rows, {} rollups",
+            counters.packets,
+            counters.bytes,
+            counters.capture_kernel_drops,
+            counters.capture_interface_drops,
+            counters.capture_queue_drops,
+            counters.flows_evicted,
+            store.flows,
+            store.lookups,
+            store.rollups
+        );
+    }
+}
+
+/// One status line.
+fn status_line(s: &LiveSnapshot, rate: f64) -> String {
+    let c = &s.counters;
+    let ai: u64 = s.ai_flows_by_app.iter().map(|(_, n)| n).sum();
+    format!(
+        "lantern: status: up {}s, {} packets ({rate:.0}/s), {} bytes, drops: kernel {} interface {} queue {}, flows open {} done {} evicted {}, AI flows {ai}, DNS lookups {}, store +{} flow rows +{} DNS rows, last write {} ms, backlog {}",
+        s.uptime.as_secs(),
+        c.packets,
+        c.bytes,
+        c.capture_kernel_drops,
+        c.capture_interface_drops,
+        c.capture_queue_drops,
+        s.open_flows,
+        s.flows,
+        c.flows_evicted,
+        s.lookups,
+        s.store.flows,
+        s.store.lookups,
+        s.writes.last.as_millis(),
+        s.backlog,
+    )
+}
+
+/// The metrics endpoint: a thread serving the latest snapshot.
+pub struct Metrics {
+    latest: Arc<Mutex<LiveSnapshot>>,
+}
+
+impl Metrics {
+    /// Listens on `addr` and serves `/metrics` from a thread of its own.
+    pub fn serve(addr: SocketAddr) -> Result<Metrics, Failure> {
+        let server =
+            tiny_http::Server::http(addr).map_err(|e| Failure(format!("--metrics {addr}: {e}")))?;
+        let latest = Arc::new(Mutex::new(LiveSnapshot::default()));
+        let mut registry = Registry::with_prefix("lantern");
+        registry.register_collector(Box::new(Snapshot(Arc::clone(&latest))));
+        std::thread::Builder::new()
+            .name("metrics".into())
+            .spawn(move || answer(&server, &registry))
+            .map_err(|e| Failure(format!("--metrics {addr}: {e}")))?;
+        Ok(Metrics { latest })
+    }
+
+    /// Makes `snapshot` the one served.
+    pub fn update(&self, snapshot: &LiveSnapshot) {
+        self.latest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone_from(snapshot);
+    }
+}
+
+fn answer(server: &tiny_http::Server, registry: &Registry) {
+    for request in server.incoming_requests() {
+        let response = if request.url() == "/metrics" || request.url() == "/" {
+            let mut body = String::new();
+            match prometheus_client::encoding::text::encode(&mut body, registry) {
+                Ok(()) => tiny_http::Response::from_string(body).with_header(
+                    tiny_http::Header::from_bytes(
+                        &b"Content-Type"[..],
+                        &b"application/openmetrics-text; version=1.0.0; charset=utf-8"[..],
+                    )
+                    .expect("a valid header"),
+                ),
+                Err(_) => tiny_http::Response::from_string("encoding failed").with_status_code(500),
+            }
+        } else {
+            tiny_http::Response::from_string("not found; try /metrics\n").with_status_code(404)
+        };
+        let _ = request.respond(response);
+    }
+}
+
+/// The snapshot as Prometheus metrics.
+#[derive(Debug)]
+struct Snapshot(Arc<Mutex<LiveSnapshot>>);
+
+impl Collector for Snapshot {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let s = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for (name, value, help) in s.counters.iter() {
+            counter(&mut encoder, name, help, value)?;
+        }
+        gauge(
+            &mut encoder,
+            "uptime_seconds",
+            "Seconds since the capture started",
+            s.uptime.as_secs() as i64,
+        )?;
+        gauge(
+            &mut encoder,
+            "flows_open",
+            "Flows open in the flow tables",
+            s.open_flows as i64,
+        )?;
+        counter(&mut encoder, "flows", "Flows ended and output", s.flows)?;
+        counter(&mut encoder, "dns_lookups", "DNS lookups output", s.lookups)?;
+        let drops = [
+            ("kernel", s.counters.capture_kernel_drops),
+            ("interface", s.counters.capture_interface_drops),
+            ("queue", s.counters.capture_queue_drops),
+            ("flow_table", s.counters.flows_evicted),
+        ];
+        labelled(
+            &mut encoder,
+            "drops",
+            "Packets dropped (kernel, interface, queue) and flows evicted (flow_table)",
+            "where",
+            drops.iter().map(|(k, v)| (k.to_string(), *v)),
+        )?;
+        let mut parse: Vec<(String, u64)> = PARSE_ERRORS
+            .iter()
+            .map(|(protocol, name)| {
+                let value = s.counters.iter().find(|c| c.0 == *name).map_or(0, |c| c.1);
+                (protocol.to_string(), value)
+            })
+            .collect();
+        parse.push(("kerberos".into(), s.counters.kerberos_malformed));
+        labelled(
+            &mut encoder,
+            "parse_errors",
+            "Messages or streams that could not be parsed, by protocol",
+            "protocol",
+            parse.into_iter(),
+        )?;
+        labelled(
+            &mut encoder,
+            "ai_flows",
+            "Flows to catalogued AI apps, by app id",
+            "app",
+            s.ai_flows_by_app.iter().cloned(),
+        )?;
+        let packets = s.interfaces.iter().map(|(i, k)| (i.clone(), k.received));
+        labelled(
+            &mut encoder,
+            "interface_packets",
+            "Packets the kernel passed to lantern, by interface",
+            "interface",
+            packets,
+        )?;
+        let dropped = s.interfaces.iter().map(|(i, k)| (i.clone(), k.dropped));
+        labelled(
+            &mut encoder,
+            "interface_kernel_drops",
+            "Packets the kernel dropped because the ring buffer was full, by interface",
+            "interface",
+            dropped,
+        )?;
+        let rows = [
+            ("flows", s.store.flows),
+            ("dns", s.store.lookups),
+            ("rollups", s.store.rollups),
+        ];
+        labelled(
+            &mut encoder,
+            "store_rows",
+            "Rows written to the store, by table",
+            "table",
+            rows.iter().map(|(k, v)| (k.to_string(), *v)),
+        )?;
+        counter(
+            &mut encoder,
+            "store_writes",
+            "Store transactions written",
+            s.writes.writes,
+        )?;
+        let total = ConstCounter::new(s.writes.total.as_secs_f64());
+        total.encode(encoder.encode_descriptor(
+            "store_write_seconds",
+            "Seconds spent writing to the store",
+            None,
+            total.metric_type(),
+        )?)?;
+        let last = ConstGauge::new(s.writes.last.as_secs_f64());
+        last.encode(encoder.encode_descriptor(
+            "store_last_write_seconds",
+            "Seconds the latest store write took",
+            None,
+            last.metric_type(),
+        )?)?;
+        gauge(
+            &mut encoder,
+            "store_backlog_rows",
+            "Evidence rows waiting for the next store write",
+            s.backlog as i64,
+        )?;
+        Ok(())
+    }
+}
+
+fn counter(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: u64,
+) -> Result<(), std::fmt::Error> {
+    let metric = ConstCounter::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+fn gauge(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: i64,
+) -> Result<(), std::fmt::Error> {
+    let metric = ConstGauge::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+fn labelled(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    label: &str,
+    values: impl Iterator<Item = (String, u64)>,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(
+        name,
+        help,
+        None,
+        prometheus_client::metrics::MetricType::Counter,
+    )?;
+    for (value_label, value) in values {
+        let labels = [(label, value_label.as_str())];
+        ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,348 @@
+//! Live capture through the pipeline: one reader thread per interface, N workers, and the
+//! sequencer in the calling thread, as in a threaded replay. What differs is time and control:
+//!
+//! - Packets carry the kernel's capture time; ticks come from the wall clock (once a second),
+//!   so flows on a quiet link still time out and their records still reach the store.
+//! - A reader never waits long on a worker: past [`QUEUE_PATIENCE`] the batch is dropped and
+//!   counted (`capture_queue_drops`), so a stalled store shows up as a counter, not as a
+//!   sensor that silently stopped reading. Waiting that long first lets the kernel's ring
+//!   buffer, which is far larger than the queues, absorb bursts.
+//! - Evidence and rollups go to the store every `flush_every`, and on stop.
+//! - A [`Supervisor`] (the command layer) is asked whether to stop or reload, and gets a
+//!   [`LiveSnapshot`] of every counter once a second for the status line and the metrics
+//!   endpoint.
+
+use super::threads::{Batch, Dispatch, Epochs, FromWorker, ToWorker, WORKER_QUEUE, worker_loop};
+use super::{Sequencer, SequencerError, Settings, StoreTotals, WriteStats};
+use crate::capture::{KernelStats, LiveSource, Read, Timestamp};
+use crate::decode::Decoder;
+use crate::flow::Stamp;
+use crate::metrics::Counters;
+use crossbeam_channel::{bounded, select, tick, unbounded};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Longest a reader waits for room in a worker's queue before it drops the batch.
+pub const QUEUE_PATIENCE: Duration = Duration::from_millis(50);
+/// How often the sequencer thread looks at its flags and the clock.
+const POLL: Duration = Duration::from_millis(100);
+/// Longest a packet waits in a reader's partly filled batch.
+const BATCH_AGE_NANOS: i64 = 100_000_000;
+/// How often a reader publishes its counters.
+const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+
+/// Settings of a live run beyond the packet path's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveSettings {
+    /// How often evidence and rollups are written to the store.
+    pub flush_every: Duration,
+    /// How often the supervisor gets a snapshot.
+    pub snapshot_every: Duration,
+}
+
+impl Default for LiveSettings {
+    fn default() -> LiveSettings {
+        LiveSettings {
+            flush_every: Duration::from_secs(60),
+            snapshot_every: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The command layer's side of a live run.
+pub trait Supervisor {
+    /// Whether to stop now (SIGTERM, SIGINT).
+    fn stop_requested(&mut self) -> bool;
+    /// Whether to reload now (SIGHUP); asked once per poll, so it should clear its flag.
+    fn reload_requested(&mut self) -> bool;
+    /// Reloads what can change while running into `sequencer`; flows in flight are kept.
+    fn reload(&mut self, sequencer: &mut Sequencer);
+    /// Every counter, once per `snapshot_every` and once at the end.
+    fn snapshot(&mut self, snapshot: &LiveSnapshot);
+}
+
+/// Everything the sensor counts, at one moment.
+#[derive(Clone, Debug, Default)]
+pub struct LiveSnapshot {
+    /// Since the capture started.
+    pub uptime: Duration,
+    /// Readers', workers' and the sequencer's counters, merged.
+    pub counters: Counters,
+    /// Each interface's kernel counts.
+    pub interfaces: Vec<(String, KernelStats)>,
+    /// Flows open in the workers' tables.
+    pub open_flows: usize,
+    /// Flows output so far.
+    pub flows: u64,
+    /// DNS lookups output so far.
+    pub lookups: u64,
+    /// AI flows by app id.
+    pub ai_flows_by_app: Vec<(String, u64)>,
+    /// Rows written to the store.
+    pub store: StoreTotals,
+    /// How long store writes took.
+    pub writes: WriteStats,
+    /// Evidence rows waiting for the next store write.
+    pub backlog: usize,
+}
+
+/// How a live run ended.
+#[derive(Debug, Default)]
+pub struct LiveReport {
+    /// The final counters.
+    pub counters: Counters,
+    /// Interfaces that failed (each stops the run), one line each.
+    pub errors: Vec<String>,
+    /// Set when the sequencer stopped the run (a store or event-writing failure).
+    pub failed: Option<SequencerError>,
+}
+
+/// What a reader last published.
+#[derive(Clone, Debug, Default)]
+struct Share {
+    interface: String,
+    counters: Counters,
+    kernel: KernelStats,
+}
+
+/// Captures from `sources` until the supervisor says stop or an interface fails, then ends
+/// every flow and writes everything to the store.
+pub fn capture(
+    sources: Vec<LiveSource>,
+    settings: &Settings,
+    live: &LiveSettings,
+    sequencer: &mut Sequencer,
+    supervisor: &mut dyn Supervisor,
+) -> LiveReport {
+    let n = settings.threads.max(1);
+    let started = Instant::now();
+    let stop_readers = AtomicBool::new(false);
+    let numbers = AtomicU64::new(0);
+    let shares: Vec<Mutex<Share>> = sources
+        .iter()
+        .map(|s| {
+            Mutex::new(Share {
+                interface: s.interface().to_string(),
+                ..Share::default()
+            })
+        })
+        .collect();
+    let errors = Mutex::new(Vec::new());
+    let (to_sequencer, from_workers) = bounded::<FromWorker>(n * 16);
+    let (recycle, recycled) = unbounded::<Batch>();
+    let mut report = LiveReport::default();
+    std::thread::scope(|scope| {
+        let mut to_workers = Vec::with_capacity(n);
+        for index in 0..n {
+            let (tx, rx) = bounded::<ToWorker>(WORKER_QUEUE);
+            to_workers.push(tx);
+            let (output, recycle) = (to_sequencer.clone(), recycle.clone());
+            scope.spawn(move || worker_loop(index, settings, rx, output, recycle));
+        }
+        drop(to_sequencer);
+        for (source, share) in sources.into_iter().zip(&shares) {
+            let dispatch =
+                Dispatch::new(to_workers.clone(), recycled.clone(), Some(QUEUE_PATIENCE));
+            let (stop, numbers, errors) = (&stop_readers, &numbers, &errors);
+            scope.spawn(move || {
+                if let Err(e) = read(source, dispatch, stop, numbers, share) {
+                    errors
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(e.to_string());
+                    stop.store(true, Ordering::Relaxed);
+                }
+            });
+        }
+        let mut run = Run {
+            sequencer,
+            epochs: Epochs::new(n),
+            shares: &shares,
+            started,
+            failed: None,
+        };
+        let ticker = tick(POLL);
+        let mut second = Timestamp::now().secs();
+        let mut flushed = Instant::now();
+        let mut snapshot_at = Instant::now();
+        loop {
+            select! {
+                recv(from_workers) -> message => match message {
+                    Ok(message) => run.take(message),
+                    Err(_) => break,
+                },
+                recv(ticker) -> _ => {
+                    if supervisor.stop_requested()
+                        || stop_readers.load(Ordering::Relaxed)
+                        || run.failed.is_some()
+                    {
+                        break;
+                    }
+                    let now = Timestamp::now();
+                    if now.secs() != second {
+                        second = now.secs();
+                        for tx in &to_workers {
+                            let _ = tx.send_timeout(ToWorker::Tick(now), QUEUE_PATIENCE);
+                        }
+                    }
+                    if supervisor.reload_requested() {
+                        supervisor.reload(run.sequencer);
+                    }
+                    if flushed.elapsed() >= live.flush_every {
+                        flushed = Instant::now();
+                        run.flush();
+                    }
+                    if snapshot_at.elapsed() >= live.snapshot_every {
+                        snapshot_at = Instant::now();
+                        supervisor.snapshot(&run.snapshot());
+                    }
+                }
+            }
+        }
+        // Stop: readers flush their batches and drop their senders, workers then end every
+        // flow and hand in their last records, and the sequencer writes it all.
+        stop_readers.store(true, Ordering::Relaxed);
+        drop(to_workers);
+        for message in from_workers {
+            run.take(message);
+        }
+        run.flush();
+        let snapshot = run.snapshot();
+        supervisor.snapshot(&snapshot);
+        report.counters = snapshot.counters;
+        report.failed = run.failed.take();
+    });
+    report.errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    report
+}
+
+/// The sequencer thread's state during a live run.
+struct Run<'a> {
+    sequencer: &'a mut Sequencer,
+    epochs: Epochs,
+    shares: &'a [Mutex<Share>],
+    started: Instant,
+    failed: Option<SequencerError>,
+}
+
+impl Run<'_> {
+    /// Takes one worker message and processes every epoch it completes.
+    fn take(&mut self, message: FromWorker) {
+        self.epochs.take(message);
+        while let Some(epoch) = self.epochs.next() {
+            if self.failed.is_none()
+                && let Err(e) = self.sequencer.process(epoch)
+            {
+                self.failed = Some(e);
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.failed.is_none()
+            && let Err(e) = self.sequencer.flush()
+        {
+            self.failed = Some(e);
+        }
+    }
+
+    fn snapshot(&self) -> LiveSnapshot {
+        let mut counters = self.epochs.counters();
+        let mut interfaces = Vec::with_capacity(self.shares.len());
+        for share in self.shares {
+            let share = share.lock().unwrap_or_else(|p| p.into_inner());
+            counters.merge(&share.counters);
+            interfaces.push((share.interface.clone(), share.kernel));
+        }
+        self.sequencer.add_counters(&mut counters);
+        let summary = self.sequencer.summary();
+        LiveSnapshot {
+            uptime: self.started.elapsed(),
+            counters,
+            interfaces,
+            open_flows: self.epochs.open_flows(),
+            flows: summary.flows,
+            lookups: summary.lookups,
+            ai_flows_by_app: summary
+                .ai_flows_by_app()
+                .map(|(app, n)| (app.to_string(), n))
+                .collect(),
+            store: self.sequencer.store_totals(),
+            writes: self.sequencer.write_stats(),
+            backlog: self.sequencer.backlog(),
+        }
+    }
+}
+
+/// A reader thread: packets from one interface, decoded and handed to the workers.
+fn read(
+    mut source: LiveSource,
+    mut dispatch: Dispatch,
+    stop: &AtomicBool,
+    numbers: &AtomicU64,
+    share: &Mutex<Share>,
+) -> Result<(), crate::capture::LiveError> {
+    let mut decoder = Decoder::default();
+    let mut counters = Counters::default();
+    let mut clock = Timestamp::default();
+    let mut batch_started = Timestamp::default();
+    let mut published = Instant::now();
+    let mut reads = 0u32;
+    let result = loop {
+        if stop.load(Ordering::Relaxed) {
+            break Ok(());
+        }
+        let idle = match source.read() {
+            Err(e) => break Err(e),
+            Ok(Read::Idle) => true,
+            Ok(Read::Packet(raw)) => {
+                let number = numbers.fetch_add(1, Ordering::Relaxed) + 1;
+                counters.packets += 1;
+                counters.bytes += u64::from(raw.wire_len);
+                clock = clock.max(raw.ts);
+                if let Some(packet) = decoder.decode(raw.link, raw.data, clock, &mut counters) {
+                    let stamp = Stamp {
+                        number,
+                        ts: raw.ts,
+                        clock,
+                    };
+                    dispatch.packet(&packet, stamp);
+                }
+                if clock.0 - batch_started.0 > BATCH_AGE_NANOS {
+                    dispatch.flush();
+                    batch_started = clock;
+                }
+                false
+            }
+        };
+        if idle {
+            dispatch.flush();
+        }
+        reads = reads.wrapping_add(1);
+        if (idle || reads.is_multiple_of(1024)) && published.elapsed() >= PUBLISH_EVERY {
+            published = Instant::now();
+            publish(&mut source, &dispatch, &mut counters, share);
+        }
+    };
+    dispatch.flush();
+    publish(&mut source, &dispatch, &mut counters, share);
+    result
+}
+
+/// Puts a reader's counters, with the kernel's drop counts, where the sequencer thread reads
+/// them.
+fn publish(
+    source: &mut LiveSource,
+    dispatch: &Dispatch,
+    counters: &mut Counters,
+    share: &Mutex<Share>,
+) {
+    let kernel = source.stats();
+    counters.capture_kernel_drops = kernel.dropped;
+    counters.capture_interface_drops = kernel.if_dropped;
+    counters.capture_queue_drops = dispatch.dropped;
+    let mut share = share.lock().unwrap_or_else(|p| p.into_inner());
+    share.counters.clone_from(counters);
+    share.kernel = kernel;
+}

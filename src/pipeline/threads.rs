@@ -1,0 +1,272 @@
+//! The channels between readers, workers and the sequencer, shared by threaded replay and live
+//! capture: batches of decoded packets to the worker that owns their flow, ticks, and each
+//! worker's records of an epoch back, merged in lockstep so that an epoch is complete before the
+//! sequencer sorts it.
+
+use super::{Settings, Worker};
+use crate::capture::Timestamp;
+use crate::decode::Packet;
+use crate::flow::{FlowKey, Stamp};
+use crate::metrics::Counters;
+use crate::proto::Record;
+use crossbeam_channel::{Receiver, SendTimeoutError, Sender};
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// Packets per batch handed to a worker.
+const BATCH_PACKETS: usize = 512;
+/// Bytes per batch handed to a worker.
+const BATCH_BYTES: usize = 512 * 1024;
+/// Batches queued per worker.
+pub(super) const WORKER_QUEUE: usize = 8;
+
+/// Decoded packets for one worker, their payloads copied out of the reader's buffer.
+#[derive(Default)]
+pub(super) struct Batch {
+    data: Vec<u8>,
+    packets: Vec<Meta>,
+}
+
+/// A decoded packet whose payload is `len` bytes at `start` in the batch's data.
+struct Meta {
+    packet: Packet<'static>,
+    stamp: Stamp,
+    start: usize,
+    len: usize,
+}
+
+impl Batch {
+    fn push(&mut self, packet: &Packet<'_>, stamp: Stamp) {
+        self.packets.push(Meta {
+            packet: Packet {
+                payload: &[],
+                ..*packet
+            },
+            stamp,
+            start: self.data.len(),
+            len: packet.payload.len(),
+        });
+        self.data.extend_from_slice(packet.payload);
+    }
+
+    fn is_full(&self) -> bool {
+        self.packets.len() >= BATCH_PACKETS || self.data.len() >= BATCH_BYTES
+    }
+
+    fn clear(&mut self) {
+        self.data.clear();
+        self.packets.clear();
+    }
+}
+
+/// What a worker is told.
+pub(super) enum ToWorker {
+    Batch(Batch),
+    /// End the flows idle at this time and hand on the epoch's records.
+    Tick(Timestamp),
+    /// The input is over: end every flow.
+    Finish,
+}
+
+/// What a worker tells the sequencer.
+pub(super) enum FromWorker {
+    /// One epoch's records, with the worker's counters and open flows at its end.
+    Epoch(usize, Vec<Record>, Box<WorkerStats>),
+    /// The last records and the final counters.
+    Done(usize, Vec<Record>, Box<Counters>),
+}
+
+/// A worker's counters as of its latest epoch.
+#[derive(Clone, Debug, Default)]
+pub(super) struct WorkerStats {
+    pub counters: Counters,
+    pub open_flows: usize,
+}
+
+/// Hands decoded packets to workers by a symmetric hash of their flow key.
+pub(super) struct Dispatch {
+    to_workers: Vec<Sender<ToWorker>>,
+    batches: Vec<Batch>,
+    recycled: Receiver<Batch>,
+    /// Live capture: how long to wait for a full worker queue before the batch is dropped
+    /// (and counted); `None` waits as long as it takes (replay loses nothing).
+    patience: Option<Duration>,
+    /// Packets dropped because a worker's queue stayed full.
+    pub dropped: u64,
+}
+
+impl Dispatch {
+    pub fn new(
+        to_workers: Vec<Sender<ToWorker>>,
+        recycled: Receiver<Batch>,
+        patience: Option<Duration>,
+    ) -> Dispatch {
+        Dispatch {
+            batches: (0..to_workers.len()).map(|_| Batch::default()).collect(),
+            to_workers,
+            recycled,
+            patience,
+            dropped: 0,
+        }
+    }
+
+    /// Queues one decoded packet for the worker owning its flow.
+    pub fn packet(&mut self, packet: &Packet<'_>, stamp: Stamp) {
+        let hash = FlowKey::of(packet).0.worker_hash();
+        let worker = (hash % self.to_workers.len() as u64) as usize;
+        self.batches[worker].push(packet, stamp);
+        if self.batches[worker].is_full() {
+            self.send(worker);
+        }
+    }
+
+    fn send(&mut self, worker: usize) {
+        if self.batches[worker].packets.is_empty() {
+            return;
+        }
+        let fresh = self.recycled.try_recv().unwrap_or_default();
+        let full = std::mem::replace(&mut self.batches[worker], fresh);
+        let message = ToWorker::Batch(full);
+        let Some(patience) = self.patience else {
+            let _ = self.to_workers[worker].send(message);
+            return;
+        };
+        if let Err(SendTimeoutError::Timeout(ToWorker::Batch(mut lost))) =
+            self.to_workers[worker].send_timeout(message, patience)
+        {
+            self.dropped += lost.packets.len() as u64;
+            lost.clear();
+            self.batches[worker] = lost;
+        }
+    }
+
+    /// Sends every partly filled batch.
+    pub fn flush(&mut self) {
+        for worker in 0..self.to_workers.len() {
+            self.send(worker);
+        }
+    }
+
+    /// Sends every partly filled batch, then a tick, to every worker.
+    pub fn tick(&mut self, now: Timestamp) {
+        for worker in 0..self.to_workers.len() {
+            self.send(worker);
+            let _ = self.to_workers[worker].send(ToWorker::Tick(now));
+        }
+    }
+
+    /// Sends what is left and tells every worker the input is over.
+    pub fn finish(&mut self) {
+        for worker in 0..self.to_workers.len() {
+            self.send(worker);
+            let _ = self.to_workers[worker].send(ToWorker::Finish);
+        }
+    }
+}
+
+/// A worker thread: runs its share of the flows until told to finish, or until every sender
+/// is gone (which also finishes).
+pub(super) fn worker_loop(
+    index: usize,
+    settings: &Settings,
+    input: Receiver<ToWorker>,
+    output: Sender<FromWorker>,
+    recycle: Sender<Batch>,
+) {
+    let mut worker = Worker::new(settings);
+    for message in input {
+        match message {
+            ToWorker::Batch(mut batch) => {
+                for m in &batch.packets {
+                    let packet = Packet {
+                        payload: &batch.data[m.start..m.start + m.len],
+                        ..m.packet
+                    };
+                    worker.packet(&packet, m.stamp);
+                }
+                batch.clear();
+                let _ = recycle.send(batch);
+            }
+            ToWorker::Tick(now) => {
+                let records = worker.tick(now);
+                let stats = Box::new(WorkerStats {
+                    counters: worker.counters().clone(),
+                    open_flows: worker.open_flows(),
+                });
+                if output
+                    .send(FromWorker::Epoch(index, records, stats))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            ToWorker::Finish => break,
+        }
+    }
+    let records = worker.finish();
+    let counters = Box::new(worker.counters().clone());
+    let _ = output.send(FromWorker::Done(index, records, counters));
+}
+
+/// Gathers the workers' epochs and releases one when every worker has handed in its part.
+pub(super) struct Epochs {
+    queues: Vec<VecDeque<Vec<Record>>>,
+    /// Each worker's latest counters and open flows.
+    pub stats: Vec<WorkerStats>,
+    /// Final counters of the workers that are done.
+    pub done: Counters,
+}
+
+impl Epochs {
+    pub fn new(workers: usize) -> Epochs {
+        Epochs {
+            queues: (0..workers).map(|_| VecDeque::new()).collect(),
+            stats: vec![WorkerStats::default(); workers],
+            done: Counters::default(),
+        }
+    }
+
+    /// Takes in one message from a worker.
+    pub fn take(&mut self, message: FromWorker) {
+        match message {
+            FromWorker::Epoch(index, records, stats) => {
+                self.queues[index].push_back(records);
+                self.stats[index] = *stats;
+            }
+            FromWorker::Done(index, records, counters) => {
+                self.queues[index].push_back(records);
+                self.done.merge(&counters);
+                self.stats[index] = WorkerStats {
+                    counters: *counters,
+                    open_flows: 0,
+                };
+            }
+        }
+    }
+
+    /// The next complete epoch, if every worker has handed in its part of it.
+    pub fn next(&mut self) -> Option<Vec<Record>> {
+        if self.queues.iter().any(VecDeque::is_empty) {
+            return None;
+        }
+        let mut epoch = Vec::new();
+        for queue in &mut self.queues {
+            epoch.extend(queue.pop_front().into_iter().flatten());
+        }
+        Some(epoch)
+    }
+
+    /// The workers' latest counters, merged.
+    pub fn counters(&self) -> Counters {
+        let mut all = Counters::default();
+        for stats in &self.stats {
+            all.merge(&stats.counters);
+        }
+        all
+    }
+
+    /// Flows open in every worker at their latest epoch.
+    pub fn open_flows(&self) -> usize {
+        self.stats.iter().map(|s| s.open_flows).sum()
+    }
+}
