@@ -360,3 +360,251 @@ fn live_capture_stores_what_replaying_the_same_packets_stores() {
         "{lookups:#?}"
     );
 }
+
+/// A line of /proc/PID/status.
+fn proc_status(pid: u32, key: &str) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn sighup_reloads_catalog_and_identity_without_losing_flows_running_unprivileged() {
+    if !can_run("sighup_reloads_catalog_and_identity_without_losing_flows_running_unprivileged") {
+        return;
+    }
+    let net = Net::up("lr", 8);
+    // Everything the daemon writes lives in a folder that belongs to `nobody`.
+    let state = net.path("state");
+    let catalogs = net.path("catalog.d");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::create_dir_all(&catalogs).unwrap();
+    std::os::unix::fs::chown(&state, Some(65534), None).unwrap();
+    let identity = net.path("identity.csv");
+    std::fs::write(&identity, "10.68.0.1/32,carol,carol-pc,finance,user\n").unwrap();
+    let store = state.join("lantern.db");
+    let config = net.path("lantern.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "interface = [\"{}\"]\nuser = \"nobody\"\nstore = \"{}\"\ncatalog = [\"{}\"]\nidentity = \"{}\"\nsensor = \"s2\"\nstatus-interval = 0\n",
+            net.server_if(),
+            store.display(),
+            catalogs.display(),
+            identity.display()
+        ),
+    )
+    .unwrap();
+    let mut daemon = net.spawn_in_server(
+        &[lantern(), "capture", "--config", config.to_str().unwrap()],
+        "lantern.log",
+    );
+    let log = net.path("lantern.log");
+    wait_for(&log, "capturing on", &mut daemon);
+
+    // Unprivileged: the `nobody` user, no capability, no way back.
+    let pid = daemon.id();
+    assert_eq!(proc_status(pid, "Uid:"), "65534\t65534\t65534\t65534");
+    assert_eq!(proc_status(pid, "CapEff:"), "0000000000000000");
+    assert_eq!(proc_status(pid, "CapPrm:"), "0000000000000000");
+    assert_eq!(proc_status(pid, "NoNewPrivs:"), "1");
+
+    // A TLS connection to newtool.ai opens before the reload and ends after it.
+    let long = Command::new("ip")
+        .args(["netns", "exec", &net.client_ns(), "python3", "-c"])
+        .arg(
+            "import socket, ssl, time\n\
+             c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE\n\
+             s = c.wrap_socket(socket.create_connection(('newtool.ai', 443)), server_hostname='newtool.ai')\n\
+             time.sleep(8)\n\
+             s.sendall(b'GET / HTTP/1.1\\r\\nHost: newtool.ai\\r\\nConnection: close\\r\\n\\r\\n')\n\
+             while s.recv(4096): pass\n",
+        )
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    net.in_client(&[
+        "curl",
+        "-sk",
+        "-o",
+        "/dev/null",
+        "https://newtool.ai/before",
+    ]);
+    // A closed TCP flow lingers 2 s for trailing packets; its record reaches the sequencer at
+    // the next tick (each second) after that.
+    std::thread::sleep(Duration::from_millis(4000));
+
+    std::fs::write(
+        catalogs.join("newtool.toml"),
+        "[[app]]\nid = \"newtool\"\nname = \"New Tool\"\nvendor = \"New Tool Inc.\"\ncategory = \"chat_assistant\"\ndomains = [\"newtool.ai\"]\nsources = [\"test\"]\n",
+    )
+    .unwrap();
+    std::fs::write(&identity, "10.68.0.1/32,dave,dave-pc,legal,user\n").unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    wait_for(&log, "lantern: reloaded catalog", &mut daemon);
+    net.in_client(&["curl", "-sk", "-o", "/dev/null", "https://newtool.ai/after"]);
+    let status = { long }.wait_with_output().unwrap().status;
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(300));
+
+    let (code, _) = terminate(&mut daemon);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("identity map (1 entries)"), "{text}");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(&store).unwrap().uid(), 65534);
+
+    // Flows are classified and attributed when they end: the one that ended before the
+    // reload with the old catalog and map, the two that ended after it with the new ones.
+    let conn = Connection::open(&store).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT user, device, user_group, app_id FROM flows WHERE server_name = 'newtool.ai' ORDER BY end_ts_us")
+        .unwrap();
+    let flows: Vec<(String, String, String, Option<String>)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let s = |v: &str| v.to_string();
+    assert_eq!(
+        flows,
+        [
+            (s("carol"), s("carol-pc"), s("finance"), None),
+            (s("dave"), s("dave-pc"), s("legal"), Some(s("newtool"))),
+            (s("dave"), s("dave-pc"), s("legal"), Some(s("newtool"))),
+        ],
+        "{text}"
+    );
+}
+
+/// A pcap of `n` TCP SYNs, each opening a new flow (distinct source address and port).
+fn syn_flood(path: &Path, n: u32) {
+    let mut out = Vec::with_capacity(24 + n as usize * 70);
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    for i in 0..n {
+        let mut frame = Vec::with_capacity(54);
+        frame.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00]);
+        let src = [10, 70, (i >> 16) as u8, (i >> 8) as u8];
+        let mut ip = vec![0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0];
+        ip.extend_from_slice(&src);
+        ip.extend_from_slice(&[10, 71, 0, 1]);
+        let sum = ip
+            .chunks(2)
+            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+            .sum::<u32>();
+        let sum = !((sum & 0xffff) + (sum >> 16)) as u16;
+        ip[10..12].copy_from_slice(&sum.to_be_bytes());
+        frame.extend_from_slice(&ip);
+        let port = 1024 + (i & 0xff) as u16;
+        frame.extend_from_slice(&port.to_be_bytes());
+        frame.extend_from_slice(&443u16.to_be_bytes());
+        frame.extend_from_slice(&i.to_be_bytes());
+        frame.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+        out.extend_from_slice(&(i / 1000).to_le_bytes());
+        out.extend_from_slice(&((i % 1000) * 1000).to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&frame);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// Kilobytes in a `VmRSS:`-style line.
+fn kib(line: &str) -> u64 {
+    line.trim_end_matches(" kB").trim().parse().unwrap()
+}
+
+#[test]
+fn a_flood_of_new_flows_evicts_and_counts_and_memory_stays_bounded() {
+    if !can_run("a_flood_of_new_flows_evicts_and_counts_and_memory_stays_bounded") {
+        return;
+    }
+    let max_flows: u32 = std::env::var("LANTERN_FLOOD_MAX_FLOWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let net = Net::up("lf", 9);
+    let flood = net.path("flood.pcap");
+    let flows = 400_000;
+    syn_flood(&flood, flows);
+    let mut daemon = net.spawn_in_server(
+        &[
+            lantern(),
+            "capture",
+            "-i",
+            &net.server_if(),
+            "--no-store",
+            "--max-flows",
+            &max_flows.to_string(),
+            "--buffer-mib",
+            "8",
+            "--metrics",
+            "127.0.0.1:9813",
+            "--status-interval",
+            "0",
+        ],
+        "lantern.log",
+    );
+    wait_for(&net.path("lantern.log"), "capturing on", &mut daemon);
+    let pid = daemon.id();
+    let before = kib(&proc_status(pid, "VmRSS:"));
+    net.in_client(&[
+        "tcpreplay",
+        "-q",
+        "--pps",
+        "100000",
+        "-i",
+        &format!("{}c", net.tag),
+        flood.to_str().unwrap(),
+    ]);
+    // Workers publish their counters at each tick: wait until every flow is counted.
+    let value = |metrics: &str, name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    let started = Instant::now();
+    let metrics = loop {
+        let metrics = net.metrics(9813);
+        let created = value(&metrics, "lantern_flows_created_total ");
+        if created >= u64::from(flows) || started.elapsed() > Duration::from_secs(15) {
+            break metrics;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let value = |name: &str| value(&metrics, name);
+    let peak = kib(&proc_status(pid, "VmHWM:"));
+    let (code, _) = terminate(&mut daemon);
+    assert_eq!(code, Some(0));
+    let captured = value("lantern_packets_total ");
+    let evicted = value("lantern_flows_evicted_total ");
+    let open = value("lantern_flows_open ");
+    eprintln!(
+        "flood: {captured} packets captured, {evicted} flows evicted, {open} open; RSS {before} KiB at start, peak {peak} KiB"
+    );
+    assert!(captured > u64::from(flows) / 2, "{metrics}");
+    assert!(open <= u64::from(max_flows), "{open} flows open");
+    let created = value("lantern_flows_created_total ");
+    assert!(created >= u64::from(flows), "{metrics}");
+    assert_eq!(evicted + open, created, "{metrics}");
+    // The flow table, its per-flow state and the ring buffer, whatever the number of flows.
+    // (Without the cap, --max-flows 1000000, the same flood grows it by about 130 MiB.)
+    assert!(
+        peak - before < 48 * 1024,
+        "RSS grew by {} KiB",
+        peak - before
+    );
+}

@@ -13,7 +13,7 @@
 //!   endpoint.
 
 use super::threads::{Batch, Dispatch, Epochs, FromWorker, ToWorker, WORKER_QUEUE, worker_loop};
-use super::{Sequencer, SequencerError, Settings, StoreTotals, WriteStats};
+use super::{Sequencer, SequencerError, Settings, StoreTotals, TICK_PACKETS, WriteStats};
 use crate::capture::{KernelStats, LiveSource, Read, Timestamp};
 use crate::decode::Decoder;
 use crate::flow::Stamp;
@@ -289,6 +289,7 @@ fn read(
     let mut batch_started = Timestamp::default();
     let mut published = Instant::now();
     let mut reads = 0u32;
+    let mut since_tick = 0u64;
     let result = loop {
         if stop.load(Ordering::Relaxed) {
             break Ok(());
@@ -309,7 +310,14 @@ fn read(
                     };
                     dispatch.packet(&packet, stamp);
                 }
-                if clock.0 - batch_started.0 > BATCH_AGE_NANOS {
+                since_tick += 1;
+                if since_tick >= TICK_PACKETS {
+                    // As in replay: records of flows that ended (evicted, in a flood) wait in
+                    // the workers for a tick, so a tick every TICK_PACKETS packets bounds them.
+                    since_tick = 0;
+                    dispatch.tick(clock);
+                    batch_started = clock;
+                } else if clock.0 - batch_started.0 > BATCH_AGE_NANOS {
                     dispatch.flush();
                     batch_started = clock;
                 }

@@ -147,11 +147,16 @@ impl Dispatch {
         }
     }
 
-    /// Sends every partly filled batch, then a tick, to every worker.
+    /// Sends every partly filled batch, then a tick, to every worker. (Live capture gives up
+    /// on a worker that stays full; its next tick comes soon.)
     pub fn tick(&mut self, now: Timestamp) {
         for worker in 0..self.to_workers.len() {
             self.send(worker);
-            let _ = self.to_workers[worker].send(ToWorker::Tick(now));
+            let tick = ToWorker::Tick(now);
+            let _ = match self.patience {
+                None => self.to_workers[worker].send(tick).is_ok(),
+                Some(patience) => self.to_workers[worker].send_timeout(tick, patience).is_ok(),
+            };
         }
     }
 
