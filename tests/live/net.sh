@@ -5,6 +5,8 @@
 #                          pair TAGc/TAGs, offloads off. In lt-TAG-s: dnsmasq on 10.6N.0.2 answering
 #                          the AI names below with one address each, and the HTTPS test server
 #                          (any name, self-signed) on every address. Work files in DIR.
+#   net.sh link TAG N DIR  only the two namespaces and the veth pair (MTU 9000, for replays of
+#                          captures with large frames), no servers.
 #   net.sh down TAG DIR    stops the servers and removes both namespaces.
 #
 # Needs root, iproute2, ethtool, dnsmasq, python3 and openssl. TAG: at most 8 characters.
@@ -23,8 +25,8 @@ down() {
   rm -rf /etc/netns/$C
 }
 
-up() {
-  local n=$1 dir=$2
+link() {
+  local n=$1 dir=$2 mtu=${3:-1500}
   local net=10.6$n.0
   down "$dir"
   mkdir -p "$dir" /etc/netns/$C
@@ -34,16 +36,24 @@ up() {
   for ns in $C $S; do ip -n $ns link set lo up; done
   ip -n $C addr add $net.1/24 dev ${tag}c
   ip -n $S addr add $net.2/24 dev ${tag}s
+  ip -n $C link set ${tag}c mtu $mtu
+  ip -n $S link set ${tag}s mtu $mtu
+  ip -n $C link set ${tag}c up
+  ip -n $S link set ${tag}s up
+  ip netns exec $C ethtool -K ${tag}c tso off gso off gro off tx off >/dev/null 2>&1 || true
+  ip netns exec $S ethtool -K ${tag}s tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
+}
+
+up() {
+  local n=$1 dir=$2
+  local net=10.6$n.0
+  link "$n" "$dir"
   local i=10 args=()
   for name in chatgpt.com api.openai.com claude.ai gemini.google.com newtool.ai; do
     ip -n $S addr add $net.$i/24 dev ${tag}s
     args+=(--address=/$name/$net.$i)
     i=$((i + 1))
   done
-  ip -n $C link set ${tag}c up
-  ip -n $S link set ${tag}s up
-  ip netns exec $C ethtool -K ${tag}c tso off gso off gro off tx off >/dev/null 2>&1 || true
-  ip netns exec $S ethtool -K ${tag}s tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
   echo "nameserver $net.2" >/etc/netns/$C/resolv.conf
   ip netns exec $S dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
     --listen-address=$net.2 --local-ttl=300 --pid-file="$dir/dnsmasq.pid" "${args[@]}" \
@@ -67,6 +77,7 @@ up() {
 
 case $cmd in
   up) up "$3" "$4" ;;
+  link) link "$3" "$4" 9000 ;;
   down) down "$3" ;;
-  *) echo "usage: net.sh up TAG N DIR | down TAG DIR" >&2; exit 2 ;;
+  *) echo "usage: net.sh up|link TAG N DIR | down TAG DIR" >&2; exit 2 ;;
 esac
