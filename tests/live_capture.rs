@@ -188,31 +188,36 @@ fn terminate(child: &mut Child) -> (Option<i32>, Duration) {
 /// Columns holding capture times, in microseconds.
 const TIMES: [&str; 4] = ["ts_us", "end_ts_us", "first_seen_us", "last_seen_us"];
 
-/// Every row of `table` (without its rowid) as text, and its capture times apart; sorted.
+/// A row as text, without its rowid, its capture times and its flow id, which are apart.
+type Row = (String, Vec<i64>, Option<i64>);
+
+/// Every row of `table`, sorted.
 ///
 /// Times are kept apart because two capture sockets on one interface do not see the same
 /// time: on a veth the kernel stamps each packet for each socket as it hands it over, so
-/// tcpdump's copy and lantern's differ by a microsecond or so.
-fn rows(db: &Path, table: &str) -> Vec<(String, Vec<i64>)> {
+/// tcpdump's copy and lantern's differ by a microsecond or so. Flow ids are packet numbers, so
+/// they are shifted by the packets one capture saw before the other started.
+fn rows(db: &Path, table: &str) -> Vec<Row> {
     let conn = Connection::open(db).unwrap();
     let mut stmt = conn.prepare(&format!("SELECT * FROM {table}")).unwrap();
     let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
-    let mut out: Vec<(String, Vec<i64>)> = stmt
+    let mut out: Vec<Row> = stmt
         .query_map([], |row| {
             let mut cells = Vec::new();
             let mut times = Vec::new();
+            let mut flow_id = None;
             for (i, name) in names.iter().enumerate() {
-                if name == "id" {
-                    continue;
+                match name.as_str() {
+                    "id" => {}
+                    "flow_id" => flow_id = Some(row.get(i)?),
+                    time if TIMES.contains(&time) => times.push(row.get(i)?),
+                    _ => {
+                        let value: rusqlite::types::Value = row.get(i)?;
+                        cells.push(format!("{name}={value:?}"));
+                    }
                 }
-                if TIMES.contains(&name.as_str()) {
-                    times.push(row.get(i)?);
-                    continue;
-                }
-                let value: rusqlite::types::Value = row.get(i)?;
-                cells.push(format!("{name}={value:?}"));
             }
-            Ok((cells.join(" "), times))
+            Ok((cells.join(" "), times, flow_id))
         })
         .unwrap()
         .collect::<Result<_, _>>()
@@ -221,28 +226,36 @@ fn rows(db: &Path, table: &str) -> Vec<(String, Vec<i64>)> {
     out
 }
 
-/// Asserts that two stores hold the same rows, with times at most 1 ms apart.
+/// Asserts that two stores hold the same rows, with times at most 1 ms apart and every flow id
+/// shifted by the same few packets.
 fn assert_same_rows(live: &Path, replayed: &Path) {
+    let mut shifts = std::collections::BTreeSet::new();
     for table in ["flows", "dns", "rollups_hourly"] {
         let a = rows(live, table);
         let b = rows(replayed, table);
-        let text = |rows: &[(String, Vec<i64>)]| -> Vec<String> {
-            rows.iter().map(|r| r.0.clone()).collect()
-        };
+        let text = |rows: &[Row]| -> Vec<String> { rows.iter().map(|r| r.0.clone()).collect() };
         assert_eq!(
             text(&a),
             text(&b),
             "{table} differs between capture and replay"
         );
-        for ((row, ta), (_, tb)) in a.iter().zip(&b) {
+        for ((row, ta, ia), (_, tb, ib)) in a.iter().zip(&b) {
             for (x, y) in ta.iter().zip(tb) {
                 assert!(
                     (x - y).abs() <= 1000,
                     "{table}: times {ta:?} vs {tb:?} in {row}"
                 );
             }
+            if let (Some(x), Some(y)) = (ia, ib) {
+                shifts.insert(x - y);
+            }
         }
     }
+    assert_eq!(shifts.len(), 1, "flow ids shifted by {shifts:?}");
+    assert!(
+        shifts.iter().all(|s: &i64| s.abs() < 10),
+        "flow ids shifted by {shifts:?}"
+    );
 }
 
 #[test]

@@ -81,10 +81,11 @@ pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
         }
         sources.push(source);
     }
+    // The metrics port is bound before privileges go, so any port can be given.
+    let metrics = args.metrics.map(Metrics::serve).transpose()?;
     // Everything after this runs without root or capabilities: files it creates belong to the
     // service user.
     privileges::drop(args.user.as_deref(), args.group.as_deref())?;
-    let metrics = args.metrics.map(Metrics::serve).transpose()?;
     let events = pipeline::events(&args.pipeline)?;
     let store = pipeline::store(&args.pipeline)?;
     let mut sequencer = Sequencer::new(

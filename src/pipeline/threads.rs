@@ -275,3 +275,64 @@ impl Epochs {
         self.stats.iter().map(|s| s.open_flows).sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::CaptureReader;
+    use crate::decode::Decoder;
+    use crossbeam_channel::bounded;
+
+    /// Every decoded packet of `captures/curl-chatgpt.pcap`, pushed into `dispatch`.
+    fn push_capture(dispatch: &mut Dispatch) -> u64 {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/curl-chatgpt.pcap");
+        let mut reader = CaptureReader::open(&path).unwrap();
+        let (mut decoder, mut counters) = (Decoder::default(), Counters::default());
+        let mut pushed = 0;
+        while let Some(raw) = reader.next_packet().unwrap() {
+            if let Some(packet) = decoder.decode(raw.link, raw.data, raw.ts, &mut counters) {
+                pushed += 1;
+                let stamp = Stamp {
+                    number: pushed,
+                    ts: raw.ts,
+                    clock: raw.ts,
+                };
+                dispatch.packet(&packet, stamp);
+            }
+        }
+        pushed
+    }
+
+    #[test]
+    fn a_live_reader_drops_and_counts_a_batch_a_stuck_worker_cannot_take() {
+        let (tx, rx) = bounded(1);
+        let (_recycle, recycled) = bounded(1);
+        let mut dispatch = Dispatch::new(vec![tx], recycled, Some(Duration::from_millis(1)));
+        let first = push_capture(&mut dispatch);
+        dispatch.flush();
+        assert_eq!(dispatch.dropped, 0, "the queue had room for one batch");
+        let second = push_capture(&mut dispatch);
+        dispatch.flush();
+        assert!(second > 0);
+        assert_eq!(
+            dispatch.dropped, second,
+            "the second batch is counted, not lost silently"
+        );
+        match rx.try_recv() {
+            Ok(ToWorker::Batch(batch)) => assert_eq!(batch.packets.len() as u64, first),
+            _ => panic!("the first batch should be queued"),
+        }
+        // A replay waits instead: nothing is dropped once the worker takes its batch.
+        let (tx, rx) = bounded(1);
+        let (_recycle, recycled) = bounded(1);
+        let mut replay = Dispatch::new(vec![tx], recycled, None);
+        let taker = std::thread::spawn(move || rx.iter().count());
+        push_capture(&mut replay);
+        replay.flush();
+        push_capture(&mut replay);
+        replay.finish();
+        drop(replay);
+        assert_eq!(taker.join().unwrap(), 3, "two batches and the finish");
+    }
+}
