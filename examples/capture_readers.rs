@@ -19,6 +19,7 @@ fn touch(data: &[u8], acc: &mut u64) {
     }
 }
 
+#[derive(Default)]
 struct Counts {
     packets: u64,
     bytes: u64,
@@ -55,12 +56,7 @@ fn with_pcap(interface: &str) -> Counts {
         ..LiveConfig::default()
     };
     let mut source = LiveSource::open(interface, &config).expect("open");
-    let mut counts = Counts {
-        packets: 0,
-        bytes: 0,
-        drops: 0,
-        acc: 0,
-    };
+    let mut counts = Counts::default();
     let mut quiet = Quiet { last: None };
     let mut reads = 0u64;
     loop {
@@ -153,12 +149,7 @@ fn with_ring(interface: &str) -> Counts {
         );
         assert!(r == 0, "bind: {}", std::io::Error::last_os_error());
 
-        let mut counts = Counts {
-            packets: 0,
-            bytes: 0,
-            drops: 0,
-            acc: 0,
-        };
+        let mut counts = Counts::default();
         let mut quiet = Quiet { last: None };
         let mut block = 0u32;
         loop {

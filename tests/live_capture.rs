@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TOOLS: [&str; 9] = [
+const TOOLS: [&str; 10] = [
     "ip",
     "ethtool",
     "dnsmasq",
@@ -20,6 +20,7 @@ const TOOLS: [&str; 9] = [
     "python3",
     "openssl",
     "dig",
+    "setpriv",
 ];
 
 fn lantern() -> &'static str {
@@ -620,4 +621,51 @@ fn a_flood_of_new_flows_evicts_and_counts_and_memory_stays_bounded() {
         "RSS grew by {} KiB",
         peak - before
     );
+}
+
+#[test]
+fn capabilities_granted_like_systemd_does_are_dropped_once_the_interface_is_open() {
+    if !can_run("capabilities_granted_like_systemd_does_are_dropped_once_the_interface_is_open") {
+        return;
+    }
+    let net = Net::up("lk", 6);
+    // As dist/lantern.service runs it: an unprivileged user holding only CAP_NET_RAW and
+    // CAP_NET_ADMIN (here from setpriv, there from AmbientCapabilities=).
+    let mut daemon = net.spawn_in_server(
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all,+net_raw,+net_admin",
+            "--ambient-caps=-all,+net_raw,+net_admin",
+            "--bounding-set=-all,+net_raw,+net_admin",
+            lantern(),
+            "capture",
+            "-i",
+            &net.server_if(),
+            "--no-store",
+            "--status-interval",
+            "0",
+        ],
+        "lantern.log",
+    );
+    let log = net.path("lantern.log");
+    wait_for(&log, "capturing on", &mut daemon);
+    let pid = daemon.id();
+    assert_eq!(proc_status(pid, "Uid:"), "65534\t65534\t65534\t65534");
+    assert_eq!(proc_status(pid, "CapEff:"), "0000000000000000");
+    assert_eq!(proc_status(pid, "CapPrm:"), "0000000000000000");
+    assert_eq!(proc_status(pid, "CapAmb:"), "0000000000000000");
+    net.in_client(&["curl", "-sk", "-o", "/dev/null", "https://chatgpt.com/"]);
+    let (code, _) = terminate(&mut daemon);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(code, Some(0), "{text}");
+    let packets: u64 = text
+        .split("lantern: stopped: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no final line in {text}"));
+    assert!(packets >= 10, "{text}");
 }

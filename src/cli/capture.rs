@@ -8,7 +8,6 @@ use clap::Args;
 use lantern::capture::{LiveConfig, LiveSource};
 use lantern::catalog::Catalog;
 use lantern::decode::is_supported;
-use lantern::output::Output;
 use lantern::pipeline::{LiveSettings, LiveSnapshot, Sequencer, Supervisor, capture};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -86,15 +85,7 @@ pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
     // Everything after this runs without root or capabilities: files it creates belong to the
     // service user.
     privileges::drop(args.user.as_deref(), args.group.as_deref())?;
-    let events = pipeline::events(&args.pipeline)?;
-    let store = pipeline::store(&args.pipeline)?;
-    let mut sequencer = Sequencer::new(
-        catalog,
-        &settings.naming,
-        resolver,
-        Output::new(events),
-        store,
-    );
+    let mut sequencer = pipeline::sequencer(&args.pipeline, &settings, catalog, resolver)?;
     let signals = Signals::register()?;
     let names: Vec<&str> = sources.iter().map(LiveSource::interface).collect();
     let mut supervisor = Daemon {

@@ -2,11 +2,12 @@
 //! identity stage, and where events and evidence go.
 
 use super::{Failure, PipelineArgs};
+use lantern::catalog::Catalog;
 use lantern::flow::FlowConfig;
 use lantern::identity::{IdentityConfig, Pseudonymizer, Resolver, StaticMap};
 use lantern::naming::NamingConfig;
-use lantern::output::EventWriter;
-use lantern::pipeline::Settings;
+use lantern::output::{EventWriter, Output};
+use lantern::pipeline::{Sequencer, Settings};
 use lantern::proto::ProtoConfig;
 use lantern::store::SqliteStore;
 use std::io::BufWriter;
@@ -14,7 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// The events writer `--events` asks for, if any.
-pub fn events(args: &PipelineArgs) -> Result<Option<EventWriter>, Failure> {
+fn events(args: &PipelineArgs) -> Result<Option<EventWriter>, Failure> {
     Ok(match &args.events {
         None => None,
         Some(path) if path == Path::new("-") => Some(EventWriter::new(Box::new(
@@ -31,8 +32,26 @@ pub fn events(args: &PipelineArgs) -> Result<Option<EventWriter>, Failure> {
     })
 }
 
+/// The stages after proto, writing where `args` say.
+pub fn sequencer(
+    args: &PipelineArgs,
+    settings: &Settings,
+    catalog: Arc<Catalog>,
+    resolver: Resolver,
+) -> Result<Sequencer, Failure> {
+    let events = events(args)?;
+    let store = store(args)?;
+    Ok(Sequencer::new(
+        catalog,
+        &settings.naming,
+        resolver,
+        Output::new(events),
+        store,
+    ))
+}
+
 /// The store `--store` names, unless `--no-store`.
-pub fn store(args: &PipelineArgs) -> Result<Option<SqliteStore>, Failure> {
+fn store(args: &PipelineArgs) -> Result<Option<SqliteStore>, Failure> {
     if args.no_store {
         return Ok(None);
     }

@@ -5,7 +5,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lantern::catalog::Catalog;
 use lantern::metrics::Counters;
 use lantern::naming::NameSource;
-use lantern::output::Output;
 use lantern::pipeline::{ReplayReport, Sequencer, StoreTotals, replay};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -21,17 +20,9 @@ const HEADLINE: [&str; 3] = ["packets", "bytes", "flows_created"];
 pub fn run(args: ReplayArgs) -> Result<Vec<String>, Failure> {
     let settings = pipeline::settings(&args.pipeline)?;
     let catalog = Arc::new(Catalog::load(&args.pipeline.catalog)?);
-    let events = pipeline::events(&args.pipeline)?;
-    let store = pipeline::store(&args.pipeline)?;
-    let store_path = store.as_ref().map(|s| s.path().to_path_buf());
     let resolver = pipeline::resolver(&args.pipeline)?;
-    let mut sequencer = Sequencer::new(
-        catalog,
-        &settings.naming,
-        resolver,
-        Output::new(events),
-        store,
-    );
+    let mut sequencer = pipeline::sequencer(&args.pipeline, &settings, catalog, resolver)?;
+    let store_path = sequencer.store_mut().map(|s| s.path().to_path_buf());
     let progress = progress_bar(&args);
     let report = replay(
         &args.files,

@@ -12,7 +12,7 @@
 //!   [`LiveSnapshot`] of every counter once a second for the status line and the metrics
 //!   endpoint.
 
-use super::threads::{Batch, Dispatch, Epochs, FromWorker, ToWorker, WORKER_QUEUE, worker_loop};
+use super::threads::{Batch, Dispatch, Epochs, FromWorker, ToWorker, spawn_workers};
 use super::{Sequencer, SequencerError, Settings, StoreTotals, TICK_PACKETS, WriteStats};
 use crate::capture::{KernelStats, LiveSource, Read, Timestamp};
 use crate::decode::Decoder;
@@ -133,14 +133,7 @@ pub fn capture(
     let (recycle, recycled) = unbounded::<Batch>();
     let mut report = LiveReport::default();
     std::thread::scope(|scope| {
-        let mut to_workers = Vec::with_capacity(n);
-        for index in 0..n {
-            let (tx, rx) = bounded::<ToWorker>(WORKER_QUEUE);
-            to_workers.push(tx);
-            let (output, recycle) = (to_sequencer.clone(), recycle.clone());
-            scope.spawn(move || worker_loop(index, settings, rx, output, recycle));
-        }
-        drop(to_sequencer);
+        let to_workers = spawn_workers(scope, settings, to_sequencer, &recycle);
         for (source, share) in sources.into_iter().zip(&shares) {
             let dispatch =
                 Dispatch::new(to_workers.clone(), recycled.clone(), Some(QUEUE_PATIENCE));

@@ -1,7 +1,7 @@
 //! Replaying capture files through the pipeline: in the calling thread for `--threads 1`, or
 //! with one reader, N workers and the sequencer in the calling thread.
 
-use super::threads::{Batch, Dispatch, Epochs, FromWorker, ToWorker, WORKER_QUEUE, worker_loop};
+use super::threads::{Batch, Dispatch, Epochs, FromWorker, spawn_workers};
 use super::{Sequencer, SequencerError, Settings, TICK_PACKETS, TICK_SECS, Worker};
 use crate::capture::{CaptureReader, Format, LinkType, Timestamp};
 use crate::decode::{Decoder, Packet, is_supported};
@@ -413,14 +413,7 @@ fn run_threaded(
     let (to_sequencer, from_workers) = bounded::<FromWorker>(n * 16);
     let (recycle, recycled) = unbounded::<Batch>();
     std::thread::scope(|scope| {
-        let mut to_workers = Vec::with_capacity(n);
-        for index in 0..n {
-            let (tx, rx) = bounded::<ToWorker>(WORKER_QUEUE);
-            to_workers.push(tx);
-            let (output, recycle) = (to_sequencer.clone(), recycle.clone());
-            scope.spawn(move || worker_loop(index, settings, rx, output, recycle));
-        }
-        drop(to_sequencer);
+        let to_workers = spawn_workers(scope, settings, to_sequencer, &recycle);
         let abort = &abort;
         let reader = scope.spawn(move || {
             let mut dispatch = Dispatch::new(to_workers, recycled, None);

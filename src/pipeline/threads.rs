@@ -18,7 +18,7 @@ const BATCH_PACKETS: usize = 512;
 /// Bytes per batch handed to a worker.
 const BATCH_BYTES: usize = 512 * 1024;
 /// Batches queued per worker.
-pub(super) const WORKER_QUEUE: usize = 8;
+const WORKER_QUEUE: usize = 8;
 
 /// Decoded packets for one worker, their payloads copied out of the reader's buffer.
 #[derive(Default)]
@@ -169,9 +169,27 @@ impl Dispatch {
     }
 }
 
+/// Starts `settings.threads` workers in `scope`, each sending its epochs to `to_sequencer`;
+/// returns the senders that feed them.
+pub(super) fn spawn_workers<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    settings: &'scope Settings,
+    to_sequencer: Sender<FromWorker>,
+    recycle: &Sender<Batch>,
+) -> Vec<Sender<ToWorker>> {
+    (0..settings.threads.max(1))
+        .map(|index| {
+            let (tx, rx) = crossbeam_channel::bounded::<ToWorker>(WORKER_QUEUE);
+            let (output, recycle) = (to_sequencer.clone(), recycle.clone());
+            scope.spawn(move || worker_loop(index, settings, rx, output, recycle));
+            tx
+        })
+        .collect()
+}
+
 /// A worker thread: runs its share of the flows until told to finish, or until every sender
 /// is gone (which also finishes).
-pub(super) fn worker_loop(
+fn worker_loop(
     index: usize,
     settings: &Settings,
     input: Receiver<ToWorker>,
