@@ -404,7 +404,7 @@ fn sighup_reloads_catalog_and_identity_without_losing_flows_running_unprivileged
     std::fs::write(
         &config,
         format!(
-            "interface = [\"{}\"]\nuser = \"nobody\"\nstore = \"{}\"\ncatalog = [\"{}\"]\nidentity = \"{}\"\nsensor = \"s2\"\nstatus-interval = 0\n",
+            "interface = [\"{}\"]\nuser = \"nobody\"\nstore = \"{}\"\ncatalog = [\"{}\"]\nidentity = \"{}\"\nsensor = \"s2\"\nstatus-interval = 0\nflush-interval = 1\n",
             net.server_if(),
             store.display(),
             catalogs.display(),
@@ -450,6 +450,23 @@ fn sighup_reloads_catalog_and_identity_without_losing_flows_running_unprivileged
     // A closed TCP flow lingers 2 s for trailing packets; its record reaches the sequencer at
     // the next tick (each second) after that.
     std::thread::sleep(Duration::from_millis(4000));
+    // With `flush-interval = 1` it is in the store while the daemon runs.
+    let stored = || -> i64 {
+        Connection::open(&store)
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM flows WHERE server_name = 'newtool.ai'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap_or(0)
+    };
+    let started = Instant::now();
+    while stored() < 1 && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(stored(), 1, "the first flow was not flushed while running");
 
     std::fs::write(
         catalogs.join("newtool.toml"),
