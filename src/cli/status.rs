@@ -210,7 +210,7 @@ impl Collector for Snapshot {
         labelled(
             &mut encoder,
             "interface_packets",
-            "Packets the kernel passed to lantern, by interface",
+            "Packets the kernel's capture socket received, by interface (libpcap's ps_recv: on loopback it also counts the outgoing copies libpcap skips)",
             "interface",
             packets,
         )?;
