@@ -76,7 +76,7 @@ captured=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$work/tcpdump.log")
 kernel=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$work/tcpdump.log")
 row "tcpdump -w /dev/null" "$sent" "$secs" "$captured" "$kernel" "$cpu"
 
-for reader in pcap ring; do
+for reader in pcap ring fanout2; do
   ip netns exec $S target/release/examples/capture_readers $reader ${tag}s >"$work/$reader.out" &
   pid=$!
   sleep 0.5

@@ -1,10 +1,11 @@
-//! Measures what reading packets costs, by two readers on one interface: lantern's libpcap
-//! reader (`LiveSource`, libpcap's TPACKET_V3 ring underneath) and a hand-written AF_PACKET
-//! TPACKET_V3 ring reader, the alternative the daemon's design considered. Both touch the first
-//! bytes of every packet and count; neither decodes. `benches/live.sh` runs each while
-//! tcpreplay fills the link, and compares CPU time per packet and drops.
+//! Measures what reading packets costs, by the readers the daemon's design considered on one
+//! interface: lantern's libpcap reader (`LiveSource`, libpcap's TPACKET_V3 ring underneath), a
+//! hand-written AF_PACKET TPACKET_V3 ring reader, and N of those in a PACKET_FANOUT group (the
+//! kernel spreading packets over threads by flow hash). All touch the first bytes of every
+//! packet and count; none decodes. `benches/live.sh` runs each while tcpreplay fills the link,
+//! and compares CPU time and drops.
 //!
-//!     capture_readers pcap|ring INTERFACE
+//!     capture_readers pcap|ring|fanout2 INTERFACE
 //!
 //! Reads until the link has been quiet for 2 s after the first packet, then prints
 //! `READER packets P bytes B drops D cpu_s C ns_per_packet N`.
@@ -87,7 +88,31 @@ fn with_pcap(interface: &str) -> Counts {
 const BLOCK_SIZE: u32 = 1 << 22;
 const BLOCKS: u32 = 64;
 
-fn with_ring(interface: &str) -> Counts {
+/// Fanout group id for this process.
+fn fanout_group() -> u32 {
+    std::process::id() & 0xffff
+}
+
+/// `threads` ring readers in one fanout group, their counts summed.
+fn with_fanout(interface: &str, threads: usize) -> Counts {
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let interface = interface.to_string();
+            std::thread::spawn(move || with_ring(&interface, true))
+        })
+        .collect();
+    let mut total = Counts::default();
+    for handle in handles {
+        let counts = handle.join().expect("reader thread");
+        total.packets += counts.packets;
+        total.bytes += counts.bytes;
+        total.drops += counts.drops;
+        total.acc ^= counts.acc;
+    }
+    total
+}
+
+fn with_ring(interface: &str, fanout: bool) -> Counts {
     // SAFETY: plain system calls on a socket this function owns; the ring is read only within
     // the mapping the kernel set up, at offsets the kernel wrote, and handed back block by block.
     unsafe {
@@ -148,6 +173,15 @@ fn with_ring(interface: &str) -> Counts {
             size_of::<libc::sockaddr_ll>() as libc::socklen_t,
         );
         assert!(r == 0, "bind: {}", std::io::Error::last_os_error());
+        if fanout {
+            let group: libc::c_int =
+                (fanout_group() | (u32::from(libc::PACKET_FANOUT_HASH) << 16)) as libc::c_int;
+            set(
+                libc::PACKET_FANOUT,
+                (&raw const group).cast(),
+                size_of::<libc::c_int>(),
+            );
+        }
 
         let mut counts = Counts::default();
         let mut quiet = Quiet { last: None };
@@ -213,13 +247,14 @@ fn with_ring(interface: &str) -> Counts {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(reader), Some(interface)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: capture_readers pcap|ring INTERFACE");
+        eprintln!("usage: capture_readers pcap|ring|fanout2 INTERFACE");
         std::process::exit(2);
     };
     let before = cpu_seconds();
     let counts = match reader.as_str() {
         "pcap" => with_pcap(interface),
-        "ring" => with_ring(interface),
+        "ring" => with_ring(interface, false),
+        "fanout2" => with_fanout(interface, 2),
         other => {
             eprintln!("capture_readers: unknown reader {other}");
             std::process::exit(2);
