@@ -175,7 +175,7 @@ fn with_ring(interface: &str, fanout: bool) -> Counts {
         assert!(r == 0, "bind: {}", std::io::Error::last_os_error());
         if fanout {
             let group: libc::c_int =
-                (fanout_group() | (u32::from(libc::PACKET_FANOUT_HASH) << 16)) as libc::c_int;
+                (fanout_group() | (libc::PACKET_FANOUT_HASH << 16)) as libc::c_int;
             set(
                 libc::PACKET_FANOUT,
                 (&raw const group).cast(),
