@@ -375,6 +375,15 @@ fn live_capture_stores_what_replaying_the_same_packets_stores() {
     );
 }
 
+/// Asserts that `pid` runs as `nobody` and holds no capability.
+fn assert_unprivileged(pid: u32) {
+    assert_eq!(proc_status(pid, "Uid:"), "65534\t65534\t65534\t65534");
+    for set in ["CapEff:", "CapPrm:", "CapAmb:"] {
+        assert_eq!(proc_status(pid, set), "0000000000000000", "{set}");
+    }
+    assert_eq!(proc_status(pid, "NoNewPrivs:"), "1");
+}
+
 /// A line of /proc/PID/status.
 fn proc_status(pid: u32, key: &str) -> String {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -421,10 +430,7 @@ fn sighup_reloads_catalog_and_identity_without_losing_flows_running_unprivileged
 
     // Unprivileged: the `nobody` user, no capability, no way back.
     let pid = daemon.id();
-    assert_eq!(proc_status(pid, "Uid:"), "65534\t65534\t65534\t65534");
-    assert_eq!(proc_status(pid, "CapEff:"), "0000000000000000");
-    assert_eq!(proc_status(pid, "CapPrm:"), "0000000000000000");
-    assert_eq!(proc_status(pid, "NoNewPrivs:"), "1");
+    assert_unprivileged(pid);
 
     // A TLS connection to newtool.ai opens before the reload and ends after it.
     let long = Command::new("ip")
@@ -669,11 +675,7 @@ fn capabilities_granted_like_systemd_does_are_dropped_once_the_interface_is_open
     );
     let log = net.path("lantern.log");
     wait_for(&log, "capturing on", &mut daemon);
-    let pid = daemon.id();
-    assert_eq!(proc_status(pid, "Uid:"), "65534\t65534\t65534\t65534");
-    assert_eq!(proc_status(pid, "CapEff:"), "0000000000000000");
-    assert_eq!(proc_status(pid, "CapPrm:"), "0000000000000000");
-    assert_eq!(proc_status(pid, "CapAmb:"), "0000000000000000");
+    assert_unprivileged(daemon.id());
     net.in_client(&["curl", "-sk", "-o", "/dev/null", "https://chatgpt.com/"]);
     let (code, _) = terminate(&mut daemon);
     let text = std::fs::read_to_string(&log).unwrap();
