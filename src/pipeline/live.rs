@@ -18,7 +18,7 @@ use crate::capture::{KernelStats, LiveSource, Read, Timestamp};
 use crate::decode::Decoder;
 use crate::flow::Stamp;
 use crate::metrics::Counters;
-use crossbeam_channel::{bounded, select, tick, unbounded};
+use crossbeam_channel::{Sender, bounded, select, tick, unbounded};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -156,9 +156,7 @@ pub fn capture(
             failed: None,
         };
         let ticker = tick(POLL);
-        let mut second = Timestamp::now().secs();
-        let mut flushed = Instant::now();
-        let mut snapshot_at = Instant::now();
+        let mut clocks = Clocks::new();
         loop {
             select! {
                 recv(from_workers) -> message => match message {
@@ -172,24 +170,7 @@ pub fn capture(
                     {
                         break;
                     }
-                    let now = Timestamp::now();
-                    if now.secs() != second {
-                        second = now.secs();
-                        for tx in &to_workers {
-                            let _ = tx.send_timeout(ToWorker::Tick(now), QUEUE_PATIENCE);
-                        }
-                    }
-                    if supervisor.reload_requested() {
-                        supervisor.reload(run.sequencer);
-                    }
-                    if flushed.elapsed() >= live.flush_every {
-                        flushed = Instant::now();
-                        run.flush();
-                    }
-                    if snapshot_at.elapsed() >= live.snapshot_every {
-                        snapshot_at = Instant::now();
-                        supervisor.snapshot(&run.snapshot());
-                    }
+                    run.poll(&mut clocks, &to_workers, live, supervisor);
                 }
             }
         }
@@ -210,6 +191,23 @@ pub fn capture(
     report
 }
 
+/// When the sequencer thread last ticked, flushed and took a snapshot.
+struct Clocks {
+    second: i64,
+    flushed: Instant,
+    snapshot: Instant,
+}
+
+impl Clocks {
+    fn new() -> Clocks {
+        Clocks {
+            second: Timestamp::now().secs(),
+            flushed: Instant::now(),
+            snapshot: Instant::now(),
+        }
+    }
+}
+
 /// The sequencer thread's state during a live run.
 struct Run<'a> {
     sequencer: &'a mut Sequencer,
@@ -220,6 +218,35 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// What is due at a poll: a tick to every worker at each new second of wall-clock time, a
+    /// reload if asked for, a store write every `flush_every`, and a snapshot.
+    fn poll(
+        &mut self,
+        clocks: &mut Clocks,
+        to_workers: &[Sender<ToWorker>],
+        live: &LiveSettings,
+        supervisor: &mut dyn Supervisor,
+    ) {
+        let now = Timestamp::now();
+        if now.secs() != clocks.second {
+            clocks.second = now.secs();
+            for tx in to_workers {
+                let _ = tx.send_timeout(ToWorker::Tick(now), QUEUE_PATIENCE);
+            }
+        }
+        if supervisor.reload_requested() {
+            supervisor.reload(self.sequencer);
+        }
+        if clocks.flushed.elapsed() >= live.flush_every {
+            clocks.flushed = Instant::now();
+            self.flush();
+        }
+        if clocks.snapshot.elapsed() >= live.snapshot_every {
+            clocks.snapshot = Instant::now();
+            supervisor.snapshot(&self.snapshot());
+        }
+    }
+
     /// Takes one worker message and processes every epoch it completes.
     fn take(&mut self, message: FromWorker) {
         self.epochs.take(message);
