@@ -1,4 +1,4 @@
-//! Pipeline: the wiring that `replay` (and the live `capture` daemon) share.
+//! Pipeline: the wiring that `replay` and the live `capture` daemon share.
 //!
 //! One reader hands packets to N [`Worker`]s (decode, flow, proto), each flow always to the same
 //! worker (a symmetric hash of its key). At fixed points of the packet stream (the first packet
@@ -8,6 +8,10 @@
 //! catalog, identity, output and store in that order. Because ticks sit at the same packets
 //! whatever N is and each epoch is sorted by a key that does not depend on threads, the events
 //! are byte-identical for any `--threads`.
+//!
+//! Live capture ([`capture`]) uses the same workers and sequencer with one reader thread per
+//! interface; there ticks also come from the wall clock, once a second, so that a quiet link
+//! still ends its idle flows.
 //!
 //! DESIGN.md puts the DNS answer cache, identity and rollups in shared `dashmap`s; here they live
 //! in the single sequencer thread instead: a shared cache would name a flow or not depending on
