@@ -13,18 +13,21 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Counters reported as parse errors, by protocol.
-const PARSE_ERRORS: [(&str, &str); 9] = [
-    ("link", "link_malformed"),
-    ("decap", "decap_malformed"),
-    ("ip", "ip_malformed"),
-    ("l4", "l4_malformed"),
-    ("tls", "tls_malformed"),
-    ("quic", "quic_gave_up"),
-    ("http", "http_malformed"),
-    ("dns", "dns_malformed"),
-    ("dhcp", "dhcp_malformed"),
-];
+/// The counters reported as parse errors, by protocol.
+fn parse_errors(c: &Counters) -> [(&'static str, u64); 10] {
+    [
+        ("link", c.link_malformed),
+        ("decap", c.decap_malformed),
+        ("ip", c.ip_malformed),
+        ("l4", c.l4_malformed),
+        ("tls", c.tls_malformed),
+        ("quic", c.quic_gave_up),
+        ("http", c.http_malformed),
+        ("dns", c.dns_malformed),
+        ("dhcp", c.dhcp_malformed),
+        ("kerberos", c.kerberos_malformed),
+    ]
+}
 
 /// The periodic status line.
 pub struct StatusLog {
@@ -155,22 +158,32 @@ impl Collector for Snapshot {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let s = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
         for (name, value, help) in s.counters.iter() {
-            counter(&mut encoder, name, help, value)?;
+            put(&mut encoder, name, help, ConstCounter::new(value))?;
         }
-        gauge(
+        put(
             &mut encoder,
             "uptime_seconds",
             "Seconds since the capture started",
-            s.uptime.as_secs() as i64,
+            ConstGauge::new(s.uptime.as_secs() as i64),
         )?;
-        gauge(
+        put(
             &mut encoder,
             "flows_open",
             "Flows open in the flow tables",
-            s.open_flows as i64,
+            ConstGauge::new(s.open_flows as i64),
         )?;
-        counter(&mut encoder, "flows", "Flows ended and output", s.flows)?;
-        counter(&mut encoder, "dns_lookups", "DNS lookups output", s.lookups)?;
+        put(
+            &mut encoder,
+            "flows",
+            "Flows ended and output",
+            ConstCounter::new(s.flows),
+        )?;
+        put(
+            &mut encoder,
+            "dns_lookups",
+            "DNS lookups output",
+            ConstCounter::new(s.lookups),
+        )?;
         let drops = [
             ("kernel", s.counters.capture_kernel_drops),
             ("interface", s.counters.capture_interface_drops),
@@ -184,20 +197,14 @@ impl Collector for Snapshot {
             "where",
             drops.iter().map(|(k, v)| (k.to_string(), *v)),
         )?;
-        let mut parse: Vec<(String, u64)> = PARSE_ERRORS
-            .iter()
-            .map(|(protocol, name)| {
-                let value = s.counters.iter().find(|c| c.0 == *name).map_or(0, |c| c.1);
-                (protocol.to_string(), value)
-            })
-            .collect();
-        parse.push(("kerberos".into(), s.counters.kerberos_malformed));
         labelled(
             &mut encoder,
             "parse_errors",
             "Messages or streams that could not be parsed, by protocol",
             "protocol",
-            parse.into_iter(),
+            parse_errors(&s.counters)
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v)),
         )?;
         labelled(
             &mut encoder,
@@ -234,53 +241,41 @@ impl Collector for Snapshot {
             "table",
             rows.iter().map(|(k, v)| (k.to_string(), *v)),
         )?;
-        counter(
+        put(
             &mut encoder,
             "store_writes",
             "Store transactions written",
-            s.writes.writes,
+            ConstCounter::new(s.writes.writes),
         )?;
-        let total = ConstCounter::new(s.writes.total.as_secs_f64());
-        total.encode(encoder.encode_descriptor(
+        put(
+            &mut encoder,
             "store_write_seconds",
             "Seconds spent writing to the store",
-            None,
-            total.metric_type(),
-        )?)?;
-        let last = ConstGauge::new(s.writes.last.as_secs_f64());
-        last.encode(encoder.encode_descriptor(
+            ConstCounter::new(s.writes.total.as_secs_f64()),
+        )?;
+        put(
+            &mut encoder,
             "store_last_write_seconds",
             "Seconds the latest store write took",
-            None,
-            last.metric_type(),
-        )?)?;
-        gauge(
+            ConstGauge::new(s.writes.last.as_secs_f64()),
+        )?;
+        put(
             &mut encoder,
             "store_backlog_rows",
             "Evidence rows waiting for the next store write",
-            s.backlog as i64,
+            ConstGauge::new(s.backlog as i64),
         )?;
         Ok(())
     }
 }
 
-fn counter(
+/// Encodes one unlabelled metric.
+fn put(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
-    value: u64,
+    metric: impl EncodeMetric,
 ) -> Result<(), std::fmt::Error> {
-    let metric = ConstCounter::new(value);
-    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
-}
-
-fn gauge(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    value: i64,
-) -> Result<(), std::fmt::Error> {
-    let metric = ConstGauge::new(value);
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
@@ -302,4 +297,34 @@ fn labelled(
         ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_becomes_openmetrics_text() {
+        let mut snapshot = LiveSnapshot::default();
+        snapshot.counters.packets = 7;
+        snapshot.counters.capture_queue_drops = 3;
+        snapshot.counters.kerberos_malformed = 2;
+        snapshot.ai_flows_by_app = vec![("openai-chatgpt".into(), 5)];
+        snapshot.backlog = 4;
+        let mut registry = Registry::with_prefix("lantern");
+        registry.register_collector(Box::new(Snapshot(Arc::new(Mutex::new(snapshot)))));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        for line in [
+            "lantern_packets_total 7",
+            "lantern_capture_queue_drops_total 3",
+            "lantern_drops_total{where=\"queue\"} 3",
+            "lantern_parse_errors_total{protocol=\"kerberos\"} 2",
+            "lantern_ai_flows_total{app=\"openai-chatgpt\"} 5",
+            "lantern_store_backlog_rows 4",
+            "# EOF",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in {text}");
+        }
+    }
 }
