@@ -21,6 +21,7 @@ pub mod naming;
 pub mod output;
 pub mod pipeline;
 pub mod proto;
+pub mod report;
 pub mod store;
 
 #[cfg(test)]

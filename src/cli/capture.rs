@@ -116,6 +116,7 @@ pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
         &mut sequencer,
         &mut supervisor,
     );
+    let sent = sequencer.store_mut().and_then(|s| s.close());
     if let Some(failure) = report.failed {
         return Err(Failure(failure.to_string()));
     }
@@ -123,6 +124,11 @@ pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
         supervisor
             .status
             .final_line(&report.counters, sequencer.store_totals());
+    }
+    if let Some(stats) = &sent
+        && (stats.spool.batches > 0 || !args.pipeline.quiet)
+    {
+        eprintln!("lantern: {}", super::store::spool_line(stats));
     }
     Ok(report.errors)
 }

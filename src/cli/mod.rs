@@ -9,7 +9,9 @@ mod pipeline;
 mod privileges;
 mod pseudonym;
 mod replay;
+mod report;
 mod status;
+mod store;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::ffi::OsString;
@@ -34,6 +36,10 @@ enum Command {
     Catalog(catalog::CatalogArgs),
     /// Compute pseudonym tokens, or map tokens back to names (needs the key file).
     Pseudonym(pseudonym::PseudonymArgs),
+    /// Report a period's AI use from the store.
+    Report(report::ReportArgs),
+    /// Create the store's tables, or send what waits in the ClickHouse spool.
+    Store(store::StoreCommandArgs),
 }
 
 /// Flags of `lantern replay`.
@@ -55,14 +61,8 @@ pub struct PipelineArgs {
     /// Write one JSON line per flow and per DNS lookup to PATH ("-" for standard output).
     #[arg(long, value_name = "PATH|-")]
     events: Option<PathBuf>,
-    /// SQLite store to add evidence and hourly rollups to.
-    #[arg(
-        long,
-        value_name = "PATH",
-        env = "LANTERN_STORE",
-        default_value = "lantern.db"
-    )]
-    store: PathBuf,
+    #[command(flatten)]
+    store: store::StoreArgs,
     /// Do not write to any store.
     #[arg(long)]
     no_store: bool,
@@ -153,6 +153,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Replay(args) => replay::run(args),
         Command::Capture(args) => capture::run(*args),
+        Command::Report(args) => report::run(args),
         Command::Catalog(args) => {
             return catalog::run(args).unwrap_or_else(|Failure(message)| {
                 eprintln!("lantern: {message}");
@@ -161,6 +162,12 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Pseudonym(args) => {
             return pseudonym::run(args).unwrap_or_else(|Failure(message)| {
+                eprintln!("lantern: {message}");
+                ExitCode::FAILURE
+            });
+        }
+        Command::Store(args) => {
+            return store::run(args).unwrap_or_else(|Failure(message)| {
                 eprintln!("lantern: {message}");
                 ExitCode::FAILURE
             });

@@ -9,7 +9,7 @@ use lantern::naming::NamingConfig;
 use lantern::output::{EventWriter, Output};
 use lantern::pipeline::{Sequencer, Settings};
 use lantern::proto::ProtoConfig;
-use lantern::store::SqliteStore;
+use lantern::store::Store;
 use std::io::BufWriter;
 use std::path::Path;
 use std::sync::Arc;
@@ -51,12 +51,12 @@ pub fn sequencer(
 }
 
 /// The store `--store` names, unless `--no-store`.
-fn store(args: &PipelineArgs) -> Result<Option<SqliteStore>, Failure> {
+fn store(args: &PipelineArgs) -> Result<Option<Store>, Failure> {
     if args.no_store {
         return Ok(None);
     }
     let sensor = args.sensor.clone().unwrap_or_else(host_name);
-    Ok(Some(SqliteStore::open(&args.store, &sensor)?))
+    Ok(Some(args.store.open(&sensor)?))
 }
 
 /// The identity stage: its settings, the static map and the pseudonym key.

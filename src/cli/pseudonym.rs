@@ -3,9 +3,9 @@
 //! names a store keeps. Both need the key file; without it the store names no one.
 
 use super::Failure;
+use super::store::StoreArgs;
 use clap::{Args, Subcommand};
 use lantern::identity::Pseudonymizer;
-use lantern::store::SqliteStore;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,14 +33,8 @@ enum PseudonymCommand {
         /// The key file the sensor was given with --pseudonymize.
         #[arg(long, value_name = "KEYFILE")]
         key: PathBuf,
-        /// The SQLite store the sensor wrote.
-        #[arg(
-            long,
-            value_name = "PATH",
-            env = "LANTERN_STORE",
-            default_value = "lantern.db"
-        )]
-        store: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
         /// Tokens.
         #[arg(required = true, value_name = "TOKEN")]
         tokens: Vec<String>,
@@ -60,10 +54,7 @@ pub fn run(args: PseudonymArgs) -> Result<ExitCode, Failure> {
         }
         PseudonymCommand::Reveal { key, store, tokens } => {
             let p = Pseudonymizer::load(&key)?;
-            if !store.exists() {
-                return Err(Failure(format!("{}: no such store", store.display())));
-            }
-            let store = SqliteStore::open(&store, "")?;
+            let store = store.open_for_reading()?;
             let mut missing = false;
             for token in tokens {
                 let name = store.sealed(&token)?.and_then(|s| p.open(&token, &s));
@@ -73,7 +64,7 @@ pub fn run(args: PseudonymArgs) -> Result<ExitCode, Failure> {
                         missing = true;
                         eprintln!(
                             "lantern: {token}: not in {} under this key",
-                            store.path().display()
+                            store.display()
                         );
                     }
                 }

@@ -1,13 +1,12 @@
 //! `lantern replay`: capture files in, events, a summary, and evidence in the store out.
 
-use super::{Failure, ReplayArgs, pipeline};
+use super::{Failure, ReplayArgs, pipeline, store};
 use indicatif::{ProgressBar, ProgressStyle};
 use lantern::catalog::Catalog;
 use lantern::metrics::Counters;
 use lantern::naming::NameSource;
 use lantern::pipeline::{ReplayReport, Sequencer, StoreTotals, replay};
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 use std::sync::Arc;
 
 /// Files smaller than this replay too fast for a progress bar to help.
@@ -22,7 +21,7 @@ pub fn run(args: ReplayArgs) -> Result<Vec<String>, Failure> {
     let catalog = Arc::new(Catalog::load(&args.pipeline.catalog)?);
     let resolver = pipeline::resolver(&args.pipeline)?;
     let mut sequencer = pipeline::sequencer(&args.pipeline, &settings, catalog, resolver)?;
-    let store_path = sequencer.store_mut().map(|s| s.path().to_path_buf());
+    let store_name = sequencer.store_mut().map(|s| s.display());
     let progress = progress_bar(&args);
     let report = replay(
         &args.files,
@@ -34,6 +33,8 @@ pub fn run(args: ReplayArgs) -> Result<Vec<String>, Failure> {
     if let Some(bar) = &progress {
         bar.finish_and_clear();
     }
+    // ClickHouse: send what the spool holds now; what cannot be sent waits for the next run.
+    let sent = sequencer.store_mut().and_then(|s| s.close());
     if let Some(failure) = report.failed {
         return Err(Failure(failure.to_string()));
     }
@@ -41,11 +42,16 @@ pub fn run(args: ReplayArgs) -> Result<Vec<String>, Failure> {
         let text = summary(
             &report,
             &sequencer,
-            store_path.as_deref(),
+            store_name.as_deref(),
             sequencer.store_totals(),
         );
         let mut stderr = std::io::stderr().lock();
         let _ = stderr.write_all(text.as_bytes());
+    }
+    if let (Some(stats), Some(name)) = (&sent, &store_name)
+        && (stats.spool.batches > 0 || !args.pipeline.quiet)
+    {
+        eprintln!("lantern: {name}: {}", store::spool_line(stats));
     }
     Ok(report.errors)
 }
@@ -75,7 +81,7 @@ fn progress_bar(args: &ReplayArgs) -> Option<ProgressBar> {
 fn summary(
     report: &ReplayReport,
     sequencer: &Sequencer,
-    store: Option<&Path>,
+    store: Option<&str>,
     totals: StoreTotals,
 ) -> String {
     let s = sequencer.summary();
@@ -128,13 +134,10 @@ fn summary(
     if !counters.is_empty() {
         out.push_str(&format!("  counters: {}\n", counters.join(", ")));
     }
-    if let Some(path) = store {
+    if let Some(name) = store {
         out.push_str(&format!(
-            "  store: {}: +{} flow rows, +{} DNS rows, {} hourly rollups added to\n",
-            path.display(),
-            totals.flows,
-            totals.lookups,
-            totals.rollups
+            "  store: {name}: +{} flow rows, +{} DNS rows, {} hourly rollups added to\n",
+            totals.flows, totals.lookups, totals.rollups
         ));
     }
     out

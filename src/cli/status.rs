@@ -4,6 +4,7 @@
 use super::Failure;
 use lantern::metrics::Counters;
 use lantern::pipeline::{LiveSnapshot, StoreTotals};
+use lantern::store::ClickHouseStats;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -265,8 +266,56 @@ impl Collector for Snapshot {
             "Evidence rows waiting for the next store write",
             ConstGauge::new(s.backlog as i64),
         )?;
+        if let Some(c) = &s.clickhouse {
+            clickhouse(&mut encoder, c)?;
+        }
         Ok(())
     }
+}
+
+/// The ClickHouse sender's and spool's metrics.
+fn clickhouse(encoder: &mut DescriptorEncoder, c: &ClickHouseStats) -> std::fmt::Result {
+    let gauges = [
+        (
+            "clickhouse_spool_batches",
+            "Batches waiting in the spool",
+            c.spool.batches,
+        ),
+        (
+            "clickhouse_spool_bytes",
+            "Bytes waiting in the spool",
+            c.spool.bytes,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        put(encoder, name, help, ConstGauge::new(value as i64))?;
+    }
+    let counters = [
+        (
+            "clickhouse_spool_dropped_batches",
+            "Batches dropped because the spool was over its bound",
+            c.spool.dropped_batches,
+        ),
+        (
+            "clickhouse_batches_sent",
+            "Batches inserted into ClickHouse",
+            c.batches_sent,
+        ),
+        (
+            "clickhouse_rows_sent",
+            "Rows inserted into ClickHouse",
+            c.rows_sent,
+        ),
+        (
+            "clickhouse_failures",
+            "Attempts to send a batch that failed",
+            c.failures,
+        ),
+    ];
+    for (name, help, value) in counters {
+        put(encoder, name, help, ConstCounter::new(value))?;
+    }
+    Ok(())
 }
 
 /// Encodes one unlabelled metric.

@@ -18,6 +18,7 @@ use crate::capture::{KernelStats, LiveSource, Read, Timestamp};
 use crate::decode::Decoder;
 use crate::flow::Stamp;
 use crate::metrics::Counters;
+use crate::store::ClickHouseStats;
 use crossbeam_channel::{Sender, bounded, select, tick, unbounded};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -85,6 +86,8 @@ pub struct LiveSnapshot {
     pub writes: WriteStats,
     /// Evidence rows waiting for the next store write.
     pub backlog: usize,
+    /// The ClickHouse sender and spool, when the store is ClickHouse.
+    pub clickhouse: Option<ClickHouseStats>,
 }
 
 /// How a live run ended.
@@ -291,6 +294,7 @@ impl Run<'_> {
             store: self.sequencer.store_totals(),
             writes: self.sequencer.write_stats(),
             backlog: self.sequencer.backlog(),
+            clickhouse: self.sequencer.clickhouse_stats(),
         }
     }
 }

@@ -173,7 +173,7 @@ fn register_files(
             let error = format!(
                 "{}: {how} {} on {} by sensor {:?} (as {}, sha256 {}); replay it again with --force, or use --no-store",
                 input.path.display(),
-                store.path().display(),
+                store.display(),
                 seen.ingested_at,
                 seen.sensor,
                 seen.path,

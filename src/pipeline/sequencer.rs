@@ -6,13 +6,13 @@ use crate::metrics::Counters;
 use crate::naming::{Namer, NamingConfig};
 use crate::output::{DnsView, FlowView, Output, Summary};
 use crate::proto::Record;
-use crate::store::{Batch, SqliteStore, StoreError};
+use crate::store::{Batch, ClickHouseStats, Store, StoreError};
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Evidence rows (or sealed pseudonyms) gathered before they are written to the store in one
-/// transaction.
+/// batch (a SQLite transaction, a ClickHouse spool file).
 const FLUSH_ROWS: usize = 4096;
 
 /// Why the sequencer stopped.
@@ -54,7 +54,7 @@ pub struct Sequencer {
     namer: Namer,
     resolver: Resolver,
     output: Output,
-    store: Option<SqliteStore>,
+    store: Option<Store>,
     totals: StoreTotals,
     writes: WriteStats,
 }
@@ -66,7 +66,7 @@ impl Sequencer {
         naming: &NamingConfig,
         resolver: Resolver,
         output: Output,
-        store: Option<SqliteStore>,
+        store: Option<Store>,
     ) -> Sequencer {
         Sequencer {
             catalog,
@@ -90,8 +90,13 @@ impl Sequencer {
     }
 
     /// The store, if any.
-    pub fn store_mut(&mut self) -> Option<&mut SqliteStore> {
+    pub fn store_mut(&mut self) -> Option<&mut Store> {
         self.store.as_mut()
+    }
+
+    /// How sending to ClickHouse goes, when that is the store.
+    pub fn clickhouse_stats(&self) -> Option<ClickHouseStats> {
+        self.store.as_ref().and_then(Store::clickhouse_stats)
     }
 
     /// Sorts one epoch's records and runs them through the stages.

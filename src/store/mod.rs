@@ -1,10 +1,196 @@
 //! Store: where evidence and rollups are kept between runs.
 //!
 //! The embedded default is a SQLite file ([`SqliteStore`], through `rusqlite` with SQLite
-//! bundled, so nothing is installed). It holds flow and DNS evidence of AI use, hourly rollups
-//! per (sensor, hour, user, app) that later runs add to, and the files that were ingested, so
-//! that the same file is not counted twice.
+//! bundled, so nothing is installed). ClickHouse ([`ClickHouseStore`]) is the store for many
+//! sensors: the same logical tables, written through an on-disk spool so that nothing is lost
+//! while the server is away. Both hold flow and DNS evidence of AI use, hourly rollups per
+//! (sensor, hour, user, app) that later runs add to, and the files that were ingested, so that
+//! the same file is not counted twice. [`Store`] is whichever one a run was given.
 
+pub mod clickhouse;
+mod read;
 mod sqlite;
 
-pub use sqlite::{Batch, IngestedFile, NewFile, SqliteStore, StoreError, StoreFault};
+pub use self::clickhouse::{ClickHouseConfig, ClickHouseReader, ClickHouseStats, ClickHouseStore};
+pub use read::{FirstSeen, StoredCandidate, StoredRollup};
+pub use sqlite::{Batch, IngestedFile, NewFile, SqliteStore};
+
+/// A store operation that failed; displays as `STORE: what went wrong`.
+#[derive(Debug, thiserror::Error)]
+#[error("{place}: {source}")]
+pub struct StoreError {
+    /// The store: a file path, or a ClickHouse URL without its password.
+    pub place: String,
+    /// What went wrong.
+    #[source]
+    pub source: StoreFault,
+}
+
+/// What went wrong with a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreFault {
+    /// SQLite refused.
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    /// The file was written by a newer lantern.
+    #[error(
+        "store schema version {0} is newer than this lantern's ({current}); use a newer lantern",
+        current = sqlite::SCHEMA_VERSION
+    )]
+    Newer(i64),
+    /// ClickHouse refused or could not be reached.
+    #[error("ClickHouse: {0}")]
+    ClickHouse(#[from] ::clickhouse::error::Error),
+    /// ClickHouse could not be reached.
+    #[error("ClickHouse: {0}")]
+    Unreachable(String),
+    /// The spool could not be written or read.
+    #[error("spool: {0}")]
+    Spool(std::io::Error),
+    /// A setting is wrong.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// The store a run writes to.
+#[derive(Debug)]
+pub enum Store {
+    /// A SQLite file.
+    Sqlite(SqliteStore),
+    /// A ClickHouse database, through the spool.
+    ClickHouse(Box<ClickHouseStore>),
+    /// A ClickHouse database, to read: no spool, no writes.
+    ClickHouseReader(Box<ClickHouseReader>),
+}
+
+/// Who answers queries.
+enum Reads<'a> {
+    Sqlite(&'a SqliteStore),
+    ClickHouse(&'a ClickHouseReader),
+}
+
+impl Store {
+    /// The store as shown in messages.
+    pub fn display(&self) -> String {
+        match self.reads() {
+            Reads::Sqlite(s) => s.path().display().to_string(),
+            Reads::ClickHouse(c) => c.display(),
+        }
+    }
+
+    fn reads(&self) -> Reads<'_> {
+        match self {
+            Store::Sqlite(s) => Reads::Sqlite(s),
+            Store::ClickHouse(c) => Reads::ClickHouse(c.reader()),
+            Store::ClickHouseReader(c) => Reads::ClickHouse(c),
+        }
+    }
+
+    fn read_only(c: &ClickHouseReader) -> StoreError {
+        StoreError {
+            place: c.display(),
+            source: StoreFault::Config("opened for reading only".into()),
+        }
+    }
+
+    /// Adds a batch: in one transaction (SQLite), or to the spool (ClickHouse).
+    pub fn write(&mut self, batch: &Batch<'_>) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.write(batch),
+            Store::ClickHouse(c) => c.write(batch),
+            Store::ClickHouseReader(c) => Err(Self::read_only(c)),
+        }
+    }
+
+    /// The earliest ingestion of a file with this SHA-256, if any.
+    pub fn find_file(&self, sha256: &str) -> Result<Option<IngestedFile>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.find_file(sha256),
+            Store::ClickHouse(c) => c.reader().find_file(sha256),
+            Store::ClickHouseReader(c) => c.find_file(sha256),
+        }
+    }
+
+    /// Records that a file is being ingested.
+    pub fn start_file(
+        &mut self,
+        file: &NewFile,
+        now: crate::capture::Timestamp,
+    ) -> Result<i64, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.start_file(file, now),
+            Store::ClickHouse(c) => c.start_file(file, now),
+            Store::ClickHouseReader(c) => Err(Self::read_only(c)),
+        }
+    }
+
+    /// Records how the ingestion of a file ended.
+    pub fn finish_file(
+        &mut self,
+        id: i64,
+        packets: u64,
+        span: Option<(crate::capture::Timestamp, crate::capture::Timestamp)>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.finish_file(id, packets, span, error),
+            Store::ClickHouse(c) => c.finish_file(id, packets, span, error),
+            Store::ClickHouseReader(c) => Err(Self::read_only(c)),
+        }
+    }
+
+    /// The sealed name of a pseudonym token, if the store holds it.
+    pub fn sealed(&self, token: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.reads() {
+            Reads::Sqlite(s) => s.sealed(token),
+            Reads::ClickHouse(c) => c.sealed(token),
+        }
+    }
+
+    /// Rollups of the hours in `[from, to)` (seconds), sorted by key.
+    pub fn rollups(&self, from: i64, to: i64) -> Result<Vec<StoredRollup>, StoreError> {
+        let mut rows = match self.reads() {
+            Reads::Sqlite(s) => s.rollups(from, to),
+            Reads::ClickHouse(c) => c.rollups(from, to),
+        }?;
+        rows.sort_unstable();
+        Ok(rows)
+    }
+
+    /// Each app's earliest activity in the whole store, sorted by app.
+    pub fn first_seen(&self) -> Result<Vec<FirstSeen>, StoreError> {
+        let mut rows = match self.reads() {
+            Reads::Sqlite(s) => s.first_seen(),
+            Reads::ClickHouse(c) => c.first_seen(),
+        }?;
+        rows.sort_unstable();
+        Ok(rows)
+    }
+
+    /// Uncatalogued names that look like AI, per user, from evidence in `[from, to)`
+    /// (microseconds), sorted.
+    pub fn candidates(&self, from_us: i64, to_us: i64) -> Result<Vec<StoredCandidate>, StoreError> {
+        let mut rows = match self.reads() {
+            Reads::Sqlite(s) => s.candidates(from_us, to_us),
+            Reads::ClickHouse(c) => c.candidates(from_us, to_us),
+        }?;
+        rows.sort_unstable();
+        Ok(rows)
+    }
+
+    /// How sending to ClickHouse goes (`None` for SQLite, which writes in place).
+    pub fn clickhouse_stats(&self) -> Option<ClickHouseStats> {
+        match self {
+            Store::ClickHouse(c) => Some(c.stats()),
+            Store::Sqlite(_) | Store::ClickHouseReader(_) => None,
+        }
+    }
+
+    /// Finishes writing: ClickHouse sends what it can of the spool; SQLite has nothing pending.
+    pub fn close(&mut self) -> Option<ClickHouseStats> {
+        match self {
+            Store::ClickHouse(c) => Some(c.close()),
+            Store::Sqlite(_) | Store::ClickHouseReader(_) => None,
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! The SQLite store. Times are integers: microseconds since the epoch (`*_us`), rollup hours in
 //! seconds. Writes are batched: each call to [`SqliteStore::write`] is one transaction.
 
+use super::{FirstSeen, StoreError, StoreFault, StoredCandidate, StoredRollup};
 use crate::capture::Timestamp;
 use crate::output::{DnsEvidence, FlowEvidence, Rfc3339, Rollup, RollupKey};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// The schema version this code writes. Version 2 added `app_pattern` to `flows` and `dns`;
 /// version 3 added who a row is attributed to (`user_kind`, `device`, `user_group`) to `flows`
 /// and `dns`, keyed rollups by user source, kind and device too, and added `pseudonyms`.
-const SCHEMA_VERSION: i64 = 3;
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 /// What turns a version-1 store into a version-2 one.
 const MIGRATE_1_TO_2: &str = "
@@ -138,30 +139,6 @@ CREATE TABLE IF NOT EXISTS pseudonyms (
 ) WITHOUT ROWID;
 ";
 
-/// A store operation that failed; displays as `PATH: what went wrong`.
-#[derive(Debug, thiserror::Error)]
-#[error("{}: {source}", path.display())]
-pub struct StoreError {
-    /// The store file.
-    pub path: PathBuf,
-    /// What went wrong.
-    #[source]
-    pub source: StoreFault,
-}
-
-/// What went wrong with a store.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreFault {
-    /// SQLite refused.
-    #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
-    /// The file was written by a newer lantern.
-    #[error(
-        "store schema version {0} is newer than this lantern's ({SCHEMA_VERSION}); use a newer lantern"
-    )]
-    Newer(i64),
-}
-
 /// A file that an earlier run ingested.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IngestedFile {
@@ -211,6 +188,11 @@ pub struct SqliteStore {
 
 fn us(t: Timestamp) -> i64 {
     t.0.div_euclid(1000)
+}
+
+/// A count read back: stored from a `u64` by [`int`], so never negative.
+fn count(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
 }
 
 fn int(v: u64) -> i64 {
@@ -273,7 +255,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the store at `path`, writing as `sensor`.
     pub fn open(path: &Path, sensor: &str) -> Result<SqliteStore, StoreError> {
         let wrap = |source: rusqlite::Error| StoreError {
-            path: path.to_path_buf(),
+            place: path.display().to_string(),
             source: source.into(),
         };
         let conn = Connection::open(path).map_err(wrap)?;
@@ -286,7 +268,7 @@ impl SqliteStore {
         conn.execute_batch(&schema(&conn).map_err(wrap)?)
             .map_err(wrap)?;
         migrate(&conn).map_err(|source| StoreError {
-            path: path.to_path_buf(),
+            place: path.display().to_string(),
             source,
         })?;
         Ok(SqliteStore {
@@ -303,7 +285,7 @@ impl SqliteStore {
 
     fn wrap(&self, source: rusqlite::Error) -> StoreError {
         StoreError {
-            path: self.path.clone(),
+            place: self.path.display().to_string(),
             source: source.into(),
         }
     }
@@ -497,6 +479,79 @@ impl SqliteStore {
             )
             .optional()
             .map_err(|e| self.wrap(e))
+    }
+
+    /// Rollups of the hours in `[from, to)` (seconds).
+    pub fn rollups(&self, from: i64, to: i64) -> Result<Vec<StoredRollup>, StoreError> {
+        let rows = || -> rusqlite::Result<Vec<StoredRollup>> {
+            let mut query = self.conn.prepare_cached(
+                "SELECT sensor, hour, user, app_id, user_source, user_kind, device, flows,
+                    dns_lookups, bytes_up, bytes_down, first_seen_us, last_seen_us
+                 FROM rollups_hourly WHERE hour >= ?1 AND hour < ?2",
+            )?;
+            let rows = query.query_map([from, to], |r| {
+                Ok(StoredRollup {
+                    sensor: r.get(0)?,
+                    hour: r.get(1)?,
+                    user: r.get(2)?,
+                    app_id: r.get(3)?,
+                    user_source: r.get(4)?,
+                    user_kind: r.get(5)?,
+                    device: r.get(6)?,
+                    flows: count(r.get(7)?),
+                    dns_lookups: count(r.get(8)?),
+                    bytes_up: count(r.get(9)?),
+                    bytes_down: count(r.get(10)?),
+                    first_seen_us: r.get(11)?,
+                    last_seen_us: r.get(12)?,
+                })
+            })?;
+            rows.collect()
+        };
+        rows().map_err(|e| self.wrap(e))
+    }
+
+    /// Each app's earliest activity.
+    pub fn first_seen(&self) -> Result<Vec<FirstSeen>, StoreError> {
+        let rows = || -> rusqlite::Result<Vec<FirstSeen>> {
+            let mut query = self.conn.prepare_cached(
+                "SELECT app_id, min(first_seen_us) FROM rollups_hourly GROUP BY app_id",
+            )?;
+            let rows = query.query_map([], |r| {
+                Ok(FirstSeen {
+                    app_id: r.get(0)?,
+                    first_seen_us: r.get(1)?,
+                })
+            })?;
+            rows.collect()
+        };
+        rows().map_err(|e| self.wrap(e))
+    }
+
+    /// Uncatalogued names that look like AI, per user, in `[from_us, to_us)`.
+    pub fn candidates(&self, from_us: i64, to_us: i64) -> Result<Vec<StoredCandidate>, StoreError> {
+        let rows = || -> rusqlite::Result<Vec<StoredCandidate>> {
+            let mut query = self.conn.prepare_cached(
+                "SELECT name, user, sum(f), sum(l) FROM (
+                    SELECT server_name AS name, user, 1 AS f, 0 AS l FROM flows
+                        WHERE candidate = 1 AND server_name IS NOT NULL
+                        AND ts_us >= ?1 AND ts_us < ?2
+                    UNION ALL
+                    SELECT query, user, 0, 1 FROM dns
+                        WHERE candidate = 1 AND ts_us >= ?1 AND ts_us < ?2)
+                 GROUP BY name, user",
+            )?;
+            let rows = query.query_map([from_us, to_us], |r| {
+                Ok(StoredCandidate {
+                    name: r.get(0)?,
+                    user: r.get(1)?,
+                    flows: count(r.get(2)?),
+                    lookups: count(r.get(3)?),
+                })
+            })?;
+            rows.collect()
+        };
+        rows().map_err(|e| self.wrap(e))
     }
 
     /// Direct access for reports and tests.

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: run the real `lantern` binary and read its events.
 #![allow(dead_code)]
 
+pub mod clickhouse;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

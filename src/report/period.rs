@@ -1,0 +1,119 @@
+//! The period a report covers: whole UTC days, from an ISO week (`2026-W47`, `last`) or from
+//! two dates, both included.
+
+use serde::Serialize;
+use time::{Date, Duration, OffsetDateTime, Weekday};
+
+/// Whole UTC days, `from` to `to`, both included.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Period {
+    /// First day, `YYYY-MM-DD`.
+    pub from: String,
+    /// Last day, `YYYY-MM-DD`.
+    pub to: String,
+    #[serde(skip)]
+    first: Date,
+    #[serde(skip)]
+    last: Date,
+}
+
+/// A period that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PeriodError {
+    /// Not `YYYY-MM-DD`.
+    #[error("{0:?} is not a date like 2026-11-16")]
+    Date(String),
+    /// Not `YYYY-Www` or `last`.
+    #[error("{0:?} is not a week like 2026-W47 or \"last\"")]
+    Week(String),
+    /// Ends before it starts.
+    #[error("the period ends ({1}) before it starts ({0})")]
+    Backwards(String, String),
+}
+
+fn date(s: &str) -> Result<Date, PeriodError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(s, format).map_err(|_| PeriodError::Date(s.to_string()))
+}
+
+impl Period {
+    fn new(first: Date, last: Date) -> Result<Period, PeriodError> {
+        if last < first {
+            return Err(PeriodError::Backwards(first.to_string(), last.to_string()));
+        }
+        Ok(Period {
+            from: first.to_string(),
+            to: last.to_string(),
+            first,
+            last,
+        })
+    }
+
+    /// From `from` to `to` (`YYYY-MM-DD`), both included.
+    pub fn dates(from: &str, to: &str) -> Result<Period, PeriodError> {
+        Period::new(date(from)?, date(to)?)
+    }
+
+    /// An ISO week, `2026-W47`, or `last`: the week before the one containing `today`.
+    pub fn week(week: &str, today: Date) -> Result<Period, PeriodError> {
+        let monday = if week == "last" {
+            today - Duration::days(i64::from(today.weekday().number_days_from_monday()) + 7)
+        } else {
+            let bad = || PeriodError::Week(week.to_string());
+            let (year, number) = week.split_once("-W").ok_or_else(bad)?;
+            let year: i32 = year.parse().map_err(|_| bad())?;
+            let number: u8 = number.parse().map_err(|_| bad())?;
+            Date::from_iso_week_date(year, number, Weekday::Monday).map_err(|_| bad())?
+        };
+        Period::new(monday, monday + Duration::days(6))
+    }
+
+    /// Today's date, UTC.
+    pub fn today() -> Date {
+        OffsetDateTime::now_utc().date()
+    }
+
+    /// Start and end, in seconds since the epoch: `[from, to)`.
+    pub fn bounds(&self) -> (i64, i64) {
+        let secs = |d: Date| d.midnight().assume_utc().unix_timestamp();
+        (secs(self.first), secs(self.last + Duration::days(1)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weeks_and_dates_are_whole_utc_days() {
+        let today = date("2026-11-23").unwrap();
+        let last = Period::week("last", today).unwrap();
+        assert_eq!(
+            (last.from.as_str(), last.to.as_str()),
+            ("2026-11-16", "2026-11-22")
+        );
+        assert_eq!(Period::week("2026-W47", today).unwrap(), last);
+        // A Sunday's "last" week is the one before its own.
+        let sunday = Period::week("last", date("2026-11-22").unwrap()).unwrap();
+        assert_eq!(sunday.from, "2026-11-09");
+        let p = Period::dates("2026-11-16", "2026-11-16").unwrap();
+        let (from, to) = p.bounds();
+        assert_eq!((from, to - from), (1_794_787_200, 86_400));
+        for (bad, e) in [("2026-W54", "is not a week"), ("47", "is not a week")] {
+            assert!(
+                Period::week(bad, today)
+                    .unwrap_err()
+                    .to_string()
+                    .contains(e)
+            );
+        }
+        let e = Period::dates("2026-11-20", "2026-11-19")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "the period ends (2026-11-19) before it starts (2026-11-20)"
+        );
+        assert!(Period::dates("2026-11-x", "2026-11-19").is_err());
+    }
+}

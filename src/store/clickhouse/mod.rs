@@ -1,0 +1,612 @@
+//! The ClickHouse store, for many sensors and long history, through the official `clickhouse`
+//! crate over HTTP(S).
+//!
+//! A write never touches the network: the batch goes to the [`spool`] on disk and the
+//! [`sender`] thread inserts it from there, in order, retrying while the server is away. The
+//! only calls that wait on the server are the ones whose answer is needed there and then:
+//! whether a file was already ingested, a pseudonym's sealed name, and `store init`.
+
+mod rows;
+mod schema;
+mod sender;
+mod spool;
+
+pub use rows::{DnsRow, FileRow, FlowRow, PseudonymRow, RollupRow};
+pub use schema::statements;
+pub use spool::SpoolStats;
+
+use super::{
+    Batch, FirstSeen, IngestedFile, NewFile, StoreError, StoreFault, StoredCandidate, StoredRollup,
+};
+use crate::capture::Timestamp;
+use crate::output::Rfc3339;
+use clickhouse::Client;
+use sender::{SenderStats, Shared};
+use spool::{Entry, Spool};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+
+/// Where a ClickHouse store is and how to log in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClickHouseConfig {
+    /// `http://host:port` or `https://host:port`.
+    pub endpoint: String,
+    /// The database lantern's tables are in.
+    pub database: String,
+    /// User, if not the server's default.
+    pub user: Option<String>,
+    /// Password.
+    pub password: Option<String>,
+    /// The spool directory.
+    pub spool_dir: PathBuf,
+    /// The spool's bound.
+    pub spool_max_bytes: u64,
+}
+
+/// Whether `s` names a ClickHouse store rather than a SQLite file.
+pub fn is_url(s: &str) -> bool {
+    ["clickhouse://", "http://", "https://"]
+        .iter()
+        .any(|scheme| s.starts_with(scheme))
+}
+
+fn identifier(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+impl ClickHouseConfig {
+    /// Parses `clickhouse://[user[:password]@]host[:port][/database]` (HTTP, port 8123), or the
+    /// same with `http://` or `https://` (port 8443). The database defaults to `lantern`.
+    pub fn from_url(url: &str) -> Result<ClickHouseConfig, String> {
+        let parsed = url::Url::parse(url).map_err(|e| format!("{e}"))?;
+        let (scheme, default_port) = match parsed.scheme() {
+            "clickhouse" | "http" => ("http", 8123),
+            "https" => ("https", 8443),
+            other => return Err(format!("unknown scheme {other:?}")),
+        };
+        let host = parsed.host_str().ok_or("no host")?;
+        let port = parsed.port().unwrap_or(default_port);
+        let database = match parsed.path().trim_matches('/') {
+            "" => "lantern",
+            db => db,
+        };
+        if !identifier(database) {
+            return Err(format!(
+                "database name {database:?} is not letters, digits and '_'"
+            ));
+        }
+        let decode =
+            |s: &str| percent_decode(s).ok_or_else(|| "user or password is not UTF-8".to_string());
+        let user = match parsed.username() {
+            "" => None,
+            u => Some(decode(u)?),
+        };
+        let password = parsed.password().map(decode).transpose()?;
+        let host = match parsed.host() {
+            Some(url::Host::Ipv6(a)) => format!("[{a}]"),
+            _ => host.to_string(),
+        };
+        Ok(ClickHouseConfig {
+            endpoint: format!("{scheme}://{host}:{port}"),
+            database: database.to_string(),
+            user,
+            password,
+            spool_dir: PathBuf::from("lantern-spool"),
+            spool_max_bytes: 1 << 30,
+        })
+    }
+
+    /// The store as shown in messages: no password.
+    pub fn display(&self) -> String {
+        let user = self
+            .user
+            .as_deref()
+            .map(|u| format!("{u}@"))
+            .unwrap_or_default();
+        let (scheme, rest) = self.endpoint.split_once("://").unwrap_or(("http", ""));
+        let scheme = if scheme == "http" {
+            "clickhouse"
+        } else {
+            scheme
+        };
+        format!("{scheme}://{user}{rest}/{}", self.database)
+    }
+
+    /// A client for this store. Validation is off: 18.16 has neither
+    /// `RowBinaryWithNamesAndTypes` nor the settings the crate's checks use.
+    pub fn client(&self) -> Client {
+        let mut client = Client::default()
+            .with_url(&self.endpoint)
+            .with_database(&self.database)
+            .with_validation(false);
+        if let Some(user) = &self.user {
+            client = client.with_user(user);
+        }
+        if let Some(password) = &self.password {
+            client = client.with_password(password);
+        }
+        client
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
+}
+
+/// How the sender is doing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClickHouseStats {
+    /// The spool.
+    pub spool: SpoolStats,
+    /// Batches inserted by this run.
+    pub batches_sent: u64,
+    /// Rows inserted by this run.
+    pub rows_sent: u64,
+    /// Inserts a retry found already there.
+    pub already_there: u64,
+    /// Failed attempts.
+    pub failures: u64,
+}
+
+/// Queries to a ClickHouse store: what reports, `pseudonym reveal` and a replay's check for
+/// files already ingested ask. Opens no spool.
+pub struct ClickHouseReader {
+    config: ClickHouseConfig,
+    client: Client,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for ClickHouseReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClickHouseReader")
+            .field("store", &self.config.display())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Evidence and rollups in ClickHouse, through a spool.
+pub struct ClickHouseStore {
+    reader: ClickHouseReader,
+    sensor: String,
+    shared: Arc<Shared>,
+    sender: Option<JoinHandle<()>>,
+    /// Files started by this run, to write their final row.
+    files: HashMap<i64, rows::FileRow>,
+}
+
+impl std::fmt::Debug for ClickHouseStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClickHouseStore")
+            .field("store", &self.reader.config.display())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A random non-zero id: batch ids (low 20 bits left for the month) and file ids.
+fn random_u64() -> u64 {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 8];
+    // The system's random source failing is not something a sensor can work around; a clock
+    // based id is still unique enough per sensor.
+    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+        return Timestamp::now().0.unsigned_abs();
+    }
+    u64::from_le_bytes(bytes) | 1 << 20
+}
+
+impl ClickHouseReader {
+    /// A client for the store; does not connect until asked something.
+    pub fn open(config: ClickHouseConfig) -> Result<ClickHouseReader, StoreError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError {
+                place: config.display(),
+                source: StoreFault::Spool(e),
+            })?;
+        Ok(ClickHouseReader {
+            client: config.client(),
+            config,
+            runtime,
+        })
+    }
+
+    /// The store as shown in messages.
+    pub fn display(&self) -> String {
+        self.config.display()
+    }
+
+    fn fail(&self, source: StoreFault) -> StoreError {
+        StoreError {
+            place: self.config.display(),
+            source,
+        }
+    }
+
+    fn ask<T>(
+        &self,
+        what: impl std::future::Future<Output = clickhouse::error::Result<T>>,
+    ) -> Result<T, StoreError> {
+        self.runtime
+            .block_on(what)
+            .map_err(|e| self.fail(StoreFault::ClickHouse(e)))
+    }
+
+    /// The earliest ingestion of a file with this SHA-256, if any. Asks the server.
+    pub fn find_file(&self, sha256: &str) -> Result<Option<IngestedFile>, StoreError> {
+        #[derive(clickhouse::Row, serde::Deserialize)]
+        struct Found {
+            id: i64,
+            sensor: String,
+            path: String,
+            ingested_at: String,
+            complete: u8,
+        }
+        let query = self
+            .client
+            .query(
+                "SELECT id, sensor, path, ingested_at, complete FROM files FINAL \
+                 WHERE sha256 = ? ORDER BY ingested_at, id LIMIT 1",
+            )
+            .bind(sha256);
+        let found = self.runtime.block_on(async {
+            sender::ensure_schema(&self.client, &self.config.database)
+                .await
+                .map_err(StoreFault::Unreachable)?;
+            query
+                .fetch_optional::<Found>()
+                .await
+                .map_err(StoreFault::ClickHouse)
+        });
+        let found = found.map_err(|e| self.fail(e))?;
+        Ok(found.map(|f| IngestedFile {
+            id: f.id,
+            sensor: f.sensor,
+            path: f.path,
+            ingested_at: f.ingested_at,
+            complete: f.complete != 0,
+        }))
+    }
+
+    /// The sealed name of a pseudonym token, if the store holds it. Asks the server.
+    pub fn sealed(&self, token: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        #[derive(clickhouse::Row, serde::Deserialize)]
+        struct Sealed {
+            #[serde(with = "serde_bytes")]
+            sealed: Vec<u8>,
+        }
+        let found = self.ask(
+            self.client
+                .query("SELECT sealed FROM pseudonyms WHERE token = ? LIMIT 1")
+                .bind(token)
+                .fetch_optional::<Sealed>(),
+        )?;
+        Ok(found.map(|s| s.sealed))
+    }
+
+    fn fetch<T>(&self, query: clickhouse::query::Query) -> Result<Vec<T>, StoreError>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowRead,
+    {
+        self.ask(query.fetch_all::<T>())
+    }
+
+    /// Rollups of the hours in `[from, to)` (seconds), summed over the parts not merged yet.
+    pub fn rollups(&self, from: i64, to: i64) -> Result<Vec<StoredRollup>, StoreError> {
+        self.fetch(
+            self.client
+                .query(
+                    "SELECT sensor, hour, user, app_id, user_source, user_kind, device,
+                        sum(flows), sum(dns_lookups), sum(bytes_up), sum(bytes_down),
+                        minMerge(first_seen_us), maxMerge(last_seen_us)
+                     FROM rollups_hourly WHERE hour >= ? AND hour < ?
+                     GROUP BY sensor, hour, user, app_id, user_source, user_kind, device",
+                )
+                .bind(from)
+                .bind(to),
+        )
+    }
+
+    /// Each app's earliest activity.
+    pub fn first_seen(&self) -> Result<Vec<FirstSeen>, StoreError> {
+        self.fetch(
+            self.client.query(
+                "SELECT app_id, minMerge(first_seen_us) FROM rollups_hourly GROUP BY app_id",
+            ),
+        )
+    }
+
+    /// Uncatalogued names that look like AI, per user, in `[from_us, to_us)`.
+    pub fn candidates(&self, from_us: i64, to_us: i64) -> Result<Vec<StoredCandidate>, StoreError> {
+        self.fetch(
+            self.client
+                .query(
+                    "SELECT name, user, sum(f), sum(l) FROM (
+                        SELECT assumeNotNull(server_name) AS name, user, toUInt64(1) AS f,
+                            toUInt64(0) AS l FROM flows
+                            WHERE candidate = 1 AND server_name IS NOT NULL
+                            AND ts_us >= ? AND ts_us < ?
+                        UNION ALL
+                        SELECT query AS name, user, toUInt64(0) AS f, toUInt64(1) AS l FROM dns
+                            WHERE candidate = 1 AND ts_us >= ? AND ts_us < ?)
+                     GROUP BY name, user",
+                )
+                .bind(from_us)
+                .bind(to_us)
+                .bind(from_us)
+                .bind(to_us),
+        )
+    }
+
+    /// The client, for queries (reports, tests).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Runs a future on this store's runtime.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+}
+
+impl ClickHouseStore {
+    /// The store's queries.
+    pub fn reader(&self) -> &ClickHouseReader {
+        &self.reader
+    }
+
+    /// The store as shown in messages.
+    pub fn display(&self) -> String {
+        self.reader.config.display()
+    }
+
+    fn fail(&self, source: StoreFault) -> StoreError {
+        self.reader.fail(source)
+    }
+
+    /// Opens the spool and starts the sender. Does not wait for the server: a sensor starts
+    /// while ClickHouse is down and catches up when it is back.
+    pub fn open(config: ClickHouseConfig, sensor: &str) -> Result<ClickHouseStore, StoreError> {
+        let place = config.display();
+        let fail = |source: StoreFault| StoreError {
+            place: place.clone(),
+            source,
+        };
+        let spool = Spool::open(&config.spool_dir, config.spool_max_bytes)
+            .map_err(|e| fail(StoreFault::Spool(e)))?;
+        let shared = Arc::new(Shared {
+            spool,
+            stats: SenderStats::default(),
+            closing: Default::default(),
+        });
+        let sender = {
+            let (shared, client) = (Arc::clone(&shared), config.client());
+            let (database, target) = (config.database.clone(), place.clone());
+            std::thread::Builder::new()
+                .name("clickhouse".into())
+                .spawn(move || sender::run(shared, client, database, target))
+                .map_err(|e| fail(StoreFault::Spool(e)))?
+        };
+        Ok(ClickHouseStore {
+            reader: ClickHouseReader::open(config)?,
+            sensor: sensor.to_string(),
+            shared,
+            sender: Some(sender),
+            files: HashMap::new(),
+        })
+    }
+
+    fn push(&self, entry: &Entry) -> Result<(), StoreError> {
+        if entry.is_empty() {
+            return Ok(());
+        }
+        let dropped = self
+            .shared
+            .spool
+            .push(entry)
+            .map_err(|e| self.fail(StoreFault::Spool(e)))?;
+        if dropped > 0 {
+            let stats = self.shared.spool.stats();
+            eprintln!(
+                "lantern: {}: spool {} is over its bound of {} bytes: dropped the oldest {dropped} batch(es) ({} dropped so far)",
+                self.display(),
+                self.shared.spool.dir().display(),
+                self.reader.config.spool_max_bytes,
+                stats.dropped_batches
+            );
+        }
+        Ok(())
+    }
+
+    /// Puts a batch in the spool for the sender. Rows get their batch id: one per table and
+    /// month, so each insert is one partition.
+    pub fn write(&mut self, batch: &Batch<'_>) -> Result<(), StoreError> {
+        let base = random_u64() & !0xF_FFFF;
+        let id = |ts_us: i64| base | u64::from(rows::month(ts_us) & 0xF_FFFF);
+        let sensor = self.sensor.as_str();
+        let entry = Entry {
+            flows: (batch.flows.iter())
+                .map(|f| {
+                    let mut row = rows::FlowRow::new(sensor, f);
+                    row.batch_id = id(row.ts_us);
+                    row
+                })
+                .collect(),
+            dns: (batch.lookups.iter())
+                .map(|d| {
+                    let mut row = rows::DnsRow::new(sensor, d);
+                    row.batch_id = id(row.ts_us);
+                    row
+                })
+                .collect(),
+            rollups: (batch.rollups.iter())
+                .map(|(k, r)| {
+                    let mut row = rows::RollupRow::new(sensor, k, r);
+                    row.batch_id = id(row.hour * 1_000_000);
+                    row
+                })
+                .collect(),
+            pseudonyms: (batch.pseudonyms.iter())
+                .map(|(token, sealed)| rows::PseudonymRow {
+                    token: token.clone(),
+                    sealed: sealed.clone(),
+                })
+                .collect(),
+            files: Vec::new(),
+        };
+        self.push(&entry)
+    }
+
+    /// Records that a file is being ingested (through the spool, like every write).
+    pub fn start_file(&mut self, file: &NewFile, now: Timestamp) -> Result<i64, StoreError> {
+        let id = (random_u64() >> 1) as i64;
+        let row = rows::FileRow {
+            id,
+            sensor: self.sensor.clone(),
+            path: file.path.clone(),
+            size: file.size,
+            sha256: file.sha256.clone(),
+            packets: 0,
+            first_ts_us: None,
+            last_ts_us: None,
+            complete: 0,
+            error: None,
+            ingested_at: Rfc3339(now).to_string(),
+            version: 1,
+        };
+        self.push(&Entry {
+            files: vec![row.clone()],
+            ..Entry::default()
+        })?;
+        self.files.insert(id, row);
+        Ok(id)
+    }
+
+    /// Records how the ingestion of a file ended.
+    pub fn finish_file(
+        &mut self,
+        id: i64,
+        packets: u64,
+        span: Option<(Timestamp, Timestamp)>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let Some(mut row) = self.files.remove(&id) else {
+            return Ok(());
+        };
+        row.packets = packets;
+        row.first_ts_us = span.map(|s| rows::us(s.0));
+        row.last_ts_us = span.map(|s| rows::us(s.1));
+        row.complete = u8::from(error.is_none());
+        row.error = error.map(str::to_string);
+        row.version = 2;
+        self.push(&Entry {
+            files: vec![row],
+            ..Entry::default()
+        })
+    }
+
+    /// How sending goes.
+    pub fn stats(&self) -> ClickHouseStats {
+        let s = &self.shared.stats;
+        ClickHouseStats {
+            spool: self.shared.spool.stats(),
+            batches_sent: s.batches.load(Ordering::Relaxed),
+            rows_sent: s.rows.load(Ordering::Relaxed),
+            already_there: s.already_there.load(Ordering::Relaxed),
+            failures: s.failures.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sends what the spool holds, stopping when it is empty or at the first failure, and
+    /// stops the sender. What is left stays in the spool for the next run.
+    pub fn close(&mut self) -> ClickHouseStats {
+        self.shared.closing.store(true, Ordering::Release);
+        self.shared.spool.wake();
+        if let Some(sender) = self.sender.take() {
+            let _ = sender.join();
+        }
+        self.stats()
+    }
+}
+
+impl Drop for ClickHouseStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Creates lantern's tables in the store's database (on every node of `cluster`, replicated
+/// and behind `Distributed` tables, if given). Idempotent.
+pub fn init(config: &ClickHouseConfig, cluster: Option<&str>) -> Result<(), StoreError> {
+    let fail = |source: StoreFault| StoreError {
+        place: config.display(),
+        source,
+    };
+    if let Some(c) = cluster
+        && !identifier(c)
+    {
+        return Err(fail(StoreFault::Config(format!(
+            "cluster name {c:?} is not letters, digits and '_'"
+        ))));
+    }
+    // The database may not exist yet: connect without it.
+    let client = ClickHouseConfig {
+        database: "default".into(),
+        ..config.clone()
+    }
+    .client();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(StoreFault::Spool(e)))?;
+    runtime.block_on(async {
+        for statement in statements(&config.database, cluster) {
+            client
+                .query(&statement)
+                .execute()
+                .await
+                .map_err(|e| fail(StoreFault::ClickHouse(e)))?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_urls_give_endpoint_database_and_login() {
+        let c = ClickHouseConfig::from_url("clickhouse://ch.example:9123/sites").unwrap();
+        assert_eq!(
+            (c.endpoint.as_str(), c.database.as_str()),
+            ("http://ch.example:9123", "sites")
+        );
+        assert_eq!((c.user, c.password), (None, None));
+        let c = ClickHouseConfig::from_url("https://lantern:p%40ss%3Aw@[::1]/").unwrap();
+        assert_eq!(c.endpoint, "https://[::1]:8443");
+        assert_eq!(c.database, "lantern");
+        assert_eq!(
+            (c.user.as_deref(), c.password.as_deref()),
+            (Some("lantern"), Some("p@ss:w"))
+        );
+        assert_eq!(c.display(), "https://lantern@[::1]:8443/lantern");
+        let c = ClickHouseConfig::from_url("http://10.0.0.5").unwrap();
+        assert_eq!(c.display(), "clickhouse://10.0.0.5:8123/lantern");
+        for (bad, why) in [
+            ("clickhouse://h/db;DROP", "is not letters"),
+            ("ftp://h/db", "unknown scheme"),
+            ("clickhouse:///db", "no host"),
+        ] {
+            let e = ClickHouseConfig::from_url(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        assert!(is_url("clickhouse://x") && is_url("https://x") && !is_url("lantern.db"));
+    }
+}

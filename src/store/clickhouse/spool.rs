@@ -1,0 +1,347 @@
+//! The on-disk spool: every batch bound for ClickHouse is written here first (one JSON file per
+//! batch, named by a sequence number, written to a temporary name, synced and renamed), and
+//! removed only once ClickHouse has taken all of it. So batches are sent in order, nothing is
+//! lost while the server is down, and a restarted lantern sends what an earlier run left.
+//!
+//! The spool is bounded in bytes: past the bound the oldest batches are dropped (never the one
+//! being sent), counted and logged. A lock file keeps two lanterns from sending one spool.
+
+use super::rows::{DnsRow, FileRow, FlowRow, PseudonymRow, RollupRow};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// One batch: everything one store write adds, as the rows to insert.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub flows: Vec<FlowRow>,
+    pub dns: Vec<DnsRow>,
+    pub rollups: Vec<RollupRow>,
+    pub pseudonyms: Vec<PseudonymRow>,
+    pub files: Vec<FileRow>,
+}
+
+impl Entry {
+    /// Whether there is nothing to send.
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+            && self.dns.is_empty()
+            && self.rollups.is_empty()
+            && self.pseudonyms.is_empty()
+            && self.files.is_empty()
+    }
+
+    /// Evidence, rollup, pseudonym and file rows.
+    pub fn rows(&self) -> u64 {
+        (self.flows.len()
+            + self.dns.len()
+            + self.rollups.len()
+            + self.pseudonyms.len()
+            + self.files.len()) as u64
+    }
+}
+
+/// How full the spool is and what it dropped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpoolStats {
+    /// Batches waiting.
+    pub batches: u64,
+    /// Their size on disk.
+    pub bytes: u64,
+    /// Batches dropped because the spool was full (or unreadable).
+    pub dropped_batches: u64,
+    /// Their size.
+    pub dropped_bytes: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// (sequence number, bytes), oldest first.
+    queue: VecDeque<(u64, u64)>,
+    next: u64,
+    /// Batches numbered below this were found at open: an earlier run may have sent them.
+    found_below: u64,
+    /// The batch being sent: not dropped while it is.
+    sending: Option<u64>,
+    stats: SpoolStats,
+}
+
+/// A directory of batches waiting for ClickHouse.
+#[derive(Debug)]
+pub struct Spool {
+    dir: PathBuf,
+    max_bytes: u64,
+    state: Mutex<State>,
+    changed: Condvar,
+    _lock: File,
+}
+
+const SUFFIX: &str = ".batch";
+
+fn file_name(seq: u64) -> String {
+    format!("{seq:020}{SUFFIX}")
+}
+
+fn seq_of(name: &str) -> Option<u64> {
+    name.strip_suffix(SUFFIX)?.parse().ok()
+}
+
+impl Spool {
+    /// Opens (creating) the spool in `dir`, finding the batches an earlier run left.
+    pub fn open(dir: &Path, max_bytes: u64) -> io::Result<Spool> {
+        fs::create_dir_all(dir)?;
+        let lock = File::create(dir.join("lock"))?;
+        if lock.try_lock().is_err() {
+            return Err(io::Error::other(format!(
+                "spool {} is in use by another lantern",
+                dir.display()
+            )));
+        }
+        let mut found = Vec::new();
+        for item in fs::read_dir(dir)? {
+            let item = item?;
+            let name = item.file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(".tmp") {
+                // A batch whose write never finished: its run failed before the write returned.
+                fs::remove_file(item.path())?;
+            } else if let Some(seq) = seq_of(&name) {
+                found.push((seq, item.metadata()?.len()));
+            }
+        }
+        found.sort_unstable();
+        let next = found.last().map_or(0, |(seq, _)| seq + 1);
+        let mut state = State {
+            next,
+            found_below: next,
+            ..State::default()
+        };
+        for (seq, bytes) in found {
+            state.queue.push_back((seq, bytes));
+            state.stats.batches += 1;
+            state.stats.bytes += bytes;
+        }
+        Ok(Spool {
+            dir: dir.to_path_buf(),
+            max_bytes,
+            state: Mutex::new(state),
+            changed: Condvar::new(),
+            _lock: lock,
+        })
+    }
+
+    /// Batches numbered below this were left by an earlier run, which may have sent them
+    /// before it stopped.
+    pub fn found_below(&self) -> u64 {
+        self.lock().found_below
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes a batch after the others; drops the oldest past the bound. Returns the batches
+    /// dropped now.
+    pub fn push(&self, entry: &Entry) -> io::Result<u64> {
+        let bytes = serde_json::to_vec(entry).map_err(io::Error::other)?;
+        let seq = {
+            let mut state = self.lock();
+            state.next += 1;
+            state.next - 1
+        };
+        let path = self.dir.join(file_name(seq));
+        let tmp = path.with_extension("tmp");
+        let mut file = File::create(&tmp)?;
+        file.write_all(&bytes)?;
+        file.sync_data()?;
+        fs::rename(&tmp, &path)?;
+        let mut state = self.lock();
+        let at = state.queue.partition_point(|(s, _)| *s < seq);
+        state.queue.insert(at, (seq, bytes.len() as u64));
+        state.stats.batches += 1;
+        state.stats.bytes += bytes.len() as u64;
+        let dropped = self.enforce_bound(&mut state);
+        drop(state);
+        self.changed.notify_all();
+        Ok(dropped)
+    }
+
+    /// Drops the oldest batches (but the one being sent and the newest) while over the bound.
+    fn enforce_bound(&self, state: &mut State) -> u64 {
+        let mut dropped = 0;
+        while state.stats.bytes > self.max_bytes && state.queue.len() > 1 {
+            let victim = match state.queue.front() {
+                Some(&(seq, _)) if Some(seq) == state.sending => state.queue.get(1).copied(),
+                front => front.copied(),
+            };
+            let Some((seq, bytes)) = victim else { break };
+            if Some(seq) == state.queue.back().map(|b| b.0) {
+                break;
+            }
+            self.forget(state, seq, bytes);
+            state.stats.dropped_batches += 1;
+            state.stats.dropped_bytes += bytes;
+            dropped += 1;
+        }
+        dropped
+    }
+
+    fn forget(&self, state: &mut State, seq: u64, bytes: u64) {
+        // Already gone is fine: the point is that it is not sent.
+        let _ = fs::remove_file(self.dir.join(file_name(seq)));
+        state.queue.retain(|(s, _)| *s != seq);
+        state.stats.batches -= 1;
+        state.stats.bytes -= bytes;
+    }
+
+    /// The oldest batch, marked as being sent, waiting up to `wait` for one to arrive.
+    /// `Ok(None)` when there is none; an unreadable batch is dropped, counted, and reported as
+    /// an error naming its file.
+    pub fn oldest(&self, wait: Duration) -> io::Result<Option<(u64, Entry)>> {
+        let mut state = self.lock();
+        if state.queue.is_empty() && !wait.is_zero() {
+            state = self
+                .changed
+                .wait_timeout(state, wait)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        let Some(&(seq, bytes)) = state.queue.front() else {
+            return Ok(None);
+        };
+        state.sending = Some(seq);
+        drop(state);
+        let path = self.dir.join(file_name(seq));
+        let read = fs::read(&path).and_then(|b| serde_json::from_slice(&b).map_err(Into::into));
+        match read {
+            Ok(entry) => Ok(Some((seq, entry))),
+            Err(e) => {
+                let mut state = self.lock();
+                state.sending = None;
+                self.forget(&mut state, seq, bytes);
+                state.stats.dropped_batches += 1;
+                state.stats.dropped_bytes += bytes;
+                Err(io::Error::new(
+                    e.kind(),
+                    format!("{}: {e}; dropped", path.display()),
+                ))
+            }
+        }
+    }
+
+    /// The batch `seq` was sent: removes it.
+    pub fn sent(&self, seq: u64) {
+        let mut state = self.lock();
+        state.sending = None;
+        if let Some(&(_, bytes)) = state.queue.iter().find(|(s, _)| *s == seq) {
+            self.forget(&mut state, seq, bytes);
+        }
+    }
+
+    /// Sending `seq` failed: it stays first in line.
+    pub fn failed(&self) {
+        self.lock().sending = None;
+    }
+
+    /// Wakes a sender waiting in [`oldest`](Self::oldest).
+    pub fn wake(&self) {
+        self.changed.notify_all();
+    }
+
+    /// How full it is.
+    pub fn stats(&self) -> SpoolStats {
+        self.lock().stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: usize) -> Entry {
+        Entry {
+            pseudonyms: (0..n)
+                .map(|i| PseudonymRow {
+                    token: format!("t{i}"),
+                    sealed: vec![1, 2, 3],
+                })
+                .collect(),
+            ..Entry::default()
+        }
+    }
+
+    #[test]
+    fn batches_come_back_in_order_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let spool = Spool::open(dir.path(), 1 << 20).unwrap();
+            assert!(Spool::open(dir.path(), 1 << 20).is_err(), "locked");
+            for n in 1..=3 {
+                spool.push(&entry(n)).unwrap();
+            }
+            let (seq, first) = spool.oldest(Duration::ZERO).unwrap().unwrap();
+            assert_eq!(first, entry(1));
+            spool.sent(seq);
+        }
+        std::fs::write(dir.path().join("00000000000000000009.tmp"), b"{").unwrap();
+        let spool = Spool::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(spool.stats().batches, 2);
+        assert_eq!(spool.found_below(), 3);
+        let (seq, second) = spool.oldest(Duration::ZERO).unwrap().unwrap();
+        assert_eq!(second, entry(2));
+        spool.failed();
+        assert_eq!(spool.oldest(Duration::ZERO).unwrap().unwrap().0, seq);
+        spool.sent(seq);
+        spool.push(&entry(4)).unwrap();
+        let (seq, third) = spool.oldest(Duration::ZERO).unwrap().unwrap();
+        assert_eq!(third, entry(3));
+        spool.sent(seq);
+        assert_eq!(spool.oldest(Duration::ZERO).unwrap().unwrap().1, entry(4));
+        assert!(!dir.path().join("00000000000000000009.tmp").exists());
+    }
+
+    #[test]
+    fn past_the_bound_the_oldest_go_but_not_the_one_being_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = serde_json::to_vec(&entry(10)).unwrap().len() as u64;
+        let spool = Spool::open(dir.path(), one * 3).unwrap();
+        for _ in 0..3 {
+            assert_eq!(spool.push(&entry(10)).unwrap(), 0);
+        }
+        let (sending, _) = spool.oldest(Duration::ZERO).unwrap().unwrap();
+        assert_eq!(spool.push(&entry(10)).unwrap(), 1);
+        let stats = spool.stats();
+        assert_eq!((stats.batches, stats.bytes), (3, one * 3));
+        assert_eq!((stats.dropped_batches, stats.dropped_bytes), (1, one));
+        spool.sent(sending);
+        let (next, _) = spool.oldest(Duration::ZERO).unwrap().unwrap();
+        assert_eq!(next, sending + 2, "the one after it was dropped");
+        let files = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files, 3, "two batches and the lock");
+    }
+
+    #[test]
+    fn an_unreadable_batch_is_dropped_with_its_name_and_the_next_one_follows() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), 1 << 20).unwrap();
+        spool.push(&entry(1)).unwrap();
+        spool.push(&entry(2)).unwrap();
+        std::fs::write(dir.path().join(file_name(0)), b"{\"flows\": [").unwrap();
+        let e = spool.oldest(Duration::ZERO).unwrap_err().to_string();
+        assert!(
+            e.contains("00000000000000000000.batch: ") && e.ends_with("; dropped"),
+            "{e}"
+        );
+        assert_eq!(spool.stats().dropped_batches, 1);
+        assert_eq!(spool.oldest(Duration::ZERO).unwrap().unwrap().1, entry(2));
+    }
+}

@@ -1,0 +1,195 @@
+//! A real ClickHouse server for a test: Debian's `clickhouse-server` started as a plain process on
+//! 127.0.0.1, with free ports and a data directory under the build folder, stopped and removed
+//! on drop. Queries go over HTTP with `curl`, as an operator's would.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running (or stopped) server.
+pub struct ClickHouse {
+    dir: tempfile::TempDir,
+    http_port: u16,
+    child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Whether `clickhouse-server` is installed; under CI it must be.
+pub fn available(test: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", "command -v clickhouse-server"])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: needs clickhouse-server (CI must run it)"
+        );
+        eprintln!("{test}: skipped, needs clickhouse-server");
+    }
+    found
+}
+
+impl ClickHouse {
+    /// Starts a server, or `None` when none is installed outside CI.
+    pub fn start(test: &str) -> Option<ClickHouse> {
+        if !available(test) {
+            return None;
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("clickhouse-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("server directory");
+        let http_port = free_port();
+        let tcp_port = free_port();
+        write_config(dir.path(), http_port, tcp_port);
+        let mut server = ClickHouse {
+            dir,
+            http_port,
+            child: None,
+        };
+        server.run();
+        Some(server)
+    }
+
+    /// Starts the process and waits until `/ping` answers.
+    fn run(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("stdout.log")).expect("log");
+        let child = Command::new("clickhouse-server")
+            .arg(format!(
+                "--config-file={}",
+                self.dir.path().join("config.xml").display()
+            ))
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start clickhouse-server");
+        self.child = Some(child);
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(60) {
+            if self.ping() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("clickhouse-server did not answer in 60 s: {}", self.log());
+    }
+
+    fn ping(&self) -> bool {
+        Command::new("curl")
+            .args(["-s", "--max-time", "1"])
+            .arg(format!("http://127.0.0.1:{}/ping", self.http_port))
+            .output()
+            .is_ok_and(|o| o.stdout == b"Ok.\n")
+    }
+
+    /// The server's log, for failure messages.
+    pub fn log(&self) -> String {
+        ["stdout.log", "server.err.log"]
+            .iter()
+            .map(|f| std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// `clickhouse://127.0.0.1:PORT/DATABASE`.
+    pub fn url(&self, database: &str) -> String {
+        format!("clickhouse://127.0.0.1:{}/{database}", self.http_port)
+    }
+
+    /// Stops the server as an outage would: SIGKILL, no goodbye.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same ports and data.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.run();
+    }
+
+    /// Runs `sql` and returns the answer (TSV unless the query says otherwise).
+    pub fn query(&self, sql: &str) -> String {
+        let out = Command::new("curl")
+            .args(["-sS", "--fail-with-body", "--data-binary", sql])
+            .arg(format!("http://127.0.0.1:{}/", self.http_port))
+            .output()
+            .expect("run curl");
+        let body = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{sql}: {body}");
+        body
+    }
+
+    /// A number the query answers.
+    pub fn count(&self, sql: &str) -> u64 {
+        let answer = self.query(sql);
+        answer
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{sql}: {answer}"))
+    }
+
+    /// The server's directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for ClickHouse {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The minimal configuration of ../shared/TESTING.md: loopback only, everything under `dir`.
+fn write_config(dir: &Path, http_port: u16, tcp_port: u16) {
+    let d = dir.display();
+    let config = format!(
+        "<yandex>
+  <listen_host>127.0.0.1</listen_host>
+  <http_port>{http_port}</http_port>
+  <tcp_port>{tcp_port}</tcp_port>
+  <path>{d}/data/</path>
+  <tmp_path>{d}/tmp/</tmp_path>
+  <user_files_path>{d}/user_files/</user_files_path>
+  <format_schema_path>{d}/format_schemas/</format_schema_path>
+  <logger><level>warning</level><log>{d}/server.log</log><errorlog>{d}/server.err.log</errorlog><console>0</console></logger>
+  <users_config>users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <mark_cache_size>5368709120</mark_cache_size>
+</yandex>
+"
+    );
+    let users = "<yandex>
+  <profiles><default></default></profiles>
+  <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+  <quotas><default></default></quotas>
+</yandex>
+";
+    std::fs::write(dir.join("config.xml"), config).expect("config.xml");
+    std::fs::write(dir.join("users.xml"), users).expect("users.xml");
+}
+
+/// A path as a `&str` argument.
+pub fn arg(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Where a test's spool and SQLite files go.
+pub fn work_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+}
