@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::clickhouse::{ClickHouse, arg, work_dir};
+use common::clickhouse::{ClickHouse, Cluster, arg, work_dir};
 use common::{lantern, lantern_in, own, shared_captures};
 use std::path::{Path, PathBuf};
 
@@ -367,6 +367,60 @@ fn a_batch_resent_after_it_landed_is_not_inserted_twice() {
     let sqlite = dir.path().join("s.db");
     replay_into(&arg(&sqlite), &files, dir.path(), &[]);
     assert_same_rows(&server, "resend", &sqlite);
+}
+
+#[test]
+fn a_cluster_of_two_shards_holds_every_row_once_and_reports_like_sqlite() {
+    let Some(cluster) = Cluster::start("cluster") else {
+        return;
+    };
+    let dir = tempfile::tempdir_in(work_dir()).unwrap();
+    let (one, two) = (&cluster.nodes[0], &cluster.nodes[1]);
+    let url = one.url("sites_db");
+    for round in 1..=2 {
+        let init = lantern_in(
+            Some(dir.path()),
+            &[],
+            &["store", "init", "--store", &url, "--cluster", "sites"],
+        );
+        assert_eq!(
+            init.status,
+            0,
+            "init, run {round}: {}{}",
+            init.stderr,
+            one.log()
+        );
+    }
+    for node in [one, two] {
+        let tables = node.query(
+            "SELECT name, engine FROM system.tables WHERE database = 'sites_db' ORDER BY name FORMAT TSV",
+        );
+        assert!(
+            tables.contains("flows\tDistributed\n")
+                && tables.contains("flows_local\tReplicatedMergeTree\n")
+                && tables.contains("rollups_hourly_local\tReplicatedSummingMergeTree\n")
+                && tables.contains("rollups_mv\tMaterializedView\n"),
+            "{tables}"
+        );
+    }
+    let capture = dir.path().join("many.pcap");
+    many_ai_flows(&capture, 20_000);
+    let mut files = all_captures();
+    files.push(capture);
+    let run = replay_into(&url, &files, dir.path(), &[]);
+    let sqlite = dir.path().join("s.db");
+    let lite = replay_into(&arg(&sqlite), &files, dir.path(), &[]);
+    assert_eq!(run.stderr, lite.stderr);
+    // Each shard holds some of the evidence, together all of it, each row once.
+    let local = |node: &ClickHouse| node.count("SELECT count() FROM sites_db.flows_local");
+    let (a, b) = (local(one), local(two));
+    assert!(a > 0 && b > 0, "both shards hold flows: {a} and {b}");
+    assert_same_rows(two, "sites_db", &sqlite);
+    let period = ["--from", "1970-01-01", "--to", "2100-12-31"];
+    assert_eq!(
+        report(&two.url("sites_db"), dir.path(), &period),
+        report(&arg(&sqlite), dir.path(), &period)
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {

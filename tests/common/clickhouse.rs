@@ -44,20 +44,23 @@ impl ClickHouse {
         if !available(test) {
             return None;
         }
+        Some(ClickHouse::start_with(free_port(), free_port(), ""))
+    }
+
+    /// Starts a server on these ports with `extra` added to its configuration.
+    fn start_with(http_port: u16, tcp_port: u16, extra: &str) -> ClickHouse {
         let dir = tempfile::Builder::new()
             .prefix("clickhouse-")
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
             .expect("server directory");
-        let http_port = free_port();
-        let tcp_port = free_port();
-        write_config(dir.path(), http_port, tcp_port);
+        write_config(dir.path(), http_port, tcp_port, extra);
         let mut server = ClickHouse {
             dir,
             http_port,
             child: None,
         };
         server.run();
-        Some(server)
+        server
     }
 
     /// Starts the process and waits until `/ping` answers.
@@ -155,7 +158,7 @@ impl Drop for ClickHouse {
 }
 
 /// The minimal configuration of ../shared/TESTING.md: loopback only, everything under `dir`.
-fn write_config(dir: &Path, http_port: u16, tcp_port: u16) {
+fn write_config(dir: &Path, http_port: u16, tcp_port: u16, extra: &str) {
     let d = dir.display();
     let config = format!(
         "<yandex>
@@ -171,6 +174,7 @@ fn write_config(dir: &Path, http_port: u16, tcp_port: u16) {
   <default_profile>default</default_profile>
   <default_database>default</default_database>
   <mark_cache_size>5368709120</mark_cache_size>
+{extra}
 </yandex>
 "
     );
@@ -182,6 +186,128 @@ fn write_config(dir: &Path, http_port: u16, tcp_port: u16) {
 ";
     std::fs::write(dir.join("config.xml"), config).expect("config.xml");
     std::fs::write(dir.join("users.xml"), users).expect("users.xml");
+}
+
+/// ZooKeeper (Debian's `zookeeper`), standalone on a free port, for a cluster's replicated
+/// tables and `ON CLUSTER` DDL.
+pub struct ZooKeeper {
+    _dir: tempfile::TempDir,
+    port: u16,
+    child: Child,
+}
+
+const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
+
+impl ZooKeeper {
+    fn start() -> ZooKeeper {
+        let dir = tempfile::Builder::new()
+            .prefix("zookeeper-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("zookeeper directory");
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("zookeeper.log")).expect("log");
+        let child = Command::new("java")
+            .args(["-cp", ZOOKEEPER_JAR, "-Dzookeeper.admin.enableServer=false"])
+            .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
+            .arg(port.to_string())
+            .arg(dir.path().join("data"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start zookeeper");
+        // Listening is not serving: ClickHouse 18.16 crashes on a ZooKeeper that accepts and
+        // hangs up. Wait until it answers `srvr` (the one four-letter word 3.8 allows).
+        let started = Instant::now();
+        while !serving(port) {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "zookeeper did not serve in 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        ZooKeeper {
+            _dir: dir,
+            port,
+            child,
+        }
+    }
+}
+
+fn serving(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut answer = String::new();
+    stream.write_all(b"srvr").is_ok()
+        && stream.read_to_string(&mut answer).is_ok()
+        && answer.contains("Mode: standalone")
+}
+
+impl Drop for ZooKeeper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Two servers forming the cluster `sites`, two shards of one replica each, over one
+/// ZooKeeper.
+pub struct Cluster {
+    pub nodes: Vec<ClickHouse>,
+    _zookeeper: ZooKeeper,
+}
+
+impl Cluster {
+    /// Starts ZooKeeper and the two servers, or `None` when they are not installed outside CI.
+    pub fn start(test: &str) -> Option<Cluster> {
+        if !available(test) {
+            return None;
+        }
+        if !Path::new(ZOOKEEPER_JAR).is_file() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{test}: needs zookeeper (CI must run it)"
+            );
+            eprintln!("{test}: skipped, needs zookeeper");
+            return None;
+        }
+        let zookeeper = ZooKeeper::start();
+        let ports: Vec<(u16, u16, u16)> = (0..2)
+            .map(|_| (free_port(), free_port(), free_port()))
+            .collect();
+        let shards: String = ports
+            .iter()
+            .map(|(_, tcp, _)| {
+                format!(
+                    "<shard><internal_replication>true</internal_replication><replica><host>127.0.0.1</host><port>{tcp}</port></replica></shard>"
+                )
+            })
+            .collect();
+        let nodes = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (http, tcp, interserver))| {
+                let extra = format!(
+                    "<zookeeper><node><host>127.0.0.1</host><port>{zk}</port></node></zookeeper>
+  <remote_servers><sites>{shards}</sites></remote_servers>
+  <macros><shard>{shard:02}</shard><replica>node{i}</replica></macros>
+  <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
+  <interserver_http_host>127.0.0.1</interserver_http_host>
+  <interserver_http_port>{interserver}</interserver_http_port>",
+                    zk = zookeeper.port,
+                    shard = i + 1
+                );
+                ClickHouse::start_with(*http, *tcp, &extra)
+            })
+            .collect();
+        Some(Cluster {
+            nodes,
+            _zookeeper: zookeeper,
+        })
+    }
 }
 
 /// A path as a `&str` argument.

@@ -386,7 +386,10 @@ impl ClickHouseStore {
             closing: Default::default(),
         });
         let sender = {
-            let (shared, client) = (Arc::clone(&shared), config.client());
+            // Through a Distributed table, an insert returns once every shard has its rows, so a
+            // retry's count sees them.
+            let client = config.client().with_setting("insert_distributed_sync", "1");
+            let shared = Arc::clone(&shared);
             let (database, target) = (config.database.clone(), place.clone());
             std::thread::Builder::new()
                 .name("clickhouse".into())

@@ -26,7 +26,9 @@ struct Table {
     /// `MergeTree`, `SummingMergeTree`, `ReplacingMergeTree(version)`...
     engine: &'static str,
     clauses: String,
-    /// The `Distributed` sharding key: rows that a merge must see together go to one shard.
+    /// The `Distributed` sharding key. Evidence goes by batch id, so each insert (one batch id)
+    /// lands whole on one shard and a retry's count of that id is exact; `files` and
+    /// `pseudonyms` by their key, so that the rows a `FINAL` collapses meet on one shard.
     shard_by: &'static str,
 }
 
@@ -65,7 +67,7 @@ fn tables() -> [Table; 6] {
                 "PARTITION BY {} ORDER BY (ts_us, sensor)",
                 month_of("ts_us")
             ),
-            shard_by: "rand()",
+            shard_by: "batch_id",
         },
         Table {
             name: "dns",
@@ -75,7 +77,7 @@ fn tables() -> [Table; 6] {
                 "PARTITION BY {} ORDER BY (ts_us, sensor)",
                 month_of("ts_us")
             ),
-            shard_by: "rand()",
+            shard_by: "batch_id",
         },
         Table {
             name: "rollups_in",
@@ -88,7 +90,7 @@ fn tables() -> [Table; 6] {
                 "PARTITION BY {} ORDER BY (hour, sensor)",
                 month_of("hour * 1000000")
             ),
-            shard_by: "cityHash64(sensor, user, app_id)",
+            shard_by: "batch_id",
         },
         Table {
             name: "rollups_hourly",
@@ -98,14 +100,16 @@ fn tables() -> [Table; 6] {
                 "PARTITION BY {} ORDER BY {ROLLUP_ORDER}",
                 month_of("hour * 1000000")
             ),
-            shard_by: "cityHash64(sensor, user, app_id)",
+            // Written by the view on each node, never through the Distributed table; a report
+            // sums across shards.
+            shard_by: "rand()",
         },
         Table {
             name: "files",
             columns: FILE_COLUMNS,
             engine: "ReplacingMergeTree(version)",
             clauses: "ORDER BY (sha256, id)".into(),
-            shard_by: "cityHash64(sha256)",
+            shard_by: "cityHash64(id)",
         },
         Table {
             name: "pseudonyms",
@@ -225,7 +229,7 @@ mod tests {
             .unwrap();
         assert!(files.contains("'{replica}', version)"), "{files}");
         assert!(clustered.iter().any(|s| s.contains(
-            "`lantern`.rollups_hourly ON CLUSTER `sites` AS `lantern`.rollups_hourly_local ENGINE = Distributed(`sites`, `lantern`, rollups_hourly_local, cityHash64(sensor, user, app_id))"
+            "`lantern`.rollups_hourly ON CLUSTER `sites` AS `lantern`.rollups_hourly_local ENGINE = Distributed(`sites`, `lantern`, rollups_hourly_local, rand())"
         )));
         let view = clustered.last().unwrap();
         assert!(
