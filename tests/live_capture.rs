@@ -5,6 +5,8 @@
 //! These tests need root and the tools in `tests/live/net.sh`; without them they say so and
 //! pass, except under CI (`CI` set), where a missing tool fails them.
 
+mod common;
+
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -687,4 +689,131 @@ fn capabilities_granted_like_systemd_does_are_dropped_once_the_interface_is_open
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no final line in {text}"));
     assert!(packets >= 10, "{text}");
+}
+
+/// A metric's value on a metrics page.
+fn metric(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+}
+
+/// Polls the metrics page until `done` holds, up to `limit`.
+fn wait_metrics(net: &Net, port: u16, limit: Duration, what: &str, done: impl Fn(&str) -> bool) {
+    let started = Instant::now();
+    loop {
+        let metrics = net.metrics(port);
+        if done(&metrics) {
+            return;
+        }
+        assert!(started.elapsed() < limit, "{what}: {metrics}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_sensor_keeps_every_row_across_a_clickhouse_outage_without_restarting() {
+    let test = "a_sensor_keeps_every_row_across_a_clickhouse_outage_without_restarting";
+    if !can_run(test) {
+        return;
+    }
+    let net = Net::up("lh", 5);
+    let Some(mut server) = common::clickhouse::ClickHouse::start_in(test, &net.server_ns()) else {
+        return;
+    };
+    let url = server.url("live");
+    let spool = net.path("spool");
+    let mut init = net.spawn_in_server(&[lantern(), "store", "init", "--store", &url], "init.log");
+    assert!(init.wait().unwrap().success(), "store init failed");
+    let mut daemon = net.spawn_in_server(
+        &[
+            lantern(),
+            "capture",
+            "-i",
+            &net.server_if(),
+            "--store",
+            &url,
+            "--spool",
+            spool.to_str().unwrap(),
+            "--sensor",
+            "s1",
+            "--flush-interval",
+            "1",
+            "--metrics",
+            "127.0.0.1:9815",
+            "--status-interval",
+            "1",
+        ],
+        "lantern.log",
+    );
+    wait_for(&net.path("lantern.log"), "capturing on", &mut daemon);
+    let rows =
+        |server: &common::clickhouse::ClickHouse| server.count("SELECT count() FROM live.flows");
+    // Up: rows arrive within a flush or two.
+    net.traffic();
+    let started = Instant::now();
+    while rows(&server) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no rows arrived"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Down: batches wait in the spool and sending fails.
+    server.kill();
+    net.traffic();
+    let limit = Duration::from_secs(20);
+    wait_metrics(&net, 9815, limit, "spooling while down", |m| {
+        metric(m, "lantern_clickhouse_spool_batches ") > 0
+            && metric(m, "lantern_clickhouse_failures_total ") > 0
+    });
+    // Back: the running sensor empties its spool by itself.
+    server.restart();
+    wait_metrics(&net, 9815, Duration::from_secs(60), "spool emptied", |m| {
+        metric(m, "lantern_clickhouse_spool_batches ") == 0
+    });
+    net.traffic();
+    let (code, _) = terminate(&mut daemon);
+    let log = std::fs::read_to_string(net.path("lantern.log")).unwrap();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.contains("ClickHouse is back; sending the spool"),
+        "{log}"
+    );
+    assert!(!log.contains("left in the spool"), "{log}");
+    // Every row the sensor wrote is there once: its own count, no repeats, rollups that add up.
+    let final_line = log
+        .lines()
+        .find(|l| l.starts_with("lantern: stopped:"))
+        .unwrap_or_else(|| panic!("no final line: {log}"));
+    let written = |what: &str| -> u64 {
+        let at = final_line
+            .find(what)
+            .unwrap_or_else(|| panic!("{final_line}"));
+        let digits: String = final_line[..at]
+            .chars()
+            .rev()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.chars().rev().collect::<String>().parse().unwrap()
+    };
+    let (flows, lookups) = (written(" flow rows"), written(" DNS rows"));
+    assert!(flows > 0 && lookups > 0, "{final_line}");
+    assert_eq!(rows(&server), flows, "{final_line}");
+    assert_eq!(server.count("SELECT count() FROM live.dns"), lookups);
+    assert_eq!(
+        server.count(
+            "SELECT uniqExact(ts_us, flow_id, client_ip, client_port, server_port) FROM live.flows"
+        ),
+        flows
+    );
+    assert_eq!(
+        server.count("SELECT uniqExact(ts_us, flow_id, query, qtype, client_port) FROM live.dns"),
+        lookups
+    );
+    assert_eq!(
+        server.count("SELECT sum(flows) FROM live.rollups_hourly"),
+        server.count("SELECT count() FROM live.flows WHERE app_id IS NOT NULL")
+    );
 }

@@ -12,6 +12,8 @@ pub struct ClickHouse {
     dir: tempfile::TempDir,
     http_port: u16,
     child: Option<Child>,
+    /// The network namespace it runs in, if not the test's own.
+    netns: Option<String>,
 }
 
 fn free_port() -> u16 {
@@ -44,11 +46,36 @@ impl ClickHouse {
         if !available(test) {
             return None;
         }
-        Some(ClickHouse::start_with(free_port(), free_port(), ""))
+        Some(ClickHouse::start_with(free_port(), free_port(), "", None))
+    }
+
+    /// Starts a server inside the network namespace `netns`, on its loopback.
+    pub fn start_in(test: &str, netns: &str) -> Option<ClickHouse> {
+        if !available(test) {
+            return None;
+        }
+        Some(ClickHouse::start_with(
+            free_port(),
+            free_port(),
+            "",
+            Some(netns.to_string()),
+        ))
+    }
+
+    /// `program`, run in the server's namespace.
+    fn command(&self, program: &str) -> Command {
+        match &self.netns {
+            None => Command::new(program),
+            Some(ns) => {
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", ns, program]);
+                cmd
+            }
+        }
     }
 
     /// Starts a server on these ports with `extra` added to its configuration.
-    fn start_with(http_port: u16, tcp_port: u16, extra: &str) -> ClickHouse {
+    fn start_with(http_port: u16, tcp_port: u16, extra: &str, netns: Option<String>) -> ClickHouse {
         let dir = tempfile::Builder::new()
             .prefix("clickhouse-")
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
@@ -58,6 +85,7 @@ impl ClickHouse {
             dir,
             http_port,
             child: None,
+            netns,
         };
         server.run();
         server
@@ -66,7 +94,8 @@ impl ClickHouse {
     /// Starts the process and waits until `/ping` answers.
     fn run(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("stdout.log")).expect("log");
-        let child = Command::new("clickhouse-server")
+        let child = self
+            .command("clickhouse-server")
             .arg(format!(
                 "--config-file={}",
                 self.dir.path().join("config.xml").display()
@@ -89,7 +118,7 @@ impl ClickHouse {
     }
 
     fn ping(&self) -> bool {
-        Command::new("curl")
+        self.command("curl")
             .args(["-s", "--max-time", "1"])
             .arg(format!("http://127.0.0.1:{}/ping", self.http_port))
             .output()
@@ -126,7 +155,8 @@ impl ClickHouse {
 
     /// Runs `sql` and returns the answer (TSV unless the query says otherwise).
     pub fn query(&self, sql: &str) -> String {
-        let out = Command::new("curl")
+        let out = self
+            .command("curl")
             .args(["-sS", "--fail-with-body", "--data-binary", sql])
             .arg(format!("http://127.0.0.1:{}/", self.http_port))
             .output()
@@ -300,7 +330,7 @@ impl Cluster {
                     zk = zookeeper.port,
                     shard = i + 1
                 );
-                ClickHouse::start_with(*http, *tcp, &extra)
+                ClickHouse::start_with(*http, *tcp, &extra, None)
             })
             .collect();
         Some(Cluster {
