@@ -9,7 +9,7 @@
 mod common;
 
 use common::clickhouse::{ClickHouse, Cluster, arg, work_dir};
-use common::{lantern, lantern_in, own, shared_captures};
+use common::{lantern, lantern_in, own, shared_captures, synth};
 use std::path::{Path, PathBuf};
 
 /// Every capture of this project and of ../shared/captures.
@@ -202,68 +202,6 @@ fn replaying_into_clickhouse_and_into_sqlite_gives_the_same_rows_and_reports() {
     );
 }
 
-/// A synthetic capture of `n` TLS connections to api.openai.com, each from its own client
-/// address and port, one second apart, each seen as one ClientHello.
-fn many_ai_flows(path: &Path, n: u32) {
-    use std::io::Write;
-    let hello = client_hello("api.openai.com");
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    // pcap header: microseconds, Ethernet.
-    out.write_all(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0])
-        .unwrap();
-    out.write_all(&65535u32.to_le_bytes()).unwrap();
-    out.write_all(&1u32.to_le_bytes()).unwrap();
-    let start = 1_795_305_600u32; // 2026-11-22T00:00:00Z
-    for i in 0..n {
-        let client = [10, 70, (i >> 8 & 0xff) as u8, (i & 0xff) as u8];
-        let port = 20_000 + (i % 40_000) as u16;
-        let packet = tcp_packet(client, [104, 18, 32, 47], port, 443, &hello);
-        let ts = start + i;
-        out.write_all(&ts.to_le_bytes()).unwrap();
-        out.write_all(&0u32.to_le_bytes()).unwrap();
-        out.write_all(&(packet.len() as u32).to_le_bytes()).unwrap();
-        out.write_all(&(packet.len() as u32).to_le_bytes()).unwrap();
-        out.write_all(&packet).unwrap();
-    }
-}
-
-fn tcp_packet(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let builder = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-        .ipv4(src, dst, 64)
-        .tcp(sport, dport, 1000, 64240)
-        .psh()
-        .ack(1);
-    let mut out = Vec::with_capacity(builder.size(payload.len()));
-    builder.write(&mut out, payload).unwrap();
-    out
-}
-
-/// A minimal TLS 1.2 ClientHello with one cipher suite and an SNI.
-fn client_hello(name: &str) -> Vec<u8> {
-    let name = name.as_bytes();
-    let mut sni = Vec::new();
-    sni.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
-    sni.push(0);
-    sni.extend_from_slice(&(name.len() as u16).to_be_bytes());
-    sni.extend_from_slice(name);
-    let mut ext = vec![0, 0];
-    ext.extend_from_slice(&(sni.len() as u16).to_be_bytes());
-    ext.extend_from_slice(&sni);
-    let mut body = vec![3, 3];
-    body.extend_from_slice(&[7; 32]);
-    body.push(0);
-    body.extend_from_slice(&[0, 2, 0x13, 0x01, 1, 0]);
-    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
-    body.extend_from_slice(&ext);
-    let mut hs = vec![1];
-    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-    hs.extend_from_slice(&body);
-    let mut record = vec![22, 3, 1];
-    record.extend_from_slice(&(hs.len() as u16).to_be_bytes());
-    record.extend_from_slice(&hs);
-    record
-}
-
 #[test]
 fn a_server_killed_in_the_middle_of_a_replay_loses_and_repeats_nothing() {
     let Some(mut server) = ClickHouse::start("killed_mid_replay") else {
@@ -271,8 +209,9 @@ fn a_server_killed_in_the_middle_of_a_replay_loses_and_repeats_nothing() {
     };
     let dir = tempfile::tempdir_in(work_dir()).unwrap();
     let capture = dir.path().join("many.pcap");
-    // 60,000 flows: 15 batches of 4,096 evidence rows, each insert tens of milliseconds.
-    many_ai_flows(&capture, 60_000);
+    // 60,000 flows, each from its own client: 15 batches of 4,096 evidence rows, each insert
+    // tens of milliseconds.
+    synth::ai_use(&capture, 60_000, 60_000, 1_795_305_600, 1_000_000, false);
     let url = server.url("outage");
     let init = lantern_in(Some(dir.path()), &[], &["store", "init", "--store", &url]);
     assert_eq!(init.status, 0, "{}", init.stderr);
@@ -404,7 +343,7 @@ fn a_cluster_of_two_shards_holds_every_row_once_and_reports_like_sqlite() {
         );
     }
     let capture = dir.path().join("many.pcap");
-    many_ai_flows(&capture, 20_000);
+    synth::ai_use(&capture, 20_000, 5_000, 1_795_305_600, 100_000, true);
     let mut files = all_captures();
     files.push(capture);
     let run = replay_into(&url, &files, dir.path(), &[]);

@@ -525,39 +525,13 @@ fn sighup_reloads_catalog_and_identity_without_losing_flows_running_unprivileged
 
 /// A pcap of `n` TCP SYNs, each opening a new flow (distinct source address and port).
 fn syn_flood(path: &Path, n: u32) {
-    let mut out = Vec::with_capacity(24 + n as usize * 70);
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&[0; 8]);
-    out.extend_from_slice(&65535u32.to_le_bytes());
-    out.extend_from_slice(&1u32.to_le_bytes());
+    let mut pcap = common::synth::PcapWriter::create(path);
     for i in 0..n {
-        let mut frame = Vec::with_capacity(54);
-        frame.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00]);
         let src = [10, 70, (i >> 16) as u8, (i >> 8) as u8];
-        let mut ip = vec![0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0];
-        ip.extend_from_slice(&src);
-        ip.extend_from_slice(&[10, 71, 0, 1]);
-        let sum = ip
-            .chunks(2)
-            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-            .sum::<u32>();
-        let sum = !((sum & 0xffff) + (sum >> 16)) as u16;
-        ip[10..12].copy_from_slice(&sum.to_be_bytes());
-        frame.extend_from_slice(&ip);
         let port = 1024 + (i & 0xff) as u16;
-        frame.extend_from_slice(&port.to_be_bytes());
-        frame.extend_from_slice(&443u16.to_be_bytes());
-        frame.extend_from_slice(&i.to_be_bytes());
-        frame.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
-        out.extend_from_slice(&(i / 1000).to_le_bytes());
-        out.extend_from_slice(&((i % 1000) * 1000).to_le_bytes());
-        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        out.extend_from_slice(&frame);
+        let frame = common::synth::syn(src, [10, 71, 0, 1], port, 443, i);
+        pcap.frame(u64::from(i) * 1000, &frame);
     }
-    std::fs::write(path, out).unwrap();
 }
 
 /// Kilobytes in a `VmRSS:`-style line.

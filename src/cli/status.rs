@@ -82,8 +82,17 @@ impl StatusLog {
 fn status_line(s: &LiveSnapshot, rate: f64) -> String {
     let c = &s.counters;
     let ai: u64 = s.ai_flows_by_app.iter().map(|(_, n)| n).sum();
+    let spool = s
+        .clickhouse
+        .map(|c| {
+            format!(
+                ", spool {} batches {} bytes, dropped {}",
+                c.spool.batches, c.spool.bytes, c.spool.dropped_batches
+            )
+        })
+        .unwrap_or_default();
     format!(
-        "lantern: status: up {}s, {} packets ({rate:.0}/s), {} bytes, drops: kernel {} interface {} queue {}, flows open {} done {} evicted {}, AI flows {ai}, DNS lookups {}, store +{} flow rows +{} DNS rows, last write {} ms, backlog {}",
+        "lantern: status: up {}s, {} packets ({rate:.0}/s), {} bytes, drops: kernel {} interface {} queue {}, flows open {} done {} evicted {}, AI flows {ai}, DNS lookups {}, store +{} flow rows +{} DNS rows, last write {} ms, backlog {}{spool}",
         s.uptime.as_secs(),
         c.packets,
         c.bytes,

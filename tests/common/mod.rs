@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod clickhouse;
+pub mod synth;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
