@@ -256,13 +256,16 @@ impl ClickHouseReader {
             )
             .bind(sha256);
         let found = self.runtime.block_on(async {
-            sender::ensure_schema(&self.client, &self.config.database)
-                .await
-                .map_err(StoreFault::Unreachable)?;
+            sender::ensure_schema(&self.client, &self.config.database).await?;
             query
                 .fetch_optional::<Found>()
                 .await
-                .map_err(StoreFault::ClickHouse)
+                .map_err(|e| e.to_string())
+        });
+        let found = found.map_err(|e| {
+            StoreFault::Unreachable(format!(
+                "{e}: cannot check whether the file was ingested before (--force replays without checking)"
+            ))
         });
         let found = found.map_err(|e| self.fail(e))?;
         Ok(found.map(|f| IngestedFile {

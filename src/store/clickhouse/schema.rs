@@ -122,21 +122,26 @@ fn tables() -> [Table; 6] {
 }
 
 /// The columns of `rollups_hourly`: the key and sums, and first/last seen as aggregate states.
+///
+/// `batches` keeps the ids of the batches a row holds: the view's write into `rollups_hourly`
+/// is not atomic with the insert into `rollups_in`, so a retry checks both (at most one id per
+/// batch that touched the hour, user and app).
 fn rollup_hourly_columns() -> String {
     format!(
         "{ROLLUP_KEY}, first_seen_us AggregateFunction(min, Int64),
-        last_seen_us AggregateFunction(max, Int64)"
+        last_seen_us AggregateFunction(max, Int64), batches AggregateFunction(groupUniqArray, UInt64)"
     )
 }
 
-/// What the view adds into `rollups_hourly` for each insert into `rollups_in`.
-fn view_select(database: &str, source: &str) -> String {
+/// What `rollups_hourly` gets for rows of `rollups_in` (`source`) matching `filter`: the
+/// view's query, and the repair's when the view's write was lost.
+pub fn rollup_select(source: &str, filter: &str) -> String {
     format!(
         "SELECT sensor, hour, user, app_id, user_source, user_kind, device, sum(flows) AS flows,
             sum(dns_lookups) AS dns_lookups, sum(bytes_up) AS bytes_up,
             sum(bytes_down) AS bytes_down, minState(first_seen_us) AS first_seen_us,
-            maxState(last_seen_us) AS last_seen_us
-         FROM `{database}`.{source}
+            maxState(last_seen_us) AS last_seen_us, groupUniqArrayState(batch_id) AS batches
+         FROM {source} {filter}
          GROUP BY sensor, hour, user, app_id, user_source, user_kind, device"
     )
 }
@@ -184,7 +189,7 @@ pub fn statements(database: &str, cluster: Option<&str>) -> Vec<String> {
     };
     out.push(format!(
         "CREATE MATERIALIZED VIEW IF NOT EXISTS `{database}`.rollups_mv{on_cluster} TO `{database}`.{target} AS {}",
-        view_select(database, source)
+        rollup_select(&format!("`{database}`.{source}"), "")
     ));
     out
 }

@@ -2,11 +2,12 @@
 //! so the pipeline never waits on the network. It runs the `clickhouse` crate's async client on
 //! a single-threaded tokio runtime of its own.
 //!
-//! A batch is one insert per table and month (a month is a partition, and an insert of fewer
-//! rows than `max_insert_block_size` into one partition lands whole or not at all). Each such
-//! insert's rows carry one `batch_id`. A batch that failed part-way, or that an earlier run left
-//! in the spool, may have landed in part: before each of its inserts the sender counts the rows
-//! with that id, and skips the insert if they are there. That is the idempotence that 18.16,
+//! The sender takes the oldest batches together, up to [`SEND_BYTES`] of spool, and inserts them
+//! as one insert per table and month (a month is a partition, and an insert of fewer rows than
+//! `max_insert_block_size` into one partition lands whole or not at all). Each batch's rows of a
+//! month carry one `batch_id`. Batches that failed part-way, or that an earlier run left in the
+//! spool, may have landed in part: before each insert of theirs the sender asks which of their
+//! batch ids the table holds, and leaves those rows out. That is the idempotence that 18.16,
 //! which has no `insert_deduplication_token`, allows. `files` and `pseudonyms` are
 //! `ReplacingMergeTree`s: a repeated row is the same row.
 
@@ -14,13 +15,16 @@ use super::rows::{DnsRow, FlowRow, RollupRow};
 use super::schema;
 use super::spool::{Entry, Spool};
 use clickhouse::{Client, RowOwned, RowWrite};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Longest wait for one insert or query before the attempt counts as failed.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Most spool bytes sent in one go: the batches in them become one insert per table and month
+/// (an insert costs tens of milliseconds whatever its size, so fewer and larger is faster).
+const SEND_BYTES: u64 = 16 << 20;
 /// Waits between attempts while ClickHouse is unreachable: doubling from the first to the last.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
 
@@ -119,7 +123,8 @@ impl Evidence for RollupRow {
     }
 }
 
-/// Inserts `rows`, one insert per batch id; with `check`, first skips those already there.
+/// Inserts `rows`, one insert per month (so each lands whole or not at all); with `check`,
+/// first leaves out the rows of batch ids already there.
 async fn insert_evidence<T: Evidence>(
     client: &Client,
     table: &str,
@@ -128,36 +133,133 @@ async fn insert_evidence<T: Evidence>(
     check: bool,
     stats: &SenderStats,
 ) -> Result<(), Failure> {
-    let mut by_id: BTreeMap<u64, Vec<&T>> = BTreeMap::new();
+    // The low 20 bits of a batch id are the month of its rows.
+    let mut by_month: BTreeMap<u64, Vec<&T>> = BTreeMap::new();
     for row in rows {
-        by_id.entry(row.batch_id()).or_default().push(row);
+        by_month
+            .entry(row.batch_id() & 0xF_FFFF)
+            .or_default()
+            .push(row);
     }
-    for (id, rows) in by_id {
-        if check {
-            let (first, last) = rows.iter().fold((i64::MAX, i64::MIN), |(a, b), r| {
-                (a.min(r.ts_us()), b.max(r.ts_us()))
-            });
-            let query = format!(
-                "SELECT count() FROM {table} WHERE batch_id = ? AND {time_column} >= ? AND {time_column} <= ?"
-            );
-            let scale = if time_column == "hour" { 1_000_000 } else { 1 };
-            let found: u64 = within(
-                client
-                    .query(&query)
-                    .bind(id)
-                    .bind(first / scale)
-                    .bind(last / scale)
-                    .fetch_one(),
-            )
-            .await?;
-            if found > 0 {
-                stats.already_there.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-        }
-        insert_all(client, table, rows.into_iter()).await?;
+    for rows in by_month.into_values() {
+        let landed = if check {
+            landed(client, table, time_column, &rows).await?
+        } else {
+            BTreeSet::new()
+        };
+        stats
+            .already_there
+            .fetch_add(landed.len() as u64, Ordering::Relaxed);
+        let rows = rows.into_iter().filter(|r| !landed.contains(&r.batch_id()));
+        insert_all(client, table, rows).await?;
     }
     Ok(())
+}
+
+/// Inserts rollups into `rollups_in`, whose view adds them into `rollups_hourly`. With `check`,
+/// batches `rollups_in` holds are left out, and those whose view write was lost (the server
+/// stopped between the two) are added into `rollups_hourly` from `rollups_in` by the server.
+async fn insert_rollups(
+    client: &Client,
+    rows: &[RollupRow],
+    check: bool,
+    stats: &SenderStats,
+) -> Result<(), Failure> {
+    if !check || rows.is_empty() {
+        return insert_evidence(client, "rollups_in", "hour", rows, false, stats).await;
+    }
+    let all: Vec<&RollupRow> = rows.iter().collect();
+    let staged = landed(client, "rollups_in", "hour", &all).await?;
+    let summed = summed(client, &all).await?;
+    let lost: Vec<String> = staged.difference(&summed).map(u64::to_string).collect();
+    if !lost.is_empty() {
+        let (first, last) = span(&all);
+        let filter = format!(
+            "WHERE hour >= {} AND hour <= {} AND batch_id IN ({})",
+            first / 1_000_000,
+            last / 1_000_000,
+            lost.join(", ")
+        );
+        let repair = format!(
+            "INSERT INTO rollups_hourly {}",
+            schema::rollup_select("rollups_in", &filter)
+        );
+        within(client.query(&repair).execute()).await?;
+    }
+    let there: BTreeSet<u64> = staged.union(&summed).copied().collect();
+    stats
+        .already_there
+        .fetch_add(there.len() as u64, Ordering::Relaxed);
+    let rest: Vec<RollupRow> = rows
+        .iter()
+        .filter(|r| !there.contains(&r.batch_id))
+        .cloned()
+        .collect();
+    insert_evidence(client, "rollups_in", "hour", &rest, false, stats).await
+}
+
+/// The batch ids among `rows` that `rollups_hourly` holds.
+async fn summed(client: &Client, rows: &[&RollupRow]) -> Result<BTreeSet<u64>, Failure> {
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|r| r.batch_id)
+        .collect::<BTreeSet<u64>>()
+        .iter()
+        .map(u64::to_string)
+        .collect();
+    let (first, last) = span(rows);
+    let query = format!(
+        "SELECT DISTINCT id FROM (
+            SELECT arrayJoin(groupUniqArrayMerge(batches)) AS id FROM rollups_hourly
+            WHERE hour >= ? AND hour <= ?
+            GROUP BY sensor, hour, user, app_id, user_source, user_kind, device)
+         WHERE id IN ({})",
+        ids.join(", ")
+    );
+    let found: Vec<u64> = within(
+        client
+            .query(&query)
+            .bind(first / 1_000_000)
+            .bind(last / 1_000_000)
+            .fetch_all(),
+    )
+    .await?;
+    Ok(found.into_iter().collect())
+}
+
+/// The earliest and latest time of `rows`, in microseconds.
+fn span<T: Evidence>(rows: &[&T]) -> (i64, i64) {
+    rows.iter().fold((i64::MAX, i64::MIN), |(a, b), r| {
+        (a.min(r.ts_us()), b.max(r.ts_us()))
+    })
+}
+
+/// The batch ids among `rows` that `table` already holds.
+async fn landed<T: Evidence>(
+    client: &Client,
+    table: &str,
+    time_column: &str,
+    rows: &[&T],
+) -> Result<BTreeSet<u64>, Failure> {
+    let ids: BTreeSet<u64> = rows.iter().map(|r| r.batch_id()).collect();
+    let (first, last) = span(rows);
+    let scale = if time_column == "hour" { 1_000_000 } else { 1 };
+    // The ids are numbers lantern made: written into the query, as 18.16 cannot bind a list.
+    let list: Vec<String> = ids.iter().map(u64::to_string).collect();
+    let query = format!(
+        "SELECT DISTINCT batch_id FROM {table} WHERE {time_column} >= ? AND {time_column} <= ? \
+         AND batch_id IN ({})",
+        list.join(", ")
+    );
+    let found: Vec<u64> = within(
+        client
+            .query(&query)
+            .bind(first / scale)
+            .bind(last / scale)
+            .fetch_all(),
+    )
+    .await?;
+    Ok(found.into_iter().collect())
 }
 
 async fn insert_all<'r, T>(
@@ -168,6 +270,10 @@ async fn insert_all<'r, T>(
 where
     T: RowOwned + RowWrite,
 {
+    let mut rows = rows.peekable();
+    if rows.peek().is_none() {
+        return Ok(());
+    }
     let mut insert = within(client.insert::<T>(table)).await?;
     for row in rows {
         within(insert.write(row)).await?;
@@ -184,7 +290,7 @@ pub async fn send(
 ) -> Result<(), Failure> {
     insert_evidence(client, "flows", "ts_us", &entry.flows, check, stats).await?;
     insert_evidence(client, "dns", "ts_us", &entry.dns, check, stats).await?;
-    insert_evidence(client, "rollups_in", "hour", &entry.rollups, check, stats).await?;
+    insert_rollups(client, &entry.rollups, check, stats).await?;
     if !entry.pseudonyms.is_empty() {
         insert_all(client, "pseudonyms", entry.pseudonyms.iter()).await?;
     }
@@ -219,27 +325,33 @@ pub fn run(shared: Arc<Shared>, client: Client, database: String, target: String
         } else {
             Duration::from_millis(200)
         };
-        let (seq, entry) = match shared.spool.oldest(wait) {
-            Ok(Some(next)) => next,
-            Ok(None) if closing => return,
-            Ok(None) => continue,
-            Err(e) => {
-                eprintln!("lantern: {target}: spool: {e}");
-                continue;
+        let (taken, errors) = shared.spool.take(wait, SEND_BYTES);
+        for e in errors {
+            eprintln!("lantern: {target}: spool: {e}");
+        }
+        let (Some(&(first, _)), Some(&(last, _))) = (taken.first(), taken.last()) else {
+            if closing {
+                return;
             }
+            continue;
         };
+        let seqs: Vec<u64> = taken.iter().map(|(seq, _)| *seq).collect();
+        let entry = Entry::merge(taken.into_iter().map(|(_, entry)| entry));
         let attempt = runtime.block_on(async {
             if !schema_ready {
                 ensure_schema(&client, &database).await?;
             }
-            send(&client, &entry, seq < suspect_below, &shared.stats).await
+            send(&client, &entry, first < suspect_below, &shared.stats).await
         });
         match attempt {
             Ok(()) => {
                 schema_ready = true;
                 backoff = BACKOFF.0;
-                shared.spool.sent(seq);
-                shared.stats.batches.fetch_add(1, Ordering::Relaxed);
+                shared.spool.sent(&seqs);
+                shared
+                    .stats
+                    .batches
+                    .fetch_add(seqs.len() as u64, Ordering::Relaxed);
                 shared.stats.rows.fetch_add(entry.rows(), Ordering::Relaxed);
                 if down {
                     down = false;
@@ -250,7 +362,7 @@ pub fn run(shared: Arc<Shared>, client: Client, database: String, target: String
                 shared.spool.failed();
                 shared.stats.failures.fetch_add(1, Ordering::Relaxed);
                 // The insert may have landed before the failure was seen.
-                suspect_below = suspect_below.max(seq + 1);
+                suspect_below = suspect_below.max(last + 1);
                 if !down {
                     down = true;
                     eprintln!(

@@ -35,6 +35,19 @@ impl Entry {
             && self.files.is_empty()
     }
 
+    /// The batches' rows, in order, as one.
+    pub fn merge(entries: impl IntoIterator<Item = Entry>) -> Entry {
+        let mut all = Entry::default();
+        for mut e in entries {
+            all.flows.append(&mut e.flows);
+            all.dns.append(&mut e.dns);
+            all.rollups.append(&mut e.rollups);
+            all.pseudonyms.append(&mut e.pseudonyms);
+            all.files.append(&mut e.files);
+        }
+        all
+    }
+
     /// Evidence, rollup, pseudonym and file rows.
     pub fn rows(&self) -> u64 {
         (self.flows.len()
@@ -65,8 +78,8 @@ struct State {
     next: u64,
     /// Batches numbered below this were found at open: an earlier run may have sent them.
     found_below: u64,
-    /// The batch being sent: not dropped while it is.
-    sending: Option<u64>,
+    /// The batches being sent: not dropped while they are.
+    sending: Vec<u64>,
     stats: SpoolStats,
 }
 
@@ -175,16 +188,16 @@ impl Spool {
         Ok(dropped)
     }
 
-    /// Drops the oldest batches (but the one being sent and the newest) while over the bound.
+    /// Drops the oldest batches (but those being sent and the newest) while over the bound.
     fn enforce_bound(&self, state: &mut State) -> u64 {
         let mut dropped = 0;
         while state.stats.bytes > self.max_bytes && state.queue.len() > 1 {
-            let victim = match state.queue.front() {
-                Some(&(seq, _)) if Some(seq) == state.sending => state.queue.get(1).copied(),
-                front => front.copied(),
-            };
+            let newest = state.queue.back().map(|b| b.0);
+            let victim = (state.queue.iter())
+                .find(|(seq, _)| !state.sending.contains(seq))
+                .copied();
             let Some((seq, bytes)) = victim else { break };
-            if Some(seq) == state.queue.back().map(|b| b.0) {
+            if Some(seq) == newest {
                 break;
             }
             self.forget(state, seq, bytes);
@@ -203,10 +216,10 @@ impl Spool {
         state.stats.bytes -= bytes;
     }
 
-    /// The oldest batch, marked as being sent, waiting up to `wait` for one to arrive.
-    /// `Ok(None)` when there is none; an unreadable batch is dropped, counted, and reported as
-    /// an error naming its file.
-    pub fn oldest(&self, wait: Duration) -> io::Result<Option<(u64, Entry)>> {
+    /// The oldest batches, as many as fit in `max_bytes` on disk (at least one), marked as
+    /// being sent; waits up to `wait` for one to arrive. An unreadable batch is dropped,
+    /// counted, and reported as an error naming its file.
+    pub fn take(&self, wait: Duration, max_bytes: u64) -> (Vec<(u64, Entry)>, Vec<io::Error>) {
         let mut state = self.lock();
         if state.queue.is_empty() && !wait.is_zero() {
             state = self
@@ -215,44 +228,55 @@ impl Spool {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
-        let Some(&(seq, bytes)) = state.queue.front() else {
-            return Ok(None);
-        };
-        state.sending = Some(seq);
+        let mut total = 0;
+        let chosen: Vec<(u64, u64)> = (state.queue.iter())
+            .take_while(|(_, bytes)| {
+                total += bytes;
+                total <= max_bytes || total == *bytes
+            })
+            .copied()
+            .collect();
+        state.sending = chosen.iter().map(|(seq, _)| *seq).collect();
         drop(state);
-        let path = self.dir.join(file_name(seq));
-        let read = fs::read(&path).and_then(|b| serde_json::from_slice(&b).map_err(Into::into));
-        match read {
-            Ok(entry) => Ok(Some((seq, entry))),
-            Err(e) => {
-                let mut state = self.lock();
-                state.sending = None;
+        let (mut entries, mut errors) = (Vec::new(), Vec::new());
+        for (seq, bytes) in chosen {
+            let path = self.dir.join(file_name(seq));
+            let read = fs::read(&path).and_then(|b| serde_json::from_slice(&b).map_err(Into::into));
+            match read {
+                Ok(entry) => entries.push((seq, entry)),
+                Err(e) => {
+                    let mut state = self.lock();
+                    state.sending.retain(|s| *s != seq);
+                    self.forget(&mut state, seq, bytes);
+                    state.stats.dropped_batches += 1;
+                    state.stats.dropped_bytes += bytes;
+                    errors.push(io::Error::new(
+                        e.kind(),
+                        format!("{}: {e}; dropped", path.display()),
+                    ));
+                }
+            }
+        }
+        (entries, errors)
+    }
+
+    /// The batches `seqs` were sent: removes them.
+    pub fn sent(&self, seqs: &[u64]) {
+        let mut state = self.lock();
+        state.sending.clear();
+        for &seq in seqs {
+            if let Some(&(_, bytes)) = state.queue.iter().find(|(s, _)| *s == seq) {
                 self.forget(&mut state, seq, bytes);
-                state.stats.dropped_batches += 1;
-                state.stats.dropped_bytes += bytes;
-                Err(io::Error::new(
-                    e.kind(),
-                    format!("{}: {e}; dropped", path.display()),
-                ))
             }
         }
     }
 
-    /// The batch `seq` was sent: removes it.
-    pub fn sent(&self, seq: u64) {
-        let mut state = self.lock();
-        state.sending = None;
-        if let Some(&(_, bytes)) = state.queue.iter().find(|(s, _)| *s == seq) {
-            self.forget(&mut state, seq, bytes);
-        }
-    }
-
-    /// Sending `seq` failed: it stays first in line.
+    /// Sending failed: the batches stay first in line.
     pub fn failed(&self) {
-        self.lock().sending = None;
+        self.lock().sending.clear();
     }
 
-    /// Wakes a sender waiting in [`oldest`](Self::oldest).
+    /// Wakes a sender waiting in [`take`](Self::take).
     pub fn wake(&self) {
         self.changed.notify_all();
     }
@@ -266,6 +290,13 @@ impl Spool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The oldest batch alone.
+    fn one(spool: &Spool) -> (u64, Entry) {
+        let (mut taken, errors) = spool.take(Duration::ZERO, 1);
+        assert!(errors.is_empty() && taken.len() == 1);
+        taken.remove(0)
+    }
 
     fn entry(n: usize) -> Entry {
         Entry {
@@ -288,42 +319,45 @@ mod tests {
             for n in 1..=3 {
                 spool.push(&entry(n)).unwrap();
             }
-            let (seq, first) = spool.oldest(Duration::ZERO).unwrap().unwrap();
+            let (seq, first) = one(&spool);
             assert_eq!(first, entry(1));
-            spool.sent(seq);
+            spool.sent(&[seq]);
         }
         std::fs::write(dir.path().join("00000000000000000009.tmp"), b"{").unwrap();
         let spool = Spool::open(dir.path(), 1 << 20).unwrap();
         assert_eq!(spool.stats().batches, 2);
         assert_eq!(spool.found_below(), 3);
-        let (seq, second) = spool.oldest(Duration::ZERO).unwrap().unwrap();
+        let (seq, second) = one(&spool);
         assert_eq!(second, entry(2));
         spool.failed();
-        assert_eq!(spool.oldest(Duration::ZERO).unwrap().unwrap().0, seq);
-        spool.sent(seq);
+        assert_eq!(one(&spool).0, seq);
+        spool.sent(&[seq]);
         spool.push(&entry(4)).unwrap();
-        let (seq, third) = spool.oldest(Duration::ZERO).unwrap().unwrap();
-        assert_eq!(third, entry(3));
-        spool.sent(seq);
-        assert_eq!(spool.oldest(Duration::ZERO).unwrap().unwrap().1, entry(4));
+        // Several at once, in order, as many as fit in the size asked for.
+        let (two, errors) = spool.take(Duration::ZERO, u64::MAX);
+        assert!(errors.is_empty());
+        let got: Vec<Entry> = two.iter().map(|(_, e)| e.clone()).collect();
+        assert_eq!(got, [entry(3), entry(4)]);
+        spool.sent(&two.iter().map(|(s, _)| *s).collect::<Vec<_>>());
+        assert!(spool.take(Duration::ZERO, u64::MAX).0.is_empty());
         assert!(!dir.path().join("00000000000000000009.tmp").exists());
     }
 
     #[test]
     fn past_the_bound_the_oldest_go_but_not_the_one_being_sent() {
         let dir = tempfile::tempdir().unwrap();
-        let one = serde_json::to_vec(&entry(10)).unwrap().len() as u64;
-        let spool = Spool::open(dir.path(), one * 3).unwrap();
+        let size = serde_json::to_vec(&entry(10)).unwrap().len() as u64;
+        let spool = Spool::open(dir.path(), size * 3).unwrap();
         for _ in 0..3 {
             assert_eq!(spool.push(&entry(10)).unwrap(), 0);
         }
-        let (sending, _) = spool.oldest(Duration::ZERO).unwrap().unwrap();
+        let (sending, _) = one(&spool);
         assert_eq!(spool.push(&entry(10)).unwrap(), 1);
         let stats = spool.stats();
-        assert_eq!((stats.batches, stats.bytes), (3, one * 3));
-        assert_eq!((stats.dropped_batches, stats.dropped_bytes), (1, one));
-        spool.sent(sending);
-        let (next, _) = spool.oldest(Duration::ZERO).unwrap().unwrap();
+        assert_eq!((stats.batches, stats.bytes), (3, size * 3));
+        assert_eq!((stats.dropped_batches, stats.dropped_bytes), (1, size));
+        spool.sent(&[sending]);
+        let (next, _) = one(&spool);
         assert_eq!(next, sending + 2, "the one after it was dropped");
         let files = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(files, 3, "two batches and the lock");
@@ -336,12 +370,14 @@ mod tests {
         spool.push(&entry(1)).unwrap();
         spool.push(&entry(2)).unwrap();
         std::fs::write(dir.path().join(file_name(0)), b"{\"flows\": [").unwrap();
-        let e = spool.oldest(Duration::ZERO).unwrap_err().to_string();
+        let (entries, errors) = spool.take(Duration::ZERO, u64::MAX);
+        let e = errors[0].to_string();
         assert!(
             e.contains("00000000000000000000.batch: ") && e.ends_with("; dropped"),
             "{e}"
         );
         assert_eq!(spool.stats().dropped_batches, 1);
-        assert_eq!(spool.oldest(Duration::ZERO).unwrap().unwrap().1, entry(2));
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].1, entry(2));
     }
 }
