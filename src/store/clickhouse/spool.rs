@@ -1,4 +1,4 @@
-//! The on-disk spool: every batch bound for ClickHouse is written here first (one JSON file per
+//! The on-disk spool: every batch bound for ClickHouse is written here first (one file per
 //! batch, named by a sequence number, written to a temporary name, synced and renamed), and
 //! removed only once ClickHouse has taken all of it. So batches are sent in order, nothing is
 //! lost while the server is down, and a restarted lantern sends what an earlier run left.
@@ -95,6 +95,28 @@ pub struct Spool {
 
 const SUFFIX: &str = ".batch";
 
+/// What a spool file starts with: the format and its version. A file of another version is
+/// unreadable, and dropped like any unreadable batch.
+const MAGIC: &[u8; 8] = b"LNTSPL01";
+
+/// A batch as its file holds it: [`MAGIC`], then the rows in `postcard` (compact, and parsed
+/// several times faster than JSON, which took two thirds of the sender's time).
+fn encode(entry: &Entry) -> io::Result<Vec<u8>> {
+    let mut bytes = MAGIC.to_vec();
+    postcard::to_io(entry, &mut bytes).map_err(io::Error::other)?;
+    Ok(bytes)
+}
+
+fn decode(bytes: &[u8]) -> io::Result<Entry> {
+    let body = bytes.strip_prefix(MAGIC.as_slice()).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a lantern spool batch of this version",
+        )
+    })?;
+    postcard::from_bytes(body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
 fn file_name(seq: u64) -> String {
     format!("{seq:020}{SUFFIX}")
 }
@@ -165,7 +187,7 @@ impl Spool {
     /// Writes a batch after the others; drops the oldest past the bound. Returns the batches
     /// dropped now.
     pub fn push(&self, entry: &Entry) -> io::Result<u64> {
-        let bytes = serde_json::to_vec(entry).map_err(io::Error::other)?;
+        let bytes = encode(entry)?;
         let seq = {
             let mut state = self.lock();
             state.next += 1;
@@ -241,7 +263,7 @@ impl Spool {
         let (mut entries, mut errors) = (Vec::new(), Vec::new());
         for (seq, bytes) in chosen {
             let path = self.dir.join(file_name(seq));
-            let read = fs::read(&path).and_then(|b| serde_json::from_slice(&b).map_err(Into::into));
+            let read = fs::read(&path).and_then(|b| decode(&b));
             match read {
                 Ok(entry) => entries.push((seq, entry)),
                 Err(e) => {
@@ -346,7 +368,7 @@ mod tests {
     #[test]
     fn past_the_bound_the_oldest_go_but_not_the_one_being_sent() {
         let dir = tempfile::tempdir().unwrap();
-        let size = serde_json::to_vec(&entry(10)).unwrap().len() as u64;
+        let size = encode(&entry(10)).unwrap().len() as u64;
         let spool = Spool::open(dir.path(), size * 3).unwrap();
         for _ in 0..3 {
             assert_eq!(spool.push(&entry(10)).unwrap(), 0);
@@ -369,7 +391,7 @@ mod tests {
         let spool = Spool::open(dir.path(), 1 << 20).unwrap();
         spool.push(&entry(1)).unwrap();
         spool.push(&entry(2)).unwrap();
-        std::fs::write(dir.path().join(file_name(0)), b"{\"flows\": [").unwrap();
+        std::fs::write(dir.path().join(file_name(0)), b"LNTSPL01\x05").unwrap();
         let (entries, errors) = spool.take(Duration::ZERO, u64::MAX);
         let e = errors[0].to_string();
         assert!(
