@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod naming;
 pub mod output;
 pub mod pipeline;
+pub mod policy;
 pub mod proto;
 pub mod report;
 pub mod store;

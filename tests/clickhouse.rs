@@ -101,7 +101,7 @@ const FLOW_COLUMNS: &str = "sensor, ts_us, end_ts_us, flow_id, client_ip, client
 const DNS_COLUMNS: &str = "sensor, ts_us, flow_id, client_ip, client_port, server_ip,
     server_port, transport, query, qtype, rcode, answers, user, user_source, user_kind, device,
     user_group, app_id, app_pattern, candidate";
-const ROLLUP_KEY: &str = "sensor, hour, user, app_id, user_source, user_kind, device";
+const ROLLUP_KEY: &str = "sensor, hour, user, app_id, user_source, user_kind, device, user_group";
 
 /// Every row of every table, from each store, must be the same.
 fn assert_same_rows(server: &ClickHouse, database: &str, sqlite: &Path) {

@@ -203,6 +203,17 @@ impl Supervisor for Daemon<'_> {
         let mut done = Vec::new();
         match Catalog::load(&self.args.pipeline.catalog) {
             Ok(catalog) => {
+                // The policy is checked against the catalog it will be used with.
+                match pipeline::policy(&self.args.pipeline, &catalog) {
+                    Ok(policy) if self.args.pipeline.policy.is_some() => {
+                        done.push("policy".to_string());
+                        sequencer.set_policy(Arc::new(policy));
+                    }
+                    Ok(_) => {}
+                    Err(Failure(e)) => {
+                        eprintln!("lantern: reload: {e}; keeping the policy in use")
+                    }
+                }
                 done.push(format!("catalog ({} apps)", catalog.apps().len()));
                 sequencer.set_catalog(Arc::new(catalog));
             }

@@ -6,6 +6,7 @@ mod capture;
 mod catalog;
 mod config;
 mod pipeline;
+mod policy;
 mod privileges;
 mod pseudonym;
 mod replay;
@@ -36,6 +37,8 @@ enum Command {
     Catalog(catalog::CatalogArgs),
     /// Compute pseudonym tokens, or map tokens back to names (needs the key file).
     Pseudonym(pseudonym::PseudonymArgs),
+    /// Check a policy file against the catalog.
+    Policy(policy::PolicyArgs),
     /// Report a period's AI use from the store.
     Report(report::ReportArgs),
     /// Create the store's tables, or send what waits in the ClickHouse spool.
@@ -96,6 +99,9 @@ pub struct PipelineArgs {
     /// Static identity map: CSV of address or CIDR, user, device, group, kind (user|server).
     #[arg(long, value_name = "FILE", env = "LANTERN_IDENTITY")]
     identity: Option<PathBuf>,
+    /// Policy file: which apps are sanctioned, tolerated or unsanctioned; events carry the status.
+    #[arg(long, value_name = "FILE", env = "LANTERN_POLICY")]
+    policy: Option<PathBuf>,
     /// Replace users, devices and client addresses by keyed tokens (HMAC-SHA-256 with KEYFILE).
     #[arg(long, value_name = "KEYFILE", env = "LANTERN_PSEUDONYMIZE")]
     pseudonymize: Option<PathBuf>,
@@ -162,6 +168,12 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Pseudonym(args) => {
             return pseudonym::run(args).unwrap_or_else(|Failure(message)| {
+                eprintln!("lantern: {message}");
+                ExitCode::FAILURE
+            });
+        }
+        Command::Policy(args) => {
+            return policy::run(args).unwrap_or_else(|Failure(message)| {
                 eprintln!("lantern: {message}");
                 ExitCode::FAILURE
             });

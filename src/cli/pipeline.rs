@@ -8,6 +8,7 @@ use lantern::identity::{IdentityConfig, Pseudonymizer, Resolver, StaticMap};
 use lantern::naming::NamingConfig;
 use lantern::output::{EventWriter, Output};
 use lantern::pipeline::{Sequencer, Settings};
+use lantern::policy::Policy;
 use lantern::proto::ProtoConfig;
 use lantern::store::Store;
 use std::io::BufWriter;
@@ -41,13 +42,25 @@ pub fn sequencer(
 ) -> Result<Sequencer, Failure> {
     let events = events(args)?;
     let store = store(args)?;
-    Ok(Sequencer::new(
+    let policy = policy(args, &catalog)?;
+    let mut sequencer = Sequencer::new(
         catalog,
         &settings.naming,
         resolver,
         Output::new(events),
         store,
-    ))
+    );
+    sequencer.set_policy(Arc::new(policy));
+    Ok(sequencer)
+}
+
+/// The policy `--policy` names, checked against `catalog`; without one, every app is
+/// unreviewed.
+pub fn policy(args: &PipelineArgs, catalog: &Catalog) -> Result<Policy, Failure> {
+    Ok(match &args.policy {
+        Some(path) => Policy::load(path, catalog)?,
+        None => Policy::none(),
+    })
 }
 
 /// The store `--store` names, unless `--no-store`.

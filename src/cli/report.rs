@@ -1,9 +1,11 @@
-//! `lantern report`: a period's AI use, read from a store.
+//! `lantern report`: a period's AI use, read from a store, as HTML, Markdown, CSV or JSON.
 
 use super::Failure;
 use super::store::StoreArgs;
 use clap::{Args, ValueEnum};
 use lantern::catalog::Catalog;
+use lantern::policy::Policy;
+use lantern::report::render::{self, Format};
 use lantern::report::{self, Period};
 use std::io::Write;
 use std::path::PathBuf;
@@ -23,19 +25,29 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DATE", requires = "from")]
     to: Option<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Json)]
-    format: Format,
-    /// Write the report to PATH instead of standard output.
+    #[arg(long, value_enum, default_value_t = FormatArg::Html)]
+    format: FormatArg,
+    /// Write the report to PATH (for csv: a directory, one file per table) instead of standard
+    /// output.
     #[arg(long, short, value_name = "PATH")]
     output: Option<PathBuf>,
+    /// Policy file: which apps are sanctioned, tolerated or unsanctioned (else unreviewed).
+    #[arg(long, value_name = "FILE", env = "LANTERN_POLICY")]
+    policy: Option<PathBuf>,
     /// Extra catalog file or directory (repeatable), as given to the sensor.
     #[arg(long, value_name = "PATH")]
     catalog: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum Format {
-    /// The report's tables as one JSON document.
+enum FormatArg {
+    /// One self-contained page, to read or print.
+    Html,
+    /// Markdown, to paste into a ticket.
+    Md,
+    /// One CSV file per table (needs --output DIR).
+    Csv,
+    /// The whole report as one JSON document.
     Json,
 }
 
@@ -45,17 +57,45 @@ pub fn run(args: ReportArgs) -> Result<Vec<String>, Failure> {
         (Some(from), Some(to), _) => Period::dates(from, to)?,
         (_, _, week) => Period::week(week.as_deref().unwrap_or("last"), Period::today())?,
     };
-    let catalog = Catalog::load(&args.catalog)?;
-    let store = args.store.open_for_reading()?;
-    let report = report::build(&store, &catalog, &period)?;
-    let text = match args.format {
-        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+    let format = match args.format {
+        FormatArg::Html => Format::Html,
+        FormatArg::Md => Format::Markdown,
+        FormatArg::Csv => Format::Csv,
+        FormatArg::Json => Format::Json,
     };
-    match &args.output {
-        Some(path) => {
-            std::fs::write(path, text).map_err(|e| Failure(format!("{}: {e}", path.display())))?
+    if matches!(format, Format::Csv) && args.output.is_none() {
+        return Err(Failure(
+            "csv writes one file per table: give --output DIR".into(),
+        ));
+    }
+    let catalog = Catalog::load(&args.catalog)?;
+    let policy = args
+        .policy
+        .as_deref()
+        .map(|p| Policy::load(p, &catalog))
+        .transpose()?;
+    let store = args.store.open_for_reading()?;
+    let report = report::build(&store, &catalog, policy.as_ref(), &period)?;
+    let files = render::render(&report, format)?;
+    match (&args.output, format) {
+        (Some(dir), Format::Csv) => {
+            std::fs::create_dir_all(dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
+            for (name, text) in files {
+                let path = dir.join(name);
+                std::fs::write(&path, text)
+                    .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+            }
         }
-        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+        (Some(path), _) => {
+            let text: String = files.into_iter().map(|(_, t)| t).collect();
+            std::fs::write(path, text).map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+        }
+        (None, _) => {
+            let mut out = std::io::stdout().lock();
+            for (_, text) in files {
+                out.write_all(text.as_bytes())?;
+            }
+        }
     }
     Ok(Vec::new())
 }

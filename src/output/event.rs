@@ -2,7 +2,7 @@
 //! new fields are added, never renamed. Every record starts with the same join keys: event
 //! type, time, flow id, endpoints.
 
-use super::{DEFAULT_STATUS, DnsView, FlowView};
+use super::{DnsView, FlowView};
 use crate::capture::Timestamp;
 use crate::catalog::Identified;
 use crate::decode::Addr;
@@ -95,14 +95,14 @@ struct AppJson<'a> {
     pattern: &'a str,
 }
 
-impl<'a> From<Identified<'a>> for AppJson<'a> {
-    fn from(hit: Identified<'a>) -> Self {
+impl<'a> AppJson<'a> {
+    fn new(hit: Identified<'a>, status: crate::policy::Status) -> Self {
         AppJson {
             id: &hit.app.id,
             name: &hit.app.name,
             vendor: &hit.app.vendor,
             category: hit.app.category.name(),
-            status: DEFAULT_STATUS,
+            status: status.name(),
             pattern: hit.pattern,
         }
     }
@@ -320,7 +320,7 @@ impl EventWriter {
             server_name: view.server_name,
             name_source: view.name_source.name(),
             who: WhoJson::of(view.identity, view.app),
-            app: view.app.map(AppJson::from),
+            app: view.app.map(|hit| AppJson::new(hit, view.status)),
             candidate: view.candidate,
             bytes_up: r.bytes[0],
             bytes_down: r.bytes[1],
@@ -362,7 +362,7 @@ impl EventWriter {
             answers: r.answers.iter().map(|a| a.data.to_string()).collect(),
             ttls: r.answers.iter().map(|a| a.ttl).collect(),
             who: WhoJson::of(view.identity, view.app),
-            app: view.app.map(AppJson::from),
+            app: view.app.map(|hit| AppJson::new(hit, view.status)),
             candidate: view.candidate,
         };
         self.line(&event)

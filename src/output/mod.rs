@@ -18,11 +18,9 @@ use crate::capture::Timestamp;
 use crate::catalog::Identified;
 use crate::identity::{Identity, Pseudonymizer};
 use crate::naming::NameSource;
+use crate::policy::Status;
 use crate::proto::{DhcpRecord, DnsRecord, FlowRecord, KerberosRecord, dns};
 use std::io;
-
-/// Policy status of every app until a policy file is given.
-pub const DEFAULT_STATUS: &str = "unreviewed";
 
 /// A flow with everything the stages before output decided about it.
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +35,8 @@ pub struct FlowView<'a> {
     pub identity: &'a Identity,
     /// The AI app, if the name (or, for a local model server, the request) is catalogued.
     pub app: Option<Identified<'a>>,
+    /// The app's status under the policy, for this user.
+    pub status: Status,
     /// The name looks like an AI service but is not catalogued.
     pub candidate: bool,
 }
@@ -50,6 +50,8 @@ pub struct DnsView<'a> {
     pub identity: &'a Identity,
     /// The AI app, if the query name is catalogued.
     pub app: Option<Identified<'a>>,
+    /// The app's status under the policy, for this user.
+    pub status: Status,
     /// The query name looks like an AI service but is not catalogued.
     pub candidate: bool,
 }

@@ -1,5 +1,5 @@
 //! Hourly rollups per (hour, user, app) with how the user was known, whether a person or a
-//! service, and the device: flows, DNS lookups, bytes each way, first and last seen. A flow
+//! service, the device and the group: flows, DNS lookups, bytes each way, first and last seen. A flow
 //! counts in the hour it started. The store adds the sensor name and adds rollups of a run to
 //! what it already holds.
 
@@ -24,6 +24,8 @@ pub struct RollupKey {
     pub user_kind: &'static str,
     /// The device, empty when not known.
     pub device: String,
+    /// The group from the static map, empty when not known (a policy's exceptions are by group).
+    pub group: String,
 }
 
 /// The counters of one (hour, user, app).
@@ -96,6 +98,7 @@ impl Rollups {
             user_source: who.source.name(),
             user_kind: who.kind(Some(app.app.category)).name(),
             device: who.device.clone().unwrap_or_default(),
+            group: who.group.clone().unwrap_or_default(),
         };
         self.map.entry(key).or_insert_with(|| Rollup::new(at))
     }

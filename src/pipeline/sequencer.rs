@@ -1,10 +1,11 @@
 //! The sequencer: the stages after proto, run in one thread on records in a fixed order.
 
-use crate::catalog::Catalog;
-use crate::identity::Resolver;
+use crate::catalog::{Catalog, Identified};
+use crate::identity::{Identity, Resolver};
 use crate::metrics::Counters;
 use crate::naming::{Namer, NamingConfig};
 use crate::output::{DnsView, FlowView, Output, Summary};
+use crate::policy::{Policy, Status};
 use crate::proto::Record;
 use crate::store::{Batch, ClickHouseStats, Store, StoreError};
 use std::io;
@@ -51,6 +52,7 @@ pub struct WriteStats {
 /// Naming, catalog, identity, output and store, in record order.
 pub struct Sequencer {
     catalog: Arc<Catalog>,
+    policy: Arc<Policy>,
     namer: Namer,
     resolver: Resolver,
     output: Output,
@@ -70,6 +72,7 @@ impl Sequencer {
     ) -> Sequencer {
         Sequencer {
             catalog,
+            policy: Arc::new(Policy::none()),
             namer: Namer::new(naming),
             resolver,
             output,
@@ -82,6 +85,18 @@ impl Sequencer {
     /// Classifies the records processed from now on with `catalog`.
     pub fn set_catalog(&mut self, catalog: Arc<Catalog>) {
         self.catalog = catalog;
+    }
+
+    /// Judges the records processed from now on by `policy`.
+    pub fn set_policy(&mut self, policy: Arc<Policy>) {
+        self.policy = policy;
+    }
+
+    fn status(&self, app: Option<Identified<'_>>, who: &Identity) -> Status {
+        app.map_or(Status::Unreviewed, |hit| {
+            self.policy
+                .status(&hit.app.id, hit.app.category, who.group.as_deref())
+        })
     }
 
     /// The identity stage, to reload its map.
@@ -114,6 +129,7 @@ impl Sequencer {
                         record: lookup,
                         identity: &identity,
                         app,
+                        status: self.status(app, &identity),
                         candidate,
                     })
                 }
@@ -133,6 +149,7 @@ impl Sequencer {
                         name_source,
                         identity: &identity,
                         app,
+                        status: self.status(app, &identity),
                         candidate,
                     })
                 }

@@ -2,35 +2,57 @@
 //! the same report from SQLite and from ClickHouse.
 //!
 //! [`Period`] is the time range (an ISO week or dates, UTC). [`build`] reads the period's hourly
-//! rollups, each app's first activity ever and the uncatalogued AI-looking names, and makes a
-//! [`Report`]: headline numbers, an inventory of apps, the users, and the candidates for the
-//! catalog. The store does the sums; the report counts distinct users and devices itself, so
-//! both stores need only return rows.
+//! rollups (and those of the seven weeks before it, for the trend), each app's first activity
+//! ever, the uncatalogued AI-looking names and the use of local model servers, judges each
+//! row by the [`Policy`], and makes a [`Report`]. The store does the sums; the report counts
+//! distinct users and devices itself, so both stores need only return rows. [`render`] turns a
+//! report into HTML, Markdown, CSV or JSON.
 
 mod period;
+pub mod render;
 
-pub use period::{Period, PeriodError};
+pub use period::{Period, PeriodError, iso_week};
 
 use crate::capture::Timestamp;
-use crate::catalog::Catalog;
+use crate::catalog::{App, Catalog, Category};
 use crate::output::Rfc3339;
-use crate::store::{Store, StoreError, StoredCandidate, StoredRollup};
+use crate::policy::{Policy, Status};
+use crate::store::{Store, StoreError, StoredCandidate, StoredRollup, StoredServerUse};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Weeks the trend shows, the period's own included.
+pub const TREND_WEEKS: i64 = 8;
+/// Rows of the top-users table.
+pub const TOP_USERS: usize = 20;
 
 /// One period's report.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Report {
     /// The period, as dates.
     pub period: Period,
+    /// Whether a policy was given (without one every app is unreviewed).
+    pub policy: bool,
+    /// Whether the store holds any AI use at all, in any period.
+    pub store_has_data: bool,
     /// The numbers at the top.
     pub headline: Headline,
     /// Every app used in the period, most data sent first.
     pub apps: Vec<AppUse>,
-    /// Every user of an app in the period, most data sent first.
-    pub users: Vec<UserUse>,
+    /// Apps first seen in this period, with who used them first.
+    pub new_apps: Vec<NewApp>,
+    /// Users and services by bytes sent to unsanctioned and unreviewed apps.
+    pub top_users: Vec<RiskyUse>,
+    /// Use of model APIs by people, services and unknown users.
+    pub api_use: Vec<KindUse>,
+    /// Use by category.
+    pub categories: Vec<CategoryUse>,
+    /// Users and bytes up per app and week, for the period's week and the weeks before it.
+    pub trend: Vec<TrendPoint>,
     /// Names that look like AI and are not in the catalog.
     pub candidates: Vec<Candidate>,
+    /// Model servers on the local network and who uses them.
+    pub local_servers: Vec<LocalServer>,
 }
 
 /// The numbers at the top of the report.
@@ -38,17 +60,21 @@ pub struct Report {
 pub struct Headline {
     /// AI apps seen.
     pub apps: u64,
-    /// Distinct users of them (people, services and addresses).
-    pub users: u64,
-    /// Users known to be people.
+    /// Distinct users that are not known to be services (people, and addresses nobody named).
     pub people: u64,
-    /// Users known to be services.
+    /// Distinct users known to be services.
     pub services: u64,
-    /// Flows to them.
+    /// Apps whose status is unsanctioned.
+    pub unsanctioned_apps: u64,
+    /// Bytes sent to apps unsanctioned for the user who sent them.
+    pub bytes_up_unsanctioned: u64,
+    /// Bytes sent to apps nobody has reviewed.
+    pub bytes_up_unreviewed: u64,
+    /// Flows to AI apps.
     pub flows: u64,
     /// DNS lookups of their names.
     pub dns_lookups: u64,
-    /// Bytes sent to them.
+    /// Bytes sent to AI apps.
     pub bytes_up: u64,
     /// Bytes received from them.
     pub bytes_down: u64,
@@ -63,11 +89,16 @@ pub struct AppUse {
     pub name: String,
     pub vendor: String,
     pub category: String,
+    /// Its status under the policy (groups with an exception may differ).
+    pub status: String,
     /// Risk tier, where the catalog has assessed it.
-    pub risk_tier: Option<String>,
+    pub risk_tier: String,
+    /// Distinct users.
     pub users: u64,
     /// Distinct devices known by name.
     pub devices: u64,
+    /// Distinct users known to be services.
+    pub services: u64,
     pub flows: u64,
     pub dns_lookups: u64,
     pub bytes_up: u64,
@@ -80,17 +111,59 @@ pub struct AppUse {
     pub new: bool,
 }
 
-/// One user's AI use in the period.
+/// An app first seen in the period.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct UserUse {
+pub struct NewApp {
+    pub app_id: String,
+    pub name: String,
+    pub status: String,
+    pub first_seen: String,
+    /// Who used it first.
+    pub first_user: String,
+    pub users: u64,
+}
+
+/// One user's use of one app that is unsanctioned or unreviewed for them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RiskyUse {
     pub user: String,
     /// person, service or unknown.
     pub user_kind: String,
-    /// The apps, by id.
-    pub apps: Vec<String>,
+    pub app_id: String,
+    pub status: String,
+    pub flows: u64,
+    pub bytes_up: u64,
+}
+
+/// Use of AI APIs by one kind of user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KindUse {
+    /// person, service or unknown.
+    pub user_kind: String,
+    pub users: u64,
     pub flows: u64,
     pub bytes_up: u64,
     pub bytes_down: u64,
+}
+
+/// Use of one category.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CategoryUse {
+    pub category: String,
+    pub apps: u64,
+    pub users: u64,
+    pub flows: u64,
+    pub bytes_up: u64,
+}
+
+/// One app in one week.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TrendPoint {
+    /// ISO week, `2026-W47`.
+    pub week: String,
+    pub app_id: String,
+    pub users: u64,
+    pub bytes_up: u64,
 }
 
 /// An uncatalogued name that looks like AI.
@@ -102,148 +175,380 @@ pub struct Candidate {
     pub users: u64,
 }
 
+/// A model server on the local network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LocalServer {
+    pub app_id: String,
+    pub name: String,
+    /// `address:port`.
+    pub server: String,
+    /// Its users, sorted.
+    pub users: Vec<String>,
+    pub flows: u64,
+    pub bytes_up: u64,
+}
+
 fn time(us: i64) -> String {
     Rfc3339(Timestamp(us.saturating_mul(1000))).to_string()
 }
 
-/// Reads the period from the store and makes its report.
-pub fn build(store: &Store, catalog: &Catalog, period: &Period) -> Result<Report, StoreError> {
+/// What the report needs to know of an app: the catalog's entry, or a stand-in for an id the
+/// catalog no longer has.
+struct AppInfo<'a> {
+    name: &'a str,
+    vendor: &'a str,
+    category: Category,
+    risk: &'static str,
+}
+
+fn info<'a>(catalog: &'a Catalog, id: &'a str) -> AppInfo<'a> {
+    match catalog.apps().iter().find(|a| a.id == id) {
+        Some(App {
+            name,
+            vendor,
+            category,
+            risk,
+            ..
+        }) => AppInfo {
+            name,
+            vendor,
+            category: *category,
+            risk: risk.as_ref().map_or("", |r| r.tier.name()),
+        },
+        None => AppInfo {
+            name: id,
+            vendor: "",
+            category: Category::Other,
+            risk: "",
+        },
+    }
+}
+
+/// Reads the period (and the trend's weeks) from the store and makes its report.
+pub fn build(
+    store: &Store,
+    catalog: &Catalog,
+    policy: Option<&Policy>,
+    period: &Period,
+) -> Result<Report, StoreError> {
     let (from, to) = period.bounds();
-    let rollups = store.rollups(from, to)?;
-    let first_seen: HashMap<String, i64> = store
+    let trend_from = period.trend_start(TREND_WEEKS);
+    let all = store.rollups(trend_from.min(from), to)?;
+    let first_seen: BTreeMap<String, i64> = store
         .first_seen()?
         .into_iter()
         .map(|f| (f.app_id, f.first_seen_us))
         .collect();
     let candidates = store.candidates(from * 1_000_000, to * 1_000_000)?;
-    Ok(assemble(
+    let local: Vec<&str> = (catalog.apps().iter())
+        .filter(|a| a.category == Category::LocalModelServer)
+        .map(|a| a.id.as_str())
+        .collect();
+    let servers = store.server_use(from * 1_000_000, to * 1_000_000, &local)?;
+    let none = Policy::none();
+    let input = Input {
         period,
         catalog,
-        &rollups,
-        &first_seen,
-        &candidates,
-    ))
-}
-
-/// The report of rows already read.
-fn assemble(
-    period: &Period,
-    catalog: &Catalog,
-    rollups: &[StoredRollup],
-    first_seen: &HashMap<String, i64>,
-    candidates: &[StoredCandidate],
-) -> Report {
-    let apps = apps(period, catalog, rollups, first_seen);
-    let users = users(rollups);
-    let kinds = |kind: &str| users.iter().filter(|u| u.user_kind == kind).count() as u64;
-    let headline = Headline {
-        apps: apps.len() as u64,
-        users: users.len() as u64,
-        people: kinds("person"),
-        services: kinds("service"),
-        flows: rollups.iter().map(|r| r.flows).sum(),
-        dns_lookups: rollups.iter().map(|r| r.dns_lookups).sum(),
-        bytes_up: rollups.iter().map(|r| r.bytes_up).sum(),
-        bytes_down: rollups.iter().map(|r| r.bytes_down).sum(),
-        new_apps: apps.iter().filter(|a| a.new).count() as u64,
+        policy: policy.unwrap_or(&none),
+        first_seen: &first_seen,
     };
-    Report {
-        period: period.clone(),
-        headline,
-        apps,
-        users,
-        candidates: candidate_rows(candidates),
+    let in_period: Vec<&StoredRollup> = all.iter().filter(|r| r.hour >= from).collect();
+    let trend_rows: Vec<&StoredRollup> = all.iter().filter(|r| r.hour >= trend_from).collect();
+    let mut report = input.assemble(&in_period, &trend_rows, &candidates, &servers);
+    report.policy = policy.is_some();
+    Ok(report)
+}
+
+/// What every part of the report is made from.
+struct Input<'a> {
+    period: &'a Period,
+    catalog: &'a Catalog,
+    policy: &'a Policy,
+    first_seen: &'a BTreeMap<String, i64>,
+}
+
+/// A rollup row with its status for its user.
+struct Judged<'a> {
+    row: &'a StoredRollup,
+    status: Status,
+    category: Category,
+}
+
+impl Input<'_> {
+    fn judge<'r>(&self, rows: &[&'r StoredRollup]) -> Vec<Judged<'r>> {
+        rows.iter()
+            .map(|row| {
+                let category = info(self.catalog, &row.app_id).category;
+                let group = Some(row.user_group.as_str()).filter(|g| !g.is_empty());
+                Judged {
+                    row,
+                    status: self.policy.status(&row.app_id, category, group),
+                    category,
+                }
+            })
+            .collect()
     }
-}
 
-#[derive(Default)]
-struct Sums<'a> {
-    users: BTreeSet<&'a str>,
-    devices: BTreeSet<&'a str>,
-    flows: u64,
-    dns_lookups: u64,
-    bytes_up: u64,
-    bytes_down: u64,
-    last_seen_us: i64,
-}
+    fn app_status(&self, id: &str) -> Status {
+        self.policy
+            .status(id, info(self.catalog, id).category, None)
+    }
 
-fn apps(
-    period: &Period,
-    catalog: &Catalog,
-    rollups: &[StoredRollup],
-    first_seen: &HashMap<String, i64>,
-) -> Vec<AppUse> {
-    let mut by_app: BTreeMap<&str, Sums<'_>> = BTreeMap::new();
-    for r in rollups {
-        let s = by_app.entry(&r.app_id).or_default();
-        s.users.insert(&r.user);
-        if !r.device.is_empty() {
-            s.devices.insert(&r.device);
+    fn assemble(
+        &self,
+        rows: &[&StoredRollup],
+        trend_rows: &[&StoredRollup],
+        candidates: &[StoredCandidate],
+        servers: &[StoredServerUse],
+    ) -> Report {
+        let judged = self.judge(rows);
+        let apps = self.apps(&judged);
+        let new_apps = self.new_apps(&judged, &apps);
+        let users = |keep: &dyn Fn(&Judged<'_>) -> bool| -> u64 {
+            let set: BTreeSet<&str> = (judged.iter())
+                .filter(|j| keep(j))
+                .map(|j| j.row.user.as_str())
+                .collect();
+            set.len() as u64
+        };
+        let bytes = |status: Status| -> u64 {
+            (judged.iter())
+                .filter(|j| j.status == status)
+                .map(|j| j.row.bytes_up)
+                .sum()
+        };
+        let headline = Headline {
+            apps: apps.len() as u64,
+            people: users(&|j| j.row.user_kind != "service"),
+            services: users(&|j| j.row.user_kind == "service"),
+            unsanctioned_apps: (apps.iter())
+                .filter(|a| a.status == Status::Unsanctioned.name())
+                .count() as u64,
+            bytes_up_unsanctioned: bytes(Status::Unsanctioned),
+            bytes_up_unreviewed: bytes(Status::Unreviewed),
+            flows: rows.iter().map(|r| r.flows).sum(),
+            dns_lookups: rows.iter().map(|r| r.dns_lookups).sum(),
+            bytes_up: rows.iter().map(|r| r.bytes_up).sum(),
+            bytes_down: rows.iter().map(|r| r.bytes_down).sum(),
+            new_apps: new_apps.len() as u64,
+        };
+        Report {
+            period: self.period.clone(),
+            policy: false,
+            store_has_data: !self.first_seen.is_empty(),
+            headline,
+            apps,
+            new_apps,
+            top_users: top_users(&judged),
+            api_use: api_use(&judged),
+            categories: categories(&judged),
+            trend: trend(trend_rows),
+            candidates: candidate_rows(candidates),
+            local_servers: self.local_servers(servers),
         }
-        s.flows += r.flows;
-        s.dns_lookups += r.dns_lookups;
-        s.bytes_up += r.bytes_up;
-        s.bytes_down += r.bytes_down;
-        s.last_seen_us = s.last_seen_us.max(r.last_seen_us);
     }
-    let (from, _) = period.bounds();
-    let mut out: Vec<AppUse> = by_app
-        .into_iter()
-        .map(|(id, s)| {
-            let app = catalog.apps().iter().find(|a| a.id == id);
-            let first = first_seen.get(id).copied().unwrap_or(s.last_seen_us);
-            AppUse {
-                app_id: id.to_string(),
-                name: app.map_or(id, |a| &a.name).to_string(),
-                vendor: app.map_or("", |a| &a.vendor).to_string(),
-                category: app.map_or("unknown", |a| a.category.name()).to_string(),
-                risk_tier: app
-                    .and_then(|a| a.risk.as_ref())
-                    .map(|r| r.tier.name().to_string()),
-                users: s.users.len() as u64,
-                devices: s.devices.len() as u64,
-                flows: s.flows,
-                dns_lookups: s.dns_lookups,
-                bytes_up: s.bytes_up,
-                bytes_down: s.bytes_down,
-                first_seen_ever: time(first),
-                last_seen: time(s.last_seen_us),
-                new: first >= from * 1_000_000,
+
+    fn apps(&self, judged: &[Judged<'_>]) -> Vec<AppUse> {
+        #[derive(Default)]
+        struct Sums<'a> {
+            users: BTreeSet<&'a str>,
+            devices: BTreeSet<&'a str>,
+            services: BTreeSet<&'a str>,
+            flows: u64,
+            dns_lookups: u64,
+            bytes_up: u64,
+            bytes_down: u64,
+            last_seen_us: i64,
+        }
+        let mut by_app: BTreeMap<&str, Sums<'_>> = BTreeMap::new();
+        for j in judged {
+            let r = j.row;
+            let s = by_app.entry(&r.app_id).or_default();
+            s.users.insert(&r.user);
+            if !r.device.is_empty() {
+                s.devices.insert(&r.device);
             }
-        })
-        .collect();
-    out.sort_by(|a, b| (b.bytes_up, &a.app_id).cmp(&(a.bytes_up, &b.app_id)));
-    out
+            if r.user_kind == "service" {
+                s.services.insert(&r.user);
+            }
+            s.flows += r.flows;
+            s.dns_lookups += r.dns_lookups;
+            s.bytes_up += r.bytes_up;
+            s.bytes_down += r.bytes_down;
+            s.last_seen_us = s.last_seen_us.max(r.last_seen_us);
+        }
+        let (from, _) = self.period.bounds();
+        let mut out: Vec<AppUse> = by_app
+            .into_iter()
+            .map(|(id, s)| {
+                let app = info(self.catalog, id);
+                let first = self.first_seen.get(id).copied().unwrap_or(s.last_seen_us);
+                AppUse {
+                    app_id: id.to_string(),
+                    name: app.name.to_string(),
+                    vendor: app.vendor.to_string(),
+                    category: app.category.name().to_string(),
+                    status: self.app_status(id).name().to_string(),
+                    risk_tier: app.risk.to_string(),
+                    users: s.users.len() as u64,
+                    devices: s.devices.len() as u64,
+                    services: s.services.len() as u64,
+                    flows: s.flows,
+                    dns_lookups: s.dns_lookups,
+                    bytes_up: s.bytes_up,
+                    bytes_down: s.bytes_down,
+                    first_seen_ever: time(first),
+                    last_seen: time(s.last_seen_us),
+                    new: first >= from * 1_000_000,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| (b.bytes_up, &a.app_id).cmp(&(a.bytes_up, &b.app_id)));
+        out
+    }
+
+    fn new_apps(&self, judged: &[Judged<'_>], apps: &[AppUse]) -> Vec<NewApp> {
+        let mut out: Vec<NewApp> = (apps.iter())
+            .filter(|a| a.new)
+            .map(|a| {
+                let first = (judged.iter())
+                    .filter(|j| j.row.app_id == a.app_id)
+                    .min_by_key(|j| (j.row.first_seen_us, &j.row.user))
+                    .map(|j| j.row);
+                NewApp {
+                    app_id: a.app_id.clone(),
+                    name: a.name.clone(),
+                    status: a.status.clone(),
+                    first_seen: a.first_seen_ever.clone(),
+                    first_user: first.map_or(String::new(), |r| r.user.clone()),
+                    users: a.users,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.first_seen, &a.app_id).cmp(&(&b.first_seen, &b.app_id)));
+        out
+    }
+
+    fn local_servers(&self, rows: &[StoredServerUse]) -> Vec<LocalServer> {
+        let mut by_server: BTreeMap<(&str, String), LocalServer> = BTreeMap::new();
+        for r in rows {
+            let server = if r.server_ip.contains(':') {
+                format!("[{}]:{}", r.server_ip, r.server_port)
+            } else {
+                format!("{}:{}", r.server_ip, r.server_port)
+            };
+            let s = (by_server.entry((&r.app_id, server.clone()))).or_insert_with(|| LocalServer {
+                app_id: r.app_id.clone(),
+                name: info(self.catalog, &r.app_id).name.to_string(),
+                server,
+                users: Vec::new(),
+                flows: 0,
+                bytes_up: 0,
+            });
+            if !s.users.contains(&r.user) {
+                s.users.push(r.user.clone());
+            }
+            s.flows += r.flows;
+            s.bytes_up += r.bytes_up;
+        }
+        let mut out: Vec<LocalServer> = by_server.into_values().collect();
+        for s in &mut out {
+            s.users.sort();
+        }
+        out
+    }
 }
 
-fn users(rollups: &[StoredRollup]) -> Vec<UserUse> {
-    let mut by_user: BTreeMap<&str, UserUse> = BTreeMap::new();
-    for r in rollups {
-        let u = by_user.entry(&r.user).or_insert_with(|| UserUse {
+fn top_users(judged: &[Judged<'_>]) -> Vec<RiskyUse> {
+    let mut by_use: BTreeMap<(&str, &str, Status), RiskyUse> = BTreeMap::new();
+    for j in judged {
+        if !matches!(j.status, Status::Unsanctioned | Status::Unreviewed) {
+            continue;
+        }
+        let r = j.row;
+        let u = (by_use.entry((&r.user, &r.app_id, j.status))).or_insert_with(|| RiskyUse {
             user: r.user.clone(),
             user_kind: r.user_kind.clone(),
-            apps: Vec::new(),
+            app_id: r.app_id.clone(),
+            status: j.status.name().to_string(),
             flows: 0,
             bytes_up: 0,
-            bytes_down: 0,
         });
-        if !u.apps.contains(&r.app_id) {
-            u.apps.push(r.app_id.clone());
-        }
-        // One user can be a person for a chat app and a service for an API: a person wins.
-        if r.user_kind == "person" || u.user_kind == "unknown" {
+        // A person for one hour's rows and unknown for another: a person.
+        if r.user_kind == "person" {
             u.user_kind = r.user_kind.clone();
         }
         u.flows += r.flows;
         u.bytes_up += r.bytes_up;
-        u.bytes_down += r.bytes_down;
     }
-    let mut out: Vec<UserUse> = by_user.into_values().collect();
-    for u in &mut out {
-        u.apps.sort();
-    }
-    out.sort_by(|a, b| (b.bytes_up, &a.user).cmp(&(a.bytes_up, &b.user)));
+    let mut out: Vec<RiskyUse> = by_use.into_values().collect();
+    out.sort_by(|a, b| (b.bytes_up, &a.user, &a.app_id).cmp(&(a.bytes_up, &b.user, &b.app_id)));
+    out.truncate(TOP_USERS);
     out
+}
+
+fn api_use(judged: &[Judged<'_>]) -> Vec<KindUse> {
+    ["person", "service", "unknown"]
+        .iter()
+        .map(|kind| {
+            let rows: Vec<&StoredRollup> = (judged.iter())
+                .filter(|j| j.category == Category::LlmApi && j.row.user_kind == *kind)
+                .map(|j| j.row)
+                .collect();
+            let users: BTreeSet<&str> = rows.iter().map(|r| r.user.as_str()).collect();
+            KindUse {
+                user_kind: kind.to_string(),
+                users: users.len() as u64,
+                flows: rows.iter().map(|r| r.flows).sum(),
+                bytes_up: rows.iter().map(|r| r.bytes_up).sum(),
+                bytes_down: rows.iter().map(|r| r.bytes_down).sum(),
+            }
+        })
+        .collect()
+}
+
+/// A category's apps, users, flows and bytes up.
+type CategorySums<'a> = (BTreeSet<&'a str>, BTreeSet<&'a str>, u64, u64);
+
+fn categories(judged: &[Judged<'_>]) -> Vec<CategoryUse> {
+    let mut by_category: BTreeMap<&str, CategorySums<'_>> = BTreeMap::new();
+    for j in judged {
+        let c = by_category.entry(j.category.name()).or_default();
+        c.0.insert(&j.row.app_id);
+        c.1.insert(&j.row.user);
+        c.2 += j.row.flows;
+        c.3 += j.row.bytes_up;
+    }
+    let mut out: Vec<CategoryUse> = by_category
+        .into_iter()
+        .map(|(category, (apps, users, flows, bytes_up))| CategoryUse {
+            category: category.to_string(),
+            apps: apps.len() as u64,
+            users: users.len() as u64,
+            flows,
+            bytes_up,
+        })
+        .collect();
+    out.sort_by(|a, b| (b.bytes_up, &a.category).cmp(&(a.bytes_up, &b.category)));
+    out
+}
+
+fn trend(rows: &[&StoredRollup]) -> Vec<TrendPoint> {
+    let mut by_week: BTreeMap<(String, &str), (BTreeSet<&str>, u64)> = BTreeMap::new();
+    for r in rows {
+        let w = by_week.entry((iso_week(r.hour), &r.app_id)).or_default();
+        w.0.insert(&r.user);
+        w.1 += r.bytes_up;
+    }
+    by_week
+        .into_iter()
+        .map(|((week, app), (users, bytes_up))| TrendPoint {
+            week,
+            app_id: app.to_string(),
+            users: users.len() as u64,
+            bytes_up,
+        })
+        .collect()
 }
 
 fn candidate_rows(rows: &[StoredCandidate]) -> Vec<Candidate> {
@@ -268,15 +573,16 @@ fn candidate_rows(rows: &[StoredCandidate]) -> Vec<Candidate> {
 mod tests {
     use super::*;
 
-    fn rollup(user: &str, app: &str, kind: &str, up: u64, first: i64) -> StoredRollup {
+    fn rollup(user: &str, app: &str, kind: &str, group: &str, up: u64, first: i64) -> StoredRollup {
         StoredRollup {
             sensor: "s".into(),
-            hour: first / 3_600_000_000 * 3600,
+            hour: first / 1_000_000 / 3600 * 3600,
             user: user.into(),
             app_id: app.into(),
             user_source: "ip".into(),
             user_kind: kind.into(),
             device: String::new(),
+            user_group: group.into(),
             flows: 1,
             dns_lookups: 2,
             bytes_up: up,
@@ -287,37 +593,76 @@ mod tests {
     }
 
     #[test]
-    fn users_and_apps_are_counted_once_and_new_apps_are_those_first_seen_in_the_period() {
+    fn statuses_come_from_the_policy_for_each_users_group() {
         let catalog = Catalog::load(&[]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(
+            &path,
+            "[apps]\ndeepseek-chat = \"unsanctioned\"\nopenai-chatgpt = \"sanctioned\"\n\
+             [[exception]]\ngroup = \"labs\"\napps = [\"deepseek-chat\"]\nstatus = \"tolerated\"\n",
+        )
+        .unwrap();
+        let policy = Policy::load(&path, &catalog).unwrap();
         let period = Period::dates("2026-11-16", "2026-11-22").unwrap();
         let (from, _) = period.bounds();
         let t = from * 1_000_000 + 7_200_000_000;
-        let rollups = [
-            rollup("alice", "openai-chatgpt", "person", 100, t),
-            rollup("alice", "openai-chatgpt", "person", 50, t + 3_600_000_000),
-            rollup("alice", "anthropic-claude", "unknown", 500, t),
-            rollup("10.0.0.9", "openai-chatgpt", "service", 1, t),
+        let rows = [
+            rollup("alice", "openai-chatgpt", "person", "", 100, t),
+            rollup("alice", "deepseek-chat", "person", "", 500, t),
+            rollup("bob", "deepseek-chat", "unknown", "labs", 700, t + 1),
+            rollup("10.0.0.9", "openai-api", "service", "", 40, t),
         ];
-        let first_seen = HashMap::from([
+        let first_seen = BTreeMap::from([
             ("openai-chatgpt".to_string(), t - 86_400_000_000 * 30),
-            ("anthropic-claude".to_string(), t),
+            ("deepseek-chat".to_string(), t),
+            ("openai-api".to_string(), t - 1),
         ]);
-        let report = assemble(&period, &catalog, &rollups, &first_seen, &[]);
+        let input = Input {
+            period: &period,
+            catalog: &catalog,
+            policy: &policy,
+            first_seen: &first_seen,
+        };
+        let refs: Vec<&StoredRollup> = rows.iter().collect();
+        let report = input.assemble(&refs, &refs, &[], &[]);
         let h = &report.headline;
-        assert_eq!((h.apps, h.users, h.people, h.services), (2, 2, 1, 1));
+        assert_eq!((h.apps, h.people, h.services), (3, 2, 1));
+        assert_eq!((h.unsanctioned_apps, h.bytes_up_unsanctioned), (1, 500));
+        assert_eq!((h.bytes_up_unreviewed, h.new_apps), (40, 2));
+        let deepseek = report
+            .apps
+            .iter()
+            .find(|a| a.app_id == "deepseek-chat")
+            .unwrap();
         assert_eq!(
-            (h.flows, h.dns_lookups, h.bytes_up, h.new_apps),
-            (4, 8, 651, 1)
+            (deepseek.status.as_str(), deepseek.users),
+            ("unsanctioned", 2)
         );
-        let ids: Vec<_> = report.apps.iter().map(|a| a.app_id.as_str()).collect();
-        assert_eq!(ids, ["anthropic-claude", "openai-chatgpt"]);
-        let chatgpt = &report.apps[1];
+        let firsts: Vec<_> = (report.new_apps.iter())
+            .map(|a| (a.app_id.as_str(), a.first_user.as_str()))
+            .collect();
         assert_eq!(
-            (chatgpt.users, chatgpt.bytes_up, chatgpt.new),
-            (2, 151, false)
+            firsts,
+            [("openai-api", "10.0.0.9"), ("deepseek-chat", "alice")]
         );
-        assert_eq!(chatgpt.vendor, "OpenAI");
-        assert_eq!(report.users[0].apps, ["anthropic-claude", "openai-chatgpt"]);
-        assert_eq!(report.users[0].user_kind, "person");
+        let top: Vec<_> = (report.top_users.iter())
+            .map(|u| (u.user.as_str(), u.app_id.as_str(), u.status.as_str()))
+            .collect();
+        assert_eq!(
+            top,
+            [
+                ("alice", "deepseek-chat", "unsanctioned"),
+                ("10.0.0.9", "openai-api", "unreviewed")
+            ]
+        );
+        let service = report
+            .api_use
+            .iter()
+            .find(|k| k.user_kind == "service")
+            .unwrap();
+        assert_eq!((service.users, service.bytes_up), (1, 40));
+        assert_eq!(report.trend.len(), 3);
+        assert_eq!(report.trend[0].week, "2026-W47");
     }
 }

@@ -73,11 +73,29 @@ impl Period {
         OffsetDateTime::now_utc().date()
     }
 
+    /// The start (seconds) of the week `weeks - 1` weeks before the one holding the last day:
+    /// where a trend of `weeks` weeks ending with this period begins.
+    pub fn trend_start(&self, weeks: i64) -> i64 {
+        let monday =
+            self.last - Duration::days(i64::from(self.last.weekday().number_days_from_monday()));
+        let first = monday - Duration::weeks(weeks - 1);
+        first.midnight().assume_utc().unix_timestamp()
+    }
+
     /// Start and end, in seconds since the epoch: `[from, to)`.
     pub fn bounds(&self) -> (i64, i64) {
         let secs = |d: Date| d.midnight().assume_utc().unix_timestamp();
         (secs(self.first), secs(self.last + Duration::days(1)))
     }
+}
+
+/// The ISO week (`2026-W47`) of a time in seconds, UTC.
+pub fn iso_week(secs: i64) -> String {
+    let date = OffsetDateTime::from_unix_timestamp(secs)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .date();
+    let (year, week, _) = date.to_iso_week_date();
+    format!("{year}-W{week:02}")
 }
 
 #[cfg(test)]
@@ -115,5 +133,9 @@ mod tests {
             "the period ends (2026-11-19) before it starts (2026-11-20)"
         );
         assert!(Period::dates("2026-11-x", "2026-11-19").is_err());
+        // The trend's eight weeks end with the period's week.
+        assert_eq!(iso_week(last.trend_start(8)), "2026-W40");
+        assert_eq!(iso_week(last.bounds().0), "2026-W47");
+        assert_eq!(iso_week(1_767_225_600), "2026-W01"); // 2026-01-01 is in 2026's first week
     }
 }

@@ -12,7 +12,7 @@ mod read;
 mod sqlite;
 
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseReader, ClickHouseStats, ClickHouseStore};
-pub use read::{FirstSeen, StoredCandidate, StoredRollup};
+pub use read::{FirstSeen, StoredCandidate, StoredRollup, StoredServerUse};
 pub use sqlite::{Batch, IngestedFile, NewFile, SqliteStore};
 
 /// A store operation that failed; displays as `STORE: what went wrong`.
@@ -173,6 +173,22 @@ impl Store {
         let mut rows = match self.reads() {
             Reads::Sqlite(s) => s.candidates(from_us, to_us),
             Reads::ClickHouse(c) => c.candidates(from_us, to_us),
+        }?;
+        rows.sort_unstable();
+        Ok(rows)
+    }
+
+    /// Flows to the servers of `apps` (local model servers) in `[from_us, to_us)`, per app,
+    /// server and user, sorted.
+    pub fn server_use(
+        &self,
+        from_us: i64,
+        to_us: i64,
+        apps: &[&str],
+    ) -> Result<Vec<StoredServerUse>, StoreError> {
+        let mut rows = match self.reads() {
+            Reads::Sqlite(s) => s.server_use(from_us, to_us, apps),
+            Reads::ClickHouse(c) => c.server_use(from_us, to_us, apps),
         }?;
         rows.sort_unstable();
         Ok(rows)

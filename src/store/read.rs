@@ -13,6 +13,8 @@ pub struct StoredRollup {
     pub user_kind: String,
     /// Empty when not known.
     pub device: String,
+    /// The user's group, empty when not known.
+    pub user_group: String,
     pub flows: u64,
     pub dns_lookups: u64,
     pub bytes_up: u64,
@@ -36,4 +38,35 @@ pub struct StoredCandidate {
     pub user: String,
     pub flows: u64,
     pub lookups: u64,
+}
+
+/// Who used a local model server, and how much.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, clickhouse::Row)]
+pub struct StoredServerUse {
+    pub app_id: String,
+    pub server_ip: String,
+    pub server_port: u16,
+    pub user: String,
+    pub flows: u64,
+    pub bytes_up: u64,
+}
+
+/// `app_id IN (...)` for ids from the catalog, written into the query (18.16 cannot bind a
+/// list); an id with anything but letters, digits, `-`, `_` and `.` is left out.
+pub(crate) fn app_list(ids: &[&str]) -> String {
+    let quoted: Vec<String> = ids
+        .iter()
+        .filter(|id| {
+            !id.is_empty()
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
+        .map(|id| format!("'{id}'"))
+        .collect();
+    if quoted.is_empty() {
+        "('')".to_string()
+    } else {
+        format!("({})", quoted.join(", "))
+    }
 }

@@ -1,7 +1,8 @@
 //! The SQLite store. Times are integers: microseconds since the epoch (`*_us`), rollup hours in
 //! seconds. Writes are batched: each call to [`SqliteStore::write`] is one transaction.
 
-use super::{FirstSeen, StoreError, StoreFault, StoredCandidate, StoredRollup};
+use super::read::app_list;
+use super::{FirstSeen, StoreError, StoreFault, StoredCandidate, StoredRollup, StoredServerUse};
 use crate::capture::Timestamp;
 use crate::output::{DnsEvidence, FlowEvidence, Rfc3339, Rollup, RollupKey};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -9,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 /// The schema version this code writes. Version 2 added `app_pattern` to `flows` and `dns`;
 /// version 3 added who a row is attributed to (`user_kind`, `device`, `user_group`) to `flows`
-/// and `dns`, keyed rollups by user source, kind and device too, and added `pseudonyms`.
-pub(super) const SCHEMA_VERSION: i64 = 3;
+/// and `dns`, keyed rollups by user source, kind and device too, and added `pseudonyms`;
+/// version 4 keyed rollups by the user's group too (a policy's exceptions are by group).
+pub(super) const SCHEMA_VERSION: i64 = 4;
 
 /// What turns a version-1 store into a version-2 one.
 const MIGRATE_1_TO_2: &str = "
@@ -29,13 +31,32 @@ ALTER TABLE dns ADD COLUMN user_kind TEXT NOT NULL DEFAULT 'unknown';
 ALTER TABLE dns ADD COLUMN device TEXT;
 ALTER TABLE dns ADD COLUMN user_group TEXT;
 ALTER TABLE rollups_hourly RENAME TO rollups_hourly_v2;
-CREATE TABLE rollups_hourly (ROLLUP_COLUMNS;
+CREATE TABLE rollups_hourly (
+    sensor TEXT NOT NULL, hour INTEGER NOT NULL, user TEXT NOT NULL, app_id TEXT NOT NULL,
+    user_source TEXT NOT NULL, user_kind TEXT NOT NULL, device TEXT NOT NULL,
+    flows INTEGER NOT NULL, dns_lookups INTEGER NOT NULL, bytes_up INTEGER NOT NULL,
+    bytes_down INTEGER NOT NULL, first_seen_us INTEGER NOT NULL, last_seen_us INTEGER NOT NULL,
+    PRIMARY KEY (sensor, hour, user, app_id, user_source, user_kind, device)
+) WITHOUT ROWID;
 INSERT INTO rollups_hourly (sensor, hour, user, app_id, user_source, user_kind, device, flows,
     dns_lookups, bytes_up, bytes_down, first_seen_us, last_seen_us)
     SELECT sensor, hour, user, app_id, 'ip', 'unknown', '', flows, dns_lookups, bytes_up,
     bytes_down, first_seen_us, last_seen_us FROM rollups_hourly_v2;
 DROP TABLE rollups_hourly_v2;
 UPDATE meta SET value = '3' WHERE key = 'schema_version';
+";
+
+/// What turns a version-3 store into a version-4 one: rollups keyed by group too (earlier rows
+/// have none).
+const MIGRATE_3_TO_4: &str = "
+ALTER TABLE rollups_hourly RENAME TO rollups_hourly_v3;
+CREATE TABLE rollups_hourly (ROLLUP_COLUMNS;
+INSERT INTO rollups_hourly (sensor, hour, user, app_id, user_source, user_kind, device,
+    user_group, flows, dns_lookups, bytes_up, bytes_down, first_seen_us, last_seen_us)
+    SELECT sensor, hour, user, app_id, user_source, user_kind, device, '', flows, dns_lookups,
+    bytes_up, bytes_down, first_seen_us, last_seen_us FROM rollups_hourly_v3;
+DROP TABLE rollups_hourly_v3;
+UPDATE meta SET value = '4' WHERE key = 'schema_version';
 ";
 
 /// The hourly rollups' columns and key.
@@ -47,13 +68,14 @@ const ROLLUP_COLUMNS: &str = "
     user_source TEXT NOT NULL,
     user_kind TEXT NOT NULL,
     device TEXT NOT NULL,
+    user_group TEXT NOT NULL,
     flows INTEGER NOT NULL,
     dns_lookups INTEGER NOT NULL,
     bytes_up INTEGER NOT NULL,
     bytes_down INTEGER NOT NULL,
     first_seen_us INTEGER NOT NULL,
     last_seen_us INTEGER NOT NULL,
-    PRIMARY KEY (sensor, hour, user, app_id, user_source, user_kind, device)
+    PRIMARY KEY (sensor, hour, user, app_id, user_source, user_kind, device, user_group)
 ) WITHOUT ROWID";
 
 const SCHEMA: &str = "
@@ -237,14 +259,12 @@ fn migrate(conn: &Connection) -> Result<(), StoreFault> {
                 [SCHEMA_VERSION.to_string()],
             )?;
         }
-        Some(1) => conn.execute_batch(&format!(
-            "BEGIN;{MIGRATE_1_TO_2}{}COMMIT;",
-            MIGRATE_2_TO_3.replace("ROLLUP_COLUMNS", ROLLUP_COLUMNS)
-        ))?,
-        Some(2) => conn.execute_batch(&format!(
-            "BEGIN;{}COMMIT;",
-            MIGRATE_2_TO_3.replace("ROLLUP_COLUMNS", ROLLUP_COLUMNS)
-        ))?,
+        Some(old @ 1..=3) => {
+            let to_4 = MIGRATE_3_TO_4.replace("ROLLUP_COLUMNS", ROLLUP_COLUMNS);
+            let steps = [MIGRATE_1_TO_2, MIGRATE_2_TO_3, &to_4];
+            let from = usize::try_from(old - 1).unwrap_or(0);
+            conn.execute_batch(&format!("BEGIN;{}COMMIT;", steps[from..].concat()))?;
+        }
         Some(SCHEMA_VERSION) => {}
         Some(newer) => return Err(StoreFault::Newer(newer)),
     }
@@ -432,9 +452,10 @@ impl SqliteStore {
             }
             let mut upsert = tx.prepare_cached(
                 "INSERT INTO rollups_hourly (sensor, hour, user, app_id, flows, dns_lookups, bytes_up,
-                    bytes_down, first_seen_us, last_seen_us, user_source, user_kind, device)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-                 ON CONFLICT (sensor, hour, user, app_id, user_source, user_kind, device) DO UPDATE SET
+                    bytes_down, first_seen_us, last_seen_us, user_source, user_kind, device, user_group)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                 ON CONFLICT (sensor, hour, user, app_id, user_source, user_kind, device, user_group)
+                 DO UPDATE SET
                     flows = flows + excluded.flows,
                     dns_lookups = dns_lookups + excluded.dns_lookups,
                     bytes_up = bytes_up + excluded.bytes_up,
@@ -456,7 +477,8 @@ impl SqliteStore {
                     us(r.last_seen),
                     key.user_source,
                     key.user_kind,
-                    key.device
+                    key.device,
+                    key.group
                 ])?;
             }
             let mut seal = tx.prepare_cached(
@@ -485,8 +507,8 @@ impl SqliteStore {
     pub fn rollups(&self, from: i64, to: i64) -> Result<Vec<StoredRollup>, StoreError> {
         let rows = || -> rusqlite::Result<Vec<StoredRollup>> {
             let mut query = self.conn.prepare_cached(
-                "SELECT sensor, hour, user, app_id, user_source, user_kind, device, flows,
-                    dns_lookups, bytes_up, bytes_down, first_seen_us, last_seen_us
+                "SELECT sensor, hour, user, app_id, user_source, user_kind, device, user_group,
+                    flows, dns_lookups, bytes_up, bytes_down, first_seen_us, last_seen_us
                  FROM rollups_hourly WHERE hour >= ?1 AND hour < ?2",
             )?;
             let rows = query.query_map([from, to], |r| {
@@ -498,12 +520,13 @@ impl SqliteStore {
                     user_source: r.get(4)?,
                     user_kind: r.get(5)?,
                     device: r.get(6)?,
-                    flows: count(r.get(7)?),
-                    dns_lookups: count(r.get(8)?),
-                    bytes_up: count(r.get(9)?),
-                    bytes_down: count(r.get(10)?),
-                    first_seen_us: r.get(11)?,
-                    last_seen_us: r.get(12)?,
+                    user_group: r.get(7)?,
+                    flows: count(r.get(8)?),
+                    dns_lookups: count(r.get(9)?),
+                    bytes_up: count(r.get(10)?),
+                    bytes_down: count(r.get(11)?),
+                    first_seen_us: r.get(12)?,
+                    last_seen_us: r.get(13)?,
                 })
             })?;
             rows.collect()
@@ -554,6 +577,35 @@ impl SqliteStore {
         rows().map_err(|e| self.wrap(e))
     }
 
+    /// Flows to the servers of `apps` in `[from_us, to_us)`, per app, server and user.
+    pub fn server_use(
+        &self,
+        from_us: i64,
+        to_us: i64,
+        apps: &[&str],
+    ) -> Result<Vec<StoredServerUse>, StoreError> {
+        let rows = || -> rusqlite::Result<Vec<StoredServerUse>> {
+            let mut query = self.conn.prepare(&format!(
+                "SELECT app_id, server_ip, server_port, user, count(*), sum(bytes_up) FROM flows
+                 WHERE ts_us >= ?1 AND ts_us < ?2 AND app_id IN {}
+                 GROUP BY app_id, server_ip, server_port, user",
+                app_list(apps)
+            ))?;
+            let rows = query.query_map([from_us, to_us], |r| {
+                Ok(StoredServerUse {
+                    app_id: r.get(0)?,
+                    server_ip: r.get(1)?,
+                    server_port: r.get(2)?,
+                    user: r.get(3)?,
+                    flows: count(r.get(4)?),
+                    bytes_up: count(r.get(5)?),
+                })
+            })?;
+            rows.collect()
+        };
+        rows().map_err(|e| self.wrap(e))
+    }
+
     /// Direct access for reports and tests.
     pub fn connection(&self) -> &Connection {
         &self.conn
@@ -586,6 +638,7 @@ mod tests {
             user_source: "ip",
             user_kind: "unknown",
             device: String::new(),
+            group: String::new(),
         };
         {
             let mut store = SqliteStore::open(&path, "s1").unwrap();
@@ -675,7 +728,7 @@ mod tests {
             let row: (String, String, String, String, i64) = store
                 .connection()
                 .query_row(
-                    "SELECT user, user_source, user_kind, device, flows FROM rollups_hourly",
+                    "SELECT user, user_source, user_kind, device || user_group, flows FROM rollups_hourly",
                     [],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
@@ -709,7 +762,7 @@ mod tests {
             .execute_batch(
                 "SELECT app_pattern, user_kind, device, user_group FROM flows;
                  SELECT app_pattern, user_kind, device, user_group FROM dns;
-                 SELECT user_source, user_kind, device FROM rollups_hourly;
+                 SELECT user_source, user_kind, device, user_group FROM rollups_hourly;
                  SELECT token, sealed FROM pseudonyms;",
             )
             .unwrap();
@@ -723,7 +776,7 @@ mod tests {
         drop(store);
         let e = SqliteStore::open(&path, "s1").unwrap_err().to_string();
         assert!(
-            e.contains("old.db: store schema version 9 is newer than this lantern's (3)"),
+            e.contains("old.db: store schema version 9 is newer than this lantern's (4)"),
             "{e}"
         );
     }

@@ -17,6 +17,7 @@ pub use spool::SpoolStats;
 
 use super::{
     Batch, FirstSeen, IngestedFile, NewFile, StoreError, StoreFault, StoredCandidate, StoredRollup,
+    StoredServerUse,
 };
 use crate::capture::Timestamp;
 use crate::output::Rfc3339;
@@ -305,11 +306,12 @@ impl ClickHouseReader {
         self.fetch(
             self.client
                 .query(
-                    "SELECT sensor, hour, user, app_id, user_source, user_kind, device,
+                    "SELECT sensor, hour, user, app_id, user_source, user_kind, device, user_group,
                         sum(flows), sum(dns_lookups), sum(bytes_up), sum(bytes_down),
                         minMerge(first_seen_us), maxMerge(last_seen_us)
                      FROM rollups_hourly WHERE hour >= ? AND hour < ?
-                     GROUP BY sensor, hour, user, app_id, user_source, user_kind, device",
+                     GROUP BY sensor, hour, user, app_id, user_source, user_kind, device,
+                        user_group",
                 )
                 .bind(from)
                 .bind(to),
@@ -345,6 +347,22 @@ impl ClickHouseReader {
                 .bind(from_us)
                 .bind(to_us),
         )
+    }
+
+    /// Flows to the servers of `apps` in `[from_us, to_us)`, per app, server and user.
+    pub fn server_use(
+        &self,
+        from_us: i64,
+        to_us: i64,
+        apps: &[&str],
+    ) -> Result<Vec<StoredServerUse>, StoreError> {
+        let query = format!(
+            "SELECT assumeNotNull(app_id), server_ip, server_port, user, count(), sum(bytes_up)
+             FROM flows WHERE ts_us >= ? AND ts_us < ? AND app_id IN {}
+             GROUP BY app_id, server_ip, server_port, user",
+            super::read::app_list(apps)
+        );
+        self.fetch(self.client.query(&query).bind(from_us).bind(to_us))
     }
 
     /// The client, for queries (reports, tests).

@@ -48,10 +48,11 @@ const DNS_COLUMNS: &str = "sensor String, ts_us Int64, flow_id UInt64, client_ip
     app_id Nullable(String), app_pattern Nullable(String), candidate UInt8, batch_id UInt64";
 
 const ROLLUP_KEY: &str = "sensor String, hour Int64, user String, app_id String,
-    user_source String, user_kind String, device String, flows UInt64, dns_lookups UInt64,
-    bytes_up UInt64, bytes_down UInt64";
+    user_source String, user_kind String, device String, user_group String, flows UInt64,
+    dns_lookups UInt64, bytes_up UInt64, bytes_down UInt64";
 
-const ROLLUP_ORDER: &str = "(sensor, hour, user, app_id, user_source, user_kind, device)";
+const ROLLUP_ORDER: &str =
+    "(sensor, hour, user, app_id, user_source, user_kind, device, user_group)";
 
 const FILE_COLUMNS: &str = "id Int64, sensor String, path String, size UInt64, sha256 String,
     packets UInt64, first_ts_us Nullable(Int64), last_ts_us Nullable(Int64), complete UInt8,
@@ -82,9 +83,9 @@ fn tables() -> [Table; 6] {
         Table {
             name: "rollups_in",
             columns: "sensor String, hour Int64, user String, app_id String,
-                user_source String, user_kind String, device String, flows UInt64,
-                dns_lookups UInt64, bytes_up UInt64, bytes_down UInt64, first_seen_us Int64,
-                last_seen_us Int64, batch_id UInt64",
+                user_source String, user_kind String, device String, user_group String,
+                flows UInt64, dns_lookups UInt64, bytes_up UInt64, bytes_down UInt64,
+                first_seen_us Int64, last_seen_us Int64, batch_id UInt64",
             engine: "MergeTree",
             clauses: format!(
                 "PARTITION BY {} ORDER BY (hour, sensor)",
@@ -137,12 +138,13 @@ fn rollup_hourly_columns() -> String {
 /// view's query, and the repair's when the view's write was lost.
 pub fn rollup_select(source: &str, filter: &str) -> String {
     format!(
-        "SELECT sensor, hour, user, app_id, user_source, user_kind, device, sum(flows) AS flows,
+        "SELECT sensor, hour, user, app_id, user_source, user_kind, device, user_group,
+            sum(flows) AS flows,
             sum(dns_lookups) AS dns_lookups, sum(bytes_up) AS bytes_up,
             sum(bytes_down) AS bytes_down, minState(first_seen_us) AS first_seen_us,
             maxState(last_seen_us) AS last_seen_us, groupUniqArrayState(batch_id) AS batches
          FROM {source} {filter}
-         GROUP BY sensor, hour, user, app_id, user_source, user_kind, device"
+         GROUP BY sensor, hour, user, app_id, user_source, user_kind, device, user_group"
     )
 }
 

@@ -214,7 +214,7 @@ async fn summed(client: &Client, rows: &[&RollupRow]) -> Result<BTreeSet<u64>, F
         "SELECT DISTINCT id FROM (
             SELECT arrayJoin(groupUniqArrayMerge(batches)) AS id FROM rollups_hourly
             WHERE hour >= ? AND hour <= ?
-            GROUP BY sensor, hour, user, app_id, user_source, user_kind, device)
+            GROUP BY sensor, hour, user, app_id, user_source, user_kind, device, user_group)
          WHERE id IN ({})",
         ids.join(", ")
     );

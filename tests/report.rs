@@ -1,0 +1,549 @@
+//! `lantern report` on stores built from real captures: its numbers against the events of the
+//! same replay, every format, hostile names escaped in each, empty stores and periods, a policy
+//! with a group's exception, and the HTML page in headless Chromium (no console errors, no
+//! network requests).
+
+mod common;
+
+use common::{lantern_in, own};
+use lantern::capture::Timestamp;
+use lantern::output::{DnsEvidence, FlowEvidence, Rollup, RollupKey};
+use lantern::store::{Batch, SqliteStore};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn ok(dir: &Path, args: &[&str]) -> common::Run {
+    let run = lantern_in(Some(dir), &[], args);
+    assert_eq!(run.status, 0, "lantern {args:?}: {}", run.stderr);
+    run
+}
+
+fn policy() -> String {
+    common::root()
+        .join("dist/policy.toml")
+        .display()
+        .to_string()
+}
+
+const ALL_TIME: [&str; 4] = ["--from", "1970-01-01", "--to", "2100-12-31"];
+
+/// Every capture of this project, replayed into `dir/s.db` with the example policy; the
+/// events.
+fn replay_own(dir: &Path) -> Vec<Value> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(own(""))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    files.sort();
+    let mut args = vec![
+        "replay".to_string(),
+        "--quiet".into(),
+        "--store".into(),
+        "s.db".into(),
+        "--policy".into(),
+        policy(),
+        "--events".into(),
+        "-".into(),
+    ];
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = lantern_in(Some(dir), &[], &args);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    run.events()
+}
+
+#[derive(Default, Debug, PartialEq)]
+struct AppCount {
+    flows: u64,
+    lookups: u64,
+    bytes_up: u64,
+    bytes_down: u64,
+    users: BTreeSet<String>,
+}
+
+#[test]
+fn the_report_counts_what_the_events_say_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = replay_own(dir.path());
+    // What the events say, app by app.
+    let mut apps: BTreeMap<String, AppCount> = BTreeMap::new();
+    let mut statuses: BTreeMap<String, String> = BTreeMap::new();
+    let mut candidates: BTreeMap<String, (u64, BTreeSet<String>)> = BTreeMap::new();
+    for e in &events {
+        let kind = e["event_type"].as_str().unwrap();
+        if kind != "flow" && kind != "dns" {
+            continue;
+        }
+        let user = e["user"].as_str().unwrap().to_string();
+        if e["candidate"] == true {
+            let name = e["server_name"].as_str().or(e["query"].as_str()).unwrap();
+            let c = candidates.entry(name.to_string()).or_default();
+            c.0 += 1;
+            c.1.insert(user.clone());
+        }
+        let Some(id) = e["app"]["id"].as_str() else {
+            continue;
+        };
+        if e.get("group").is_none_or(Value::is_null) {
+            statuses.insert(id.into(), e["app"]["status"].as_str().unwrap().into());
+        }
+        let a = apps.entry(id.to_string()).or_default();
+        a.users.insert(user);
+        if kind == "flow" {
+            a.flows += 1;
+            a.bytes_up += e["bytes_up"].as_u64().unwrap();
+            a.bytes_down += e["bytes_down"].as_u64().unwrap();
+        } else {
+            a.lookups += 1;
+        }
+    }
+    assert!(apps.len() >= 10, "{apps:?}");
+    let mut args = vec!["report", "--store", "s.db", "--policy"];
+    let p = policy();
+    args.push(&p);
+    args.extend(ALL_TIME);
+    let json: Value =
+        serde_json::from_str(&ok(dir.path(), &[&args[..], &["--format", "json"]].concat()).stdout)
+            .unwrap();
+    let reported: BTreeMap<String, AppCount> = json["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let id = a["app_id"].as_str().unwrap().to_string();
+            let users: BTreeSet<String> =
+                apps.get(&id).map(|c| c.users.clone()).unwrap_or_default();
+            assert_eq!(
+                a["users"].as_u64().unwrap(),
+                users.len() as u64,
+                "{id} users"
+            );
+            assert_eq!(
+                a["status"].as_str(),
+                statuses.get(&id).map(String::as_str),
+                "{id} status"
+            );
+            (
+                id,
+                AppCount {
+                    flows: a["flows"].as_u64().unwrap(),
+                    lookups: a["dns_lookups"].as_u64().unwrap(),
+                    bytes_up: a["bytes_up"].as_u64().unwrap(),
+                    bytes_down: a["bytes_down"].as_u64().unwrap(),
+                    users,
+                },
+            )
+        })
+        .collect();
+    assert_eq!(reported, apps);
+    let h = &json["headline"];
+    assert_eq!(h["apps"].as_u64().unwrap(), apps.len() as u64);
+    let sum = |f: fn(&AppCount) -> u64| apps.values().map(f).sum::<u64>();
+    assert_eq!(h["flows"].as_u64().unwrap(), sum(|a| a.flows));
+    assert_eq!(h["bytes_up"].as_u64().unwrap(), sum(|a| a.bytes_up));
+    assert_eq!(h["dns_lookups"].as_u64().unwrap(), sum(|a| a.lookups));
+    // The example policy makes local model servers unsanctioned: the data sent to them.
+    let unsanctioned: u64 = (apps.iter())
+        .filter(|(id, _)| statuses.get(*id).is_some_and(|s| s == "unsanctioned"))
+        .map(|(_, a)| a.bytes_up)
+        .sum();
+    assert!(unsanctioned > 0);
+    assert_eq!(h["bytes_up_unsanctioned"].as_u64().unwrap(), unsanctioned);
+    let reported_candidates: BTreeMap<String, (u64, u64)> = json["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let n = c["flows"].as_u64().unwrap() + c["lookups"].as_u64().unwrap();
+            (
+                c["name"].as_str().unwrap().to_string(),
+                (n, c["users"].as_u64().unwrap()),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<String, (u64, u64)> = (candidates.into_iter())
+        .map(|(k, (n, users))| (k, (n, users.len() as u64)))
+        .collect();
+    assert_eq!(reported_candidates, expected);
+    let servers = json["local_servers"].as_array().unwrap();
+    assert!(servers.len() >= 2, "{servers:?}");
+
+    // The other formats carry the same numbers.
+    let md = ok(dir.path(), &[&args[..], &["--format", "md"]].concat()).stdout;
+    let html_path = dir.path().join("r.html");
+    ok(
+        dir.path(),
+        &[
+            &args[..],
+            &["--format", "html", "-o", html_path.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    ok(
+        dir.path(),
+        &[&args[..], &["--format", "csv", "-o", "csv"]].concat(),
+    );
+    let mut csv = csv::Reader::from_path(dir.path().join("csv/apps.csv")).unwrap();
+    let header = csv.headers().unwrap().clone();
+    assert_eq!(&header[0], "app_id");
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), apps.len());
+    for row in &rows {
+        let id = &row[0];
+        let a = &apps[id];
+        let col = |name: &str| row[header.iter().position(|h| h == name).unwrap()].to_string();
+        assert_eq!(col("flows"), a.flows.to_string(), "{id}");
+        assert_eq!(col("bytes_up"), a.bytes_up.to_string(), "{id}");
+        assert!(md.contains(&format!("| {id} |")), "{id} in markdown");
+        let app = (json["apps"].as_array().unwrap().iter())
+            .find(|a| a["app_id"] == id)
+            .unwrap();
+        let name = app["name"].as_str().unwrap();
+        assert!(html.contains(name), "{name} in html");
+    }
+    for table in [
+        "headline",
+        "apps",
+        "new_apps",
+        "top_users",
+        "api_use",
+        "categories",
+        "trend",
+        "candidates",
+        "local_servers",
+    ] {
+        assert!(
+            dir.path().join(format!("csv/{table}.csv")).is_file(),
+            "{table}.csv"
+        );
+    }
+    // The trend is of the eight weeks ending with the period: none end in 2100. The week of
+    // the captures has all three charts.
+    assert_eq!(
+        html.matches("<svg").count(),
+        2,
+        "bars of apps and categories"
+    );
+    let day = &events.iter().find(|e| e["event_type"] == "flow").unwrap()["ts"]
+        .as_str()
+        .unwrap()[..10];
+    let week = ok(
+        dir.path(),
+        &[
+            "report", "--store", "s.db", "--from", day, "--to", day, "--format", "html",
+        ],
+    )
+    .stdout;
+    assert_eq!(week.matches("<svg").count(), 3, "and the trend");
+}
+
+/// A store holding names as hostile as the wire can make them.
+fn hostile_store(path: &Path) {
+    let hostile = [
+        "<script>alert(1)</script>",
+        "=HYPERLINK(\"http://evil.example/\",\"x\")",
+        "+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(1+1)",
+        "| **bold** [link](http://evil.example) `code`",
+        "\"quoted\" & 'single' \u{202e}rtl",
+    ];
+    let t = Timestamp::from_secs(1_795_305_600 + 3600);
+    let flows: Vec<FlowEvidence> = hostile
+        .iter()
+        .enumerate()
+        .map(|(i, name)| FlowEvidence {
+            ts: t,
+            end_ts: t,
+            flow_id: i as u64,
+            client_ip: "10.0.0.1".into(),
+            client_port: 1000 + i as u16,
+            server_ip: "10.0.0.2".into(),
+            server_port: 11434,
+            transport: "tcp",
+            protocol: "http",
+            server_name: Some(format!("{name}.ai")),
+            name_source: "http_host",
+            user: name.to_string(),
+            user_source: "kerberos",
+            user_kind: "person",
+            device: Some(name.to_string()),
+            group: None,
+            app_id: if i % 2 == 0 {
+                Some("ollama-server".into())
+            } else {
+                None
+            },
+            app_pattern: None,
+            candidate: i % 2 == 1,
+            bytes_up: 100,
+            bytes_down: 10,
+            packets_up: 1,
+            packets_down: 1,
+            tls_version: None,
+            tls_alpn: None,
+            ja4: None,
+            ech: None,
+        })
+        .collect();
+    let lookups: Vec<DnsEvidence> = hostile
+        .iter()
+        .map(|name| DnsEvidence {
+            ts: t,
+            flow_id: 99,
+            client_ip: "10.0.0.1".into(),
+            client_port: 53000,
+            server_ip: "10.0.0.53".into(),
+            server_port: 53,
+            transport: "udp",
+            query: format!("{name}.gpt"),
+            qtype: "A".into(),
+            rcode: None,
+            answers: String::new(),
+            user: name.to_string(),
+            user_source: "kerberos",
+            user_kind: "person",
+            device: None,
+            group: None,
+            app_id: None,
+            app_pattern: None,
+            candidate: true,
+        })
+        .collect();
+    let rollups: Vec<(RollupKey, Rollup)> = hostile
+        .iter()
+        .map(|name| {
+            (
+                RollupKey {
+                    hour: t.hour_floor(),
+                    user: name.to_string(),
+                    app_id: "ollama-server".into(),
+                    user_source: "kerberos",
+                    user_kind: "person",
+                    device: name.to_string(),
+                    group: String::new(),
+                },
+                Rollup {
+                    flows: 1,
+                    dns_lookups: 0,
+                    bytes_up: 100,
+                    bytes_down: 10,
+                    first_seen: t,
+                    last_seen: t,
+                },
+            )
+        })
+        .collect();
+    let mut store = SqliteStore::open(path, "<b>sensor</b>").unwrap();
+    store
+        .write(&Batch {
+            flows: &flows,
+            lookups: &lookups,
+            rollups: &rollups,
+            pseudonyms: &[],
+        })
+        .unwrap();
+}
+
+#[test]
+fn hostile_names_are_escaped_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    hostile_store(&dir.path().join("h.db"));
+    let base = ["report", "--store", "h.db", "--week", "2026-W47"];
+    let html = ok(dir.path(), &[&base[..], &["--format", "html"]].concat()).stdout;
+    // minijinja escapes `/` too.
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"),
+        "escaped in html"
+    );
+    assert!(!html.contains("<script>"), "no script element");
+    assert!(!html.contains("<b>sensor"), "{html}");
+    assert_eq!(html.matches("<script").count(), 0);
+    let md = ok(dir.path(), &[&base[..], &["--format", "md"]].concat()).stdout;
+    assert!(
+        md.contains("&lt;script&gt;alert\\(1\\)&lt;/script&gt;"),
+        "{md}"
+    );
+    assert!(
+        md.contains("\\| \\*\\*bold\\*\\* \\[link\\]\\(http://evil.example\\) \\`code\\`"),
+        "{md}"
+    );
+    ok(
+        dir.path(),
+        &[&base[..], &["--format", "csv", "-o", "csv"]].concat(),
+    );
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir.path().join("csv")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut reader = csv::Reader::from_path(&path).unwrap();
+        for record in reader.records() {
+            for cell in record.unwrap().iter() {
+                seen += 1;
+                assert!(
+                    !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                    "{}: {cell:?} would run as a formula",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(seen > 20);
+    let csv_users = std::fs::read_to_string(dir.path().join("csv/top_users.csv")).unwrap();
+    assert!(csv_users.contains("'=HYPERLINK"), "{csv_users}");
+    assert!(
+        csv_users.contains("'@SUM(1+1)") && csv_users.contains("'-2+3"),
+        "{csv_users}"
+    );
+    let json: Value =
+        serde_json::from_str(&ok(dir.path(), &[&base[..], &["--format", "json"]].concat()).stdout)
+            .unwrap();
+    let users: Vec<&str> = (json["top_users"].as_array().unwrap().iter())
+        .map(|u| u["user"].as_str().unwrap())
+        .collect();
+    assert!(
+        users.contains(&"<script>alert(1)</script>"),
+        "JSON keeps the names: {users:?}"
+    );
+    let candidates = json["candidates"].as_array().unwrap();
+    assert!(
+        candidates
+            .iter()
+            .any(|c| c["name"] == "=HYPERLINK(\"http://evil.example/\",\"x\").ai")
+    );
+}
+
+#[test]
+fn an_empty_store_and_an_empty_period_say_so_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    // A store that exists and holds nothing.
+    drop(SqliteStore::open(&dir.path().join("empty.db"), "s").unwrap());
+    hostile_store(&dir.path().join("h.db"));
+    for (store, week, says) in [
+        ("empty.db", "2026-W47", "The store holds no AI use yet"),
+        (
+            "h.db",
+            "2026-W30",
+            "No AI use was seen from 2026-07-20 to 2026-07-26.",
+        ),
+    ] {
+        for format in ["html", "md"] {
+            let out = ok(
+                dir.path(),
+                &[
+                    "report", "--store", store, "--week", week, "--format", format,
+                ],
+            )
+            .stdout;
+            assert!(out.contains(says), "{store} {format}: {out}");
+        }
+        let json: Value = serde_json::from_str(
+            &ok(
+                dir.path(),
+                &[
+                    "report", "--store", store, "--week", week, "--format", "json",
+                ],
+            )
+            .stdout,
+        )
+        .unwrap();
+        assert_eq!(json["headline"]["apps"], 0);
+        assert_eq!(json["store_has_data"], store != "empty.db");
+        ok(
+            dir.path(),
+            &[
+                "report",
+                "--store",
+                store,
+                "--week",
+                week,
+                "--format",
+                "csv",
+                "-o",
+                &format!("csv-{store}"),
+            ],
+        );
+    }
+    let run = lantern_in(
+        Some(dir.path()),
+        &[],
+        &["report", "--store", "h.db", "--format", "csv"],
+    );
+    assert_eq!(run.status, 1);
+    assert_eq!(
+        run.stderr,
+        "lantern: csv writes one file per table: give --output DIR\n"
+    );
+}
+
+#[test]
+fn a_groups_exception_changes_the_status_for_that_group_only() {
+    let dir = tempfile::tempdir().unwrap();
+    // captures/http-local-models.pcap: clients on 10.77.0.10 ask local model servers.
+    std::fs::write(
+        dir.path().join("identity.csv"),
+        "10.77.0.10/32,dana,dana-ws,engineering,user\n",
+    )
+    .unwrap();
+    let capture = own("http-local-models.pcap").display().to_string();
+    let p = policy();
+    let run = ok(
+        dir.path(),
+        &[
+            "replay",
+            "-q",
+            "--store",
+            "s.db",
+            "--policy",
+            &p,
+            "--identity",
+            "identity.csv",
+            "--events",
+            "-",
+            &capture,
+        ],
+    );
+    let statuses: BTreeSet<(String, String)> = (run.events().iter())
+        .filter(|e| e["app"]["category"] == "local_model_server")
+        .map(|e| {
+            (
+                e["group"].as_str().unwrap_or("").to_string(),
+                e["app"]["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        BTreeSet::from([("engineering".to_string(), "tolerated".to_string())])
+    );
+    let json: Value = serde_json::from_str(
+        &ok(
+            dir.path(),
+            &[
+                &[
+                    "report", "--store", "s.db", "--format", "json", "--policy", &p,
+                ][..],
+                &ALL_TIME,
+            ]
+            .concat(),
+        )
+        .stdout,
+    )
+    .unwrap();
+    // The app is unsanctioned in the inventory, but dana's group may use it: no data counted
+    // as sent to unsanctioned apps, and dana is not among the top users of unsanctioned apps.
+    let local = (json["apps"].as_array().unwrap().iter())
+        .find(|a| a["category"] == "local_model_server")
+        .unwrap();
+    assert_eq!(local["status"], "unsanctioned");
+    assert_eq!(json["headline"]["bytes_up_unsanctioned"], 0);
+    assert!(
+        json["top_users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["app_id"] != local["app_id"])
+    );
+}
