@@ -547,3 +547,172 @@ fn a_groups_exception_changes_the_status_for_that_group_only() {
             .all(|u| u["app_id"] != local["app_id"])
     );
 }
+
+/// Hosts Chromium itself talks to in the background (time, component updates, sign-in), not the
+/// page: a request anywhere else came from the page.
+const CHROMIUM_OWN: [&str; 8] = [
+    "clients2.google.com",
+    "update.googleapis.com",
+    "accounts.google.com",
+    "optimizationguide-pa.googleapis.com",
+    "content-autofill.googleapis.com",
+    "safebrowsingohttpgateway.googleapis.com",
+    "edgedl.me.gvt1.com",
+    "redirector.gvt1.com",
+];
+
+/// What Chromium did with a page: its console messages, the hosts the page asked for through
+/// the proxy, and its screenshot.
+struct Loaded {
+    console: Vec<String>,
+    requested: Vec<String>,
+    screenshot: Vec<u8>,
+}
+
+/// Loads `page` in headless Chromium with every request sent to a proxy that records it.
+fn load_in_chromium(page: &Path, screenshot: &Path) -> Loaded {
+    use std::io::Read;
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = proxy.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let seen = std::sync::Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for mut conn in proxy.incoming().flatten() {
+                let mut head = [0u8; 512];
+                let n = conn.read(&mut head).unwrap_or(0);
+                let line = String::from_utf8_lossy(&head[..n])
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                seen.lock().unwrap().push(line);
+            }
+        });
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-default-apps",
+            "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1000,2400",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--proxy-server=http://127.0.0.1:{port}"))
+        .arg("--proxy-bypass-list=<-loopback>")
+        .arg(format!("--screenshot={}", screenshot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("run chromium");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "chromium failed: {stderr}");
+    let console = stderr
+        .lines()
+        .filter(|l| l.contains(":CONSOLE"))
+        .map(str::to_string)
+        .collect();
+    let requested = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|line| {
+            // "GET http://host/path HTTP/1.1" or "CONNECT host:443 HTTP/1.1"
+            let target = line.split_whitespace().nth(1)?;
+            let host = target
+                .trim_start_matches("http://")
+                .split(['/', ':'])
+                .next()?;
+            Some(host.to_string())
+        })
+        .filter(|host| !CHROMIUM_OWN.contains(&host.as_str()))
+        .collect();
+    Loaded {
+        console,
+        requested,
+        screenshot: std::fs::read(screenshot).unwrap_or_default(),
+    }
+}
+
+#[test]
+fn the_html_report_loads_in_chromium_with_no_console_errors_and_no_requests() {
+    let found = std::process::Command::new("sh")
+        .args(["-c", "command -v chromium"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "needs chromium (CI must run it)"
+        );
+        eprintln!("skipped: needs chromium");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The harness sees a page's console and its requests: a page with both, first.
+    let control = dir.path().join("control.html");
+    std::fs::write(
+        &control,
+        "<!DOCTYPE html><p>x</p><script>console.error('boom')</script><img src=\"http://lantern-test.invalid/x.png\">",
+    )
+    .unwrap();
+    let loaded = load_in_chromium(&control, &dir.path().join("control.png"));
+    assert!(
+        loaded.console.iter().any(|l| l.contains("boom")),
+        "{:?}",
+        loaded.console
+    );
+    assert!(
+        loaded.requested.iter().any(|h| h == "lantern-test.invalid"),
+        "{:?}",
+        loaded.requested
+    );
+
+    let events = replay_own(dir.path());
+    let day = &events.iter().find(|e| e["event_type"] == "flow").unwrap()["ts"]
+        .as_str()
+        .unwrap()[..10];
+    let page = dir.path().join("report.html");
+    let p = policy();
+    ok(
+        dir.path(),
+        &[
+            "report",
+            "--store",
+            "s.db",
+            "--policy",
+            &p,
+            "--from",
+            day,
+            "--to",
+            day,
+            "-o",
+            page.to_str().unwrap(),
+        ],
+    );
+    let shot = dir.path().join("report.png");
+    let loaded = load_in_chromium(&page, &shot);
+    assert!(loaded.console.is_empty(), "console: {:?}", loaded.console);
+    assert!(
+        loaded.requested.is_empty(),
+        "requests: {:?}",
+        loaded.requested
+    );
+    assert!(loaded.screenshot.starts_with(b"\x89PNG"), "a screenshot");
+    assert!(
+        loaded.screenshot.len() > 20_000,
+        "{} bytes: an empty page?",
+        loaded.screenshot.len()
+    );
+    if let Some(keep) = std::env::var_os("LANTERN_REPORT_SCREENSHOT") {
+        std::fs::copy(&shot, keep).unwrap();
+    }
+}

@@ -35,7 +35,7 @@ pub fn bars(title: &str, items: &[(String, u64)]) -> Result<String, RenderError>
             .margin(8)
             .x_label_area_size(24)
             .y_label_area_size(200)
-            .build_cartesian_2d(0u64..max + max / 8, (0..rows).into_segmented())
+            .build_cartesian_2d(0u64..max + max / 8, (0..rows - 1).into_segmented())
             .map_err(fail)?;
         let labels: Vec<String> = items.iter().map(|(l, _)| l.clone()).collect();
         chart
