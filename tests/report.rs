@@ -238,6 +238,65 @@ fn the_report_counts_what_the_events_say_in_every_format() {
     )
     .stdout;
     assert_eq!(week.matches("<svg").count(), 3, "and the trend");
+    // CSV columns are the JSON report's field names (on the captures' day, where no table is
+    // empty).
+    let day_args = [
+        "report", "--store", "s.db", "--policy", &p, "--from", day, "--to", day,
+    ];
+    ok(
+        dir.path(),
+        &[&day_args[..], &["--format", "csv", "-o", "csv-day"]].concat(),
+    );
+    let day_json: Value = serde_json::from_str(
+        &ok(dir.path(), &[&day_args[..], &["--format", "json"]].concat()).stdout,
+    )
+    .unwrap();
+    for table in [
+        "apps",
+        "new_apps",
+        "top_users",
+        "api_use",
+        "categories",
+        "trend",
+        "candidates",
+        "local_servers",
+    ] {
+        let mut reader =
+            csv::Reader::from_path(dir.path().join(format!("csv-day/{table}.csv"))).unwrap();
+        let columns: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_string)
+            .collect();
+        let first = &day_json[table][0];
+        let mut keys: Vec<String> = first
+            .as_object()
+            .unwrap_or_else(|| panic!("{table} is empty"))
+            .keys()
+            .cloned()
+            .collect();
+        keys.retain(|k| k != "new");
+        let mut sorted = columns.clone();
+        sorted.sort();
+        keys.sort();
+        assert_eq!(sorted, keys, "{table}");
+    }
+    let headline: Vec<String> = csv::Reader::from_path(dir.path().join("csv-day/headline.csv"))
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap()[0].to_string())
+        .collect();
+    let mut keys: Vec<String> = day_json["headline"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    let mut headline_sorted = headline.clone();
+    headline_sorted.sort();
+    assert_eq!(headline_sorted, keys);
 }
 
 /// A store holding names as hostile as the wire can make them.

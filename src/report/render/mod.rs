@@ -77,11 +77,12 @@ fn table<T>(
     }
 }
 
-/// Every table of the report, in reading order.
+/// Every table of the report, in reading order. Columns are named as the JSON report's fields
+/// (the headline's metrics as its keys).
 pub fn tables(r: &Report) -> Vec<Table> {
     let h = &r.headline;
     let headline = [
-        ("ai_apps", h.apps),
+        ("apps", h.apps),
         ("people", h.people),
         ("services", h.services),
         ("unsanctioned_apps", h.unsanctioned_apps),
@@ -106,7 +107,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
             "AI apps in use",
             &[
                 "app_id",
-                "app",
+                "name",
                 "vendor",
                 "category",
                 "status",
@@ -147,7 +148,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
             "New this period",
             &[
                 "app_id",
-                "app",
+                "name",
                 "status",
                 "first_seen",
                 "first_user",
@@ -242,7 +243,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         table(
             "local_servers",
             "Model servers on the local network",
-            &["app_id", "app", "server", "users", "flows", "bytes_up"],
+            &["app_id", "name", "server", "users", "flows", "bytes_up"],
             &r.local_servers,
             |s| {
                 vec![
