@@ -26,6 +26,18 @@ fn policy() -> String {
         .to_string()
 }
 
+/// The report's tables besides the headline, as CSV files and JSON fields.
+const TABLES: [&str; 8] = [
+    "apps",
+    "new_apps",
+    "top_users",
+    "api_use",
+    "categories",
+    "trend",
+    "candidates",
+    "local_servers",
+];
+
 const ALL_TIME: [&str; 4] = ["--from", "1970-01-01", "--to", "2100-12-31"];
 
 /// Every capture of this project, replayed into `dir/s.db` with the example policy; the
@@ -204,17 +216,7 @@ fn the_report_counts_what_the_events_say_in_every_format() {
         let name = app["name"].as_str().unwrap();
         assert!(html.contains(name), "{name} in html");
     }
-    for table in [
-        "headline",
-        "apps",
-        "new_apps",
-        "top_users",
-        "api_use",
-        "categories",
-        "trend",
-        "candidates",
-        "local_servers",
-    ] {
+    for table in std::iter::once("headline").chain(TABLES) {
         assert!(
             dir.path().join(format!("csv/{table}.csv")).is_file(),
             "{table}.csv"
@@ -251,16 +253,7 @@ fn the_report_counts_what_the_events_say_in_every_format() {
         &ok(dir.path(), &[&day_args[..], &["--format", "json"]].concat()).stdout,
     )
     .unwrap();
-    for table in [
-        "apps",
-        "new_apps",
-        "top_users",
-        "api_use",
-        "categories",
-        "trend",
-        "candidates",
-        "local_servers",
-    ] {
+    for table in TABLES {
         let mut reader =
             csv::Reader::from_path(dir.path().join(format!("csv-day/{table}.csv"))).unwrap();
         let columns: Vec<String> = reader
@@ -770,6 +763,28 @@ fn the_html_report_loads_in_chromium_with_no_console_errors_and_no_requests() {
         loaded.screenshot.len() > 20_000,
         "{} bytes: an empty page?",
         loaded.screenshot.len()
+    );
+    // Printed, it is A4 pages (595 x 842 points).
+    let pdf = dir.path().join("report.pdf");
+    let profile = tempfile::tempdir().unwrap();
+    let printed = std::process::Command::new("chromium")
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .args(["--disable-background-networking", "--no-pdf-header-footer"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(printed.status.success());
+    let pdf = String::from_utf8_lossy(&std::fs::read(&pdf).unwrap()).into_owned();
+    assert!(
+        pdf.contains("/MediaBox [0 0 594.95996 841.91998]"),
+        "not A4"
     );
     if let Some(keep) = std::env::var_os("LANTERN_REPORT_SCREENSHOT") {
         std::fs::copy(&shot, keep).unwrap();
