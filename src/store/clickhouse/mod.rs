@@ -12,7 +12,7 @@ mod sender;
 mod spool;
 
 pub use rows::{DnsRow, FileRow, FlowRow, PseudonymRow, RollupRow};
-pub use schema::statements;
+use schema::statements;
 pub use spool::SpoolStats;
 
 use super::{
@@ -363,16 +363,6 @@ impl ClickHouseReader {
             super::read::app_list(apps)
         );
         self.fetch(self.client.query(&query).bind(from_us).bind(to_us))
-    }
-
-    /// The client, for queries (reports, tests).
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    /// Runs a future on this store's runtime.
-    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
-        self.runtime.block_on(f)
     }
 }
 
