@@ -4,10 +4,13 @@
 //! only the stages to its left (see `../shared/DESIGN.md`):
 //!
 //! ```text
-//! capture -> decode -> flow -> proto -> naming -> catalog -> identity -> output -> store
+//! capture -> decode -> flow -> proto -> naming -> catalog -> identity -> policy -> output
+//!     -> store -> report
 //! ```
 //!
-//! [`pipeline`] is the wiring that `replay` (and later `capture`) share: a reader, N workers
+//! [`report`] reads only the store; [`policy`] judges each app for each user.
+//!
+//! [`pipeline`] is the wiring that `replay` and `capture` share: a reader, N workers
 //! running decode/flow/proto, and one sequencer running naming onwards in a deterministic order.
 //! [`metrics`] holds the named counters every stage increments.
 

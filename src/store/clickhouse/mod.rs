@@ -1,8 +1,8 @@
 //! The ClickHouse store, for many sensors and long history, through the official `clickhouse`
 //! crate over HTTP(S).
 //!
-//! A write never touches the network: the batch goes to the [`spool`] on disk and the
-//! [`sender`] thread inserts it from there, in order, retrying while the server is away. The
+//! A write never touches the network: the batch goes to the `spool` on disk and the
+//! `sender` thread inserts it from there, in order, retrying while the server is away. The
 //! only calls that wait on the server are the ones whose answer is needed there and then:
 //! whether a file was already ingested, a pseudonym's sealed name, and `store init`.
 
