@@ -28,5 +28,5 @@ pub mod proto;
 pub mod report;
 pub mod store;
 
-#[cfg(test)]
-mod testdata;
+#[doc(hidden)]
+pub mod testdata;
