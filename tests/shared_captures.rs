@@ -209,7 +209,8 @@ fn the_543_ndpi_captures_in_one_run_are_the_same_with_any_number_of_threads() {
         files.len(),
         dir.display()
     );
-    let mut args: Vec<String> = ["replay", "--no-store", "--quiet", "--events", "-"]
+    // Not --quiet: the summary on stderr (packets, bytes, every counter) must match too.
+    let mut args: Vec<String> = ["replay", "--no-store", "--events", "-"]
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -226,6 +227,7 @@ fn the_543_ndpi_captures_in_one_run_are_the_same_with_any_number_of_threads() {
     };
     let one = run("1");
     assert!(one.events().len() > 5_000, "{} events", one.events().len());
+    assert!(one.stderr.contains("counters:"), "{}", one.stderr);
     for threads in ["2", "4"] {
         let other = run(threads);
         assert!(

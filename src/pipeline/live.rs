@@ -138,8 +138,7 @@ pub fn capture(
     std::thread::scope(|scope| {
         let to_workers = spawn_workers(scope, settings, to_sequencer, &recycle);
         for (source, share) in sources.into_iter().zip(&shares) {
-            let dispatch =
-                Dispatch::new(to_workers.clone(), recycled.clone(), Some(QUEUE_PATIENCE));
+            let dispatch = Dispatch::new(to_workers.clone(), recycled.clone(), QUEUE_PATIENCE);
             let (stop, numbers, errors) = (&stop_readers, &numbers, &errors);
             scope.spawn(move || {
                 if let Err(e) = read(source, dispatch, stop, numbers, share) {

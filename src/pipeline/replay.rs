@@ -1,15 +1,23 @@
 //! Replaying capture files through the pipeline: in the calling thread for `--threads 1`, or
-//! with one reader, N workers and the sequencer in the calling thread.
+//! with N worker threads and the sequencer in the calling thread.
+//!
+//! With N workers, every worker reads and decodes every file itself and keeps the flows that
+//! hash to it, instead of one reader copying each packet to the worker that owns it (the way
+//! live capture must work). Reading and decoding cost about a quarter of a replay; copying
+//! every payload across threads cost more than that, and a single reader was the bottleneck
+//! (`benches/replay.sh`: 1.24 s with one thread, 1.31 s with two). Every worker sees the same
+//! packets, so each ticks at the same packets by itself and the epochs line up without a word
+//! between them.
 
-use super::threads::{Batch, Dispatch, Epochs, FromWorker, spawn_workers};
+use super::threads::{Epochs, FromWorker, WorkerStats};
 use super::{Sequencer, SequencerError, Settings, TICK_PACKETS, TICK_SECS, Worker};
 use crate::capture::{CaptureReader, Format, LinkType, Timestamp};
 use crate::decode::{Decoder, Packet, is_supported};
-use crate::flow::Stamp;
+use crate::flow::{FlowKey, Stamp};
 use crate::metrics::Counters;
 use crate::proto::Record;
 use crate::store::NewFile;
-use crossbeam_channel::{bounded, unbounded};
+use crossbeam_channel::{Receiver, Sender, bounded};
 use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -389,18 +397,56 @@ fn run_inline(
     results
 }
 
-impl Sink for Dispatch {
+/// Epochs a worker may run ahead of the slowest before it waits.
+const EPOCHS_AHEAD: usize = 4;
+
+/// One worker of a threaded replay: it sees every packet and keeps the flows that hash to it.
+struct Shard {
+    worker: Worker,
+    index: usize,
+    shards: u64,
+    output: Sender<FromWorker>,
+}
+
+impl Sink for Shard {
     fn packet(&mut self, packet: &Packet<'_>, stamp: Stamp) {
-        Dispatch::packet(self, packet, stamp);
+        if FlowKey::of(packet).0.worker_hash() % self.shards == self.index as u64 {
+            self.worker.packet(packet, stamp);
+        }
     }
 
     fn tick(&mut self, now: Timestamp) -> bool {
-        Dispatch::tick(self, now);
-        true
+        let records = self.worker.tick(now);
+        let stats = Box::new(WorkerStats {
+            counters: self.worker.counters().clone(),
+            open_flows: self.worker.open_flows(),
+        });
+        self.output
+            .send(FromWorker::Epoch(self.index, records, stats))
+            .is_ok()
     }
 }
 
-/// `--threads N`: a reader thread, N worker threads, the sequencer in the calling thread.
+/// A worker thread of a threaded replay: reads every input, then hands on its last records.
+/// Returns what reading found; only worker 0's progress is shown.
+fn run_shard(
+    mut shard: Shard,
+    inputs: &[Input],
+    progress: Option<&ProgressBar>,
+    abort: &AtomicBool,
+) -> (Vec<FileReport>, Counters) {
+    let progress = progress.filter(|_| shard.index == 0);
+    let read = read_all(inputs, &mut shard, progress, abort);
+    let records = shard.worker.finish();
+    let counters = Box::new(shard.worker.counters().clone());
+    let _ = shard
+        .output
+        .send(FromWorker::Done(shard.index, records, counters));
+    read
+}
+
+/// `--threads N`: N worker threads that each read every file, the sequencer in the calling
+/// thread taking their epochs in turn.
 fn run_threaded(
     inputs: &[Input],
     settings: &Settings,
@@ -410,34 +456,68 @@ fn run_threaded(
 ) -> Vec<FileReport> {
     let n = settings.threads;
     let abort = AtomicBool::new(false);
-    let (to_sequencer, from_workers) = bounded::<FromWorker>(n * 16);
-    let (recycle, recycled) = unbounded::<Batch>();
     std::thread::scope(|scope| {
-        let to_workers = spawn_workers(scope, settings, to_sequencer, &recycle);
         let abort = &abort;
-        let reader = scope.spawn(move || {
-            let mut dispatch = Dispatch::new(to_workers, recycled, None);
-            let results = read_all(inputs, &mut dispatch, progress, abort);
-            dispatch.finish();
-            results
-        });
-        let mut epochs = Epochs::new(n);
-        for message in from_workers {
-            epochs.take(message);
-            while let Some(epoch) = epochs.next() {
-                if report.failed.is_none()
-                    && let Err(e) = sequencer.process(epoch)
-                {
-                    report.failed = Some(e);
-                    abort.store(true, Ordering::Relaxed);
-                }
-            }
+        let mut receivers = Vec::with_capacity(n);
+        let mut handles = Vec::with_capacity(n);
+        for index in 0..n {
+            let (output, input) = bounded::<FromWorker>(EPOCHS_AHEAD);
+            let shard = Shard {
+                worker: Worker::new(settings),
+                index,
+                shards: n as u64,
+                output,
+            };
+            handles.push(scope.spawn(move || run_shard(shard, inputs, progress, abort)));
+            receivers.push(input);
         }
+        let mut epochs = Epochs::new(n);
+        take_in_turn(&receivers, &mut epochs, |epoch| {
+            if report.failed.is_none()
+                && let Err(e) = sequencer.process(epoch)
+            {
+                report.failed = Some(e);
+                abort.store(true, Ordering::Relaxed);
+            }
+        });
         report.counters.merge(&epochs.done);
-        let (results, read_counters) = reader.join().expect("reader thread panicked");
+        // Every worker read the same packets: the first one's reading counts for all.
+        let mut reads = handles
+            .into_iter()
+            .map(|h| h.join().expect("worker thread panicked"));
+        let (results, read_counters) = reads.next().unwrap_or_default();
+        reads.for_each(drop);
         report.counters.merge(&read_counters);
         results
     })
+}
+
+/// Takes one message from each worker in turn until every one is done, so that no worker gets
+/// more than [`EPOCHS_AHEAD`] epochs ahead of another and memory stays bounded; hands each
+/// complete epoch to `process`.
+fn take_in_turn(
+    receivers: &[Receiver<FromWorker>],
+    epochs: &mut Epochs,
+    mut process: impl FnMut(Vec<Record>),
+) {
+    let mut open = vec![true; receivers.len()];
+    while open.iter().any(|&o| o) {
+        for (receiver, open) in receivers.iter().zip(&mut open) {
+            if !*open {
+                continue;
+            }
+            match receiver.recv() {
+                Ok(message) => {
+                    *open = matches!(message, FromWorker::Epoch(..));
+                    epochs.take(message);
+                }
+                Err(_) => *open = false,
+            }
+            while let Some(epoch) = epochs.next() {
+                process(epoch);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
-//! The channels between readers, workers and the sequencer, shared by threaded replay and live
-//! capture: batches of decoded packets to the worker that owns their flow, ticks, and each
-//! worker's records of an epoch back, merged in lockstep so that an epoch is complete before the
-//! sequencer sorts it.
+//! The channels between readers, workers and the sequencer of live capture: batches of decoded
+//! packets to the worker that owns their flow, ticks, and each worker's records of an epoch
+//! back, merged in lockstep so that an epoch is complete before the sequencer sorts it.
+//! (Threaded replay has no reader thread: each of its workers reads the files itself, see
+//! `replay.rs`; it shares the epochs.)
 
 use super::{Settings, Worker};
 use crate::capture::Timestamp;
@@ -64,8 +65,6 @@ pub(super) enum ToWorker {
     Batch(Batch),
     /// End the flows idle at this time and hand on the epoch's records.
     Tick(Timestamp),
-    /// The input is over: end every flow.
-    Finish,
 }
 
 /// What a worker tells the sequencer.
@@ -88,9 +87,8 @@ pub(super) struct Dispatch {
     to_workers: Vec<Sender<ToWorker>>,
     batches: Vec<Batch>,
     recycled: Receiver<Batch>,
-    /// Live capture: how long to wait for a full worker queue before the batch is dropped
-    /// (and counted); `None` waits as long as it takes (replay loses nothing).
-    patience: Option<Duration>,
+    /// How long to wait for a full worker queue before the batch is dropped (and counted).
+    patience: Duration,
     /// Packets dropped because a worker's queue stayed full.
     pub dropped: u64,
 }
@@ -99,7 +97,7 @@ impl Dispatch {
     pub fn new(
         to_workers: Vec<Sender<ToWorker>>,
         recycled: Receiver<Batch>,
-        patience: Option<Duration>,
+        patience: Duration,
     ) -> Dispatch {
         Dispatch {
             batches: (0..to_workers.len()).map(|_| Batch::default()).collect(),
@@ -127,12 +125,8 @@ impl Dispatch {
         let fresh = self.recycled.try_recv().unwrap_or_default();
         let full = std::mem::replace(&mut self.batches[worker], fresh);
         let message = ToWorker::Batch(full);
-        let Some(patience) = self.patience else {
-            let _ = self.to_workers[worker].send(message);
-            return;
-        };
         if let Err(SendTimeoutError::Timeout(ToWorker::Batch(mut lost))) =
-            self.to_workers[worker].send_timeout(message, patience)
+            self.to_workers[worker].send_timeout(message, self.patience)
         {
             self.dropped += lost.packets.len() as u64;
             lost.clear();
@@ -147,24 +141,12 @@ impl Dispatch {
         }
     }
 
-    /// Sends every partly filled batch, then a tick, to every worker. (Live capture gives up
-    /// on a worker that stays full; its next tick comes soon.)
+    /// Sends every partly filled batch, then a tick, to every worker. (It gives up on a worker
+    /// that stays full; its next tick comes soon.)
     pub fn tick(&mut self, now: Timestamp) {
         for worker in 0..self.to_workers.len() {
             self.send(worker);
-            let tick = ToWorker::Tick(now);
-            let _ = match self.patience {
-                None => self.to_workers[worker].send(tick).is_ok(),
-                Some(patience) => self.to_workers[worker].send_timeout(tick, patience).is_ok(),
-            };
-        }
-    }
-
-    /// Sends what is left and tells every worker the input is over.
-    pub fn finish(&mut self) {
-        for worker in 0..self.to_workers.len() {
-            self.send(worker);
-            let _ = self.to_workers[worker].send(ToWorker::Finish);
+            let _ = self.to_workers[worker].send_timeout(ToWorker::Tick(now), self.patience);
         }
     }
 }
@@ -187,8 +169,7 @@ pub(super) fn spawn_workers<'scope>(
         .collect()
 }
 
-/// A worker thread: runs its share of the flows until told to finish, or until every sender
-/// is gone (which also finishes).
+/// A worker thread: runs its share of the flows until every sender is gone, then ends them.
 fn worker_loop(
     index: usize,
     settings: &Settings,
@@ -223,7 +204,6 @@ fn worker_loop(
                     return;
                 }
             }
-            ToWorker::Finish => break,
         }
     }
     let records = worker.finish();
@@ -326,7 +306,7 @@ mod tests {
     fn a_live_reader_drops_and_counts_a_batch_a_stuck_worker_cannot_take() {
         let (tx, rx) = bounded(1);
         let (_recycle, recycled) = bounded(1);
-        let mut dispatch = Dispatch::new(vec![tx], recycled, Some(Duration::from_millis(1)));
+        let mut dispatch = Dispatch::new(vec![tx], recycled, Duration::from_millis(1));
         let first = push_capture(&mut dispatch);
         dispatch.flush();
         assert_eq!(dispatch.dropped, 0, "the queue had room for one batch");
@@ -341,16 +321,5 @@ mod tests {
             Ok(ToWorker::Batch(batch)) => assert_eq!(batch.packets.len() as u64, first),
             _ => panic!("the first batch should be queued"),
         }
-        // A replay waits instead: nothing is dropped once the worker takes its batch.
-        let (tx, rx) = bounded(1);
-        let (_recycle, recycled) = bounded(1);
-        let mut replay = Dispatch::new(vec![tx], recycled, None);
-        let taker = std::thread::spawn(move || rx.iter().count());
-        push_capture(&mut replay);
-        replay.flush();
-        push_capture(&mut replay);
-        replay.finish();
-        drop(replay);
-        assert_eq!(taker.join().unwrap(), 3, "two batches and the finish");
     }
 }
