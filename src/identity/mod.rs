@@ -107,6 +107,19 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// No one: what records nobody looks at the identity of carry.
+    pub fn unknown() -> Identity {
+        Identity {
+            user: String::new(),
+            source: UserSource::Ip,
+            device: None,
+            group: None,
+            person: false,
+            server: false,
+            client: None,
+        }
+    }
+
     /// Person, service or unknown, for a record whose app is of `category`.
     pub fn kind(&self, category: Option<Category>) -> UserKind {
         if self.server {

@@ -250,6 +250,11 @@ impl Output {
         self.rollups.drain()
     }
 
+    /// Whether events are being written.
+    pub fn has_events(&self) -> bool {
+        self.events.is_some()
+    }
+
     /// Stops writing events (their reader went away); everything else goes on.
     pub fn close_events(&mut self) {
         self.events = None;

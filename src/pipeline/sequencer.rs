@@ -1,6 +1,8 @@
 //! The sequencer: the stages after proto, run in one thread on records in a fixed order.
 
+use crate::capture::Timestamp;
 use crate::catalog::{Catalog, Identified};
+use crate::decode::Addr;
 use crate::identity::{Identity, Resolver};
 use crate::metrics::Counters;
 use crate::naming::{Namer, NamingConfig};
@@ -123,8 +125,13 @@ impl Sequencer {
             let result = match record {
                 Record::Dns(lookup) => {
                     self.namer.learn(lookup);
-                    let identity = self.resolver.resolve(lookup.client.addr, lookup.ts);
                     let (app, candidate) = self.catalog.classify(Some(&lookup.query), None, 0);
+                    let identity = identity(
+                        needed(&self.output, app, candidate),
+                        &mut self.resolver,
+                        lookup.client.addr,
+                        lookup.ts,
+                    );
                     self.output.dns(&DnsView {
                         record: lookup,
                         identity: &identity,
@@ -135,7 +142,6 @@ impl Sequencer {
                 }
                 Record::Flow(flow) => {
                     let (server_name, name_source) = self.namer.name(flow);
-                    let identity = self.resolver.resolve(flow.client.addr, flow.first);
                     let request = flow
                         .http
                         .as_deref()
@@ -143,6 +149,12 @@ impl Sequencer {
                     let (app, candidate) =
                         self.catalog
                             .classify(server_name, request, flow.server.port);
+                    let identity = identity(
+                        needed(&self.output, app, candidate),
+                        &mut self.resolver,
+                        flow.client.addr,
+                        flow.first,
+                    );
                     self.output.flow(&FlowView {
                         record: flow,
                         server_name,
@@ -236,5 +248,22 @@ impl Sequencer {
     pub fn add_counters(&self, counters: &mut Counters) {
         counters.dns_cache_evictions += self.namer.cache_evictions();
         counters.identity_evictions += self.resolver.evictions();
+    }
+}
+
+/// Whether anything will look at a record's identity: events show every record's, the summary
+/// and the store only those of AI apps and candidates. Pseudonymizing resolves every record,
+/// as it always has, so that the same users get sealed.
+fn needed(output: &Output, app: Option<Identified<'_>>, candidate: bool) -> bool {
+    app.is_some() || candidate || output.has_events()
+}
+
+/// Who `client` is at `at`, when `needed` (see [`needed`]); skipping the others takes a tenth
+/// off a replay without events.
+fn identity(needed: bool, resolver: &mut Resolver, client: Addr, at: Timestamp) -> Identity {
+    if needed || resolver.pseudonymizer().is_some() {
+        resolver.resolve(client, at)
+    } else {
+        Identity::unknown()
     }
 }
