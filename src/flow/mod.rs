@@ -8,7 +8,7 @@
 mod key;
 mod table;
 
-pub use key::{FlowKey, Side};
+pub use key::{FlowKey, Side, worker_of};
 pub use table::{FlowConfig, FlowTable};
 
 use crate::capture::Timestamp;

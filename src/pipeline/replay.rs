@@ -13,7 +13,7 @@ use super::threads::{Epochs, FromWorker, WorkerStats};
 use super::{Sequencer, SequencerError, Settings, TICK_PACKETS, TICK_SECS, Worker};
 use crate::capture::{CaptureReader, Format, LinkType, Timestamp};
 use crate::decode::{Decoder, Packet, is_supported};
-use crate::flow::{FlowKey, Stamp};
+use crate::flow::{Stamp, worker_of};
 use crate::metrics::Counters;
 use crate::proto::Record;
 use crate::store::NewFile;
@@ -404,13 +404,13 @@ const EPOCHS_AHEAD: usize = 4;
 struct Shard {
     worker: Worker,
     index: usize,
-    shards: u64,
+    shards: usize,
     output: Sender<FromWorker>,
 }
 
 impl Sink for Shard {
     fn packet(&mut self, packet: &Packet<'_>, stamp: Stamp) {
-        if FlowKey::of(packet).0.worker_hash() % self.shards == self.index as u64 {
+        if worker_of(packet, self.shards) == self.index {
             self.worker.packet(packet, stamp);
         }
     }
@@ -465,7 +465,7 @@ fn run_threaded(
             let shard = Shard {
                 worker: Worker::new(settings),
                 index,
-                shards: n as u64,
+                shards: n,
                 output,
             };
             handles.push(scope.spawn(move || run_shard(shard, inputs, progress, abort)));

@@ -7,7 +7,7 @@
 use super::{Settings, Worker};
 use crate::capture::Timestamp;
 use crate::decode::Packet;
-use crate::flow::{FlowKey, Stamp};
+use crate::flow::{Stamp, worker_of};
 use crate::metrics::Counters;
 use crate::proto::Record;
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender};
@@ -110,8 +110,7 @@ impl Dispatch {
 
     /// Queues one decoded packet for the worker owning its flow.
     pub fn packet(&mut self, packet: &Packet<'_>, stamp: Stamp) {
-        let hash = FlowKey::of(packet).0.worker_hash();
-        let worker = (hash % self.to_workers.len() as u64) as usize;
+        let worker = worker_of(packet, self.to_workers.len());
         self.batches[worker].push(packet, stamp);
         if self.batches[worker].is_full() {
             self.send(worker);
