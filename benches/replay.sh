@@ -9,8 +9,8 @@
 #
 # CAPTURE defaults to /tmp/bench/bench.pcap, built by ../shared/bench/make_bench_pcap.sh when
 # missing (about two minutes; Debian's wireshark-common and tcpreplay). RUNS (default 3) runs of
-# each command; the median is shown. The file is read once first so every run finds it in the
-# page cache. Needs tcpdump, python3 and GNU time; ndpiReader (Debian's libndpi-bin) if present.
+# each command; the median is shown. The file is read (untimed) before every run so that each
+# finds it in the page cache, even where the kernel reclaims cold pages (DAMON) between runs. Needs tcpdump, python3 and GNU time; ndpiReader (Debian's libndpi-bin) if present.
 # lantern runs with --no-store --quiet: the packet path, not the store (benches/clickhouse.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +35,7 @@ packets=$(capinfos -c -M "$capture" 2>/dev/null | awk '/Number of packets/ {prin
 measure() {
   local name=$1; shift
   for i in $(seq "$runs"); do
+    cat "$capture" > /dev/null
     /usr/bin/time -f "%e %U %S %M" -o "$work/t" "$@" > /dev/null 2> "$work/err" || {
       echo "$name failed: $(tail -3 "$work/err")" >&2; return 1; }
     awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}' "$work/t"
