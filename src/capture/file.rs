@@ -425,20 +425,16 @@ impl CaptureReader {
                 "record claims {caplen} captured bytes, more than the {MAX_RECORD}-byte limit"
             )));
         }
-        self.require(header_len + caplen)?;
-        let record = &self.buf[self.pos..self.pos + header_len + caplen];
-        let parsed = match (modified, big_endian) {
-            (true, _) => pcap_parser::parse_pcap_frame_modified(record),
-            (false, false) => pcap_parser::parse_pcap_frame(record),
-            (false, true) => pcap_parser::parse_pcap_frame_be(record),
-        };
-        let (_, frame) = parsed.map_err(|e| self.malformed(format!("bad record: {e:?}")))?;
-        let frac = i64::from(frame.ts_usec);
+        // The record header (the first 16 bytes of both layouts) is read here rather than by
+        // pcap_parser: it is four words, the length is checked above, and this runs for every
+        // packet.
+        let frac = i64::from(word(4));
         let ts = Timestamp::from_parts(
-            i64::from(frame.ts_sec),
+            i64::from(word(0)),
             if nanos { frac } else { frac * 1000 },
         );
-        let wire_len = frame.origlen.max(frame.caplen);
+        let wire_len = word(12).max(caplen as u32);
+        self.require(header_len + caplen)?;
         let start = self.pos + header_len;
         self.pos += header_len + caplen;
         Ok(Some((ts, link, start, caplen, wire_len)))
