@@ -1,5 +1,10 @@
 //! Reading pcap and pcapng files record by record, from a reused buffer, with bounded memory.
 //!
+//! The buffer is reference-counted so that threaded replay can hand whole buffers to its
+//! workers instead of copying each packet out: while anyone else holds the current buffer,
+//! the reader goes on in a fresh one (from its pool when one came back) rather than writing
+//! over it.
+//!
 //! Every byte of a file is untrusted: record lengths are checked against [`MAX_RECORD`] before
 //! the buffer grows, timestamps are computed with checked arithmetic, and a file that ends in
 //! the middle of a record gives [`ReadErrorKind::Truncated`] naming the packet number and the
@@ -11,6 +16,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The largest record (pcap packet record or pcapng block) accepted: 16 MiB, as libpcap.
 pub const MAX_RECORD: usize = 16 * 1024 * 1024;
@@ -150,7 +156,9 @@ pub struct CaptureReader {
     path: PathBuf,
     source: Box<dyn Read + Send>,
     size: Option<u64>,
-    buf: Vec<u8>,
+    buf: Arc<Vec<u8>>,
+    /// Buffers given back for reuse (see [`recycle`](Self::recycle)).
+    spare: Vec<Vec<u8>>,
     /// Start of the unread bytes in `buf`.
     pos: usize,
     /// End of the valid bytes in `buf`.
@@ -202,7 +210,12 @@ impl CaptureReader {
             source,
             size,
             // Small files get a small buffer; it grows (to MAX_RECORD at most) when a record needs it.
-            buf: vec![0; size.map_or(READ_CHUNK, |s| (s as usize).clamp(4096, READ_CHUNK))],
+            buf: Arc::new(vec![
+                0;
+                size.map_or(READ_CHUNK, |s| (s as usize)
+                    .clamp(4096, READ_CHUNK))
+            ]),
+            spare: Vec::new(),
             pos: 0,
             end: 0,
             buf_offset: 0,
@@ -246,6 +259,13 @@ impl CaptureReader {
 
     /// Reads the next packet; `Ok(None)` at the clean end of the file.
     pub fn next_packet(&mut self) -> Result<Option<RawPacket<'_>>, ReadError> {
+        Ok(self.advance()?.map(|slot| self.packet(&slot)))
+    }
+
+    /// Reads the next packet and says where it is: [`packet`](Self::packet) gives it, and
+    /// [`buffer`](Self::buffer) the buffer that holds it, both borrowing the reader only
+    /// immutably.
+    pub fn advance(&mut self) -> Result<Option<Slot>, ReadError> {
         let found = match self.state {
             State::Pcap { .. } => self.next_pcap_record(),
             State::PcapNg { .. } => self.next_pcapng_packet(),
@@ -253,10 +273,11 @@ impl CaptureReader {
         match found {
             Ok(Some((ts, link, start, len, wire_len))) => {
                 self.packets += 1;
-                Ok(Some(RawPacket {
+                Ok(Some(Slot {
                     ts,
                     link,
-                    data: &self.buf[start..start + len],
+                    start,
+                    len,
                     wire_len,
                 }))
             }
@@ -265,6 +286,29 @@ impl CaptureReader {
                 path: self.path.clone(),
                 kind,
             }),
+        }
+    }
+
+    /// The packet the latest [`advance`](Self::advance) found.
+    pub fn packet(&self, slot: &Slot) -> RawPacket<'_> {
+        RawPacket {
+            ts: slot.ts,
+            link: slot.link,
+            data: &self.buf[slot.start..slot.start + slot.len],
+            wire_len: slot.wire_len,
+        }
+    }
+
+    /// The buffer that holds the latest packet. Holding a clone makes the reader go on in
+    /// another buffer when it next needs to read.
+    pub fn buffer(&self) -> &Arc<Vec<u8>> {
+        &self.buf
+    }
+
+    /// Gives back a buffer for reuse (at most a few are kept).
+    pub fn recycle(&mut self, buffer: Vec<u8>) {
+        if self.spare.len() < 4 {
+            self.spare.push(buffer);
         }
     }
 
@@ -280,17 +324,31 @@ impl CaptureReader {
         if self.end - self.pos >= need {
             return Ok(true);
         }
-        if self.pos > 0 {
-            self.buf.copy_within(self.pos..self.end, 0);
+        if Arc::get_mut(&mut self.buf).is_none() {
+            // Someone still holds the buffer: go on in another, with the unread bytes.
+            // A recycled buffer is written over as it is, without zeroing it first.
+            let mut fresh = self.spare.pop().unwrap_or_default();
+            if fresh.len() < self.buf.len() {
+                fresh.resize(self.buf.len(), 0);
+            }
+            fresh[..self.end - self.pos].copy_from_slice(&self.buf[self.pos..self.end]);
+            self.buf = Arc::new(fresh);
             self.buf_offset += self.pos as u64;
             self.end -= self.pos;
             self.pos = 0;
         }
-        if self.buf.len() < need {
-            self.buf.resize(need.next_power_of_two(), 0);
+        let buf = Arc::get_mut(&mut self.buf).expect("the reader's own buffer");
+        if self.pos > 0 {
+            buf.copy_within(self.pos..self.end, 0);
+            self.buf_offset += self.pos as u64;
+            self.end -= self.pos;
+            self.pos = 0;
+        }
+        if buf.len() < need {
+            buf.resize(need.next_power_of_two(), 0);
         }
         while self.end < need && !self.eof {
-            match self.source.read(&mut self.buf[self.end..]) {
+            match self.source.read(&mut buf[self.end..]) {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.end += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -429,10 +487,7 @@ impl CaptureReader {
         // pcap_parser: it is four words, the length is checked above, and this runs for every
         // packet.
         let frac = i64::from(word(4));
-        let ts = Timestamp::from_parts(
-            i64::from(word(0)),
-            if nanos { frac } else { frac * 1000 },
-        );
+        let ts = Timestamp::from_parts(i64::from(word(0)), if nanos { frac } else { frac * 1000 });
         let wire_len = word(12).max(caplen as u32);
         self.require(header_len + caplen)?;
         let start = self.pos + header_len;
@@ -587,6 +642,21 @@ impl CaptureReader {
             ))
         })
     }
+}
+
+/// Where a packet is in the reader's buffer, and what its record says.
+#[derive(Clone, Copy, Debug)]
+pub struct Slot {
+    /// Capture time.
+    pub ts: Timestamp,
+    /// Link type.
+    pub link: LinkType,
+    /// Offset of the captured bytes in [`CaptureReader::buffer`].
+    pub start: usize,
+    /// Captured length.
+    pub len: usize,
+    /// Length on the wire.
+    pub wire_len: u32,
 }
 
 /// `(timestamp, link type, data start in the buffer, captured length, wire length)`.

@@ -14,7 +14,7 @@ mod file;
 mod live;
 mod time;
 
-pub use file::{CaptureReader, Format, ReadError, ReadErrorKind};
+pub use file::{CaptureReader, Format, ReadError, ReadErrorKind, Slot};
 pub use live::{
     DEFAULT_BUFFER_BYTES, DEFAULT_SNAPLEN, KernelStats, LiveConfig, LiveError, LiveSource, Read,
 };

@@ -12,7 +12,7 @@
 //!   [`LiveSnapshot`] of every counter once a second for the status line and the metrics
 //!   endpoint.
 
-use super::threads::{Batch, Dispatch, Epochs, FromWorker, ToWorker, spawn_workers};
+use super::threads::{Batch, Dispatch, Epochs, FromWorker, Returns, ToWorker, spawn_workers};
 use super::{Sequencer, SequencerError, Settings, StoreTotals, TICK_PACKETS, WriteStats};
 use crate::capture::{KernelStats, LiveSource, Read, Timestamp};
 use crate::decode::Decoder;
@@ -136,9 +136,14 @@ pub fn capture(
     let (recycle, recycled) = unbounded::<Batch>();
     let mut report = LiveReport::default();
     std::thread::scope(|scope| {
-        let to_workers = spawn_workers(scope, settings, to_sequencer, &recycle);
+        let returns = Returns {
+            batches: recycle,
+            buffers: None,
+        };
+        let to_workers = spawn_workers(scope, settings, to_sequencer, &returns);
         for (source, share) in sources.into_iter().zip(&shares) {
-            let dispatch = Dispatch::new(to_workers.clone(), recycled.clone(), QUEUE_PATIENCE);
+            let dispatch =
+                Dispatch::new(to_workers.clone(), recycled.clone(), Some(QUEUE_PATIENCE));
             let (stop, numbers, errors) = (&stop_readers, &numbers, &errors);
             scope.spawn(move || {
                 if let Err(e) = read(source, dispatch, stop, numbers, share) {
@@ -331,7 +336,7 @@ fn read(
                         ts: raw.ts,
                         clock,
                     };
-                    dispatch.packet(&packet, stamp);
+                    dispatch.packet(&packet, stamp, None);
                 }
                 since_tick += 1;
                 if since_tick >= TICK_PACKETS {

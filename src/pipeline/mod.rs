@@ -1,20 +1,18 @@
 //! Pipeline: the wiring that `replay` and the live `capture` daemon share.
 //!
-//! N [`Worker`]s run decode, flow and proto, each flow always in the same worker (a symmetric
-//! hash of its key). At fixed points of the packet stream (the first packet of each new
-//! [`TICK_SECS`] of capture time, and every [`TICK_PACKETS`] packets so that a capture whose
-//! clock stands still cannot pile up records) every worker gets a tick: it expires idle flows
-//! and hands its records of that epoch to the [`Sequencer`], which sorts them and runs naming,
+//! A reader decodes packets and hands each to one of N [`Worker`]s (flow and proto), each flow
+//! always to the same worker (a symmetric hash of its addresses and ports). At fixed points of
+//! the packet stream (the first packet of each new [`TICK_SECS`] of capture time, and every
+//! [`TICK_PACKETS`] packets so that a capture whose clock stands still cannot pile up records)
+//! every worker gets a tick: it expires idle flows and hands its records of that epoch to the [`Sequencer`], which sorts them and runs naming,
 //! catalog, identity, output and store in that order. Because ticks sit at the same packets
 //! whatever N is and each epoch is sorted by a key that does not depend on threads, the events
 //! are byte-identical for any `--threads`.
 //!
-//! Replay has no reader thread: each worker reads every file and keeps its share of the flows,
-//! so packets are never copied between threads (see `replay.rs` for why).
-//!
-//! Live capture ([`capture`]) cannot read a packet twice: one reader thread per interface hands
-//! each packet to the worker that owns its flow; there ticks also come from the wall clock,
-//! once a second, so that a quiet link still ends its idle flows.
+//! Replay hands workers the packets' places in the reader's buffer, not copies (see
+//! `replay.rs`). Live capture ([`capture`]) uses the same workers and sequencer with one reader
+//! thread per interface, copying packets out of libpcap's ring; there ticks also come from the
+//! wall clock, once a second, so that a quiet link still ends its idle flows.
 //!
 //! DESIGN.md puts the DNS answer cache, identity and rollups in shared `dashmap`s; here they live
 //! in the single sequencer thread instead: a shared cache would name a flow or not depending on

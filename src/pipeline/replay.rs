@@ -1,31 +1,35 @@
 //! Replaying capture files through the pipeline: in the calling thread for `--threads 1`, or
-//! with N worker threads and the sequencer in the calling thread.
+//! with a reader thread, N worker threads and the sequencer in the calling thread.
 //!
-//! With N workers, every worker reads and decodes every file itself and keeps the flows that
-//! hash to it, instead of one reader copying each packet to the worker that owns it (the way
-//! live capture must work). Reading and decoding cost about a quarter of a replay; copying
-//! every payload across threads cost more than that, and a single reader was the bottleneck
-//! (`benches/replay.sh`: 1.24 s with one thread, 1.31 s with two). Every worker sees the same
-//! packets, so each ticks at the same packets by itself and the epochs line up without a word
-//! between them.
+//! The reader decodes each packet once and hands the worker that owns its flow the packet's
+//! place in the reader's buffer, not a copy: a batch holds the buffer (reference-counted), the
+//! reader goes on in another, and the last worker done with a buffer gives it back. Copying
+//! every payload made two threads slower than one (`benches/replay.sh`: 1.31 s against
+//! 1.24 s), and having every worker read and decode every file itself spent a core's worth of
+//! time on packets each worker then skipped.
 
-use super::threads::{Epochs, FromWorker, WorkerStats};
+use super::threads::{Batch, Dispatch, Epochs, FromWorker, Returns, spawn_workers};
 use super::{Sequencer, SequencerError, Settings, TICK_PACKETS, TICK_SECS, Worker};
 use crate::capture::{CaptureReader, Format, LinkType, Timestamp};
 use crate::decode::{Decoder, Packet, is_supported};
-use crate::flow::{Stamp, worker_of};
+use crate::flow::Stamp;
 use crate::metrics::Counters;
 use crate::proto::Record;
 use crate::store::NewFile;
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::{Receiver, bounded, unbounded};
 use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Packets between two progress updates.
 const PROGRESS_EVERY: u64 = 8192;
+
+/// Packets between two looks for buffers the workers gave back (a 1 MiB buffer holds about
+/// 3,000 packets of the benchmark capture).
+const SPARE_EVERY: u64 = 1024;
 
 /// How reading one file went.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -224,10 +228,14 @@ fn sha256_file(path: &Path) -> std::io::Result<(u64, String)> {
 
 /// Where decoded packets go.
 trait Sink {
-    /// One decoded packet.
-    fn packet(&mut self, packet: &Packet<'_>, stamp: Stamp);
+    /// One decoded packet, from `buffer` (the reader's) unless it was reassembled.
+    fn packet(&mut self, packet: &Packet<'_>, stamp: Stamp, buffer: &Arc<Vec<u8>>);
     /// Capture time reached a tick; `false` stops the run.
     fn tick(&mut self, now: Timestamp) -> bool;
+    /// A buffer the reader may reuse, if one came back.
+    fn spare_buffer(&mut self) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// Decides when ticks fall: at the first packet of each new [`TICK_SECS`] of capture time
@@ -295,14 +303,15 @@ fn read_all(
             if abort.load(Ordering::Relaxed) {
                 break;
             }
-            let raw = match reader.next_packet() {
-                Ok(Some(raw)) => raw,
+            let slot = match reader.advance() {
+                Ok(Some(slot)) => slot,
                 Ok(None) => break,
                 Err(e) => {
                     result.error = Some(e.to_string());
                     break;
                 }
             };
+            let raw = reader.packet(&slot);
             number += 1;
             result.span = Some(
                 result
@@ -332,7 +341,12 @@ fn read_all(
                     ts: raw.ts,
                     clock: clock.now(),
                 };
-                sink.packet(&packet, stamp);
+                sink.packet(&packet, stamp, reader.buffer());
+            }
+            if number.is_multiple_of(SPARE_EVERY) {
+                while let Some(buffer) = sink.spare_buffer() {
+                    reader.recycle(buffer);
+                }
             }
             if number.is_multiple_of(PROGRESS_EVERY)
                 && let Some(bar) = progress
@@ -364,7 +378,7 @@ fn run_inline(
         failed: Option<SequencerError>,
     }
     impl Sink for Inline<'_> {
-        fn packet(&mut self, packet: &Packet<'_>, stamp: Stamp) {
+        fn packet(&mut self, packet: &Packet<'_>, stamp: Stamp, _: &Arc<Vec<u8>>) {
             self.worker.packet(packet, stamp);
         }
         fn tick(&mut self, now: Timestamp) -> bool {
@@ -397,56 +411,28 @@ fn run_inline(
     results
 }
 
-/// Epochs a worker may run ahead of the slowest before it waits.
-const EPOCHS_AHEAD: usize = 4;
-
-/// One worker of a threaded replay: it sees every packet and keeps the flows that hash to it.
-struct Shard {
-    worker: Worker,
-    index: usize,
-    shards: usize,
-    output: Sender<FromWorker>,
+/// The reader's end of threaded replay: batches to the workers, buffers back.
+struct Reader {
+    dispatch: Dispatch,
+    buffers: Receiver<Vec<u8>>,
 }
 
-impl Sink for Shard {
-    fn packet(&mut self, packet: &Packet<'_>, stamp: Stamp) {
-        if worker_of(packet, self.shards) == self.index {
-            self.worker.packet(packet, stamp);
-        }
+impl Sink for Reader {
+    fn packet(&mut self, packet: &Packet<'_>, stamp: Stamp, buffer: &Arc<Vec<u8>>) {
+        self.dispatch.packet(packet, stamp, Some(buffer));
     }
 
     fn tick(&mut self, now: Timestamp) -> bool {
-        let records = self.worker.tick(now);
-        let stats = Box::new(WorkerStats {
-            counters: self.worker.counters().clone(),
-            open_flows: self.worker.open_flows(),
-        });
-        self.output
-            .send(FromWorker::Epoch(self.index, records, stats))
-            .is_ok()
+        self.dispatch.tick(now);
+        true
+    }
+
+    fn spare_buffer(&mut self) -> Option<Vec<u8>> {
+        self.buffers.try_recv().ok()
     }
 }
 
-/// A worker thread of a threaded replay: reads every input, then hands on its last records.
-/// Returns what reading found; only worker 0's progress is shown.
-fn run_shard(
-    mut shard: Shard,
-    inputs: &[Input],
-    progress: Option<&ProgressBar>,
-    abort: &AtomicBool,
-) -> (Vec<FileReport>, Counters) {
-    let progress = progress.filter(|_| shard.index == 0);
-    let read = read_all(inputs, &mut shard, progress, abort);
-    let records = shard.worker.finish();
-    let counters = Box::new(shard.worker.counters().clone());
-    let _ = shard
-        .output
-        .send(FromWorker::Done(shard.index, records, counters));
-    read
-}
-
-/// `--threads N`: N worker threads that each read every file, the sequencer in the calling
-/// thread taking their epochs in turn.
+/// `--threads N`: a reader thread, N worker threads, the sequencer in the calling thread.
 fn run_threaded(
     inputs: &[Input],
     settings: &Settings,
@@ -456,68 +442,44 @@ fn run_threaded(
 ) -> Vec<FileReport> {
     let n = settings.threads;
     let abort = AtomicBool::new(false);
+    let (to_sequencer, from_workers) = bounded::<FromWorker>(n * 16);
+    let (recycle, recycled) = unbounded::<Batch>();
+    // Bounded: a buffer that finds it full is freed.
+    let (give_back, buffers) = bounded::<Vec<u8>>(8);
     std::thread::scope(|scope| {
+        let returns = Returns {
+            batches: recycle,
+            buffers: Some(give_back),
+        };
+        let to_workers = spawn_workers(scope, settings, to_sequencer, &returns);
+        drop(returns);
         let abort = &abort;
-        let mut receivers = Vec::with_capacity(n);
-        let mut handles = Vec::with_capacity(n);
-        for index in 0..n {
-            let (output, input) = bounded::<FromWorker>(EPOCHS_AHEAD);
-            let shard = Shard {
-                worker: Worker::new(settings),
-                index,
-                shards: n,
-                output,
+        let reader = scope.spawn(move || {
+            let mut sink = Reader {
+                dispatch: Dispatch::new(to_workers, recycled, None),
+                buffers,
             };
-            handles.push(scope.spawn(move || run_shard(shard, inputs, progress, abort)));
-            receivers.push(input);
-        }
-        let mut epochs = Epochs::new(n);
-        take_in_turn(&receivers, &mut epochs, |epoch| {
-            if report.failed.is_none()
-                && let Err(e) = sequencer.process(epoch)
-            {
-                report.failed = Some(e);
-                abort.store(true, Ordering::Relaxed);
-            }
+            let results = read_all(inputs, &mut sink, progress, abort);
+            sink.dispatch.flush();
+            results
         });
+        let mut epochs = Epochs::new(n);
+        for message in from_workers {
+            epochs.take(message);
+            while let Some(epoch) = epochs.next() {
+                if report.failed.is_none()
+                    && let Err(e) = sequencer.process(epoch)
+                {
+                    report.failed = Some(e);
+                    abort.store(true, Ordering::Relaxed);
+                }
+            }
+        }
         report.counters.merge(&epochs.done);
-        // Every worker read the same packets: the first one's reading counts for all.
-        let mut reads = handles
-            .into_iter()
-            .map(|h| h.join().expect("worker thread panicked"));
-        let (results, read_counters) = reads.next().unwrap_or_default();
-        reads.for_each(drop);
+        let (results, read_counters) = reader.join().expect("reader thread panicked");
         report.counters.merge(&read_counters);
         results
     })
-}
-
-/// Takes one message from each worker in turn until every one is done, so that no worker gets
-/// more than [`EPOCHS_AHEAD`] epochs ahead of another and memory stays bounded; hands each
-/// complete epoch to `process`.
-fn take_in_turn(
-    receivers: &[Receiver<FromWorker>],
-    epochs: &mut Epochs,
-    mut process: impl FnMut(Vec<Record>),
-) {
-    let mut open = vec![true; receivers.len()];
-    while open.iter().any(|&o| o) {
-        for (receiver, open) in receivers.iter().zip(&mut open) {
-            if !*open {
-                continue;
-            }
-            match receiver.recv() {
-                Ok(message) => {
-                    *open = matches!(message, FromWorker::Epoch(..));
-                    epochs.take(message);
-                }
-                Err(_) => *open = false,
-            }
-            while let Some(epoch) = epochs.next() {
-                process(epoch);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,7 @@
-//! The channels between readers, workers and the sequencer of live capture: batches of decoded
-//! packets to the worker that owns their flow, ticks, and each worker's records of an epoch
-//! back, merged in lockstep so that an epoch is complete before the sequencer sorts it.
-//! (Threaded replay has no reader thread: each of its workers reads the files itself, see
-//! `replay.rs`; it shares the epochs.)
+//! The channels between readers, workers and the sequencer, shared by threaded replay and live
+//! capture: batches of decoded packets to the worker that owns their flow, ticks, and each
+//! worker's records of an epoch back, merged in lockstep so that an epoch is complete before the
+//! sequencer sorts it; emptied batches and the reader's buffers go back for reuse.
 
 use super::{Settings, Worker};
 use crate::capture::Timestamp;
@@ -12,6 +11,7 @@ use crate::metrics::Counters;
 use crate::proto::Record;
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender};
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Packets per batch handed to a worker.
@@ -21,40 +21,82 @@ const BATCH_BYTES: usize = 512 * 1024;
 /// Batches queued per worker.
 const WORKER_QUEUE: usize = 8;
 
-/// Decoded packets for one worker, their payloads copied out of the reader's buffer.
+/// Decoded packets for one worker. In threaded replay their payloads stay in the reader's
+/// buffer, which the batch holds; otherwise (live capture, reassembled fragments) they are
+/// copied into the batch.
 #[derive(Default)]
 pub(super) struct Batch {
+    /// The reader's buffer that the `shared` payloads lie in.
+    buffer: Option<Arc<Vec<u8>>>,
+    /// Payloads copied out.
     data: Vec<u8>,
     packets: Vec<Meta>,
 }
 
-/// A decoded packet whose payload is `len` bytes at `start` in the batch's data.
+/// A decoded packet whose payload is `len` bytes at `start` in the batch's buffer (`shared`)
+/// or in its data.
 struct Meta {
     packet: Packet<'static>,
     stamp: Stamp,
     start: usize,
     len: usize,
+    shared: bool,
 }
 
 impl Batch {
     fn push(&mut self, packet: &Packet<'_>, stamp: Stamp) {
+        let len = packet.payload.len();
+        let (start, shared) = match self.offset_in_buffer(packet.payload) {
+            Some(start) => (start, true),
+            None => {
+                self.data.extend_from_slice(packet.payload);
+                (self.data.len() - len, false)
+            }
+        };
         self.packets.push(Meta {
             packet: Packet {
                 payload: &[],
                 ..*packet
             },
             stamp,
-            start: self.data.len(),
-            len: packet.payload.len(),
+            start,
+            len,
+            shared,
         });
-        self.data.extend_from_slice(packet.payload);
+    }
+
+    /// Where `payload` starts in the batch's buffer, if it lies there.
+    fn offset_in_buffer(&self, payload: &[u8]) -> Option<usize> {
+        let buffer = self.buffer.as_deref()?;
+        let start = (payload.as_ptr() as usize).checked_sub(buffer.as_ptr() as usize)?;
+        (start + payload.len() <= buffer.len()).then_some(start)
+    }
+
+    /// Whether the batch's payloads lie in `buffer`.
+    fn holds(&self, buffer: &Arc<Vec<u8>>) -> bool {
+        self.buffer.as_ref().is_some_and(|b| Arc::ptr_eq(b, buffer))
+    }
+
+    fn payload(&self, meta: &Meta) -> &[u8] {
+        let bytes = match (&self.buffer, meta.shared) {
+            (Some(buffer), true) => buffer.as_slice(),
+            _ => self.data.as_slice(),
+        };
+        &bytes[meta.start..meta.start + meta.len]
     }
 
     fn is_full(&self) -> bool {
         self.packets.len() >= BATCH_PACKETS || self.data.len() >= BATCH_BYTES
     }
 
-    fn clear(&mut self) {
+    /// Empties the batch; the reader's buffer goes back to `buffers` when this was its last
+    /// holder.
+    fn clear(&mut self, buffers: Option<&Sender<Vec<u8>>>) {
+        if let (Some(buffer), Some(buffers)) = (self.buffer.take(), buffers)
+            && let Ok(buffer) = Arc::try_unwrap(buffer)
+        {
+            let _ = buffers.try_send(buffer);
+        }
         self.data.clear();
         self.packets.clear();
     }
@@ -87,8 +129,9 @@ pub(super) struct Dispatch {
     to_workers: Vec<Sender<ToWorker>>,
     batches: Vec<Batch>,
     recycled: Receiver<Batch>,
-    /// How long to wait for a full worker queue before the batch is dropped (and counted).
-    patience: Duration,
+    /// Live capture: how long to wait for a full worker queue before the batch is dropped
+    /// (and counted); `None` waits as long as it takes (replay loses nothing).
+    patience: Option<Duration>,
     /// Packets dropped because a worker's queue stayed full.
     pub dropped: u64,
 }
@@ -97,7 +140,7 @@ impl Dispatch {
     pub fn new(
         to_workers: Vec<Sender<ToWorker>>,
         recycled: Receiver<Batch>,
-        patience: Duration,
+        patience: Option<Duration>,
     ) -> Dispatch {
         Dispatch {
             batches: (0..to_workers.len()).map(|_| Batch::default()).collect(),
@@ -108,9 +151,17 @@ impl Dispatch {
         }
     }
 
-    /// Queues one decoded packet for the worker owning its flow.
-    pub fn packet(&mut self, packet: &Packet<'_>, stamp: Stamp) {
+    /// Queues one decoded packet for the worker owning its flow. `buffer` is the reader's
+    /// buffer the packet lies in, when the batch may hold on to it instead of copying.
+    pub fn packet(&mut self, packet: &Packet<'_>, stamp: Stamp, buffer: Option<&Arc<Vec<u8>>>) {
         let worker = worker_of(packet, self.to_workers.len());
+        if let Some(buffer) = buffer
+            && !self.batches[worker].holds(buffer)
+        {
+            // A batch holds one buffer.
+            self.send(worker);
+            self.batches[worker].buffer = Some(buffer.clone());
+        }
         self.batches[worker].push(packet, stamp);
         if self.batches[worker].is_full() {
             self.send(worker);
@@ -124,11 +175,15 @@ impl Dispatch {
         let fresh = self.recycled.try_recv().unwrap_or_default();
         let full = std::mem::replace(&mut self.batches[worker], fresh);
         let message = ToWorker::Batch(full);
+        let Some(patience) = self.patience else {
+            let _ = self.to_workers[worker].send(message);
+            return;
+        };
         if let Err(SendTimeoutError::Timeout(ToWorker::Batch(mut lost))) =
-            self.to_workers[worker].send_timeout(message, self.patience)
+            self.to_workers[worker].send_timeout(message, patience)
         {
             self.dropped += lost.packets.len() as u64;
-            lost.clear();
+            lost.clear(None);
             self.batches[worker] = lost;
         }
     }
@@ -140,14 +195,27 @@ impl Dispatch {
         }
     }
 
-    /// Sends every partly filled batch, then a tick, to every worker. (It gives up on a worker
-    /// that stays full; its next tick comes soon.)
+    /// Sends every partly filled batch, then a tick, to every worker. (Live capture gives up
+    /// on a worker that stays full; its next tick comes soon.)
     pub fn tick(&mut self, now: Timestamp) {
         for worker in 0..self.to_workers.len() {
             self.send(worker);
-            let _ = self.to_workers[worker].send_timeout(ToWorker::Tick(now), self.patience);
+            let tick = ToWorker::Tick(now);
+            let _ = match self.patience {
+                None => self.to_workers[worker].send(tick).is_ok(),
+                Some(patience) => self.to_workers[worker].send_timeout(tick, patience).is_ok(),
+            };
         }
     }
+}
+
+/// Where workers give back what the reader can reuse.
+#[derive(Clone)]
+pub(super) struct Returns {
+    /// Emptied batches.
+    pub batches: Sender<Batch>,
+    /// The reader's buffers, once no batch holds them (threaded replay).
+    pub buffers: Option<Sender<Vec<u8>>>,
 }
 
 /// Starts `settings.threads` workers in `scope`, each sending its epochs to `to_sequencer`;
@@ -156,13 +224,13 @@ pub(super) fn spawn_workers<'scope>(
     scope: &'scope std::thread::Scope<'scope, '_>,
     settings: &'scope Settings,
     to_sequencer: Sender<FromWorker>,
-    recycle: &Sender<Batch>,
+    returns: &Returns,
 ) -> Vec<Sender<ToWorker>> {
     (0..settings.threads.max(1))
         .map(|index| {
             let (tx, rx) = crossbeam_channel::bounded::<ToWorker>(WORKER_QUEUE);
-            let (output, recycle) = (to_sequencer.clone(), recycle.clone());
-            scope.spawn(move || worker_loop(index, settings, rx, output, recycle));
+            let (output, returns) = (to_sequencer.clone(), returns.clone());
+            scope.spawn(move || worker_loop(index, settings, rx, output, returns));
             tx
         })
         .collect()
@@ -174,7 +242,7 @@ fn worker_loop(
     settings: &Settings,
     input: Receiver<ToWorker>,
     output: Sender<FromWorker>,
-    recycle: Sender<Batch>,
+    returns: Returns,
 ) {
     let mut worker = Worker::new(settings);
     for message in input {
@@ -182,13 +250,13 @@ fn worker_loop(
             ToWorker::Batch(mut batch) => {
                 for m in &batch.packets {
                     let packet = Packet {
-                        payload: &batch.data[m.start..m.start + m.len],
+                        payload: batch.payload(m),
                         ..m.packet
                     };
                     worker.packet(&packet, m.stamp);
                 }
-                batch.clear();
-                let _ = recycle.send(batch);
+                batch.clear(returns.buffers.as_ref());
+                let _ = returns.batches.send(batch);
             }
             ToWorker::Tick(now) => {
                 let records = worker.tick(now);
@@ -278,16 +346,23 @@ mod tests {
     use super::*;
     use crate::capture::CaptureReader;
     use crate::decode::Decoder;
-    use crossbeam_channel::bounded;
+    use crossbeam_channel::{bounded, unbounded};
 
     /// Every decoded packet of `captures/curl-chatgpt.pcap`, pushed into `dispatch`.
     fn push_capture(dispatch: &mut Dispatch) -> u64 {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/curl-chatgpt.pcap");
-        let mut reader = CaptureReader::open(&path).unwrap();
+        push_file(&mut CaptureReader::open(&path).unwrap(), dispatch, false)
+    }
+
+    /// Every decoded packet `reader` reads, pushed into `dispatch`, from the reader's buffer
+    /// when `share`.
+    fn push_file(reader: &mut CaptureReader, dispatch: &mut Dispatch, share: bool) -> u64 {
         let (mut decoder, mut counters) = (Decoder::default(), Counters::default());
         let mut pushed = 0;
-        while let Some(raw) = reader.next_packet().unwrap() {
+        // Some captures are cut short on purpose: the packets before the cut count.
+        while let Ok(Some(slot)) = reader.advance() {
+            let raw = reader.packet(&slot);
             if let Some(packet) = decoder.decode(raw.link, raw.data, raw.ts, &mut counters) {
                 pushed += 1;
                 let stamp = Stamp {
@@ -295,17 +370,84 @@ mod tests {
                     ts: raw.ts,
                     clock: raw.ts,
                 };
-                dispatch.packet(&packet, stamp);
+                dispatch.packet(&packet, stamp, share.then(|| reader.buffer()));
             }
         }
         pushed
+    }
+
+    /// Each packet's number and payload, from every batch `workers` were sent.
+    fn payloads(workers: &[Receiver<ToWorker>]) -> (Vec<(u64, Vec<u8>)>, Vec<Batch>) {
+        let (mut seen, mut batches) = (Vec::new(), Vec::new());
+        for rx in workers {
+            for message in rx.try_iter() {
+                if let ToWorker::Batch(batch) = message {
+                    for m in &batch.packets {
+                        seen.push((m.stamp.number, batch.payload(m).to_vec()));
+                    }
+                    batches.push(batch);
+                }
+            }
+        }
+        seen.sort();
+        (seen, batches)
+    }
+
+    #[test]
+    fn batches_that_hold_the_readers_buffer_carry_the_same_payloads_as_copies() {
+        // Every own capture (tunnels, IPv6, reassembled fragments), read through a 4 KiB
+        // buffer so that the reader moves on to new buffers many times.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+        let (mut files, mut buffers) = (0, 0);
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let Some(bytes) = std::fs::read(&path).ok().filter(|_| {
+                path.extension()
+                    .is_some_and(|e| e == "pcap" || e == "pcapng")
+            }) else {
+                continue;
+            };
+            files += 1;
+            let open = || {
+                let source = Box::new(std::io::Cursor::new(bytes.clone()));
+                CaptureReader::from_reader(&path, source, Some(4096)).unwrap()
+            };
+            let run = |share: bool| {
+                let (txs, rxs): (Vec<_>, Vec<_>) = (0..2).map(|_| unbounded()).unzip();
+                let (_recycle, recycled) = unbounded();
+                let mut dispatch = Dispatch::new(txs, recycled, None);
+                let mut reader = open();
+                push_file(&mut reader, &mut dispatch, share);
+                dispatch.flush();
+                payloads(&rxs)
+            };
+            let (copied, _) = run(false);
+            let (shared, mut batches) = run(true);
+            assert_eq!(shared, copied, "{}", path.display());
+            // The buffers come back once the last batch holding each is cleared.
+            let (give_back, back) = unbounded();
+            let held: std::collections::HashSet<*const Vec<u8>> = batches
+                .iter()
+                .filter_map(|b| b.buffer.as_ref().map(Arc::as_ptr))
+                .collect();
+            for batch in &mut batches {
+                batch.clear(Some(&give_back));
+            }
+            assert_eq!(back.try_iter().count(), held.len(), "{}", path.display());
+            buffers += held.len();
+        }
+        assert!(files > 20, "{files} captures");
+        assert!(
+            buffers > 4 * files,
+            "{buffers} buffers held for {files} captures"
+        );
     }
 
     #[test]
     fn a_live_reader_drops_and_counts_a_batch_a_stuck_worker_cannot_take() {
         let (tx, rx) = bounded(1);
         let (_recycle, recycled) = bounded(1);
-        let mut dispatch = Dispatch::new(vec![tx], recycled, Duration::from_millis(1));
+        let mut dispatch = Dispatch::new(vec![tx], recycled, Some(Duration::from_millis(1)));
         let first = push_capture(&mut dispatch);
         dispatch.flush();
         assert_eq!(dispatch.dropped, 0, "the queue had room for one batch");
@@ -320,5 +462,16 @@ mod tests {
             Ok(ToWorker::Batch(batch)) => assert_eq!(batch.packets.len() as u64, first),
             _ => panic!("the first batch should be queued"),
         }
+        // A replay waits instead: nothing is dropped once the worker takes its batch.
+        let (tx, rx) = bounded(1);
+        let (_recycle, recycled) = bounded(1);
+        let mut replay = Dispatch::new(vec![tx], recycled, None);
+        let taker = std::thread::spawn(move || rx.iter().count());
+        push_capture(&mut replay);
+        replay.flush();
+        push_capture(&mut replay);
+        replay.flush();
+        drop(replay);
+        assert_eq!(taker.join().unwrap(), 2, "two batches");
     }
 }
