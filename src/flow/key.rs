@@ -47,10 +47,10 @@ impl FlowKey {
 }
 
 /// The worker (of `workers`) that owns a packet's flow: the same for both directions and in
-/// every run. Threaded replay asks this of every packet in every worker, so it is a few
-/// multiplications (a commutative sum of one folded multiply per endpoint, then one more over
-/// protocol and VLANs) rather than the flow table's keyed hash, and the worker is picked by a
-/// multiply and shift rather than a division.
+/// every run. The reader, the thread that paces a threaded run, asks this of every packet, so it
+/// is a few multiplications (a commutative sum of one folded multiply per endpoint, then one
+/// more over protocol and VLANs) rather than the flow table's keyed hash, and the worker is
+/// picked by a multiply and shift rather than a division.
 pub fn worker_of(packet: &Packet<'_>, workers: usize) -> usize {
     let endpoint = |addr: Addr, port: u16| {
         let a = u128::from_le_bytes(addr.0);
