@@ -369,8 +369,11 @@ impl Inspector {
     }
 
     /// Takes the records collected so far.
+    /// The next epoch starts with room for as many as this one had, so that its vector does
+    /// not grow from nothing again.
     pub fn take_records(&mut self) -> Vec<Record> {
-        std::mem::take(&mut self.records)
+        let room = self.records.len();
+        std::mem::replace(&mut self.records, Vec::with_capacity(room))
     }
 
     /// Inspects one packet of `flow`.

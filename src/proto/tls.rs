@@ -304,7 +304,7 @@ fn hex_list(values: &[u16]) -> String {
         if i > 0 {
             out.push(',');
         }
-        let _ = write!(out, "{v:04x}");
+        super::push_hex(&mut out, &v.to_be_bytes());
     }
     out
 }
