@@ -8,14 +8,16 @@
 #   benches/replay.sh [CAPTURE] [RUNS]
 #
 # CAPTURE defaults to /tmp/bench/bench.pcap, built by ../shared/bench/make_bench_pcap.sh when
-# missing (about two minutes; Debian's wireshark-common and tcpreplay). RUNS (default 3) runs of
-# each command; the median is shown. The file is read (untimed) before every run so that each
-# finds it in the page cache, even where the kernel reclaims cold pages (DAMON) between runs. Needs tcpdump, python3 and GNU time; ndpiReader (Debian's libndpi-bin) if present.
-# lantern runs with --no-store --quiet: the packet path, not the store (benches/clickhouse.rs).
+# missing (about two minutes; Debian's wireshark-common and tcpreplay). RUNS (default 5)
+# rounds of tcpdump and lantern in turn; the median of each is shown (ndpiReader runs once).
+# The file is read (untimed) before every run so that each finds it in the page cache, even
+# where the kernel reclaims cold pages (DAMON) between runs. Needs tcpdump, python3 and GNU
+# time; ndpiReader (Debian's libndpi-bin) if present. lantern runs with --no-store --quiet:
+# the packet path, not the store (benches/clickhouse.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 capture=${1:-/tmp/bench/bench.pcap}
-runs=${2:-3}
+runs=${2:-5}
 if [ ! -e "$capture" ]; then
   mkdir -p "$(dirname "$capture")"
   (cd ../shared/bench && bash make_bench_pcap.sh ndpi-pcaps "$capture" 1536)
@@ -31,28 +33,32 @@ trap 'rm -rf "$work"' EXIT
 cat "$capture" > /dev/null
 packets=$(capinfos -c -M "$capture" 2>/dev/null | awk '/Number of packets/ {print $NF}')
 
-# One command, RUNS times: "wall cpu rss_kib" of the median run by wall time.
-measure() {
+# One run of a command, appended to $work/NAME.runs as "wall cpu rss_kib".
+run_once() {
   local name=$1; shift
-  for i in $(seq "$runs"); do
-    cat "$capture" > /dev/null
-    /usr/bin/time -f "%e %U %S %M" -o "$work/t" "$@" > /dev/null 2> "$work/err" || {
-      echo "$name failed: $(tail -3 "$work/err")" >&2; return 1; }
-    awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}' "$work/t"
-  done | sort -n | awk -v n="$runs" 'NR == int((n + 1) / 2)' > "$work/$name"
+  cat "$capture" > /dev/null
+  /usr/bin/time -f "%e %U %S %M" -o "$work/t" "$@" > /dev/null 2> "$work/err" || {
+    echo "$name failed: $(tail -3 "$work/err")" >&2; exit 1; }
+  awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}' "$work/t" >> "$work/$name.runs"
 }
 
-measure tcpdump tcpdump -nr "$capture" -w /dev/null
-measure lantern-t1 "$lantern" replay --no-store --quiet --threads 1 "$capture"
-measure lantern-t2 "$lantern" replay --no-store --quiet --threads 2 "$capture"
+# RUNS rounds of tcpdump and lantern in turn, so that a slow spell of the machine falls on
+# all of them; the median run of each by wall time is kept.
+for i in $(seq "$runs"); do
+  run_once tcpdump tcpdump -nr "$capture" -w /dev/null
+  run_once lantern-t1 "$lantern" replay --no-store --quiet --threads 1 "$capture"
+  run_once lantern-t2 "$lantern" replay --no-store --quiet --threads 2 "$capture"
+done
+for name in tcpdump lantern-t1 lantern-t2; do
+  sort -n "$work/$name.runs" | awk -v n="$runs" 'NR == int((n + 1) / 2)' > "$work/$name"
+done
 if command -v ndpiReader > /dev/null; then
-  ndpi_runs=$runs; runs=1
-  measure ndpiReader ndpiReader -q -i "$capture" -C "$work/flows.csv"
-  runs=$ndpi_runs
+  run_once ndpiReader ndpiReader -q -i "$capture" -C "$work/flows.csv"
+  cp "$work/ndpiReader.runs" "$work/ndpiReader"
 fi
 
 echo "capture: $capture, $packets packets, $(($(stat -c %s "$capture") / 1000000)) MB; $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "median of $runs runs (ndpiReader: 1)"
+echo "median of $runs rounds (ndpiReader: one run)"
 printf '%-22s %8s %8s %10s %12s %10s\n' command "wall s" "CPU s" "peak RSS" "packets/s" "x tcpdump"
 base=$(awk '{print $1}' "$work/tcpdump")
 for name in tcpdump lantern-t1 lantern-t2 ndpiReader; do
