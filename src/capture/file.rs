@@ -492,6 +492,7 @@ impl CaptureReader {
         self.require(header_len + caplen)?;
         let start = self.pos + header_len;
         self.pos += header_len + caplen;
+        prefetch(self.buf.get(self.pos..));
         Ok(Some((ts, link, start, caplen, wire_len)))
     }
 
@@ -641,6 +642,21 @@ impl CaptureReader {
                 interfaces.len()
             ))
         })
+    }
+}
+
+/// Asks the CPU to bring the first two cache lines of `bytes` (the next record: its header
+/// and the start of its packet) closer while this packet is processed.
+#[inline]
+fn prefetch(bytes: Option<&[u8]>) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(bytes) = bytes {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        for line in bytes.chunks(64).take(2) {
+            // SAFETY: SSE is part of every x86_64 CPU, and a prefetch only hints: it reads
+            // nothing and cannot fault (the address is in the buffer anyway).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+        }
     }
 }
 
