@@ -629,6 +629,7 @@ impl CaptureReader {
             _ => None,
         };
         self.pos += len;
+        prefetch(self.buf.get(self.pos..));
         Ok(packet)
     }
 
