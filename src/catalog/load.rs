@@ -39,6 +39,8 @@ struct FileToml {
     shared: Vec<SharedToml>,
     #[serde(default)]
     not_ai: Vec<SharedToml>,
+    #[serde(default)]
+    ech_public_name: Vec<SharedToml>,
 }
 
 #[derive(Deserialize)]
@@ -155,6 +157,12 @@ pub(super) fn load(extra: &[PathBuf]) -> Result<Loaded, CatalogError> {
             .into_iter()
             .map(|e| (e, SharedKind::Shared))
             .chain(parsed.not_ai.into_iter().map(|e| (e, SharedKind::NotAi)))
+            .chain(
+                parsed
+                    .ech_public_name
+                    .into_iter()
+                    .map(|e| (e, SharedKind::EchPublicName)),
+            )
         {
             b.add_shared(entry, kind, file, text)
                 .map_err(|(o, r)| at(o, r))?;

@@ -210,6 +210,9 @@ pub enum SharedKind {
     /// It was reviewed and is not an AI app: a false positive of a public list, a name of
     /// unverified ownership, or a non-AI service that looks like one (`chat.google.com`).
     NotAi,
+    /// A provider's Encrypted Client Hello public name (`cloudflare-ech.com`): the outer SNI of
+    /// real ECH, which says nothing of the site behind it.
+    EchPublicName,
 }
 
 /// A name that must never identify an app, nor be a candidate.
@@ -285,6 +288,12 @@ impl Catalog {
             }),
             Match::Shared { .. } | Match::None => None,
         }
+    }
+
+    /// Whether `name` is a catalogued ECH public name (or under one).
+    pub fn is_ech_public_name(&self, name: &str) -> bool {
+        matches!(self.matcher.lookup(name),
+            Match::Shared { index, .. } if self.shared[index].kind == SharedKind::EchPublicName)
     }
 
     /// The local model server a plaintext HTTP request to `port` identifies, if any.

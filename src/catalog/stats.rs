@@ -33,6 +33,8 @@ pub struct Stats {
     pub shared_names: usize,
     /// Names reviewed and found not to be AI apps.
     pub not_ai_names: usize,
+    /// Providers' ECH public names (outer SNIs).
+    pub ech_public_names: usize,
     /// Apps with a headquarters country.
     pub with_hq_country: usize,
     /// Apps with a training-on-user-data answer.
@@ -84,6 +86,7 @@ impl Stats {
             match entry.kind {
                 SharedKind::Shared => s.shared_names += 1,
                 SharedKind::NotAi => s.not_ai_names += 1,
+                SharedKind::EchPublicName => s.ech_public_names += 1,
             }
         }
         s

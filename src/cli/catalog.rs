@@ -152,6 +152,7 @@ fn lookup(catalog: &Catalog, args: &LookupArgs, out: &mut impl Write) -> Result<
             let kind = match entry.kind {
                 SharedKind::Shared => "shared with non-AI traffic",
                 SharedKind::NotAi => "reviewed and not an AI app",
+                SharedKind::EchPublicName => "an ECH public name (the outer SNI of a provider)",
             };
             format!(
                 "{kind}, by {pattern:?} in {}: {}",
@@ -223,6 +224,7 @@ fn stats(catalog: &Catalog, format: Format, out: &mut impl Write) -> Result<(), 
         ("request rules", s.patterns.requests),
         ("shared names", s.shared_names),
         ("not-AI names", s.not_ai_names),
+        ("ECH public names", s.ech_public_names),
     ] {
         table.add_row(vec![Cell::new(what), right(n)]);
     }

@@ -1,19 +1,34 @@
 //! Naming: the server name of each flow, and how it was known.
 //!
-//! A flow is named by the first of: its TLS or QUIC SNI, its HTTP Host, or the answer of a DNS
-//! lookup that the same client made before the flow started for the flow's server address (a
-//! bounded, TTL-aware [`DnsCache`]). SNIs and Hosts that are IP literals name nothing better than
-//! the address, so a DNS answer wins over them when there is one. So does a DNS answer that
-//! differs from the SNI of a ClientHello carrying Encrypted Client Hello: the SNI on the wire is
-//! then the provider's public name (`cloudflare-ech.com`), not the site.
+//! A flow is named by the first of: its TLS or QUIC SNI, its HTTP Host, or the DNS answer the
+//! same client had for the flow's server address at the flow's first packet (the
+//! [`DnsHistory`]). The rules, which the README's "How flows are named" repeats:
+//!
+//! - **The answer in force at the start.** Of the names the client was told are at the address,
+//!   those answered at or before the first packet (or up to [`NamingConfig::dns_race_millis`]
+//!   after it: a client that connected before its own lookup came back) and not expired then
+//!   (TTL plus [`NamingConfig::dns_ttl_grace_secs`]) are in force; the one answered last names
+//!   the flow and the others are its `name_alternatives`. Answers after the start never rename
+//!   or unname a flow, however long it stays open. A flow that started before any answer stays
+//!   unnamed.
+//! - **IP literals.** An SNI or Host that is an address names nothing better than the address:
+//!   a DNS answer wins over it.
+//! - **Encrypted Client Hello.** A ClientHello with the ECH extension keeps its SNI unless there
+//!   is evidence that the SNI is the provider's outer name: it is the public name of an
+//!   ECHConfig the client received in an HTTPS or SVCB answer, or a catalogued ECH public name
+//!   (`cloudflare-ech.com`), or the client never resolved it to the address while another name
+//!   was in force there and it identifies no catalogued app. Then ECH is `real` and the answer
+//!   names the flow. When the client resolved the SNI to the address it is `grease` (Chromium
+//!   sends ECH on every connection); with no DNS evidence either way, `unknown`.
 //!
 //! This stage runs in the sequencer, which sees records in a fixed order whatever the number of
 //! threads, so which DNS answer names which flow never depends on timing.
 
-mod cache;
+mod history;
 
-pub use cache::DnsCache;
+pub use history::{AtStart, DnsHistory, NAMES_PER_ADDRESS};
 
+use crate::catalog::Catalog;
 use crate::proto::{DnsRecord, FlowRecord, Protocol};
 use std::net::IpAddr;
 
@@ -54,13 +69,41 @@ impl NameSource {
     ];
 }
 
+/// What a ClientHello's Encrypted Client Hello extension was taken for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EchKind {
+    /// No ECH extension (or no ClientHello).
+    None,
+    /// An ECH extension beside the real name: the client resolved its SNI to the address.
+    Grease,
+    /// Real ECH: the SNI is the provider's outer name.
+    Real,
+    /// An ECH extension and no DNS evidence either way: the SNI is kept.
+    Unknown,
+}
+
+impl EchKind {
+    /// Name in events.
+    pub fn name(self) -> &'static str {
+        match self {
+            EchKind::None => "none",
+            EchKind::Grease => "grease",
+            EchKind::Real => "real",
+            EchKind::Unknown => "unknown",
+        }
+    }
+}
+
 /// Settings of the naming stage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NamingConfig {
-    /// Most (client, address) answers remembered.
+    /// Most (client, address) pairs whose answers are remembered.
     pub dns_cache_entries: usize,
     /// Seconds an answer stays usable past its TTL (clients cache answers a little longer).
     pub dns_ttl_grace_secs: u64,
+    /// Milliseconds an answer may come after a flow's first packet and still name it: a client
+    /// that raced its lookup (Happy Eyeballs, a cached answer refreshed as it connects).
+    pub dns_race_millis: u32,
 }
 
 impl Default for NamingConfig {
@@ -68,6 +111,45 @@ impl Default for NamingConfig {
         NamingConfig {
             dns_cache_entries: 262_144,
             dns_ttl_grace_secs: 60,
+            dns_race_millis: 50,
+        }
+    }
+}
+
+/// A flow's name, how it was known, and the doubt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Naming<'a> {
+    /// The server name.
+    pub server_name: Option<&'a str>,
+    /// How it was known.
+    pub source: NameSource,
+    /// What the ClientHello's ECH extension was taken for.
+    pub ech: EchKind,
+    /// For a name from DNS: the other names in force for the address at the start.
+    pub alternatives: [Option<&'a str>; NAMES_PER_ADDRESS - 1],
+}
+
+impl<'a> Naming<'a> {
+    /// The other names, most recent first.
+    pub fn alternatives(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.alternatives.iter().flatten().copied()
+    }
+
+    fn new(server_name: Option<&'a str>, source: NameSource, ech: EchKind) -> Naming<'a> {
+        Naming {
+            server_name,
+            source,
+            ech,
+            alternatives: [None; NAMES_PER_ADDRESS - 1],
+        }
+    }
+
+    fn from_dns(start: AtStart<'a>, ech: EchKind) -> Naming<'a> {
+        Naming {
+            server_name: start.name,
+            source: NameSource::DnsAnswer,
+            ech,
+            alternatives: start.others,
         }
     }
 }
@@ -75,25 +157,30 @@ impl Default for NamingConfig {
 /// Names flows from their own bytes or from DNS answers seen before them.
 #[derive(Debug)]
 pub struct Namer {
-    cache: DnsCache,
+    history: DnsHistory,
 }
 
 impl Namer {
-    /// A namer with an empty answer cache.
+    /// A namer with an empty history.
     pub fn new(config: &NamingConfig) -> Namer {
         Namer {
-            cache: DnsCache::new(config.dns_cache_entries, config.dns_ttl_grace_secs),
+            history: DnsHistory::new(
+                config.dns_cache_entries,
+                config.dns_ttl_grace_secs,
+                config.dns_race_millis,
+            ),
         }
     }
 
-    /// Remembers the addresses a lookup returned, for the client that asked.
+    /// Remembers the addresses a lookup returned, and the ECH public names it carried, for the
+    /// client that asked.
     pub fn learn(&mut self, lookup: &DnsRecord) {
         let Some(answered) = lookup.answered else {
             return;
         };
         for answer in &lookup.answers {
             if let crate::proto::dns::AnswerData::Addr(addr) = answer.data {
-                self.cache.insert(
+                self.history.insert(
                     lookup.client.addr,
                     addr.into(),
                     &lookup.query,
@@ -102,48 +189,75 @@ impl Namer {
                 );
             }
         }
+        for (name, ttl) in &lookup.ech_public_names {
+            self.history
+                .insert_ech(lookup.client.addr, name, answered, *ttl);
+        }
     }
 
-    /// The flow's server name and how it was known.
-    pub fn name<'a>(&'a self, flow: &'a FlowRecord) -> (Option<&'a str>, NameSource) {
+    /// The flow's server name, how it was known, and what its ECH extension was taken for;
+    /// `catalog` says which names are ECH public names and which identify apps.
+    pub fn name<'a>(&'a self, flow: &'a FlowRecord, catalog: &Catalog) -> Naming<'a> {
         let sni_source = if flow.protocol == Protocol::Quic {
             NameSource::QuicSni
         } else {
             NameSource::TlsSni
         };
-        let own = flow
-            .tls
-            .as_ref()
-            .and_then(|t| t.sni.as_deref())
-            .map(|n| (n, sni_source))
-            .or_else(|| {
-                flow.http
-                    .as_ref()
-                    .and_then(|h| h.host.as_deref())
-                    .map(|n| (n, NameSource::HttpHost))
-            });
-        let answered = self
-            .cache
-            .lookup(flow.client.addr, flow.server.addr, flow.first);
-        let ech = flow.tls.as_ref().is_some_and(|t| t.ech);
-        if let Some((name, source)) = own
-            && !is_ip_literal(name)
-            && !(ech && answered.is_some_and(|a| a != name))
-        {
-            return (Some(name), source);
-        }
-        if let Some(name) = answered {
-            return (Some(name), NameSource::DnsAnswer);
-        }
+        let sni = flow.tls.as_ref().and_then(|t| t.sni.as_deref());
+        let own = sni.map(|n| (n, sni_source)).or_else(|| {
+            flow.http
+                .as_ref()
+                .and_then(|h| h.host.as_deref())
+                .map(|n| (n, NameSource::HttpHost))
+        });
+        let start = self
+            .history
+            .at(flow.client.addr, flow.server.addr, flow.first);
+        let ech = match (flow.tls.as_ref().is_some_and(|t| t.ech), sni) {
+            (false, _) => EchKind::None,
+            (true, None) => EchKind::Unknown,
+            (true, Some(sni)) => self.ech_kind(flow, sni, &start, catalog),
+        };
         match own {
-            Some((name, source)) => (Some(name), source),
-            None => (None, NameSource::None),
+            Some((name, source)) if !is_ip_literal(name) && ech != EchKind::Real => {
+                Naming::new(Some(name), source, ech)
+            }
+            _ if start.name.is_some() => Naming::from_dns(start, ech),
+            Some((name, source)) => Naming::new(Some(name), source, ech),
+            None => Naming::new(None, NameSource::None, ech),
         }
     }
 
-    /// Answers evicted from the cache because it was full.
+    /// Whether an SNI beside an ECH extension is the real name (GREASE) or an outer name.
+    fn ech_kind(
+        &self,
+        flow: &FlowRecord,
+        sni: &str,
+        start: &AtStart<'_>,
+        catalog: &Catalog,
+    ) -> EchKind {
+        let (client, server) = (flow.client.addr, flow.server.addr);
+        if self.history.ech_public_name(client, sni, flow.first) || catalog.is_ech_public_name(sni)
+        {
+            return EchKind::Real;
+        }
+        if start.has(sni) || self.history.resolved(client, server, sni, flow.first) {
+            return EchKind::Grease;
+        }
+        if start.name.is_some() && catalog.identify(sni).is_none() {
+            return EchKind::Real;
+        }
+        EchKind::Unknown
+    }
+
+    /// (client, address) pairs evicted from the history because it was full.
     pub fn cache_evictions(&self) -> u64 {
-        self.cache.evictions()
+        self.history.evictions()
+    }
+
+    /// Names evicted from a full (client, address) pair, and ECH public names evicted.
+    pub fn names_evicted(&self) -> u64 {
+        self.history.names_evicted()
     }
 }
 
@@ -186,6 +300,7 @@ mod tests {
                 ttl,
                 data: AnswerData::Addr(std::net::Ipv4Addr::from(addr).into()),
             }],
+            ech_public_names: vec![],
         }
     }
 
@@ -212,42 +327,170 @@ mod tests {
         }
     }
 
+    fn catalog() -> Catalog {
+        Catalog::load(&[]).unwrap()
+    }
+
+    fn ech(mut flow: FlowRecord) -> FlowRecord {
+        flow.tls.as_mut().unwrap().ech = true;
+        flow
+    }
+
     #[test]
     fn precedence_and_ttl() {
+        let catalog = catalog();
         let mut namer = Namer::new(&NamingConfig::default());
         namer.learn(&lookup(100, "claude.ai", [10, 0, 0, 7], 300));
+        let name = |f: &FlowRecord| {
+            let n = namer.name(f, &catalog);
+            (n.server_name.map(str::to_string), n.source)
+        };
         let sni = flow(150, 7, Some("api.anthropic.com"));
         assert_eq!(
-            namer.name(&sni),
-            (Some("api.anthropic.com"), NameSource::TlsSni)
+            name(&sni),
+            (Some("api.anthropic.com".into()), NameSource::TlsSni)
         );
-        let bare = flow(150, 7, None);
         assert_eq!(
-            namer.name(&bare),
-            (Some("claude.ai"), NameSource::DnsAnswer)
+            name(&flow(150, 7, None)),
+            (Some("claude.ai".into()), NameSource::DnsAnswer)
         );
         // An IP-literal SNI yields to the DNS answer.
         let literal = flow(150, 7, Some("10.0.0.7"));
         assert_eq!(
-            namer.name(&literal),
-            (Some("claude.ai"), NameSource::DnsAnswer)
+            name(&literal),
+            (Some("claude.ai".into()), NameSource::DnsAnswer)
         );
         // Before the answer, and after TTL plus grace, the answer does not apply.
-        assert_eq!(namer.name(&flow(99, 7, None)), (None, NameSource::None));
-        assert_eq!(namer.name(&flow(461, 7, None)), (None, NameSource::None));
-        assert_eq!(namer.name(&flow(460, 7, None)).1, NameSource::DnsAnswer);
-        // With Encrypted Client Hello the SNI is the provider's public name: the answer wins.
-        let mut ech = flow(150, 7, Some("cloudflare-ech.com"));
-        ech.tls.as_mut().unwrap().ech = true;
-        assert_eq!(namer.name(&ech), (Some("claude.ai"), NameSource::DnsAnswer));
-        // GREASE ECH (Chromium) names the real site: no conflict with the answer.
-        let mut grease = flow(150, 7, Some("claude.ai"));
-        grease.tls.as_mut().unwrap().ech = true;
-        assert_eq!(namer.name(&grease), (Some("claude.ai"), NameSource::TlsSni));
+        assert_eq!(name(&flow(99, 7, None)), (None, NameSource::None));
+        assert_eq!(name(&flow(461, 7, None)), (None, NameSource::None));
+        assert_eq!(name(&flow(460, 7, None)).1, NameSource::DnsAnswer);
         // Another address is not named.
         assert_eq!(
-            namer.name(&flow(150, 8, Some("10.0.0.8"))),
-            (Some("10.0.0.8"), NameSource::TlsSni)
+            name(&flow(150, 8, Some("10.0.0.8"))),
+            (Some("10.0.0.8".into()), NameSource::TlsSni)
+        );
+    }
+
+    #[test]
+    fn a_lookup_during_the_flow_changes_nothing() {
+        let catalog = catalog();
+        let mut namer = Namer::new(&NamingConfig::default());
+        namer.learn(&lookup(100, "chatgpt.com", [104, 18, 32, 47], 300));
+        // The flow starts at 101; the client resolves chatgpt.com again at 110, and another
+        // name on the same address at 111, while it is open. It is named when it ends.
+        namer.learn(&lookup(110, "chatgpt.com", [104, 18, 32, 47], 300));
+        namer.learn(&lookup(111, "cdn.example.net", [104, 18, 32, 47], 300));
+        let mut bare = flow(101, 0, None);
+        bare.server.addr = Addr::v4([104, 18, 32, 47]);
+        let n = namer.name(&bare, &catalog);
+        assert_eq!(
+            (n.server_name, n.source),
+            (Some("chatgpt.com"), NameSource::DnsAnswer)
+        );
+        assert_eq!(n.alternatives().count(), 0);
+        // A flow after both lookups: the last one names it, the other is the doubt.
+        bare.first = Timestamp::from_secs(112);
+        let n = namer.name(&bare, &catalog);
+        assert_eq!(n.server_name, Some("cdn.example.net"));
+        assert_eq!(n.alternatives().collect::<Vec<_>>(), ["chatgpt.com"]);
+    }
+
+    #[test]
+    fn grease_ech_keeps_the_sni_on_a_shared_address() {
+        let catalog = catalog();
+        let mut namer = Namer::new(&NamingConfig::default());
+        // chatgpt.com, then another name on the same CDN address.
+        namer.learn(&lookup(100, "chatgpt.com", [10, 0, 0, 7], 300));
+        namer.learn(&lookup(101, "cdn.example.net", [10, 0, 0, 7], 300));
+        let f = ech(flow(102, 7, Some("chatgpt.com")));
+        let n = namer.name(&f, &catalog);
+        assert_eq!(
+            (n.server_name, n.source, n.ech),
+            (Some("chatgpt.com"), NameSource::TlsSni, EchKind::Grease)
+        );
+        // A resolved name that expired before the flow: still the client's own name.
+        let f = ech(flow(1000, 7, Some("chatgpt.com")));
+        let n = namer.name(&f, &catalog);
+        assert_eq!(
+            (n.server_name, n.ech),
+            (Some("chatgpt.com"), EchKind::Grease)
+        );
+        // An app's name never resolved here, beside another name: kept, not known to be outer.
+        let f = ech(flow(102, 7, Some("claude.ai")));
+        let n = namer.name(&f, &catalog);
+        assert_eq!(
+            (n.server_name, n.ech),
+            (Some("claude.ai"), EchKind::Unknown)
+        );
+        // No DNS for the address at all: kept, unknown.
+        let f = ech(flow(102, 9, Some("perplexity.ai")));
+        let n = namer.name(&f, &catalog);
+        assert_eq!(
+            (n.server_name, n.source, n.ech),
+            (Some("perplexity.ai"), NameSource::TlsSni, EchKind::Unknown)
+        );
+        // Without the extension: none.
+        assert_eq!(
+            namer.name(&flow(102, 7, Some("chatgpt.com")), &catalog).ech,
+            EchKind::None
+        );
+    }
+
+    #[test]
+    fn real_ech_is_named_from_dns() {
+        let catalog = catalog();
+        let mut namer = Namer::new(&NamingConfig::default());
+        // (a) The public name of an ECHConfig the client received in an HTTPS answer.
+        let mut https = lookup(100, "www.perplexity.ai", [10, 0, 0, 7], 300);
+        https.ech_public_names = vec![("ech-public.example.net".into(), 300)];
+        namer.learn(&https);
+        let f = ech(flow(101, 7, Some("ech-public.example.net")));
+        let n = namer.name(&f, &catalog);
+        assert_eq!(
+            (n.server_name, n.source, n.ech),
+            (
+                Some("www.perplexity.ai"),
+                NameSource::DnsAnswer,
+                EchKind::Real
+            )
+        );
+        // ... but only for the client that received it, and not before.
+        let mut other = ech(flow(101, 7, Some("ech-public.example.net")));
+        other.client.addr = Addr::v4([10, 0, 0, 99]);
+        assert_eq!(namer.name(&other, &catalog).ech, EchKind::Unknown);
+        assert_eq!(
+            namer
+                .name(&ech(flow(99, 7, Some("ech-public.example.net"))), &catalog)
+                .ech,
+            EchKind::Unknown
+        );
+        // (b) A catalogued ECH public name.
+        namer.learn(&lookup(100, "claude.ai", [10, 0, 0, 8], 300));
+        let f = ech(flow(101, 8, Some("cloudflare-ech.com")));
+        let n = namer.name(&f, &catalog);
+        assert_eq!((n.server_name, n.ech), (Some("claude.ai"), EchKind::Real));
+        // ... with no answer for the address, the outer name is all there is.
+        let f = ech(flow(101, 9, Some("cloudflare-ech.com")));
+        let n = namer.name(&f, &catalog);
+        assert_eq!(
+            (n.server_name, n.source, n.ech),
+            (
+                Some("cloudflare-ech.com"),
+                NameSource::TlsSni,
+                EchKind::Real
+            )
+        );
+        // (c) A name that identifies no app, never resolved, while another name was in force.
+        let f = ech(flow(101, 8, Some("public.cdn-provider.example")));
+        let n = namer.name(&f, &catalog);
+        assert_eq!((n.server_name, n.ech), (Some("claude.ai"), EchKind::Real));
+        // The same extension without a ClientHello name: unknown, named from DNS.
+        let mut no_sni = ech(flow(101, 8, Some("x")));
+        no_sni.tls.as_mut().unwrap().sni = None;
+        let n = namer.name(&no_sni, &catalog);
+        assert_eq!(
+            (n.server_name, n.ech),
+            (Some("claude.ai"), EchKind::Unknown)
         );
     }
 }

@@ -8,6 +8,7 @@ use crate::catalog::Identified;
 use crate::decode::Addr;
 use crate::flow::Endpoint;
 use crate::identity::{Identity, Pseudonymizer};
+use crate::naming::{EchKind, NAMES_PER_ADDRESS};
 use crate::proto::dhcp;
 use crate::proto::{DhcpRecord, KerberosRecord, KrbOutcome, Place, dns, kerberos};
 use serde::Serialize;
@@ -111,13 +112,31 @@ impl<'a> AppJson<'a> {
 #[derive(Serialize)]
 struct TlsJson<'a> {
     sni: Option<&'a str>,
-    /// With Encrypted Client Hello, the SNI on the wire is the outer (provider's) name.
+    /// With real Encrypted Client Hello, the SNI on the wire is the outer (provider's) name.
     #[serde(skip_serializing_if = "Option::is_none")]
     outer_sni: Option<&'a str>,
     version: &'a str,
     alpn: &'a [String],
     ja4: Option<&'a str>,
     ech: bool,
+    /// `none`, `grease`, `real` or `unknown` (see `naming`).
+    ech_kind: &'static str,
+}
+
+/// The other names in force for a flow's address, as a list (left out when there are none).
+#[derive(Clone, Copy)]
+struct Alternatives<'a>([Option<&'a str>; NAMES_PER_ADDRESS - 1]);
+
+impl Alternatives<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
+}
+
+impl Serialize for Alternatives<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().flatten())
+    }
 }
 
 #[derive(Serialize)]
@@ -141,6 +160,8 @@ struct FlowJson<'a> {
     protocol: &'static str,
     server_name: Option<&'a str>,
     name_source: &'static str,
+    #[serde(skip_serializing_if = "Alternatives::is_empty")]
+    name_alternatives: Alternatives<'a>,
     #[serde(flatten)]
     who: WhoJson<'a>,
     app: Option<AppJson<'a>>,
@@ -165,6 +186,9 @@ struct DnsJson<'a> {
     rcode: Option<String>,
     answers: Vec<String>,
     ttls: Vec<u32>,
+    /// Public names of the ECHConfigs in HTTPS and SVCB answers (left out when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ech_public_names: Vec<&'a str>,
     #[serde(flatten)]
     who: WhoJson<'a>,
     app: Option<AppJson<'a>>,
@@ -319,6 +343,7 @@ impl EventWriter {
             protocol: r.protocol.name(),
             server_name: view.server_name,
             name_source: view.name_source.name(),
+            name_alternatives: Alternatives(view.name_alternatives),
             who: WhoJson::of(view.identity, view.app),
             app: view.app.map(|hit| AppJson::new(hit, view.status)),
             candidate: view.candidate,
@@ -329,11 +354,12 @@ impl EventWriter {
             end_reason: r.end.name(),
             tls: r.tls.as_deref().map(|t| TlsJson {
                 sni: t.sni.as_deref(),
-                outer_sni: t.sni.as_deref().filter(|_| t.ech),
+                outer_sni: t.sni.as_deref().filter(|_| view.ech == EchKind::Real),
                 version: &t.version,
                 alpn: &t.alpn,
                 ja4: t.ja4.as_deref(),
                 ech: t.ech,
+                ech_kind: view.ech.name(),
             }),
             http: r.http.as_deref().map(|h| HttpJson {
                 method: &h.method,
@@ -361,6 +387,7 @@ impl EventWriter {
             rcode: r.rcode.map(dns::rcode_name),
             answers: r.answers.iter().map(|a| a.data.to_string()).collect(),
             ttls: r.answers.iter().map(|a| a.ttl).collect(),
+            ech_public_names: r.ech_public_names.iter().map(|(n, _)| n.as_str()).collect(),
             who: WhoJson::of(view.identity, view.app),
             app: view.app.map(|hit| AppJson::new(hit, view.status)),
             candidate: view.candidate,

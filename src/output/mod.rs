@@ -17,7 +17,7 @@ pub use summary::{Summary, new_table};
 use crate::capture::Timestamp;
 use crate::catalog::Identified;
 use crate::identity::{Identity, Pseudonymizer};
-use crate::naming::NameSource;
+use crate::naming::{EchKind, NAMES_PER_ADDRESS, NameSource};
 use crate::policy::Status;
 use crate::proto::{DhcpRecord, DnsRecord, FlowRecord, KerberosRecord, dns};
 use std::io;
@@ -31,6 +31,10 @@ pub struct FlowView<'a> {
     pub server_name: Option<&'a str>,
     /// How the name was known.
     pub name_source: NameSource,
+    /// For a name from DNS, the other names in force for the address at the flow's start.
+    pub name_alternatives: [Option<&'a str>; NAMES_PER_ADDRESS - 1],
+    /// What the ClientHello's ECH extension was taken for.
+    pub ech: EchKind,
     /// Who the client is.
     pub identity: &'a Identity,
     /// The AI app, if the name (or, for a local model server, the request) is catalogued.

@@ -149,7 +149,8 @@ impl Sequencer {
                     })
                 }
                 Record::Flow(flow) => {
-                    let (server_name, name_source) = self.namer.name(flow);
+                    let naming = self.namer.name(flow, &self.catalog);
+                    let server_name = naming.server_name;
                     let request = flow
                         .http
                         .as_deref()
@@ -166,7 +167,9 @@ impl Sequencer {
                     self.output.flow(&FlowView {
                         record: flow,
                         server_name,
-                        name_source,
+                        name_source: naming.source,
+                        name_alternatives: naming.alternatives,
+                        ech: naming.ech,
                         identity: &identity,
                         app,
                         status: self.status(app, &identity),
@@ -256,6 +259,7 @@ impl Sequencer {
     /// Adds the sequencer's own counters to `counters`.
     pub fn add_counters(&self, counters: &mut Counters) {
         counters.dns_cache_evictions += self.namer.cache_evictions();
+        counters.dns_history_names_evicted += self.namer.names_evicted();
         counters.identity_evictions += self.resolver.evictions();
     }
 }

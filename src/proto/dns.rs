@@ -1,4 +1,5 @@
-//! DNS messages: the first question and the A, AAAA, CNAME and HTTPS answers with their TTLs.
+//! DNS messages: the first question and the A, AAAA, CNAME and HTTPS answers with their TTLs,
+//! and the ECH public names of the ECHConfigs that HTTPS and SVCB answers carry.
 //!
 //! Parsing is done by NLnet Labs' `domain` crate, which reads names in place and refuses
 //! compression pointers that do not point backwards (so a pointer loop is malformed, not a
@@ -8,11 +9,14 @@ use super::escape_label;
 use domain::base::iana::{Rcode, Rtype};
 use domain::base::name::ToLabelIter;
 use domain::base::{Message, ParsedName};
-use domain::rdata::{A, Aaaa, Cname, Https};
+use domain::rdata::{A, Aaaa, Cname, Https, Svcb};
 use std::net::IpAddr;
 
 /// Most answers kept from one response.
 pub const MAX_ANSWERS: usize = 32;
+
+/// Most ECH public names kept from one response.
+pub const MAX_ECH_NAMES: usize = 4;
 
 /// A parsed DNS message, reduced to what lantern reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +34,10 @@ pub struct DnsMessage {
     /// The answer section could not be read to its end (cut by the snaplen, or malformed):
     /// `answers` holds those read before the problem.
     pub truncated: bool,
+    /// The `public_name` of each ECHConfig in the `ech` parameter of HTTPS and SVCB answers
+    /// (the outer SNI a client will send with real Encrypted Client Hello), at most
+    /// [`MAX_ECH_NAMES`], with the TTL of its record.
+    pub ech_public_names: Vec<(String, u32)>,
 }
 
 /// One answer record.
@@ -71,6 +79,7 @@ pub fn parse(bytes: &[u8]) -> Result<DnsMessage, &'static str> {
         Some(Err(_)) => return Err("malformed question"),
     };
     let mut answers = Vec::new();
+    let mut ech_public_names = Vec::new();
     let mut truncated = false;
     if header.qr() {
         match message.answer() {
@@ -80,7 +89,11 @@ pub fn parse(bytes: &[u8]) -> Result<DnsMessage, &'static str> {
                     if answers.len() >= MAX_ANSWERS {
                         break;
                     }
-                    if record.and_then(|r| add_answers(&r, &mut answers)).is_err() {
+                    let added = record.and_then(|r| {
+                        add_ech_names(&r, &mut ech_public_names)?;
+                        add_answers(&r, &mut answers)
+                    });
+                    if added.is_err() {
                         truncated = true;
                         break;
                     }
@@ -96,6 +109,7 @@ pub fn parse(bytes: &[u8]) -> Result<DnsMessage, &'static str> {
         question,
         answers,
         truncated,
+        ech_public_names,
     })
 }
 
@@ -145,6 +159,84 @@ fn add_answers(
         _ => {}
     }
     Ok(())
+}
+
+/// Adds the ECH public names of an HTTPS or SVCB record's `ech` parameter.
+fn add_ech_names(
+    record: &Record<'_>,
+    names: &mut Vec<(String, u32)>,
+) -> Result<(), domain::base::wire::ParseError> {
+    let ttl = record.ttl().as_secs();
+    let mut add = |list: &[u8]| {
+        for name in ech_public_names(list) {
+            if names.len() < MAX_ECH_NAMES && !names.iter().any(|(n, _)| *n == name) {
+                names.push((name, ttl));
+            }
+        }
+    };
+    match record.rtype() {
+        Rtype::HTTPS => {
+            if let Some(r) = record.to_record::<Https<&[u8], ParsedName<&[u8]>>>()?
+                && let Some(ech) = r.data().params().ech()
+            {
+                add(ech.as_slice());
+            }
+        }
+        Rtype::SVCB => {
+            if let Some(r) = record.to_record::<Svcb<&[u8], ParsedName<&[u8]>>>()?
+                && let Some(ech) = r.data().params().ech()
+            {
+                add(ech.as_slice());
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// ECHConfig version of draft-ietf-tls-esni-18 and later (the one browsers use).
+const ECH_VERSION: u16 = 0xfe0d;
+
+/// The public names of an ECHConfigList (draft-ietf-tls-esni, section 4), lower-cased; configs
+/// of other versions, and everything after the first malformed byte, are skipped. Checked
+/// reads only: a length that points past the list ends the walk.
+pub fn ech_public_names(list: &[u8]) -> impl Iterator<Item = String> + '_ {
+    let total = be16(list, 0).map_or(0, usize::from);
+    let mut configs = list.get(2..2 + total).unwrap_or_default();
+    std::iter::from_fn(move || {
+        loop {
+            let version = be16(configs, 0)?;
+            let len = usize::from(be16(configs, 2)?);
+            let Some(contents) = configs.get(4..4 + len) else {
+                configs = &[];
+                return None;
+            };
+            configs = &configs[4 + len..];
+            if version == ECH_VERSION
+                && let Some(name) = public_name(contents)
+            {
+                return Some(name);
+            }
+        }
+    })
+}
+
+/// The public_name of one ECHConfigContents: after the HPKE key config (config_id, kem_id, a
+/// 16-bit-length public key, 16-bit-length cipher suites) and maximum_name_length.
+fn public_name(contents: &[u8]) -> Option<String> {
+    let key_len = usize::from(be16(contents, 3)?);
+    let suites_at = 5 + key_len;
+    let suites_len = usize::from(be16(contents, suites_at)?);
+    let name_at = suites_at + 2 + suites_len + 1;
+    let name_len = usize::from(*contents.get(name_at)?);
+    let name = contents.get(name_at + 1..name_at + 1 + name_len)?;
+    // Written as the SNI is, so that the two compare equal.
+    (!name.is_empty()).then(|| super::name_from_bytes(name))
+}
+
+fn be16(bytes: &[u8], at: usize) -> Option<u16> {
+    let b = bytes.get(at..at + 2)?;
+    Some(u16::from_be_bytes([b[0], b[1]]))
 }
 
 /// A name in lower-case presentation format without the trailing dot ("." for the root).
@@ -202,6 +294,7 @@ mod tests {
                 question: Some(("chatgpt.com".into(), 1)),
                 answers: vec![],
                 truncated: false,
+                ech_public_names: vec![],
             }
         );
         let mut resp = query("chatgpt.com", 1);
@@ -242,6 +335,70 @@ mod tests {
             AnswerData::Addr("104.18.32.47".parse().unwrap())
         );
         assert_eq!(m.answers[1].ttl, 300);
+    }
+
+    /// An ECHConfig of version 0xfe0d with `public_name`, as draft-ietf-tls-esni section 4 lays
+    /// it out (X25519, HKDF-SHA256, AES-128-GCM).
+    fn ech_config(version: u16, public_name: &str) -> Vec<u8> {
+        let mut contents = vec![7, 0x00, 0x20, 0, 32];
+        contents.extend_from_slice(&[0x42; 32]);
+        contents.extend_from_slice(&[0, 4, 0, 1, 0, 1, 0]);
+        contents.push(public_name.len() as u8);
+        contents.extend_from_slice(public_name.as_bytes());
+        contents.extend_from_slice(&[0, 0]);
+        let mut config = version.to_be_bytes().to_vec();
+        config.extend_from_slice(&(contents.len() as u16).to_be_bytes());
+        config.extend_from_slice(&contents);
+        config
+    }
+
+    fn ech_list(configs: &[Vec<u8>]) -> Vec<u8> {
+        let body: Vec<u8> = configs.concat();
+        let mut list = (body.len() as u16).to_be_bytes().to_vec();
+        list.extend_from_slice(&body);
+        list
+    }
+
+    #[test]
+    fn ech_public_names_of_a_config_list() {
+        let list = ech_list(&[
+            ech_config(0xfe0a, "old.example"),
+            ech_config(0xfe0d, "Cloudflare-ECH.com"),
+            ech_config(0xfe0d, "second.example"),
+        ]);
+        let names: Vec<String> = ech_public_names(&list).collect();
+        assert_eq!(names, ["cloudflare-ech.com", "second.example"]);
+        // Cut anywhere, or with lengths that point past the end: only whole configs count.
+        for cut in 0..list.len() {
+            let names: Vec<String> = ech_public_names(&list[..cut]).collect();
+            assert!(names.is_empty(), "cut at {cut}: {names:?}");
+        }
+        let mut lying = list.clone();
+        lying[0] = 0xff;
+        assert_eq!(ech_public_names(&lying).count(), 0);
+        let mut key_too_long = ech_list(&[ech_config(0xfe0d, "x.example")]);
+        key_too_long[2 + 4 + 3] = 0xff;
+        assert_eq!(ech_public_names(&key_too_long).count(), 0);
+    }
+
+    #[test]
+    fn https_answer_with_an_ech_parameter() {
+        let mut resp = query("www.perplexity.ai", 65);
+        resp[2] = 0x81;
+        resp[3] = 0x80;
+        resp[7] = 1;
+        let ech = ech_list(&[ech_config(0xfe0d, "ech-public.example.net")]);
+        let mut rdata = vec![0, 1, 0];
+        rdata.extend_from_slice(&[0, 1, 0, 3, 2, b'h', b'2']);
+        rdata.extend_from_slice(&[0, 5]);
+        rdata.extend_from_slice(&(ech.len() as u16).to_be_bytes());
+        rdata.extend_from_slice(&ech);
+        resp.extend_from_slice(&[0xc0, 12, 0, 65, 0, 1, 0, 0, 0, 120]);
+        resp.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        resp.extend_from_slice(&rdata);
+        let m = parse(&resp).unwrap();
+        assert_eq!(m.ech_public_names, [("ech-public.example.net".into(), 120)]);
+        assert!(!m.truncated);
     }
 
     /// dnsmasq's real answers to curl from `captures/curl-chatgpt.pcap`.

@@ -219,6 +219,8 @@ pub struct DnsRecord {
     pub rcode: Option<u8>,
     /// A, AAAA, CNAME and HTTPS answers.
     pub answers: Vec<DnsAnswer>,
+    /// ECH public names from HTTPS and SVCB answers, with their TTLs.
+    pub ech_public_names: Vec<(String, u32)>,
 }
 
 impl DnsRecord {
@@ -756,6 +758,7 @@ impl Inspector {
             qtype,
             rcode: Some(message.rcode),
             answers: message.answers,
+            ech_public_names: message.ech_public_names,
         }));
     }
 }
@@ -782,6 +785,7 @@ fn unanswered(
         qtype: q.qtype,
         rcode: None,
         answers: Vec::new(),
+        ech_public_names: Vec::new(),
     }
 }
 

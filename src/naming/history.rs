@@ -1,0 +1,522 @@
+//! The DNS history: for each (client, server address), the last few names the client was told
+//! are at that address, each with when it was first and last answered and when its TTL runs
+//! out; and for each client, the ECH public names its HTTPS and SVCB answers carried.
+//!
+//! A flow is named by the answer in force at its first packet, however late it ends, so
+//! nothing here is dropped when a TTL runs out: a flow that started inside the TTL and is still
+//! open hours later needs it. Both maps are bounded by entries instead, and evict the
+//! (client, address) pair answered longest ago first; every eviction is counted.
+//!
+//! Memory: at most `capacity` pairs, each with at most [`NAMES_PER_ADDRESS`] names, and at most
+//! `capacity` ECH public names; names are shared between the answers of one lookup.
+
+use crate::capture::Timestamp;
+use crate::decode::Addr;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// Most names kept for one (client, address): CDNs put many names on one address, and a
+/// client resolves several of them. The one in force longest ago makes room for a new one.
+pub const NAMES_PER_ADDRESS: usize = 4;
+
+/// One name's answers for an address: a run of answers whose validity did not lapse.
+#[derive(Clone, Debug)]
+struct Answer {
+    name: Arc<str>,
+    /// The first answer of the run.
+    since: Timestamp,
+    /// The latest answer of the run.
+    latest: Timestamp,
+    /// When the latest answer's TTL, plus the grace, runs out.
+    expires: Timestamp,
+}
+
+impl Answer {
+    /// Whether the answer was in force at `at`: answered by then (or within `race` after, for a
+    /// client that connected before its lookup came back) and not yet expired.
+    fn in_force(&self, at: Timestamp, race: Timestamp) -> bool {
+        self.since <= race && at <= self.expires
+    }
+
+    /// When it was last answered at or before `race`, as far as the history knows: the latest
+    /// answer, or for a name answered again since, the start of its run.
+    fn answered_by(&self, race: Timestamp) -> Timestamp {
+        if self.latest <= race {
+            self.latest
+        } else {
+            self.since
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Slot {
+    answers: Vec<Answer>,
+    /// The insertion this pair was last touched by, for eviction.
+    touched: u64,
+}
+
+/// What the history says about a flow's server address at the flow's first packet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AtStart<'a> {
+    /// The name answered last at or before the start, among those in force then.
+    pub name: Option<&'a str>,
+    /// The other names in force then, most recent first.
+    pub others: [Option<&'a str>; NAMES_PER_ADDRESS - 1],
+}
+
+impl<'a> AtStart<'a> {
+    /// Whether `name` was one of the names in force.
+    pub fn has(&self, name: &str) -> bool {
+        self.name == Some(name) || self.others.iter().flatten().any(|n| *n == name)
+    }
+
+    /// The other names, most recent first.
+    pub fn others(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.others.iter().flatten().copied()
+    }
+}
+
+/// A bounded history of the names each client resolved to each address.
+#[derive(Debug)]
+pub struct DnsHistory {
+    map: HashMap<(Addr, Addr), Slot, foldhash::fast::RandomState>,
+    /// Insertion order, for eviction; may hold stale entries (touched since), skipped on pop.
+    order: VecDeque<((Addr, Addr), u64)>,
+    ech: EchNames,
+    capacity: usize,
+    grace_secs: u64,
+    race_nanos: i64,
+    insertions: u64,
+    evictions: u64,
+    names_evicted: u64,
+    last_name: Option<Arc<str>>,
+}
+
+impl DnsHistory {
+    /// An empty history of at most `capacity` (client, address) pairs. An answer stays in force
+    /// `grace_secs` past its TTL, and counts for a flow that started up to `race_millis` before
+    /// it (a client that raced its lookup).
+    pub fn new(capacity: usize, grace_secs: u64, race_millis: u32) -> DnsHistory {
+        let capacity = capacity.max(1);
+        DnsHistory {
+            map: HashMap::default(),
+            order: VecDeque::new(),
+            ech: EchNames::new(capacity),
+            capacity,
+            grace_secs,
+            race_nanos: i64::from(race_millis) * 1_000_000,
+            insertions: 0,
+            evictions: 0,
+            names_evicted: 0,
+            last_name: None,
+        }
+    }
+
+    /// Remembers that `client` learned at `answered` that `name` is at `addr` for `ttl` seconds.
+    pub fn insert(&mut self, client: Addr, addr: Addr, name: &str, answered: Timestamp, ttl: u32) {
+        let name = self.shared_name(name);
+        let expires = answered.plus_secs(u64::from(ttl) + self.grace_secs);
+        self.insertions += 1;
+        let touched = self.insertions;
+        let key = (client, addr);
+        let slot = self.map.entry(key).or_insert_with(|| Slot {
+            answers: Vec::with_capacity(1),
+            touched,
+        });
+        slot.touched = touched;
+        let run = slot
+            .answers
+            .iter_mut()
+            .find(|a| a.name == name && answered <= a.expires && a.since <= answered);
+        match run {
+            // Answered again while still in force: the run goes on.
+            Some(a) => {
+                a.latest = a.latest.max(answered);
+                a.expires = a.expires.max(expires);
+            }
+            None => {
+                if slot.answers.len() >= NAMES_PER_ADDRESS {
+                    // The one whose validity ended first is the least likely to name a flow.
+                    let oldest = (0..slot.answers.len())
+                        .min_by_key(|&i| (slot.answers[i].expires, slot.answers[i].since))
+                        .unwrap_or(0);
+                    slot.answers.swap_remove(oldest);
+                    self.names_evicted += 1;
+                }
+                slot.answers.push(Answer {
+                    name,
+                    since: answered,
+                    latest: answered,
+                    expires,
+                });
+            }
+        }
+        self.order.push_back((key, touched));
+        self.evict();
+    }
+
+    /// Consecutive answers of one lookup share the name: share its allocation too.
+    fn shared_name(&mut self, name: &str) -> Arc<str> {
+        match &self.last_name {
+            Some(last) if &**last == name => last.clone(),
+            _ => {
+                let fresh: Arc<str> = Arc::from(name);
+                self.last_name = Some(fresh.clone());
+                fresh
+            }
+        }
+    }
+
+    fn evict(&mut self) {
+        while self.map.len() > self.capacity {
+            let Some((old, at)) = self.order.pop_front() else {
+                break;
+            };
+            if self.map.get(&old).is_some_and(|s| s.touched == at) {
+                self.map.remove(&old);
+                self.evictions += 1;
+            }
+        }
+        if self.order.len() > 2 * self.capacity {
+            let map = &self.map;
+            self.order
+                .retain(|(k, at)| map.get(k).is_some_and(|s| s.touched == *at));
+        }
+    }
+
+    /// The names `client` had for `addr` at time `at`.
+    pub fn at(&self, client: Addr, addr: Addr, at: Timestamp) -> AtStart<'_> {
+        let mut found = AtStart::default();
+        let Some(slot) = self.map.get(&(client, addr)) else {
+            return found;
+        };
+        let race = self.race_end(at);
+        // At most NAMES_PER_ADDRESS entries: sort them in place on the stack.
+        let mut in_force: [Option<(Timestamp, &str)>; NAMES_PER_ADDRESS] =
+            [None; NAMES_PER_ADDRESS];
+        let mut n = 0;
+        for a in slot.answers.iter().filter(|a| a.in_force(at, race)) {
+            in_force[n] = Some((a.answered_by(race), &*a.name));
+            n += 1;
+        }
+        // Most recent first; the name breaks ties so the order never depends on insertion.
+        in_force[..n].sort_unstable_by(|a, b| b.cmp(a));
+        let mut names = in_force[..n].iter().flatten().map(|(_, name)| *name);
+        found.name = names.next();
+        for (place, name) in found.others.iter_mut().zip(names) {
+            *place = Some(name);
+        }
+        found
+    }
+
+    /// Whether `client` had been told by `at` that `name` is at `addr`, in force or not.
+    pub fn resolved(&self, client: Addr, addr: Addr, name: &str, at: Timestamp) -> bool {
+        let race = self.race_end(at);
+        self.map.get(&(client, addr)).is_some_and(|s| {
+            s.answers
+                .iter()
+                .any(|a| &*a.name == name && a.since <= race)
+        })
+    }
+
+    /// Remembers that `client` received at `answered` an ECHConfig with `public_name`.
+    pub fn insert_ech(&mut self, client: Addr, public_name: &str, answered: Timestamp, ttl: u32) {
+        let expires = answered.plus_secs(u64::from(ttl) + self.grace_secs);
+        self.ech.insert(client, public_name, answered, expires);
+    }
+
+    /// Whether `client` had received by `at`, and still held, an ECHConfig for `public_name`.
+    pub fn ech_public_name(&self, client: Addr, public_name: &str, at: Timestamp) -> bool {
+        self.ech.holds(client, public_name, at, self.race_end(at))
+    }
+
+    /// The latest answer time that still counts for a flow that started at `at`.
+    fn race_end(&self, at: Timestamp) -> Timestamp {
+        Timestamp(at.0.saturating_add(self.race_nanos))
+    }
+
+    /// (client, address) pairs evicted because the history was full.
+    pub fn evictions(&self) -> u64 {
+        self.evictions
+    }
+
+    /// Names dropped from a pair that already held [`NAMES_PER_ADDRESS`], and ECH public names
+    /// dropped because their map was full.
+    pub fn names_evicted(&self) -> u64 {
+        self.names_evicted + self.ech.evictions
+    }
+
+    /// (client, address) pairs held now.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the history holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// For each client, the ECH public names it received: at most [`NAMES_PER_ADDRESS`] per
+/// client, for at most `capacity` clients, the client heard from longest ago evicted first.
+#[derive(Debug)]
+struct EchNames {
+    map: HashMap<Addr, EchSlot, foldhash::fast::RandomState>,
+    order: VecDeque<(Addr, u64)>,
+    capacity: usize,
+    insertions: u64,
+    evictions: u64,
+}
+
+#[derive(Debug)]
+struct EchSlot {
+    names: Vec<EchName>,
+    touched: u64,
+}
+
+#[derive(Debug)]
+struct EchName {
+    name: Box<str>,
+    since: Timestamp,
+    expires: Timestamp,
+}
+
+impl EchNames {
+    fn new(capacity: usize) -> EchNames {
+        EchNames {
+            map: HashMap::default(),
+            order: VecDeque::new(),
+            capacity,
+            insertions: 0,
+            evictions: 0,
+        }
+    }
+
+    fn insert(&mut self, client: Addr, name: &str, answered: Timestamp, expires: Timestamp) {
+        self.insertions += 1;
+        let touched = self.insertions;
+        let slot = self.map.entry(client).or_insert_with(|| EchSlot {
+            names: Vec::with_capacity(1),
+            touched,
+        });
+        slot.touched = touched;
+        if let Some(known) = slot.names.iter_mut().find(|n| &*n.name == name) {
+            known.since = known.since.min(answered);
+            known.expires = known.expires.max(expires);
+        } else {
+            if slot.names.len() >= NAMES_PER_ADDRESS {
+                let first = (0..slot.names.len())
+                    .min_by_key(|&i| slot.names[i].expires)
+                    .unwrap_or(0);
+                slot.names.swap_remove(first);
+                self.evictions += 1;
+            }
+            slot.names.push(EchName {
+                name: name.into(),
+                since: answered,
+                expires,
+            });
+        }
+        self.order.push_back((client, touched));
+        while self.map.len() > self.capacity {
+            let Some((old, at)) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(slot) = self.map.get(&old)
+                && slot.touched == at
+            {
+                self.evictions += slot.names.len() as u64;
+                self.map.remove(&old);
+            }
+        }
+        if self.order.len() > 2 * self.capacity {
+            let map = &self.map;
+            self.order
+                .retain(|(k, at)| map.get(k).is_some_and(|s| s.touched == *at));
+        }
+    }
+
+    fn holds(&self, client: Addr, name: &str, at: Timestamp, race_end: Timestamp) -> bool {
+        self.map.get(&client).is_some_and(|slot| {
+            slot.names
+                .iter()
+                .any(|n| &*n.name == name && n.since <= race_end && at <= n.expires)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C1: Addr = Addr([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1]);
+    const C2: Addr = Addr([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 2]);
+
+    fn a(n: u8) -> Addr {
+        Addr::v4([104, 18, 32, n])
+    }
+
+    fn t(secs: i64) -> Timestamp {
+        Timestamp::from_secs(secs)
+    }
+
+    fn ms(millis: i64) -> Timestamp {
+        Timestamp(millis * 1_000_000)
+    }
+
+    fn history(capacity: usize) -> DnsHistory {
+        DnsHistory::new(capacity, 0, 50)
+    }
+
+    #[test]
+    fn the_answer_in_force_at_the_start_names_the_flow() {
+        let mut h = history(16);
+        h.insert(C1, a(47), "chatgpt.com", t(100), 300);
+        // Re-resolved 9 s into a flow that started at 101, and another name on the address.
+        h.insert(C1, a(47), "chatgpt.com", t(110), 300);
+        h.insert(C1, a(47), "cdn.example.net", t(111), 300);
+        let start = h.at(C1, a(47), t(101));
+        assert_eq!(start.name, Some("chatgpt.com"));
+        assert_eq!(
+            start.others().count(),
+            0,
+            "cdn.example.net came after the start"
+        );
+        // A flow that started after both: the latest answer wins, the other is kept.
+        let later = h.at(C1, a(47), t(112));
+        assert_eq!(later.name, Some("cdn.example.net"));
+        assert_eq!(later.others().collect::<Vec<_>>(), ["chatgpt.com"]);
+        // Before any answer: nothing, never a name from the future.
+        assert_eq!(h.at(C1, a(47), t(99)).name, None);
+        // Another client asked nothing.
+        assert_eq!(h.at(C2, a(47), t(101)).name, None);
+    }
+
+    #[test]
+    fn ttl_and_re_lookups() {
+        let mut h = history(16);
+        h.insert(C1, a(1), "claude.ai", t(0), 60);
+        assert_eq!(h.at(C1, a(1), t(60)).name, Some("claude.ai"));
+        assert_eq!(h.at(C1, a(1), t(61)).name, None, "expired");
+        // Answered again within the TTL: one run, in force from 0 to 150 + 60.
+        h.insert(C1, a(1), "claude.ai", t(50), 60);
+        h.insert(C1, a(1), "claude.ai", t(100), 60);
+        assert_eq!(h.at(C1, a(1), t(5)).name, Some("claude.ai"));
+        assert_eq!(h.at(C1, a(1), t(160)).name, Some("claude.ai"));
+        assert_eq!(h.at(C1, a(1), t(161)).name, None);
+        // Answered after a lapse: a new run; the gap names nothing.
+        h.insert(C1, a(1), "claude.ai", t(300), 60);
+        assert_eq!(h.at(C1, a(1), t(200)).name, None);
+        assert_eq!(h.at(C1, a(1), t(330)).name, Some("claude.ai"));
+        assert_eq!(
+            h.at(C1, a(1), t(5)).name,
+            Some("claude.ai"),
+            "the old run is kept"
+        );
+        // The history outlives TTLs: a flow that started at 5 and ends much later is named.
+        assert!(h.resolved(C1, a(1), "claude.ai", t(5)));
+        assert!(!h.resolved(C1, a(1), "claude.ai", t(-1)));
+    }
+
+    #[test]
+    fn an_answer_a_few_ms_after_the_start_counts() {
+        let mut h = history(16);
+        h.insert(C1, a(1), "perplexity.ai", ms(10_030), 60);
+        assert_eq!(h.at(C1, a(1), ms(10_000)).name, Some("perplexity.ai"));
+        assert_eq!(
+            h.at(C1, a(1), ms(9_979)).name,
+            None,
+            "more than 50 ms before"
+        );
+        // An older name answered before the start still loses to the raced one.
+        h.insert(C1, a(2), "cdn.example.net", ms(5_000), 60);
+        h.insert(C1, a(2), "character.ai", ms(10_020), 60);
+        let start = h.at(C1, a(2), ms(10_000));
+        assert_eq!(start.name, Some("character.ai"));
+        assert!(start.has("cdn.example.net"));
+    }
+
+    #[test]
+    fn several_names_per_address_and_the_bound() {
+        let mut h = history(16);
+        for (i, name) in ["a.example", "b.example", "c.example", "d.example"]
+            .iter()
+            .enumerate()
+        {
+            h.insert(C1, a(1), name, t(i as i64), 300);
+        }
+        let start = h.at(C1, a(1), t(10));
+        assert_eq!(start.name, Some("d.example"));
+        assert_eq!(
+            start.others().collect::<Vec<_>>(),
+            ["c.example", "b.example", "a.example"]
+        );
+        assert_eq!(h.names_evicted(), 0);
+        // A fifth name drops the one that expires first.
+        h.insert(C1, a(1), "e.example", t(20), 300);
+        assert_eq!(h.names_evicted(), 1);
+        let start = h.at(C1, a(1), t(21));
+        assert_eq!(start.name, Some("e.example"));
+        assert!(!start.has("a.example"));
+        assert!(start.has("b.example"));
+    }
+
+    #[test]
+    fn pairs_are_bounded_oldest_first() {
+        let mut h = history(2);
+        h.insert(C1, a(1), "one.example", t(0), 60);
+        h.insert(C1, a(2), "two.example", t(1), 60);
+        h.insert(C1, a(1), "one.example", t(2), 60);
+        h.insert(C1, a(3), "three.example", t(3), 60);
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.evictions(), 1);
+        assert_eq!(
+            h.at(C1, a(2), t(5)).name,
+            None,
+            "the pair touched longest ago went"
+        );
+        assert_eq!(h.at(C1, a(1), t(5)).name, Some("one.example"));
+        assert_eq!(h.at(C1, a(3), t(63)).name, Some("three.example"));
+        assert_eq!(h.at(C1, a(3), t(64)).name, None);
+        // Many more: never more than the bound, every eviction counted.
+        for i in 0..1000u16 {
+            h.insert(
+                C2,
+                Addr::v4([1, 1, (i >> 8) as u8, i as u8]),
+                "x.example",
+                t(10),
+                60,
+            );
+        }
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.evictions(), 1001);
+        assert!(h.order.len() <= 2 * 2 + 1);
+    }
+
+    #[test]
+    fn ech_public_names_per_client() {
+        let mut h = history(2);
+        h.insert_ech(C1, "ech-public.example.net", t(100), 300);
+        assert!(h.ech_public_name(C1, "ech-public.example.net", t(100)));
+        assert!(!h.ech_public_name(C2, "ech-public.example.net", t(100)));
+        assert!(!h.ech_public_name(C1, "ech-public.example.net", t(99)));
+        assert!(!h.ech_public_name(C1, "ech-public.example.net", t(401)));
+        // Per client at most NAMES_PER_ADDRESS; the one expiring first goes.
+        for (i, name) in ["b.example", "c.example", "d.example", "e.example"]
+            .iter()
+            .enumerate()
+        {
+            h.insert_ech(C1, name, t(101 + i as i64), 300);
+        }
+        assert_eq!(h.names_evicted(), 1);
+        assert!(!h.ech_public_name(C1, "ech-public.example.net", t(150)));
+        assert!(h.ech_public_name(C1, "e.example", t(150)));
+        // At most `capacity` clients: a third one evicts the client heard from longest ago.
+        h.insert_ech(C2, "x.example", t(110), 300);
+        h.insert_ech(Addr::v4([10, 0, 0, 3]), "y.example", t(111), 300);
+        assert!(!h.ech_public_name(C1, "e.example", t(150)));
+        assert!(h.ech_public_name(C2, "x.example", t(150)));
+        assert_eq!(h.names_evicted(), 1 + 4);
+    }
+}
