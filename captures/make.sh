@@ -19,7 +19,7 @@
 # frames (tools/wrap.py); fragments from scapy and from the kernel itself (a DNS answer larger
 # than a 576-byte MTU).
 #
-# Packages: iproute2 ethtool tcpdump dnsmasq-base curl nodejs chromium bind9-dnsutils openssl
+# Packages: iproute2 ethtool iputils-ping tcpdump dnsmasq-base curl nodejs chromium bind9-dnsutils openssl
 #           wireshark-common (editcap, mergecap) tcpreplay (tcprewrite, tcpreplay), python3 with
 #           scapy (pip install scapy==2.8.0).
 set -euo pipefail
@@ -37,7 +37,7 @@ ONLY=${ONLY:-}
 # want NAME: whether this run makes the capture NAME (all of them unless ONLY lists some).
 want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 
-for t in ip ethtool tcpdump dnsmasq curl node chromium dig openssl editcap mergecap tcprewrite tcpreplay python3; do
+for t in ip ethtool ping tcpdump dnsmasq curl node chromium dig openssl editcap mergecap tcprewrite tcpreplay python3; do
   command -v "$t" >/dev/null || { echo "missing tool: $t" >&2; exit 1; }
 done
 [ "$(id -u)" = 0 ] || { echo "run as root (network namespaces)" >&2; exit 1; }
@@ -72,6 +72,18 @@ NAMES=(
 )
 # Addresses without a name (a model server reached by address).
 BARE=(10.77.1.13)
+# One "CDN" address shared by several names, AI and not, as a real CDN front is: the last lookup
+# before a connection to it is often a different name from the one the connection is for.
+# (chat.deepseek.com: dnsmasq's most specific --address wins over deepseek.com's.)
+CDN=10.77.2.1
+CDN_NAMES=(perplexity.ai character.ai chat.deepseek.com cdn.example.net static.example.net)
+# An AI name on an address of its own with a DNS HTTPS record (type 65) offering ECH, so that
+# Chromium's own resolver finds it and sends a real ECH ClientHello whose outer SNI is the
+# public name ech-public.example.net (which dnsmasq does not answer and nobody resolves). Its
+# more specific --address wins over perplexity.ai's, which covers subdomains.
+ECH_NAME=www.perplexity.ai
+ECH_ADDR=10.77.2.2
+ECH_PUBLIC=ech-public.example.net
 
 setup() {
   ip netns add $C
@@ -95,6 +107,11 @@ setup() {
     fi
   done
   for v4 in "${BARE[@]}"; do in_s ip addr add "$v4/16" dev ls0; done
+  in_s ip addr add "$CDN/16" dev ls0
+  for name in "${CDN_NAMES[@]}"; do dns_args+=(--address="/$name/$CDN"); done
+  in_s ip addr add "$ECH_ADDR/16" dev ls0
+  dns_args+=(--address="/$ECH_NAME/$ECH_ADDR"
+    --dns-rr="$ECH_NAME,65,$(python3 "$TOOLS/ech_config.py" "$ECH_PUBLIC")")
   for ns in $C $S; do ip netns exec $ns ip link set lo up; done
   in_c ip link set lc0 up
   in_s ip link set ls0 up
@@ -232,6 +249,67 @@ local_models() {
   in_c curl -s http://wiki.lan:3000/api/chat -H 'Content-Type: application/json' -d '{"message":"hi"}'
 }
 want http-local-models && record http-local-models EN10MB local_models
+# A shared "CDN" address: Chromium connects to AI names on 10.77.2.1 by its own host-resolver
+# rule (it sends no DNS query for them), while dig looks up those names and the non-AI names on
+# the same address around and during each connection. The last answer for the address before a
+# connection is then never the connection's name; only the SNI (sent in clear, with GREASE ECH)
+# names each flow. The server answers ?delay=2 two seconds late, so the connection is open while
+# the lookup in the background happens.
+CDN_RULES="MAP perplexity.ai $CDN, MAP character.ai $CDN, MAP chat.deepseek.com $CDN"
+chromium_mapped() {
+  local profile
+  profile=$(mktemp -d)
+  in_c chromium --headless=new --no-sandbox --disable-gpu --ignore-certificate-errors \
+    --disable-background-networking --disable-component-update --disable-sync --no-first-run \
+    --disable-quic --disable-features=DnsOverHttps --host-resolver-rules="$CDN_RULES" \
+    --user-data-dir="$profile" --dump-dom "$1" 2>/dev/null
+  rm -rf "$profile"
+}
+# The same over QUIC (no server answers; Initials for 6 seconds).
+chromium_quic_mapped() {
+  local profile
+  profile=$(mktemp -d)
+  timeout 6 ip netns exec $C chromium --headless=new --no-sandbox --disable-gpu \
+    --ignore-certificate-errors --disable-background-networking --disable-component-update \
+    --disable-sync --no-first-run --disable-features=DnsOverHttps --enable-quic \
+    --origin-to-force-quic-on="$1:443" --host-resolver-rules="$CDN_RULES" \
+    --user-data-dir="$profile" --dump-dom "https://$1/" 2>/dev/null || true
+  rm -rf "$profile"
+}
+# dig_during SECONDS NAME COMMAND...: run COMMAND, and SECONDS after it starts look NAME up.
+dig_during() {
+  local delay=$1 name=$2; shift 2
+  (sleep "$delay"; in_c dig "$name" A >/dev/null) &
+  local pid=$!
+  "$@"
+  wait $pid
+}
+shared_cdn() {
+  for name in perplexity.ai character.ai chat.deepseek.com cdn.example.net; do in_c dig "$name" A; done
+  for name in perplexity.ai character.ai chat.deepseek.com; do
+    in_c dig static.example.net A
+    dig_during 1.2 cdn.example.net chromium_mapped "https://$name/?delay=2"
+  done
+}
+want chromium-shared-cdn && record chromium-shared-cdn EN10MB shared_cdn
+shared_cdn_quic() {
+  for name in perplexity.ai character.ai cdn.example.net; do in_c dig "$name" A; done
+  for name in perplexity.ai character.ai; do
+    in_c dig static.example.net A
+    dig_during 2 cdn.example.net chromium_quic_mapped "$name"
+  done
+}
+want chromium-quic-shared-cdn && record chromium-quic-shared-cdn EN10MB shared_cdn_quic
+# Python looks up cdn.example.net, then perplexity.ai (both 10.77.2.1) and speaks TLS without SNI
+# to the address; while the connection is open it looks up perplexity.ai again and then
+# static.example.net, and sends its second request after them.
+want nosni-relookup && record nosni-relookup EN10MB in_c python3 "$TOOLS/python_clients.py" relookup \
+  cdn.example.net perplexity.ai static.example.net
+# A real ECH ClientHello: Chromium's own resolver asks for the HTTPS record of www.perplexity.ai,
+# finds an ECH configuration in it and sends the outer ClientHello with the public name
+# ech-public.example.net as SNI. The server has no ECH key, so the handshake completes for the
+# outer hello; Chromium aborts it (ech_required) and retries without ECH, with the real SNI.
+want chromium-real-ech && record chromium-real-ech EN10MB chromium_get "https://$ECH_NAME/"
 # A DNS answer of 150 addresses through a 576-byte MTU: the kernel fragments it (last, as it
 # changes the link).
 if want dns-fragmented; then
@@ -248,6 +326,9 @@ if want curl-chatgpt; then
 fi
 for name in python-upload node-openai chromium-claude nosni-gemini http-ollama http-local-models \
   dns-lookups curl-chatgpt-v6 chromium-quic-gemini dns-fragmented; do
+  if want "$name"; then cp "$WORK/$name.pcap" "$OUT/$name.pcap"; fi
+done
+for name in chromium-shared-cdn chromium-quic-shared-cdn nosni-relookup chromium-real-ech; do
   if want "$name"; then cp "$WORK/$name.pcap" "$OUT/$name.pcap"; fi
 done
 # Who holds an address: DHCP and Kerberos on a LAN of its own (see identity.sh).

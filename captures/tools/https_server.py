@@ -2,13 +2,17 @@
 """Test servers for lantern's captures: HTTPS on :443 for any name (self-signed certificate),
 plain HTTP on the model-server ports (11434 Ollama, 8000 vLLM, 8080 llama.cpp, 1234 LM Studio,
 and 3000 for an ordinary web app), and a silent UDP sink on :443. Request bodies are read in full so uploads
-produce real byte counts. Usage: https_server.py CERT KEY"""
+produce real byte counts. A GET with `delay=SECONDS` in its query (at most 10) is answered that
+much later, so that a client's connection is still open while other lookups happen.
+Usage: https_server.py CERT KEY"""
 import http.server
 import json
 import socket
 import ssl
 import sys
 import threading
+import time
+import urllib.parse
 
 
 PLAIN_PORTS = (11434, 8000, 8080, 1234, 3000)
@@ -29,6 +33,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        if "delay" in query:
+            time.sleep(min(float(query["delay"][0]), 10.0))
         self._reply(b"<html><body><p>lantern test page</p></body></html>", "text/html")
 
     def do_POST(self):
