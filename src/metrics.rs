@@ -76,7 +76,7 @@ counters! {
     dns_unmatched_responses: "DNS responses without a query seen in the same flow",
     dns_pending_dropped: "DNS queries dropped because a flow had too many outstanding",
     dns_cache_evictions: "(client, address) pairs evicted from the DNS history because it was full",
-    dns_history_names_evicted: "names dropped from a (client, address) pair that already held 4, and ECH public names dropped because their map was full",
+    dns_history_names_evicted: "names dropped from a (client, address) pair that already held 8, and ECH public names dropped because their map was full",
     dhcp_messages: "DHCPv4 and DHCPv6 messages parsed",
     dhcp_malformed: "DHCP datagrams that were not valid DHCP messages",
     dhcp_bad_options: "DHCP options skipped because they were malformed (the rest of the message counts)",

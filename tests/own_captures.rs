@@ -11,7 +11,7 @@ use common::{one, own, replay, root};
 use serde_json::Value;
 
 /// Every capture with its reviewed events.
-const CAPTURES: [&str; 14] = [
+const CAPTURES: [&str; 18] = [
     "curl-chatgpt.pcap",
     "python-upload.pcap",
     "node-openai.pcap",
@@ -26,6 +26,10 @@ const CAPTURES: [&str; 14] = [
     "chromium-quic-gemini.pcap",
     "dns-fragmented.pcap",
     "identity.pcap",
+    "chromium-shared-cdn.pcap",
+    "chromium-quic-shared-cdn.pcap",
+    "nosni-relookup.pcap",
+    "chromium-real-ech.pcap",
 ];
 
 fn flow_named<'a>(events: &'a [Value], name: &str) -> &'a Value {

@@ -16,14 +16,21 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 /// Most names kept for one (client, address): CDNs put many names on one address, and a
-/// client resolves several of them. The one in force longest ago makes room for a new one.
-pub const NAMES_PER_ADDRESS: usize = 4;
+/// client resolves several of them (five within a second in `captures/chromium-shared-cdn.pcap`,
+/// where a bound of 4 lost the SNI's own lookup). The one whose validity ends first makes room.
+pub const NAMES_PER_ADDRESS: usize = 8;
 
-/// One name's answers for an address: a run of answers whose validity did not lapse.
+/// Most other names reported beside the chosen one (`name_alternatives`).
+pub const MAX_ALTERNATIVES: usize = 3;
+
+/// One name's answers for an address: a run of answers whose validity did not lapse, and in
+/// which, from `since` to `latest`, no other name was answered for the address.
 #[derive(Clone, Debug)]
 struct Answer {
     name: Arc<str>,
-    /// The first answer of the run.
+    /// The first answer of the run, including older runs folded into it (see [`make_room`]).
+    first: Timestamp,
+    /// The first answer since another name was last answered for the address.
     since: Timestamp,
     /// The latest answer of the run.
     latest: Timestamp,
@@ -35,16 +42,19 @@ impl Answer {
     /// Whether the answer was in force at `at`: answered by then (or within `race` after, for a
     /// client that connected before its lookup came back) and not yet expired.
     fn in_force(&self, at: Timestamp, race: Timestamp) -> bool {
-        self.since <= race && at <= self.expires
+        self.first <= race && at <= self.expires
     }
 
-    /// When it was last answered at or before `race`, as far as the history knows: the latest
-    /// answer, or for a name answered again since, the start of its run.
+    /// When it was last answered at or before `race`, for ordering it against other names:
+    /// exact from `since` on (no other name was answered between `since` and `latest`), the
+    /// start of the folded run before that.
     fn answered_by(&self, race: Timestamp) -> Timestamp {
         if self.latest <= race {
             self.latest
-        } else {
+        } else if self.since <= race {
             self.since
+        } else {
+            self.first
         }
     }
 }
@@ -56,17 +66,42 @@ struct Slot {
     touched: u64,
 }
 
+/// Drops one entry from a pair over [`NAMES_PER_ADDRESS`]; whether a name was lost. An entry
+/// whose name was answered again later, with no lapse between, is folded into that later one
+/// (it stays in force from its first answer; only its order against the names answered in
+/// between is lost); else the one whose validity ends first goes, as the least likely to name a
+/// flow.
+fn make_room(answers: &mut Vec<Answer>) -> bool {
+    for i in 0..answers.len() {
+        let (old, later) = answers.split_at_mut(i + 1);
+        let old = &old[i];
+        if let Some(next) = later
+            .iter_mut()
+            .find(|a| a.name == old.name && a.first <= old.expires)
+        {
+            next.first = next.first.min(old.first);
+            answers.remove(i);
+            return false;
+        }
+    }
+    let first = (0..answers.len())
+        .min_by_key(|&i| (answers[i].expires, answers[i].first))
+        .unwrap_or(0);
+    answers.remove(first);
+    true
+}
+
 /// What the history says about a flow's server address at the flow's first packet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AtStart<'a> {
     /// The name answered last at or before the start, among those in force then.
     pub name: Option<&'a str>,
-    /// The other names in force then, most recent first.
-    pub others: [Option<&'a str>; NAMES_PER_ADDRESS - 1],
+    /// The other names in force then, most recent first, at most [`MAX_ALTERNATIVES`].
+    pub others: [Option<&'a str>; MAX_ALTERNATIVES],
 }
 
 impl<'a> AtStart<'a> {
-    /// Whether `name` was one of the names in force.
+    /// Whether `name` was the chosen name or one of the alternatives.
     pub fn has(&self, name: &str) -> bool {
         self.name == Some(name) || self.others.iter().flatten().any(|n| *n == name)
     }
@@ -125,31 +160,31 @@ impl DnsHistory {
             touched,
         });
         slot.touched = touched;
-        let run = slot
-            .answers
-            .iter_mut()
-            .find(|a| a.name == name && answered <= a.expires && a.since <= answered);
-        match run {
-            // Answered again while still in force: the run goes on.
-            Some(a) => {
-                a.latest = a.latest.max(answered);
-                a.expires = a.expires.max(expires);
+        // Entries are in the order they were answered, and an entry's answers are contiguous:
+        // no other name was answered for the pair between its first and its latest. That keeps
+        // "the name answered last before the start" exact however often names are re-resolved.
+        match slot.answers.last_mut() {
+            Some(last) if last.name == name && answered <= last.expires => {
+                last.latest = last.latest.max(answered);
+                last.expires = last.expires.max(expires);
             }
-            None => {
-                if slot.answers.len() >= NAMES_PER_ADDRESS {
-                    // The one whose validity ended first is the least likely to name a flow.
-                    let oldest = (0..slot.answers.len())
-                        .min_by_key(|&i| (slot.answers[i].expires, slot.answers[i].since))
-                        .unwrap_or(0);
-                    slot.answers.swap_remove(oldest);
-                    self.names_evicted += 1;
-                }
+            _ => {
+                // Another entry of the same name shares its allocation.
+                let name = slot
+                    .answers
+                    .iter()
+                    .find(|a| a.name == name)
+                    .map_or(name, |a| a.name.clone());
                 slot.answers.push(Answer {
                     name,
+                    first: answered,
                     since: answered,
                     latest: answered,
                     expires,
                 });
+                if slot.answers.len() > NAMES_PER_ADDRESS {
+                    self.names_evicted += u64::from(make_room(&mut slot.answers));
+                }
             }
         }
         self.order.push_back((key, touched));
@@ -204,8 +239,16 @@ impl DnsHistory {
         in_force[..n].sort_unstable_by(|a, b| b.cmp(a));
         let mut names = in_force[..n].iter().flatten().map(|(_, name)| *name);
         found.name = names.next();
-        for (place, name) in found.others.iter_mut().zip(names) {
-            *place = Some(name);
+        let mut kept = 0;
+        for name in names {
+            if kept == MAX_ALTERNATIVES {
+                break;
+            }
+            // A name answered in several runs is one name.
+            if !found.has(name) {
+                found.others[kept] = Some(name);
+                kept += 1;
+            }
         }
         found
     }
@@ -216,7 +259,7 @@ impl DnsHistory {
         self.map.get(&(client, addr)).is_some_and(|s| {
             s.answers
                 .iter()
-                .any(|a| &*a.name == name && a.since <= race)
+                .any(|a| &*a.name == name && a.first <= race)
         })
     }
 
@@ -420,6 +463,42 @@ mod tests {
     }
 
     #[test]
+    fn interleaved_re_lookups_keep_the_order_exact() {
+        let mut h = history(16);
+        // A at 0, B at 3, A again at 5 and 20: at 6 the last answer was A's, at 4 B's.
+        h.insert(C1, a(1), "a.example", t(0), 300);
+        h.insert(C1, a(1), "b.example", t(3), 300);
+        h.insert(C1, a(1), "a.example", t(5), 300);
+        h.insert(C1, a(1), "a.example", t(20), 300);
+        assert_eq!(h.at(C1, a(1), t(6)).name, Some("a.example"));
+        let at4 = h.at(C1, a(1), t(4));
+        assert_eq!(at4.name, Some("b.example"));
+        assert_eq!(
+            at4.others().collect::<Vec<_>>(),
+            ["a.example"],
+            "one name, once"
+        );
+        assert_eq!(h.at(C1, a(1), t(2)).name, Some("a.example"));
+        // Many more alternations fold older runs of a name into later ones: no name is lost.
+        for i in 0..40 {
+            let name = if i % 2 == 0 { "b.example" } else { "a.example" };
+            h.insert(C1, a(1), name, t(30 + i), 300);
+        }
+        assert_eq!(h.names_evicted(), 0);
+        assert!(h.map[&(C1, a(1))].answers.len() <= NAMES_PER_ADDRESS);
+        assert!(h.resolved(C1, a(1), "a.example", t(1)));
+        assert_eq!(h.at(C1, a(1), t(2)).name, Some("a.example"));
+        assert_eq!(h.at(C1, a(1), t(69)).name, Some("a.example"));
+        // After the folding: b at 100, a at 101, a flow at 102, a again at 110 (during the
+        // flow). The fold must not make a's answer at 101 look older than b's at 100.
+        h.insert(C1, a(1), "b.example", t(100), 300);
+        h.insert(C1, a(1), "a.example", t(101), 300);
+        h.insert(C1, a(1), "a.example", t(110), 300);
+        assert_eq!(h.at(C1, a(1), t(102)).name, Some("a.example"));
+        assert_eq!(h.at(C1, a(1), t(100)).name, Some("b.example"));
+    }
+
+    #[test]
     fn an_answer_a_few_ms_after_the_start_counts() {
         let mut h = history(16);
         h.insert(C1, a(1), "perplexity.ai", ms(10_030), 60);
@@ -440,26 +519,34 @@ mod tests {
     #[test]
     fn several_names_per_address_and_the_bound() {
         let mut h = history(16);
-        for (i, name) in ["a.example", "b.example", "c.example", "d.example"]
-            .iter()
-            .enumerate()
-        {
+        let names: Vec<String> = (0..NAMES_PER_ADDRESS)
+            .map(|i| format!("n{i}.example"))
+            .collect();
+        for (i, name) in names.iter().enumerate() {
             h.insert(C1, a(1), name, t(i as i64), 300);
         }
+        let last = NAMES_PER_ADDRESS - 1;
         let start = h.at(C1, a(1), t(10));
-        assert_eq!(start.name, Some("d.example"));
-        assert_eq!(
-            start.others().collect::<Vec<_>>(),
-            ["c.example", "b.example", "a.example"]
-        );
+        assert_eq!(start.name, Some(names[last].as_str()));
+        // The most recent others, at most MAX_ALTERNATIVES of them.
+        let others: Vec<&str> = start.others().collect();
+        let want: Vec<&str> = names[..last]
+            .iter()
+            .rev()
+            .take(MAX_ALTERNATIVES)
+            .map(String::as_str)
+            .collect();
+        assert_eq!(others, want);
+        for name in &names {
+            assert!(h.resolved(C1, a(1), name, t(10)), "{name} is still known");
+        }
         assert_eq!(h.names_evicted(), 0);
-        // A fifth name drops the one that expires first.
-        h.insert(C1, a(1), "e.example", t(20), 300);
+        // One more name drops the one whose validity ends first.
+        h.insert(C1, a(1), "new.example", t(20), 300);
         assert_eq!(h.names_evicted(), 1);
-        let start = h.at(C1, a(1), t(21));
-        assert_eq!(start.name, Some("e.example"));
-        assert!(!start.has("a.example"));
-        assert!(start.has("b.example"));
+        assert_eq!(h.at(C1, a(1), t(21)).name, Some("new.example"));
+        assert!(!h.resolved(C1, a(1), "n0.example", t(21)));
+        assert!(h.resolved(C1, a(1), "n1.example", t(21)));
     }
 
     #[test]
@@ -503,20 +590,18 @@ mod tests {
         assert!(!h.ech_public_name(C1, "ech-public.example.net", t(99)));
         assert!(!h.ech_public_name(C1, "ech-public.example.net", t(401)));
         // Per client at most NAMES_PER_ADDRESS; the one expiring first goes.
-        for (i, name) in ["b.example", "c.example", "d.example", "e.example"]
-            .iter()
-            .enumerate()
-        {
-            h.insert_ech(C1, name, t(101 + i as i64), 300);
+        for i in 1..NAMES_PER_ADDRESS as i64 + 1 {
+            h.insert_ech(C1, &format!("e{i}.example"), t(100 + i), 300);
         }
         assert_eq!(h.names_evicted(), 1);
         assert!(!h.ech_public_name(C1, "ech-public.example.net", t(150)));
-        assert!(h.ech_public_name(C1, "e.example", t(150)));
+        let newest = format!("e{NAMES_PER_ADDRESS}.example");
+        assert!(h.ech_public_name(C1, &newest, t(150)));
         // At most `capacity` clients: a third one evicts the client heard from longest ago.
         h.insert_ech(C2, "x.example", t(110), 300);
         h.insert_ech(Addr::v4([10, 0, 0, 3]), "y.example", t(111), 300);
-        assert!(!h.ech_public_name(C1, "e.example", t(150)));
+        assert!(!h.ech_public_name(C1, &newest, t(150)));
         assert!(h.ech_public_name(C2, "x.example", t(150)));
-        assert_eq!(h.names_evicted(), 1 + 4);
+        assert_eq!(h.names_evicted(), 1 + NAMES_PER_ADDRESS as u64);
     }
 }

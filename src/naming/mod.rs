@@ -26,7 +26,7 @@
 
 mod history;
 
-pub use history::{AtStart, DnsHistory, NAMES_PER_ADDRESS};
+pub use history::{AtStart, DnsHistory, MAX_ALTERNATIVES, NAMES_PER_ADDRESS};
 
 use crate::catalog::Catalog;
 use crate::proto::{DnsRecord, FlowRecord, Protocol};
@@ -126,7 +126,7 @@ pub struct Naming<'a> {
     /// What the ClientHello's ECH extension was taken for.
     pub ech: EchKind,
     /// For a name from DNS: the other names in force for the address at the start.
-    pub alternatives: [Option<&'a str>; NAMES_PER_ADDRESS - 1],
+    pub alternatives: [Option<&'a str>; MAX_ALTERNATIVES],
 }
 
 impl<'a> Naming<'a> {
@@ -140,7 +140,7 @@ impl<'a> Naming<'a> {
             server_name,
             source,
             ech,
-            alternatives: [None; NAMES_PER_ADDRESS - 1],
+            alternatives: [None; MAX_ALTERNATIVES],
         }
     }
 

@@ -8,7 +8,7 @@ use crate::catalog::Identified;
 use crate::decode::Addr;
 use crate::flow::Endpoint;
 use crate::identity::{Identity, Pseudonymizer};
-use crate::naming::{EchKind, NAMES_PER_ADDRESS};
+use crate::naming::{EchKind, MAX_ALTERNATIVES};
 use crate::proto::dhcp;
 use crate::proto::{DhcpRecord, KerberosRecord, KrbOutcome, Place, dns, kerberos};
 use serde::Serialize;
@@ -125,7 +125,7 @@ struct TlsJson<'a> {
 
 /// The other names in force for a flow's address, as a list (left out when there are none).
 #[derive(Clone, Copy)]
-struct Alternatives<'a>([Option<&'a str>; NAMES_PER_ADDRESS - 1]);
+struct Alternatives<'a>([Option<&'a str>; MAX_ALTERNATIVES]);
 
 impl Alternatives<'_> {
     fn is_empty(&self) -> bool {

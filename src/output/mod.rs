@@ -17,7 +17,7 @@ pub use summary::{Summary, new_table};
 use crate::capture::Timestamp;
 use crate::catalog::Identified;
 use crate::identity::{Identity, Pseudonymizer};
-use crate::naming::{EchKind, NAMES_PER_ADDRESS, NameSource};
+use crate::naming::{EchKind, MAX_ALTERNATIVES, NameSource};
 use crate::policy::Status;
 use crate::proto::{DhcpRecord, DnsRecord, FlowRecord, KerberosRecord, dns};
 use std::io;
@@ -32,7 +32,7 @@ pub struct FlowView<'a> {
     /// How the name was known.
     pub name_source: NameSource,
     /// For a name from DNS, the other names in force for the address at the flow's start.
-    pub name_alternatives: [Option<&'a str>; NAMES_PER_ADDRESS - 1],
+    pub name_alternatives: [Option<&'a str>; MAX_ALTERNATIVES],
     /// What the ClientHello's ECH extension was taken for.
     pub ech: EchKind,
     /// Who the client is.

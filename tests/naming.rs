@@ -1,0 +1,198 @@
+//! How flows are named on traffic as real networks carry it (`captures/`, made by `make.sh`):
+//! several AI names and other names on one CDN address, lookups before and during each
+//! connection, Chromium's GREASE ECH on every connection, a client without SNI whose name is
+//! resolved again while its flow is open, and a real ECH ClientHello from Chromium given an
+//! ECHConfig in a DNS HTTPS record. The rules are in the README ("How flows are named").
+
+mod common;
+
+use common::{own, replay};
+use serde_json::{Value, json};
+
+/// The flows to port 443 of one capture, in event order: (server, name, source, app,
+/// alternatives, ech kind, outer SNI).
+fn named(file: &str) -> Vec<Value> {
+    replay(&[&own(file)], &[])
+        .flows()
+        .into_iter()
+        .filter(|f| f["server"]["port"] == 443)
+        .map(|f| {
+            json!([
+                f["server"]["ip"],
+                f["server_name"],
+                f["name_source"],
+                f["app"]["id"],
+                f.get("name_alternatives").cloned().unwrap_or(Value::Null),
+                f["tls"]["ech_kind"],
+                f["tls"].get("outer_sni").cloned().unwrap_or(Value::Null),
+            ])
+        })
+        .collect()
+}
+
+#[test]
+fn chromium_on_a_shared_cdn_address_is_named_by_its_sni() {
+    // dig resolves perplexity.ai, character.ai, chat.deepseek.com, cdn.example.net and
+    // static.example.net to 10.77.2.1, then before and during each page load cdn.example.net or
+    // static.example.net again; Chromium connects from its own resolver rules (no lookup of its
+    // own), two connections per page, each with GREASE ECH and the page's SNI.
+    let cdn = "10.77.2.1";
+    let flow = |name: &str, app: &str| json!([cdn, name, "tls_sni", app, null, "grease", null]);
+    assert_eq!(
+        named("chromium-shared-cdn.pcap"),
+        [
+            flow("perplexity.ai", "perplexity"),
+            flow("perplexity.ai", "perplexity"),
+            flow("character.ai", "character-ai"),
+            flow("character.ai", "character-ai"),
+            flow("chat.deepseek.com", "deepseek-chat"),
+            flow("chat.deepseek.com", "deepseek-chat"),
+        ]
+    );
+    // The same over QUIC: the ClientHello scattered over Initial packets, the SNI kept.
+    let flow = |name: &str, app: &str| json!([cdn, name, "quic_sni", app, null, "grease", null]);
+    assert_eq!(
+        named("chromium-quic-shared-cdn.pcap"),
+        [
+            flow("perplexity.ai", "perplexity"),
+            flow("character.ai", "character-ai")
+        ]
+    );
+}
+
+#[test]
+fn a_flow_without_sni_keeps_the_name_in_force_at_its_start() {
+    // Python resolves cdn.example.net, then perplexity.ai (both 10.77.2.1), opens TLS without
+    // SNI, and while the flow is open resolves perplexity.ai again and then static.example.net.
+    assert_eq!(
+        named("nosni-relookup.pcap"),
+        [json!([
+            "10.77.2.1",
+            "perplexity.ai",
+            "dns_answer",
+            "perplexity",
+            ["cdn.example.net"],
+            "none",
+            null
+        ])]
+    );
+    let events = replay(&[&own("nosni-relookup.pcap")], &[]).events();
+    let lookups: Vec<(&str, i64)> = events
+        .iter()
+        .filter(|e| e["event_type"] == "dns" && e["qtype"] == "A")
+        .map(|e| (e["query"].as_str().unwrap(), e["flow_id"].as_i64().unwrap()))
+        .collect();
+    let order: Vec<&str> = lookups.iter().map(|l| l.0).collect();
+    assert_eq!(
+        order,
+        [
+            "cdn.example.net",
+            "perplexity.ai",
+            "perplexity.ai",
+            "static.example.net"
+        ],
+        "the capture has the lookups the test is about"
+    );
+    // Both later lookups fall inside the flow.
+    let flow = events
+        .iter()
+        .find(|e| e["event_type"] == "flow" && e["server"]["port"] == 443)
+        .unwrap();
+    let (start, end) = (
+        flow["ts"].as_str().unwrap(),
+        flow["end_ts"].as_str().unwrap(),
+    );
+    let during = events
+        .iter()
+        .filter(|e| e["event_type"] == "dns" && e["qtype"] == "A")
+        .filter(|e| {
+            let ts = e["ts"].as_str().unwrap();
+            start < ts && ts < end
+        })
+        .count();
+    assert_eq!(during, 2);
+}
+
+#[test]
+fn real_ech_from_chromium_is_named_by_dns() {
+    // dnsmasq serves an HTTPS record for www.perplexity.ai with an ECHConfig whose public name
+    // is ech-public.example.net; Chromium's own resolver reads it and sends real ECH with that
+    // outer SNI (twice: main and preconnect socket), the server cannot decrypt, and Chromium
+    // retries without the config (GREASE ECH, the real SNI).
+    let addr = "10.77.2.2";
+    let real = json!([
+        addr,
+        "www.perplexity.ai",
+        "dns_answer",
+        "perplexity",
+        null,
+        "real",
+        "ech-public.example.net"
+    ]);
+    let retry = json!([
+        addr,
+        "www.perplexity.ai",
+        "tls_sni",
+        "perplexity",
+        null,
+        "grease",
+        null
+    ]);
+    assert_eq!(
+        named("chromium-real-ech.pcap"),
+        [real.clone(), real, retry.clone(), retry]
+    );
+    let events = replay(&[&own("chromium-real-ech.pcap")], &[]).lookups();
+    let https = common::one(&events, "the HTTPS lookup", |e| {
+        e["query"] == "www.perplexity.ai" && e["qtype"] == "HTTPS"
+    });
+    assert_eq!(https["ech_public_names"], json!(["ech-public.example.net"]));
+    // The SNI on the wire is the outer name.
+    let flows = replay(&[&own("chromium-real-ech.pcap")], &[]).flows();
+    assert!(
+        flows
+            .iter()
+            .any(|f| f["tls"]["sni"] == "ech-public.example.net" && f["tls"]["ech"] == true)
+    );
+}
+
+#[test]
+fn one_replay_of_all_of_them_names_each_flow_as_alone() {
+    // Replayed together the captures share one DNS history (the same client, the same CDN
+    // address, names resolved minutes apart): the answers of earlier captures are still in
+    // force, yet each flow gets the same name, and events do not depend on --threads.
+    let files = [
+        "chromium-shared-cdn.pcap",
+        "chromium-quic-shared-cdn.pcap",
+        "nosni-relookup.pcap",
+        "chromium-real-ech.pcap",
+    ];
+    let paths: Vec<_> = files.iter().map(|f| own(f)).collect();
+    let paths: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    let together = replay(&paths, &[]);
+    let names = |run: &common::Run| -> Vec<(Value, Value, Value)> {
+        run.flows()
+            .into_iter()
+            .filter(|f| f["server"]["port"] == 443)
+            .map(|f| {
+                (
+                    f["server_name"].clone(),
+                    f["name_source"].clone(),
+                    f["tls"]["ech_kind"].clone(),
+                )
+            })
+            .collect()
+    };
+    let alone: Vec<(Value, Value, Value)> = files
+        .iter()
+        .flat_map(|f| names(&replay(&[&own(f)], &[])))
+        .collect();
+    assert_eq!(names(&together), alone);
+    for threads in ["2", "3"] {
+        let run = replay(&paths, &["--threads", threads]);
+        assert!(
+            run.stdout == together.stdout,
+            "--threads {threads} gives other events"
+        );
+    }
+}
