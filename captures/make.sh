@@ -171,24 +171,28 @@ record_all() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 
+# chromium_get URL [FLAG...]: headless Chromium over TCP loads URL.
 chromium_get() {
-  local profile
+  local profile url=$1
+  shift
   profile=$(mktemp -d)
   in_c chromium --headless=new --no-sandbox --disable-gpu --ignore-certificate-errors \
     --disable-background-networking --disable-component-update --disable-sync --no-first-run \
-    --disable-quic --disable-features=DnsOverHttps --user-data-dir="$profile" --dump-dom "$1" 2>/dev/null
+    --disable-quic --disable-features=DnsOverHttps "$@" --user-data-dir="$profile" --dump-dom "$url" 2>/dev/null
   rm -rf "$profile"
 }
 
-# Chromium forced onto QUIC for one origin: no server answers, so it sends its Initial packets
-# (chaos-protected, the ClientHello split over two) and retries until the timeout stops it.
+# chromium_quic NAME [SECONDS [FLAG...]]: Chromium forced onto QUIC for one origin: no server
+# answers, so it sends its Initial packets (chaos-protected, the ClientHello split over two) and
+# retries until the timeout (8 s) stops it.
 chromium_quic() {
-  local profile
+  local profile name=$1 secs=${2:-8}
+  shift $(($# < 2 ? $# : 2))
   profile=$(mktemp -d)
-  timeout 8 ip netns exec $C chromium --headless=new --no-sandbox --disable-gpu \
+  timeout "$secs" ip netns exec $C chromium --headless=new --no-sandbox --disable-gpu \
     --ignore-certificate-errors --disable-background-networking --disable-component-update \
     --disable-sync --no-first-run --disable-features=DnsOverHttps --enable-quic \
-    --origin-to-force-quic-on="$1:443" --user-data-dir="$profile" --dump-dom "https://$1/" 2>/dev/null || true
+    --origin-to-force-quic-on="$name:443" "$@" --user-data-dir="$profile" --dump-dom "https://$name/" 2>/dev/null || true
   rm -rf "$profile"
 }
 
@@ -256,26 +260,9 @@ want http-local-models && record http-local-models EN10MB local_models
 # names each flow. The server answers ?delay=2 two seconds late, so the connection is open while
 # the lookup in the background happens.
 CDN_RULES="MAP perplexity.ai $CDN, MAP character.ai $CDN, MAP chat.deepseek.com $CDN"
-chromium_mapped() {
-  local profile
-  profile=$(mktemp -d)
-  in_c chromium --headless=new --no-sandbox --disable-gpu --ignore-certificate-errors \
-    --disable-background-networking --disable-component-update --disable-sync --no-first-run \
-    --disable-quic --disable-features=DnsOverHttps --host-resolver-rules="$CDN_RULES" \
-    --user-data-dir="$profile" --dump-dom "$1" 2>/dev/null
-  rm -rf "$profile"
-}
+chromium_mapped() { chromium_get "$1" --host-resolver-rules="$CDN_RULES"; }
 # The same over QUIC (no server answers; Initials for 6 seconds).
-chromium_quic_mapped() {
-  local profile
-  profile=$(mktemp -d)
-  timeout 6 ip netns exec $C chromium --headless=new --no-sandbox --disable-gpu \
-    --ignore-certificate-errors --disable-background-networking --disable-component-update \
-    --disable-sync --no-first-run --disable-features=DnsOverHttps --enable-quic \
-    --origin-to-force-quic-on="$1:443" --host-resolver-rules="$CDN_RULES" \
-    --user-data-dir="$profile" --dump-dom "https://$1/" 2>/dev/null || true
-  rm -rf "$profile"
-}
+chromium_quic_mapped() { chromium_quic "$1" 6 --host-resolver-rules="$CDN_RULES"; }
 # dig_during SECONDS NAME COMMAND...: run COMMAND, and SECONDS after it starts look NAME up.
 dig_during() {
   local delay=$1 name=$2; shift 2

@@ -93,7 +93,8 @@ pub struct PipelineArgs {
     /// Most bytes buffered to reassemble a ClientHello or an HTTP request head.
     #[arg(long, default_value_t = 16_384, value_name = "BYTES")]
     reassembly_limit: usize,
-    /// Most DNS answers remembered for naming flows.
+    /// Most (client, server address) pairs in the DNS history that names flows, each with up to
+    /// 8 names.
     #[arg(long, default_value_t = 262_144, value_name = "N")]
     dns_cache_size: usize,
     /// Static identity map: CSV of address or CIDR, user, device, group, kind (user|server).
