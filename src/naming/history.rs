@@ -4,15 +4,16 @@
 //!
 //! A flow is named by the answer in force at its first packet, however late it ends, so
 //! nothing here is dropped when a TTL runs out: a flow that started inside the TTL and is still
-//! open hours later needs it. Both maps are bounded by entries instead, and evict the
-//! (client, address) pair answered longest ago first; every eviction is counted.
+//! open hours later needs it. Both maps are bounded by keys instead ([`Bounded`]: the pair or
+//! client written longest ago goes first), and every eviction is counted.
 //!
 //! Memory: at most `capacity` pairs, each with at most [`NAMES_PER_ADDRESS`] names, and at most
-//! `capacity` ECH public names; names are shared between the answers of one lookup.
+//! `capacity` clients with as many ECH public names each; a name's allocation is shared by its
+//! entries in a pair and by the consecutive answers of one lookup.
 
+use super::bounded::Bounded;
 use crate::capture::Timestamp;
 use crate::decode::Addr;
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 /// Most names kept for one (client, address): CDNs put many names on one address, and a
@@ -57,13 +58,6 @@ impl Answer {
             self.first
         }
     }
-}
-
-#[derive(Debug)]
-struct Slot {
-    answers: Vec<Answer>,
-    /// The insertion this pair was last touched by, for eviction.
-    touched: u64,
 }
 
 /// Drops one entry from a pair over [`NAMES_PER_ADDRESS`]; whether a name was lost. An entry
@@ -115,14 +109,12 @@ impl<'a> AtStart<'a> {
 /// A bounded history of the names each client resolved to each address.
 #[derive(Debug)]
 pub struct DnsHistory {
-    map: HashMap<(Addr, Addr), Slot, foldhash::fast::RandomState>,
-    /// Insertion order, for eviction; may hold stale entries (touched since), skipped on pop.
-    order: VecDeque<((Addr, Addr), u64)>,
-    ech: EchNames,
-    capacity: usize,
+    /// (client, address) to its answers, in the order they were answered.
+    pairs: Bounded<(Addr, Addr), Vec<Answer>>,
+    /// Client to the ECH public names it received.
+    ech: Bounded<Addr, Vec<EchName>>,
     grace_secs: u64,
     race_nanos: i64,
-    insertions: u64,
     evictions: u64,
     names_evicted: u64,
     last_name: Option<Arc<str>>,
@@ -133,15 +125,11 @@ impl DnsHistory {
     /// `grace_secs` past its TTL, and counts for a flow that started up to `race_millis` before
     /// it (a client that raced its lookup).
     pub fn new(capacity: usize, grace_secs: u64, race_millis: u32) -> DnsHistory {
-        let capacity = capacity.max(1);
         DnsHistory {
-            map: HashMap::default(),
-            order: VecDeque::new(),
-            ech: EchNames::new(capacity),
-            capacity,
+            pairs: Bounded::new(capacity),
+            ech: Bounded::new(capacity),
             grace_secs,
             race_nanos: i64::from(race_millis) * 1_000_000,
-            insertions: 0,
             evictions: 0,
             names_evicted: 0,
             last_name: None,
@@ -150,80 +138,43 @@ impl DnsHistory {
 
     /// Remembers that `client` learned at `answered` that `name` is at `addr` for `ttl` seconds.
     pub fn insert(&mut self, client: Addr, addr: Addr, name: &str, answered: Timestamp, ttl: u32) {
-        let name = self.shared_name(name);
         let expires = answered.plus_secs(u64::from(ttl) + self.grace_secs);
-        self.insertions += 1;
-        let touched = self.insertions;
-        let key = (client, addr);
-        let slot = self.map.entry(key).or_insert_with(|| Slot {
-            answers: Vec::with_capacity(1),
-            touched,
-        });
-        slot.touched = touched;
+        let evictions = &mut self.evictions;
+        let answers = self
+            .pairs
+            .write((client, addr), Vec::new, |_| *evictions += 1);
         // Entries are in the order they were answered, and an entry's answers are contiguous:
         // no other name was answered for the pair between its first and its latest. That keeps
         // "the name answered last before the start" exact however often names are re-resolved.
-        match slot.answers.last_mut() {
-            Some(last) if last.name == name && answered <= last.expires => {
-                last.latest = last.latest.max(answered);
-                last.expires = last.expires.max(expires);
-            }
-            _ => {
-                // Another entry of the same name shares its allocation.
-                let name = slot
-                    .answers
-                    .iter()
-                    .find(|a| a.name == name)
-                    .map_or(name, |a| a.name.clone());
-                slot.answers.push(Answer {
-                    name,
-                    first: answered,
-                    since: answered,
-                    latest: answered,
-                    expires,
-                });
-                if slot.answers.len() > NAMES_PER_ADDRESS {
-                    self.names_evicted += u64::from(make_room(&mut slot.answers));
-                }
-            }
+        if let Some(last) = answers.last_mut()
+            && &*last.name == name
+            && answered <= last.expires
+        {
+            last.latest = last.latest.max(answered);
+            last.expires = last.expires.max(expires);
+            return;
         }
-        self.order.push_back((key, touched));
-        self.evict();
-    }
-
-    /// Consecutive answers of one lookup share the name: share its allocation too.
-    fn shared_name(&mut self, name: &str) -> Arc<str> {
-        match &self.last_name {
-            Some(last) if &**last == name => last.clone(),
-            _ => {
-                let fresh: Arc<str> = Arc::from(name);
-                self.last_name = Some(fresh.clone());
-                fresh
-            }
-        }
-    }
-
-    fn evict(&mut self) {
-        while self.map.len() > self.capacity {
-            let Some((old, at)) = self.order.pop_front() else {
-                break;
-            };
-            if self.map.get(&old).is_some_and(|s| s.touched == at) {
-                self.map.remove(&old);
-                self.evictions += 1;
-            }
-        }
-        if self.order.len() > 2 * self.capacity {
-            let map = &self.map;
-            self.order
-                .retain(|(k, at)| map.get(k).is_some_and(|s| s.touched == *at));
+        // Another entry of the same name, or the lookup's previous answer, shares its allocation.
+        let name = match answers.iter().find(|a| &*a.name == name) {
+            Some(known) => known.name.clone(),
+            None => shared_name(&mut self.last_name, name),
+        };
+        answers.push(Answer {
+            name,
+            first: answered,
+            since: answered,
+            latest: answered,
+            expires,
+        });
+        if answers.len() > NAMES_PER_ADDRESS {
+            self.names_evicted += u64::from(make_room(answers));
         }
     }
 
     /// The names `client` had for `addr` at time `at`.
     pub fn at(&self, client: Addr, addr: Addr, at: Timestamp) -> AtStart<'_> {
         let mut found = AtStart::default();
-        let Some(slot) = self.map.get(&(client, addr)) else {
+        let Some(answers) = self.pairs.get(&(client, addr)) else {
             return found;
         };
         let race = self.race_end(at);
@@ -231,7 +182,7 @@ impl DnsHistory {
         let mut in_force: [Option<(Timestamp, &str)>; NAMES_PER_ADDRESS] =
             [None; NAMES_PER_ADDRESS];
         let mut n = 0;
-        for a in slot.answers.iter().filter(|a| a.in_force(at, race)) {
+        for a in answers.iter().filter(|a| a.in_force(at, race)) {
             in_force[n] = Some((a.answered_by(race), &*a.name));
             n += 1;
         }
@@ -256,22 +207,45 @@ impl DnsHistory {
     /// Whether `client` had been told by `at` that `name` is at `addr`, in force or not.
     pub fn resolved(&self, client: Addr, addr: Addr, name: &str, at: Timestamp) -> bool {
         let race = self.race_end(at);
-        self.map.get(&(client, addr)).is_some_and(|s| {
-            s.answers
-                .iter()
-                .any(|a| &*a.name == name && a.first <= race)
-        })
+        self.pairs
+            .get(&(client, addr))
+            .is_some_and(|answers| answers.iter().any(|a| &*a.name == name && a.first <= race))
     }
 
     /// Remembers that `client` received at `answered` an ECHConfig with `public_name`.
     pub fn insert_ech(&mut self, client: Addr, public_name: &str, answered: Timestamp, ttl: u32) {
         let expires = answered.plus_secs(u64::from(ttl) + self.grace_secs);
-        self.ech.insert(client, public_name, answered, expires);
+        let dropped = &mut self.names_evicted;
+        let names = self
+            .ech
+            .write(client, Vec::new, |gone| *dropped += gone.len() as u64);
+        if let Some(known) = names.iter_mut().find(|n| &*n.name == public_name) {
+            known.since = known.since.min(answered);
+            known.expires = known.expires.max(expires);
+            return;
+        }
+        if names.len() >= NAMES_PER_ADDRESS {
+            let first = (0..names.len())
+                .min_by_key(|&i| names[i].expires)
+                .unwrap_or(0);
+            names.swap_remove(first);
+            self.names_evicted += 1;
+        }
+        names.push(EchName {
+            name: public_name.into(),
+            since: answered,
+            expires,
+        });
     }
 
     /// Whether `client` had received by `at`, and still held, an ECHConfig for `public_name`.
     pub fn ech_public_name(&self, client: Addr, public_name: &str, at: Timestamp) -> bool {
-        self.ech.holds(client, public_name, at, self.race_end(at))
+        let race = self.race_end(at);
+        self.ech.get(&client).is_some_and(|names| {
+            names
+                .iter()
+                .any(|n| &*n.name == public_name && n.since <= race && at <= n.expires)
+        })
     }
 
     /// The latest answer time that still counts for a flow that started at `at`.
@@ -287,106 +261,25 @@ impl DnsHistory {
     /// Names dropped from a pair that already held [`NAMES_PER_ADDRESS`], and ECH public names
     /// dropped because their map was full.
     pub fn names_evicted(&self) -> u64 {
-        self.names_evicted + self.ech.evictions
-    }
-
-    /// (client, address) pairs held now.
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// Whether the history holds nothing.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.names_evicted
     }
 }
 
-/// For each client, the ECH public names it received: at most [`NAMES_PER_ADDRESS`] per
-/// client, for at most `capacity` clients, the client heard from longest ago evicted first.
-#[derive(Debug)]
-struct EchNames {
-    map: HashMap<Addr, EchSlot, foldhash::fast::RandomState>,
-    order: VecDeque<(Addr, u64)>,
-    capacity: usize,
-    insertions: u64,
-    evictions: u64,
+/// The name as an `Arc`, shared with the previous answer's when they are the same (the answers
+/// of one lookup come one after another).
+fn shared_name(last: &mut Option<Arc<str>>, name: &str) -> Arc<str> {
+    match last {
+        Some(known) if &**known == name => known.clone(),
+        _ => last.insert(Arc::from(name)).clone(),
+    }
 }
 
-#[derive(Debug)]
-struct EchSlot {
-    names: Vec<EchName>,
-    touched: u64,
-}
-
+/// An ECH public name a client received, from its first answer until its TTL runs out.
 #[derive(Debug)]
 struct EchName {
     name: Box<str>,
     since: Timestamp,
     expires: Timestamp,
-}
-
-impl EchNames {
-    fn new(capacity: usize) -> EchNames {
-        EchNames {
-            map: HashMap::default(),
-            order: VecDeque::new(),
-            capacity,
-            insertions: 0,
-            evictions: 0,
-        }
-    }
-
-    fn insert(&mut self, client: Addr, name: &str, answered: Timestamp, expires: Timestamp) {
-        self.insertions += 1;
-        let touched = self.insertions;
-        let slot = self.map.entry(client).or_insert_with(|| EchSlot {
-            names: Vec::with_capacity(1),
-            touched,
-        });
-        slot.touched = touched;
-        if let Some(known) = slot.names.iter_mut().find(|n| &*n.name == name) {
-            known.since = known.since.min(answered);
-            known.expires = known.expires.max(expires);
-        } else {
-            if slot.names.len() >= NAMES_PER_ADDRESS {
-                let first = (0..slot.names.len())
-                    .min_by_key(|&i| slot.names[i].expires)
-                    .unwrap_or(0);
-                slot.names.swap_remove(first);
-                self.evictions += 1;
-            }
-            slot.names.push(EchName {
-                name: name.into(),
-                since: answered,
-                expires,
-            });
-        }
-        self.order.push_back((client, touched));
-        while self.map.len() > self.capacity {
-            let Some((old, at)) = self.order.pop_front() else {
-                break;
-            };
-            if let Some(slot) = self.map.get(&old)
-                && slot.touched == at
-            {
-                self.evictions += slot.names.len() as u64;
-                self.map.remove(&old);
-            }
-        }
-        if self.order.len() > 2 * self.capacity {
-            let map = &self.map;
-            self.order
-                .retain(|(k, at)| map.get(k).is_some_and(|s| s.touched == *at));
-        }
-    }
-
-    fn holds(&self, client: Addr, name: &str, at: Timestamp, race_end: Timestamp) -> bool {
-        self.map.get(&client).is_some_and(|slot| {
-            slot.names
-                .iter()
-                .any(|n| &*n.name == name && n.since <= race_end && at <= n.expires)
-        })
-    }
 }
 
 #[cfg(test)]
@@ -485,7 +378,7 @@ mod tests {
             h.insert(C1, a(1), name, t(30 + i), 300);
         }
         assert_eq!(h.names_evicted(), 0);
-        assert!(h.map[&(C1, a(1))].answers.len() <= NAMES_PER_ADDRESS);
+        assert!(h.pairs.get(&(C1, a(1))).unwrap().len() <= NAMES_PER_ADDRESS);
         assert!(h.resolved(C1, a(1), "a.example", t(1)));
         assert_eq!(h.at(C1, a(1), t(2)).name, Some("a.example"));
         assert_eq!(h.at(C1, a(1), t(69)).name, Some("a.example"));
@@ -556,7 +449,7 @@ mod tests {
         h.insert(C1, a(2), "two.example", t(1), 60);
         h.insert(C1, a(1), "one.example", t(2), 60);
         h.insert(C1, a(3), "three.example", t(3), 60);
-        assert_eq!(h.len(), 2);
+        assert_eq!(h.pairs.len(), 2);
         assert_eq!(h.evictions(), 1);
         assert_eq!(
             h.at(C1, a(2), t(5)).name,
@@ -576,9 +469,9 @@ mod tests {
                 60,
             );
         }
-        assert_eq!(h.len(), 2);
+        assert_eq!(h.pairs.len(), 2);
         assert_eq!(h.evictions(), 1001);
-        assert!(h.order.len() <= 2 * 2 + 1);
+        assert!(h.pairs.queued() <= 2 * 2 + 1);
     }
 
     #[test]

@@ -24,6 +24,7 @@
 //! This stage runs in the sequencer, which sees records in a fixed order whatever the number of
 //! threads, so which DNS answer names which flow never depends on timing.
 
+mod bounded;
 mod history;
 
 pub use history::{AtStart, DnsHistory, MAX_ALTERNATIVES, NAMES_PER_ADDRESS};
