@@ -211,18 +211,28 @@ impl Namer {
                 .and_then(|h| h.host.as_deref())
                 .map(|n| (n, NameSource::HttpHost))
         });
-        let start = self
-            .history
-            .at(flow.client.addr, flow.server.addr, flow.first);
-        let ech = match (flow.tls.as_ref().is_some_and(|t| t.ech), sni) {
-            (false, _) => EchKind::None,
-            (true, None) => EchKind::Unknown,
-            (true, Some(sni)) => self.ech_kind(flow, sni, &start, catalog),
+        // The history is looked at only when the flow's own bytes leave a doubt: most flows
+        // carry their name and no ECH, and skip the lookup.
+        let at_start = || {
+            self.history
+                .at(flow.client.addr, flow.server.addr, flow.first)
         };
-        match own {
-            Some((name, source)) if !is_ip_literal(name) && ech != EchKind::Real => {
-                Naming::new(Some(name), source, ech)
+        let (ech, start) = match (flow.tls.as_ref().is_some_and(|t| t.ech), sni) {
+            (false, _) => (EchKind::None, None),
+            (true, None) => (EchKind::Unknown, None),
+            (true, Some(sni)) => {
+                let start = at_start();
+                (self.ech_kind(flow, sni, &start, catalog), Some(start))
             }
+        };
+        if let Some((name, source)) = own
+            && !is_ip_literal(name)
+            && ech != EchKind::Real
+        {
+            return Naming::new(Some(name), source, ech);
+        }
+        let start = start.unwrap_or_else(at_start);
+        match own {
             _ if start.name.is_some() => Naming::from_dns(start, ech),
             Some((name, source)) => Naming::new(Some(name), source, ech),
             None => Naming::new(None, NameSource::None, ech),
@@ -242,7 +252,9 @@ impl Namer {
         {
             return EchKind::Real;
         }
-        if start.has(sni) || self.history.resolved(client, server, sni, flow.first) {
+        // Resolved to the address by the start, in force or not (the names in force are among
+        // those resolved).
+        if self.history.resolved(client, server, sni, flow.first) {
             return EchKind::Grease;
         }
         if start.name.is_some() && catalog.identify(sni).is_none() {

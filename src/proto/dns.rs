@@ -89,10 +89,8 @@ pub fn parse(bytes: &[u8]) -> Result<DnsMessage, &'static str> {
                     if answers.len() >= MAX_ANSWERS {
                         break;
                     }
-                    let added = record.and_then(|r| {
-                        add_ech_names(&r, &mut ech_public_names)?;
-                        add_answers(&r, &mut answers)
-                    });
+                    let added =
+                        record.and_then(|r| add_answers(&r, &mut answers, &mut ech_public_names));
                     if added.is_err() {
                         truncated = true;
                         break;
@@ -116,10 +114,12 @@ pub fn parse(bytes: &[u8]) -> Result<DnsMessage, &'static str> {
 type Record<'a> = domain::base::ParsedRecord<'a, &'a [u8]>;
 
 /// Adds what one answer record says: an A or AAAA address, a CNAME target, or an HTTPS
-/// record's target name and address hints (RFC 9460), which name flows like A records do.
+/// record's target name and address hints (RFC 9460), which name flows like A records do; and
+/// the ECH public names of an HTTPS or SVCB record's `ech` parameter.
 fn add_answers(
     record: &Record<'_>,
     answers: &mut Vec<DnsAnswer>,
+    ech_names: &mut Vec<(String, u32)>,
 ) -> Result<(), domain::base::wire::ParseError> {
     let ttl = record.ttl().as_secs();
     let rtype = record.rtype().to_int();
@@ -154,6 +154,16 @@ fn add_answers(
                 for addr in params.ipv6hint().iter().flat_map(|h| h.iter()) {
                     push(AnswerData::Addr(addr.into()));
                 }
+                if let Some(ech) = params.ech() {
+                    add_ech_names(ech.as_slice(), ttl, ech_names);
+                }
+            }
+        }
+        Rtype::SVCB => {
+            if let Some(r) = record.to_record::<Svcb<&[u8], ParsedName<&[u8]>>>()?
+                && let Some(ech) = r.data().params().ech()
+            {
+                add_ech_names(ech.as_slice(), ttl, ech_names);
             }
         }
         _ => {}
@@ -161,37 +171,17 @@ fn add_answers(
     Ok(())
 }
 
-/// Adds the ECH public names of an HTTPS or SVCB record's `ech` parameter.
-fn add_ech_names(
-    record: &Record<'_>,
-    names: &mut Vec<(String, u32)>,
-) -> Result<(), domain::base::wire::ParseError> {
-    let ttl = record.ttl().as_secs();
-    let mut add = |list: &[u8]| {
-        for name in ech_public_names(list) {
-            if names.len() < MAX_ECH_NAMES && !names.iter().any(|(n, _)| *n == name) {
-                names.push((name, ttl));
-            }
+/// Adds the public names of an `ech` parameter's ECHConfigList, each once, at most
+/// [`MAX_ECH_NAMES`] in all.
+fn add_ech_names(list: &[u8], ttl: u32, names: &mut Vec<(String, u32)>) {
+    for name in ech_public_names(list) {
+        if names.len() >= MAX_ECH_NAMES {
+            return;
         }
-    };
-    match record.rtype() {
-        Rtype::HTTPS => {
-            if let Some(r) = record.to_record::<Https<&[u8], ParsedName<&[u8]>>>()?
-                && let Some(ech) = r.data().params().ech()
-            {
-                add(ech.as_slice());
-            }
+        if !names.iter().any(|(n, _)| *n == name) {
+            names.push((name, ttl));
         }
-        Rtype::SVCB => {
-            if let Some(r) = record.to_record::<Svcb<&[u8], ParsedName<&[u8]>>>()?
-                && let Some(ech) = r.data().params().ech()
-            {
-                add(ech.as_slice());
-            }
-        }
-        _ => {}
     }
-    Ok(())
 }
 
 /// ECHConfig version of draft-ietf-tls-esni-18 and later (the one browsers use).
