@@ -196,3 +196,101 @@ fn one_replay_of_all_of_them_names_each_flow_as_alone() {
         );
     }
 }
+
+/// A flow without SNI that stays open four hours (a packet every 5 minutes, inside the TCP idle
+/// timeout), while the client resolves its name again and another name on the same CDN address
+/// every 10 minutes: named from the answer in force at its start, long after that answer's TTL.
+/// With a history too small for the lookups made meanwhile, it loses the name and says so.
+#[test]
+fn a_flow_open_for_hours_keeps_the_name_it_started_with() {
+    use common::synth::{PcapWriter, dns, syn, tcp, udp};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long-flow.pcap");
+    let (client, resolver, cdn) = ([10, 9, 0, 7], [10, 9, 0, 53], [104, 18, 32, 47]);
+    let t0: u64 = 1_795_305_600 * 1_000_000;
+    let minute = 60_000_000;
+    {
+        let mut pcap = PcapWriter::create(&path);
+        let mut lookup = |pcap: &mut PcapWriter, at: u64, id: u16, name: &str, addr: [u8; 4]| {
+            pcap.frame(
+                at,
+                &udp(client, resolver, 40_000 + id, 53, &dns(id, name, None)),
+            );
+            let answer = dns(id, name, Some(addr));
+            pcap.frame(at + 300, &udp(resolver, client, 53, 40_000 + id, &answer));
+        };
+        lookup(&mut pcap, t0, 1, "chat.deepseek.com", cdn);
+        pcap.frame(t0 + 10_000, &syn(client, cdn, 50_000, 443, 1));
+        let mut id = 2;
+        for m in (5..=240).step_by(5) {
+            let at = t0 + m * minute;
+            if m % 10 == 0 {
+                lookup(&mut pcap, at - 20 * 1_000_000, id, "cdn.example.net", cdn);
+                lookup(
+                    &mut pcap,
+                    at - 10 * 1_000_000,
+                    id + 1,
+                    "chat.deepseek.com",
+                    cdn,
+                );
+                // Other addresses the client resolves meanwhile.
+                for k in 0..20u16 {
+                    let other = [104, 16, (m % 250) as u8, k as u8];
+                    lookup(
+                        &mut pcap,
+                        at - 5 * 1_000_000,
+                        id + 2 + k,
+                        "static.example.net",
+                        other,
+                    );
+                }
+                id += 22;
+            }
+            pcap.frame(
+                at,
+                &tcp(client, cdn, 50_000, 443, b"\x17\x03\x03\x00\x04data"),
+            );
+        }
+    }
+    let long = |run: &common::Run| -> Value {
+        let flows: Vec<Value> = run
+            .flows()
+            .into_iter()
+            .filter(|f| f["server"]["ip"] == "104.18.32.47" && f["server"]["port"] == 443)
+            .collect();
+        assert_eq!(flows.len(), 1, "one flow, one record: {flows:#?}");
+        flows[0].clone()
+    };
+    let run = replay(&[&path], &[]);
+    let flow = long(&run);
+    assert_eq!(flow["server_name"], "chat.deepseek.com");
+    assert_eq!(flow["name_source"], "dns_answer");
+    assert_eq!(flow["app"]["id"], "deepseek-chat");
+    assert!(
+        flow.get("name_alternatives").is_none(),
+        "cdn.example.net came after the start"
+    );
+    assert_eq!(flow["end_reason"], "end_of_input");
+    assert_eq!(flow["packets_up"], 49);
+    // A history of 16 pairs cannot hold the start's answer through the 480 other pairs resolved
+    // while the flow was open: the flow is not named by a later answer, and the eviction shows.
+    let file = path.display().to_string();
+    let args = [
+        "replay",
+        "--no-store",
+        "--events",
+        "-",
+        "--dns-cache-size",
+        "16",
+        &file,
+    ];
+    let small = common::lantern(&args);
+    assert_eq!(small.status, 0, "{}", small.stderr);
+    let flow = long(&small);
+    assert_eq!(flow["name_source"], "none", "{flow}");
+    assert!(
+        small.stderr.contains("dns_cache_evictions"),
+        "{}",
+        small.stderr
+    );
+}
