@@ -211,7 +211,7 @@ fn a_flow_open_for_hours_keeps_the_name_it_started_with() {
     let minute = 60_000_000;
     {
         let mut pcap = PcapWriter::create(&path);
-        let mut lookup = |pcap: &mut PcapWriter, at: u64, id: u16, name: &str, addr: [u8; 4]| {
+        let lookup = |pcap: &mut PcapWriter, at: u64, id: u16, name: &str, addr: [u8; 4]| {
             pcap.frame(
                 at,
                 &udp(client, resolver, 40_000 + id, 53, &dns(id, name, None)),
