@@ -11,6 +11,7 @@ use lantern::flow::{FlowConfig, FlowTable, Stamp};
 use lantern::metrics::Counters;
 use lantern::proto::dns;
 use lantern::proto::quic::QuicState;
+use lantern::proto::stream::Streams;
 use lantern::proto::tls::parse_client_hello;
 use lantern::testdata::{frames, payloads};
 use std::hint::black_box;
@@ -158,10 +159,11 @@ fn quic_initial(c: &mut Criterion) {
     });
     // Each datagram to a fresh flow's state: key derivation, header protection, AEAD.
     per_message(c, "quic_initial", &initials, |d| {
-        let mut state = QuicState::new(4096);
+        let mut pool = Streams::new(64 * 1024);
+        let mut state = QuicState::new(&mut pool, 4096);
         let mut scratch = Vec::new();
         matches!(
-            state.datagram(d, &mut scratch),
+            state.datagram(d, &mut scratch, &mut pool),
             lantern::proto::quic::Outcome::Wait | lantern::proto::quic::Outcome::Hello(_)
         )
     });

@@ -90,9 +90,14 @@ pub struct PipelineArgs {
     /// Most flows held at once; past it the least recently seen flows are evicted.
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     max_flows: usize,
-    /// Most bytes buffered to reassemble a ClientHello or an HTTP request head.
-    #[arg(long, default_value_t = 16_384, value_name = "BYTES")]
+    /// Most bytes one stream buffers to reassemble a message: a ClientHello, an HTTP request
+    /// head, a DNS or Kerberos message over TCP, a QUIC ClientHello.
+    #[arg(long, default_value_t = lantern::proto::DEFAULT_REASSEMBLY_BYTES, value_name = "BYTES")]
     reassembly_limit: usize,
+    /// Most mebibytes all reassembly buffers hold together (split evenly between the threads);
+    /// past it the streams waiting longest are freed first.
+    #[arg(long, default_value_t = 64, value_name = "MIB")]
+    reassembly_memory: usize,
     /// Most (client, server address) pairs in the DNS history that names flows, each with up to
     /// 8 names.
     #[arg(long, default_value_t = 262_144, value_name = "N")]

@@ -124,6 +124,14 @@ pub fn settings(args: &PipelineArgs) -> Result<Settings, Failure> {
         (512..=16 * 1024 * 1024).contains(&args.reassembly_limit),
         "--reassembly-limit must be between 512 bytes and 16 MiB",
     )?;
+    let reassembly_memory = args.reassembly_memory.saturating_mul(1 << 20) / args.threads;
+    let least = (4 * args.reassembly_limit * args.threads).div_ceil(1 << 20);
+    check(
+        args.reassembly_memory >= least,
+        &format!(
+            "--reassembly-memory must be at least 4 x --reassembly-limit per thread: {least} MiB here"
+        ),
+    )?;
     check(
         args.dns_cache_size >= 1,
         "--dns-cache-size must be at least 1",
@@ -138,6 +146,7 @@ pub fn settings(args: &PipelineArgs) -> Result<Settings, Failure> {
         },
         proto: ProtoConfig {
             reassembly_bytes: args.reassembly_limit,
+            reassembly_memory,
             ..ProtoConfig::default()
         },
         naming: NamingConfig {

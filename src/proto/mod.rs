@@ -2,7 +2,10 @@
 //!
 //! This stage owns the dissectors ([`tls`] ClientHello, [`http`] request head, [`dns`]
 //! messages over UDP and TCP, [`dhcp`] v4 and v6, [`kerberos`] KDC exchanges over UDP and TCP)
-//! and the bounded per-flow TCP [`stream`] reassembly they need. A TCP flow is recognised by
+//! and the bounded [`stream`] reassembly they need: every TCP message framer (TLS, HTTP, DNS,
+//! Kerberos) and QUIC's CRYPTO stream reassemble in one pool per worker, within one limit per
+//! stream (`--reassembly-limit`) and one budget for all (`--reassembly-memory`); giving up on
+//! a stream is final for that flow's dissector. A TCP flow is recognised by
 //! content on any port (a TLS handshake record or an HTTP method at the start of the client's
 //! stream), DNS by port 53, DHCP by ports 67/68 and 546/547, Kerberos by port 88. Once a
 //! flow's first message is parsed, given up on or not recognised, its packets cost one branch
@@ -25,10 +28,7 @@ use crate::decode::{Packet, Transport};
 use crate::flow::{Direction, EndReason, Endpoint, Flow};
 use crate::metrics::Counters;
 use dns::{DnsAnswer, DnsMessage};
-use stream::{Insert, Reassembler};
-
-/// Reassembly bound for DNS over TCP: one whole message of 64 KiB and its length prefix.
-const DNS_TCP_LIMIT: usize = 65_537;
+use stream::{Insert, StreamId, Streams};
 
 /// The outcome of parsing the start of a stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,18 +79,28 @@ impl Protocol {
 /// Limits of the protocol stage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProtoConfig {
-    /// Most bytes buffered to reassemble the first message of a TCP stream (ClientHello, request
-    /// head).
+    /// Most bytes one stream buffers past the point its dissector consumed: a ClientHello, a
+    /// request head, one DNS or Kerberos message over TCP, a QUIC ClientHello.
     pub reassembly_bytes: usize,
+    /// Most bytes all streams of one worker hold together.
+    pub reassembly_memory: usize,
     /// Most DNS queries awaiting a response in one flow.
     pub dns_pending: usize,
+    /// Most DNS queries awaiting a response in all flows of one worker.
+    pub dns_pending_total: usize,
 }
+
+/// Default of [`ProtoConfig::reassembly_bytes`]: a whole DNS message over TCP (64 KiB and its
+/// length prefix) fits, and so does a Kerberos reply with a large PAC.
+pub const DEFAULT_REASSEMBLY_BYTES: usize = 65_540;
 
 impl Default for ProtoConfig {
     fn default() -> Self {
         ProtoConfig {
-            reassembly_bytes: 16 * 1024,
+            reassembly_bytes: DEFAULT_REASSEMBLY_BYTES,
+            reassembly_memory: 64 << 20,
             dns_pending: 64,
+            dns_pending_total: 65_536,
         }
     }
 }
@@ -101,8 +111,9 @@ impl Default for ProtoConfig {
 pub struct FlowState {
     mode: Mode,
     protocol: Protocol,
-    /// Reassembly of the client's stream (and of the server's, for DNS over TCP).
-    streams: [Option<Box<Reassembler>>; 2],
+    /// Reassembly of the client's stream (and of the server's, for DNS and Kerberos over TCP),
+    /// in the worker's pool.
+    streams: [Option<StreamId>; 2],
     tls: Option<Box<tls::ClientHello>>,
     http: Option<Box<http::Request>>,
     quic: Option<Box<quic::QuicState>>,
@@ -339,10 +350,14 @@ impl Record {
 }
 
 /// The protocol stage of one worker: inspects packets and collects records.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Inspector {
     config: ProtoConfig,
     records: Vec<Record>,
+    /// Every stream being reassembled.
+    streams: Streams,
+    /// DNS queries awaiting a response, in all flows.
+    dns_pending: usize,
     /// Reused for decrypting QUIC Initial packets.
     scratch: Vec<u8>,
 }
@@ -360,12 +375,20 @@ pub struct Seen<'p, 'a> {
     pub ts: Timestamp,
 }
 
+impl Default for Inspector {
+    fn default() -> Inspector {
+        Inspector::new(ProtoConfig::default())
+    }
+}
+
 impl Inspector {
     /// An inspector with these limits.
     pub fn new(config: ProtoConfig) -> Inspector {
         Inspector {
+            streams: Streams::new(config.reassembly_memory),
             config,
             records: Vec::new(),
+            dns_pending: 0,
             scratch: Vec::new(),
         }
     }
@@ -453,21 +476,25 @@ impl Inspector {
         seen: Seen<'_, '_>,
         counters: &mut Counters,
     ) {
-        let d = seen.direction.index();
-        let limit = kerberos::MAX_TCP_MESSAGE + 4;
-        let Some(stream) = message_stream(flow, seen, limit, counters) else {
+        let Some(id) = self.message_stream(flow, seen, counters) else {
             return;
         };
+        let limit = self
+            .config
+            .reassembly_bytes
+            .min(kerberos::MAX_TCP_MESSAGE + 4);
         let mut messages = Vec::new();
         let mut give_up = false;
-        while let Some(len) = kerberos::tcp_length(stream.contiguous()) {
+        while let Some(bytes) = self.streams.get(id).map(stream::Reassembler::contiguous)
+            && let Some(len) = kerberos::tcp_length(bytes)
+        {
             match len {
-                Ok(len) if len <= kerberos::MAX_TCP_MESSAGE => {
-                    let Some(message) = stream.contiguous().get(4..4 + len) else {
+                Ok(len) if 4 + len <= limit => {
+                    let Some(message) = bytes.get(4..4 + len) else {
                         break;
                     };
                     messages.push(kerberos::parse(message));
-                    stream.consume(4 + len);
+                    self.streams.consume(id, 4 + len);
                 }
                 _ => {
                     give_up = true;
@@ -477,7 +504,7 @@ impl Inspector {
         }
         if give_up {
             counters.kerberos_malformed += 1;
-            flow.state.streams[d] = None;
+            self.give_up(&mut flow.state);
         }
         for message in messages {
             self.krb_message(flow, message, seen, counters);
@@ -541,11 +568,12 @@ impl Inspector {
 
     /// A client datagram of a flow that may be QUIC.
     fn quic(&mut self, state: &mut FlowState, payload: &[u8], counters: &mut Counters) {
-        let limit = self.config.reassembly_bytes;
+        let (limit, streams) = (self.config.reassembly_bytes, &mut self.streams);
         let quic = state
             .quic
-            .get_or_insert_with(|| Box::new(quic::QuicState::new(limit)));
-        let outcome = quic.datagram(payload, &mut self.scratch);
+            .get_or_insert_with(|| Box::new(quic::QuicState::new(streams, limit)));
+        let outcome = quic.datagram(payload, &mut self.scratch, streams);
+        counters.reassembly_evicted += streams.take_evicted();
         if quic.seen_quic {
             state.protocol = Protocol::Quic;
         }
@@ -563,7 +591,9 @@ impl Inspector {
             if state.protocol == Protocol::Quic && state.tls.is_none() {
                 counters.quic_gave_up += 1;
             }
-            state.quic = None;
+            if let Some(quic) = state.quic.take() {
+                quic.close(streams);
+            }
             state.mode = Mode::Done;
         }
     }
@@ -586,9 +616,16 @@ impl Inspector {
         if state.mode == Mode::ClientStream && state.streams[0].is_some() {
             counters.tcp_incomplete_at_end += 1;
         }
-        if state.quic.as_ref().is_some_and(|q| q.seen_quic) {
-            counters.quic_incomplete_at_end += 1;
+        for id in state.streams.into_iter().flatten() {
+            self.streams.close(id);
         }
+        if let Some(quic) = &state.quic {
+            if quic.seen_quic {
+                counters.quic_incomplete_at_end += 1;
+            }
+            quic.close(&mut self.streams);
+        }
+        self.dns_pending -= state.dns.len();
         if let Some(p) = state.krb {
             counters.kerberos_unanswered += 1;
             self.records.push(Record::Kerberos(Box::new(KerberosRecord {
@@ -644,25 +681,65 @@ impl Inspector {
         if state.streams[0].is_none() && base.is_none_or(|b| b == seq) {
             match first_message(packet.payload, counters) {
                 Step::Wait => {}
-                step => return finish_stream(state, step),
+                step => return self.finish_stream(state, step),
             }
         }
         let limit = self.config.reassembly_bytes;
-        let stream = state.streams[0].get_or_insert_with(|| {
-            Box::new(Reassembler::new(base.unwrap_or(seq), limit, base.is_none()))
-        });
-        if stream.insert(seq, packet.payload) == Insert::TooManyHoles {
-            counters.tcp_reassembly_holes += 1;
-            return finish_stream(state, Step::GiveUp);
-        }
+        let streams = &mut self.streams;
+        let id = *state.streams[0]
+            .get_or_insert_with(|| streams.open(base.unwrap_or(seq), limit, base.is_none()));
+        let inserted = self.insert(id, seq, packet.payload, counters);
+        let Some(stream) = self.streams.get(id).filter(|_| inserted) else {
+            return self.finish_stream(state, Step::GiveUp);
+        };
         match first_message(stream.contiguous(), counters) {
             Step::Wait if stream.is_full() => {
                 counters.tcp_reassembly_gave_up += 1;
-                finish_stream(state, Step::GiveUp)
+                self.finish_stream(state, Step::GiveUp)
             }
             Step::Wait => {}
-            step => finish_stream(state, step),
+            step => self.finish_stream(state, step),
         }
+    }
+
+    /// Places a segment in stream `id`; false (counted) when the stream cannot go on: too
+    /// many holes, or freed to make room for others.
+    fn insert(&mut self, id: StreamId, seq: u32, data: &[u8], counters: &mut Counters) -> bool {
+        let outcome = self.streams.insert(id, seq, data);
+        counters.reassembly_evicted += self.streams.take_evicted();
+        match outcome {
+            Insert::TooManyHoles => counters.tcp_reassembly_holes += 1,
+            Insert::Evicted => {}
+            Insert::Stored | Insert::Old | Insert::BeyondLimit => return true,
+        }
+        false
+    }
+
+    /// Records what the client's first message said and stops inspecting the flow.
+    fn finish_stream(&mut self, state: &mut FlowState, step: Step) {
+        match step {
+            Step::Wait => return,
+            Step::Tls(hello) => {
+                state.protocol = Protocol::Tls;
+                state.tls = Some(Box::new(hello));
+            }
+            Step::TlsMalformed => state.protocol = Protocol::Tls,
+            Step::Http(request) => {
+                state.protocol = Protocol::Http;
+                state.http = Some(Box::new(request));
+            }
+            Step::HttpMalformed => state.protocol = Protocol::Http,
+            Step::Unknown | Step::GiveUp => {}
+        }
+        self.give_up(state);
+    }
+
+    /// Stops inspecting a flow for good and gives back its streams.
+    fn give_up(&mut self, state: &mut FlowState) {
+        for id in state.streams.iter_mut().filter_map(Option::take) {
+            self.streams.close(id);
+        }
+        state.mode = Mode::Done;
     }
 
     /// DNS over TCP: reassemble each direction and parse every complete message.
@@ -672,21 +749,28 @@ impl Inspector {
         seen: Seen<'_, '_>,
         counters: &mut Counters,
     ) {
-        let Some(stream) = message_stream(flow, seen, DNS_TCP_LIMIT, counters) else {
+        let Some(id) = self.message_stream(flow, seen, counters) else {
             return;
         };
         let mut messages = Vec::new();
-        loop {
-            let bytes = stream.contiguous();
-            let Some(&[hi, lo]) = bytes.first_chunk::<2>() else {
-                break;
-            };
+        let mut give_up = false;
+        while let Some(bytes) = self.streams.get(id).map(stream::Reassembler::contiguous)
+            && let Some(&[hi, lo]) = bytes.first_chunk::<2>()
+        {
             let len = usize::from(u16::from_be_bytes([hi, lo]));
+            if 2 + len > self.config.reassembly_bytes {
+                give_up = true;
+                break;
+            }
             let Some(message) = bytes.get(2..2 + len) else {
                 break;
             };
             messages.push(dns::parse(message));
-            stream.consume(2 + len);
+            self.streams.consume(id, 2 + len);
+        }
+        if give_up {
+            counters.tcp_reassembly_gave_up += 1;
+            self.give_up(&mut flow.state);
         }
         for message in messages {
             match message {
@@ -698,6 +782,31 @@ impl Inspector {
                 Err(_) => counters.dns_malformed += 1,
             }
         }
+    }
+
+    /// The reassembly of `seen`'s direction of a TCP flow that carries length-prefixed
+    /// messages both ways (DNS, Kerberos), with `seen`'s segment added; `None` when the flow's
+    /// dissector gave up, now (too many holes, or freed: counted) or before.
+    fn message_stream(
+        &mut self,
+        flow: &mut Flow<FlowState>,
+        seen: Seen<'_, '_>,
+        counters: &mut Counters,
+    ) -> Option<StreamId> {
+        let isn = match seen.direction {
+            Direction::Up => flow.tcp.client_isn,
+            Direction::Down => flow.tcp.server_isn,
+        };
+        let seq = seen.packet.tcp.seq;
+        let base = isn.map_or(seq, |isn| isn.wrapping_add(1));
+        let (limit, streams) = (self.config.reassembly_bytes, &mut self.streams);
+        let id = *flow.state.streams[seen.direction.index()]
+            .get_or_insert_with(|| streams.open(base, limit, isn.is_none()));
+        if self.insert(id, seq, seen.packet.payload, counters) {
+            return Some(id);
+        }
+        self.give_up(&mut flow.state);
+        None
     }
 
     /// Joins queries and responses of one flow into lookups.
@@ -723,10 +832,16 @@ impl Inspector {
             if pending.len() >= self.config.dns_pending {
                 counters.dns_pending_dropped += 1;
                 let oldest = pending.remove(0);
+                self.dns_pending -= 1;
                 self.records.push(Record::Dns(unanswered(
                     oldest, id, client, server, transport, vlan,
                 )));
+            } else if self.dns_pending >= self.config.dns_pending_total {
+                // Not held: its response alone still makes the lookup.
+                counters.dns_pending_dropped += 1;
+                return;
             }
+            self.dns_pending += 1;
             pending.push(PendingQuery {
                 id: message.id,
                 name,
@@ -740,8 +855,9 @@ impl Inspector {
             .iter()
             .position(|q| q.id == message.id && q.name == name && q.qtype == qtype)
             .map(|at| pending.remove(at));
-        if query.is_none() {
-            counters.dns_unmatched_responses += 1;
+        match query {
+            Some(_) => self.dns_pending -= 1,
+            None => counters.dns_unmatched_responses += 1,
         }
         let (ts_query, packet) = query.as_ref().map_or((ts, number), |q| (q.ts, q.packet));
         self.records.push(Record::Dns(DnsRecord {
@@ -787,32 +903,6 @@ fn unanswered(
         answers: Vec::new(),
         ech_public_names: Vec::new(),
     }
-}
-
-/// The reassembly of `seen`'s direction of a TCP flow that carries length-prefixed messages
-/// both ways (DNS, Kerberos), with `seen`'s segment added; `None` (the stream dropped and
-/// counted) when it has too many holes.
-fn message_stream<'f>(
-    flow: &'f mut Flow<FlowState>,
-    seen: Seen<'_, '_>,
-    limit: usize,
-    counters: &mut Counters,
-) -> Option<&'f mut Reassembler> {
-    let d = seen.direction.index();
-    let isn = match seen.direction {
-        Direction::Up => flow.tcp.client_isn,
-        Direction::Down => flow.tcp.server_isn,
-    };
-    let seq = seen.packet.tcp.seq;
-    let base = isn.map_or(seq, |isn| isn.wrapping_add(1));
-    let slot = &mut flow.state.streams[d];
-    let stream = slot.get_or_insert_with(|| Box::new(Reassembler::new(base, limit, isn.is_none())));
-    if stream.insert(seq, seen.packet.payload) == Insert::TooManyHoles {
-        counters.tcp_reassembly_holes += 1;
-        *slot = None;
-        return None;
-    }
-    slot.as_deref_mut()
 }
 
 /// How a flow's inspection starts: DNS, DHCP and Kerberos by port, TCP by content, other UDP
@@ -882,26 +972,6 @@ fn first_message(bytes: &[u8], counters: &mut Counters) -> Step {
             }
         },
     }
-}
-
-/// Records what the client's first message said and stops inspecting the flow.
-fn finish_stream(state: &mut FlowState, step: Step) {
-    match step {
-        Step::Wait => return,
-        Step::Tls(hello) => {
-            state.protocol = Protocol::Tls;
-            state.tls = Some(Box::new(hello));
-        }
-        Step::TlsMalformed => state.protocol = Protocol::Tls,
-        Step::Http(request) => {
-            state.protocol = Protocol::Http;
-            state.http = Some(Box::new(request));
-        }
-        Step::HttpMalformed => state.protocol = Protocol::Http,
-        Step::Unknown | Step::GiveUp => {}
-    }
-    state.streams = [None, None];
-    state.mode = Mode::Done;
 }
 
 /// Appends one label (or a dot-separated name when `escape_dot` is false) in lower-case

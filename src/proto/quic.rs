@@ -3,13 +3,14 @@
 //! For QUIC v1 (RFC 9000/9001), v2 (RFC 9369) and the drafts browsers shipped, the Initial keys
 //! are derived from the client's Destination Connection ID with HKDF; header protection is
 //! removed and the payload decrypted with AES-128-GCM, all by `ring` (no cipher here). CRYPTO
-//! frames are placed by offset into a bounded [`Reassembler`], across Initial packets and
+//! frames are placed by offset into a bounded stream of the worker's [`Streams`] pool, across
+//! Initial packets and
 //! coalesced packets, in any order: Chrome scatters its ClientHello over many small CRYPTO
 //! frames in two packets ("chaos protection"). The complete ClientHello goes to the same TLS
 //! code as over TCP. Google QUIC (Q043-Q049) sends its CHLO in the clear; its SNI tag is read.
 
 use super::Parsed;
-use super::stream::{Insert, Reassembler};
+use super::stream::{Insert, StreamId, Streams};
 use super::tls::{self, ClientHello};
 use ring::aead::quic::{AES_128, HeaderProtectionKey};
 use ring::aead::{AES_128_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
@@ -78,8 +79,6 @@ fn is_gquic(v: u32) -> bool {
 
 /// The Initial keys of one Destination Connection ID and salt.
 struct Keys {
-    dcid: Vec<u8>,
-    salt: [u8; 20],
     aead: LessSafeKey,
     iv: [u8; 12],
     hp: HeaderProtectionKey,
@@ -114,8 +113,6 @@ impl Keys {
         expand_label(&client, &format!("{} iv", v.label), &mut iv);
         expand_label(&client, &format!("{} hp", v.label), &mut hp);
         Keys {
-            dcid: dcid.to_vec(),
-            salt,
             aead: LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &key).expect("16-byte key")),
             iv,
             hp: HeaderProtectionKey::new(&AES_128, &hp).expect("16-byte key"),
@@ -177,9 +174,13 @@ pub enum Outcome {
 
 /// The QUIC state of one flow.
 pub struct QuicState {
-    crypto: Reassembler,
+    /// The CRYPTO stream, in the worker's pool.
+    crypto: StreamId,
     /// Keys of the client's first Destination Connection ID, and of the latest other one.
-    keys: Vec<Keys>,
+    /// The client's first Destination Connection ID (at most 20 bytes) and the salt its
+    /// Initial decrypted with. Keys are derived again for each Initial rather than kept: they
+    /// are a few kilobytes, and a flood of flows that each send one Initial must not hold them.
+    first: Option<([u8; 20], u8, [u8; 20])>,
     /// Client datagrams seen.
     pub datagrams: u8,
     /// A QUIC long header of a known version was seen.
@@ -196,18 +197,28 @@ impl std::fmt::Debug for QuicState {
 }
 
 impl QuicState {
-    /// A flow whose CRYPTO stream may hold up to `limit` bytes.
-    pub fn new(limit: usize) -> QuicState {
+    /// A flow whose CRYPTO stream, opened in `streams`, may hold up to `limit` bytes.
+    pub fn new(streams: &mut Streams, limit: usize) -> QuicState {
         QuicState {
-            crypto: Reassembler::new(0, limit, false),
-            keys: Vec::new(),
+            crypto: streams.open(0, limit, false),
+            first: None,
             datagrams: 0,
             seen_quic: false,
         }
     }
 
+    /// Gives the CRYPTO stream's bytes back to `streams`.
+    pub fn close(&self, streams: &mut Streams) {
+        streams.close(self.crypto);
+    }
+
     /// Reads one client datagram; `scratch` is reused for decryption.
-    pub fn datagram(&mut self, datagram: &[u8], scratch: &mut Vec<u8>) -> Outcome {
+    pub fn datagram(
+        &mut self,
+        datagram: &[u8],
+        scratch: &mut Vec<u8>,
+        streams: &mut Streams,
+    ) -> Outcome {
         self.datagrams = self.datagrams.saturating_add(1);
         let mut rest = datagram;
         while let Some(&first) = rest.first() {
@@ -238,8 +249,8 @@ impl QuicState {
             };
             let is_initial = (first >> 4) & 0x03 == version.initial_type;
             if is_initial
-                && let Some(Insert::TooManyHoles | Insert::BeyondLimit) =
-                    self.initial(packet, pn_offset, dcid, &version, scratch)
+                && let Some(Insert::TooManyHoles | Insert::BeyondLimit | Insert::Evicted) =
+                    self.initial(packet, pn_offset, dcid, &version, scratch, streams)
             {
                 return Outcome::GiveUp;
             }
@@ -248,19 +259,22 @@ impl QuicState {
         if !self.seen_quic {
             return Outcome::NotQuic;
         }
-        self.hello()
+        self.hello(streams)
     }
 
     /// The ClientHello, once the CRYPTO stream holds all of it.
-    fn hello(&self) -> Outcome {
-        let stream = self.crypto.contiguous();
+    fn hello(&self, streams: &Streams) -> Outcome {
+        let Some(crypto) = streams.get(self.crypto) else {
+            return Outcome::GiveUp;
+        };
+        let stream = crypto.contiguous();
         let Some(header) = stream.get(..4) else {
             return Outcome::Wait;
         };
         let len = 4
             + (usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]));
         let Some(message) = stream.get(..len) else {
-            return if self.crypto.is_full() {
+            return if crypto.is_full() {
                 Outcome::GiveUp
             } else {
                 Outcome::Wait
@@ -280,34 +294,30 @@ impl QuicState {
         dcid: &[u8],
         version: &Version,
         scratch: &mut Vec<u8>,
+        streams: &mut Streams,
     ) -> Option<Insert> {
         // The client's first Initial fixes the keys; a later one may carry a new DCID (after a
         // Retry, or one chosen by the server). Try this packet's own first, then the first one.
         for &salt in version.salts {
-            let i = self.key_index(dcid, salt, version);
-            if let Some((start, end)) = decrypt(&self.keys[i], packet, pn_offset, scratch) {
-                return Some(file_crypto_frames(&mut self.crypto, &scratch[start..end]));
+            let keys = Keys::derive(dcid, salt, version);
+            if let Some((start, end)) = decrypt(&keys, packet, pn_offset, scratch) {
+                if self.first.is_none() {
+                    let mut id = [0; 20];
+                    id[..dcid.len()].copy_from_slice(dcid);
+                    self.first = Some((id, dcid.len() as u8, salt));
+                }
+                let frames = &scratch[start..end];
+                return Some(file_crypto_frames(streams, self.crypto, frames));
             }
         }
-        let first = self.keys.first()?;
-        let (start, end) = decrypt(first, packet, pn_offset, scratch)?;
-        Some(file_crypto_frames(&mut self.crypto, &scratch[start..end]))
-    }
-
-    /// The keys for `dcid` and `salt`, derived and kept (at most four sets) when new.
-    fn key_index(&mut self, dcid: &[u8], salt: [u8; 20], version: &Version) -> usize {
-        if let Some(i) = self
-            .keys
-            .iter()
-            .position(|k| k.dcid == dcid && k.salt == salt)
-        {
-            return i;
-        }
-        if self.keys.len() == 4 {
-            self.keys.pop();
-        }
-        self.keys.push(Keys::derive(dcid, salt, version));
-        self.keys.len() - 1
+        let (id, len, salt) = self.first?;
+        let keys = Keys::derive(&id[..usize::from(len)], salt, version);
+        let (start, end) = decrypt(&keys, packet, pn_offset, scratch)?;
+        Some(file_crypto_frames(
+            streams,
+            self.crypto,
+            &scratch[start..end],
+        ))
     }
 }
 
@@ -377,7 +387,7 @@ fn decrypt(
 }
 
 /// Walks the frames of a decrypted Initial payload and places CRYPTO data by offset.
-fn file_crypto_frames(crypto: &mut Reassembler, frames: &[u8]) -> Insert {
+fn file_crypto_frames(streams: &mut Streams, crypto: StreamId, frames: &[u8]) -> Insert {
     let mut c = Cursor { b: frames, at: 0 };
     let mut worst = Insert::Stored;
     while let Some(kind) = c.u8() {
@@ -389,7 +399,7 @@ fn file_crypto_frames(crypto: &mut Reassembler, frames: &[u8]) -> Insert {
                 let len = c.varint()?;
                 let data = c.take(len)?;
                 let offset = u32::try_from(offset).ok()?;
-                match crypto.insert(offset, data) {
+                match streams.insert(crypto, offset, data) {
                     Insert::Stored | Insert::Old => {}
                     bad => worst = bad,
                 }
@@ -513,40 +523,47 @@ mod tests {
             p.dst_port == 443 && p.transport == crate::decode::Transport::Udp
         });
         let (first, second) = (&initials[0], &initials[1]);
-        let mut scratch = Vec::new();
+        let (mut scratch, mut pool) = (Vec::new(), Streams::new(1 << 20));
         for (a, b) in [(first, second), (second, first)] {
-            let mut state = QuicState::new(16384);
-            assert_eq!(state.datagram(a, &mut scratch), Outcome::Wait);
-            let Outcome::Hello(hello) = state.datagram(b, &mut scratch) else {
+            let mut state = QuicState::new(&mut pool, 16384);
+            assert_eq!(state.datagram(a, &mut scratch, &mut pool), Outcome::Wait);
+            let Outcome::Hello(hello) = state.datagram(b, &mut scratch, &mut pool) else {
                 panic!("no ClientHello from the pair")
             };
             assert_eq!(hello.sni.as_deref(), Some("gemini.google.com"));
             assert_eq!(hello.alpn, ["h3"]);
         }
         // Past the CRYPTO buffer bound it gives up instead of growing.
-        let mut small = QuicState::new(512);
+        let mut small = QuicState::new(&mut pool, 512);
         let outcomes = [
-            small.datagram(first, &mut scratch),
-            small.datagram(second, &mut scratch),
+            small.datagram(first, &mut scratch, &mut pool),
+            small.datagram(second, &mut scratch, &mut pool),
         ];
         assert!(outcomes.contains(&Outcome::GiveUp), "{outcomes:?}");
         // A datagram cut short (snaplen) is waited on, not a panic.
-        let mut cut = QuicState::new(16384);
-        assert_eq!(cut.datagram(&first[..600], &mut scratch), Outcome::Wait);
+        let mut cut = QuicState::new(&mut pool, 16384);
+        assert_eq!(
+            cut.datagram(&first[..600], &mut scratch, &mut pool),
+            Outcome::Wait
+        );
     }
 
     #[test]
     fn not_quic() {
-        let mut scratch = Vec::new();
-        let mut state = QuicState::new(16384);
+        let (mut scratch, mut pool) = (Vec::new(), Streams::new(1 << 20));
+        let mut state = QuicState::new(&mut pool, 16384);
         // An RTP packet: the top bit is set, but the "version" is no QUIC version.
         assert_eq!(
-            state.datagram(&[0x80, 0x60, 0x12, 0x34, 0, 0, 0, 0], &mut scratch),
+            state.datagram(
+                &[0x80, 0x60, 0x12, 0x34, 0, 0, 0, 0],
+                &mut scratch,
+                &mut pool
+            ),
             Outcome::NotQuic
         );
-        let mut state = QuicState::new(16384);
+        let mut state = QuicState::new(&mut pool, 16384);
         assert_eq!(
-            state.datagram(b"\x13BitTorrent protocol", &mut scratch),
+            state.datagram(b"\x13BitTorrent protocol", &mut scratch, &mut pool),
             Outcome::NotQuic
         );
     }
