@@ -1,8 +1,9 @@
-//! `lantern capture`: the sensor daemon. Opens the interfaces, drops privileges, runs the live
-//! pipeline until SIGTERM or SIGINT, and on the way logs a status line, serves metrics and
-//! reloads the catalog and identity map on SIGHUP.
+//! `lantern capture`: the sensor daemon. Opens the interfaces and binds the metrics port, drops
+//! privileges while it is the only thread, then starts every thread (metrics, the live
+//! pipeline) and runs until SIGTERM or SIGINT, logging a status line, serving metrics and
+//! reloading the catalog and identity map on SIGHUP on the way.
 
-use super::status::{Metrics, StatusLog};
+use super::status::{Metrics, MetricsPort, StatusLog};
 use super::{Failure, PipelineArgs, pipeline, privileges};
 use clap::Args;
 use lantern::capture::{LiveConfig, LiveSource};
@@ -80,11 +81,13 @@ pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
         }
         sources.push(source);
     }
-    // The metrics port is bound before privileges go, so any port can be given.
-    let metrics = args.metrics.map(Metrics::serve).transpose()?;
+    // The metrics port is bound before privileges go, so any port can be given; it is served
+    // after, by threads that never had them.
+    let metrics_port = args.metrics.map(MetricsPort::bind).transpose()?;
     // Everything after this runs without root or capabilities: files it creates belong to the
-    // service user.
+    // service user. No thread may start before it (the drop refuses to run if one did).
     privileges::drop(args.user.as_deref(), args.group.as_deref())?;
+    let metrics = metrics_port.map(MetricsPort::serve).transpose()?;
     let mut sequencer = pipeline::sequencer(&args.pipeline, &settings, catalog, resolver)?;
     let signals = Signals::register()?;
     let names: Vec<&str> = sources.iter().map(LiveSource::interface).collect();

@@ -1,5 +1,6 @@
 //! How the daemon tells its operators how it is doing: a status line on stderr (the journal)
-//! at an interval, and a Prometheus endpoint serving the latest [`LiveSnapshot`].
+//! at an interval, and a Prometheus endpoint serving the latest [`LiveSnapshot`], whose port is
+//! bound before the privilege drop and served by threads started after it.
 
 use super::Failure;
 use lantern::metrics::Counters;
@@ -10,7 +11,8 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -110,26 +112,64 @@ fn status_line(s: &LiveSnapshot, rate: f64) -> String {
     )
 }
 
-/// The metrics endpoint: a thread serving the latest snapshot.
+/// The metrics port, bound but not yet served. It is bound while the daemon may still be root,
+/// so any port can be given; serving starts threads that parse requests from the network, so it
+/// waits until privileges are gone (each thread keeps the privileges it was started with).
+pub struct MetricsPort {
+    addr: SocketAddr,
+    listener: TcpListener,
+}
+
+impl MetricsPort {
+    /// Binds `addr`; starts no thread.
+    pub fn bind(addr: SocketAddr) -> Result<MetricsPort, Failure> {
+        let listener =
+            TcpListener::bind(addr).map_err(|e| Failure(format!("--metrics {addr}: {e}")))?;
+        Ok(MetricsPort { addr, listener })
+    }
+
+    /// Serves `/metrics` on the bound port from threads started here, all named `metrics`. Call
+    /// it only after `privileges::drop`.
+    pub fn serve(self) -> Result<Metrics, Failure> {
+        let MetricsPort { addr, listener } = self;
+        let fail = |e: &dyn std::fmt::Display| Failure(format!("--metrics {addr}: {e}"));
+        let latest = Arc::new(Mutex::new(LiveSnapshot::default()));
+        let mut registry = Registry::with_prefix("lantern");
+        registry.register_collector(Box::new(Snapshot(Arc::clone(&latest))));
+        let (started, outcome) = mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("metrics".into())
+            .spawn(move || serve_on(listener, &registry, &started))
+            .map_err(|e| fail(&e))?;
+        match outcome.recv() {
+            Ok(Ok(())) => Ok(Metrics { latest }),
+            Ok(Err(e)) => Err(fail(&e)),
+            Err(e) => Err(fail(&e)),
+        }
+    }
+}
+
+/// The metrics thread: starts the server, says whether that worked, then answers.
+fn serve_on(listener: TcpListener, registry: &Registry, started: &SyncSender<Result<(), String>>) {
+    // tiny_http starts its own threads here (one accepting, a pool reading requests) without a
+    // name; Linux gives a new thread its creator's name, so they show as `metrics` too.
+    match tiny_http::Server::from_listener(listener, None) {
+        Ok(server) => {
+            let _ = started.send(Ok(()));
+            answer(&server, registry);
+        }
+        Err(e) => {
+            let _ = started.send(Err(e.to_string()));
+        }
+    }
+}
+
+/// The metrics endpoint being served: threads answering with the latest snapshot.
 pub struct Metrics {
     latest: Arc<Mutex<LiveSnapshot>>,
 }
 
 impl Metrics {
-    /// Listens on `addr` and serves `/metrics` from a thread of its own.
-    pub fn serve(addr: SocketAddr) -> Result<Metrics, Failure> {
-        let server =
-            tiny_http::Server::http(addr).map_err(|e| Failure(format!("--metrics {addr}: {e}")))?;
-        let latest = Arc::new(Mutex::new(LiveSnapshot::default()));
-        let mut registry = Registry::with_prefix("lantern");
-        registry.register_collector(Box::new(Snapshot(Arc::clone(&latest))));
-        std::thread::Builder::new()
-            .name("metrics".into())
-            .spawn(move || answer(&server, &registry))
-            .map_err(|e| Failure(format!("--metrics {addr}: {e}")))?;
-        Ok(Metrics { latest })
-    }
-
     /// Makes `snapshot` the one served.
     pub fn update(&self, snapshot: &LiveSnapshot) {
         self.latest
@@ -360,6 +400,28 @@ fn labelled(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bound_port_serves_the_latest_snapshot_once_started() {
+        use std::io::{Read, Write};
+        let port = MetricsPort::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = port.listener.local_addr().unwrap();
+        let metrics = port.serve().unwrap();
+        let mut snapshot = LiveSnapshot::default();
+        snapshot.counters.packets = 42;
+        metrics.update(&snapshot);
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200 "), "{response}");
+        assert!(
+            response.lines().any(|l| l == "lantern_packets_total 42"),
+            "{response}"
+        );
+    }
 
     #[test]
     fn a_snapshot_becomes_openmetrics_text() {
