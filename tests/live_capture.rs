@@ -377,13 +377,66 @@ fn live_capture_stores_what_replaying_the_same_packets_stores() {
     );
 }
 
-/// Asserts that `pid` runs as `nobody` and holds no capability.
+/// Asserts that every thread of `pid` runs as `nobody`, holds no capability and has
+/// `no_new_privs` set: capabilities and `no_new_privs` belong to each thread, so a thread started
+/// before the drop can keep what the main one gave up. Call it once the threads in question exist:
+/// it fails if there is only one task, so that it cannot pass without looking at any thread.
 fn assert_unprivileged(pid: u32) {
-    assert_eq!(proc_status(pid, "Uid:"), "65534\t65534\t65534\t65534");
-    for set in ["CapEff:", "CapPrm:", "CapAmb:"] {
-        assert_eq!(proc_status(pid, set), "0000000000000000", "{set}");
-    }
-    assert_eq!(proc_status(pid, "NoNewPrivs:"), "1");
+    let tasks = tasks(pid);
+    assert!(
+        tasks.len() > 1,
+        "only {} task(s) in /proc/{pid}/task: {:?}",
+        tasks.len(),
+        tasks.iter().map(|(tid, _)| tid).collect::<Vec<_>>()
+    );
+    let wrong: Vec<String> = tasks
+        .iter()
+        .filter_map(|(tid, status)| {
+            let line = |key: &str| -> &str {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(key))
+                    .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/task/{tid}/status"))
+                    .trim()
+            };
+            let want = [
+                ("Uid:", "65534\t65534\t65534\t65534"),
+                ("CapEff:", "0000000000000000"),
+                ("CapPrm:", "0000000000000000"),
+                ("CapAmb:", "0000000000000000"),
+                ("NoNewPrivs:", "1"),
+            ];
+            let kept: Vec<String> = want
+                .iter()
+                .filter(|(key, value)| line(key) != *value)
+                .map(|(key, _)| format!("{key} {}", line(key)))
+                .collect();
+            (!kept.is_empty())
+                .then(|| format!("task {tid} ({}): {}", line("Name:"), kept.join(", ")))
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} of {} tasks keep privileges:\n{}",
+        wrong.len(),
+        tasks.len(),
+        wrong.join("\n")
+    );
+}
+
+/// Every task (thread) of `pid` with its /proc/PID/task/TID/status; a thread that ended while
+/// being read is left out.
+fn tasks(pid: u32) -> Vec<(u32, String)> {
+    let mut tasks: Vec<(u32, String)> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|entry| {
+            let tid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let status = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).ok()?;
+            Some((tid, status))
+        })
+        .collect();
+    tasks.sort();
+    tasks
 }
 
 /// A line of /proc/PID/status.
@@ -430,9 +483,7 @@ fn sighup_reloads_catalog_and_identity_without_losing_flows_running_unprivileged
     let log = net.path("lantern.log");
     wait_for(&log, "capturing on", &mut daemon);
 
-    // Unprivileged: the `nobody` user, no capability, no way back.
     let pid = daemon.id();
-    assert_unprivileged(pid);
 
     // A TLS connection to newtool.ai opens before the reload and ends after it.
     let long = Command::new("ip")
@@ -475,6 +526,9 @@ fn sighup_reloads_catalog_and_identity_without_losing_flows_running_unprivileged
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(stored(), 1, "the first flow was not flushed while running");
+    // Unprivileged: the `nobody` user, no capability, no way back, in every thread (a flow
+    // went through, so the capture's threads exist).
+    assert_unprivileged(pid);
 
     std::fs::write(
         catalogs.join("newtool.toml"),
@@ -627,7 +681,7 @@ fn capabilities_granted_like_systemd_does_are_dropped_once_the_interface_is_open
     if !can_run("capabilities_granted_like_systemd_does_are_dropped_once_the_interface_is_open") {
         return;
     }
-    let net = Net::up("lk", 6);
+    let net = Net::up("la", 4);
     // As dist/lantern.service runs it: an unprivileged user holding only CAP_NET_RAW and
     // CAP_NET_ADMIN (here from setpriv, there from AmbientCapabilities=).
     let mut daemon = net.spawn_in_server(
@@ -644,6 +698,8 @@ fn capabilities_granted_like_systemd_does_are_dropped_once_the_interface_is_open
             "-i",
             &net.server_if(),
             "--no-store",
+            "--metrics",
+            "127.0.0.1:9816",
             "--status-interval",
             "0",
         ],
@@ -651,8 +707,8 @@ fn capabilities_granted_like_systemd_does_are_dropped_once_the_interface_is_open
     );
     let log = net.path("lantern.log");
     wait_for(&log, "capturing on", &mut daemon);
+    until_traffic_is_counted(&net, 9816);
     assert_unprivileged(daemon.id());
-    net.in_client(&["curl", "-sk", "-o", "/dev/null", "https://chatgpt.com/"]);
     let (code, _) = terminate(&mut daemon);
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(code, Some(0), "{text}");
@@ -663,6 +719,58 @@ fn capabilities_granted_like_systemd_does_are_dropped_once_the_interface_is_open
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no final line in {text}"));
     assert!(packets >= 10, "{text}");
+}
+
+#[test]
+fn started_as_root_with_user_and_metrics_no_thread_keeps_root_or_a_capability() {
+    if !can_run("started_as_root_with_user_and_metrics_no_thread_keeps_root_or_a_capability") {
+        return;
+    }
+    let net = Net::up("lp", 3);
+    // A port below 1024: only root can bind it, so it answering shows the port is bound before
+    // the drop and served after it.
+    let mut daemon = net.spawn_in_server(
+        &[
+            lantern(),
+            "capture",
+            "-i",
+            &net.server_if(),
+            "--user",
+            "nobody",
+            "--no-store",
+            "--metrics",
+            "127.0.0.1:981",
+            "--status-interval",
+            "0",
+        ],
+        "lantern.log",
+    );
+    let log = net.path("lantern.log");
+    wait_for(&log, "capturing on", &mut daemon);
+    until_traffic_is_counted(&net, 981);
+    let pid = daemon.id();
+    assert_unprivileged(pid);
+    // The metrics server's threads are among those checked: the one answering and tiny_http's
+    // own, which take its name.
+    let serving = tasks(pid)
+        .iter()
+        .filter(|(_, status)| status.lines().next() == Some("Name:\tmetrics"))
+        .count();
+    assert!(serving >= 2, "{serving} thread(s) named metrics");
+    let (code, _) = terminate(&mut daemon);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(code, Some(0), "{text}");
+}
+
+/// Sends a TLS connection through the capture and waits until the metrics endpoint counts its
+/// packets: then the metrics server's threads have answered, and the capture's threads, which
+/// counted the packets, exist too.
+fn until_traffic_is_counted(net: &Net, port: u16) {
+    net.in_client(&["curl", "-sk", "-o", "/dev/null", "https://chatgpt.com/"]);
+    let limit = Duration::from_secs(20);
+    wait_metrics(net, port, limit, "packets counted", |m| {
+        metric(m, "lantern_packets_total ") >= 10
+    });
 }
 
 /// A metric's value on a metrics page.
