@@ -54,7 +54,7 @@ pub fn parse_request(stream: &[u8]) -> Parsed<Request> {
         Err(httparse::Error::TooManyHeaders) => return Parsed::Malformed("too many header lines"),
         Err(_) => return Parsed::Malformed("invalid HTTP request head"),
     }
-    let method = request.method.unwrap_or_default().to_string();
+    let method = cut(request.method.unwrap_or_default(), 16).to_string();
     let target = request.path.unwrap_or_default();
     let host = request
         .headers
@@ -68,13 +68,22 @@ pub fn parse_request(stream: &[u8]) -> Parsed<Request> {
     let path = if method == "CONNECT" {
         String::new()
     } else {
-        target
-            .split(['?', '#'])
-            .next()
-            .unwrap_or_default()
-            .to_string()
+        let path = target.split(['?', '#']).next().unwrap_or_default();
+        cut(path, MAX_PATH).to_string()
     };
     Parsed::Complete(Request { method, path, host })
+}
+
+/// Longest request path kept, in bytes: a flow holds what names an endpoint, not a payload.
+const MAX_PATH: usize = 1024;
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// `host:port` to `host`, `[v6]:port` to `v6`.

@@ -1008,10 +1008,15 @@ pub fn push_hex(out: &mut String, bytes: &[u8]) {
     }
 }
 
+/// Longest name kept from the wire, in bytes before escaping: the longest DNS name. A longer
+/// SNI or Host is cut there (it can name nothing), so a flow never holds more than 4 times this.
+pub const MAX_WIRE_NAME: usize = 255;
+
 /// A host name from the wire (SNI, Host header) in lower-case presentation format, without a
-/// trailing dot.
+/// trailing dot, cut to [`MAX_WIRE_NAME`] bytes.
 pub(crate) fn name_from_bytes(bytes: &[u8]) -> String {
     let bytes = bytes.strip_suffix(b".").unwrap_or(bytes);
+    let bytes = &bytes[..bytes.len().min(MAX_WIRE_NAME)];
     let mut out = String::with_capacity(bytes.len());
     escape_label(&mut out, bytes, false);
     out
@@ -1396,5 +1401,23 @@ mod kerberos_tcp_tests {
             "pieces reversed"
         );
         assert_eq!(principals(&cut(&packets, false, true)), want, "SYN missed");
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// The README's memory formula uses these sizes: a change that grows them must update it.
+    #[test]
+    fn per_flow_and_per_stream_state_stays_as_small_as_the_readme_says() {
+        const {
+            assert!(size_of::<crate::flow::Flow<FlowState>>() <= 256);
+            assert!(size_of::<PendingQuery>() <= 48);
+            assert!(stream::STREAM_OVERHEAD <= 64 && stream::RANGE_OVERHEAD <= 32);
+            assert!(size_of::<quic::QuicState>() <= 64);
+        }
+        let long = vec![0xff; 70_000];
+        assert_eq!(name_from_bytes(&long).len(), 4 * MAX_WIRE_NAME);
     }
 }

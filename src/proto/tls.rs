@@ -17,6 +17,10 @@ const HANDSHAKE: u8 = 22;
 const CLIENT_HELLO: u8 = 1;
 /// Largest TLS record payload accepted (2^14 plus the allowance for compression/expansion).
 const MAX_RECORD: usize = 16384 + 2048;
+/// Most ALPN protocols kept from a ClientHello (JA4 reads the first one in full).
+const MAX_ALPN: usize = 8;
+/// Longest ALPN protocol kept, in bytes.
+const MAX_ALPN_LEN: usize = 32;
 /// Extension type of `encrypted_client_hello` (RFC 9849).
 const ECH: u16 = 0xfe0d;
 /// Extension types JA4 leaves out of its extension hash.
@@ -171,9 +175,11 @@ impl Fields {
             }
             TlsExtension::ALPN(protocols) => {
                 self.first_alpn = protocols.first().map(|p| p.to_vec());
+                // Kept to what names a protocol: real identifiers are a few bytes.
                 self.alpn = protocols
                     .iter()
-                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .take(MAX_ALPN)
+                    .map(|p| String::from_utf8_lossy(&p[..p.len().min(MAX_ALPN_LEN)]).into_owned())
                     .collect();
             }
             TlsExtension::SupportedVersions(versions) => {
