@@ -32,6 +32,7 @@ counters! {
     capture_kernel_drops: "packets the kernel dropped because lantern's capture buffer was full",
     capture_interface_drops: "packets the interface or its driver dropped (where it reports them)",
     capture_queue_drops: "packets dropped inside lantern because a worker's queue stayed full",
+    epoch_ticks_missed: "ticks a worker missed because its queue was full; its records went with its next tick",
     link_unsupported: "packets whose link type lantern does not decode",
     link_malformed: "packets too short for their link-layer header",
     non_ip: "packets that carry no IP (ARP, LLDP, STP and other EtherTypes)",

@@ -2,7 +2,12 @@
 //! sequencer in the calling thread, as in a threaded replay. What differs is time and control:
 //!
 //! - Packets carry the kernel's capture time; ticks come from the wall clock (once a second),
-//!   so flows on a quiet link still time out and their records still reach the store.
+//!   so flows on a quiet link still time out and their records still reach the store, and
+//!   from each reader every [`TICK_PACKETS`] packets. All of them take their numbers from one
+//!   [`Ticks`]. The sequencer thread's tick never waits: it is skipped while a reader is
+//!   ticking, and a worker whose queue is full misses it. A worker that missed ticks counts
+//!   them (`epoch_ticks_missed`) and hands in its records with the next tick it gets; epochs
+//!   are paired by tick number, so it is caught up at once, never shifted against the others.
 //! - A reader never waits long on a worker: past [`QUEUE_PATIENCE`] the batch is dropped and
 //!   counted (`capture_queue_drops`), so a stalled store shows up as a counter, not as a
 //!   sensor that silently stopped reading. Waiting that long first lets the kernel's ring
@@ -12,7 +17,9 @@
 //!   [`LiveSnapshot`] of every counter once a second for the status line and the metrics
 //!   endpoint.
 
-use super::threads::{Batch, Dispatch, Epochs, FromWorker, Returns, ToWorker, spawn_workers};
+use super::threads::{
+    Batch, Dispatch, Epochs, FromWorker, Returns, Ticks, ToWorker, spawn_workers,
+};
 use super::{Sequencer, SequencerError, Settings, StoreTotals, TICK_PACKETS, WriteStats};
 use crate::capture::{KernelStats, LiveSource, Read, Timestamp};
 use crate::decode::Decoder;
@@ -20,8 +27,8 @@ use crate::flow::Stamp;
 use crate::metrics::Counters;
 use crate::store::ClickHouseStats;
 use crossbeam_channel::{Sender, bounded, select, tick, unbounded};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Longest a reader waits for room in a worker's queue before it drops the batch.
@@ -132,6 +139,7 @@ pub fn capture(
         })
         .collect();
     let errors = Mutex::new(Vec::new());
+    let ticks = Arc::new(Ticks::default());
     let (to_sequencer, from_workers) = bounded::<FromWorker>(n * 16);
     let (recycle, recycled) = unbounded::<Batch>();
     let mut report = LiveReport::default();
@@ -142,8 +150,12 @@ pub fn capture(
         };
         let to_workers = spawn_workers(scope, settings, to_sequencer, &returns);
         for (source, share) in sources.into_iter().zip(&shares) {
-            let dispatch =
-                Dispatch::new(to_workers.clone(), recycled.clone(), Some(QUEUE_PATIENCE));
+            let dispatch = Dispatch::new(
+                to_workers.clone(),
+                recycled.clone(),
+                Some(QUEUE_PATIENCE),
+                ticks.clone(),
+            );
             let (stop, numbers, errors) = (&stop_readers, &numbers, &errors);
             scope.spawn(move || {
                 if let Err(e) = read(source, dispatch, stop, numbers, share) {
@@ -158,6 +170,7 @@ pub fn capture(
         let mut run = Run {
             sequencer,
             epochs: Epochs::new(n),
+            ticks: &ticks,
             shares: &shares,
             started,
             failed: None,
@@ -219,14 +232,17 @@ impl Clocks {
 struct Run<'a> {
     sequencer: &'a mut Sequencer,
     epochs: Epochs,
+    /// The run's tick numbers, shared with the readers.
+    ticks: &'a Ticks,
     shares: &'a [Mutex<Share>],
     started: Instant,
     failed: Option<SequencerError>,
 }
 
 impl Run<'_> {
-    /// What is due at a poll: a tick to every worker at each new second of wall-clock time, a
-    /// reload if asked for, a store write every `flush_every`, and a snapshot.
+    /// What is due at a poll: a tick to every worker at each new second of wall-clock time
+    /// (without waiting: see [`Ticks::try_send`]), a reload if asked for, a store write every
+    /// `flush_every`, and a snapshot.
     fn poll(
         &mut self,
         clocks: &mut Clocks,
@@ -237,9 +253,7 @@ impl Run<'_> {
         let now = Timestamp::now();
         if now.secs() != clocks.second {
             clocks.second = now.secs();
-            for tx in to_workers {
-                let _ = tx.send_timeout(ToWorker::Tick(now), QUEUE_PATIENCE);
-            }
+            let _ = self.ticks.try_send(to_workers, now);
         }
         if supervisor.reload_requested() {
             supervisor.reload(self.sequencer);

@@ -7,8 +7,12 @@
 //! every payload made two threads slower than one (`benches/replay.sh`: 1.31 s against
 //! 1.24 s), and having every worker read and decode every file itself spent a core's worth of
 //! time on packets each worker then skipped.
+//!
+//! Ticks fall at the same packets whatever the number of threads (see [`Clock`]) and the reader
+//! waits for room to send each one, so no worker ever misses a tick here and every epoch is
+//! every worker's part of one tick number.
 
-use super::threads::{Batch, Dispatch, Epochs, FromWorker, Returns, spawn_workers};
+use super::threads::{Batch, Dispatch, Epochs, FromWorker, Returns, Ticks, spawn_workers};
 use super::{Sequencer, SequencerError, Settings, TICK_PACKETS, TICK_SECS, Worker};
 use crate::capture::{CaptureReader, Format, LinkType, Timestamp};
 use crate::decode::{Decoder, Packet, is_supported};
@@ -455,8 +459,9 @@ fn run_threaded(
         drop(returns);
         let abort = &abort;
         let reader = scope.spawn(move || {
+            let ticks = Arc::new(Ticks::default());
             let mut sink = Reader {
-                dispatch: Dispatch::new(to_workers, recycled, None),
+                dispatch: Dispatch::new(to_workers, recycled, None, ticks),
                 buffers,
             };
             let results = read_all(inputs, &mut sink, progress, abort);

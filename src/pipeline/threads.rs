@@ -1,7 +1,12 @@
 //! The channels between readers, workers and the sequencer, shared by threaded replay and live
-//! capture: batches of decoded packets to the worker that owns their flow, ticks, and each
-//! worker's records of an epoch back, merged in lockstep so that an epoch is complete before the
-//! sequencer sorts it; emptied batches and the reader's buffers go back for reuse.
+//! capture: batches of decoded packets to the worker that owns their flow; ticks, numbered by
+//! one [`Ticks`] per run so that every worker's queue sees them in increasing order; and each
+//! worker's records of an epoch back, tagged with the tick that ended it, which [`Epochs`]
+//! pairs by that number so that an epoch is complete before the sequencer sorts it. A worker
+//! that missed ticks (live capture: its queue was full) counts them and hands in everything
+//! since its last tick with the next one it gets, and the epochs that part spans are released
+//! as one, so it is caught up at once instead of shifted against the others. Emptied batches
+//! and the reader's buffers go back for reuse.
 
 use super::{Settings, Worker};
 use crate::capture::Timestamp;
@@ -10,8 +15,8 @@ use crate::flow::{Stamp, worker_of};
 use crate::metrics::Counters;
 use crate::proto::Record;
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender};
-use std::collections::VecDeque;
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 use std::time::Duration;
 
 /// Packets per batch handed to a worker.
@@ -20,6 +25,11 @@ const BATCH_PACKETS: usize = 512;
 const BATCH_BYTES: usize = 512 * 1024;
 /// Batches queued per worker.
 const WORKER_QUEUE: usize = 8;
+/// Most tick numbers one released epoch spans while workers keep missing different ticks, so
+/// that no number every worker got comes up: past it, the epoch ends at the latest number
+/// every worker has reached, and the records of a part that spans that end come in a later
+/// epoch. (Holding epochs until such a number came would hold them without bound.)
+const MOST_MERGED: u64 = 16;
 
 /// Decoded packets for one worker. In threaded replay their payloads stay in the reader's
 /// buffer, which the batch holds; otherwise (live capture, reassembled fragments) they are
@@ -105,14 +115,15 @@ impl Batch {
 /// What a worker is told.
 pub(super) enum ToWorker {
     Batch(Batch),
-    /// End the flows idle at this time and hand on the epoch's records.
-    Tick(Timestamp),
+    /// Tick number `.0`: end the flows idle at this time and hand on the epoch's records.
+    Tick(u64, Timestamp),
 }
 
 /// What a worker tells the sequencer.
 pub(super) enum FromWorker {
-    /// One epoch's records, with the worker's counters and open flows at its end.
-    Epoch(usize, Vec<Record>, Box<WorkerStats>),
+    /// Worker `.0`'s records since its previous tick, which ended at tick number `.1`, with its
+    /// counters and open flows at that tick.
+    Epoch(usize, u64, Vec<Record>, Box<WorkerStats>),
     /// The last records and the final counters.
     Done(usize, Vec<Record>, Box<Counters>),
 }
@@ -124,11 +135,62 @@ pub(super) struct WorkerStats {
     pub open_flows: usize,
 }
 
+/// The one source of tick numbers in a run, shared by everything that ticks (each reader, and in
+/// live capture the sequencer thread). A tick is numbered and sent to every worker while the
+/// lock is held, so that every worker's queue sees tick numbers in increasing order: a tick is
+/// never late, only missed.
+#[derive(Debug, Default)]
+pub(super) struct Ticks {
+    /// The number of the latest tick.
+    last: Mutex<u64>,
+}
+
+impl Ticks {
+    /// Numbers a tick and sends it to every worker, waiting for room in a full queue as long as
+    /// `patience` says (`None`: as long as it takes); a worker whose queue stays full misses
+    /// it. Returns its number.
+    pub fn send(
+        &self,
+        to_workers: &[Sender<ToWorker>],
+        now: Timestamp,
+        patience: Option<Duration>,
+    ) -> u64 {
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        *last += 1;
+        for tx in to_workers {
+            let tick = ToWorker::Tick(*last, now);
+            let _ = match patience {
+                None => tx.send(tick).is_ok(),
+                Some(patience) => tx.send_timeout(tick, patience).is_ok(),
+            };
+        }
+        *last
+    }
+
+    /// Numbers a tick and sends it to every worker without ever waiting: `None` when another
+    /// thread is ticking right now (that tick does the job), and a worker whose queue is full
+    /// misses this one. Returns its number.
+    pub fn try_send(&self, to_workers: &[Sender<ToWorker>], now: Timestamp) -> Option<u64> {
+        let mut last = match self.last.try_lock() {
+            Ok(last) => last,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        *last += 1;
+        for tx in to_workers {
+            let _ = tx.try_send(ToWorker::Tick(*last, now));
+        }
+        Some(*last)
+    }
+}
+
 /// Hands decoded packets to workers by a symmetric hash of their flow key.
 pub(super) struct Dispatch {
     to_workers: Vec<Sender<ToWorker>>,
     batches: Vec<Batch>,
     recycled: Receiver<Batch>,
+    /// The run's tick numbers.
+    ticks: Arc<Ticks>,
     /// Live capture: how long to wait for a full worker queue before the batch is dropped
     /// (and counted); `None` waits as long as it takes (replay loses nothing).
     patience: Option<Duration>,
@@ -141,11 +203,13 @@ impl Dispatch {
         to_workers: Vec<Sender<ToWorker>>,
         recycled: Receiver<Batch>,
         patience: Option<Duration>,
+        ticks: Arc<Ticks>,
     ) -> Dispatch {
         Dispatch {
             batches: (0..to_workers.len()).map(|_| Batch::default()).collect(),
             to_workers,
             recycled,
+            ticks,
             patience,
             dropped: 0,
         }
@@ -195,17 +259,11 @@ impl Dispatch {
         }
     }
 
-    /// Sends every partly filled batch, then a tick, to every worker. (Live capture gives up
-    /// on a worker that stays full; its next tick comes soon.)
+    /// Sends every partly filled batch, then a numbered tick, to every worker. (Live capture
+    /// gives up on a worker that stays full: it misses this tick and catches up at its next.)
     pub fn tick(&mut self, now: Timestamp) {
-        for worker in 0..self.to_workers.len() {
-            self.send(worker);
-            let tick = ToWorker::Tick(now);
-            let _ = match self.patience {
-                None => self.to_workers[worker].send(tick).is_ok(),
-                Some(patience) => self.to_workers[worker].send_timeout(tick, patience).is_ok(),
-            };
-        }
+        self.flush();
+        self.ticks.send(&self.to_workers, now, self.patience);
     }
 }
 
@@ -237,6 +295,8 @@ pub(super) fn spawn_workers<'scope>(
 }
 
 /// A worker thread: runs its share of the flows until every sender is gone, then ends them.
+/// Each tick hands in the records since the previous tick it got, under the new tick's number;
+/// the ticks it missed in between are counted.
 fn worker_loop(
     index: usize,
     settings: &Settings,
@@ -245,6 +305,7 @@ fn worker_loop(
     returns: Returns,
 ) {
     let mut worker = Worker::new(settings);
+    let mut last = 0;
     for message in input {
         match message {
             ToWorker::Batch(mut batch) => {
@@ -258,14 +319,16 @@ fn worker_loop(
                 batch.clear(returns.buffers.as_ref());
                 let _ = returns.batches.send(batch);
             }
-            ToWorker::Tick(now) => {
+            ToWorker::Tick(number, now) => {
+                worker.missed_ticks(number.saturating_sub(last + 1));
+                last = number;
                 let records = worker.tick(now);
                 let stats = Box::new(WorkerStats {
                     counters: worker.counters().clone(),
                     open_flows: worker.open_flows(),
                 });
                 if output
-                    .send(FromWorker::Epoch(index, records, stats))
+                    .send(FromWorker::Epoch(index, number, records, stats))
                     .is_err()
                 {
                     return;
@@ -278,9 +341,20 @@ fn worker_loop(
     let _ = output.send(FromWorker::Done(index, records, counters));
 }
 
-/// Gathers the workers' epochs and releases one when every worker has handed in its part.
+/// Gathers the workers' parts of each epoch and releases an epoch once it is complete.
+///
+/// A part numbered n holds a worker's records since the previous tick it got. When every worker
+/// got every tick, epoch n is the parts numbered n. A worker that missed ticks hands in one part
+/// for all of them; the next epoch then ends at the first number every worker has a part for,
+/// so that no part spans two epochs, and the sequencer sorts the records of those ticks
+/// together (a DNS answer on one worker still comes before the flow it names on another). A
+/// worker that is done counts as having a part at every later number: its last part is
+/// numbered `u64::MAX`.
 pub(super) struct Epochs {
-    queues: Vec<VecDeque<Vec<Record>>>,
+    /// Parts handed in and not yet released, by number.
+    parts: BTreeMap<u64, Vec<Vec<Record>>>,
+    /// The number of each worker's latest part.
+    reached: Vec<u64>,
     /// Each worker's latest counters and open flows.
     pub stats: Vec<WorkerStats>,
     /// Final counters of the workers that are done.
@@ -290,7 +364,8 @@ pub(super) struct Epochs {
 impl Epochs {
     pub fn new(workers: usize) -> Epochs {
         Epochs {
-            queues: (0..workers).map(|_| VecDeque::new()).collect(),
+            parts: BTreeMap::new(),
+            reached: vec![0; workers],
             stats: vec![WorkerStats::default(); workers],
             done: Counters::default(),
         }
@@ -299,12 +374,12 @@ impl Epochs {
     /// Takes in one message from a worker.
     pub fn take(&mut self, message: FromWorker) {
         match message {
-            FromWorker::Epoch(index, records, stats) => {
-                self.queues[index].push_back(records);
+            FromWorker::Epoch(index, number, records, stats) => {
+                self.hand_in(index, number, records);
                 self.stats[index] = *stats;
             }
             FromWorker::Done(index, records, counters) => {
-                self.queues[index].push_back(records);
+                self.hand_in(index, u64::MAX, records);
                 self.done.merge(&counters);
                 self.stats[index] = WorkerStats {
                     counters: *counters,
@@ -314,16 +389,42 @@ impl Epochs {
         }
     }
 
-    /// The next complete epoch, if every worker has handed in its part of it.
+    fn hand_in(&mut self, worker: usize, number: u64, records: Vec<Record>) {
+        debug_assert!(number > self.reached[worker], "tick numbers go up");
+        self.reached[worker] = number;
+        self.parts.entry(number).or_default().push(records);
+    }
+
+    /// The next complete epoch, if there is one: every part up to where it ends.
     pub fn next(&mut self) -> Option<Vec<Record>> {
-        if self.queues.iter().any(VecDeque::is_empty) {
-            return None;
-        }
-        let mut epoch = Vec::new();
-        for queue in &mut self.queues {
-            epoch.extend(queue.pop_front().into_iter().flatten());
+        let end = self.end()?;
+        let later = match end.checked_add(1) {
+            Some(after) => self.parts.split_off(&after),
+            None => BTreeMap::new(),
+        };
+        let parts = std::mem::replace(&mut self.parts, later);
+        let mut epoch = Vec::with_capacity(parts.values().flatten().map(Vec::len).sum());
+        for records in parts.into_values().flatten() {
+            epoch.extend(records);
         }
         Some(epoch)
+    }
+
+    /// Where the next complete epoch ends: at the first number every worker has a part for, or,
+    /// when the parts every worker has gone past span [`MOST_MERGED`] numbers without one, at
+    /// the latest number every worker has reached.
+    fn end(&self) -> Option<u64> {
+        let reached = *self.reached.iter().min()?;
+        let first = *self.parts.keys().next()?;
+        if first > reached {
+            return None;
+        }
+        let workers = self.reached.len();
+        self.parts
+            .range(..=reached)
+            .find(|(_, parts)| parts.len() == workers)
+            .map(|(&number, _)| number)
+            .or_else(|| (reached - first >= MOST_MERGED).then_some(reached))
     }
 
     /// The workers' latest counters, merged.
@@ -415,7 +516,7 @@ mod tests {
             let run = |share: bool| {
                 let (txs, rxs): (Vec<_>, Vec<_>) = (0..2).map(|_| unbounded()).unzip();
                 let (_recycle, recycled) = unbounded();
-                let mut dispatch = Dispatch::new(txs, recycled, None);
+                let mut dispatch = Dispatch::new(txs, recycled, None, Arc::default());
                 let mut reader = open();
                 push_file(&mut reader, &mut dispatch, share);
                 dispatch.flush();
@@ -447,7 +548,12 @@ mod tests {
     fn a_live_reader_drops_and_counts_a_batch_a_stuck_worker_cannot_take() {
         let (tx, rx) = bounded(1);
         let (_recycle, recycled) = bounded(1);
-        let mut dispatch = Dispatch::new(vec![tx], recycled, Some(Duration::from_millis(1)));
+        let mut dispatch = Dispatch::new(
+            vec![tx],
+            recycled,
+            Some(Duration::from_millis(1)),
+            Arc::default(),
+        );
         let first = push_capture(&mut dispatch);
         dispatch.flush();
         assert_eq!(dispatch.dropped, 0, "the queue had room for one batch");
@@ -465,7 +571,7 @@ mod tests {
         // A replay waits instead: nothing is dropped once the worker takes its batch.
         let (tx, rx) = bounded(1);
         let (_recycle, recycled) = bounded(1);
-        let mut replay = Dispatch::new(vec![tx], recycled, None);
+        let mut replay = Dispatch::new(vec![tx], recycled, None, Arc::default());
         let taker = std::thread::spawn(move || rx.iter().count());
         push_capture(&mut replay);
         replay.flush();
@@ -473,5 +579,295 @@ mod tests {
         replay.flush();
         drop(replay);
         assert_eq!(taker.join().unwrap(), 2, "two batches");
+    }
+
+    /// A flow record with id `id`, standing for one of a worker's records.
+    fn record(id: u64) -> Record {
+        use crate::decode::{Addr, Transport};
+        use crate::flow::{EndReason, Endpoint};
+        let at = |port| Endpoint {
+            addr: Addr::v4([10, 0, 0, 1]),
+            port,
+        };
+        Record::Flow(crate::proto::FlowRecord {
+            id,
+            first: Timestamp::from_secs(id as i64),
+            last: Timestamp::from_secs(id as i64),
+            client: at(1),
+            server: at(2),
+            transport: Transport::Tcp,
+            vlan: [0; 2],
+            packets: [1, 0],
+            bytes: [0, 0],
+            end: EndReason::Closed,
+            protocol: crate::proto::Protocol::Unknown,
+            tls: None,
+            http: None,
+        })
+    }
+
+    /// The ids of an epoch's records, sorted.
+    fn ids(epoch: &[Record]) -> Vec<u64> {
+        let mut ids: Vec<u64> = epoch
+            .iter()
+            .map(|r| match r {
+                Record::Flow(f) => f.id,
+                _ => unreachable!("only flows here"),
+            })
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Worker `worker`'s part numbered `number`, holding `records`.
+    fn part(worker: usize, number: u64, records: &[u64]) -> FromWorker {
+        let records = records.iter().copied().map(record).collect();
+        FromWorker::Epoch(worker, number, records, Box::default())
+    }
+
+    /// Every epoch `epochs` can release now.
+    fn released(epochs: &mut Epochs) -> Vec<Vec<u64>> {
+        std::iter::from_fn(|| epochs.next())
+            .map(|e| ids(&e))
+            .collect()
+    }
+
+    #[test]
+    fn epochs_are_paired_by_tick_number_and_a_worker_that_missed_a_tick_is_caught_up() {
+        // Record ids: 10 * worker + the epoch each record belongs to. Worker 1 misses tick 2, so
+        // its records of epochs 2 and 3 come in its part numbered 3.
+        let mut epochs = Epochs::new(2);
+        epochs.take(part(0, 1, &[1]));
+        assert!(
+            released(&mut epochs).is_empty(),
+            "worker 1 has not handed in 1"
+        );
+        epochs.take(part(1, 1, &[11]));
+        assert_eq!(released(&mut epochs), [vec![1, 11]]);
+        epochs.take(part(0, 2, &[2]));
+        epochs.take(part(0, 3, &[3]));
+        assert!(
+            released(&mut epochs).is_empty(),
+            "epoch 2 waits for worker 1"
+        );
+        epochs.take(part(1, 3, &[12, 13]));
+        // One epoch for ticks 2 and 3: worker 1's part spans both, and the sequencer sorts
+        // every record of that time together.
+        assert_eq!(released(&mut epochs), [vec![2, 3, 12, 13]]);
+        // From then on the parts are paired right again.
+        epochs.take(part(1, 4, &[14]));
+        epochs.take(part(0, 4, &[4]));
+        epochs.take(part(0, 5, &[5]));
+        assert_eq!(released(&mut epochs), [vec![4, 14]]);
+        epochs.take(part(1, 5, &[15]));
+        assert_eq!(released(&mut epochs), [vec![5, 15]]);
+        // A worker that is done holds nothing up; the last parts come out together.
+        epochs.take(FromWorker::Done(1, vec![record(16)], Box::default()));
+        epochs.take(part(0, 6, &[6]));
+        epochs.take(FromWorker::Done(0, vec![record(7)], Box::default()));
+        assert_eq!(released(&mut epochs), [vec![6, 7, 16]]);
+        assert!(
+            epochs.parts.is_empty(),
+            "only parts not yet released are held"
+        );
+    }
+
+    #[test]
+    fn workers_that_keep_missing_different_ticks_still_get_their_epochs_released() {
+        // Worker 0 gets only odd ticks and worker 1 only even ones: no number has both parts,
+        // so epochs end every MOST_MERGED numbers instead, and every record comes out once.
+        let mut epochs = Epochs::new(2);
+        let mut out = Vec::new();
+        let last = 10 * MOST_MERGED;
+        for number in 1..=last {
+            let worker = (number % 2) as usize;
+            epochs.take(part(1 - worker, number, &[number]));
+            for epoch in released(&mut epochs) {
+                assert!(
+                    epoch.len() as u64 <= MOST_MERGED + 1,
+                    "an epoch of {} parts",
+                    epoch.len()
+                );
+                out.extend(epoch);
+            }
+            assert!(
+                epochs.parts.len() as u64 <= MOST_MERGED + 2,
+                "{} parts held",
+                epochs.parts.len()
+            );
+        }
+        assert!(
+            out.len() as u64 > last / 2,
+            "released {} of {last}",
+            out.len()
+        );
+        epochs.take(FromWorker::Done(0, vec![], Box::default()));
+        epochs.take(FromWorker::Done(1, vec![], Box::default()));
+        out.extend(released(&mut epochs).into_iter().flatten());
+        out.sort_unstable();
+        assert_eq!(out, (1..=last).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_worker_counts_the_ticks_it_missed_and_hands_in_under_the_tick_it_got() {
+        let (tx, rx) = unbounded();
+        let (output, from_worker) = unbounded();
+        let (batches, _recycled) = unbounded();
+        let returns = Returns {
+            batches,
+            buffers: None,
+        };
+        let t = Timestamp::from_secs(100);
+        for number in [1, 4, 5, 9] {
+            tx.send(ToWorker::Tick(number, t)).unwrap();
+        }
+        drop(tx);
+        worker_loop(3, &Settings::default(), rx, output, returns);
+        let seen: Vec<(u64, u64)> = from_worker
+            .try_iter()
+            .map(|message| match message {
+                FromWorker::Epoch(3, number, _, stats) => {
+                    (number, stats.counters.epoch_ticks_missed)
+                }
+                FromWorker::Done(3, _, counters) => (u64::MAX, counters.epoch_ticks_missed),
+                _ => panic!("a message from another worker"),
+            })
+            .collect();
+        assert_eq!(seen, [(1, 0), (4, 2), (5, 2), (9, 5), (u64::MAX, 5)]);
+    }
+
+    /// The tick numbers in what `rx` holds now, or until every sender is gone when `wait`.
+    fn tick_numbers(rx: &Receiver<ToWorker>, wait: bool) -> Vec<u64> {
+        let messages: Box<dyn Iterator<Item = ToWorker>> = match wait {
+            true => Box::new(rx.iter()),
+            false => Box::new(rx.try_iter()),
+        };
+        messages
+            .filter_map(|m| match m {
+                ToWorker::Tick(number, _) => Some(number),
+                ToWorker::Batch(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ticks_from_every_reader_reach_every_worker_numbered_in_increasing_order() {
+        // A reader's batches go before its tick.
+        let (txs, rxs): (Vec<_>, Vec<_>) = (0..2).map(|_| unbounded()).unzip();
+        let (_recycle, recycled) = unbounded();
+        let ticks = Arc::new(Ticks::default());
+        let mut reader = Dispatch::new(txs.clone(), recycled.clone(), None, ticks.clone());
+        push_capture(&mut reader);
+        reader.tick(Timestamp::from_secs(1));
+        for rx in &rxs {
+            let messages: Vec<ToWorker> = rx.try_iter().collect();
+            assert!(matches!(messages[0], ToWorker::Batch(_)), "batch first");
+            assert!(matches!(messages.last(), Some(ToWorker::Tick(1, _))));
+        }
+        // Readers on two interfaces and the sequencer thread, ticking at once into queues of
+        // one, so that they wait on each other often: every worker sees every reader's tick,
+        // and all ticks in the order they were numbered.
+        let per_reader = 2000;
+        let (txs, rxs): (Vec<_>, Vec<_>) = (0..2).map(|_| bounded(1)).unzip();
+        let seen: Vec<Vec<u64>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = rxs
+                .into_iter()
+                .map(|rx: Receiver<ToWorker>| scope.spawn(move || tick_numbers(&rx, true)))
+                .collect();
+            let readers: Vec<_> = (0..2)
+                .map(|_| {
+                    let mut dispatch =
+                        Dispatch::new(txs.clone(), recycled.clone(), None, ticks.clone());
+                    scope.spawn(move || {
+                        for _ in 0..per_reader {
+                            dispatch.tick(Timestamp::from_secs(2));
+                        }
+                    })
+                })
+                .collect();
+            while !readers.iter().all(|r| r.is_finished()) {
+                let _ = ticks.try_send(&txs, Timestamp::from_secs(2));
+            }
+            drop(txs);
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        for numbers in seen {
+            assert!(numbers.is_sorted_by(|a, b| a < b), "out of order");
+            assert!(numbers.len() >= 2 * per_reader, "{} ticks", numbers.len());
+        }
+    }
+
+    /// What `f` returns, run on another thread, which must not wait for anything: if it has not
+    /// returned within 10 s, `hostage` (the receiver it would wait on) is dropped so that it
+    /// can end, and the test fails.
+    fn promptly<T: Send>(
+        f: impl FnOnce() -> T + Send,
+        hostage: Receiver<ToWorker>,
+    ) -> (T, Receiver<ToWorker>) {
+        let (tx, rx) = bounded(1);
+        std::thread::scope(|scope| {
+            scope.spawn(move || tx.send(f()));
+            match rx.recv_timeout(Duration::from_secs(10)) {
+                Ok(value) => (value, hostage),
+                Err(_) => {
+                    drop(hostage);
+                    panic!("it waited for 10 s");
+                }
+            }
+        })
+    }
+
+    #[test]
+    fn the_sequencers_tick_never_waits_for_a_full_queue_or_a_reader_ticking() {
+        let t = Timestamp::from_secs(7);
+        let ticks = Ticks::default();
+        // Worker 0's queue is full: it misses the tick, worker 1 gets it.
+        let (full, stuck) = bounded(1);
+        let (room, other) = bounded(8);
+        full.send(ToWorker::Batch(Batch::default())).unwrap();
+        let to_workers = [full, room];
+        let (number, stuck) = promptly(|| ticks.try_send(&to_workers, t), stuck);
+        assert_eq!(number, Some(1));
+        assert_eq!(tick_numbers(&other, false), [1]);
+        assert_eq!(stuck.len(), 1, "only the batch");
+        // When worker 0 gets the next tick it counts the one it missed.
+        let (output, from_worker) = unbounded();
+        let (batches, _recycled) = unbounded();
+        let returns = Returns {
+            batches,
+            buffers: None,
+        };
+        let settings = Settings::default();
+        std::thread::scope(|scope| {
+            scope.spawn(|| worker_loop(0, &settings, stuck, output, returns));
+            assert_eq!(ticks.send(&to_workers, t, None), 2);
+            match from_worker.recv().unwrap() {
+                FromWorker::Epoch(0, 2, _, stats) => {
+                    assert_eq!(stats.counters.epoch_ticks_missed, 1);
+                }
+                _ => panic!("worker 0 should hand in epoch 2"),
+            }
+            drop(to_workers);
+        });
+        assert_eq!(tick_numbers(&other, false), [2]);
+
+        // A reader is inside its tick, waiting for room in worker 1's full queue: the
+        // sequencer's tick is skipped at once.
+        let (first, first_rx) = bounded(8);
+        let (second, second_rx) = bounded(1);
+        second.send(ToWorker::Batch(Batch::default())).unwrap();
+        let to_workers = [first, second];
+        std::thread::scope(|scope| {
+            let reader = scope.spawn(|| ticks.send(&to_workers, t, None));
+            // Worker 0 got the reader's tick, so the reader holds the lock.
+            assert!(matches!(first_rx.recv(), Ok(ToWorker::Tick(3, _))));
+            let (skipped, second_rx) = promptly(|| ticks.try_send(&to_workers, t), second_rx);
+            assert!(matches!(second_rx.recv(), Ok(ToWorker::Batch(_))));
+            assert!(matches!(second_rx.recv(), Ok(ToWorker::Tick(3, _))));
+            assert_eq!(reader.join().unwrap(), 3);
+            assert_eq!(skipped, None, "a reader was ticking");
+            assert_eq!(tick_numbers(&first_rx, false), [] as [u64; 0]);
+        });
+        assert_eq!(ticks.try_send(&to_workers, t), Some(4));
     }
 }

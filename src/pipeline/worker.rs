@@ -73,6 +73,12 @@ impl Worker {
         self.inspector.take_records()
     }
 
+    /// Counts ticks that never reached this worker (its queue was full); its records of those
+    /// epochs go with the next tick it gets.
+    pub(super) fn missed_ticks(&mut self, missed: u64) {
+        self.counters.epoch_ticks_missed += missed;
+    }
+
     /// Flows open in this worker's table.
     pub fn open_flows(&self) -> usize {
         self.table.len()
