@@ -13,6 +13,7 @@
 //!   sensor that silently stopped reading. Waiting that long first lets the kernel's ring
 //!   buffer, which is far larger than the queues, absorb bursts.
 //! - Evidence and rollups go to the store every `flush_every`, and on stop.
+//! - Threads are named (`lantern-reader0`, `lantern-worker0`, ...) for `top -H` and tests.
 //! - A [`Supervisor`] (the command layer) is asked whether to stop or reload, and gets a
 //!   [`LiveSnapshot`] of every counter once a second for the status line and the metrics
 //!   endpoint.
@@ -149,7 +150,7 @@ pub fn capture(
             buffers: None,
         };
         let to_workers = spawn_workers(scope, settings, to_sequencer, &returns);
-        for (source, share) in sources.into_iter().zip(&shares) {
+        for (index, (source, share)) in sources.into_iter().zip(&shares).enumerate() {
             let dispatch = Dispatch::new(
                 to_workers.clone(),
                 recycled.clone(),
@@ -157,15 +158,18 @@ pub fn capture(
                 ticks.clone(),
             );
             let (stop, numbers, errors) = (&stop_readers, &numbers, &errors);
-            scope.spawn(move || {
-                if let Err(e) = read(source, dispatch, stop, numbers, share) {
-                    errors
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(e.to_string());
-                    stop.store(true, Ordering::Relaxed);
-                }
-            });
+            std::thread::Builder::new()
+                .name(format!("lantern-reader{index}"))
+                .spawn_scoped(scope, move || {
+                    if let Err(e) = read(source, dispatch, stop, numbers, share) {
+                        errors
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(e.to_string());
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                })
+                .expect("failed to start a reader thread");
         }
         let mut run = Run {
             sequencer,

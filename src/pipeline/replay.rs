@@ -458,16 +458,19 @@ fn run_threaded(
         let to_workers = spawn_workers(scope, settings, to_sequencer, &returns);
         drop(returns);
         let abort = &abort;
-        let reader = scope.spawn(move || {
-            let ticks = Arc::new(Ticks::default());
-            let mut sink = Reader {
-                dispatch: Dispatch::new(to_workers, recycled, None, ticks),
-                buffers,
-            };
-            let results = read_all(inputs, &mut sink, progress, abort);
-            sink.dispatch.flush();
-            results
-        });
+        let reader = std::thread::Builder::new()
+            .name("lantern-reader0".to_string())
+            .spawn_scoped(scope, move || {
+                let ticks = Arc::new(Ticks::default());
+                let mut sink = Reader {
+                    dispatch: Dispatch::new(to_workers, recycled, None, ticks),
+                    buffers,
+                };
+                let results = read_all(inputs, &mut sink, progress, abort);
+                sink.dispatch.flush();
+                results
+            })
+            .expect("failed to start the reader thread");
         let mut epochs = Epochs::new(n);
         for message in from_workers {
             epochs.take(message);

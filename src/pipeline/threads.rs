@@ -288,7 +288,12 @@ pub(super) fn spawn_workers<'scope>(
         .map(|index| {
             let (tx, rx) = crossbeam_channel::bounded::<ToWorker>(WORKER_QUEUE);
             let (output, returns) = (to_sequencer.clone(), returns.clone());
-            scope.spawn(move || worker_loop(index, settings, rx, output, returns));
+            std::thread::Builder::new()
+                .name(format!("lantern-worker{index}"))
+                .spawn_scoped(scope, move || {
+                    worker_loop(index, settings, rx, output, returns);
+                })
+                .expect("failed to start a worker thread");
             tx
         })
         .collect()
