@@ -899,3 +899,134 @@ fn a_sensor_keeps_every_row_across_a_clickhouse_outage_without_restarting() {
         server.count("SELECT count() FROM live.flows WHERE app_id IS NOT NULL")
     );
 }
+
+/// Stops the thread named `thread` of process `pid` for `seconds`, for real (ptrace, see
+/// `tests/live/stall.py`), then lets it run on.
+fn stall(pid: u32, thread: &str, seconds: u32) {
+    let out = Command::new("python3")
+        .arg(live_dir().join("stall.py"))
+        .args([&pid.to_string(), thread, &seconds.to_string()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("stopped ") && said.contains("resumed "),
+        "stall.py {pid} {thread}: {said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_stalled_worker_misses_ticks_is_caught_up_and_the_store_matches_a_replay() {
+    let test = "a_stalled_worker_misses_ticks_is_caught_up_and_the_store_matches_a_replay";
+    if !can_run(test) {
+        return;
+    }
+    let net = Net::up("le", 2);
+    let iface = net.server_if();
+    let pcap = net.path("traffic.pcap");
+    let live_db = net.path("live.db");
+    let mut tcpdump = net.spawn_in_server(
+        &[
+            "tcpdump",
+            "-Z",
+            "root",
+            "-i",
+            &iface,
+            "-s",
+            "0",
+            "-B",
+            "65536",
+            "-U",
+            "-w",
+            pcap.to_str().unwrap(),
+        ],
+        "tcpdump.log",
+    );
+    wait_for(&net.path("tcpdump.log"), "listening on", &mut tcpdump);
+    // As root without --user, so that the test (root) may ptrace it.
+    let mut daemon = net.spawn_in_server(
+        &[
+            lantern(),
+            "capture",
+            "-i",
+            &iface,
+            "--threads",
+            "2",
+            "--store",
+            live_db.to_str().unwrap(),
+            "--sensor",
+            "s1",
+            "--metrics",
+            "127.0.0.1:9817",
+            "--status-interval",
+            "1",
+        ],
+        "lantern.log",
+    );
+    wait_for(&net.path("lantern.log"), "capturing on", &mut daemon);
+    let missed = |m: &str| metric(m, "lantern_epoch_ticks_missed_total ");
+    assert_eq!(missed(&net.metrics(9817)), 0);
+
+    // Worker 0 stopped for 12 s on a quiet link: the sequencer thread's once-a-second ticks
+    // fill its queue (8 messages) and the rest miss it. The sequencer goes on meanwhile.
+    stall(daemon.id(), "lantern-worker0", 12);
+    // Its next tick tells it how many it missed.
+    wait_metrics(&net, 9817, Duration::from_secs(20), "ticks missed", |m| {
+        missed(m) > 0
+    });
+
+    // Then traffic, with more lookups each followed by a connection that only its DNS answer
+    // names, so that some answer and the flow it names are on different workers. Were the
+    // workers' epochs still paired by position, worker 1's records would reach the sequencer
+    // ticks late (a flow could be named before the answer that names it came) and its last
+    // parts would never find a partner (the flows in them would be lost at stop: the old
+    // pairing failed this test that way).
+    net.traffic();
+    let nosni = 8;
+    let clients = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/tools/python_clients.py");
+    for _ in 0..nosni {
+        net.in_client(&[
+            "python3",
+            clients.to_str().unwrap(),
+            "nosni",
+            "gemini.google.com",
+        ]);
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let metrics = net.metrics(9817);
+    assert!(missed(&metrics) > 0, "{metrics}");
+    eprintln!("{test}: {} ticks missed", missed(&metrics));
+    for drops in ["kernel", "interface", "queue"] {
+        let name = format!("lantern_drops_total{{where=\"{drops}\"}} ");
+        assert_eq!(metric(&metrics, &name), 0, "{drops} drops: {metrics}");
+    }
+
+    let (code, _) = terminate(&mut daemon);
+    let log = std::fs::read_to_string(net.path("lantern.log")).unwrap();
+    assert_eq!(code, Some(0), "{log}");
+    terminate(&mut tcpdump);
+
+    let replay_db = net.path("replay.db");
+    let out = Command::new(lantern())
+        .args(["replay", "-q", "--sensor", "s1", "--store"])
+        .arg(&replay_db)
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_same_rows(&live_db, &replay_db);
+    // Every connection without SNI was named by the answer to its own lookup.
+    let named = rows(&live_db, "flows")
+        .into_iter()
+        .filter(|r| {
+            r.0.contains("server_name=Text(\"gemini.google.com\")")
+                && r.0.contains("name_source=Text(\"dns_answer\")")
+        })
+        .count();
+    assert_eq!(named, 1 + nosni, "flows named by DNS answers");
+}
