@@ -12,7 +12,9 @@
 //! Replay hands workers the packets' places in the reader's buffer, not copies (see
 //! `replay.rs`). Live capture ([`capture`]) uses the same workers and sequencer with one reader
 //! thread per interface, copying packets out of libpcap's ring; there ticks also come from the
-//! wall clock, once a second, so that a quiet link still ends its idle flows.
+//! wall clock, once a second, so that a quiet link still ends its idle flows, and a worker whose
+//! queue is full can miss a tick: ticks are numbered and epochs paired by number, so it hands in
+//! its records with the next tick it gets and is caught up (`threads.rs`).
 //!
 //! DESIGN.md puts the DNS answer cache, identity and rollups in shared `dashmap`s; here they live
 //! in the single sequencer thread instead: a shared cache would name a flow or not depending on
