@@ -129,6 +129,18 @@ impl Net {
         assert!(status.success(), "{args:?} failed");
     }
 
+    /// tcpdump recording the server's link to `pcap`, once it listens.
+    fn record(&self, pcap: &Path) -> Child {
+        let iface = self.server_if();
+        let pcap = pcap.to_str().unwrap();
+        let args = [
+            "tcpdump", "-Z", "root", "-i", &iface, "-s", "0", "-B", "65536", "-U", "-w", pcap,
+        ];
+        let mut tcpdump = self.spawn_in_server(&args, "tcpdump.log");
+        wait_for(&self.path("tcpdump.log"), "listening on", &mut tcpdump);
+        tcpdump
+    }
+
     /// The metrics page, fetched inside the server namespace.
     fn metrics(&self, port: u16) -> String {
         let out = Command::new("ip")
@@ -270,24 +282,7 @@ fn live_capture_stores_what_replaying_the_same_packets_stores() {
     let iface = net.server_if();
     let pcap = net.path("traffic.pcap");
     let live_db = net.path("live.db");
-    let mut tcpdump = net.spawn_in_server(
-        &[
-            "tcpdump",
-            "-Z",
-            "root",
-            "-i",
-            &iface,
-            "-s",
-            "0",
-            "-B",
-            "65536",
-            "-U",
-            "-w",
-            pcap.to_str().unwrap(),
-        ],
-        "tcpdump.log",
-    );
-    wait_for(&net.path("tcpdump.log"), "listening on", &mut tcpdump);
+    let mut tcpdump = net.record(&pcap);
     let mut daemon = net.spawn_in_server(
         &[
             lantern(),
@@ -327,18 +322,7 @@ fn live_capture_stores_what_replaying_the_same_packets_stores() {
     assert!(log.contains("lantern: stopped: "), "{log}");
     terminate(&mut tcpdump);
 
-    let replay_db = net.path("replay.db");
-    let out = Command::new(lantern())
-        .args(["replay", "-q", "--sensor", "s1", "--store"])
-        .arg(&replay_db)
-        .arg(&pcap)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let replay_db = replay_into_store(&pcap, &net.path("replay.db"));
 
     assert_same_rows(&live_db, &replay_db);
     // And the traffic is what it should be: every client named and attributed.
@@ -375,6 +359,22 @@ fn live_capture_stores_what_replaying_the_same_packets_stores() {
         lookups.iter().any(|r| r.contains("query=Text(\"newtool.ai\")") && r.contains("candidate=Integer(1)")),
         "{lookups:#?}"
     );
+}
+
+/// `lantern replay` of `pcap` into the SQLite store `db`, as sensor `s1`; returns `db`.
+fn replay_into_store(pcap: &Path, db: &Path) -> PathBuf {
+    let out = Command::new(lantern())
+        .args(["replay", "-q", "--sensor", "s1", "--store"])
+        .arg(db)
+        .arg(pcap)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    db.to_path_buf()
 }
 
 /// Asserts that every thread of `pid` runs as `nobody`, holds no capability and has
@@ -926,24 +926,7 @@ fn a_stalled_worker_misses_ticks_is_caught_up_and_the_store_matches_a_replay() {
     let iface = net.server_if();
     let pcap = net.path("traffic.pcap");
     let live_db = net.path("live.db");
-    let mut tcpdump = net.spawn_in_server(
-        &[
-            "tcpdump",
-            "-Z",
-            "root",
-            "-i",
-            &iface,
-            "-s",
-            "0",
-            "-B",
-            "65536",
-            "-U",
-            "-w",
-            pcap.to_str().unwrap(),
-        ],
-        "tcpdump.log",
-    );
-    wait_for(&net.path("tcpdump.log"), "listening on", &mut tcpdump);
+    let mut tcpdump = net.record(&pcap);
     // As root without --user, so that the test (root) may ptrace it.
     let mut daemon = net.spawn_in_server(
         &[
@@ -1007,18 +990,7 @@ fn a_stalled_worker_misses_ticks_is_caught_up_and_the_store_matches_a_replay() {
     assert_eq!(code, Some(0), "{log}");
     terminate(&mut tcpdump);
 
-    let replay_db = net.path("replay.db");
-    let out = Command::new(lantern())
-        .args(["replay", "-q", "--sensor", "s1", "--store"])
-        .arg(&replay_db)
-        .arg(&pcap)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let replay_db = replay_into_store(&pcap, &net.path("replay.db"));
     assert_same_rows(&live_db, &replay_db);
     // Every connection without SNI was named by the answer to its own lookup.
     let named = rows(&live_db, "flows")

@@ -16,11 +16,27 @@ pub struct ClickHouse {
     netns: Option<String>,
 }
 
+/// A free port below the kernel's ephemeral range: a port the kernel hands out (port 0) can be
+/// taken by any outgoing connection while a server is down for an outage test, and then the
+/// server cannot listen on it again. Ports are taken in turn from a start that depends on the
+/// process id, so tests running side by side do not pick the same one.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768)
+        .clamp(12_000, 65_535);
+    let (first, span) = (10_000, low - 10_000);
+    let start = std::process::id() * 97;
+    for _ in 0..span {
+        let port = first + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        if TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return port as u16;
+        }
+    }
+    panic!("no free port between {first} and {low}");
 }
 
 /// Whether `clickhouse-server` is installed; under CI it must be.
