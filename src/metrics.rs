@@ -77,7 +77,7 @@ counters! {
     dns_unanswered: "DNS queries that got no response",
     dns_unmatched_responses: "DNS responses without a query seen in the same flow",
     dns_pending_dropped: "DNS queries not held for their response: a flow's oldest, or one past the worker's limit",
-    dns_cache_evictions: "(client, address) pairs evicted from the DNS history because it was full",
+    dns_cache_evictions: "(client, address) pairs evicted from the DNS history because it was full (by count, or by the bytes of its names)",
     dns_history_names_evicted: "names dropped from a (client, address) pair that already held 8, and ECH public names dropped because their map was full",
     dhcp_messages: "DHCPv4 and DHCPv6 messages parsed",
     dhcp_malformed: "DHCP datagrams that were not valid DHCP messages",

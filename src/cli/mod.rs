@@ -99,7 +99,7 @@ pub struct PipelineArgs {
     #[arg(long, default_value_t = 64, value_name = "MIB")]
     reassembly_memory: usize,
     /// Most (client, server address) pairs in the DNS history that names flows, each with up to
-    /// 8 names.
+    /// 8 names, and 256 bytes of names a pair on average.
     #[arg(long, default_value_t = 262_144, value_name = "N")]
     dns_cache_size: usize,
     /// Static identity map: CSV of address or CIDR, user, device, group, kind (user|server).

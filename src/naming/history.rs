@@ -7,11 +7,12 @@
 //! open hours later needs it. Both maps are bounded by keys instead ([`Bounded`]: the pair or
 //! client written longest ago goes first), and every eviction is counted.
 //!
-//! Memory: at most `capacity` pairs, each with at most [`NAMES_PER_ADDRESS`] names, and at most
-//! `capacity` clients with as many ECH public names each; a name's allocation is shared by its
-//! entries in a pair and by the consecutive answers of one lookup.
+//! Memory: at most `capacity` pairs, each with at most [`NAMES_PER_ADDRESS`] names, whose
+//! entries and names weigh at most `capacity` × [`BYTES_PER_PAIR`] bytes in all; the same for
+//! the clients' ECH public names. A name's allocation is shared by its entries in a pair and
+//! by the consecutive answers of one lookup.
 
-use super::bounded::Bounded;
+use super::bounded::{Bounded, Weigh};
 use crate::capture::Timestamp;
 use crate::decode::Addr;
 use std::sync::Arc;
@@ -20,6 +21,12 @@ use std::sync::Arc;
 /// client resolves several of them (five within a second in `captures/chromium-shared-cdn.pcap`,
 /// where a bound of 4 lost the SNI's own lookup). The one whose validity ends first makes room.
 pub const NAMES_PER_ADDRESS: usize = 8;
+
+/// Bytes of entries and names the history holds per pair of its capacity, on average: a pair
+/// of real traffic holds one or two names of a few dozen bytes, so the budget bites only when
+/// the history fills with long names (spoofed answers), and then the pair written longest ago
+/// goes, as when it is full by count.
+pub const BYTES_PER_PAIR: usize = 256;
 
 /// Most other names reported beside the chosen one (`name_alternatives`).
 pub const MAX_ALTERNATIVES: usize = 3;
@@ -125,8 +132,8 @@ impl DnsHistory {
     /// it (a client that raced its lookup).
     pub fn new(capacity: usize, grace_secs: u64, race_millis: u32) -> DnsHistory {
         DnsHistory {
-            pairs: Bounded::new(capacity),
-            ech: Bounded::new(capacity),
+            pairs: Bounded::new(capacity, capacity.saturating_mul(BYTES_PER_PAIR)),
+            ech: Bounded::new(capacity, capacity.saturating_mul(BYTES_PER_PAIR)),
             grace_secs,
             race_nanos: i64::from(race_millis) * 1_000_000,
             evictions: 0,
@@ -138,36 +145,14 @@ impl DnsHistory {
     /// Remembers that `client` learned at `answered` that `name` is at `addr` for `ttl` seconds.
     pub fn insert(&mut self, client: Addr, addr: Addr, name: &str, answered: Timestamp, ttl: u32) {
         let expires = answered.plus_secs(u64::from(ttl) + self.grace_secs);
-        let evictions = &mut self.evictions;
-        let answers = self
-            .pairs
-            .write((client, addr), Vec::new, |_| *evictions += 1);
-        // Entries are in the order they were answered, and an entry's answers are contiguous:
-        // no other name was answered for the pair between its first and its latest. That keeps
-        // "the name answered last before the start" exact however often names are re-resolved.
-        if let Some(last) = answers.last_mut()
-            && &*last.name == name
-            && answered <= last.expires
-        {
-            last.latest = last.latest.max(answered);
-            last.expires = last.expires.max(expires);
-            return;
-        }
-        // Another entry of the same name, or the lookup's previous answer, shares its allocation.
-        let name = match answers.iter().find(|a| &*a.name == name) {
-            Some(known) => known.name.clone(),
-            None => shared_name(&mut self.last_name, name),
-        };
-        answers.push(Answer {
-            name,
-            first: answered,
-            since: answered,
-            latest: answered,
-            expires,
-        });
-        if answers.len() > NAMES_PER_ADDRESS {
-            self.names_evicted += u64::from(make_room(answers));
-        }
+        let (evictions, last_name) = (&mut self.evictions, &mut self.last_name);
+        let lost = self.pairs.write(
+            (client, addr),
+            Vec::new,
+            |answers| add_answer(answers, name, answered, expires, last_name),
+            |_| *evictions += 1,
+        );
+        self.names_evicted += u64::from(lost);
     }
 
     /// The names `client` had for `addr` at time `at`.
@@ -215,26 +200,13 @@ impl DnsHistory {
     pub fn insert_ech(&mut self, client: Addr, public_name: &str, answered: Timestamp, ttl: u32) {
         let expires = answered.plus_secs(u64::from(ttl) + self.grace_secs);
         let dropped = &mut self.names_evicted;
-        let names = self
-            .ech
-            .write(client, Vec::new, |gone| *dropped += gone.len() as u64);
-        if let Some(known) = names.iter_mut().find(|n| &*n.name == public_name) {
-            known.since = known.since.min(answered);
-            known.expires = known.expires.max(expires);
-            return;
-        }
-        if names.len() >= NAMES_PER_ADDRESS {
-            let first = (0..names.len())
-                .min_by_key(|&i| names[i].expires)
-                .unwrap_or(0);
-            names.swap_remove(first);
-            self.names_evicted += 1;
-        }
-        names.push(EchName {
-            name: public_name.into(),
-            since: answered,
-            expires,
-        });
+        let lost = self.ech.write(
+            client,
+            Vec::new,
+            |names| add_ech_name(names, public_name, answered, expires),
+            |gone| *dropped += gone.len() as u64,
+        );
+        self.names_evicted += u64::from(lost);
     }
 
     /// Whether `client` had received by `at`, and still held, an ECHConfig for `public_name`.
@@ -264,6 +236,56 @@ impl DnsHistory {
     }
 }
 
+/// Adds an answer to a pair's entries; whether a name was lost to make room.
+fn add_answer(
+    answers: &mut Vec<Answer>,
+    name: &str,
+    answered: Timestamp,
+    expires: Timestamp,
+    last_name: &mut Option<Arc<str>>,
+) -> bool {
+    // Entries are in the order they were answered, and an entry's answers are contiguous: no
+    // other name was answered for the pair between its first and its latest. That keeps "the
+    // name answered last before the start" exact however often names are re-resolved.
+    if let Some(last) = answers.last_mut()
+        && &*last.name == name
+        && answered <= last.expires
+    {
+        last.latest = last.latest.max(answered);
+        last.expires = last.expires.max(expires);
+        return false;
+    }
+    // Another entry of the same name, or the lookup's previous answer, shares its allocation.
+    let name = match answers.iter().find(|a| &*a.name == name) {
+        Some(known) => known.name.clone(),
+        None => shared_name(last_name, name),
+    };
+    // One slot at a time: most pairs hold one or two names, and the slots count in the budget.
+    answers.reserve_exact(1);
+    answers.push(Answer {
+        name,
+        first: answered,
+        since: answered,
+        latest: answered,
+        expires,
+    });
+    answers.len() > NAMES_PER_ADDRESS && make_room(answers)
+}
+
+/// A pair's entries weigh their slots and their names (a name shared by two entries counts
+/// twice: the bound errs high).
+impl Weigh for Vec<Answer> {
+    fn weight(&self) -> usize {
+        self.capacity() * size_of::<Answer>() + self.iter().map(|a| a.name.len()).sum::<usize>()
+    }
+}
+
+impl Weigh for Vec<EchName> {
+    fn weight(&self) -> usize {
+        self.capacity() * size_of::<EchName>() + self.iter().map(|n| n.name.len()).sum::<usize>()
+    }
+}
+
 /// The name as an `Arc`, shared with the previous answer's when they are the same (the answers
 /// of one lookup come one after another).
 fn shared_name(last: &mut Option<Arc<str>>, name: &str) -> Arc<str> {
@@ -271,6 +293,33 @@ fn shared_name(last: &mut Option<Arc<str>>, name: &str) -> Arc<str> {
         Some(known) if &**known == name => known.clone(),
         _ => last.insert(Arc::from(name)).clone(),
     }
+}
+
+/// Adds an ECH public name to a client's; whether another was dropped to make room.
+fn add_ech_name(
+    names: &mut Vec<EchName>,
+    public_name: &str,
+    answered: Timestamp,
+    expires: Timestamp,
+) -> bool {
+    if let Some(known) = names.iter_mut().find(|n| &*n.name == public_name) {
+        known.since = known.since.min(answered);
+        known.expires = known.expires.max(expires);
+        return false;
+    }
+    let full = names.len() >= NAMES_PER_ADDRESS;
+    if full {
+        let first = (0..names.len())
+            .min_by_key(|&i| names[i].expires)
+            .unwrap_or(0);
+        names.swap_remove(first);
+    }
+    names.push(EchName {
+        name: public_name.into(),
+        since: answered,
+        expires,
+    });
+    full
 }
 
 /// An ECH public name a client received, from its first answer until its TTL runs out.
@@ -471,6 +520,50 @@ mod tests {
         assert_eq!(h.pairs.len(), 2);
         assert_eq!(h.evictions(), 1001);
         assert!(h.pairs.queued() <= 2 * 2 + 1);
+    }
+
+    #[test]
+    fn long_names_are_bounded_by_bytes_oldest_pair_first() {
+        // Spoofed answers with 300-byte names (escaped binary labels) fill the budget (100 pairs x 256 bytes) long
+        // before the history holds 100 pairs.
+        let mut h = history(100);
+        let long = |i: u32| format!("{i:04}.{}.example", "x".repeat(287));
+        for i in 0..1_000u32 {
+            h.insert(
+                C1,
+                Addr::v4([10, 9, (i >> 8) as u8, i as u8]),
+                &long(i),
+                t(0),
+                60,
+            );
+            assert!(
+                h.pairs.weight() <= 100 * BYTES_PER_PAIR,
+                "{}",
+                h.pairs.weight()
+            );
+        }
+        let held = h.pairs.len() as u64;
+        assert!(held < 100, "{held} pairs held");
+        assert_eq!(h.evictions(), 1_000 - held);
+        // The newest are kept, the oldest went.
+        assert_eq!(
+            h.at(C1, Addr::v4([10, 9, 3, 231]), t(1)).name,
+            Some(&*long(999))
+        );
+        assert_eq!(h.at(C1, Addr::v4([10, 9, 0, 0]), t(1)).name, None);
+        // Short names of real traffic fit by count: the budget does not bite.
+        let mut h = history(100);
+        for i in 0..100u32 {
+            h.insert(C1, Addr::v4([10, 9, 0, i as u8]), "chatgpt.com", t(0), 60);
+            h.insert(
+                C1,
+                Addr::v4([10, 9, 0, i as u8]),
+                "cdn.openai.com",
+                t(0),
+                60,
+            );
+        }
+        assert_eq!((h.pairs.len(), h.evictions()), (100, 0));
     }
 
     #[test]
