@@ -83,7 +83,7 @@ counters! {
     dhcp_malformed: "DHCP datagrams that were not valid DHCP messages",
     dhcp_bad_options: "DHCP options skipped because they were malformed (the rest of the message counts)",
     kerberos_messages: "Kerberos KDC messages parsed",
-    kerberos_malformed: "Kerberos messages whose ASN.1 was malformed, or too large to reassemble",
+    kerberos_malformed: "Kerberos messages whose ASN.1 or TCP record marker was malformed (one longer than --reassembly-limit counts as tcp_reassembly_gave_up)",
     kerberos_refused: "Kerberos requests the KDC answered with an error",
     kerberos_unanswered: "Kerberos requests that got no reply in their flow",
     identity_evictions: "identity bindings or devices dropped because an identity table was full",

@@ -476,39 +476,66 @@ impl Inspector {
         seen: Seen<'_, '_>,
         counters: &mut Counters,
     ) {
-        let Some(id) = self.message_stream(flow, seen, counters) else {
-            return;
+        let marker = |bytes: &[u8]| match kerberos::tcp_length(bytes)? {
+            Ok(len) if len <= kerberos::MAX_TCP_MESSAGE => Some(Ok((4, len))),
+            _ => Some(Err(())),
         };
-        let limit = self
-            .config
-            .reassembly_bytes
-            .min(kerberos::MAX_TCP_MESSAGE + 4);
-        let mut messages = Vec::new();
-        let mut give_up = false;
-        while let Some(bytes) = self.streams.get(id).map(stream::Reassembler::contiguous)
-            && let Some(len) = kerberos::tcp_length(bytes)
-        {
-            match len {
-                Ok(len) if 4 + len <= limit => {
-                    let Some(message) = bytes.get(4..4 + len) else {
-                        break;
-                    };
-                    messages.push(kerberos::parse(message));
-                    self.streams.consume(id, 4 + len);
-                }
-                _ => {
-                    give_up = true;
-                    break;
-                }
-            }
-        }
-        if give_up {
+        let (messages, malformed) =
+            self.framed_messages(flow, seen, marker, kerberos::parse, counters);
+        if malformed {
             counters.kerberos_malformed += 1;
-            self.give_up(&mut flow.state);
         }
         for message in messages {
             self.krb_message(flow, message, seen, counters);
         }
+    }
+
+    /// Every complete message a TCP flow that carries length-prefixed messages both ways (DNS,
+    /// Kerberos) now holds in `seen`'s direction, `seen`'s segment added, each given to
+    /// `parse`, and whether the stream then showed a malformed prefix (the caller counts it as
+    /// its protocol's malformed message). `prefix` reads the start of a message: `None` while
+    /// it is incomplete, else the lengths of the prefix and of the message, or `Err` when it is
+    /// not a valid prefix. That, a message longer than `--reassembly-limit`, too many holes or
+    /// a freed stream end the flow's inspection for good (the last three counted here).
+    fn framed_messages<T>(
+        &mut self,
+        flow: &mut Flow<FlowState>,
+        seen: Seen<'_, '_>,
+        prefix: impl Fn(&[u8]) -> Option<Result<(usize, usize), ()>>,
+        parse: impl Fn(&[u8]) -> T,
+        counters: &mut Counters,
+    ) -> (Vec<T>, bool) {
+        let (mut messages, mut malformed) = (Vec::new(), false);
+        let Some(id) = self.message_stream(flow, seen, counters) else {
+            return (messages, malformed);
+        };
+        let limit = self.config.reassembly_bytes;
+        let give_up = loop {
+            let Some(bytes) = self.streams.get(id).map(stream::Reassembler::contiguous) else {
+                break false;
+            };
+            let (head, len) = match prefix(bytes) {
+                None => break false,
+                Some(Ok(lengths)) => lengths,
+                Some(Err(())) => {
+                    malformed = true;
+                    break true;
+                }
+            };
+            if head + len > limit {
+                counters.tcp_reassembly_gave_up += 1;
+                break true;
+            }
+            let Some(message) = bytes.get(head..head + len) else {
+                break false;
+            };
+            messages.push(parse(message));
+            self.streams.consume(id, head + len);
+        };
+        if give_up {
+            self.give_up(&mut flow.state);
+        }
+        (messages, malformed)
     }
 
     /// Joins a flow's Kerberos requests and replies into exchanges.
@@ -749,29 +776,11 @@ impl Inspector {
         seen: Seen<'_, '_>,
         counters: &mut Counters,
     ) {
-        let Some(id) = self.message_stream(flow, seen, counters) else {
-            return;
+        let length = |bytes: &[u8]| {
+            let &[hi, lo] = bytes.first_chunk::<2>()?;
+            Some(Ok((2, usize::from(u16::from_be_bytes([hi, lo])))))
         };
-        let mut messages = Vec::new();
-        let mut give_up = false;
-        while let Some(bytes) = self.streams.get(id).map(stream::Reassembler::contiguous)
-            && let Some(&[hi, lo]) = bytes.first_chunk::<2>()
-        {
-            let len = usize::from(u16::from_be_bytes([hi, lo]));
-            if 2 + len > self.config.reassembly_bytes {
-                give_up = true;
-                break;
-            }
-            let Some(message) = bytes.get(2..2 + len) else {
-                break;
-            };
-            messages.push(dns::parse(message));
-            self.streams.consume(id, 2 + len);
-        }
-        if give_up {
-            counters.tcp_reassembly_gave_up += 1;
-            self.give_up(&mut flow.state);
-        }
+        let (messages, _) = self.framed_messages(flow, seen, length, dns::parse, counters);
         for message in messages {
             match message {
                 Ok(message) => {
@@ -1262,6 +1271,39 @@ mod reassembly_tests {
         assert_eq!(sni, None);
         assert_eq!(counters.tcp_reassembly_gave_up, 1);
         assert_eq!(counters.tls_client_hellos, 0);
+    }
+
+    /// A DNS message over TCP longer than the limit gives the flow up for good: later
+    /// segments, even a valid message, are not reassembled again.
+    #[test]
+    fn a_framed_message_past_the_limit_gives_up_for_good() {
+        let long = [0xea, 0x60, 0, 0];
+        let query = {
+            let mut m = vec![0, 19];
+            m.extend_from_slice(&[
+                0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 0, 0, 1, 0, 1,
+            ]);
+            m
+        };
+        let packets: Vec<Packet<'_>> =
+            [(1000, &long[..]), (1004, &[7; 1000][..]), (61_002, &query)]
+                .iter()
+                .map(|(seq, bytes)| Packet {
+                    dst_port: 53,
+                    ..packet(*seq, bytes, false)
+                })
+                .collect();
+        let config = ProtoConfig {
+            reassembly_bytes: 1024,
+            ..ProtoConfig::default()
+        };
+        let (records, counters) = inspect_all(&packets, config);
+        assert_eq!(counters.tcp_reassembly_gave_up, 1);
+        assert_eq!(
+            (counters.dns_messages, counters.tcp_reassembly_holes),
+            (0, 0)
+        );
+        assert!(!records.iter().any(|r| matches!(r, Record::Dns(_))));
     }
 
     #[test]
