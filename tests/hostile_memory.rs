@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::synth::{PcapWriter, syn, udp};
+use common::synth::{PcapWriter, first_fragment, syn, tcp_at, udp};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -23,20 +23,16 @@ fn tcp_flood(path: &Path, port: u16, offset: u32, len: usize) {
         let isn = i.wrapping_mul(2_654_435_761);
         let t = u64::from(i) * 50;
         pcap.frame(t, &syn(src, [10, 81, 0, 1], sport, port, isn));
-        let data = tcp_at(src, sport, port, isn.wrapping_add(1 + offset), &payload);
+        let data = tcp_at(
+            src,
+            [10, 81, 0, 1],
+            sport,
+            port,
+            isn.wrapping_add(1 + offset),
+            &payload,
+        );
         pcap.frame(t + 10, &data);
     }
-}
-
-/// An Ethernet/IPv4/TCP frame with ACK and `payload` at sequence number `seq`.
-fn tcp_at(src: [u8; 4], sport: u16, dport: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
-    let builder = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-        .ipv4(src, [10, 81, 0, 1], 64)
-        .tcp(sport, dport, seq, 64240)
-        .ack(1);
-    let mut out = Vec::with_capacity(builder.size(payload.len()));
-    builder.write(&mut out, payload).unwrap();
-    out
 }
 
 /// Runs `lantern replay --no-store ARGS FILE`; its peak RSS in KiB and its standard error.
@@ -137,7 +133,9 @@ fn the_reassembly_budget_holds_under_a_flood_of_stalled_streams() {
 fn a_quic_flood_of_second_halves_is_held_within_the_budget() {
     // Chromium's second Initial datagram (the ClientHello's later CRYPTO frames) from 20,000
     // client ports: each flow waits for a first half that never comes.
-    let initials = quic_initials();
+    let initials = lantern::testdata::payloads("chromium-quic-gemini.pcap", |p| {
+        p.dst_port == 443 && p.payload.first().is_some_and(|b| b & 0xf0 == 0xc0)
+    });
     let second = &initials[1];
     let dir = tempfile::tempdir().unwrap();
     let flood = dir.path().join("quic.pcap");
@@ -163,25 +161,6 @@ fn a_quic_flood_of_second_halves_is_held_within_the_budget() {
     let bound = idle + 4 * 1024 + u64::from(FLOWS) * 160 / 1024 + 1024;
     assert!(flooded <= bound, "{flooded} KiB against {idle} KiB\n{text}");
     assert!(counter(&text, "reassembly_evicted") > 0, "{text}");
-}
-
-/// The payloads of Chromium's client Initial datagrams in `captures/chromium-quic-gemini.pcap`.
-fn quic_initials() -> Vec<Vec<u8>> {
-    let path = common::own("chromium-quic-gemini.pcap");
-    let mut reader = lantern::capture::CaptureReader::open(&path).unwrap();
-    let mut decoder = lantern::decode::Decoder::default();
-    let mut counters = lantern::metrics::Counters::default();
-    let mut out = Vec::new();
-    while let Some(raw) = reader.next_packet().unwrap() {
-        if let Some(p) = decoder.decode(raw.link, raw.data, raw.ts, &mut counters)
-            && p.dst_port == 443
-            && p.payload.first().is_some_and(|b| b & 0xf0 == 0xc0)
-        {
-            out.push(p.payload.to_vec());
-        }
-    }
-    assert!(out.len() >= 2, "two Initials");
-    out
 }
 
 /// A pcap of `frames`, 20 µs apart.
@@ -261,26 +240,6 @@ fn the_dns_history_holds_its_pairs_and_names_and_counts_what_it_drops() {
     assert_eq!(counter(&text, "dns_history_names_evicted"), 12, "{text}");
 }
 
-/// An Ethernet/IPv4 first fragment (more fragments to come) of a UDP datagram, id `id`.
-fn first_fragment(src: [u8; 4], id: u16, len: usize) -> Vec<u8> {
-    let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
-    let total = (20 + len) as u16;
-    let mut ip = vec![0x45, 0];
-    ip.extend_from_slice(&total.to_be_bytes());
-    ip.extend_from_slice(&id.to_be_bytes());
-    ip.extend_from_slice(&[0x20, 0, 64, 17, 0, 0]);
-    ip.extend_from_slice(&src);
-    ip.extend_from_slice(&[10, 89, 0, 1]);
-    let sum = !ip.chunks(2).fold(0u32, |s, w| {
-        let s = s + u32::from(u16::from_be_bytes([w[0], w[1]]));
-        (s & 0xffff) + (s >> 16)
-    }) as u16;
-    ip[10..12].copy_from_slice(&sum.to_be_bytes());
-    frame.extend_from_slice(&ip);
-    frame.extend(std::iter::repeat_n(0x55, len));
-    frame
-}
-
 #[test]
 fn ip_fragments_that_never_complete_are_held_within_the_defragmenters_limits() {
     // 20,000 first fragments of 1,400 bytes whose rest never comes: 28 MB if all were held;
@@ -290,11 +249,19 @@ fn ip_fragments_that_never_complete_are_held_within_the_defragmenters_limits() {
     let control = dir.path().join("fragments-control.pcap");
     write_frames(
         &flood,
-        (0..FLOWS).map(|i| first_fragment([10, 88, 0, (i >> 16) as u8], i as u16, 1_400)),
+        (0..FLOWS).map(|i| {
+            first_fragment(
+                [10, 88, 0, (i >> 16) as u8],
+                [10, 89, 0, 1],
+                i as u16,
+                1_400,
+            )
+        }),
     );
     write_frames(
         &control,
-        (0..FLOWS).map(|i| first_fragment([10, 88, 0, (i >> 16) as u8], i as u16, 8)),
+        (0..FLOWS)
+            .map(|i| first_fragment([10, 88, 0, (i >> 16) as u8], [10, 89, 0, 1], i as u16, 8)),
     );
     let (flooded, text) = peak_rss(&flood, &[]);
     let (idle, _) = peak_rss(&control, &[]);

@@ -48,9 +48,21 @@ const SERVER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
 
 /// An Ethernet/IPv4/TCP frame with PSH+ACK carrying `payload`.
 pub fn tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    tcp_at(src, dst, sport, dport, 1000, payload)
+}
+
+/// An Ethernet/IPv4/TCP frame with PSH+ACK carrying `payload` at sequence number `seq`.
+pub fn tcp_at(
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    payload: &[u8],
+) -> Vec<u8> {
     let builder = etherparse::PacketBuilder::ethernet2(CLIENT_MAC, SERVER_MAC)
         .ipv4(src, dst, 64)
-        .tcp(sport, dport, 1000, 64240)
+        .tcp(sport, dport, seq, 64240)
         .psh()
         .ack(1);
     let mut out = Vec::with_capacity(builder.size(payload.len()));
@@ -66,6 +78,27 @@ pub fn syn(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, seq: u32) -> Vec<
         .syn();
     let mut out = Vec::with_capacity(builder.size(0));
     builder.write(&mut out, &[]).expect("build frame");
+    out
+}
+
+/// An Ethernet/IPv4 first fragment (more to come) of a UDP datagram: identification `id`,
+/// `len` bytes of payload.
+pub fn first_fragment(src: [u8; 4], dst: [u8; 4], id: u16, len: usize) -> Vec<u8> {
+    let mut ip = etherparse::Ipv4Header::new(len as u16, 64, etherparse::IpNumber::UDP, src, dst)
+        .expect("fragment length");
+    ip.identification = id;
+    ip.dont_fragment = false;
+    ip.more_fragments = true;
+    let mut out = Vec::with_capacity(14 + 20 + len);
+    etherparse::Ethernet2Header {
+        source: CLIENT_MAC,
+        destination: SERVER_MAC,
+        ether_type: etherparse::EtherType::IPV4,
+    }
+    .write(&mut out)
+    .expect("build frame");
+    ip.write(&mut out).expect("build frame");
+    out.resize(out.len() + len, 0x55);
     out
 }
 
