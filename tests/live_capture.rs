@@ -129,6 +129,16 @@ impl Net {
         assert!(status.success(), "{args:?} failed");
     }
 
+    /// `lantern capture -i <the server's link> ARGS` in the server namespace, logging to
+    /// `lantern.log`, once it is capturing.
+    fn capture(&self, args: &[&str]) -> Child {
+        let iface = self.server_if();
+        let command = [&[lantern(), "capture", "-i", &iface][..], args].concat();
+        let mut daemon = self.spawn_in_server(&command, "lantern.log");
+        wait_for(&self.path("lantern.log"), "capturing on", &mut daemon);
+        daemon
+    }
+
     /// tcpdump recording the server's link to `pcap`, once it listens.
     fn record(&self, pcap: &Path) -> Child {
         let iface = self.server_if();
@@ -279,28 +289,19 @@ fn live_capture_stores_what_replaying_the_same_packets_stores() {
         return;
     }
     let net = Net::up("lc", 7);
-    let iface = net.server_if();
     let pcap = net.path("traffic.pcap");
     let live_db = net.path("live.db");
     let mut tcpdump = net.record(&pcap);
-    let mut daemon = net.spawn_in_server(
-        &[
-            lantern(),
-            "capture",
-            "-i",
-            &iface,
-            "--store",
-            live_db.to_str().unwrap(),
-            "--sensor",
-            "s1",
-            "--metrics",
-            "127.0.0.1:9811",
-            "--status-interval",
-            "1",
-        ],
-        "lantern.log",
-    );
-    wait_for(&net.path("lantern.log"), "capturing on", &mut daemon);
+    let mut daemon = net.capture(&[
+        "--store",
+        live_db.to_str().unwrap(),
+        "--sensor",
+        "s1",
+        "--metrics",
+        "127.0.0.1:9811",
+        "--status-interval",
+        "1",
+    ]);
     net.traffic();
     std::thread::sleep(Duration::from_millis(1500));
     let metrics = net.metrics(9811);
@@ -606,25 +607,17 @@ fn a_flood_of_new_flows_evicts_and_counts_and_memory_stays_bounded() {
     let flood = net.path("flood.pcap");
     let flows = 400_000;
     syn_flood(&flood, flows);
-    let mut daemon = net.spawn_in_server(
-        &[
-            lantern(),
-            "capture",
-            "-i",
-            &net.server_if(),
-            "--no-store",
-            "--max-flows",
-            &max_flows.to_string(),
-            "--buffer-mib",
-            "8",
-            "--metrics",
-            "127.0.0.1:9813",
-            "--status-interval",
-            "0",
-        ],
-        "lantern.log",
-    );
-    wait_for(&net.path("lantern.log"), "capturing on", &mut daemon);
+    let mut daemon = net.capture(&[
+        "--no-store",
+        "--max-flows",
+        &max_flows.to_string(),
+        "--buffer-mib",
+        "8",
+        "--metrics",
+        "127.0.0.1:9813",
+        "--status-interval",
+        "0",
+    ]);
     let pid = daemon.id();
     let before = kib(&proc_status(pid, "VmRSS:"));
     net.in_client(&[
@@ -729,24 +722,16 @@ fn started_as_root_with_user_and_metrics_no_thread_keeps_root_or_a_capability() 
     let net = Net::up("lp", 3);
     // A port below 1024: only root can bind it, so it answering shows the port is bound before
     // the drop and served after it.
-    let mut daemon = net.spawn_in_server(
-        &[
-            lantern(),
-            "capture",
-            "-i",
-            &net.server_if(),
-            "--user",
-            "nobody",
-            "--no-store",
-            "--metrics",
-            "127.0.0.1:981",
-            "--status-interval",
-            "0",
-        ],
-        "lantern.log",
-    );
+    let mut daemon = net.capture(&[
+        "--user",
+        "nobody",
+        "--no-store",
+        "--metrics",
+        "127.0.0.1:981",
+        "--status-interval",
+        "0",
+    ]);
     let log = net.path("lantern.log");
-    wait_for(&log, "capturing on", &mut daemon);
     until_traffic_is_counted(&net, 981);
     let pid = daemon.id();
     assert_unprivileged(pid);
@@ -808,28 +793,20 @@ fn a_sensor_keeps_every_row_across_a_clickhouse_outage_without_restarting() {
     let spool = net.path("spool");
     let mut init = net.spawn_in_server(&[lantern(), "store", "init", "--store", &url], "init.log");
     assert!(init.wait().unwrap().success(), "store init failed");
-    let mut daemon = net.spawn_in_server(
-        &[
-            lantern(),
-            "capture",
-            "-i",
-            &net.server_if(),
-            "--store",
-            &url,
-            "--spool",
-            spool.to_str().unwrap(),
-            "--sensor",
-            "s1",
-            "--flush-interval",
-            "1",
-            "--metrics",
-            "127.0.0.1:9815",
-            "--status-interval",
-            "1",
-        ],
-        "lantern.log",
-    );
-    wait_for(&net.path("lantern.log"), "capturing on", &mut daemon);
+    let mut daemon = net.capture(&[
+        "--store",
+        &url,
+        "--spool",
+        spool.to_str().unwrap(),
+        "--sensor",
+        "s1",
+        "--flush-interval",
+        "1",
+        "--metrics",
+        "127.0.0.1:9815",
+        "--status-interval",
+        "1",
+    ]);
     let rows =
         |server: &common::clickhouse::ClickHouse| server.count("SELECT count() FROM live.flows");
     // Up: rows arrive within a flush or two.
@@ -923,31 +900,22 @@ fn a_stalled_worker_misses_ticks_is_caught_up_and_the_store_matches_a_replay() {
         return;
     }
     let net = Net::up("le", 2);
-    let iface = net.server_if();
     let pcap = net.path("traffic.pcap");
     let live_db = net.path("live.db");
     let mut tcpdump = net.record(&pcap);
     // As root without --user, so that the test (root) may ptrace it.
-    let mut daemon = net.spawn_in_server(
-        &[
-            lantern(),
-            "capture",
-            "-i",
-            &iface,
-            "--threads",
-            "2",
-            "--store",
-            live_db.to_str().unwrap(),
-            "--sensor",
-            "s1",
-            "--metrics",
-            "127.0.0.1:9817",
-            "--status-interval",
-            "1",
-        ],
-        "lantern.log",
-    );
-    wait_for(&net.path("lantern.log"), "capturing on", &mut daemon);
+    let mut daemon = net.capture(&[
+        "--threads",
+        "2",
+        "--store",
+        live_db.to_str().unwrap(),
+        "--sensor",
+        "s1",
+        "--metrics",
+        "127.0.0.1:9817",
+        "--status-interval",
+        "1",
+    ]);
     let missed = |m: &str| metric(m, "lantern_epoch_ticks_missed_total ");
     assert_eq!(missed(&net.metrics(9817)), 0);
 
