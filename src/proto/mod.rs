@@ -201,6 +201,18 @@ pub struct FlowRecord {
     pub http: Option<Box<http::Request>>,
 }
 
+impl FlowRecord {
+    /// The ClientHello (TLS over TCP, or QUIC's), if one was parsed.
+    pub fn tls(&self) -> Option<&tls::ClientHello> {
+        self.tls.as_deref()
+    }
+
+    /// The first HTTP request head, if one was parsed.
+    pub fn http(&self) -> Option<&http::Request> {
+        self.http.as_deref()
+    }
+}
+
 /// One DNS lookup: a query and its response, or either alone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DnsRecord {
