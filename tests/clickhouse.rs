@@ -10,6 +10,8 @@ mod common;
 
 use common::clickhouse::{ClickHouse, Cluster, arg, work_dir};
 use common::{lantern, lantern_in, own, shared_captures, synth};
+use lantern::store::schema::{self, Role};
+use lantern::store::{DnsRow, FileRow, FlowRow, RollupRow};
 use std::path::{Path, PathBuf};
 
 /// Every capture of this project and of ../shared/captures.
@@ -94,49 +96,54 @@ fn clickhouse_rows(server: &ClickHouse, sql: &str) -> Vec<String> {
     rows
 }
 
-const FLOW_COLUMNS: &str = "sensor, ts_us, end_ts_us, flow_id, client_ip, client_port, server_ip,
-    server_port, transport, protocol, server_name, name_source, user, user_source, user_kind,
-    device, user_group, app_id, app_pattern, candidate, bytes_up, bytes_down, packets_up,
-    packets_down, tls_version, tls_alpn, ja4, ech";
-const DNS_COLUMNS: &str = "sensor, ts_us, flow_id, client_ip, client_port, server_ip,
-    server_port, transport, query, qtype, rcode, answers, user, user_source, user_kind, device,
-    user_group, app_id, app_pattern, candidate";
-const ROLLUP_KEY: &str = "sensor, hour, user, app_id, user_source, user_kind, device, user_group";
+/// The rollup columns, aggregated as a read of `rollups_hourly` sums its parts: from the
+/// declaration, as the store's own read.
+fn rollup_read(sum: &str, min: &str, max: &str) -> String {
+    let columns = RollupRow::TABLE.columns.iter().filter(|c| c.in_sqlite());
+    let parts: Vec<String> = columns
+        .map(|c| match c.opts.role {
+            Role::Sum => format!("{sum}({})", c.name),
+            Role::Min => format!("{min}({})", c.name),
+            Role::Max => format!("{max}({})", c.name),
+            Role::Key | Role::Plain => c.name.to_string(),
+        })
+        .collect();
+    parts.join(", ")
+}
 
-/// Every row of every table, from each store, must be the same.
+/// Every row of every table, from each store, must be the same: every column both keep, as
+/// the declarations list them (a file's wall-clock start differs between the runs).
 fn assert_same_rows(server: &ClickHouse, database: &str, sqlite: &Path) {
+    let flows = FlowRow::TABLE.shared_column_list();
+    let dns = DnsRow::TABLE.shared_column_list();
+    let files = FileRow::TABLE
+        .shared_column_list()
+        .replace(", ingested_at", "");
+    let keys = schema::names(RollupRow::TABLE.keys());
+    assert!(flows.contains("ech_kind") && !files.contains("ingested_at"));
     let pairs = [
         (
             "flows",
-            format!("SELECT {FLOW_COLUMNS} FROM flows"),
-            format!("SELECT {FLOW_COLUMNS} FROM `{database}`.flows FORMAT TSV"),
+            format!("SELECT {flows} FROM flows"),
+            format!("SELECT {flows} FROM `{database}`.flows FORMAT TSV"),
         ),
         (
             "dns",
-            format!("SELECT {DNS_COLUMNS} FROM dns"),
-            format!("SELECT {DNS_COLUMNS} FROM `{database}`.dns FORMAT TSV"),
+            format!("SELECT {dns} FROM dns"),
+            format!("SELECT {dns} FROM `{database}`.dns FORMAT TSV"),
         ),
         (
             "rollups_hourly",
+            format!("SELECT {} FROM rollups_hourly", rollup_read("", "", "")),
             format!(
-                "SELECT {ROLLUP_KEY}, flows, dns_lookups, bytes_up, bytes_down, first_seen_us,
-                    last_seen_us FROM rollups_hourly"
-            ),
-            format!(
-                "SELECT {ROLLUP_KEY}, sum(flows), sum(dns_lookups), sum(bytes_up),
-                    sum(bytes_down), minMerge(first_seen_us), maxMerge(last_seen_us)
-                 FROM `{database}`.rollups_hourly GROUP BY {ROLLUP_KEY} FORMAT TSV"
+                "SELECT {} FROM `{database}`.rollups_hourly GROUP BY {keys} FORMAT TSV",
+                rollup_read("sum", "minMerge", "maxMerge")
             ),
         ),
         (
             "files",
-            "SELECT sensor, path, size, sha256, packets, first_ts_us, last_ts_us, complete,
-                error FROM files"
-                .to_string(),
-            format!(
-                "SELECT sensor, path, size, sha256, packets, first_ts_us, last_ts_us, complete,
-                    error FROM `{database}`.files FINAL FORMAT TSV"
-            ),
+            format!("SELECT {files} FROM files"),
+            format!("SELECT {files} FROM `{database}`.files FINAL FORMAT TSV"),
         ),
     ];
     for (table, lite, ch) in pairs {

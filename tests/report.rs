@@ -7,8 +7,7 @@ mod common;
 
 use common::{lantern_in, own};
 use lantern::capture::Timestamp;
-use lantern::output::{DnsEvidence, FlowEvidence, Rollup, RollupKey};
-use lantern::store::{Batch, SqliteStore};
+use lantern::store::{Batch, DnsRow, FlowRow, RollupRow, SqliteStore};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -304,98 +303,78 @@ fn hostile_store(path: &Path) {
         "\"quoted\" & 'single' \u{202e}rtl",
     ];
     let t = Timestamp::from_secs(1_795_305_600 + 3600);
-    let flows: Vec<FlowEvidence> = hostile
+    let us = t.0 / 1000;
+    let flows: Vec<FlowRow> = hostile
         .iter()
         .enumerate()
-        .map(|(i, name)| FlowEvidence {
-            ts: t,
-            end_ts: t,
+        .map(|(i, name)| FlowRow {
+            ts_us: us,
+            end_ts_us: us,
             flow_id: i as u64,
             client_ip: "10.0.0.1".into(),
             client_port: 1000 + i as u16,
             server_ip: "10.0.0.2".into(),
             server_port: 11434,
-            transport: "tcp",
-            protocol: "http",
+            transport: "tcp".into(),
+            protocol: "http".into(),
             server_name: Some(format!("{name}.ai")),
-            name_source: "http_host",
+            name_source: "http_host".into(),
             user: name.to_string(),
-            user_source: "kerberos",
-            user_kind: "person",
+            user_source: "kerberos".into(),
+            user_kind: "person".into(),
             device: Some(name.to_string()),
-            group: None,
-            app_id: if i % 2 == 0 {
-                Some("ollama-server".into())
-            } else {
-                None
-            },
-            app_pattern: None,
-            candidate: i % 2 == 1,
+            app_id: (i % 2 == 0).then(|| "ollama-server".into()),
+            candidate: u8::from(i % 2 == 1),
             bytes_up: 100,
             bytes_down: 10,
             packets_up: 1,
             packets_down: 1,
-            tls_version: None,
-            tls_alpn: None,
-            ja4: None,
-            ech: None,
+            ..FlowRow::default()
         })
         .collect();
-    let lookups: Vec<DnsEvidence> = hostile
+    let dns: Vec<DnsRow> = hostile
         .iter()
-        .map(|name| DnsEvidence {
-            ts: t,
+        .map(|name| DnsRow {
+            ts_us: us,
             flow_id: 99,
             client_ip: "10.0.0.1".into(),
             client_port: 53000,
             server_ip: "10.0.0.53".into(),
             server_port: 53,
-            transport: "udp",
+            transport: "udp".into(),
             query: format!("{name}.gpt"),
             qtype: "A".into(),
-            rcode: None,
-            answers: String::new(),
             user: name.to_string(),
-            user_source: "kerberos",
-            user_kind: "person",
-            device: None,
-            group: None,
-            app_id: None,
-            app_pattern: None,
-            candidate: true,
+            user_source: "kerberos".into(),
+            user_kind: "person".into(),
+            candidate: 1,
+            ..DnsRow::default()
         })
         .collect();
-    let rollups: Vec<(RollupKey, Rollup)> = hostile
+    let rollups: Vec<RollupRow> = hostile
         .iter()
-        .map(|name| {
-            (
-                RollupKey {
-                    hour: t.hour_floor(),
-                    user: name.to_string(),
-                    app_id: "ollama-server".into(),
-                    user_source: "kerberos",
-                    user_kind: "person",
-                    device: name.to_string(),
-                    group: String::new(),
-                },
-                Rollup {
-                    flows: 1,
-                    dns_lookups: 0,
-                    bytes_up: 100,
-                    bytes_down: 10,
-                    first_seen: t,
-                    last_seen: t,
-                },
-            )
+        .map(|name| RollupRow {
+            hour: t.hour_floor().secs(),
+            user: name.to_string(),
+            app_id: "ollama-server".into(),
+            user_source: "kerberos".into(),
+            user_kind: "person".into(),
+            device: name.to_string(),
+            flows: 1,
+            bytes_up: 100,
+            bytes_down: 10,
+            first_seen_us: us,
+            last_seen_us: us,
+            ..RollupRow::default()
         })
         .collect();
     let mut store = SqliteStore::open(path, "<b>sensor</b>").unwrap();
     store
-        .write(&Batch {
-            flows: &flows,
-            lookups: &lookups,
-            rollups: &rollups,
-            pseudonyms: &[],
+        .write(Batch {
+            flows,
+            dns,
+            rollups,
+            pseudonyms: Vec::new(),
         })
         .unwrap();
 }

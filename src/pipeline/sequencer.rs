@@ -9,7 +9,7 @@ use crate::naming::{Namer, NamingConfig};
 use crate::output::{DnsView, FlowView, Output, Summary};
 use crate::policy::{Policy, Status};
 use crate::proto::Record;
-use crate::store::{Batch, ClickHouseStats, Store, StoreError};
+use crate::store::{Batch, ClickHouseStats, PseudonymRow, Store, StoreError};
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -218,19 +218,26 @@ impl Sequencer {
             .unwrap_or_default();
         if let Some(store) = &mut self.store {
             let started = Instant::now();
-            store.write(&Batch {
-                flows: &flows,
-                lookups: &lookups,
-                rollups: &rollups,
-                pseudonyms: &pseudonyms,
+            let (n_flows, n_lookups, n_rollups) = (flows.len(), lookups.len(), rollups.len());
+            store.write(Batch {
+                flows,
+                dns: lookups,
+                rollups,
+                pseudonyms: pseudonyms
+                    .into_iter()
+                    .map(|(token, sealed)| PseudonymRow {
+                        token,
+                        sealed: sealed.into(),
+                    })
+                    .collect(),
             })?;
             let took = started.elapsed();
             self.writes.writes += 1;
             self.writes.total += took;
             self.writes.last = took;
-            self.totals.flows += flows.len() as u64;
-            self.totals.lookups += lookups.len() as u64;
-            self.totals.rollups += rollups.len() as u64;
+            self.totals.flows += n_flows as u64;
+            self.totals.lookups += n_lookups as u64;
+            self.totals.rollups += n_rollups as u64;
         }
         let flushed = self.output.flush();
         self.events_result(flushed)

@@ -17,7 +17,7 @@ use crate::capture::Timestamp;
 use crate::catalog::{App, Catalog, Category};
 use crate::output::Rfc3339;
 use crate::policy::{Policy, Status};
-use crate::store::{Store, StoreError, StoredCandidate, StoredRollup, StoredServerUse};
+use crate::store::{RollupRow, Store, StoreError, StoredCandidate, StoredServerUse};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -252,8 +252,8 @@ pub fn build(
         policy: policy.unwrap_or(&none),
         first_seen: &first_seen,
     };
-    let in_period: Vec<&StoredRollup> = all.iter().filter(|r| r.hour >= from).collect();
-    let trend_rows: Vec<&StoredRollup> = all.iter().filter(|r| r.hour >= trend_from).collect();
+    let in_period: Vec<&RollupRow> = all.iter().filter(|r| r.hour >= from).collect();
+    let trend_rows: Vec<&RollupRow> = all.iter().filter(|r| r.hour >= trend_from).collect();
     let mut report = input.assemble(&in_period, &trend_rows, &candidates, &servers);
     report.policy = policy.is_some();
     Ok(report)
@@ -269,13 +269,13 @@ struct Input<'a> {
 
 /// A rollup row with its status for its user.
 struct Judged<'a> {
-    row: &'a StoredRollup,
+    row: &'a RollupRow,
     status: Status,
     category: Category,
 }
 
 impl Input<'_> {
-    fn judge<'r>(&self, rows: &[&'r StoredRollup]) -> Vec<Judged<'r>> {
+    fn judge<'r>(&self, rows: &[&'r RollupRow]) -> Vec<Judged<'r>> {
         rows.iter()
             .map(|row| {
                 let category = info(self.catalog, &row.app_id).category;
@@ -296,8 +296,8 @@ impl Input<'_> {
 
     fn assemble(
         &self,
-        rows: &[&StoredRollup],
-        trend_rows: &[&StoredRollup],
+        rows: &[&RollupRow],
+        trend_rows: &[&RollupRow],
         candidates: &[StoredCandidate],
         servers: &[StoredServerUse],
     ) -> Report {
@@ -491,7 +491,7 @@ fn api_use(judged: &[Judged<'_>]) -> Vec<KindUse> {
     ["person", "service", "unknown"]
         .iter()
         .map(|kind| {
-            let rows: Vec<&StoredRollup> = (judged.iter())
+            let rows: Vec<&RollupRow> = (judged.iter())
                 .filter(|j| j.category == Category::LlmApi && j.row.user_kind == *kind)
                 .map(|j| j.row)
                 .collect();
@@ -533,7 +533,7 @@ fn categories(judged: &[Judged<'_>]) -> Vec<CategoryUse> {
     out
 }
 
-fn trend(rows: &[&StoredRollup]) -> Vec<TrendPoint> {
+fn trend(rows: &[&RollupRow]) -> Vec<TrendPoint> {
     let mut by_week: BTreeMap<(String, &str), (BTreeSet<&str>, u64)> = BTreeMap::new();
     for r in rows {
         let w = by_week.entry((iso_week(r.hour), &r.app_id)).or_default();
@@ -573,8 +573,8 @@ fn candidate_rows(rows: &[StoredCandidate]) -> Vec<Candidate> {
 mod tests {
     use super::*;
 
-    fn rollup(user: &str, app: &str, kind: &str, group: &str, up: u64, first: i64) -> StoredRollup {
-        StoredRollup {
+    fn rollup(user: &str, app: &str, kind: &str, group: &str, up: u64, first: i64) -> RollupRow {
+        RollupRow {
             sensor: "s".into(),
             hour: first / 1_000_000 / 3600 * 3600,
             user: user.into(),
@@ -589,6 +589,7 @@ mod tests {
             bytes_down: 10,
             first_seen_us: first,
             last_seen_us: first + 5,
+            batch_id: 0,
         }
     }
 
@@ -624,7 +625,7 @@ mod tests {
             policy: &policy,
             first_seen: &first_seen,
         };
-        let refs: Vec<&StoredRollup> = rows.iter().collect();
+        let refs: Vec<&RollupRow> = rows.iter().collect();
         let report = input.assemble(&refs, &refs, &[], &[]);
         let h = &report.headline;
         assert_eq!((h.apps, h.people, h.services), (3, 2, 1));

@@ -2,18 +2,74 @@
 //!
 //! The embedded default is a SQLite file ([`SqliteStore`], through `rusqlite` with SQLite
 //! bundled, so nothing is installed). ClickHouse ([`ClickHouseStore`]) is the store for many
-//! sensors: the same logical tables, written through an on-disk spool so that nothing is lost
-//! while the server is away. Both hold flow and DNS evidence of AI use, hourly rollups per
-//! (sensor, hour, user, app) that later runs add to, and the files that were ingested, so that
-//! the same file is not counted twice. [`Store`] is whichever one a run was given.
+//! sensors: the same tables, written through an on-disk spool so that nothing is lost while the
+//! server is away. Both hold flow and DNS evidence of AI use, hourly rollups per (sensor, hour,
+//! user, app) that later runs add to, the files that were ingested (so that the same file is
+//! not counted twice) and sealed pseudonyms. Each table is declared once ([`tables`], through
+//! [`schema`]): its row struct is what output makes, both stores write and the spool holds.
+//! [`Store`] is whichever store a run was given; [`Batch`] is what one write adds.
 
 pub mod clickhouse;
 mod read;
+pub mod schema;
 mod sqlite;
+pub mod tables;
 
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseReader, ClickHouseStats, ClickHouseStore};
-pub use read::{FirstSeen, StoredCandidate, StoredRollup, StoredServerUse};
-pub use sqlite::{Batch, IngestedFile, NewFile, SqliteStore};
+pub use read::{FirstSeen, StoredCandidate, StoredServerUse};
+pub use schema::SCHEMA_VERSION;
+pub use sqlite::SqliteStore;
+pub use tables::{DnsRow, FileRow, FlowRow, PseudonymRow, RollupRow};
+
+/// What one write adds to the store: the rows of each table, which the store takes (and
+/// stamps with its sensor name).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// Flow evidence rows.
+    pub flows: Vec<FlowRow>,
+    /// DNS evidence rows.
+    pub dns: Vec<DnsRow>,
+    /// Rollups to add.
+    pub rollups: Vec<RollupRow>,
+    /// Sealed pseudonyms.
+    pub pseudonyms: Vec<PseudonymRow>,
+}
+
+impl Batch {
+    /// Sets the sensor of every row.
+    fn stamp(&mut self, sensor: &str) {
+        let sensor = || sensor.to_string();
+        self.flows.iter_mut().for_each(|r| r.sensor = sensor());
+        self.dns.iter_mut().for_each(|r| r.sensor = sensor());
+        self.rollups.iter_mut().for_each(|r| r.sensor = sensor());
+    }
+}
+
+/// A file that an earlier run ingested.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngestedFile {
+    /// Row id.
+    pub id: i64,
+    /// The sensor that ingested it.
+    pub sensor: String,
+    /// Its path then.
+    pub path: String,
+    /// When (wall clock, RFC 3339).
+    pub ingested_at: String,
+    /// Whether that run read it to the end.
+    pub complete: bool,
+}
+
+/// A file about to be ingested.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewFile {
+    /// Path as given.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the whole file, hex.
+    pub sha256: String,
+}
 
 /// A store operation that failed; displays as `STORE: what went wrong`.
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +90,7 @@ pub enum StoreFault {
     Sqlite(#[from] rusqlite::Error),
     /// The file was written by a newer lantern.
     #[error(
-        "store schema version {0} is newer than this lantern's ({current}); use a newer lantern",
-        current = sqlite::SCHEMA_VERSION
+        "store schema version {0} is newer than this lantern's ({SCHEMA_VERSION}); use a newer lantern"
     )]
     Newer(i64),
     /// ClickHouse refused or could not be reached.
@@ -94,7 +149,7 @@ impl Store {
     }
 
     /// Adds a batch: in one transaction (SQLite), or to the spool (ClickHouse).
-    pub fn write(&mut self, batch: &Batch<'_>) -> Result<(), StoreError> {
+    pub fn write(&mut self, batch: Batch) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(s) => s.write(batch),
             Store::ClickHouse(c) => c.write(batch),
@@ -148,7 +203,7 @@ impl Store {
     }
 
     /// Rollups of the hours in `[from, to)` (seconds), sorted by key.
-    pub fn rollups(&self, from: i64, to: i64) -> Result<Vec<StoredRollup>, StoreError> {
+    pub fn rollups(&self, from: i64, to: i64) -> Result<Vec<RollupRow>, StoreError> {
         let mut rows = match self.reads() {
             Reads::Sqlite(s) => s.rollups(from, to),
             Reads::ClickHouse(c) => c.rollups(from, to),

@@ -1,28 +1,29 @@
-//! The SQLite store. Times are integers: microseconds since the epoch (`*_us`), rollup hours in
-//! seconds. Writes are batched: each call to [`SqliteStore::write`] is one transaction.
+//! The SQLite store: the tables of [`tables`](super::tables) in one file, each write one
+//! transaction. Its physical design (row ids, keys, indexes) is here; its columns are the
+//! declarations'. Opening a store brings it to [`SCHEMA_VERSION`]: a new file gets every
+//! table, an older one is migrated (versions 1 to 4 by the frozen steps below, later ones by
+//! adding the columns declared since), a newer one is refused.
 
 use super::read::app_list;
-use super::{FirstSeen, StoreError, StoreFault, StoredCandidate, StoredRollup, StoredServerUse};
+use super::schema::{Role, SCHEMA_VERSION, Table, names};
+use super::{
+    Batch, DnsRow, FileRow, FirstSeen, FlowRow, IngestedFile, NewFile, PseudonymRow, RollupRow,
+    StoreError, StoreFault, StoredCandidate, StoredServerUse,
+};
 use crate::capture::Timestamp;
-use crate::output::{DnsEvidence, FlowEvidence, Rfc3339, Rollup, RollupKey};
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::output::Rfc3339;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 
-/// The schema version this code writes. Version 2 added `app_pattern` to `flows` and `dns`;
-/// version 3 added who a row is attributed to (`user_kind`, `device`, `user_group`) to `flows`
-/// and `dns`, keyed rollups by user source, kind and device too, and added `pseudonyms`;
-/// version 4 keyed rollups by the user's group too (a policy's exceptions are by group).
-pub(super) const SCHEMA_VERSION: i64 = 4;
-
-/// What turns a version-1 store into a version-2 one.
+/// What turns a version-1 store into a version-2 one: `app_pattern` on evidence.
 const MIGRATE_1_TO_2: &str = "
 ALTER TABLE flows ADD COLUMN app_pattern TEXT;
 ALTER TABLE dns ADD COLUMN app_pattern TEXT;
-UPDATE meta SET value = '2' WHERE key = 'schema_version';
 ";
 
-/// What turns a version-2 store into a version-3 one. Rows written before attribution existed
-/// were attributed to the client address.
+/// What turns a version-2 store into a version-3 one: who a row is attributed to, and rollups
+/// keyed by how. Rows written before attribution existed were attributed to the client
+/// address.
 const MIGRATE_2_TO_3: &str = "
 ALTER TABLE flows ADD COLUMN user_kind TEXT NOT NULL DEFAULT 'unknown';
 ALTER TABLE flows ADD COLUMN device TEXT;
@@ -43,161 +44,188 @@ INSERT INTO rollups_hourly (sensor, hour, user, app_id, user_source, user_kind, 
     SELECT sensor, hour, user, app_id, 'ip', 'unknown', '', flows, dns_lookups, bytes_up,
     bytes_down, first_seen_us, last_seen_us FROM rollups_hourly_v2;
 DROP TABLE rollups_hourly_v2;
-UPDATE meta SET value = '3' WHERE key = 'schema_version';
 ";
 
 /// What turns a version-3 store into a version-4 one: rollups keyed by group too (earlier rows
 /// have none).
 const MIGRATE_3_TO_4: &str = "
 ALTER TABLE rollups_hourly RENAME TO rollups_hourly_v3;
-CREATE TABLE rollups_hourly (ROLLUP_COLUMNS;
+CREATE TABLE rollups_hourly (
+    sensor TEXT NOT NULL, hour INTEGER NOT NULL, user TEXT NOT NULL, app_id TEXT NOT NULL,
+    user_source TEXT NOT NULL, user_kind TEXT NOT NULL, device TEXT NOT NULL,
+    user_group TEXT NOT NULL, flows INTEGER NOT NULL, dns_lookups INTEGER NOT NULL,
+    bytes_up INTEGER NOT NULL, bytes_down INTEGER NOT NULL, first_seen_us INTEGER NOT NULL,
+    last_seen_us INTEGER NOT NULL,
+    PRIMARY KEY (sensor, hour, user, app_id, user_source, user_kind, device, user_group)
+) WITHOUT ROWID;
 INSERT INTO rollups_hourly (sensor, hour, user, app_id, user_source, user_kind, device,
     user_group, flows, dns_lookups, bytes_up, bytes_down, first_seen_us, last_seen_us)
     SELECT sensor, hour, user, app_id, user_source, user_kind, device, '', flows, dns_lookups,
     bytes_up, bytes_down, first_seen_us, last_seen_us FROM rollups_hourly_v3;
 DROP TABLE rollups_hourly_v3;
-UPDATE meta SET value = '4' WHERE key = 'schema_version';
 ";
 
-/// The hourly rollups' columns and key.
-const ROLLUP_COLUMNS: &str = "
-    sensor TEXT NOT NULL,
-    hour INTEGER NOT NULL,
-    user TEXT NOT NULL,
-    app_id TEXT NOT NULL,
-    user_source TEXT NOT NULL,
-    user_kind TEXT NOT NULL,
-    device TEXT NOT NULL,
-    user_group TEXT NOT NULL,
-    flows INTEGER NOT NULL,
-    dns_lookups INTEGER NOT NULL,
-    bytes_up INTEGER NOT NULL,
-    bytes_down INTEGER NOT NULL,
-    first_seen_us INTEGER NOT NULL,
-    last_seen_us INTEGER NOT NULL,
-    PRIMARY KEY (sensor, hour, user, app_id, user_source, user_kind, device, user_group)
-) WITHOUT ROWID";
+/// The frozen steps from version `n + 1` to `n + 2`.
+const FROZEN: [&str; 3] = [MIGRATE_1_TO_2, MIGRATE_2_TO_3, MIGRATE_3_TO_4];
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS files (
-    id INTEGER PRIMARY KEY,
-    sensor TEXT NOT NULL,
-    path TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    sha256 TEXT NOT NULL,
-    packets INTEGER NOT NULL DEFAULT 0,
-    first_ts_us INTEGER,
-    last_ts_us INTEGER,
-    complete INTEGER NOT NULL DEFAULT 0,
-    error TEXT,
-    ingested_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS files_by_sha256 ON files (sha256);
-CREATE TABLE IF NOT EXISTS flows (
-    id INTEGER PRIMARY KEY,
-    sensor TEXT NOT NULL,
-    ts_us INTEGER NOT NULL,
-    end_ts_us INTEGER NOT NULL,
-    flow_id INTEGER NOT NULL,
-    client_ip TEXT NOT NULL,
-    client_port INTEGER NOT NULL,
-    server_ip TEXT NOT NULL,
-    server_port INTEGER NOT NULL,
-    transport TEXT NOT NULL,
-    protocol TEXT NOT NULL,
-    server_name TEXT,
-    name_source TEXT NOT NULL,
-    user TEXT NOT NULL,
-    user_source TEXT NOT NULL,
-    user_kind TEXT NOT NULL DEFAULT 'unknown',
-    device TEXT,
-    user_group TEXT,
-    app_id TEXT,
-    app_pattern TEXT,
-    candidate INTEGER NOT NULL,
-    bytes_up INTEGER NOT NULL,
-    bytes_down INTEGER NOT NULL,
-    packets_up INTEGER NOT NULL,
-    packets_down INTEGER NOT NULL,
-    tls_version TEXT,
-    tls_alpn TEXT,
-    ja4 TEXT,
-    ech INTEGER
-);
-CREATE INDEX IF NOT EXISTS flows_by_app_time ON flows (app_id, ts_us);
-CREATE INDEX IF NOT EXISTS flows_by_user_time ON flows (user, ts_us);
-CREATE TABLE IF NOT EXISTS dns (
-    id INTEGER PRIMARY KEY,
-    sensor TEXT NOT NULL,
-    ts_us INTEGER NOT NULL,
-    flow_id INTEGER NOT NULL,
-    client_ip TEXT NOT NULL,
-    client_port INTEGER NOT NULL,
-    server_ip TEXT NOT NULL,
-    server_port INTEGER NOT NULL,
-    transport TEXT NOT NULL,
-    query TEXT NOT NULL,
-    qtype TEXT NOT NULL,
-    rcode TEXT,
-    answers TEXT NOT NULL,
-    user TEXT NOT NULL,
-    user_source TEXT NOT NULL,
-    user_kind TEXT NOT NULL DEFAULT 'unknown',
-    device TEXT,
-    user_group TEXT,
-    app_id TEXT,
-    app_pattern TEXT,
-    candidate INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS dns_by_app_time ON dns (app_id, ts_us);
-CREATE TABLE IF NOT EXISTS rollups_hourly (ROLLUP_COLUMNS;
-CREATE TABLE IF NOT EXISTS pseudonyms (
-    token TEXT PRIMARY KEY,
-    sealed BLOB NOT NULL
-) WITHOUT ROWID;
-";
-
-/// A file that an earlier run ingested.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IngestedFile {
-    /// Row id.
-    pub id: i64,
-    /// The sensor that ingested it.
-    pub sensor: String,
-    /// Its path then.
-    pub path: String,
-    /// When (wall clock, RFC 3339).
-    pub ingested_at: String,
-    /// Whether that run read it to the end.
-    pub complete: bool,
+/// SQLite's physical design of one table: what its declaration does not say.
+struct Shape {
+    table: Table,
+    /// A row id column before the declared ones (evidence rows have one).
+    row_id: bool,
+    /// Keyed by its rollup key (or `key`), without a row id.
+    key: Option<&'static str>,
+    /// `CREATE INDEX` statements.
+    indexes: &'static [&'static str],
 }
 
-/// A file about to be ingested.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NewFile {
-    /// Path as given.
-    pub path: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// SHA-256 of the whole file, hex.
-    pub sha256: String,
+const SHAPES: [Shape; 5] = [
+    Shape {
+        table: FileRow::TABLE,
+        row_id: false,
+        key: None,
+        indexes: &["CREATE INDEX IF NOT EXISTS files_by_sha256 ON files (sha256)"],
+    },
+    Shape {
+        table: FlowRow::TABLE,
+        row_id: true,
+        key: None,
+        indexes: &[
+            "CREATE INDEX IF NOT EXISTS flows_by_app_time ON flows (app_id, ts_us)",
+            "CREATE INDEX IF NOT EXISTS flows_by_user_time ON flows (user, ts_us)",
+        ],
+    },
+    Shape {
+        table: DnsRow::TABLE,
+        row_id: true,
+        key: None,
+        indexes: &["CREATE INDEX IF NOT EXISTS dns_by_app_time ON dns (app_id, ts_us)"],
+    },
+    Shape {
+        table: RollupRow::TABLE,
+        row_id: false,
+        key: Some(""),
+        indexes: &[],
+    },
+    Shape {
+        table: PseudonymRow::TABLE,
+        row_id: false,
+        key: Some("token"),
+        indexes: &[],
+    },
+];
+
+impl Shape {
+    /// `CREATE TABLE IF NOT EXISTS` and its indexes.
+    fn create(&self) -> String {
+        let mut extra = Vec::new();
+        if self.row_id {
+            extra.push("id INTEGER PRIMARY KEY".to_string());
+        }
+        let key = match self.key {
+            Some("") => Some(names(self.table.keys())),
+            Some(k) => Some(k.to_string()),
+            None => None,
+        };
+        if let Some(k) = &key {
+            extra.push(format!("PRIMARY KEY ({k})"));
+        }
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let mut sql = self.table.sqlite_create(&extra);
+        if key.is_some() {
+            sql += " WITHOUT ROWID";
+        }
+        sql += ";\n";
+        for index in self.indexes {
+            sql += index;
+            sql += ";\n";
+        }
+        sql
+    }
 }
 
-/// What one write adds to the store.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Batch<'a> {
-    /// Flow evidence rows.
-    pub flows: &'a [FlowEvidence],
-    /// DNS evidence rows.
-    pub lookups: &'a [DnsEvidence],
-    /// Rollups to add.
-    pub rollups: &'a [(RollupKey, Rollup)],
-    /// (token, sealed name) pairs.
-    pub pseudonyms: &'a [(String, Vec<u8>)],
+/// Every table and index, each created only if missing.
+fn create_all() -> String {
+    let mut sql = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+        .to_string();
+    for shape in &SHAPES {
+        sql += &shape.create();
+    }
+    sql
+}
+
+/// The columns declared since version `v` that a table of the store lacks, added. A table
+/// that does not exist yet is left to [`create_all`].
+fn add_columns(conn: &Connection, v: u32) -> rusqlite::Result<()> {
+    for shape in &SHAPES {
+        let table = shape.table;
+        let present = columns(conn, table.name)?;
+        if present.is_empty() {
+            continue;
+        }
+        for column in table.added_in(v).filter(|c| c.in_sqlite()) {
+            if !present.iter().any(|p| p == column.name) {
+                conn.execute_batch(&format!(
+                    "ALTER TABLE {} ADD COLUMN {}",
+                    table.name,
+                    column.sqlite_decl()
+                ))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The columns a table has (none when it does not exist).
+fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
+    let mut query = conn.prepare("SELECT name FROM pragma_table_info(?1)")?;
+    let names = query.query_map([table], |r| r.get(0))?;
+    names.collect()
+}
+
+/// The store's schema version: `None` for a new file.
+fn version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    if columns(conn, "meta")?.is_empty() {
+        return Ok(None);
+    }
+    let found: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(found.and_then(|v| v.parse::<i64>().ok()))
+}
+
+/// Brings the schema of an open store to [`SCHEMA_VERSION`], in one transaction: a new file
+/// gets every table as declared now, an older one is migrated, a newer one is refused.
+fn migrate(conn: &mut Connection) -> Result<(), StoreFault> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current = i64::from(SCHEMA_VERSION);
+    match version(&tx)? {
+        Some(v) if v == current => return Ok(()),
+        Some(newer) if newer > current => return Err(StoreFault::Newer(newer)),
+        Some(old) => {
+            let from = usize::try_from(old.max(1) - 1).unwrap_or(0);
+            for step in FROZEN.iter().skip(from) {
+                tx.execute_batch(step)?;
+            }
+            let first = u32::try_from(old.max(4) + 1).unwrap_or(SCHEMA_VERSION);
+            for v in first..=SCHEMA_VERSION {
+                add_columns(&tx, v)?;
+            }
+        }
+        None => {}
+    }
+    tx.execute_batch(&create_all())?;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [current.to_string()],
+    )?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// Evidence and rollups in a SQLite file.
@@ -221,54 +249,27 @@ fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-/// The tables to create: all of them in a new file; in an older one, those its migration does
-/// not make (an old `rollups_hourly` is rebuilt by the migration, so it is not created here).
-fn schema(conn: &Connection) -> rusqlite::Result<String> {
-    let has_meta: bool = conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
-        [],
-        |r| r.get(0),
-    )?;
-    let schema = SCHEMA.replace("ROLLUP_COLUMNS", ROLLUP_COLUMNS);
-    if !has_meta {
-        return Ok(schema);
-    }
-    // An existing store: leave rollups_hourly to the migration.
-    Ok(schema.replace(
-        &format!("CREATE TABLE IF NOT EXISTS rollups_hourly ({ROLLUP_COLUMNS};"),
-        "",
-    ))
-}
-
-/// Brings the schema of an open store to [`SCHEMA_VERSION`]: a new file gets the tables
-/// as they are now (`SCHEMA` creates only what is missing), an older one is migrated, a newer one
-/// is refused.
-fn migrate(conn: &Connection) -> Result<(), StoreFault> {
-    let found: Option<String> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'schema_version'",
-            [],
-            |row| row.get(0),
-        )
-        .optional()?;
-    let version = found.and_then(|v| v.parse::<i64>().ok());
-    match version {
-        None => {
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
-                [SCHEMA_VERSION.to_string()],
-            )?;
-        }
-        Some(old @ 1..=3) => {
-            let to_4 = MIGRATE_3_TO_4.replace("ROLLUP_COLUMNS", ROLLUP_COLUMNS);
-            let steps = [MIGRATE_1_TO_2, MIGRATE_2_TO_3, &to_4];
-            let from = usize::try_from(old - 1).unwrap_or(0);
-            conn.execute_batch(&format!("BEGIN;{}COMMIT;", steps[from..].concat()))?;
-        }
-        Some(SCHEMA_VERSION) => {}
-        Some(newer) => return Err(StoreFault::Newer(newer)),
-    }
-    Ok(())
+/// `ON CONFLICT` of a rollup upsert: sums add up, the least first and the greatest last
+/// seen are kept.
+fn rollup_upsert() -> String {
+    let table = RollupRow::TABLE;
+    let merge: Vec<String> = (table.sqlite_columns())
+        .filter_map(|c| {
+            let n = c.name;
+            match c.opts.role {
+                Role::Sum => Some(format!("{n} = {n} + excluded.{n}")),
+                Role::Min => Some(format!("{n} = min({n}, excluded.{n})")),
+                Role::Max => Some(format!("{n} = max({n}, excluded.{n})")),
+                Role::Key | Role::Plain => None,
+            }
+        })
+        .collect();
+    format!(
+        "{} ON CONFLICT ({}) DO UPDATE SET {}",
+        table.sqlite_insert(""),
+        names(table.keys()),
+        merge.join(", ")
+    )
 }
 
 impl SqliteStore {
@@ -278,16 +279,14 @@ impl SqliteStore {
             place: path.display().to_string(),
             source: source.into(),
         };
-        let conn = Connection::open(path).map_err(wrap)?;
+        let mut conn = Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(wrap)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(wrap)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(wrap)?;
-        conn.execute_batch(&schema(&conn).map_err(wrap)?)
-            .map_err(wrap)?;
-        migrate(&conn).map_err(|source| StoreError {
+        migrate(&mut conn).map_err(|source| StoreError {
             place: path.display().to_string(),
             source,
         })?;
@@ -332,13 +331,23 @@ impl SqliteStore {
 
     /// Records that a file is being ingested (incomplete until [`finish_file`](Self::finish_file)).
     pub fn start_file(&mut self, file: &NewFile, now: Timestamp) -> Result<i64, StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO files (sensor, path, size, sha256, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![self.sensor, file.path, int(file.size), file.sha256, Rfc3339(now).to_string()],
-            )
-            .map_err(|e| self.wrap(e))?;
-        Ok(self.conn.last_insert_rowid())
+        let row = FileRow {
+            sensor: self.sensor.clone(),
+            path: file.path.clone(),
+            size: file.size,
+            sha256: file.sha256.clone(),
+            ingested_at: Rfc3339(now).to_string(),
+            ..FileRow::default()
+        };
+        let insert = || -> rusqlite::Result<i64> {
+            let mut statement = self
+                .conn
+                .prepare_cached(&FileRow::TABLE.sqlite_insert(""))?;
+            row.bind(&mut statement)?;
+            statement.raw_execute()?;
+            Ok(self.conn.last_insert_rowid())
+        };
+        insert().map_err(|e| self.wrap(e))
     }
 
     /// Records how the ingestion of a file ended.
@@ -366,128 +375,28 @@ impl SqliteStore {
     }
 
     /// Writes evidence rows, adds rollups and keeps sealed pseudonyms, in one transaction.
-    pub fn write(&mut self, batch: &Batch<'_>) -> Result<(), StoreError> {
-        self.write_tx(batch).map_err(|e| self.wrap(e))
+    pub fn write(&mut self, mut batch: Batch) -> Result<(), StoreError> {
+        batch.stamp(&self.sensor);
+        self.write_tx(&batch).map_err(|e| self.wrap(e))
     }
 
-    fn write_tx(&mut self, batch: &Batch<'_>) -> rusqlite::Result<()> {
-        let Batch {
-            flows,
-            lookups,
-            rollups,
-            pseudonyms,
-        } = *batch;
+    fn write_tx(&mut self, batch: &Batch) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO flows (sensor, ts_us, end_ts_us, flow_id, client_ip, client_port, server_ip,
-                    server_port, transport, protocol, server_name, name_source, user, user_source, app_id,
-                    app_pattern, candidate, bytes_up, bytes_down, packets_up, packets_down, tls_version, tls_alpn,
-                    ja4, ech, user_kind, device, user_group)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-                    ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
-            )?;
-            for f in flows {
-                insert.execute(params![
-                    self.sensor,
-                    us(f.ts),
-                    us(f.end_ts),
-                    int(f.flow_id),
-                    f.client_ip,
-                    f.client_port,
-                    f.server_ip,
-                    f.server_port,
-                    f.transport,
-                    f.protocol,
-                    f.server_name,
-                    f.name_source,
-                    f.user,
-                    f.user_source,
-                    f.app_id,
-                    f.app_pattern,
-                    f.candidate,
-                    int(f.bytes_up),
-                    int(f.bytes_down),
-                    int(f.packets_up),
-                    int(f.packets_down),
-                    f.tls_version,
-                    f.tls_alpn,
-                    f.ja4,
-                    f.ech,
-                    f.user_kind,
-                    f.device,
-                    f.group
-                ])?;
-            }
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO dns (sensor, ts_us, flow_id, client_ip, client_port, server_ip, server_port,
-                    transport, query, qtype, rcode, answers, user, user_source, app_id, app_pattern, candidate,
-                    user_kind, device, user_group)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                    ?19, ?20)",
-            )?;
-            for d in lookups {
-                insert.execute(params![
-                    self.sensor,
-                    us(d.ts),
-                    int(d.flow_id),
-                    d.client_ip,
-                    d.client_port,
-                    d.server_ip,
-                    d.server_port,
-                    d.transport,
-                    d.query,
-                    d.qtype,
-                    d.rcode,
-                    d.answers,
-                    d.user,
-                    d.user_source,
-                    d.app_id,
-                    d.app_pattern,
-                    d.candidate,
-                    d.user_kind,
-                    d.device,
-                    d.group
-                ])?;
-            }
-            let mut upsert = tx.prepare_cached(
-                "INSERT INTO rollups_hourly (sensor, hour, user, app_id, flows, dns_lookups, bytes_up,
-                    bytes_down, first_seen_us, last_seen_us, user_source, user_kind, device, user_group)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-                 ON CONFLICT (sensor, hour, user, app_id, user_source, user_kind, device, user_group)
-                 DO UPDATE SET
-                    flows = flows + excluded.flows,
-                    dns_lookups = dns_lookups + excluded.dns_lookups,
-                    bytes_up = bytes_up + excluded.bytes_up,
-                    bytes_down = bytes_down + excluded.bytes_down,
-                    first_seen_us = min(first_seen_us, excluded.first_seen_us),
-                    last_seen_us = max(last_seen_us, excluded.last_seen_us)",
-            )?;
-            for (key, r) in rollups {
-                upsert.execute(params![
-                    self.sensor,
-                    key.hour.secs(),
-                    key.user,
-                    key.app_id,
-                    int(r.flows),
-                    int(r.dns_lookups),
-                    int(r.bytes_up),
-                    int(r.bytes_down),
-                    us(r.first_seen),
-                    us(r.last_seen),
-                    key.user_source,
-                    key.user_kind,
-                    key.device,
-                    key.group
-                ])?;
-            }
-            let mut seal = tx.prepare_cached(
-                "INSERT OR IGNORE INTO pseudonyms (token, sealed) VALUES (?1, ?2)",
-            )?;
-            for (token, sealed) in pseudonyms {
-                seal.execute(params![token, sealed])?;
-            }
-        }
+        insert_all(
+            &tx,
+            &FlowRow::TABLE.sqlite_insert(""),
+            &batch.flows,
+            FlowRow::bind,
+        )?;
+        insert_all(
+            &tx,
+            &DnsRow::TABLE.sqlite_insert(""),
+            &batch.dns,
+            DnsRow::bind,
+        )?;
+        insert_all(&tx, &rollup_upsert(), &batch.rollups, RollupRow::bind)?;
+        let seal = PseudonymRow::TABLE.sqlite_insert("OR IGNORE");
+        insert_all(&tx, &seal, &batch.pseudonyms, PseudonymRow::bind)?;
         tx.commit()
     }
 
@@ -504,31 +413,14 @@ impl SqliteStore {
     }
 
     /// Rollups of the hours in `[from, to)` (seconds).
-    pub fn rollups(&self, from: i64, to: i64) -> Result<Vec<StoredRollup>, StoreError> {
-        let rows = || -> rusqlite::Result<Vec<StoredRollup>> {
-            let mut query = self.conn.prepare_cached(
-                "SELECT sensor, hour, user, app_id, user_source, user_kind, device, user_group,
-                    flows, dns_lookups, bytes_up, bytes_down, first_seen_us, last_seen_us
-                 FROM rollups_hourly WHERE hour >= ?1 AND hour < ?2",
-            )?;
-            let rows = query.query_map([from, to], |r| {
-                Ok(StoredRollup {
-                    sensor: r.get(0)?,
-                    hour: r.get(1)?,
-                    user: r.get(2)?,
-                    app_id: r.get(3)?,
-                    user_source: r.get(4)?,
-                    user_kind: r.get(5)?,
-                    device: r.get(6)?,
-                    user_group: r.get(7)?,
-                    flows: count(r.get(8)?),
-                    dns_lookups: count(r.get(9)?),
-                    bytes_up: count(r.get(10)?),
-                    bytes_down: count(r.get(11)?),
-                    first_seen_us: r.get(12)?,
-                    last_seen_us: r.get(13)?,
-                })
-            })?;
+    pub fn rollups(&self, from: i64, to: i64) -> Result<Vec<RollupRow>, StoreError> {
+        let rows = || -> rusqlite::Result<Vec<RollupRow>> {
+            let sql = format!(
+                "{} WHERE hour >= ?1 AND hour < ?2",
+                RollupRow::TABLE.sqlite_select()
+            );
+            let mut query = self.conn.prepare_cached(&sql)?;
+            let rows = query.query_map([from, to], RollupRow::from_sqlite)?;
             rows.collect()
         };
         rows().map_err(|e| self.wrap(e))
@@ -612,18 +504,41 @@ impl SqliteStore {
     }
 }
 
+/// Inserts `rows` with the statement `sql`, each bound by `bind`.
+fn insert_all<R>(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    rows: &[R],
+    bind: fn(&R, &mut rusqlite::Statement<'_>) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut statement = tx.prepare_cached(sql)?;
+    for row in rows {
+        bind(row, &mut statement)?;
+        statement.raw_execute()?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn rollup(flows: u64, up: u64, first: i64, last: i64) -> Rollup {
-        Rollup {
+    fn rollup(flows: u64, up: u64, first: i64, last: i64) -> RollupRow {
+        RollupRow {
+            hour: 3600,
+            user: "10.0.0.2".into(),
+            app_id: "openai-chatgpt".into(),
+            user_source: "ip".into(),
+            user_kind: "unknown".into(),
             flows,
             dns_lookups: 1,
             bytes_up: up,
-            bytes_down: 0,
-            first_seen: Timestamp::from_secs(first),
-            last_seen: Timestamp::from_secs(last),
+            first_seen_us: first * 1_000_000,
+            last_seen_us: last * 1_000_000,
+            ..RollupRow::default()
         }
     }
 
@@ -631,20 +546,11 @@ mod tests {
     fn rollups_add_up_across_writes_and_files_are_found() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let key = RollupKey {
-            hour: Timestamp::from_secs(3600),
-            user: "10.0.0.2".into(),
-            app_id: "openai-chatgpt".into(),
-            user_source: "ip",
-            user_kind: "unknown",
-            device: String::new(),
-            group: String::new(),
-        };
         {
             let mut store = SqliteStore::open(&path, "s1").unwrap();
             store
-                .write(&Batch {
-                    rollups: &[(key.clone(), rollup(2, 100, 3700, 3800))],
+                .write(Batch {
+                    rollups: vec![rollup(2, 100, 3700, 3800)],
                     ..Batch::default()
                 })
                 .unwrap();
@@ -662,11 +568,14 @@ mod tests {
         }
         let mut store = SqliteStore::open(&path, "s1").unwrap();
         store
-            .write(&Batch {
-                rollups: &[(key, rollup(1, 50, 3650, 3790))],
+            .write(Batch {
+                rollups: vec![rollup(1, 50, 3650, 3790)],
                 ..Batch::default()
             })
             .unwrap();
+        let read = store.rollups(0, 7200).unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].sensor, "s1");
         let row: (i64, i64, i64, i64, i64) = store
             .connection()
             .query_row(
@@ -776,7 +685,7 @@ mod tests {
         drop(store);
         let e = SqliteStore::open(&path, "s1").unwrap_err().to_string();
         assert!(
-            e.contains("old.db: store schema version 9 is newer than this lantern's (4)"),
+            e.contains("old.db: store schema version 9 is newer than this lantern's (5)"),
             "{e}"
         );
     }

@@ -6,23 +6,21 @@
 //! only calls that wait on the server are the ones whose answer is needed there and then:
 //! whether a file was already ingested, a pseudonym's sealed name, and `store init`.
 
-mod rows;
 mod schema;
 mod sender;
 mod spool;
 
-pub use rows::{DnsRow, FileRow, FlowRow, PseudonymRow, RollupRow};
-use schema::statements;
 pub use spool::SpoolStats;
 
+use super::tables::us;
 use super::{
-    Batch, FirstSeen, IngestedFile, NewFile, StoreError, StoreFault, StoredCandidate, StoredRollup,
-    StoredServerUse,
+    Batch, FileRow, FirstSeen, IngestedFile, NewFile, RollupRow, StoreError, StoreFault,
+    StoredCandidate, StoredServerUse,
 };
 use crate::capture::Timestamp;
 use crate::output::Rfc3339;
 use clickhouse::Client;
-use sender::{SenderStats, Shared};
+use sender::{Create, SenderStats, Shared};
 use spool::{Entry, Spool};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -178,7 +176,7 @@ pub struct ClickHouseStore {
     shared: Arc<Shared>,
     sender: Option<JoinHandle<()>>,
     /// Files started by this run, to write their final row.
-    files: HashMap<i64, rows::FileRow>,
+    files: HashMap<i64, FileRow>,
 }
 
 impl std::fmt::Debug for ClickHouseStore {
@@ -257,7 +255,9 @@ impl ClickHouseReader {
             )
             .bind(sha256);
         let found = self.runtime.block_on(async {
-            sender::ensure_schema(&self.client, &self.config.database).await?;
+            sender::ensure_schema(&self.client, &self.config.database, None, Create::WhenOlder)
+                .await
+                .map_err(|e| e.to_string())?;
             query
                 .fetch_optional::<Found>()
                 .await
@@ -302,20 +302,9 @@ impl ClickHouseReader {
     }
 
     /// Rollups of the hours in `[from, to)` (seconds), summed over the parts not merged yet.
-    pub fn rollups(&self, from: i64, to: i64) -> Result<Vec<StoredRollup>, StoreError> {
-        self.fetch(
-            self.client
-                .query(
-                    "SELECT sensor, hour, user, app_id, user_source, user_kind, device, user_group,
-                        sum(flows), sum(dns_lookups), sum(bytes_up), sum(bytes_down),
-                        minMerge(first_seen_us), maxMerge(last_seen_us)
-                     FROM rollups_hourly WHERE hour >= ? AND hour < ?
-                     GROUP BY sensor, hour, user, app_id, user_source, user_kind, device,
-                        user_group",
-                )
-                .bind(from)
-                .bind(to),
-        )
+    pub fn rollups(&self, from: i64, to: i64) -> Result<Vec<RollupRow>, StoreError> {
+        let read = schema::rollup_read();
+        self.fetch(self.client.query(&read).bind(from).bind(to))
     }
 
     /// Each app's earliest activity.
@@ -440,59 +429,46 @@ impl ClickHouseStore {
 
     /// Puts a batch in the spool for the sender. Rows get their batch id: one per table and
     /// month, so each insert is one partition.
-    pub fn write(&mut self, batch: &Batch<'_>) -> Result<(), StoreError> {
+    pub fn write(&mut self, mut batch: Batch) -> Result<(), StoreError> {
+        batch.stamp(&self.sensor);
         let base = random_u64() & !0xF_FFFF;
-        let id = |ts_us: i64| base | u64::from(rows::month(ts_us) & 0xF_FFFF);
-        let sensor = self.sensor.as_str();
-        let entry = Entry {
-            flows: (batch.flows.iter())
-                .map(|f| {
-                    let mut row = rows::FlowRow::new(sensor, f);
-                    row.batch_id = id(row.ts_us);
-                    row
-                })
-                .collect(),
-            dns: (batch.lookups.iter())
-                .map(|d| {
-                    let mut row = rows::DnsRow::new(sensor, d);
-                    row.batch_id = id(row.ts_us);
-                    row
-                })
-                .collect(),
-            rollups: (batch.rollups.iter())
-                .map(|(k, r)| {
-                    let mut row = rows::RollupRow::new(sensor, k, r);
-                    row.batch_id = id(row.hour * 1_000_000);
-                    row
-                })
-                .collect(),
-            pseudonyms: (batch.pseudonyms.iter())
-                .map(|(token, sealed)| rows::PseudonymRow {
-                    token: token.clone(),
-                    sealed: sealed.clone(),
-                })
-                .collect(),
+        let id = |ts_us: i64| base | u64::from(schema::month(ts_us) & 0xF_FFFF);
+        for row in &mut batch.flows {
+            row.batch_id = id(row.ts_us);
+        }
+        for row in &mut batch.dns {
+            row.batch_id = id(row.ts_us);
+        }
+        for row in &mut batch.rollups {
+            row.batch_id = id(row.hour * 1_000_000);
+        }
+        let Batch {
+            flows,
+            dns,
+            rollups,
+            pseudonyms,
+        } = batch;
+        self.push(&Entry {
+            flows,
+            dns,
+            rollups,
+            pseudonyms,
             files: Vec::new(),
-        };
-        self.push(&entry)
+        })
     }
 
     /// Records that a file is being ingested (through the spool, like every write).
     pub fn start_file(&mut self, file: &NewFile, now: Timestamp) -> Result<i64, StoreError> {
         let id = (random_u64() >> 1) as i64;
-        let row = rows::FileRow {
+        let row = FileRow {
             id,
             sensor: self.sensor.clone(),
             path: file.path.clone(),
             size: file.size,
             sha256: file.sha256.clone(),
-            packets: 0,
-            first_ts_us: None,
-            last_ts_us: None,
-            complete: 0,
-            error: None,
             ingested_at: Rfc3339(now).to_string(),
             version: 1,
+            ..FileRow::default()
         };
         self.push(&Entry {
             files: vec![row.clone()],
@@ -514,8 +490,8 @@ impl ClickHouseStore {
             return Ok(());
         };
         row.packets = packets;
-        row.first_ts_us = span.map(|s| rows::us(s.0));
-        row.last_ts_us = span.map(|s| rows::us(s.1));
+        row.first_ts_us = span.map(|s| us(s.0));
+        row.last_ts_us = span.map(|s| us(s.1));
         row.complete = u8::from(error.is_none());
         row.error = error.map(str::to_string);
         row.version = 2;
@@ -556,7 +532,7 @@ impl Drop for ClickHouseStore {
 }
 
 /// Creates lantern's tables in the store's database (on every node of `cluster`, replicated
-/// and behind `Distributed` tables, if given). Idempotent.
+/// and behind `Distributed` tables, if given), or migrates older ones. Idempotent.
 pub fn init(config: &ClickHouseConfig, cluster: Option<&str>) -> Result<(), StoreError> {
     let fail = |source: StoreFault| StoreError {
         place: config.display(),
@@ -580,14 +556,12 @@ pub fn init(config: &ClickHouseConfig, cluster: Option<&str>) -> Result<(), Stor
         .build()
         .map_err(|e| fail(StoreFault::Spool(e)))?;
     runtime.block_on(async {
-        for statement in statements(&config.database, cluster) {
-            client
-                .query(&statement)
-                .execute()
-                .await
-                .map_err(|e| fail(StoreFault::ClickHouse(e)))?;
-        }
-        Ok(())
+        sender::ensure_schema(&client, &config.database, cluster, Create::Always)
+            .await
+            .map_err(|e| match e {
+                sender::SchemaFailure::Newer(v) => fail(StoreFault::Newer(v)),
+                sender::SchemaFailure::Failed(e) => fail(StoreFault::Unreachable(e)),
+            })
     })
 }
 

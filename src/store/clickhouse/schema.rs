@@ -1,18 +1,25 @@
-//! The ClickHouse tables: the SQLite store's logical tables, in SQL that ClickHouse 18.16
-//! (Debian 12) and current releases both accept (no `LowCardinality`, which 18.16 calls
-//! experimental; no `Bool`, `DateTime64`, TTL or server-side parameters).
+//! The ClickHouse tables: the declared tables of [`tables`](crate::store::tables), in SQL
+//! that ClickHouse 18.16 (Debian 12) and current releases both accept (no `LowCardinality`,
+//! which 18.16 calls experimental; no `Bool`, `DateTime64`, TTL or server-side parameters).
+//! The columns are the declarations'; their engines, partitions, keys and sharding are here.
 //!
 //! - `flows`, `dns`: evidence, `MergeTree` partitioned by month, ordered by time then sensor (a
 //!   report reads a time range of every sensor).
 //! - `rollups_in` takes each batch's rollups as sent (with the batch id, so a retried insert can
 //!   tell whether it landed); the materialized view `rollups_mv` adds them into `rollups_hourly`,
-//!   a `SummingMergeTree` keyed by sensor, hour, user and app (and, as in SQLite, how the user was
-//!   known, the kind and the device), whose first and last seen are `min`/`max` states.
+//!   a `SummingMergeTree` keyed by the rollup key, whose first and last seen are `min`/`max`
+//!   states.
 //! - `files` (`ReplacingMergeTree` by version) and `pseudonyms` (`ReplacingMergeTree`).
+//! - `schema_version`: one row per migration run, the store's version its greatest. A store
+//!   with lantern's tables and no `schema_version` was made by a release before version 5.
 //!
 //! With `--cluster NAME` each table is `ReplicatedMergeTree`-backed `*_local` on every node
 //! (`ON CLUSTER`), with a `Distributed` table of the plain name over them: sensors insert into and
-//! reports read from the plain names either way.
+//! reports read from the plain names either way. A migration adds a column to the local and
+//! the Distributed tables alike, on every node.
+
+use crate::store::schema::{Column, Role, SCHEMA_VERSION, names};
+use crate::store::{DnsRow, FileRow, FlowRow, PseudonymRow, RollupRow};
 
 /// A month partition of a time column in microseconds, in UTC.
 fn month_of(column: &str) -> String {
@@ -22,7 +29,7 @@ fn month_of(column: &str) -> String {
 /// One table: its columns, engine (without the replicated prefix) and clauses.
 struct Table {
     name: &'static str,
-    columns: &'static str,
+    columns: String,
     /// `MergeTree`, `SummingMergeTree`, `ReplacingMergeTree(version)`...
     engine: &'static str,
     clauses: String,
@@ -32,119 +39,131 @@ struct Table {
     shard_by: &'static str,
 }
 
-const FLOW_COLUMNS: &str = "sensor String, ts_us Int64, end_ts_us Int64, flow_id UInt64,
-    client_ip String, client_port UInt16, server_ip String, server_port UInt16,
-    transport String, protocol String, server_name Nullable(String), name_source String,
-    user String, user_source String, user_kind String, device Nullable(String),
-    user_group Nullable(String), app_id Nullable(String), app_pattern Nullable(String),
-    candidate UInt8, bytes_up UInt64, bytes_down UInt64, packets_up UInt64, packets_down UInt64,
-    tls_version Nullable(String), tls_alpn Nullable(String), ja4 Nullable(String),
-    ech Nullable(UInt8), batch_id UInt64";
+/// The declared tables, by the name rows are inserted into, and the columns a migration
+/// may add to them.
+pub const DECLARED: [(&str, crate::store::schema::Table); 5] = [
+    ("flows", FlowRow::TABLE),
+    ("dns", DnsRow::TABLE),
+    ("rollups_in", RollupRow::TABLE),
+    ("files", FileRow::TABLE),
+    ("pseudonyms", PseudonymRow::TABLE),
+];
 
-const DNS_COLUMNS: &str = "sensor String, ts_us Int64, flow_id UInt64, client_ip String,
-    client_port UInt16, server_ip String, server_port UInt16, transport String, query String,
-    qtype String, rcode Nullable(String), answers String, user String, user_source String,
-    user_kind String, device Nullable(String), user_group Nullable(String),
-    app_id Nullable(String), app_pattern Nullable(String), candidate UInt8, batch_id UInt64";
-
-const ROLLUP_KEY: &str = "sensor String, hour Int64, user String, app_id String,
-    user_source String, user_kind String, device String, user_group String, flows UInt64,
-    dns_lookups UInt64, bytes_up UInt64, bytes_down UInt64";
-
-const ROLLUP_ORDER: &str =
-    "(sensor, hour, user, app_id, user_source, user_kind, device, user_group)";
-
-const FILE_COLUMNS: &str = "id Int64, sensor String, path String, size UInt64, sha256 String,
-    packets UInt64, first_ts_us Nullable(Int64), last_ts_us Nullable(Int64), complete UInt8,
-    error Nullable(String), ingested_at String, version UInt64";
-
-fn tables() -> [Table; 6] {
+fn tables() -> [Table; 7] {
+    let by_month =
+        |column: &str, order: &str| format!("PARTITION BY {} ORDER BY {order}", month_of(column));
     [
         Table {
             name: "flows",
-            columns: FLOW_COLUMNS,
+            columns: FlowRow::TABLE.clickhouse_columns(),
             engine: "MergeTree",
-            clauses: format!(
-                "PARTITION BY {} ORDER BY (ts_us, sensor)",
-                month_of("ts_us")
-            ),
+            clauses: by_month("ts_us", "(ts_us, sensor)"),
             shard_by: "batch_id",
         },
         Table {
             name: "dns",
-            columns: DNS_COLUMNS,
+            columns: DnsRow::TABLE.clickhouse_columns(),
             engine: "MergeTree",
-            clauses: format!(
-                "PARTITION BY {} ORDER BY (ts_us, sensor)",
-                month_of("ts_us")
-            ),
+            clauses: by_month("ts_us", "(ts_us, sensor)"),
             shard_by: "batch_id",
         },
         Table {
             name: "rollups_in",
-            columns: "sensor String, hour Int64, user String, app_id String,
-                user_source String, user_kind String, device String, user_group String,
-                flows UInt64, dns_lookups UInt64, bytes_up UInt64, bytes_down UInt64,
-                first_seen_us Int64, last_seen_us Int64, batch_id UInt64",
+            columns: RollupRow::TABLE.clickhouse_columns(),
             engine: "MergeTree",
-            clauses: format!(
-                "PARTITION BY {} ORDER BY (hour, sensor)",
-                month_of("hour * 1000000")
-            ),
+            clauses: by_month("hour * 1000000", "(hour, sensor)"),
             shard_by: "batch_id",
         },
         Table {
             name: "rollups_hourly",
-            columns: "",
+            columns: rollup_hourly_columns(),
             engine: "SummingMergeTree",
-            clauses: format!(
-                "PARTITION BY {} ORDER BY {ROLLUP_ORDER}",
-                month_of("hour * 1000000")
-            ),
+            clauses: by_month("hour * 1000000", &format!("({})", names(rollup_key()))),
             // Written by the view on each node, never through the Distributed table; a report
             // sums across shards.
             shard_by: "rand()",
         },
         Table {
             name: "files",
-            columns: FILE_COLUMNS,
+            columns: FileRow::TABLE.clickhouse_columns(),
             engine: "ReplacingMergeTree(version)",
             clauses: "ORDER BY (sha256, id)".into(),
             shard_by: "cityHash64(id)",
         },
         Table {
             name: "pseudonyms",
-            columns: "token String, sealed String",
+            columns: PseudonymRow::TABLE.clickhouse_columns(),
             engine: "ReplacingMergeTree",
             clauses: "ORDER BY token".into(),
             shard_by: "cityHash64(token)",
         },
+        Table {
+            name: "schema_version",
+            columns: "version UInt32, applied_at String".into(),
+            engine: "MergeTree",
+            clauses: "ORDER BY version".into(),
+            shard_by: "version",
+        },
     ]
 }
 
-/// The columns of `rollups_hourly`: the key and sums, and first/last seen as aggregate states.
+fn rollup_key() -> impl Iterator<Item = &'static Column> {
+    RollupRow::TABLE.keys()
+}
+
+/// The rollup columns with `role`.
+fn rollup_columns(role: Role) -> impl Iterator<Item = &'static Column> {
+    (RollupRow::TABLE.columns.iter()).filter(move |c| c.opts.role == role)
+}
+
+/// The columns of `rollups_hourly`: the key and sums, first/last seen as aggregate states.
 ///
 /// `batches` keeps the ids of the batches a row holds: the view's write into `rollups_hourly`
 /// is not atomic with the insert into `rollups_in`, so a retry checks both (at most one id per
 /// batch that touched the hour, user and app).
 fn rollup_hourly_columns() -> String {
-    format!(
-        "{ROLLUP_KEY}, first_seen_us AggregateFunction(min, Int64),
-        last_seen_us AggregateFunction(max, Int64), batches AggregateFunction(groupUniqArray, UInt64)"
-    )
+    let mut parts: Vec<String> = (rollup_key().chain(rollup_columns(Role::Sum)))
+        .map(Column::clickhouse_decl)
+        .collect();
+    for (role, f) in [(Role::Min, "min"), (Role::Max, "max")] {
+        for c in rollup_columns(role) {
+            parts.push(format!(
+                "{} AggregateFunction({f}, {})",
+                c.name, c.clickhouse_type
+            ));
+        }
+    }
+    parts.push("batches AggregateFunction(groupUniqArray, UInt64)".into());
+    parts.join(", ")
+}
+
+/// The rollup key, sums and first/last seen, aggregated with `functions` (`("sum", "minState",
+/// "maxState")` to add rows up, `("sum", "minMerge", "maxMerge")` to read them).
+fn rollup_aggregates(sum: &str, min: &str, max: &str) -> String {
+    let mut parts: Vec<String> = rollup_key().map(|c| c.name.to_string()).collect();
+    for (role, f) in [(Role::Sum, sum), (Role::Min, min), (Role::Max, max)] {
+        parts.extend(rollup_columns(role).map(|c| format!("{f}({0}) AS {0}", c.name)));
+    }
+    parts.join(", ")
 }
 
 /// What `rollups_hourly` gets for rows of `rollups_in` (`source`) matching `filter`: the
 /// view's query, and the repair's when the view's write was lost.
 pub fn rollup_select(source: &str, filter: &str) -> String {
     format!(
-        "SELECT sensor, hour, user, app_id, user_source, user_kind, device, user_group,
-            sum(flows) AS flows,
-            sum(dns_lookups) AS dns_lookups, sum(bytes_up) AS bytes_up,
-            sum(bytes_down) AS bytes_down, minState(first_seen_us) AS first_seen_us,
-            maxState(last_seen_us) AS last_seen_us, groupUniqArrayState(batch_id) AS batches
-         FROM {source} {filter}
-         GROUP BY sensor, hour, user, app_id, user_source, user_kind, device, user_group"
+        "SELECT {}, groupUniqArrayState(batch_id) AS batches FROM {source} {filter} GROUP BY {}",
+        rollup_aggregates("sum", "minState", "maxState"),
+        names(rollup_key())
+    )
+}
+
+/// A report's read of the rollups in `[from, to)` hours (two parameters), summed over the
+/// parts not merged yet, as [`RollupRow`]s.
+pub fn rollup_read() -> String {
+    format!(
+        "SELECT {}, toUInt64(0) AS batch_id FROM rollups_hourly WHERE hour >= ? AND hour < ? GROUP BY {}",
+        rollup_aggregates("sum", "minMerge", "maxMerge"),
+        names(rollup_key())
     )
 }
 
@@ -152,29 +171,19 @@ pub fn rollup_select(source: &str, filter: &str) -> String {
 /// (`IF NOT EXISTS`), in the order to run them. With a cluster, the tables are replicated on
 /// every node and read and written through `Distributed` tables.
 pub fn statements(database: &str, cluster: Option<&str>) -> Vec<String> {
-    let on_cluster = cluster
-        .map(|c| format!(" ON CLUSTER `{c}`"))
-        .unwrap_or_default();
+    let on_cluster = on_cluster(cluster);
     let mut out = vec![format!(
         "CREATE DATABASE IF NOT EXISTS `{database}`{on_cluster}"
     )];
     for table in tables() {
-        let columns = if table.name == "rollups_hourly" {
-            rollup_hourly_columns()
-        } else {
-            table.columns.to_string()
-        };
-        let local = match cluster {
-            None => table.name.to_string(),
-            Some(_) => format!("{}_local", table.name),
-        };
+        let local = local_name(table.name, cluster);
         let engine = match cluster {
             None => table.engine.to_string(),
             Some(_) => replicated(table.engine, database, &local),
         };
         out.push(format!(
-            "CREATE TABLE IF NOT EXISTS `{database}`.{local}{on_cluster} ({columns}) ENGINE = {engine} {}",
-            table.clauses
+            "CREATE TABLE IF NOT EXISTS `{database}`.{local}{on_cluster} ({}) ENGINE = {engine} {}",
+            table.columns, table.clauses
         ));
         if let Some(c) = cluster {
             out.push(format!(
@@ -196,6 +205,56 @@ pub fn statements(database: &str, cluster: Option<&str>) -> Vec<String> {
     out
 }
 
+fn on_cluster(cluster: Option<&str>) -> String {
+    cluster
+        .map(|c| format!(" ON CLUSTER `{c}`"))
+        .unwrap_or_default()
+}
+
+/// The table that holds the rows: the plain name, or `*_local` on a cluster.
+fn local_name(table: &str, cluster: Option<&str>) -> String {
+    match cluster {
+        None => table.to_string(),
+        Some(_) => format!("{table}_local"),
+    }
+}
+
+/// The statements that bring a store of version `from` to [`SCHEMA_VERSION`], given the
+/// columns its tables have (`has(table, column)`), to run before [`statements`]: `ALTER TABLE
+/// … ADD COLUMN` on the tables that hold rows (on a cluster the `*_local` ones, on every
+/// node). A cluster's Distributed table that lacks a column is dropped on every node, for
+/// [`statements`] to make again over the altered local table: 18.16 refuses `ALTER … ON
+/// CLUSTER` of a Distributed table over replicated shards, and a Distributed table holds no
+/// rows of its own (sensors insert synchronously). Columns a table already has are left out,
+/// so a migration interrupted half way is finished by the next.
+pub fn migrations(
+    database: &str,
+    cluster: Option<&str>,
+    from: u32,
+    has: impl Fn(&str, &str) -> bool,
+) -> Vec<String> {
+    let on_cluster = on_cluster(cluster);
+    let mut out = Vec::new();
+    for (name, table) in DECLARED {
+        let added: Vec<&Column> = (from + 1..=SCHEMA_VERSION)
+            .flat_map(|v| table.added_in(v))
+            .collect();
+        let local = local_name(name, cluster);
+        for column in added.iter().filter(|c| !has(&local, c.name)) {
+            out.push(format!(
+                "ALTER TABLE `{database}`.{local}{on_cluster} ADD COLUMN {}",
+                column.clickhouse_decl()
+            ));
+        }
+        if cluster.is_some() && added.iter().any(|c| !has(name, c.name)) {
+            out.push(format!(
+                "DROP TABLE IF EXISTS `{database}`.{name}{on_cluster}"
+            ));
+        }
+    }
+    out
+}
+
 /// `SummingMergeTree` → `ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/db/t', '{replica}')`,
 /// keeping the engine's own arguments after the replication ones.
 fn replicated(engine: &str, database: &str, table: &str) -> String {
@@ -208,17 +267,53 @@ fn replicated(engine: &str, database: &str, table: &str) -> String {
     )
 }
 
+/// The month (`YYYYMM`, UTC) of a time in microseconds: the tables' partition.
+pub(crate) fn month(ts_us: i64) -> u32 {
+    let secs = ts_us.div_euclid(1_000_000);
+    let date = time::OffsetDateTime::from_unix_timestamp(secs)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .date();
+    u32::try_from(date.year()).unwrap_or(0) * 100 + u32::from(u8::from(date.month()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn months_are_utc_and_out_of_range_times_do_not_panic() {
+        assert_eq!(month(0), 197001);
+        // 2026-11-30T23:59:59.999999Z and the next microsecond.
+        assert_eq!(month(1_796_083_199_999_999), 202611);
+        assert_eq!(month(1_796_083_200_000_000), 202612);
+        assert_eq!(month(i64::MAX), 197001);
+        assert_eq!(month(i64::MIN), 197001);
+    }
+
+    #[test]
+    fn migrations_add_the_missing_columns_and_remake_distributed_tables() {
+        let from_4 = migrations("db", Some("sites"), 4, |_, _| false);
+        assert!(from_4.contains(
+            &"ALTER TABLE `db`.flows_local ON CLUSTER `sites` ADD COLUMN ech_kind Nullable(String)"
+                .to_string()
+        ));
+        assert!(from_4.contains(&"DROP TABLE IF EXISTS `db`.flows ON CLUSTER `sites`".to_string()));
+        assert!(!from_4.iter().any(|s| s.contains("`db`.dns")), "{from_4:?}");
+        let half = migrations("db", None, 4, |t, c| t == "flows" && c == "ech_kind");
+        assert_eq!(
+            half,
+            ["ALTER TABLE `db`.flows ADD COLUMN name_alternatives Nullable(String)"]
+        );
+        assert!(migrations("db", None, SCHEMA_VERSION, |_, _| false).is_empty());
+    }
+
+    #[test]
     fn a_cluster_gets_replicated_local_tables_and_distributed_ones_over_them() {
         let single = statements("lantern", None);
-        assert_eq!(single.len(), 8);
+        assert_eq!(single.len(), 9);
         assert!(single.iter().all(|s| !s.contains("ON CLUSTER")));
         let clustered = statements("lantern", Some("sites"));
-        assert_eq!(clustered.len(), 14);
+        assert_eq!(clustered.len(), 16);
         assert!(clustered.iter().all(|s| s.contains(" ON CLUSTER `sites`")));
         let hourly = clustered
             .iter()

@@ -9,11 +9,13 @@
 //! spool, may have landed in part: before each insert of theirs the sender asks which of their
 //! batch ids the table holds, and leaves those rows out. That is the idempotence that 18.16,
 //! which has no `insert_deduplication_token`, allows. `files` and `pseudonyms` are
-//! `ReplacingMergeTree`s: a repeated row is the same row.
+//! `ReplacingMergeTree`s: a repeated row is the same row. Before its first insert the sender
+//! brings the store's schema up to date ([`ensure_schema`]), as `lantern store init` does.
 
-use super::rows::{DnsRow, FlowRow, RollupRow};
 use super::schema;
 use super::spool::{Entry, Spool};
+use crate::store::schema::SCHEMA_VERSION;
+use crate::store::{DnsRow, FlowRow, RollupRow};
 use clickhouse::{Client, RowOwned, RowWrite};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -68,28 +70,142 @@ async fn within<T>(
     }
 }
 
-/// Creates lantern's tables where they are missing (single-server layout; a cluster's are made
-/// by `lantern store init --cluster`, and then nothing is missing).
-pub async fn ensure_schema(client: &Client, database: &str) -> Result<(), Failure> {
-    // The database may not exist yet: the statements name it, the session must not.
-    let session = client.clone().with_database("default");
-    let present: u64 = within(
-        session
-            .query(
-                "SELECT count() FROM system.tables WHERE database = ? AND name IN \
-                 ('flows', 'dns', 'rollups_in', 'rollups_hourly', 'rollups_mv', 'files', 'pseudonyms')",
-            )
-            .bind(database)
-            .fetch_one(),
-    )
-    .await?;
-    if present == 7 {
-        return Ok(());
+/// Why the schema could not be brought up to date.
+#[derive(Debug)]
+pub enum SchemaFailure {
+    /// A newer lantern migrated the store (its version).
+    Newer(i64),
+    /// The server refused or did not answer.
+    Failed(Failure),
+}
+
+impl From<Failure> for SchemaFailure {
+    fn from(f: Failure) -> SchemaFailure {
+        SchemaFailure::Failed(f)
     }
-    for statement in schema::statements(database, None) {
+}
+
+impl std::fmt::Display for SchemaFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SchemaFailure::Newer(v) => write!(f, "{}", crate::store::StoreFault::Newer(*v)),
+            SchemaFailure::Failed(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Whether to create what is missing from a store whose version is this lantern's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Create {
+    /// Only when the store is new or older (a sensor's start-up: two queries when current).
+    WhenOlder,
+    /// Always (`lantern store init`, which is idempotent).
+    Always,
+}
+
+/// Brings lantern's tables in `database` to [`SCHEMA_VERSION`]: creates what is missing, adds
+/// the columns of later versions to an older store (on every node of its cluster, found from
+/// its Distributed tables when `cluster` is not given) and records the version; refuses a
+/// store a newer lantern migrated. Idempotent, and safe to run from several sensors at once.
+pub async fn ensure_schema(
+    client: &Client,
+    database: &str,
+    cluster: Option<&str>,
+    create: Create,
+) -> Result<(), SchemaFailure> {
+    // The database may not exist yet: the statements name it, the session must not.
+    // Through a Distributed table, an insert returns once every shard has its rows.
+    let session =
+        (client.clone().with_database("default")).with_setting("insert_distributed_sync", "1");
+    let found = stored_version(&session, database).await?;
+    let current = i64::from(SCHEMA_VERSION);
+    match found {
+        Some(v) if v == current && create == Create::WhenOlder => return Ok(()),
+        Some(v) if v > current => return Err(SchemaFailure::Newer(v)),
+        _ => {}
+    }
+    let detected = match cluster {
+        Some(c) => Some(c.to_string()),
+        None => cluster_of(&session, database).await?,
+    };
+    let cluster = detected.as_deref();
+    if let Some(old) = found {
+        let present: Vec<(String, String)> = within(
+            session
+                .query("SELECT table, name FROM system.columns WHERE database = ?")
+                .bind(database)
+                .fetch_all(),
+        )
+        .await?;
+        let has = |t: &str, c: &str| present.iter().any(|(pt, pc)| pt == t && pc == c);
+        let from = u32::try_from(old).unwrap_or(0);
+        for statement in schema::migrations(database, cluster, from, has) {
+            within(session.query(&statement).execute()).await?;
+        }
+    }
+    for statement in schema::statements(database, cluster) {
         within(session.query(&statement).execute()).await?;
     }
+    let applied = crate::output::Rfc3339(crate::capture::Timestamp::now()).to_string();
+    within(
+        session
+            .query(&format!(
+                "INSERT INTO `{database}`.schema_version (version, applied_at) \
+                 VALUES ({SCHEMA_VERSION}, ?)"
+            ))
+            .bind(applied)
+            .execute(),
+    )
+    .await?;
     Ok(())
+}
+
+/// The store's schema version: its greatest migration; 4 for lantern's tables without one
+/// (the releases before version 5); `None` for a database without lantern's tables.
+async fn stored_version(session: &Client, database: &str) -> Result<Option<i64>, Failure> {
+    let tables: Vec<String> = within(
+        session
+            .query(
+                "SELECT name FROM system.tables WHERE database = ? \
+                 AND name IN ('flows', 'schema_version')",
+            )
+            .bind(database)
+            .fetch_all(),
+    )
+    .await?;
+    if tables.iter().any(|t| t == "schema_version") {
+        let version: u32 = within(
+            session
+                .query(&format!(
+                    "SELECT max(version) FROM `{database}`.schema_version"
+                ))
+                .fetch_one(),
+        )
+        .await?;
+        // Created and not yet written (a run stopped half way): as old as its tables.
+        return Ok(Some(if version == 0 { 4 } else { i64::from(version) }));
+    }
+    Ok(tables.iter().any(|t| t == "flows").then_some(4))
+}
+
+/// The cluster of a store whose `flows` is a Distributed table (its engine's first argument).
+async fn cluster_of(session: &Client, database: &str) -> Result<Option<String>, Failure> {
+    let engine: Vec<String> = within(
+        session
+            .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = 'flows'")
+            .bind(database)
+            .fetch_all(),
+    )
+    .await?;
+    Ok(engine.first().and_then(|e| distributed_cluster(e)))
+}
+
+/// `Distributed(sites, db, flows_local, batch_id)` → `sites`.
+fn distributed_cluster(engine: &str) -> Option<String> {
+    let args = engine.strip_prefix("Distributed(")?;
+    let first = args.split(',').next()?.trim();
+    let name = first.trim_matches(|c| c == '`' || c == '\'' || c == '"');
+    (!name.is_empty()).then(|| name.to_string())
 }
 
 /// Rows of one table that carry a batch id and a time.
@@ -341,7 +457,9 @@ pub fn run(shared: Arc<Shared>, client: Client, database: String, target: String
         let entry = Entry::merge(taken.into_iter().map(|(_, entry)| entry));
         let attempt = runtime.block_on(async {
             if !schema_ready {
-                ensure_schema(&client, &database).await?;
+                ensure_schema(&client, &database, None, Create::WhenOlder)
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
             send(&client, &entry, first < suspect_below, &shared.stats).await
         });

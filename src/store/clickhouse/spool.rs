@@ -5,8 +5,11 @@
 //!
 //! The spool is bounded in bytes: past the bound the oldest batches are dropped (never the one
 //! being sent), counted and logged. A lock file keeps two lanterns from sending one spool.
+//! Each file says the schema version of its rows, so batches an older lantern left are read
+//! (and sent) after an upgrade, and a newer lantern's are set aside rather than misread.
 
-use super::rows::{DnsRow, FileRow, FlowRow, PseudonymRow, RollupRow};
+use crate::store::schema::SCHEMA_VERSION;
+use crate::store::{DnsRow, FileRow, FlowRow, PseudonymRow, RollupRow};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::fs::{self, File};
@@ -95,26 +98,76 @@ pub struct Spool {
 
 const SUFFIX: &str = ".batch";
 
-/// What a spool file starts with: the format and its version. A file of another version is
-/// unreadable, and dropped like any unreadable batch.
-const MAGIC: &[u8; 8] = b"LNTSPL01";
+/// What a spool file starts with: the format, then the schema version of its rows as two
+/// digits (`LNTSPL05`). `LNTSPL01` is the first format, whose rows are schema version 4.
+const MAGIC: &[u8; 6] = b"LNTSPL";
 
-/// A batch as its file holds it: [`MAGIC`], then the rows in `postcard` (compact, and parsed
-/// several times faster than JSON, which took two thirds of the sender's time).
+/// A batch as its file holds it: [`MAGIC`] and the version, then the rows in `postcard`
+/// (compact, and parsed several times faster than JSON, which took two thirds of the sender's
+/// time): each table a count and its rows, each row its columns in declaration order.
 fn encode(entry: &Entry) -> io::Result<Vec<u8>> {
     let mut bytes = MAGIC.to_vec();
+    bytes.extend_from_slice(format!("{SCHEMA_VERSION:02}").as_bytes());
     postcard::to_io(entry, &mut bytes).map_err(io::Error::other)?;
     Ok(bytes)
 }
 
+/// The schema version of a batch's rows, from its first 8 bytes.
+fn version(bytes: &[u8]) -> io::Result<u32> {
+    let invalid = || io::Error::new(io::ErrorKind::InvalidData, "not a lantern spool batch");
+    let digits = bytes.strip_prefix(MAGIC.as_slice()).ok_or_else(invalid)?;
+    let digits =
+        std::str::from_utf8(digits.get(..2).ok_or_else(invalid)?).map_err(|_| invalid())?;
+    match digits.parse::<u32>().map_err(|_| invalid())? {
+        1 => Ok(4),
+        v if v > SCHEMA_VERSION => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("written by a newer lantern (schema version {v})"),
+        )),
+        v => Ok(v),
+    }
+}
+
+/// A batch written by this lantern or an earlier one: rows of an earlier version get the
+/// columns added since as their defaults, as the store's migration gives older rows.
 fn decode(bytes: &[u8]) -> io::Result<Entry> {
-    let body = bytes.strip_prefix(MAGIC.as_slice()).ok_or_else(|| {
-        io::Error::new(
+    let v = version(bytes)?;
+    let invalid = |e: postcard::Error| io::Error::new(io::ErrorKind::InvalidData, e);
+    let rest = &bytes[MAGIC.len() + 2..];
+    let (flows, rest) = take_rows(rest, v, FlowRow::take_postcard).map_err(invalid)?;
+    let (dns, rest) = take_rows(rest, v, DnsRow::take_postcard).map_err(invalid)?;
+    let (rollups, rest) = take_rows(rest, v, RollupRow::take_postcard).map_err(invalid)?;
+    let (pseudonyms, rest) = take_rows(rest, v, PseudonymRow::take_postcard).map_err(invalid)?;
+    let (files, rest) = take_rows(rest, v, FileRow::take_postcard).map_err(invalid)?;
+    if !rest.is_empty() {
+        return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            "not a lantern spool batch of this version",
-        )
-    })?;
-    postcard::from_bytes(body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+            "bytes after the last table",
+        ));
+    }
+    Ok(Entry {
+        flows,
+        dns,
+        rollups,
+        pseudonyms,
+        files,
+    })
+}
+
+/// A declared row's `take_postcard`: one row of a schema version, and the bytes after it.
+type TakeRow<R> = fn(&[u8], u32) -> postcard::Result<(R, &[u8])>;
+
+/// One table's rows: their count, then each row. Memory grows with the rows read, never with
+/// the count a damaged file claims.
+fn take_rows<R>(bytes: &[u8], version: u32, take: TakeRow<R>) -> postcard::Result<(Vec<R>, &[u8])> {
+    let (count, mut rest) = postcard::take_from_bytes::<usize>(bytes)?;
+    let mut rows = Vec::new();
+    for _ in 0..count {
+        let (row, after) = take(rest, version)?;
+        rows.push(row);
+        rest = after;
+    }
+    Ok((rows, rest))
 }
 
 fn file_name(seq: u64) -> String {
@@ -266,6 +319,22 @@ impl Spool {
             let read = fs::read(&path).and_then(|b| decode(&b));
             match read {
                 Ok(entry) => entries.push((seq, entry)),
+                Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                    // Not ours to read, nor to throw away: set aside for that lantern.
+                    let aside = path.with_extension("batch.newer");
+                    let kept = fs::rename(&path, &aside);
+                    let mut state = self.lock();
+                    state.sending.retain(|s| *s != seq);
+                    self.forget(&mut state, seq, bytes);
+                    let what = match kept {
+                        Ok(()) => format!("kept as {}", aside.display()),
+                        Err(r) => format!("left in place ({r})"),
+                    };
+                    errors.push(io::Error::new(
+                        e.kind(),
+                        format!("{}: {e}; {what}", path.display()),
+                    ));
+                }
                 Err(e) => {
                     let mut state = self.lock();
                     state.sending.retain(|s| *s != seq);
@@ -325,7 +394,7 @@ mod tests {
             pseudonyms: (0..n)
                 .map(|i| PseudonymRow {
                     token: format!("t{i}"),
-                    sealed: vec![1, 2, 3],
+                    sealed: vec![1, 2, 3].into(),
                 })
                 .collect(),
             ..Entry::default()
@@ -391,7 +460,7 @@ mod tests {
         let spool = Spool::open(dir.path(), 1 << 20).unwrap();
         spool.push(&entry(1)).unwrap();
         spool.push(&entry(2)).unwrap();
-        std::fs::write(dir.path().join(file_name(0)), b"LNTSPL01\x05").unwrap();
+        std::fs::write(dir.path().join(file_name(0)), b"LNTSPL05\x05").unwrap();
         let (entries, errors) = spool.take(Duration::ZERO, u64::MAX);
         let e = errors[0].to_string();
         assert!(
@@ -399,6 +468,54 @@ mod tests {
             "{e}"
         );
         assert_eq!(spool.stats().dropped_batches, 1);
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].1, entry(2));
+    }
+
+    #[test]
+    fn batches_the_previous_release_spooled_are_read_with_the_columns_added_since_empty() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v4/spool");
+        let mut flows = Vec::new();
+        let mut rows = 0;
+        for file in std::fs::read_dir(dir).unwrap() {
+            let bytes = std::fs::read(file.unwrap().path()).unwrap();
+            assert!(bytes.starts_with(b"LNTSPL01"));
+            let entry = decode(&bytes).unwrap();
+            rows += entry.rows();
+            // What this release writes of it reads back the same.
+            assert_eq!(decode(&encode(&entry).unwrap()).unwrap(), entry);
+            flows.extend(entry.flows);
+        }
+        assert!(rows > 0 && !flows.is_empty());
+        for flow in &flows {
+            assert_eq!(flow.sensor, "s1");
+            assert!(
+                flow.batch_id != 0 && flow.ts_us > 1_700_000_000_000_000,
+                "{flow:?}"
+            );
+            assert_eq!((&flow.ech_kind, &flow.name_alternatives), (&None, &None));
+        }
+        assert!(flows.iter().any(|f| f.ja4.is_some() && f.app_id.is_some()));
+    }
+
+    #[test]
+    fn a_batch_of_a_newer_lantern_is_set_aside_not_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), 1 << 20).unwrap();
+        spool.push(&entry(1)).unwrap();
+        spool.push(&entry(2)).unwrap();
+        let mut newer = encode(&entry(1)).unwrap();
+        newer[6..8].copy_from_slice(b"99");
+        std::fs::write(dir.path().join(file_name(0)), newer).unwrap();
+        let (entries, errors) = spool.take(Duration::ZERO, u64::MAX);
+        let e = errors[0].to_string();
+        assert!(
+            e.contains("written by a newer lantern (schema version 99); kept as "),
+            "{e}"
+        );
+        assert_eq!(spool.stats().dropped_batches, 0);
+        assert!(dir.path().join("00000000000000000000.batch.newer").exists());
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].1, entry(2));
     }

@@ -1,0 +1,242 @@
+//! Tables: the one declaration of each store table (see [`schema`](super::schema)): its
+//! columns in order, with their types, what each is made of, and the version that added it.
+//!
+//! Adding a column is one line here (with `=> Opts::new().since(N)` and
+//! [`SCHEMA_VERSION`](super::schema::SCHEMA_VERSION) raised to `N`), plus the field it reads.
+//! Both stores' DDL, inserts and migrations, the spool's decoding of older batches, the store
+//! comparison test and the README's column table follow from it.
+//!
+//! Times are integers in both stores: microseconds since the epoch (`*_us`), rollup hours in
+//! seconds. Booleans are `0`/`1` (ClickHouse 18.16 has no `Bool`). `sensor` is set by the
+//! store that writes the row; `batch_id` by the ClickHouse store, which uses it to tell
+//! whether a retried insert had already landed.
+
+use super::schema::{Opts, Role};
+use crate::capture::Timestamp;
+use crate::decode::Addr;
+use crate::identity::Identity;
+use crate::output::{DnsView, FlowView, Rollup, RollupKey};
+use crate::proto::dns;
+
+/// Microseconds since the epoch.
+pub(crate) fn us(t: Timestamp) -> i64 {
+    t.0.div_euclid(1000)
+}
+
+/// The client address as the store keeps it: its token when pseudonymizing.
+fn client_ip(addr: Addr, identity: &Identity) -> String {
+    identity.client.clone().unwrap_or_else(|| addr.to_string())
+}
+
+/// Text columns of lists: comma-separated, `None` when empty.
+fn joined<'s>(items: impl Iterator<Item = &'s str>) -> Option<String> {
+    let all: Vec<&str> = items.collect();
+    (!all.is_empty()).then(|| all.join(","))
+}
+
+crate::table! {
+    /// A flow to an AI app, or to a name that looks like one.
+    pub struct FlowRow in "flows" from (v: &FlowView<'_>) {
+        /// The sensor that saw it.
+        sensor: String = String::new(),
+        /// First packet.
+        ts_us: i64 = us(v.record.first),
+        /// Last packet.
+        end_ts_us: i64 = us(v.record.last),
+        /// Flow id within the run (number of its first packet).
+        flow_id: u64 = v.record.id,
+        /// Client address, or its pseudonym token.
+        client_ip: String = client_ip(v.record.client.addr, v.identity),
+        /// Client port.
+        client_port: u16 = v.record.client.port,
+        /// Server address.
+        server_ip: String = v.record.server.addr.to_string(),
+        /// Server port.
+        server_port: u16 = v.record.server.port,
+        /// `tcp` or `udp`.
+        transport: String = v.record.transport.name().to_string(),
+        /// `tls`, `http`, `quic`, ...
+        protocol: String = v.record.protocol.name().to_string(),
+        /// The server name the flow was given.
+        server_name: Option<String> = v.server_name.map(str::to_string),
+        /// How the name was known (`sni`, `http_host`, `dns`, ...).
+        name_source: String = v.name_source.name().to_string(),
+        /// Who the flow is attributed to.
+        user: String = v.identity.user.clone(),
+        /// How the user was known.
+        user_source: String = v.identity.source.name().to_string(),
+        /// `person`, `service` or `unknown`.
+        user_kind: String = v.identity.kind(v.app.map(|a| a.app.category)).name().to_string()
+            => Opts::new().default("'unknown'"),
+        /// The device, where known.
+        device: Option<String> = v.identity.device.clone(),
+        /// The user's group, from the static map.
+        user_group: Option<String> = v.identity.group.clone(),
+        /// The catalogued app.
+        app_id: Option<String> = v.app.map(|a| a.app.id.clone()),
+        /// The catalog pattern or request rule that identified the app.
+        app_pattern: Option<String> = v.app.map(|a| a.pattern.to_string()),
+        /// 1 when not catalogued but the name looks like AI.
+        candidate: u8 = u8::from(v.candidate),
+        /// Payload bytes client to server.
+        bytes_up: u64 = v.record.bytes[0],
+        /// Payload bytes server to client.
+        bytes_down: u64 = v.record.bytes[1],
+        /// Packets client to server.
+        packets_up: u64 = v.record.packets[0],
+        /// Packets server to client.
+        packets_down: u64 = v.record.packets[1],
+        /// The TLS version the ClientHello offered.
+        tls_version: Option<String> = v.record.tls().map(|t| t.version.clone()),
+        /// ALPN protocols offered, comma-separated.
+        tls_alpn: Option<String> = v.record.tls().map(|t| t.alpn.join(",")),
+        /// JA4 fingerprint of the ClientHello.
+        ja4: Option<String> = v.record.tls().and_then(|t| t.ja4.clone()),
+        /// 1 when the ClientHello carried an ECH extension.
+        ech: Option<u8> = v.record.tls().map(|t| u8::from(t.ech)),
+        /// What the ECH extension was taken for: `none`, `grease`, `real`, `unknown`.
+        ech_kind: Option<String> = v.record.tls().map(|_| v.ech.name().to_string())
+            => Opts::new().since(5),
+        /// For a name from DNS, the other names in force for the address at the flow's start,
+        /// comma-separated.
+        name_alternatives: Option<String> = joined(v.name_alternatives.iter().flatten().copied())
+            => Opts::new().since(5),
+        /// The ClickHouse insert the row belongs to.
+        batch_id: u64 = 0 => Opts::new().clickhouse_only(),
+    }
+}
+
+crate::table! {
+    /// A DNS lookup of an AI app's name, or of a name that looks like one.
+    pub struct DnsRow in "dns" from (v: &DnsView<'_>) {
+        /// The sensor that saw it.
+        sensor: String = String::new(),
+        /// Query time.
+        ts_us: i64 = us(v.record.ts),
+        /// The flow that carried it.
+        flow_id: u64 = v.record.flow_id,
+        /// Client address, or its pseudonym token.
+        client_ip: String = client_ip(v.record.client.addr, v.identity),
+        /// Client port.
+        client_port: u16 = v.record.client.port,
+        /// Resolver address.
+        server_ip: String = v.record.server.addr.to_string(),
+        /// Resolver port.
+        server_port: u16 = v.record.server.port,
+        /// `udp` or `tcp`.
+        transport: String = v.record.transport.name().to_string(),
+        /// The name looked up.
+        query: String = v.record.query.clone(),
+        /// Query type mnemonic.
+        qtype: String = dns::type_name(v.record.qtype),
+        /// Response code mnemonic, if answered.
+        rcode: Option<String> = v.record.rcode.map(dns::rcode_name),
+        /// Answers, comma-separated.
+        answers: String = answers(v),
+        /// Who the lookup is attributed to.
+        user: String = v.identity.user.clone(),
+        /// How the user was known.
+        user_source: String = v.identity.source.name().to_string(),
+        /// `person`, `service` or `unknown`.
+        user_kind: String = v.identity.kind(v.app.map(|a| a.app.category)).name().to_string()
+            => Opts::new().default("'unknown'"),
+        /// The device, where known.
+        device: Option<String> = v.identity.device.clone(),
+        /// The user's group, from the static map.
+        user_group: Option<String> = v.identity.group.clone(),
+        /// The catalogued app.
+        app_id: Option<String> = v.app.map(|a| a.app.id.clone()),
+        /// The catalog pattern that identified the app.
+        app_pattern: Option<String> = v.app.map(|a| a.pattern.to_string()),
+        /// 1 when not catalogued but the name looks like AI.
+        candidate: u8 = u8::from(v.candidate),
+        /// The ClickHouse insert the row belongs to.
+        batch_id: u64 = 0 => Opts::new().clickhouse_only(),
+    }
+}
+
+fn answers(v: &DnsView<'_>) -> String {
+    let all: Vec<String> = v
+        .record
+        .answers
+        .iter()
+        .map(|a| a.data.to_string())
+        .collect();
+    all.join(",")
+}
+
+crate::table! {
+    /// One hour of one user's use of one app, added to by every write.
+    pub struct RollupRow in "rollups_hourly" from (r: (&RollupKey, &Rollup)) {
+        /// The sensor that saw it.
+        sensor: String = String::new() => Opts::new().role(Role::Key),
+        /// Start of the hour, seconds since the epoch.
+        hour: i64 = r.0.hour.secs() => Opts::new().role(Role::Key),
+        /// Who.
+        user: String = r.0.user.clone() => Opts::new().role(Role::Key),
+        /// The app.
+        app_id: String = r.0.app_id.clone() => Opts::new().role(Role::Key),
+        /// How the user was known.
+        user_source: String = r.0.user_source.to_string() => Opts::new().role(Role::Key),
+        /// `person`, `service` or `unknown`.
+        user_kind: String = r.0.user_kind.to_string() => Opts::new().role(Role::Key),
+        /// The device, empty when not known.
+        device: String = r.0.device.clone() => Opts::new().role(Role::Key),
+        /// The user's group, empty when not known.
+        user_group: String = r.0.group.clone() => Opts::new().role(Role::Key),
+        /// Flows.
+        flows: u64 = r.1.flows => Opts::new().role(Role::Sum),
+        /// DNS lookups.
+        dns_lookups: u64 = r.1.dns_lookups => Opts::new().role(Role::Sum),
+        /// Payload bytes up.
+        bytes_up: u64 = r.1.bytes_up => Opts::new().role(Role::Sum),
+        /// Payload bytes down.
+        bytes_down: u64 = r.1.bytes_down => Opts::new().role(Role::Sum),
+        /// Earliest activity in the hour.
+        first_seen_us: i64 = us(r.1.first_seen) => Opts::new().role(Role::Min),
+        /// Latest activity in the hour.
+        last_seen_us: i64 = us(r.1.last_seen) => Opts::new().role(Role::Max),
+        /// The ClickHouse insert the row belongs to.
+        batch_id: u64 = 0 => Opts::new().clickhouse_only(),
+    }
+}
+
+crate::table! {
+    /// A capture file ingested (or being ingested) by a replay.
+    pub struct FileRow in "files" {
+        /// Its id.
+        id: i64 => Opts::new().sqlite_row_id(),
+        /// The sensor that ingested it.
+        sensor: String,
+        /// Its path then.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+        /// SHA-256 of the whole file, hex.
+        sha256: String,
+        /// Packets read.
+        packets: u64,
+        /// First packet.
+        first_ts_us: Option<i64>,
+        /// Last packet.
+        last_ts_us: Option<i64>,
+        /// 1 when the replay read it to the end.
+        complete: u8,
+        /// Why it was not read to the end.
+        error: Option<String>,
+        /// When the ingestion started (wall clock, RFC 3339).
+        ingested_at: String,
+        /// 1 when ingestion starts, 2 when it ended: the latest wins.
+        version: u64 => Opts::new().clickhouse_only(),
+    }
+}
+
+crate::table! {
+    /// A pseudonym token and the sealed name behind it (written only when pseudonymizing).
+    pub struct PseudonymRow in "pseudonyms" {
+        /// The token in every other table.
+        token: String,
+        /// The name, sealed with the operator's key.
+        sealed: serde_bytes::ByteBuf,
+    }
+}
