@@ -1,0 +1,630 @@
+//! Upgrades: stores and spools written by the previous release (schema version 4) are
+//! migrated or sent by this one with every row kept, and a store from a newer lantern is
+//! refused with one line.
+//!
+//! The previous release's output is in `tests/fixtures/schema-v4/`: a SQLite store, the
+//! ClickHouse tables as that release created them (single node and the two-shard cluster) with
+//! their rows, and a spool it left while its server was away. They were made by the ignored
+//! test at the end of this file with that release's binary:
+//! `LANTERN_PREVIOUS=/path/to/old/lantern cargo test --release --test upgrade -- --ignored`.
+
+mod common;
+
+use common::clickhouse::{ClickHouse, Cluster, arg, work_dir};
+use common::{lantern_in, own};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v4")
+}
+
+/// The tables the previous release wrote rows into (rollups_hourly is the view's).
+const TABLES: [&str; 5] = ["flows", "dns", "rollups_in", "files", "pseudonyms"];
+
+/// The objects the previous release created, in the order to create them.
+const OBJECTS: [&str; 7] = [
+    "flows",
+    "dns",
+    "rollups_in",
+    "rollups_hourly",
+    "files",
+    "pseudonyms",
+    "rollups_mv",
+];
+
+/// The captures the fixtures were written from.
+const CAPTURES: [&str; 6] = [
+    "curl-chatgpt.pcap",
+    "chromium-claude.pcap",
+    "chromium-shared-cdn.pcap",
+    "dns-lookups.pcap",
+    "http-ollama.pcap",
+    "http-local-models.pcap",
+];
+
+fn run_ok(dir: &Path, args: &[&str]) -> common::Run {
+    let run = lantern_in(Some(dir), &[], args);
+    assert_eq!(run.status, 0, "lantern {args:?}: {}", run.stderr);
+    run
+}
+
+/// Statements separated by a line holding `;`.
+fn statements(text: &str) -> Vec<&str> {
+    text.split("\n;\n")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Creates the previous release's tables on `node` and loads its rows (through `prefix`, the
+/// table names rows are inserted into: `""` or, on a cluster, the Distributed tables).
+fn load_previous(node: &ClickHouse, schema: &str, database: &str, rows: bool) {
+    node.query(&format!("CREATE DATABASE IF NOT EXISTS `{database}`"));
+    let ddl = std::fs::read_to_string(fixtures().join(schema)).unwrap();
+    let ddl = ddl.replace("prev.", &format!("{database}."));
+    for statement in statements(&ddl) {
+        node.query(statement);
+    }
+    if rows {
+        for table in TABLES {
+            let data = std::fs::read_to_string(fixtures().join(format!("{table}.tsv"))).unwrap();
+            node.query(&format!(
+                "INSERT INTO `{database}`.{table} FORMAT TabSeparated\n{data}"
+            ));
+        }
+    }
+}
+
+/// The previous release's rows of `table`, as it wrote them, sorted: the columns it had.
+fn previous_rows(table: &str) -> Vec<String> {
+    let data = std::fs::read_to_string(fixtures().join(format!("{table}.tsv"))).unwrap();
+    let mut rows: Vec<String> = data.lines().map(str::to_string).collect();
+    rows.sort();
+    rows
+}
+
+/// The columns of `table` the previous release had, in its order.
+fn previous_columns(table: &str) -> String {
+    std::fs::read_to_string(fixtures().join(format!("{table}.columns")))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+fn clickhouse_rows(node: &ClickHouse, database: &str, table: &str) -> Vec<String> {
+    let columns = previous_columns(table);
+    let answer = node.query(&format!(
+        "SELECT {columns} FROM `{database}`.{table} FORMAT TabSeparated"
+    ));
+    // Rows a run of this release added after the upgrade (sensor `s2`) are not the fixture's.
+    let mut rows: Vec<String> = (answer.lines())
+        .filter(|r| !r.starts_with("s2\t") && !r.contains("\ts2\t"))
+        .map(str::to_string)
+        .collect();
+    rows.sort();
+    rows
+}
+
+fn assert_every_previous_row_kept(node: &ClickHouse, database: &str) {
+    for table in TABLES {
+        let want = previous_rows(table);
+        assert!(!want.is_empty(), "the fixture has {table} rows");
+        assert_eq!(
+            clickhouse_rows(node, database, table),
+            want,
+            "{database}.{table}"
+        );
+    }
+}
+
+fn columns_of(node: &ClickHouse, database: &str, table: &str) -> String {
+    node.query(&format!(
+        "SELECT name FROM system.columns WHERE database = '{database}' AND table = '{table}' FORMAT TSV"
+    ))
+}
+
+fn version_of(node: &ClickHouse, database: &str) -> String {
+    node.query(&format!(
+        "SELECT max(version) FROM `{database}`.schema_version FORMAT TSV"
+    ))
+    .trim()
+    .to_string()
+}
+
+fn sqlite_rows(db: &Path, table: &str, columns: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut query = conn
+        .prepare(&format!("SELECT {columns} FROM {table}"))
+        .unwrap();
+    let n = query.column_count();
+    let mut rows: Vec<String> = query
+        .query_map([], |r| {
+            let cells: Vec<String> = (0..n)
+                .map(|i| match r.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Null => "NULL".to_string(),
+                    rusqlite::types::ValueRef::Integer(i) => i.to_string(),
+                    rusqlite::types::ValueRef::Real(f) => f.to_string(),
+                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into(),
+                    rusqlite::types::ValueRef::Blob(b) => format!("{b:?}"),
+                })
+                .collect();
+            Ok(cells.join("\t"))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// The columns a SQLite table has, in order.
+fn sqlite_columns(db: &Path, table: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut query = conn
+        .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+        .unwrap();
+    query
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn a_sqlite_store_of_the_previous_release_is_migrated_on_open_with_every_row_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.db");
+    std::fs::copy(fixtures().join("store.db"), &db).unwrap();
+    let tables = ["flows", "dns", "rollups_hourly", "files", "pseudonyms"];
+    let before: Vec<(Vec<String>, Vec<String>)> = tables
+        .iter()
+        .map(|t| {
+            let columns = sqlite_columns(&db, t);
+            let rows = sqlite_rows(&db, t, &columns.join(", "));
+            assert!(!rows.is_empty(), "the fixture has {t} rows");
+            (columns, rows)
+        })
+        .collect();
+    assert!(!sqlite_columns(&db, "flows").contains(&"ech_kind".to_string()));
+    // Opening it for a report migrates it.
+    let period = ["--from", "1970-01-01", "--to", "2100-12-31"];
+    let mut args = vec![
+        "report",
+        "--store",
+        db.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    args.extend(period);
+    let report = run_ok(dir.path(), &args);
+    assert!(
+        report.stdout.contains("openai-chatgpt"),
+        "{}",
+        report.stdout
+    );
+    for (table, (columns, rows)) in tables.iter().zip(&before) {
+        assert_eq!(
+            &sqlite_rows(&db, table, &columns.join(", ")),
+            rows,
+            "{table} kept"
+        );
+    }
+    let flows = sqlite_columns(&db, "flows");
+    assert!(
+        flows.contains(&"ech_kind".to_string()) && flows.contains(&"name_alternatives".to_string())
+    );
+    assert!(
+        sqlite_rows(&db, "flows", "ech_kind, name_alternatives")
+            .iter()
+            .all(|r| r == "NULL\tNULL"),
+        "older rows have no ECH kind"
+    );
+    assert_eq!(sqlite_rows(&db, "meta", "value"), ["5"]);
+    // New rows go in beside the old ones, with their ECH kind.
+    let captures: Vec<String> = CAPTURES.iter().map(|c| arg(&own(c))).collect();
+    let mut replay = vec!["replay", "--quiet", "--force", "--sensor", "s2", "--store"];
+    replay.push(db.to_str().unwrap());
+    replay.extend(captures.iter().map(String::as_str));
+    run_ok(dir.path(), &replay);
+    let kinds = sqlite_rows(&db, "flows", "count(ech_kind)");
+    assert_ne!(kinds, ["0"], "rows of this release carry their ECH kind");
+}
+
+/// Writes a SQLite store from the fixtures' captures as the fixture maker did.
+fn write_like_the_fixtures(dir: &Path, db: &Path) {
+    let key = dir.join("key");
+    std::fs::write(&key, "works council key, kept by the DPO\n").unwrap();
+    let (db, key) = (arg(db), arg(&key));
+    let captures: Vec<String> = CAPTURES.iter().map(|c| arg(&own(c))).collect();
+    let mut args = vec!["replay", "--quiet", "--sensor", "s1", "--store", &db];
+    args.extend(captures.iter().map(String::as_str));
+    run_ok(dir, &args);
+    let identity = arg(&own("identity.pcap"));
+    run_ok(
+        dir,
+        &[
+            "replay",
+            "--quiet",
+            "--sensor",
+            "s1",
+            "--store",
+            &db,
+            "--pseudonymize",
+            &key,
+            &identity,
+        ],
+    );
+}
+
+#[test]
+fn this_release_writes_the_rows_and_reports_the_previous_one_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("fresh.db");
+    write_like_the_fixtures(dir.path(), &fresh);
+    let old = dir.path().join("old.db");
+    std::fs::copy(fixtures().join("store.db"), &old).unwrap();
+    for table in ["flows", "dns", "rollups_hourly", "pseudonyms", "files"] {
+        let mut columns = sqlite_columns(&old, table);
+        // Wall-clock times of the ingestion differ between any two runs.
+        columns.retain(|c| c != "ingested_at");
+        let columns = columns.join(", ");
+        assert_eq!(
+            sqlite_rows(&fresh, table, &columns),
+            sqlite_rows(&old, table, &columns),
+            "{table}"
+        );
+    }
+    let report = |db: &Path| {
+        let args = [
+            "report",
+            "--store",
+            db.to_str().unwrap(),
+            "--format",
+            "json",
+        ];
+        let period = ["--from", "2026-01-01", "--to", "2027-01-01"];
+        let all: Vec<&str> = args.iter().chain(&period).copied().collect();
+        run_ok(dir.path(), &all).stdout
+    };
+    assert_eq!(report(&fresh), report(&old));
+}
+
+#[test]
+fn a_store_written_by_a_newer_lantern_is_refused_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("newer.db");
+    std::fs::copy(fixtures().join("store.db"), &db).unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let run = lantern_in(
+        Some(dir.path()),
+        &[],
+        &["report", "--store", db.to_str().unwrap()],
+    );
+    assert_eq!(run.status, 1);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "lantern: {}: store schema version 99 is newer than this lantern's (5); use a newer lantern\n",
+            db.display()
+        )
+    );
+}
+
+#[test]
+fn a_clickhouse_store_of_the_previous_release_is_migrated_at_start_up_and_by_init() {
+    let Some(server) = ClickHouse::start("upgrade") else {
+        return;
+    };
+    let dir = tempfile::tempdir_in(work_dir()).unwrap();
+    for (database, how) in [("by_start", "replay"), ("by_init", "init")] {
+        load_previous(&server, "clickhouse-single.sql", database, true);
+        assert!(!columns_of(&server, database, "flows").contains("ech_kind"));
+        let url = server.url(database);
+        match how {
+            "init" => {
+                run_ok(dir.path(), &["store", "init", "--store", &url]);
+            }
+            _ => {
+                let spool = dir.path().join(database);
+                run_ok(
+                    dir.path(),
+                    &[
+                        "replay",
+                        "--quiet",
+                        "--sensor",
+                        "s2",
+                        "--store",
+                        &url,
+                        "--spool",
+                        spool.to_str().unwrap(),
+                        &arg(&own("curl-chatgpt.pcap")),
+                        "--force",
+                    ],
+                );
+            }
+        }
+        let columns = columns_of(&server, database, "flows");
+        assert!(
+            columns.contains("ech_kind\n") && columns.contains("name_alternatives\n"),
+            "{database}: {columns}"
+        );
+        assert_eq!(version_of(&server, database), "5", "{database}");
+        assert_every_previous_row_kept(&server, database);
+        if how == "replay" {
+            let new = server.count(&format!(
+                "SELECT count() FROM `{database}`.flows WHERE sensor = 's2' AND ech_kind IS NOT NULL"
+            ));
+            assert!(new > 0, "the replay's rows went in with their ECH kind");
+        }
+    }
+    // A store a newer lantern migrated is refused, with one line.
+    server.query("INSERT INTO by_init.schema_version (version, applied_at) VALUES (99, 'later')");
+    let run = lantern_in(
+        Some(dir.path()),
+        &[],
+        &["store", "init", "--store", &server.url("by_init")],
+    );
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.ends_with(
+            "store schema version 99 is newer than this lantern's (5); use a newer lantern\n"
+        ) && run.stderr.lines().count() == 1,
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_cluster_of_the_previous_release_is_migrated_on_local_and_distributed_tables() {
+    let Some(cluster) = Cluster::start("upgrade_cluster") else {
+        return;
+    };
+    let dir = tempfile::tempdir_in(work_dir()).unwrap();
+    let (one, two) = (&cluster.nodes[0], &cluster.nodes[1]);
+    for node in [one, two] {
+        load_previous(node, "clickhouse-cluster.sql", "sites_db", false);
+    }
+    for table in TABLES {
+        let data = std::fs::read_to_string(fixtures().join(format!("{table}.tsv"))).unwrap();
+        // All on the first shard, which reads through the Distributed tables see whole.
+        one.query(&format!(
+            "INSERT INTO sites_db.{table}_local FORMAT TabSeparated\n{data}"
+        ));
+    }
+    // Start-up (a replay, without --cluster) finds the cluster and migrates every node.
+    let spool = dir.path().join("spool");
+    let run = run_ok(
+        dir.path(),
+        &[
+            "replay",
+            "--quiet",
+            "--sensor",
+            "s2",
+            "--store",
+            &two.url("sites_db"),
+            "--spool",
+            spool.to_str().unwrap(),
+            &arg(&own("curl-chatgpt.pcap")),
+            "--force",
+        ],
+    );
+    assert_eq!(run.stderr, "", "the replay says nothing");
+    for (i, node) in [one, two].into_iter().enumerate() {
+        for table in ["flows", "flows_local"] {
+            let columns = columns_of(node, "sites_db", table);
+            assert!(
+                columns.contains("ech_kind\n") && columns.contains("name_alternatives\n"),
+                "node {i}, {table}: {columns}{}",
+                node.log()
+            );
+        }
+        assert_eq!(version_of(node, "sites_db"), "5");
+    }
+    for node in [one, two] {
+        for table in TABLES {
+            let (want, got) = (
+                previous_rows(table),
+                clickhouse_rows(node, "sites_db", table),
+            );
+            assert_eq!(got, want, "{table} through the Distributed table");
+        }
+    }
+    let new = one
+        .count("SELECT count() FROM sites_db.flows WHERE sensor = 's2' AND ech_kind IS NOT NULL");
+    assert!(new > 0);
+}
+
+#[test]
+fn a_spool_left_by_the_previous_release_is_sent_after_an_upgrade() {
+    let Some(server) = ClickHouse::start("upgrade_spool") else {
+        return;
+    };
+    let dir = tempfile::tempdir_in(work_dir()).unwrap();
+    let url = server.url("from_spool");
+    run_ok(dir.path(), &["store", "init", "--store", &url]);
+    // The spool as the previous release left it, under the name this store's spool has.
+    let spool = dir.path().join("spool");
+    let port = server
+        .url("")
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    let store_spool = spool.join(format!("127_0_0_1_{port}_from_spool"));
+    std::fs::create_dir_all(&store_spool).unwrap();
+    let mut batches = 0;
+    for entry in std::fs::read_dir(fixtures().join("spool")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), store_spool.join(entry.file_name())).unwrap();
+        batches += 1;
+    }
+    assert!(batches > 0);
+    let run = run_ok(
+        dir.path(),
+        &[
+            "replay",
+            "--store",
+            &url,
+            "--spool",
+            spool.to_str().unwrap(),
+            &arg(&own("dns-lookups.pcap")),
+            "--force",
+        ],
+    );
+    assert!(run.stderr.contains(" batches ("), "{}", run.stderr);
+
+    let left: Vec<_> = std::fs::read_dir(&store_spool)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".batch"))
+        .collect();
+    assert!(left.is_empty(), "the spool is sent: {left:?}");
+    // The spool's rows are those the fixture's store holds, from another run of the same
+    // captures: the same but for batch ids, file ids and wall-clock times.
+    for table in ["flows", "dns", "rollups_in", "files"] {
+        let columns = previous_columns(table);
+        let names: Vec<&str> = columns.split(", ").collect();
+        let same = |row: &str| -> String {
+            let cells = row.split('\t').zip(&names);
+            let kept = cells.filter(|(_, n)| !["batch_id", "id", "ingested_at"].contains(n));
+            kept.map(|(c, _)| c).collect::<Vec<_>>().join("\t")
+        };
+        let mut want: Vec<String> = previous_rows(table).iter().map(|r| same(r)).collect();
+        let mut got: Vec<String> = (clickhouse_rows(&server, "from_spool", table).iter())
+            .map(|r| same(r))
+            .collect();
+        // The replay after the upgrade added its own rows of dns-lookups.pcap, as the fixture's did.
+        want.sort();
+        got.sort();
+        let missing: Vec<&String> = want.iter().filter(|r| !got.contains(r)).collect();
+        assert!(
+            missing.is_empty(),
+            "{table}: spooled rows missing: {missing:#?}"
+        );
+    }
+}
+
+/// Makes `tests/fixtures/schema-v4/` with the previous release's binary (`LANTERN_PREVIOUS`).
+#[test]
+#[ignore]
+fn make_fixtures_with_the_previous_release() {
+    let previous = std::env::var("LANTERN_PREVIOUS").expect("LANTERN_PREVIOUS=old lantern");
+    let out = fixtures();
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(out.join("spool")).unwrap();
+    let dir = tempfile::tempdir_in(work_dir()).unwrap();
+    let old = |args: &[&str]| {
+        let run = Command::new(&previous)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            run.status.success() || args.contains(&"--force"),
+            "{args:?}: {stderr}"
+        );
+    };
+    let key = dir.path().join("key");
+    std::fs::write(&key, "works council key, kept by the DPO\n").unwrap();
+    let captures: Vec<String> = CAPTURES.iter().map(|c| arg(&own(c))).collect();
+    let write_into = |store: &str, spool: &Path, force: bool| {
+        let spool = arg(spool);
+        let mut args = vec![
+            "replay", "--quiet", "--sensor", "s1", "--store", store, "--spool", &spool,
+        ];
+        args.extend(captures.iter().map(String::as_str));
+        if force {
+            args.push("--force");
+        }
+        old(&args);
+        let identity = arg(&own("identity.pcap"));
+        let key = arg(&key);
+        let mut args = vec![
+            "replay",
+            "--quiet",
+            "--sensor",
+            "s1",
+            "--store",
+            store,
+            "--spool",
+            &spool,
+            "--pseudonymize",
+            &key,
+            &identity,
+        ];
+        if force {
+            args.push("--force");
+        }
+        old(&args);
+    };
+    // SQLite.
+    let db = dir.path().join("store.db");
+    write_into(&arg(&db), &dir.path().join("unused"), false);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("VACUUM INTO ?1", [arg(&out.join("store.db"))])
+        .unwrap();
+    // ClickHouse, single node.
+    let server = ClickHouse::start("fixtures").expect("clickhouse");
+    let url = server.url("prev");
+    old(&["store", "init", "--store", &url]);
+    write_into(&url, &dir.path().join("spool-single"), false);
+    let mut ddl = String::new();
+    for object in OBJECTS {
+        ddl += &server.query(&format!(
+            "SHOW CREATE TABLE prev.{object} FORMAT TabSeparatedRaw"
+        ));
+        ddl += "\n;\n";
+    }
+    std::fs::write(out.join("clickhouse-single.sql"), ddl).unwrap();
+    for table in TABLES {
+        let rows = server.query(&format!("SELECT * FROM prev.{table} FORMAT TabSeparated"));
+        std::fs::write(out.join(format!("{table}.tsv")), rows).unwrap();
+        let columns = server.query(&format!(
+            "SELECT name FROM system.columns WHERE database = 'prev' AND table = '{table}' FORMAT TSV"
+        ));
+        let columns: Vec<&str> = columns.lines().collect();
+        std::fs::write(
+            out.join(format!("{table}.columns")),
+            columns.join(", ") + "\n",
+        )
+        .unwrap();
+    }
+    // A spool left while the server was away (nothing listens on port 9).
+    let away = "clickhouse://127.0.0.1:9/prev";
+    let spool = dir.path().join("spool-away");
+    write_into(away, &spool, true);
+    let sub = std::fs::read_dir(&spool).unwrap().next().unwrap().unwrap();
+    for batch in std::fs::read_dir(sub.path()).unwrap() {
+        let batch = batch.unwrap();
+        if batch.file_name().to_string_lossy().ends_with(".batch") {
+            std::fs::copy(batch.path(), out.join("spool").join(batch.file_name())).unwrap();
+        }
+    }
+    drop(server);
+    // The two-shard cluster.
+    let cluster = Cluster::start("fixtures_cluster").expect("cluster");
+    let url = cluster.nodes[0].url("sites_db");
+    old(&["store", "init", "--store", &url, "--cluster", "sites"]);
+    let mut ddl = String::new();
+    for object in OBJECTS {
+        for name in [format!("{object}_local"), object.to_string()] {
+            if object == "rollups_mv" && name.ends_with("_local") {
+                continue;
+            }
+            ddl += &cluster.nodes[0].query(&format!(
+                "SHOW CREATE TABLE sites_db.{name} FORMAT TabSeparatedRaw"
+            ));
+            ddl += "\n;\n";
+        }
+    }
+    std::fs::write(out.join("clickhouse-cluster.sql"), ddl).unwrap();
+}
