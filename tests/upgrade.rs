@@ -49,6 +49,18 @@ fn run_ok(dir: &Path, args: &[&str]) -> common::Run {
     run
 }
 
+/// `lantern replay --force` of one of this project's captures as sensor `s2` into the
+/// ClickHouse store `url`, with its spool under `dir`: a sensor of this release starting up.
+fn replay_as_s2(dir: &Path, url: &str, capture: &str) -> common::Run {
+    let spool = arg(&dir.join("spool"));
+    let capture = arg(&own(capture));
+    let args = [
+        "replay", "--quiet", "--force", "--sensor", "s2", "--store", url, "--spool", &spool,
+        &capture,
+    ];
+    run_ok(dir, &args)
+}
+
 /// Statements separated by a line holding `;`.
 fn statements(text: &str) -> Vec<&str> {
     text.split("\n;\n")
@@ -332,22 +344,7 @@ fn a_clickhouse_store_of_the_previous_release_is_migrated_at_start_up_and_by_ini
                 run_ok(dir.path(), &["store", "init", "--store", &url]);
             }
             _ => {
-                let spool = dir.path().join(database);
-                run_ok(
-                    dir.path(),
-                    &[
-                        "replay",
-                        "--quiet",
-                        "--sensor",
-                        "s2",
-                        "--store",
-                        &url,
-                        "--spool",
-                        spool.to_str().unwrap(),
-                        &arg(&own("curl-chatgpt.pcap")),
-                        "--force",
-                    ],
-                );
+                replay_as_s2(dir.path(), &url, "curl-chatgpt.pcap");
             }
         }
         let columns = columns_of(&server, database, "flows");
@@ -399,22 +396,7 @@ fn a_cluster_of_the_previous_release_is_migrated_on_local_and_distributed_tables
         ));
     }
     // Start-up (a replay, without --cluster) finds the cluster and migrates every node.
-    let spool = dir.path().join("spool");
-    let run = run_ok(
-        dir.path(),
-        &[
-            "replay",
-            "--quiet",
-            "--sensor",
-            "s2",
-            "--store",
-            &two.url("sites_db"),
-            "--spool",
-            spool.to_str().unwrap(),
-            &arg(&own("curl-chatgpt.pcap")),
-            "--force",
-        ],
-    );
+    let run = replay_as_s2(dir.path(), &two.url("sites_db"), "curl-chatgpt.pcap");
     assert_eq!(run.stderr, "", "the replay says nothing");
     for (i, node) in [one, two].into_iter().enumerate() {
         for table in ["flows", "flows_local"] {
