@@ -271,6 +271,121 @@ fn local_model_servers_by_request() {
 }
 
 #[test]
+fn company_llm_gateways_by_the_api_under_a_prefix_of_their_own() {
+    let c = catalog();
+    let gateway = |path| {
+        c.classify(Some("llm-gw.corp.lan"), Some(("POST", path)), 8080)
+            .0
+            .map(|hit| {
+                (
+                    hit.app.id.clone(),
+                    hit.app.category.name(),
+                    hit.pattern.to_string(),
+                )
+            })
+    };
+    for (path, rule) in [
+        (
+            "/model-center/api/llm/openai/v1/chat/completions",
+            "*/v1/chat/completions",
+        ),
+        ("/litellm/v1/embeddings", "*/v1/embeddings"),
+        ("/api/v1/messages", "*/v1/messages"),
+        ("/gw/openai/v1/responses?stream=true", "*/v1/responses"),
+    ] {
+        assert_eq!(
+            gateway(path),
+            Some((
+                "llm-gateway".into(),
+                "ai_gateway",
+                format!("POST {rule} on any port")
+            )),
+            "{path}"
+        );
+    }
+    // The bare API path is a model server's; other paths are nothing.
+    assert_eq!(
+        gateway("/v1/chat/completions").unwrap().0,
+        "openai-compatible-server"
+    );
+    assert_eq!(gateway("/model-center/api/llm/openai/v1/models"), None);
+    for (host, id) in [
+        ("gateway.ai.cloudflare.com", "cloudflare-ai-gateway"),
+        ("oai.helicone.ai", "helicone"),
+        ("api.portkey.ai", "portkey"),
+        ("ai-gateway.vercel.sh", "vercel-ai-gateway"),
+    ] {
+        let hit = c.identify(host).unwrap();
+        assert_eq!(
+            (hit.app.id.as_str(), hit.app.category.name()),
+            (id, "ai_gateway")
+        );
+    }
+}
+
+/// The hosts of `signatures/reviewed_rejects.tsv`, with their reasons.
+fn reviewed_rejects() -> std::collections::HashMap<String, String> {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures/reviewed_rejects.tsv");
+    let text = std::fs::read_to_string(path).unwrap();
+    (text.lines().skip(1))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('\t').collect();
+            assert_eq!(cells.len(), 4, "{l}");
+            assert!(cells[3].len() > 20, "a reason: {l}");
+            (cells[0].to_string(), cells[3].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn every_remote_mcp_host_of_the_lists_is_an_mcp_server_or_rejected_with_a_reason() {
+    let c = catalog();
+    let rejected = reviewed_rejects();
+    let rows = tsv("lists/mcp_remote.tsv");
+    assert!(rows.len() >= 130, "{} rows", rows.len());
+    let mut servers = 0;
+    for row in &rows {
+        let host = &row["hostname"];
+        match c.identify(host) {
+            Some(hit) if hit.app.category.name() == "mcp_server" => {
+                servers += 1;
+                assert!(
+                    !rejected.contains_key(host),
+                    "{host} both taken and rejected"
+                );
+                assert!(!hit.app.sources.is_empty(), "{host}");
+            }
+            _ => assert!(
+                rejected.contains_key(host),
+                "{host} ({}) is neither an mcp_server app nor in reviewed_rejects.tsv",
+                row["vendor"]
+            ),
+        }
+    }
+    assert!(servers >= 80, "{servers} MCP servers");
+    // The vendors the issue names, by their documented hosts.
+    for (host, id) in [
+        ("mcp.atlassian.com", "atlassian-mcp"),
+        ("mcp.notion.com", "notion-mcp"),
+        ("mcp.linear.app", "linear-mcp"),
+        ("mcp.sentry.dev", "sentry-mcp"),
+        ("mcp.stripe.com", "stripe-mcp"),
+        ("mcp.asana.com", "asana-mcp"),
+        ("mcp.paypal.com", "paypal-mcp"),
+        ("mcp.zapier.com", "zapier-mcp"),
+        ("docs.mcp.cloudflare.com", "cloudflare-docs-mcp"),
+    ] {
+        assert_eq!(app(&c, host).as_deref(), Some(id), "{host}");
+    }
+    // Paths on a product's host are not taken: the host says nothing of MCP.
+    for host in ["api.githubcopilot.com", "hf.co", "app.hubspot.com"] {
+        assert!(rejected.contains_key(host), "{host}");
+    }
+    assert_eq!(app(&c, "huggingface.co").as_deref(), Some("huggingface"));
+}
+
+#[test]
 fn catalog_commands() {
     let run = lantern(&["catalog", "validate"]);
     assert_eq!(run.status, 0, "{}", run.stderr);

@@ -215,10 +215,13 @@ impl Builder {
         if app.domains.is_empty() && app.requests.is_empty() {
             return Err((id_at, format!("app {id:?} has no domains and no requests")));
         }
-        if !app.requests.is_empty() && app.category != Category::LocalModelServer {
+        let by_request = [Category::LocalModelServer, Category::AiGateway];
+        if !app.requests.is_empty() && !by_request.contains(&app.category) {
             return Err((
                 app.requests[0].span().start,
-                format!("app {id:?}: requests are for category local_model_server only"),
+                format!(
+                    "app {id:?}: requests are for categories local_model_server and ai_gateway only"
+                ),
             ));
         }
         if !app.ports.is_empty() && app.requests.is_empty() {
@@ -551,7 +554,7 @@ mod tests {
             &format!("{APP}category = \"llm_api\"\nrequests = [\"POST /x\"]\n"),
         );
         assert!(
-            e.contains("r.toml:6:") && e.contains("local_model_server only"),
+            e.contains("r.toml:6:") && e.contains("local_model_server and ai_gateway only"),
             "{e}"
         );
         let e = load_err(

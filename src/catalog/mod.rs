@@ -52,6 +52,11 @@ pub enum Category {
     AiPlatformCloud,
     /// AI features inside other SaaS.
     AiFeatureInSaas,
+    /// Servers of the Model Context Protocol, which give agents tools and data.
+    McpServer,
+    /// LLM gateways and proxies between programs and model providers (a company's own, or a
+    /// hosted one).
+    AiGateway,
     /// Model servers on the local network.
     LocalModelServer,
     /// Anything else.
@@ -61,7 +66,7 @@ pub enum Category {
 
 impl Category {
     /// Every category, in catalog order.
-    pub const ALL: [Category; 14] = [
+    pub const ALL: [Category; 16] = [
         Category::ChatAssistant,
         Category::LlmApi,
         Category::CodingAssistant,
@@ -74,6 +79,8 @@ impl Category {
         Category::ModelHub,
         Category::AiPlatformCloud,
         Category::AiFeatureInSaas,
+        Category::McpServer,
+        Category::AiGateway,
         Category::LocalModelServer,
         Category::Other,
     ];
@@ -98,6 +105,8 @@ impl Category {
             Category::ModelHub => "model_hub",
             Category::AiPlatformCloud => "ai_platform_cloud",
             Category::AiFeatureInSaas => "ai_feature_in_saas",
+            Category::McpServer => "mcp_server",
+            Category::AiGateway => "ai_gateway",
             Category::LocalModelServer => "local_model_server",
             Category::Other => "other",
         }

@@ -1,9 +1,12 @@
-//! Local model servers, recognised by their plaintext HTTP requests: an Ollama server by
-//! `POST /api/generate` on port 11434, an OpenAI-compatible server (vLLM, llama.cpp, LM
-//! Studio, LocalAI) by `POST /v1/chat/completions` on any port. Apps declare `requests`
-//! (`"METHOD /path"`) and, optionally, `ports`; a rule that names the flow's port beats one that
-//! takes any port, so `/v1/chat/completions` on 11434 is Ollama and on 8000 is a generic
-//! OpenAI-compatible server.
+//! Local model servers and LLM gateways, recognised by their plaintext HTTP requests: an
+//! Ollama server by `POST /api/generate` on port 11434, an OpenAI-compatible server (vLLM,
+//! llama.cpp, LM Studio, LocalAI) by `POST /v1/chat/completions` on any port, a company's LLM
+//! gateway by the same API under a prefix of its own (`POST */v1/chat/completions` matches
+//! `/model-center/api/llm/openai/v1/chat/completions`). Apps declare `requests`
+//! (`"METHOD /path"` or `"METHOD */path"`) and, optionally, `ports`. The request's path is read
+//! without its query. A rule for the whole path beats a rule for a suffix, a longer suffix a
+//! shorter one, and a rule that names the flow's port one that takes any port, so
+//! `/v1/chat/completions` on 11434 is Ollama and on 8000 a generic OpenAI-compatible server.
 
 use super::App;
 use std::collections::HashMap;
@@ -18,20 +21,27 @@ struct Rule {
     label: Box<str>,
 }
 
-/// The request rules of a catalog, by path.
+/// Rules by the path they match.
+type ByPath = HashMap<Box<str>, Vec<Rule>, foldhash::fast::RandomState>;
+
+/// The request rules of a catalog: for whole paths, and for suffixes under any prefix.
 #[derive(Debug, Default)]
 pub struct RequestRules {
-    by_path: HashMap<Box<str>, Vec<Rule>, foldhash::fast::RandomState>,
+    by_path: ByPath,
+    by_suffix: ByPath,
 }
 
-/// Splits `"POST /v1/chat/completions"` into method and path, if well formed.
+/// Splits `"POST /v1/chat/completions"` (or `"POST */v1/chat/completions"`, the path under any
+/// prefix) into method and path, if well formed.
 pub(super) fn parse_request(spec: &str) -> Option<(&str, &str)> {
     let (method, path) = spec.split_once(' ')?;
     let method_ok = !method.is_empty() && method.bytes().all(|b| b.is_ascii_uppercase());
-    let path_ok = path.starts_with('/')
-        && path
+    let rest = path.strip_prefix('*').unwrap_or(path);
+    let path_ok = rest.len() > 1
+        && rest.starts_with('/')
+        && rest
             .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#');
+            .all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#' && b != b'*');
     (method_ok && path_ok).then_some((method, path))
 }
 
@@ -55,7 +65,11 @@ impl RequestRules {
                 let Some((method, path)) = parse_request(spec) else {
                     continue;
                 };
-                rules.by_path.entry(path.into()).or_default().push(Rule {
+                let (table, path) = match path.strip_prefix('*') {
+                    Some(suffix) => (&mut rules.by_suffix, suffix),
+                    None => (&mut rules.by_path, path),
+                };
+                table.entry(path.into()).or_default().push(Rule {
                     app: i as u32,
                     method: method.into(),
                     ports: app.ports.clone().into(),
@@ -67,16 +81,31 @@ impl RequestRules {
     }
 
     /// The app whose rule matches a request to `port`, and the rule as evidence.
-    pub fn lookup(&self, method: &str, path: &str, port: u16) -> Option<(usize, &str)> {
-        let rules = self.by_path.get(origin_form(path))?;
-        let fits = |r: &&Rule| &*r.method == method;
-        rules
-            .iter()
-            .filter(fits)
-            .find(|r| r.ports.contains(&port))
-            .or_else(|| rules.iter().filter(fits).find(|r| r.ports.is_empty()))
-            .map(|r| (r.app as usize, &*r.label))
+    pub fn lookup(&self, method: &str, target: &str, port: u16) -> Option<(usize, &str)> {
+        let path = origin_form(target);
+        let path = path.split_once('?').map_or(path, |(p, _)| p);
+        if let Some(found) = pick(self.by_path.get(path), method, port) {
+            return Some(found);
+        }
+        if self.by_suffix.is_empty() {
+            return None;
+        }
+        // Suffixes after each `/` but the first, longest first: a path of 1 KiB at most.
+        (path.match_indices('/').skip(1))
+            .find_map(|(at, _)| pick(self.by_suffix.get(&path[at..]), method, port))
     }
+}
+
+/// Of the rules for one path, the one for `method` that names `port`, else one for any port.
+fn pick<'r>(rules: Option<&'r Vec<Rule>>, method: &str, port: u16) -> Option<(usize, &'r str)> {
+    let rules = rules?;
+    let fits = |r: &&Rule| &*r.method == method;
+    rules
+        .iter()
+        .filter(fits)
+        .find(|r| r.ports.contains(&port))
+        .or_else(|| rules.iter().filter(fits).find(|r| r.ports.is_empty()))
+        .map(|r| (r.app as usize, &*r.label))
 }
 
 /// The path of a request target: `http://host:port/v1/x` (sent to a proxy) becomes `/v1/x`.
@@ -142,7 +171,42 @@ mod tests {
     }
 
     #[test]
+    fn a_suffix_rule_matches_under_any_prefix_and_a_whole_path_beats_it() {
+        let apps = [
+            server("generic", &["POST /v1/chat/completions"], &[]),
+            server(
+                "gateway",
+                &["POST */v1/chat/completions", "POST */chat/completions"],
+                &[],
+            ),
+        ];
+        let rules = RequestRules::build(&apps);
+        let app = |path: &str| rules.lookup("POST", path, 8080);
+        assert_eq!(
+            app("/model-center/api/llm/openai/v1/chat/completions"),
+            Some((1, "POST */v1/chat/completions on any port"))
+        );
+        assert_eq!(
+            app("/v1/chat/completions?stream=true").map(|r| r.0),
+            Some(0)
+        );
+        assert_eq!(
+            app("/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"),
+            Some((1, "POST */chat/completions on any port"))
+        );
+        assert_eq!(app("/chat/completions"), None, "a suffix needs a prefix");
+        assert_eq!(app("/x/v1/chat/completions/more"), None);
+        assert_eq!(rules.lookup("GET", "/x/v1/chat/completions", 8080), None);
+    }
+
+    #[test]
     fn request_specs() {
+        assert_eq!(
+            parse_request("POST */v1/messages"),
+            Some(("POST", "*/v1/messages"))
+        );
+        assert_eq!(parse_request("POST */"), None);
+        assert_eq!(parse_request("POST /a/*/b"), None);
         assert_eq!(parse_request("POST /api/chat"), Some(("POST", "/api/chat")));
         assert_eq!(parse_request("post /api/chat"), None);
         assert_eq!(parse_request("POST api/chat"), None);
