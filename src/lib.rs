@@ -8,7 +8,8 @@
 //!     -> store -> report
 //! ```
 //!
-//! [`report`] reads only the store; [`policy`] judges each app for each user.
+//! [`report`] reads only the store; [`policy`] judges each app for each user; [`software`]
+//! tells a browser from a program by its TLS fingerprint or `User-Agent`.
 //!
 //! [`pipeline`] is the wiring that `replay` and `capture` share: a reader, N workers
 //! running decode/flow/proto, and one sequencer running naming onwards in a deterministic order.
@@ -26,6 +27,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod proto;
 pub mod report;
+pub mod software;
 pub mod store;
 
 #[doc(hidden)]
