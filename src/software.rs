@@ -186,7 +186,10 @@ fn matches(pattern: &[&str; 3], ja4: &[&str; 3]) -> bool {
 
 /// The software a `User-Agent` claims: a program by its prefix, a browser by its tokens.
 pub fn by_user_agent(agent: &str) -> Software {
-    let end = agent.floor_char_boundary(AGENT_BYTES);
+    let mut end = agent.len().min(AGENT_BYTES);
+    while !agent.is_char_boundary(end) {
+        end -= 1;
+    }
     let agent = agent[..end].to_ascii_lowercase();
     if let Some((_, family)) = PROGRAM_AGENTS.iter().find(|(p, _)| agent.starts_with(p)) {
         return Software {

@@ -46,12 +46,17 @@ fn dhcp_and_kerberos_name_the_user_and_device_at_the_time() {
         .iter()
         .find(|e| e["server_name"] == "api.openai.com" && e["user"] == "alice@CORP.EXAMPLE")
         .expect("alice's API call");
+    // Her script (Python's TLS stack) calling a model API acts for her: an agent, still hers.
     assert_eq!(
-        alice_api["user_kind"], "person",
-        "a person calling an API is a person"
+        (
+            &alice_api["user_kind"],
+            &alice_api["client_software"]["kind"]
+        ),
+        (&"agent".into(), &"program".into()),
+        "a program calling an API is an agent"
     );
     // The build server took over 10.88.0.50 after alice released it: udhcpc sent its host
-    // name, kinit as the machine account BUILD01$ over TCP. No person: its API use is a service.
+    // name, kinit as the machine account BUILD01$ over TCP. Its API use is by Python: an agent.
     let build_api = events
         .iter()
         .find(|e| {
@@ -62,7 +67,7 @@ fn dhcp_and_kerberos_name_the_user_and_device_at_the_time() {
         .expect("the build server's API call");
     assert_eq!(
         who(build_api),
-        ("build-server", "dhcp", "service", Some("build01"))
+        ("build-server", "dhcp", "agent", Some("build01"))
     );
     assert_eq!(build_api["client"]["ip"], "10.88.0.50");
     assert_eq!(
@@ -383,16 +388,20 @@ fn rollups_are_per_attributed_user_and_app() {
         .map(Result::unwrap)
         .collect();
     // One row per (sensor, hour, user, app), with how the user was known, person or service,
-    // and the device; each app was reached by one flow after an A and an AAAA lookup.
+    // and the device; each app was reached by one flow after an A and an AAAA lookup. A
+    // program's flow to a model API is the user's as an agent; the lookups before it say
+    // nothing of the software and keep the user's own kind.
     assert_eq!(
         rows,
         [
             "hq alice@CORP.EXAMPLE kerberos person alice-laptop.corp.example google-gemini 1 2",
             "hq alice@CORP.EXAMPLE kerberos person alice-laptop.corp.example microsoft-copilot 1 2",
-            "hq alice@CORP.EXAMPLE kerberos person alice-laptop.corp.example openai-api 1 2",
+            "hq alice@CORP.EXAMPLE kerberos agent alice-laptop.corp.example openai-api 1 0",
+            "hq alice@CORP.EXAMPLE kerberos person alice-laptop.corp.example openai-api 0 2",
             "hq alice@CORP.EXAMPLE kerberos person alice-laptop.corp.example openai-chatgpt 1 2",
             "hq build-server dhcp unknown build01 anthropic-claude 1 2",
-            "hq build-server dhcp service build01 openai-api 1 2",
+            "hq build-server dhcp agent build01 openai-api 1 0",
+            "hq build-server dhcp service build01 openai-api 0 2",
         ]
     );
 }

@@ -35,6 +35,7 @@ use crate::decode::Addr;
 use crate::proto::dhcp::{self, DhcpKind, DhcpMessage};
 use crate::proto::kerberos;
 use crate::proto::{DhcpRecord, KerberosRecord, KrbOutcome};
+use crate::software;
 use bindings::Bindings;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -72,6 +73,10 @@ pub enum UserKind {
     /// No interactive user: flagged `server` in the static map, or a client with no known
     /// person calling an AI API (category `llm_api`): automation, agents, integrations.
     Service,
+    /// A program acting with AI for its user: a model API, an LLM gateway, a cloud model
+    /// endpoint, a model server or an MCP server reached by a non-browser TLS stack (or
+    /// `User-Agent`), whoever the user is.
+    Agent,
     /// Not known.
     Unknown,
 }
@@ -82,6 +87,7 @@ impl UserKind {
         match self {
             UserKind::Person => "person",
             UserKind::Service => "service",
+            UserKind::Agent => "agent",
             UserKind::Unknown => "unknown",
         }
     }
@@ -120,9 +126,12 @@ impl Identity {
         }
     }
 
-    /// Person, service or unknown, for a record whose app is of `category`.
-    pub fn kind(&self, category: Option<Category>) -> UserKind {
-        if self.server {
+    /// Person, service, agent or unknown, for a record whose app is of `category`, sent by
+    /// client software of kind `software`.
+    pub fn kind(&self, category: Option<Category>, software: software::Kind) -> UserKind {
+        if software == software::Kind::Program && category.is_some_and(used_by_programs) {
+            UserKind::Agent
+        } else if self.server {
             UserKind::Service
         } else if self.person {
             UserKind::Person
@@ -132,6 +141,18 @@ impl Identity {
             UserKind::Unknown
         }
     }
+}
+
+/// Categories whose use by a program makes it an agent: model APIs and what stands for them.
+fn used_by_programs(category: Category) -> bool {
+    matches!(
+        category,
+        Category::LlmApi
+            | Category::AiPlatformCloud
+            | Category::AiGateway
+            | Category::McpServer
+            | Category::LocalModelServer
+    )
 }
 
 /// Settings of the identity stage.
@@ -653,18 +674,48 @@ mod tests {
     fn services_are_servers_or_non_persons_calling_ai_apis() {
         let mut r = Resolver::default();
         let anon = r.resolve(PC, t(0));
-        assert_eq!(anon.kind(Some(Category::LlmApi)), UserKind::Service);
-        assert_eq!(anon.kind(Some(Category::ChatAssistant)), UserKind::Unknown);
+        assert_eq!(
+            anon.kind(Some(Category::LlmApi), software::Kind::Unknown),
+            UserKind::Service
+        );
+        assert_eq!(
+            anon.kind(Some(Category::ChatAssistant), software::Kind::Unknown),
+            UserKind::Unknown
+        );
         r.kerberos(&krb(1, "alice@R", None));
         let alice = r.resolve(PC, t(2));
-        assert_eq!(alice.kind(Some(Category::LlmApi)), UserKind::Person);
+        assert_eq!(
+            alice.kind(Some(Category::LlmApi), software::Kind::Unknown),
+            UserKind::Person
+        );
+        // A program calling a model API is an agent, whoever the user is; a browser is not.
+        assert_eq!(
+            alice.kind(Some(Category::LlmApi), software::Kind::Program),
+            UserKind::Agent
+        );
+        assert_eq!(
+            alice.kind(Some(Category::McpServer), software::Kind::Program),
+            UserKind::Agent
+        );
+        assert_eq!(
+            alice.kind(Some(Category::LlmApi), software::Kind::Browser),
+            UserKind::Person
+        );
+        assert_eq!(
+            alice.kind(Some(Category::ChatAssistant), software::Kind::Program),
+            UserKind::Person,
+            "curl to a chat site is still the person's"
+        );
         let map = StaticMap::read(
             "10.88.0.50,ci,,,server\n".as_bytes(),
             std::path::Path::new("m"),
         )
         .unwrap();
         r.set_static_map(Some(Arc::new(map)));
-        assert_eq!(r.resolve(PC, t(3)).kind(None), UserKind::Service);
+        assert_eq!(
+            r.resolve(PC, t(3)).kind(None, software::Kind::Unknown),
+            UserKind::Service
+        );
     }
 
     #[test]

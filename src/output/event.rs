@@ -7,10 +7,11 @@ use crate::capture::Timestamp;
 use crate::catalog::Identified;
 use crate::decode::Addr;
 use crate::flow::Endpoint;
-use crate::identity::{Identity, Pseudonymizer};
+use crate::identity::{Identity, Pseudonymizer, UserKind};
 use crate::naming::{EchKind, MAX_ALTERNATIVES};
 use crate::proto::dhcp;
 use crate::proto::{DhcpRecord, KerberosRecord, KrbOutcome, Place, dns, kerberos};
+use crate::software::Software;
 use serde::Serialize;
 use std::fmt;
 use std::io::{self, Write};
@@ -164,6 +165,7 @@ struct FlowJson<'a> {
     name_alternatives: Alternatives<'a>,
     #[serde(flatten)]
     who: WhoJson<'a>,
+    client_software: SoftwareJson,
     app: Option<AppJson<'a>>,
     candidate: bool,
     bytes_up: u64,
@@ -208,13 +210,29 @@ struct WhoJson<'a> {
 }
 
 impl<'a> WhoJson<'a> {
-    fn of(identity: &'a Identity, app: Option<Identified<'_>>) -> Self {
+    fn of(identity: &'a Identity, kind: UserKind) -> Self {
         WhoJson {
             user: &identity.user,
             user_source: identity.source.name(),
-            user_kind: identity.kind(app.map(|a| a.app.category)).name(),
+            user_kind: kind.name(),
             device: identity.device.as_deref(),
             group: identity.group.as_deref(),
+        }
+    }
+}
+
+/// The client software of a flow.
+#[derive(Serialize)]
+struct SoftwareJson {
+    family: Option<&'static str>,
+    kind: &'static str,
+}
+
+impl From<Software> for SoftwareJson {
+    fn from(s: Software) -> SoftwareJson {
+        SoftwareJson {
+            family: (!s.family.is_empty()).then_some(s.family),
+            kind: s.kind.name(),
         }
     }
 }
@@ -344,7 +362,8 @@ impl EventWriter {
             server_name: view.server_name,
             name_source: view.name_source.name(),
             name_alternatives: Alternatives(view.name_alternatives),
-            who: WhoJson::of(view.identity, view.app),
+            who: WhoJson::of(view.identity, view.user_kind()),
+            client_software: SoftwareJson::from(view.software),
             app: view.app.map(|hit| AppJson::new(hit, view.status)),
             candidate: view.candidate,
             bytes_up: r.bytes[0],
@@ -388,7 +407,7 @@ impl EventWriter {
             answers: r.answers.iter().map(|a| a.data.to_string()).collect(),
             ttls: r.answers.iter().map(|a| a.ttl).collect(),
             ech_public_names: r.ech_public_names.iter().map(|(n, _)| n.as_str()).collect(),
-            who: WhoJson::of(view.identity, view.app),
+            who: WhoJson::of(view.identity, view.user_kind()),
             app: view.app.map(|hit| AppJson::new(hit, view.status)),
             candidate: view.candidate,
         };

@@ -16,10 +16,11 @@ pub use rollup::{Rollup, RollupKey, Rollups};
 pub use summary::{Summary, new_table};
 
 use crate::catalog::Identified;
-use crate::identity::{Identity, Pseudonymizer};
+use crate::identity::{Identity, Pseudonymizer, UserKind};
 use crate::naming::{EchKind, MAX_ALTERNATIVES, NameSource};
 use crate::policy::Status;
 use crate::proto::{DhcpRecord, DnsRecord, FlowRecord, KerberosRecord};
+use crate::software::Software;
 use crate::store::{DnsRow, FlowRow, RollupRow};
 use std::io;
 
@@ -44,6 +45,16 @@ pub struct FlowView<'a> {
     pub status: Status,
     /// The name looks like an AI service but is not catalogued.
     pub candidate: bool,
+    /// The client software, from the ClientHello or the `User-Agent`.
+    pub software: Software,
+}
+
+impl FlowView<'_> {
+    /// How the user used the app: person, service, agent (a program) or unknown.
+    pub fn user_kind(&self) -> UserKind {
+        let category = self.app.map(|a| a.app.category);
+        self.identity.kind(category, self.software.kind)
+    }
 }
 
 /// A DNS lookup with everything the stages before output decided about it.
@@ -59,6 +70,14 @@ pub struct DnsView<'a> {
     pub status: Status,
     /// The query name looks like an AI service but is not catalogued.
     pub candidate: bool,
+}
+
+impl DnsView<'_> {
+    /// How the user used the app (a lookup says nothing of the software).
+    pub fn user_kind(&self) -> UserKind {
+        let category = self.app.map(|a| a.app.category);
+        self.identity.kind(category, crate::software::Kind::Unknown)
+    }
 }
 
 /// The output stage: events, evidence, rollups and the summary.

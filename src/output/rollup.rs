@@ -6,7 +6,7 @@
 use super::{DnsView, FlowView};
 use crate::capture::Timestamp;
 use crate::catalog::Identified;
-use crate::identity::Identity;
+use crate::identity::{Identity, UserKind};
 use std::collections::HashMap;
 
 /// What a rollup is keyed by (the store adds the sensor).
@@ -74,7 +74,7 @@ impl Rollups {
     pub fn flow(&mut self, view: &FlowView<'_>) {
         let Some(app) = view.app else { return };
         let r = view.record;
-        let rollup = self.entry(r.first, view.identity, app);
+        let rollup = self.entry(r.first, view.identity, app, view.user_kind());
         rollup.flows += 1;
         rollup.bytes_up += r.bytes[0];
         rollup.bytes_down += r.bytes[1];
@@ -85,18 +85,24 @@ impl Rollups {
     pub fn dns(&mut self, view: &DnsView<'_>) {
         let Some(app) = view.app else { return };
         let at = view.record.ts;
-        let rollup = self.entry(at, view.identity, app);
+        let rollup = self.entry(at, view.identity, app, view.user_kind());
         rollup.dns_lookups += 1;
         rollup.seen(at, view.record.completed());
     }
 
-    fn entry(&mut self, at: Timestamp, who: &Identity, app: Identified<'_>) -> &mut Rollup {
+    fn entry(
+        &mut self,
+        at: Timestamp,
+        who: &Identity,
+        app: Identified<'_>,
+        kind: UserKind,
+    ) -> &mut Rollup {
         let key = RollupKey {
             hour: at.hour_floor(),
             user: who.user.clone(),
             app_id: app.app.id.clone(),
             user_source: who.source.name(),
-            user_kind: who.kind(Some(app.app.category)).name(),
+            user_kind: kind.name(),
             device: who.device.clone().unwrap_or_default(),
             group: who.group.clone().unwrap_or_default(),
         };

@@ -78,7 +78,7 @@ impl Summary {
                 self.server(view, hit.app);
             }
             let usage = self.usage_of(&view.identity.user, hit.app);
-            usage.kind = view.identity.kind(Some(hit.app.category)).name();
+            usage.kind = view.user_kind().name();
             usage.flows += 1;
             usage.bytes_up += r.bytes[0];
             usage.bytes_down += r.bytes[1];
@@ -97,7 +97,7 @@ impl Summary {
         if let Some(hit) = view.app {
             self.ai_lookups += 1;
             let usage = self.usage_of(&view.identity.user, hit.app);
-            usage.kind = view.identity.kind(Some(hit.app.category)).name();
+            usage.kind = view.user_kind().name();
             usage.lookups += 1;
             usage.seen(r.ts, r.completed());
         } else if view.candidate {

@@ -9,6 +9,7 @@ use crate::naming::{Namer, NamingConfig};
 use crate::output::{DnsView, FlowView, Output, Summary};
 use crate::policy::{Policy, Status};
 use crate::proto::Record;
+use crate::software;
 use crate::store::{Batch, ClickHouseStats, PseudonymRow, Store, StoreError};
 use std::io;
 use std::sync::Arc;
@@ -164,7 +165,9 @@ impl Sequencer {
                         flow.client.addr,
                         flow.first,
                     );
+                    let ja4 = flow.tls().and_then(|t| t.ja4.as_deref());
                     self.output.flow(&FlowView {
+                        software: software::classify(ja4, None),
                         record: flow,
                         server_name,
                         name_source: naming.source,

@@ -65,9 +65,8 @@ crate::table! {
         user: String = v.identity.user.clone(),
         /// How the user was known.
         user_source: String = v.identity.source.name().to_string(),
-        /// `person`, `service` or `unknown`.
-        user_kind: String = v.identity.kind(v.app.map(|a| a.app.category)).name().to_string()
-            => Opts::new().default("'unknown'"),
+        /// `person`, `service`, `agent` (a program) or `unknown`.
+        user_kind: String = v.user_kind().name().to_string() => Opts::new().default("'unknown'"),
         /// The device, where known.
         device: Option<String> = v.identity.device.clone(),
         /// The user's group, from the static map.
@@ -100,6 +99,12 @@ crate::table! {
         /// For a name from DNS, the other names in force for the address at the flow's start,
         /// comma-separated.
         name_alternatives: Option<String> = joined(v.name_alternatives.iter().flatten().copied())
+            => Opts::new().since(5),
+        /// The client software's family (`Chromium`, `Python (OpenSSL)`), when known.
+        client_software: Option<String> = (!v.software.family.is_empty())
+            .then(|| v.software.family.to_string()) => Opts::new().since(5),
+        /// `browser`, `program` or `unknown`.
+        client_kind: Option<String> = Some(v.software.kind.name().to_string())
             => Opts::new().since(5),
         /// The ClickHouse insert the row belongs to.
         batch_id: u64 = 0 => Opts::new().clickhouse_only(),
@@ -138,8 +143,7 @@ crate::table! {
         /// How the user was known.
         user_source: String = v.identity.source.name().to_string(),
         /// `person`, `service` or `unknown`.
-        user_kind: String = v.identity.kind(v.app.map(|a| a.app.category)).name().to_string()
-            => Opts::new().default("'unknown'"),
+        user_kind: String = v.user_kind().name().to_string() => Opts::new().default("'unknown'"),
         /// The device, where known.
         device: Option<String> = v.identity.device.clone(),
         /// The user's group, from the static map.
