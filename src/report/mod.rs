@@ -17,7 +17,9 @@ use crate::capture::Timestamp;
 use crate::catalog::{App, Catalog, Category};
 use crate::output::Rfc3339;
 use crate::policy::{Policy, Status};
-use crate::store::{RollupRow, Store, StoreError, StoredCandidate, StoredServerUse};
+use crate::store::{
+    RollupRow, Store, StoreError, StoredCandidate, StoredProgramUse, StoredServerUse,
+};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -53,6 +55,9 @@ pub struct Report {
     pub candidates: Vec<Candidate>,
     /// Model servers on the local network and who uses them.
     pub local_servers: Vec<LocalServer>,
+    /// AI used by programs and agents: per host, user and client software, most data sent
+    /// first.
+    pub programs: Vec<ProgramUse>,
 }
 
 /// The numbers at the top of the report.
@@ -60,10 +65,14 @@ pub struct Report {
 pub struct Headline {
     /// AI apps seen.
     pub apps: u64,
-    /// Distinct users that are not known to be services (people, and addresses nobody named).
+    /// Distinct users that are not known to be services, by rows other than agents' (people,
+    /// and addresses nobody named).
     pub people: u64,
     /// Distinct users known to be services.
     pub services: u64,
+    /// Distinct users whose programs used model APIs, gateways or MCP servers (agents); they
+    /// may be people too.
+    pub agents: u64,
     /// Apps whose status is unsanctioned.
     pub unsanctioned_apps: u64,
     /// Bytes sent to apps unsanctioned for the user who sent them.
@@ -188,6 +197,20 @@ pub struct LocalServer {
     pub bytes_up: u64,
 }
 
+/// AI used by programs on one host, by one user, with one client software.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProgramUse {
+    /// The device, else the client address.
+    pub host: String,
+    pub user: String,
+    /// The client software's family (empty when the kind was known from elsewhere).
+    pub software: String,
+    /// The apps' names, sorted.
+    pub apps: Vec<String>,
+    pub flows: u64,
+    pub bytes_up: u64,
+}
+
 fn time(us: i64) -> String {
     Rfc3339(Timestamp(us.saturating_mul(1000))).to_string()
 }
@@ -245,6 +268,7 @@ pub fn build(
         .map(|a| a.id.as_str())
         .collect();
     let servers = store.server_use(from * 1_000_000, to * 1_000_000, &local)?;
+    let programs = store.program_use(from * 1_000_000, to * 1_000_000)?;
     let none = Policy::none();
     let input = Input {
         period,
@@ -255,6 +279,7 @@ pub fn build(
     let in_period: Vec<&RollupRow> = all.iter().filter(|r| r.hour >= from).collect();
     let trend_rows: Vec<&RollupRow> = all.iter().filter(|r| r.hour >= trend_from).collect();
     let mut report = input.assemble(&in_period, &trend_rows, &candidates, &servers);
+    report.programs = input.programs(&programs);
     report.policy = policy.is_some();
     Ok(report)
 }
@@ -319,8 +344,9 @@ impl Input<'_> {
         };
         let headline = Headline {
             apps: apps.len() as u64,
-            people: users(&|j| j.row.user_kind != "service"),
+            people: users(&|j| !matches!(j.row.user_kind.as_str(), "service" | "agent")),
             services: users(&|j| j.row.user_kind == "service"),
+            agents: users(&|j| j.row.user_kind == "agent"),
             unsanctioned_apps: (apps.iter())
                 .filter(|a| a.status == Status::Unsanctioned.name())
                 .count() as u64,
@@ -345,7 +371,35 @@ impl Input<'_> {
             trend: trend(trend_rows),
             candidates: candidate_rows(candidates),
             local_servers: self.local_servers(servers),
+            programs: Vec::new(),
         }
+    }
+
+    fn programs(&self, rows: &[StoredProgramUse]) -> Vec<ProgramUse> {
+        let mut by_program: BTreeMap<(&str, &str, &str), ProgramUse> = BTreeMap::new();
+        for r in rows {
+            let p =
+                (by_program.entry((&r.host, &r.user, &r.software))).or_insert_with(|| ProgramUse {
+                    host: r.host.clone(),
+                    user: r.user.clone(),
+                    software: r.software.clone(),
+                    apps: Vec::new(),
+                    flows: 0,
+                    bytes_up: 0,
+                });
+            let name = info(self.catalog, &r.app_id).name.to_string();
+            if !p.apps.contains(&name) {
+                p.apps.push(name);
+            }
+            p.flows += r.flows;
+            p.bytes_up += r.bytes_up;
+        }
+        let mut out: Vec<ProgramUse> = by_program.into_values().collect();
+        for p in &mut out {
+            p.apps.sort();
+        }
+        out.sort_by_key(|p| std::cmp::Reverse(p.bytes_up));
+        out
     }
 
     fn apps(&self, judged: &[Judged<'_>]) -> Vec<AppUse> {

@@ -16,7 +16,7 @@ mod sqlite;
 pub mod tables;
 
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseReader, ClickHouseStats, ClickHouseStore};
-pub use read::{FirstSeen, StoredCandidate, StoredServerUse};
+pub use read::{FirstSeen, StoredCandidate, StoredProgramUse, StoredServerUse};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;
 pub use tables::{DnsRow, FileRow, FlowRow, PseudonymRow, RollupRow};
@@ -244,6 +244,21 @@ impl Store {
         let mut rows = match self.reads() {
             Reads::Sqlite(s) => s.server_use(from_us, to_us, apps),
             Reads::ClickHouse(c) => c.server_use(from_us, to_us, apps),
+        }?;
+        rows.sort_unstable();
+        Ok(rows)
+    }
+
+    /// AI use by programs and agents in `[from_us, to_us)`: per host, user, software and app,
+    /// sorted.
+    pub fn program_use(
+        &self,
+        from_us: i64,
+        to_us: i64,
+    ) -> Result<Vec<StoredProgramUse>, StoreError> {
+        let mut rows = match self.reads() {
+            Reads::Sqlite(s) => s.program_use(from_us, to_us),
+            Reads::ClickHouse(c) => c.program_use(from_us, to_us),
         }?;
         rows.sort_unstable();
         Ok(rows)

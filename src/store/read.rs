@@ -29,6 +29,19 @@ pub struct StoredServerUse {
     pub bytes_up: u64,
 }
 
+/// AI use by programs (flows whose user kind is `agent`), per host, user, software and app.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, clickhouse::Row)]
+pub struct StoredProgramUse {
+    /// The device, else the client address (or its token).
+    pub host: String,
+    pub user: String,
+    /// The client software's family, empty when not known.
+    pub software: String,
+    pub app_id: String,
+    pub flows: u64,
+    pub bytes_up: u64,
+}
+
 /// `app_id IN (...)` for ids from the catalog, written into the query (18.16 cannot bind a
 /// list); an id with anything but letters, digits, `-`, `_` and `.` is left out.
 pub(crate) fn app_list(ids: &[&str]) -> String {

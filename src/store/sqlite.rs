@@ -8,7 +8,7 @@ use super::read::app_list;
 use super::schema::{Role, SCHEMA_VERSION, Table, names};
 use super::{
     Batch, DnsRow, FileRow, FirstSeen, FlowRow, IngestedFile, NewFile, PseudonymRow, RollupRow,
-    StoreError, StoreFault, StoredCandidate, StoredServerUse,
+    StoreError, StoreFault, StoredCandidate, StoredProgramUse, StoredServerUse,
 };
 use crate::capture::Timestamp;
 use crate::output::Rfc3339;
@@ -498,11 +498,40 @@ impl SqliteStore {
         rows().map_err(|e| self.wrap(e))
     }
 
+    /// AI use by programs and agents in `[from_us, to_us)`, per host, user, software and app.
+    pub fn program_use(
+        &self,
+        from_us: i64,
+        to_us: i64,
+    ) -> Result<Vec<StoredProgramUse>, StoreError> {
+        let rows = || -> rusqlite::Result<Vec<StoredProgramUse>> {
+            let mut query = self.conn.prepare_cached(PROGRAM_USE)?;
+            let rows = query.query_map([from_us, to_us], |r| {
+                Ok(StoredProgramUse {
+                    host: r.get(0)?,
+                    user: r.get(1)?,
+                    software: r.get(2)?,
+                    app_id: r.get(3)?,
+                    flows: count(r.get(4)?),
+                    bytes_up: count(r.get(5)?),
+                })
+            })?;
+            rows.collect()
+        };
+        rows().map_err(|e| self.wrap(e))
+    }
+
     /// Direct access for reports and tests.
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
 }
+
+/// Flows of agents (programs calling model APIs), per host, user, software and app.
+const PROGRAM_USE: &str = "SELECT coalesce(device, client_ip), user, coalesce(client_software, ''),
+        coalesce(app_id, ''), count(*), sum(bytes_up)
+    FROM flows WHERE ts_us >= ?1 AND ts_us < ?2 AND user_kind = 'agent'
+    GROUP BY 1, 2, 3, 4";
 
 /// Inserts `rows` with the statement `sql`, each bound by `bind`.
 fn insert_all<R>(

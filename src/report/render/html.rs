@@ -35,6 +35,9 @@ pub fn page(r: &Report) -> Result<String, RenderError> {
             }
         })
         .collect();
+    let programs: Vec<Value> = (r.programs.iter())
+        .map(|p| context! { ..Value::from_serialize(p), ..context! { up => human_bytes(p.bytes_up) } })
+        .collect();
     let top: Vec<(String, u64)> = (r.apps.iter())
         .take(10)
         .map(|a| (a.name.clone(), a.bytes_up))
@@ -69,6 +72,7 @@ pub fn page(r: &Report) -> Result<String, RenderError> {
                 apps,
                 top_users,
                 api_use,
+                programs,
                 top_apps_chart,
                 category_chart,
                 trend_chart,

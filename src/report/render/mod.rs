@@ -85,6 +85,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         ("apps", h.apps),
         ("people", h.people),
         ("services", h.services),
+        ("agents", h.agents),
         ("unsanctioned_apps", h.unsanctioned_apps),
         ("bytes_up_unsanctioned", h.bytes_up_unsanctioned),
         ("bytes_up_unreviewed", h.bytes_up_unreviewed),
@@ -184,7 +185,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         ),
         table(
             "api_use",
-            "AI APIs: people and services",
+            "AI APIs: people, services and agents",
             &["user_kind", "users", "flows", "bytes_up", "bytes_down"],
             &r.api_use,
             |k| {
@@ -253,6 +254,22 @@ pub fn tables(r: &Report) -> Vec<Table> {
                     s.users.join("; "),
                     s.flows.to_string(),
                     s.bytes_up.to_string(),
+                ]
+            },
+        ),
+        table(
+            "programs",
+            "AI used by programs and agents",
+            &["host", "user", "software", "apps", "flows", "bytes_up"],
+            &r.programs,
+            |p| {
+                vec![
+                    p.host.clone(),
+                    p.user.clone(),
+                    p.software.clone(),
+                    p.apps.join("; "),
+                    p.flows.to_string(),
+                    p.bytes_up.to_string(),
                 ]
             },
         ),

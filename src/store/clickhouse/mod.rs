@@ -15,7 +15,7 @@ pub use spool::SpoolStats;
 use super::tables::us;
 use super::{
     Batch, FileRow, FirstSeen, IngestedFile, NewFile, RollupRow, StoreError, StoreFault,
-    StoredCandidate, StoredServerUse,
+    StoredCandidate, StoredProgramUse, StoredServerUse,
 };
 use crate::capture::Timestamp;
 use crate::output::Rfc3339;
@@ -352,6 +352,22 @@ impl ClickHouseReader {
             super::read::app_list(apps)
         );
         self.fetch(self.client.query(&query).bind(from_us).bind(to_us))
+    }
+}
+
+impl ClickHouseReader {
+    /// AI use by programs and agents in `[from_us, to_us)`, per host, user, software and app.
+    pub fn program_use(
+        &self,
+        from_us: i64,
+        to_us: i64,
+    ) -> Result<Vec<StoredProgramUse>, StoreError> {
+        let query = "SELECT ifNull(device, client_ip) AS host, user,
+                ifNull(client_software, '') AS software, ifNull(app_id, '') AS app, count(),
+                sum(bytes_up)
+             FROM flows WHERE ts_us >= ? AND ts_us < ? AND user_kind = 'agent'
+             GROUP BY host, user, software, app";
+        self.fetch(self.client.query(query).bind(from_us).bind(to_us))
     }
 }
 
