@@ -9,7 +9,8 @@
 # link carries): lt-client (10.77.0.10 and 10.77.0.11, fd77::10) and lt-server (the resolver
 # 10.77.0.1 and one address per AI name). dnsmasq answers for the names; a Python server speaks
 # HTTPS on :443 for any name and plain HTTP on the model-server ports (11434, 8000, 8080, 1234)
-# and on 3000. Real clients - curl, Python, Node, headless
+# and on 3000. MCP servers from the reference Python SDK (tools/mcp_server.py) serve the
+# MCP captures on 8001 (streamable HTTP) and 8002 (SSE). Real clients - curl, Python, Node, headless
 # Chromium, dig - make the traffic; tcpdump records it on the client side. Variants of one
 # capture (pcapng, nanosecond, big-endian, VLAN, QinQ, Linux cooked v1/v2, a multi-interface
 # pcapng and a file cut short) are made from it with Debian's tools.
@@ -21,7 +22,9 @@
 #
 # Packages: iproute2 ethtool iputils-ping tcpdump dnsmasq-base curl nodejs chromium bind9-dnsutils openssl
 #           wireshark-common (editcap, mergecap) tcpreplay (tcprewrite, tcpreplay), python3 with
-#           scapy (pip install scapy==2.8.0).
+#           scapy (pip install scapy==2.8.0); for the MCP and client captures also
+#           pip install mcp==2.3.0, and the TypeScript SDK (npm install @modelcontextprotocol/sdk@1.32.2,
+#           into $NODE_MCP, default /tmp/lantern-capture-npm; make.sh installs it if missing).
 set -euo pipefail
 export LC_ALL=C
 
@@ -69,6 +72,8 @@ NAMES=(
   "vllm.lan 10.77.1.11"
   "lmstudio.lan 10.77.1.12"
   "wiki.lan 10.77.1.14"
+  "mcp.corp.lan 10.77.1.15"
+  "mcp-sse.corp.lan 10.77.1.16"
 )
 # Addresses without a name (a model server reached by address).
 BARE=(10.77.1.13)
@@ -297,6 +302,55 @@ want nosni-relookup && record nosni-relookup EN10MB in_c python3 "$TOOLS/python_
 # ech-public.example.net as SNI. The server has no ECH key, so the handshake completes for the
 # outer hello; Chromium aborts it (ech_required) and retries without ECH, with the real SNI.
 want chromium-real-ech && record chromium-real-ech EN10MB chromium_get "https://$ECH_NAME/"
+# MCP: the reference Python SDK's server (tools/mcp_server.py: tools add and search_docs,
+# resource docs://handbook, prompt summarize) on mcp.corp.lan:8001 (streamable HTTP, /mcp) and
+# mcp-sse.corp.lan:8002 (the older SSE transport, /sse and /messages/), started once for the
+# MCP captures.
+MCP_STARTED=
+start_mcp_servers() {
+  [ -n "$MCP_STARTED" ] && return 0
+  python3 -c "import mcp" 2>/dev/null || { echo "missing python module: mcp (pip install mcp==2.3.0)" >&2; exit 1; }
+  in_s python3 "$TOOLS/mcp_server.py" streamable-http 8001 >"$WORK/mcp-http.log" 2>&1 &
+  PIDS+=($!)
+  in_s python3 "$TOOLS/mcp_server.py" sse 8002 >"$WORK/mcp-sse.log" 2>&1 &
+  PIDS+=($!)
+  for log in mcp-http mcp-sse; do
+    for _ in $(seq 100); do grep -q "Uvicorn running" "$WORK/$log.log" 2>/dev/null && break; sleep 0.1; done
+    grep -q "Uvicorn running" "$WORK/$log.log" || { echo "MCP server did not start" >&2; cat "$WORK/$log.log" >&2; exit 1; }
+  done
+  MCP_STARTED=1
+}
+# The Python SDK's client: initialize (clientInfo lantern-capture-client 1.4.0), tools/list,
+# two tools/call, resources/list, resources/read, prompts/list, then DELETE /mcp.
+if want mcp-streamable-http; then
+  start_mcp_servers
+  record mcp-streamable-http EN10MB in_c python3 "$TOOLS/mcp_client.py" streamable-http http://mcp.corp.lan:8001/mcp
+fi
+# The same client over SSE: GET /sse (text/event-stream, held open), the server names its
+# /messages/?session_id= endpoint in the stream, the client POSTs each JSON-RPC message there.
+if want mcp-sse; then
+  start_mcp_servers
+  record mcp-sse EN10MB in_c python3 "$TOOLS/mcp_client.py" sse http://mcp-sse.corp.lan:8002/sse
+fi
+# The same client in the SDK's default mode ("auto"): a stateless server/discover probe at
+# protocol 2026-07-28, then every request on its own (no initialize, no Mcp-Session-Id).
+if want mcp-streamable-http-modern; then
+  start_mcp_servers
+  record mcp-streamable-http-modern EN10MB in_c python3 "$TOOLS/mcp_client.py" streamable-http \
+    http://mcp.corp.lan:8001/mcp auto
+fi
+# The TypeScript SDK's client in Node against the same servers: streamable HTTP, then SSE.
+NODE_MCP=${NODE_MCP:-/tmp/lantern-capture-npm}
+node_mcp() {
+  in_c env NODE_PATH="$NODE_MCP/node_modules" node "$TOOLS/mcp_node_client.js" streamable-http http://mcp.corp.lan:8001/mcp
+  in_c env NODE_PATH="$NODE_MCP/node_modules" node "$TOOLS/mcp_node_client.js" sse http://mcp-sse.corp.lan:8002/sse
+}
+if want mcp-node-client; then
+  [ -d "$NODE_MCP/node_modules/@modelcontextprotocol/sdk" ] ||
+    npm install --silent --no-audit --no-fund --prefix "$NODE_MCP" @modelcontextprotocol/sdk@1.32.2 >/dev/null
+  start_mcp_servers
+  record mcp-node-client EN10MB node_mcp
+fi
 # A DNS answer of 150 addresses through a 576-byte MTU: the kernel fragments it (last, as it
 # changes the link).
 if want dns-fragmented; then
@@ -316,6 +370,9 @@ for name in python-upload node-openai chromium-claude nosni-gemini http-ollama h
   if want "$name"; then cp "$WORK/$name.pcap" "$OUT/$name.pcap"; fi
 done
 for name in chromium-shared-cdn chromium-quic-shared-cdn nosni-relookup chromium-real-ech; do
+  if want "$name"; then cp "$WORK/$name.pcap" "$OUT/$name.pcap"; fi
+done
+for name in mcp-streamable-http mcp-sse mcp-streamable-http-modern mcp-node-client; do
   if want "$name"; then cp "$WORK/$name.pcap" "$OUT/$name.pcap"; fi
 done
 # Who holds an address: DHCP and Kerberos on a LAN of its own (see identity.sh).
