@@ -9,7 +9,7 @@
 # link carries): lt-client (10.77.0.10 and 10.77.0.11, fd77::10) and lt-server (the resolver
 # 10.77.0.1 and one address per AI name). dnsmasq answers for the names; a Python server speaks
 # HTTPS on :443 for any name and plain HTTP on the model-server ports (11434, 8000, 8080, 1234)
-# and on 3000. MCP servers from the reference Python SDK (tools/mcp_server.py) serve the
+# and on 3000 and 80. MCP servers from the reference Python SDK (tools/mcp_server.py) serve the
 # MCP captures on 8001 (streamable HTTP) and 8002 (SSE). Real clients - curl, Python, Node, headless
 # Chromium, dig - make the traffic; tcpdump records it on the client side. Variants of one
 # capture (pcapng, nanosecond, big-endian, VLAN, QinQ, Linux cooked v1/v2, a multi-interface
@@ -23,7 +23,7 @@
 # Packages: iproute2 ethtool iputils-ping tcpdump dnsmasq-base curl nodejs chromium bind9-dnsutils openssl
 #           wireshark-common (editcap, mergecap) tcpreplay (tcprewrite, tcpreplay), python3 with
 #           scapy (pip install scapy==2.8.0); for the MCP and client captures also
-#           pip install mcp==2.3.0, and the TypeScript SDK (npm install @modelcontextprotocol/sdk@1.32.2,
+#           pip install mcp==2.3.0 requests==2.34.2, and the TypeScript SDK (npm install @modelcontextprotocol/sdk@1.32.2,
 #           into $NODE_MCP, default /tmp/lantern-capture-npm; make.sh installs it if missing).
 set -euo pipefail
 export LC_ALL=C
@@ -74,6 +74,7 @@ NAMES=(
   "wiki.lan 10.77.1.14"
   "mcp.corp.lan 10.77.1.15"
   "mcp-sse.corp.lan 10.77.1.16"
+  "llm-gw.corp.lan 10.77.1.17"
 )
 # Addresses without a name (a model server reached by address).
 BARE=(10.77.1.13)
@@ -351,6 +352,30 @@ if want mcp-node-client; then
   start_mcp_servers
   record mcp-node-client EN10MB node_mcp
 fi
+# A company LLM gateway on an internal host over plain HTTP on port 80, its routes under
+# prefixes: curl posts an OpenAI chat completion under /model-center/api/llm/openai/, Python
+# urllib an embedding to /litellm/v1/embeddings, Python requests an Anthropic message to
+# /api/v1/messages, curl an OpenAI Responses call to /ai/openai/v1/responses.
+gateway_prefix() {
+  in_c curl -s http://llm-gw.corp.lan/model-center/api/llm/openai/v1/chat/completions \
+    -H 'Content-Type: application/json' -H 'Authorization: Bearer sk-gw-test' \
+    -d '{"model":"gpt-4o","messages":[{"role":"user","content":"Draft a status update."}]}'
+  in_c python3 -c '
+import json, urllib.request
+body = json.dumps({"model": "text-embedding-3-small", "input": "quarterly revenue"}).encode()
+req = urllib.request.Request("http://llm-gw.corp.lan/litellm/v1/embeddings", data=body, method="POST",
+    headers={"Content-Type": "application/json", "Authorization": "Bearer sk-litellm-test"})
+print(urllib.request.urlopen(req).read().decode())'
+  in_c python3 -c '
+import requests
+print(requests.post("http://llm-gw.corp.lan/api/v1/messages",
+    headers={"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"},
+    json={"model": "claude-sonnet-4-5", "max_tokens": 256,
+          "messages": [{"role": "user", "content": "Summarize the incident."}]}).text)'
+  in_c curl -s http://llm-gw.corp.lan/ai/openai/v1/responses -H 'Content-Type: application/json' \
+    -d '{"model":"gpt-4.1-mini","input":"Translate to German: good morning"}'
+}
+want gateway-prefix && record gateway-prefix EN10MB gateway_prefix
 # A DNS answer of 150 addresses through a 576-byte MTU: the kernel fragments it (last, as it
 # changes the link).
 if want dns-fragmented; then
@@ -372,7 +397,7 @@ done
 for name in chromium-shared-cdn chromium-quic-shared-cdn nosni-relookup chromium-real-ech; do
   if want "$name"; then cp "$WORK/$name.pcap" "$OUT/$name.pcap"; fi
 done
-for name in mcp-streamable-http mcp-sse mcp-streamable-http-modern mcp-node-client; do
+for name in mcp-streamable-http mcp-sse mcp-streamable-http-modern mcp-node-client gateway-prefix; do
   if want "$name"; then cp "$WORK/$name.pcap" "$OUT/$name.pcap"; fi
 done
 # Who holds an address: DHCP and Kerberos on a LAN of its own (see identity.sh).

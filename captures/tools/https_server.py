@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Test servers for lantern's captures: HTTPS on :443 for any name (self-signed certificate),
 plain HTTP on the model-server ports (11434 Ollama, 8000 vLLM, 8080 llama.cpp, 1234 LM Studio,
-and 3000 for an ordinary web app), and a silent UDP sink on :443. Request bodies are read in full so uploads
+3000 for an ordinary web app, and 80 for a company LLM gateway), and a silent UDP sink on :443. Request bodies are read in full so uploads
 produce real byte counts. A GET with `delay=SECONDS` in its query (at most 10) is answered that
 much later, so that a client's connection is still open while other lookups happen.
 Usage: https_server.py CERT KEY"""
@@ -15,7 +15,7 @@ import time
 import urllib.parse
 
 
-PLAIN_PORTS = (11434, 8000, 8080, 1234, 3000)
+PLAIN_PORTS = (11434, 8000, 8080, 1234, 3000, 80)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
