@@ -23,7 +23,8 @@
 # Packages: iproute2 ethtool iputils-ping tcpdump dnsmasq-base curl nodejs chromium bind9-dnsutils openssl
 #           wireshark-common (editcap, mergecap) tcpreplay (tcprewrite, tcpreplay), python3 with
 #           scapy (pip install scapy==2.8.0); for the MCP and client captures also
-#           pip install mcp==2.3.0 requests==2.34.2, and the TypeScript SDK (npm install @modelcontextprotocol/sdk@1.32.2,
+#           golang-go default-jdk-headless (Debian), pip install mcp==2.3.0 requests==2.34.2
+#           httpx==0.29.0, and the TypeScript SDK (npm install @modelcontextprotocol/sdk@1.32.2,
 #           into $NODE_MCP, default /tmp/lantern-capture-npm; make.sh installs it if missing).
 set -euo pipefail
 export LC_ALL=C
@@ -376,6 +377,36 @@ print(requests.post("http://llm-gw.corp.lan/api/v1/messages",
     -d '{"model":"gpt-4.1-mini","input":"Translate to German: good morning"}'
 }
 want gateway-prefix && record gateway-prefix EN10MB gateway_prefix
+# One API host, many client stacks, one after another (each waits for the previous to finish;
+# the query names the client, readable in the HTTP variant): curl, Python urllib, requests and
+# httpx, Node fetch (undici) and https, Go net/http, Java HttpClient, headless Chromium.
+# BASE is https://api.openai.com (tools/https_server.py, self-signed: no client verifies) or
+# http://vllm.lan:8000 (a local model server: User-Agent and path in clear).
+same_api() {
+  local base=$1 url
+  for client in curl urllib requests httpx node-fetch node-https go java chromium; do
+    url="$base/v1/chat/completions?client=$client"
+    case $client in
+      curl) in_c curl -sk "$url" -H 'Content-Type: application/json' -H 'Authorization: Bearer sk-test-not-a-real-key' \
+              -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello in French."}]}' ;;
+      urllib|requests|httpx) in_c python3 "$TOOLS/api_clients.py" "$client" "$url" ;;
+      node-fetch) in_c node "$TOOLS/api_client_node.js" fetch "$url" ;;
+      node-https) in_c node "$TOOLS/api_client_node.js" https "$url" ;;
+      go) in_c "$WORK/api_client_go" "$url" ;;
+      java) in_c java -Djdk.internal.httpclient.disableHostnameVerification=true "$TOOLS/ApiClient.java" "$url" ;;
+      chromium) chromium_get "$base/v1/models?client=chromium" ;;
+    esac
+    sleep 0.5
+  done
+}
+if want clients-same-api || want clients-same-api-http; then
+  for t in go java; do command -v $t >/dev/null || { echo "missing tool: $t (golang-go, default-jdk-headless)" >&2; exit 1; }; done
+  python3 -c "import requests, httpx" 2>/dev/null || { echo "missing python modules: requests httpx" >&2; exit 1; }
+  # Built before the capture (Java's single-file launcher compiles in memory as it starts).
+  go build -o "$WORK/api_client_go" "$TOOLS/api_client.go"
+fi
+want clients-same-api && record clients-same-api EN10MB same_api https://api.openai.com
+want clients-same-api-http && record clients-same-api-http EN10MB same_api http://vllm.lan:8000
 # A DNS answer of 150 addresses through a 576-byte MTU: the kernel fragments it (last, as it
 # changes the link).
 if want dns-fragmented; then
@@ -397,7 +428,8 @@ done
 for name in chromium-shared-cdn chromium-quic-shared-cdn nosni-relookup chromium-real-ech; do
   if want "$name"; then cp "$WORK/$name.pcap" "$OUT/$name.pcap"; fi
 done
-for name in mcp-streamable-http mcp-sse mcp-streamable-http-modern mcp-node-client gateway-prefix; do
+for name in mcp-streamable-http mcp-sse mcp-streamable-http-modern mcp-node-client gateway-prefix \
+  clients-same-api clients-same-api-http; do
   if want "$name"; then cp "$WORK/$name.pcap" "$OUT/$name.pcap"; fi
 done
 # Who holds an address: DHCP and Kerberos on a LAN of its own (see identity.sh).
