@@ -23,7 +23,7 @@
 # Packages: iproute2 ethtool iputils-ping tcpdump dnsmasq-base curl nodejs chromium bind9-dnsutils openssl
 #           wireshark-common (editcap, mergecap) tcpreplay (tcprewrite, tcpreplay), python3 with
 #           scapy (pip install scapy==2.8.0); for the MCP and client captures also
-#           golang-go default-jdk-headless (Debian), pip install mcp==2.3.0 requests==2.34.2
+#           golang-go openjdk-17-jdk-headless (Debian), pip install mcp==2.3.0 requests==2.34.2
 #           httpx==0.29.0, and the TypeScript SDK (npm install @modelcontextprotocol/sdk@1.32.2,
 #           into $NODE_MCP, default /tmp/lantern-capture-npm; make.sh installs it if missing).
 set -euo pipefail
@@ -400,7 +400,7 @@ same_api() {
   done
 }
 if want clients-same-api || want clients-same-api-http; then
-  for t in go java; do command -v $t >/dev/null || { echo "missing tool: $t (golang-go, default-jdk-headless)" >&2; exit 1; }; done
+  for t in go java; do command -v $t >/dev/null || { echo "missing tool: $t (golang-go, openjdk-17-jdk-headless)" >&2; exit 1; }; done
   python3 -c "import requests, httpx" 2>/dev/null || { echo "missing python modules: requests httpx" >&2; exit 1; }
   # Built before the capture (Java's single-file launcher compiles in memory as it starts).
   go build -o "$WORK/api_client_go" "$TOOLS/api_client.go"
