@@ -10,7 +10,8 @@
 # 10.77.0.1 and one address per AI name). dnsmasq answers for the names; a Python server speaks
 # HTTPS on :443 for any name and plain HTTP on the model-server ports (11434, 8000, 8080, 1234)
 # and on 3000 and 80. MCP servers from the reference Python SDK (tools/mcp_server.py) serve the
-# MCP captures on 8001 (streamable HTTP) and 8002 (SSE). Real clients - curl, Python, Node, headless
+# MCP captures on 8001 (streamable HTTP) and 8002 (SSE), and with TLS on 8443 (reached as
+# mcp.linear.app:443). Real clients - curl, Python, Node, headless
 # Chromium, dig - make the traffic; tcpdump records it on the client side. Variants of one
 # capture (pcapng, nanosecond, big-endian, VLAN, QinQ, Linux cooked v1/v2, a multi-interface
 # pcapng and a file cut short) are made from it with Debian's tools.
@@ -23,7 +24,7 @@
 # Packages: iproute2 ethtool iputils-ping tcpdump dnsmasq-base curl nodejs chromium bind9-dnsutils openssl
 #           wireshark-common (editcap, mergecap) tcpreplay (tcprewrite, tcpreplay), python3 with
 #           scapy (pip install scapy==2.8.0); for the MCP and client captures also
-#           golang-go openjdk-17-jdk-headless (Debian), pip install mcp==2.3.0 requests==2.34.2
+#           golang-go openjdk-17-jdk-headless iptables (Debian), pip install mcp==2.3.0 requests==2.34.2
 #           httpx==0.29.0, and the TypeScript SDK (npm install @modelcontextprotocol/sdk@1.32.2,
 #           into $NODE_MCP, default /tmp/lantern-capture-npm; make.sh installs it if missing).
 set -euo pipefail
@@ -76,6 +77,7 @@ NAMES=(
   "mcp.corp.lan 10.77.1.15"
   "mcp-sse.corp.lan 10.77.1.16"
   "llm-gw.corp.lan 10.77.1.17"
+  "mcp.linear.app 10.77.1.18"
 )
 # Addresses without a name (a model server reached by address).
 BARE=(10.77.1.13)
@@ -353,6 +355,28 @@ if want mcp-node-client; then
   start_mcp_servers
   record mcp-node-client EN10MB node_mcp
 fi
+# A remote MCP server over HTTPS under a vendor's documented MCP host (mcp.linear.app, whose
+# endpoint is https://mcp.linear.app/mcp): the same Python server with TLS on 8443, reached on
+# 443 through a REDIRECT rule for its address (tools/https_server.py holds *:443). The Python
+# SDK's client and then the TypeScript SDK's (neither verifies the self-signed certificate)
+# run their calls: on the wire only the SNI, the ClientHellos and sizes are in clear.
+if want mcp-remote-tls; then
+  command -v iptables >/dev/null || { echo "missing tool: iptables" >&2; exit 1; }
+  [ -d "$NODE_MCP/node_modules/@modelcontextprotocol/sdk" ] ||
+    npm install --silent --no-audit --no-fund --prefix "$NODE_MCP" @modelcontextprotocol/sdk@1.32.2 >/dev/null
+  in_s iptables -t nat -A PREROUTING -d 10.77.1.18 -p tcp --dport 443 -j REDIRECT --to-ports 8443
+  in_s python3 "$TOOLS/mcp_server.py" streamable-http 8443 "$WORK/cert.pem" "$WORK/key.pem" >"$WORK/mcp-tls.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 100); do grep -q "Uvicorn running" "$WORK/mcp-tls.log" 2>/dev/null && break; sleep 0.1; done
+  grep -q "Uvicorn running" "$WORK/mcp-tls.log" || { echo "MCP TLS server did not start" >&2; cat "$WORK/mcp-tls.log" >&2; exit 1; }
+  mcp_remote_tls() {
+    in_c python3 "$TOOLS/mcp_client.py" streamable-http https://mcp.linear.app/mcp
+    sleep 0.5
+    in_c env NODE_TLS_REJECT_UNAUTHORIZED=0 NODE_PATH="$NODE_MCP/node_modules" node "$TOOLS/mcp_node_client.js" \
+      streamable-http https://mcp.linear.app/mcp 2>/dev/null
+  }
+  record mcp-remote-tls EN10MB mcp_remote_tls
+fi
 # A company LLM gateway on an internal host over plain HTTP on port 80, its routes under
 # prefixes: curl posts an OpenAI chat completion under /model-center/api/llm/openai/, Python
 # urllib an embedding to /litellm/v1/embeddings, Python requests an Anthropic message to
@@ -428,7 +452,7 @@ done
 for name in chromium-shared-cdn chromium-quic-shared-cdn nosni-relookup chromium-real-ech; do
   if want "$name"; then cp "$WORK/$name.pcap" "$OUT/$name.pcap"; fi
 done
-for name in mcp-streamable-http mcp-sse mcp-streamable-http-modern mcp-node-client gateway-prefix \
+for name in mcp-streamable-http mcp-sse mcp-streamable-http-modern mcp-node-client mcp-remote-tls gateway-prefix \
   clients-same-api clients-same-api-http; do
   if want "$name"; then cp "$WORK/$name.pcap" "$OUT/$name.pcap"; fi
 done

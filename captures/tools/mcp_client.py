@@ -7,7 +7,8 @@ clientInfo lantern-capture-client 1.4.0) or with MODE "auto", the SDK's own defa
 probes `server/discover` at protocol 2026-07-28 (a stateless request: no initialize, no
 Mcp-Session-Id) and falls back to initialize only on a legacy server; then tools/list, tools/call search_docs {"query": "vpn"},
 tools/call add {"a": 2, "b": 3}, resources/list, resources/read docs://handbook, prompts/list,
-and closes (streamable HTTP ends its session with DELETE /mcp)."""
+and closes (streamable HTTP ends its session with DELETE /mcp). For an https URL it does not
+verify the certificate (the test server's is self-signed); otherwise the SDK's own HTTP client."""
 import sys
 
 import anyio
@@ -19,7 +20,16 @@ CLIENT_INFO = Implementation(name="lantern-capture-client", version="1.4.0")
 
 
 async def run(transport, url, mode):
-    server = url if transport == "streamable-http" else sse_client(url)
+    if url.startswith("https:"):
+        import httpx2
+        from mcp.client.streamable_http import streamable_http_client
+        from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT
+
+        timeout = httpx2.Timeout(MCP_DEFAULT_TIMEOUT, read=MCP_DEFAULT_SSE_READ_TIMEOUT)
+        http = httpx2.AsyncClient(timeout=timeout, verify=False)
+        server = streamable_http_client(url, http_client=http)
+    else:
+        server = url if transport == "streamable-http" else sse_client(url)
     async with Client(server, mode=mode, client_info=CLIENT_INFO) as client:
         tools = await client.list_tools()
         print("tools", [t.name for t in tools.tools])

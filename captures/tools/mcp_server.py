@@ -3,9 +3,10 @@
 whose MCPServer is v1's FastMCP renamed): two tools (`add`, `search_docs`), one resource
 (`docs://handbook`) and one prompt (`summarize`).
 
-Usage: mcp_server.py streamable-http|sse PORT
+Usage: mcp_server.py streamable-http|sse PORT [CERT KEY]
   streamable-http  POST/GET/DELETE /mcp (stateful: the server hands out an Mcp-Session-Id)
   sse              the older transport: GET /sse (text/event-stream), POST /messages/?session_id=
+With CERT and KEY it serves HTTPS (uvicorn's TLS) instead of plain HTTP.
 It listens on every address (no DNS-rebinding host check, which the SDK turns on only for a
 server bound to localhost)."""
 import sys
@@ -48,7 +49,13 @@ def summarize(topic: str) -> str:
 def main():
     transport, port = sys.argv[1], int(sys.argv[2])
     print("ready", flush=True)
-    server.run(transport, host="0.0.0.0", port=port)
+    if len(sys.argv) > 4:
+        import uvicorn
+
+        app = server.streamable_http_app(host="0.0.0.0") if transport == "streamable-http" else server.sse_app(host="0.0.0.0")
+        uvicorn.run(app, host="0.0.0.0", port=port, ssl_certfile=sys.argv[3], ssl_keyfile=sys.argv[4])
+    else:
+        server.run(transport, host="0.0.0.0", port=port)
 
 
 if __name__ == "__main__":
