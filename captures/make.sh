@@ -314,9 +314,9 @@ MCP_STARTED=
 start_mcp_servers() {
   [ -n "$MCP_STARTED" ] && return 0
   python3 -c "import mcp" 2>/dev/null || { echo "missing python module: mcp (pip install mcp==2.3.0)" >&2; exit 1; }
-  in_s python3 "$TOOLS/mcp_server.py" streamable-http 8001 >"$WORK/mcp-http.log" 2>&1 &
+  ip netns exec $S python3 "$TOOLS/mcp_server.py" streamable-http 8001 >"$WORK/mcp-http.log" 2>&1 &
   PIDS+=($!)
-  in_s python3 "$TOOLS/mcp_server.py" sse 8002 >"$WORK/mcp-sse.log" 2>&1 &
+  ip netns exec $S python3 "$TOOLS/mcp_server.py" sse 8002 >"$WORK/mcp-sse.log" 2>&1 &
   PIDS+=($!)
   for log in mcp-http mcp-sse; do
     for _ in $(seq 100); do grep -q "Uvicorn running" "$WORK/$log.log" 2>/dev/null && break; sleep 0.1; done
@@ -365,7 +365,7 @@ if want mcp-remote-tls; then
   [ -d "$NODE_MCP/node_modules/@modelcontextprotocol/sdk" ] ||
     npm install --silent --no-audit --no-fund --prefix "$NODE_MCP" @modelcontextprotocol/sdk@1.32.2 >/dev/null
   in_s iptables -t nat -A PREROUTING -d 10.77.1.18 -p tcp --dport 443 -j REDIRECT --to-ports 8443
-  in_s python3 "$TOOLS/mcp_server.py" streamable-http 8443 "$WORK/cert.pem" "$WORK/key.pem" >"$WORK/mcp-tls.log" 2>&1 &
+  ip netns exec $S python3 "$TOOLS/mcp_server.py" streamable-http 8443 "$WORK/cert.pem" "$WORK/key.pem" >"$WORK/mcp-tls.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 100); do grep -q "Uvicorn running" "$WORK/mcp-tls.log" 2>/dev/null && break; sleep 0.1; done
   grep -q "Uvicorn running" "$WORK/mcp-tls.log" || { echo "MCP TLS server did not start" >&2; cat "$WORK/mcp-tls.log" >&2; exit 1; }
