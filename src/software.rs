@@ -6,7 +6,8 @@
 //! Python program using `ssl` (urllib, requests, httpx, the OpenAI and Anthropic SDKs) has the
 //! same one, and an Electron app (VS Code, Cursor, Slack) has Chromium's, so it counts as a
 //! browser. The table below is what real clients sent on the recording machine (Debian 12:
-//! curl 7.88.1 with OpenSSL 3.0, Python 3.11, Node 20, Chromium; `captures/README.md`) and
+//! curl 7.88.1 with OpenSSL 3.0, Python 3.11, Node 20, Go 1.19, Java 17, Chromium 156;
+//! `captures/README.md`) and
 //! rows of FoxIO's public JA4+ mapping (`ja4plus-mapping.csv` in FoxIO-LLC/ja4, read at commit
 //! 09c1fac). Stacks change with versions: a fingerprint not in the table is `unknown`, never a
 //! guess. A `User-Agent` is the client's own claim, and it is believed only in plaintext, where
@@ -60,6 +61,7 @@ impl Software {
 
 /// One JA4 row: each of the three parts literal, or `*` for any. The first part's SNI letter
 /// (`d` with a name, `i` to an address) is not compared: a stack is the same either way.
+/// Rows come from the captures named beside them; remake them with a new stack's version.
 struct Ja4Row {
     ja4: &'static str,
     software: Software,
@@ -72,30 +74,27 @@ const fn row(ja4: &'static str, family: &'static str, kind: Kind) -> Ja4Row {
     }
 }
 
-/// Fingerprints, most specific first.
+/// Fingerprints, most specific first. The cipher hash (the second part) is what a TLS library
+/// and its caller's settings make; the first part changes with ALPN, extensions and session
+/// resumption, so most rows take any.
 const JA4: &[Ja4Row] = &[
-    // Chromium 156 (TCP, every connection of captures/chromium-*.pcap; the third part varies
-    // with ECH and GREASE) and FoxIO's Chromium rows; its QUIC Initial.
-    row("t13d1517h2_8daaf6152771_*", "Chromium", Kind::Browser),
-    row("t13d1516h2_8daaf6152771_*", "Chromium", Kind::Browser),
+    // Chromium 156 over TCP (captures/chromium-*.pcap, clients-same-api.pcap; FoxIO's
+    // "Chromium Browser" rows: t13d1516h2 and t13d1517h2), and its QUIC Initial. Electron apps
+    // (VS Code, Cursor) share the stack.
+    row("*_8daaf6152771_*", "Chromium", Kind::Browser),
     row("q13d0312h3_55b375c5d22e_*", "Chromium", Kind::Browser),
     // curl 7.88.1 with OpenSSL 3.0 (captures/curl-chatgpt.pcap).
     row("t13d3112h2_e8f1e7e78f70_*", "curl (OpenSSL)", Kind::Program),
-    // Python 3.11 ssl with and without ALPN (captures/python-upload.pcap; FoxIO "Python").
-    row(
-        "t13d181100_85036bcba153_*",
-        "Python (OpenSSL)",
-        Kind::Program,
-    ),
-    row(
-        "t13d181000_85036bcba153_*",
-        "Python (OpenSSL)",
-        Kind::Program,
-    ),
-    // Node 20's https (OpenSSL 3, its own cipher list; captures/node-openai.pcap).
-    row("t13d591000_a33745022dd6_*", "Node (OpenSSL)", Kind::Program),
-    // Go crypto/tls (FoxIO "GoLang").
-    row("t13d190900_9dc949149365_*", "Go", Kind::Program),
+    // Python 3.11 ssl: urllib, requests, httpx and the MCP SDK (captures/clients-same-api.pcap,
+    // python-upload.pcap, mcp-remote-tls.pcap; FoxIO "Python": t13d181000).
+    row("*_85036bcba153_*", "Python (OpenSSL)", Kind::Program),
+    // Node 20: https and fetch (undici), the MCP TypeScript SDK (clients-same-api.pcap,
+    // node-openai.pcap).
+    row("*_a33745022dd6_*", "Node (OpenSSL)", Kind::Program),
+    // Go crypto/tls: Go 1.19 net/http (clients-same-api.pcap; FoxIO "GoLang": t13d190900).
+    row("*_9dc949149365_*", "Go", Kind::Program),
+    // Java 17 java.net.http.HttpClient (clients-same-api.pcap).
+    row("*_db35923f8641_*", "Java", Kind::Program),
 ];
 
 /// `User-Agent` prefixes of programs, and the family they say.
@@ -161,7 +160,7 @@ pub fn classify(ja4: Option<&str>, user_agent: Option<&str>) -> Software {
 
 /// The software of a JA4 fingerprint in the table.
 pub fn by_ja4(ja4: &str) -> Option<Software> {
-    let parts = split(ja4)?;
+    let parts = split(ja4).filter(|p| p[0].len() == 10)?;
     JA4.iter()
         .find(|row| split(row.ja4).is_some_and(|p| matches(&p, &parts)))
         .map(|row| row.software)
@@ -169,8 +168,7 @@ pub fn by_ja4(ja4: &str) -> Option<Software> {
 
 fn split(ja4: &str) -> Option<[&str; 3]> {
     let mut it = ja4.splitn(3, '_');
-    let parts = [it.next()?, it.next()?, it.next()?];
-    (parts[0].len() == 10).then_some(parts)
+    Some([it.next()?, it.next()?, it.next()?])
 }
 
 /// A JA4's first part without its SNI letter.
@@ -244,6 +242,15 @@ mod tests {
         assert_eq!(
             family("t13d190900_9dc949149365_97f8aa674fd9"),
             Some(("Go", Kind::Program))
+        );
+        assert_eq!(
+            family("t13d5912h1_a33745022dd6_dbd39dd1d406"),
+            Some(("Node (OpenSSL)", Kind::Program)),
+            "a resumed session: another first part, the same stack"
+        );
+        assert_eq!(
+            family("t13d3713h2_db35923f8641_7c76daad20ec"),
+            Some(("Java", Kind::Program))
         );
         // Another cipher list is another stack: unknown, not the nearest guess.
         assert_eq!(family("t13d1517h2_000000000000_234dc10236f4"), None);

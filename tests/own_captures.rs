@@ -11,7 +11,7 @@ use common::{one, own, replay, root};
 use serde_json::Value;
 
 /// Every capture with its reviewed events.
-const CAPTURES: [&str; 18] = [
+const CAPTURES: [&str; 26] = [
     "curl-chatgpt.pcap",
     "python-upload.pcap",
     "node-openai.pcap",
@@ -30,6 +30,14 @@ const CAPTURES: [&str; 18] = [
     "chromium-quic-shared-cdn.pcap",
     "nosni-relookup.pcap",
     "chromium-real-ech.pcap",
+    "mcp-streamable-http.pcap",
+    "mcp-streamable-http-modern.pcap",
+    "mcp-sse.pcap",
+    "mcp-node-client.pcap",
+    "mcp-remote-tls.pcap",
+    "gateway-prefix.pcap",
+    "clients-same-api.pcap",
+    "clients-same-api-http.pcap",
 ];
 
 fn flow_named<'a>(events: &'a [Value], name: &str) -> &'a Value {
@@ -417,4 +425,98 @@ fn lantern_summary(file: &std::path::Path) -> String {
     let run = common::lantern(&["replay", "--no-store", file.to_str().unwrap()]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     run.stderr
+}
+
+/// The flows of one of the `clients-same-api` captures that carried a request, in the order
+/// the clients ran: (client software family, kind, user kind).
+fn clients(capture: &str) -> Vec<(String, String, String)> {
+    let events = replay(&[&own(capture)], &[]).events();
+    let mut flows: Vec<&Value> = (events.iter())
+        .filter(|e| e["event_type"] == "flow" && e["bytes_up"].as_u64() > Some(200))
+        .filter(|e| e["protocol"] == "tls" || e["protocol"] == "http")
+        .collect();
+    flows.sort_by_key(|e| e["ts"].as_str().map(str::to_string));
+    let text = |v: &Value| v.as_str().unwrap_or("-").to_string();
+    (flows.iter())
+        .map(|e| {
+            let s = &e["client_software"];
+            (text(&s["family"]), text(&s["kind"]), text(&e["user_kind"]))
+        })
+        .collect()
+}
+
+#[test]
+fn nine_client_stacks_to_one_api_host_are_told_apart() {
+    let program = |family: &str| (family.to_string(), "program".into(), "agent".into());
+    let browser = (
+        String::from("Chromium"),
+        String::from("browser"),
+        String::from("unknown"),
+    );
+    // Over TLS: the fingerprint says the stack (the three Python clients share one), and a
+    // browser's call to the API is not an agent's.
+    assert_eq!(
+        clients("clients-same-api.pcap"),
+        [
+            program("curl (OpenSSL)"),
+            program("Python (OpenSSL)"),
+            program("Python (OpenSSL)"),
+            program("Python (OpenSSL)"),
+            program("Node (OpenSSL)"),
+            program("Node (OpenSSL)"),
+            program("Go"),
+            program("Java"),
+            browser.clone(),
+            browser,
+        ]
+    );
+    // In plaintext the User-Agent says more; Node's https module sends none.
+    let unknown = (
+        String::from("-"),
+        String::from("unknown"),
+        String::from("unknown"),
+    );
+    let http = clients("clients-same-api-http.pcap");
+    assert_eq!(
+        http[..8],
+        [
+            program("curl"),
+            program("Python urllib"),
+            program("Python requests"),
+            program("Python httpx"),
+            program("Node"),
+            unknown,
+            program("Go"),
+            program("Java"),
+        ]
+    );
+    assert_eq!(http[8].0, "Chromium");
+}
+
+#[test]
+fn chromiums_connections_have_one_fingerprint_whatever_their_grease() {
+    let events = replay(&[&own("clients-same-api.pcap")], &[]).events();
+    let ja4: std::collections::BTreeSet<&str> = (events.iter())
+        .filter(|e| e["client_software"]["family"] == "Chromium")
+        .filter_map(|e| e["tls"]["ja4"].as_str())
+        .collect();
+    assert_eq!(ja4.len(), 1, "{ja4:?}");
+}
+
+#[test]
+fn a_company_gateway_is_found_by_its_api_under_a_prefix() {
+    let events = replay(&[&own("gateway-prefix.pcap")], &[]).events();
+    let rules: std::collections::BTreeSet<&str> = (events.iter())
+        .filter(|e| e["event_type"] == "flow" && e["app"]["id"] == "llm-gateway")
+        .filter_map(|e| e["app"]["pattern"].as_str())
+        .collect();
+    assert_eq!(
+        rules.into_iter().collect::<Vec<_>>(),
+        [
+            "POST */v1/chat/completions on any port",
+            "POST */v1/embeddings on any port",
+            "POST */v1/messages on any port",
+            "POST */v1/responses on any port",
+        ]
+    );
 }

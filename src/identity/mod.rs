@@ -135,7 +135,8 @@ impl Identity {
             UserKind::Service
         } else if self.person {
             UserKind::Person
-        } else if category == Some(Category::LlmApi) {
+        } else if category == Some(Category::LlmApi) && software != software::Kind::Browser {
+            // No known person calls a model API: automation. A browser's call is a person's.
             UserKind::Service
         } else {
             UserKind::Unknown

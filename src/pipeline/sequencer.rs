@@ -166,8 +166,9 @@ impl Sequencer {
                         flow.first,
                     );
                     let ja4 = flow.tls().and_then(|t| t.ja4.as_deref());
+                    let agent = flow.http().and_then(|h| h.user_agent.as_deref());
                     self.output.flow(&FlowView {
-                        software: software::classify(ja4, None),
+                        software: software::classify(ja4, agent),
                         record: flow,
                         server_name,
                         name_source: naming.source,

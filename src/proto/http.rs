@@ -28,7 +28,13 @@ pub struct Request {
     pub path: String,
     /// Host header (or CONNECT authority) without the port, lower-cased.
     pub host: Option<String>,
+    /// The `User-Agent` header, its first [`MAX_USER_AGENT`] bytes, to tell a program from a
+    /// browser (never written out as it is).
+    pub user_agent: Option<String>,
 }
+
+/// Most bytes of a `User-Agent` kept.
+pub const MAX_USER_AGENT: usize = 256;
 
 /// Whether `stream` starts with an HTTP request method; `None` while too short to tell.
 pub fn looks_like_http(stream: &[u8]) -> Option<bool> {
@@ -71,7 +77,18 @@ pub fn parse_request(stream: &[u8]) -> Parsed<Request> {
         let path = target.split(['?', '#']).next().unwrap_or_default();
         cut(path, MAX_PATH).to_string()
     };
-    Parsed::Complete(Request { method, path, host })
+    let user_agent = (request.headers.iter())
+        .find(|h| h.name.eq_ignore_ascii_case("user-agent"))
+        .map(|h| {
+            let value = &h.value[..h.value.len().min(MAX_USER_AGENT)];
+            String::from_utf8_lossy(value).into_owned()
+        });
+    Parsed::Complete(Request {
+        method,
+        path,
+        host,
+        user_agent,
+    })
 }
 
 /// Longest request path kept, in bytes: a flow holds what names an endpoint, not a payload.
@@ -112,7 +129,14 @@ mod tests {
         assert_eq!(req.method, "POST");
         assert_eq!(req.path, "/api/generate");
         assert_eq!(req.host.as_deref(), Some("ollama.lan"));
+        assert_eq!(req.user_agent, None);
         assert_eq!(parse_request(&head[..30]), Parsed::Incomplete);
+        let Parsed::Complete(req) =
+            parse_request(b"GET / HTTP/1.1\r\nuser-agent: curl/7.88.1\r\n\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!(req.user_agent.as_deref(), Some("curl/7.88.1"));
     }
 
     #[test]

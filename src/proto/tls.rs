@@ -186,7 +186,13 @@ impl Fields {
                 self.supported_versions = versions.iter().map(|v| v.0).collect();
             }
             TlsExtension::SignatureAlgorithms(algorithms) => {
-                self.signature_algorithms = algorithms.clone();
+                // JA4 ignores GREASE wherever it appears: Chromium 156 puts a different GREASE
+                // value in this list on each connection.
+                self.signature_algorithms = algorithms
+                    .iter()
+                    .copied()
+                    .filter(|a| !is_grease(*a))
+                    .collect();
             }
             _ => {}
         }
