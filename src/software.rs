@@ -102,7 +102,7 @@ const PROGRAM_AGENTS: &[(&str, &str)] = &[
     ("curl/", "curl"),
     ("wget/", "Wget"),
     ("python-requests/", "Python requests"),
-    ("python-httpx/", "Python httpx"),
+    ("python-httpx", "Python httpx"),
     ("python-urllib", "Python urllib"),
     ("python/", "Python"),
     ("aiohttp/", "Python aiohttp"),

@@ -19,6 +19,7 @@ pub mod dhcp;
 pub mod dns;
 pub mod http;
 pub mod kerberos;
+pub mod mcp;
 pub mod quic;
 pub mod stream;
 pub mod tls;
