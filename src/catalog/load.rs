@@ -56,6 +56,8 @@ struct AppToml {
     requests: Vec<Spanned<String>>,
     #[serde(default)]
     ports: Vec<u16>,
+    #[serde(default)]
+    protocols: Vec<Spanned<String>>,
     hq_country: Option<Spanned<String>>,
     trains_on_user_data: Option<Training>,
     enterprise_plan: Option<bool>,
@@ -212,8 +214,24 @@ impl Builder {
                 claims.retain(|(_, d)| d.owner != owner);
             }
         }
-        if app.domains.is_empty() && app.requests.is_empty() {
-            return Err((id_at, format!("app {id:?} has no domains and no requests")));
+        if app.domains.is_empty() && app.requests.is_empty() && app.protocols.is_empty() {
+            return Err((
+                id_at,
+                format!("app {id:?} has no domains, no requests and no protocols"),
+            ));
+        }
+        for protocol in &app.protocols {
+            let known = super::PROTOCOLS.contains(&protocol.get_ref().as_str());
+            if !known || app.category != Category::McpServer {
+                return Err((
+                    protocol.span().start,
+                    format!(
+                        "app {id:?}: protocol {:?}: the protocols are {:?}, for category mcp_server",
+                        protocol.get_ref(),
+                        super::PROTOCOLS
+                    ),
+                ));
+            }
         }
         let by_request = [Category::LocalModelServer, Category::AiGateway];
         if !app.requests.is_empty() && !by_request.contains(&app.category) {
@@ -307,6 +325,7 @@ impl Builder {
             domains,
             requests: app.requests.into_iter().map(Spanned::into_inner).collect(),
             ports: app.ports,
+            protocols: app.protocols.into_iter().map(Spanned::into_inner).collect(),
             hq_country: app.hq_country.map(Spanned::into_inner),
             trains_on_user_data: app.trains_on_user_data,
             enterprise_plan: app.enterprise_plan,
@@ -573,7 +592,23 @@ mod tests {
             "{e}"
         );
         let e = load_err("r.toml", &format!("{APP}category = \"other\"\n"));
-        assert!(e.contains("has no domains and no requests"), "{e}");
+        assert!(
+            e.contains("has no domains, no requests and no protocols"),
+            "{e}"
+        );
+        let e = load_err(
+            "p.toml",
+            &format!("{APP}category = \"other\"\nprotocols = [\"mcp\"]\n"),
+        );
+        assert!(
+            e.contains("p.toml:6:") && e.contains("for category mcp_server"),
+            "{e}"
+        );
+        let e = load_err(
+            "p.toml",
+            &format!("{APP}category = \"mcp_server\"\nprotocols = [\"smtp\"]\n"),
+        );
+        assert!(e.contains("protocol \"smtp\""), "{e}");
         let e = load_err(
             "h.toml",
             &format!(

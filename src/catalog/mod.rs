@@ -22,6 +22,12 @@ pub use stats::Stats;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// The protocols an app may name in `protocols`.
+pub const PROTOCOLS: [&str; 1] = ["mcp"];
+
+/// How a protocol's identification reads in evidence.
+const PROTOCOL_PATTERNS: [(&str, &str); 1] = [("mcp", "MCP request over HTTP")];
+
 /// The category of an AI application.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
@@ -192,6 +198,10 @@ pub struct App {
     /// The server ports `requests` apply on; empty means any port.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<u16>,
+    /// Protocols whose recognition identifies the app on any host: `mcp`, an MCP request
+    /// over plaintext HTTP.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub protocols: Vec<String>,
     /// Country of the vendor's headquarters (ISO 3166 alpha-2), where known.
     pub hq_country: Option<String>,
     /// Whether it trains on user data, where known.
@@ -303,6 +313,19 @@ impl Catalog {
     pub fn is_ech_public_name(&self, name: &str) -> bool {
         matches!(self.matcher.lookup(name),
             Match::Shared { index, .. } if self.shared[index].kind == SharedKind::EchPublicName)
+    }
+
+    /// The app a recognised protocol identifies on a flow its name did not: for `mcp`, the
+    /// MCP server a plaintext MCP request reached.
+    pub fn identify_protocol(&self, protocol: &str) -> Option<Identified<'_>> {
+        let app = (self.apps.iter()).find(|a| a.protocols.iter().any(|p| p == protocol))?;
+        Some(Identified {
+            app,
+            pattern: PROTOCOL_PATTERNS
+                .iter()
+                .find(|(p, _)| *p == protocol)
+                .map_or("", |(_, label)| label),
+        })
     }
 
     /// The local model server a plaintext HTTP request to `port` identifies, if any.
