@@ -94,13 +94,12 @@ pub fn is_mcp_method(method: &str) -> bool {
 pub fn recognise(head: &Head<'_>, body: &[u8]) -> Option<Mcp> {
     let body = &body[..body.len().min(MAX_BODY)];
     let message = Scanner::new(body).message();
-    let header_method = head.method_header.filter(|m| is_mcp_method(m));
-    let method = (message.jsonrpc)
-        .then_some(message.method.as_deref())
-        .flatten()
-        .filter(|m| is_mcp_method(m))
+    let header_method = head.method_header.filter(|m| is_mcp_method(m)).map(text);
+    let method = (message.method.as_ref())
+        .filter(|m| message.jsonrpc && is_mcp_method(m))
+        .cloned()
         .or(header_method);
-    let transport = match (head.method, method) {
+    let transport = match (head.method, method.as_deref()) {
         (_, Some(_)) if head.path.contains("/message") && !head.session => Transport::Sse,
         (_, Some(_)) => Transport::StreamableHttp,
         ("GET", None) if head.event_stream && head.path.ends_with("/sse") => Transport::Sse,
@@ -109,29 +108,52 @@ pub fn recognise(head: &Head<'_>, body: &[u8]) -> Option<Mcp> {
     };
     Some(Mcp {
         transport: Some(transport),
-        method: method.map(text),
-        client: message.client,
+        client: message.client(),
         version: message.version.or(head.protocol_version.map(text)),
-        tool: message.tool.filter(|_| method == Some("tools/call")),
+        tool: message
+            .tool
+            .filter(|_| method.as_deref() == Some("tools/call")),
+        method,
     })
 }
 
+/// A string from the wire as kept: printable ASCII as it is, any other byte as `\DDD`, at most
+/// [`MAX_TEXT`] bytes.
 fn text(s: &str) -> String {
-    let mut end = s.len().min(MAX_TEXT);
-    while !s.is_char_boundary(end) {
-        end -= 1;
+    let mut out = String::with_capacity(s.len().min(MAX_TEXT));
+    for &b in s.as_bytes() {
+        if out.len() + 4 > MAX_TEXT {
+            break;
+        }
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\{b:03}")),
+        }
     }
-    s[..end].to_string()
+    out
 }
 
-/// What the scanner found in a JSON-RPC message.
+/// What the scanner found in a JSON-RPC message (a member given twice: the last).
 #[derive(Debug, Default)]
 struct Message {
     jsonrpc: bool,
     method: Option<String>,
-    client: Option<String>,
+    client_name: Option<String>,
+    client_version: Option<String>,
     version: Option<String>,
     tool: Option<String>,
+}
+
+impl Message {
+    /// `name/version` of the client, when its name was given.
+    fn client(&self) -> Option<String> {
+        let name = self.client_name.as_ref()?;
+        Some(match &self.client_version {
+            Some(v) => format!("{name}/{v}"),
+            None => name.clone(),
+        })
+    }
 }
 
 /// A bounded reader of a JSON document's prefix: it walks objects member by member, reads the
@@ -156,12 +178,9 @@ impl<'b> Scanner<'b> {
             ["method"] => found.method = Some(text(value)),
             ["params", "protocolVersion"] => found.version = Some(text(value)),
             ["params", "name"] => found.tool = Some(text(value)),
-            ["params", "clientInfo" | "_meta", "name"] => found.client = Some(text(value)),
+            ["params", "clientInfo" | "_meta", "name"] => found.client_name = Some(text(value)),
             ["params", "clientInfo" | "_meta", "version"] => {
-                if let Some(name) = &mut found.client {
-                    name.push('/');
-                    name.push_str(&text(value));
-                }
+                found.client_version = Some(text(value))
             }
             _ => {}
         });
@@ -311,15 +330,25 @@ mod tests {
         assert!(!format!("{mcp:?}").contains("secret"));
         // The first bytes alone still say it: method first, as the TypeScript SDK writes it.
         let cut = &body[..60];
-        assert_eq!(post(cut), None, "no jsonrpc member yet: not known to be JSON-RPC");
+        assert_eq!(
+            post(cut),
+            None,
+            "no jsonrpc member yet: not known to be JSON-RPC"
+        );
         let body = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"add","arguments":{"a":"#;
         assert_eq!(post(body).unwrap().tool.as_deref(), Some("add"));
     }
 
     #[test]
     fn json_rpc_that_is_not_mcp_and_json_that_is_not_json_rpc_are_not_mcp() {
-        assert_eq!(post(r#"{"jsonrpc":"2.0","method":"eth_blockNumber","id":1}"#), None);
-        assert_eq!(post(r#"{"model":"gpt-4o","messages":[{"role":"user"}]}"#), None);
+        assert_eq!(
+            post(r#"{"jsonrpc":"2.0","method":"eth_blockNumber","id":1}"#),
+            None
+        );
+        assert_eq!(
+            post(r#"{"model":"gpt-4o","messages":[{"role":"user"}]}"#),
+            None
+        );
         assert_eq!(post(r#"{"jsonrpc":"1.0","method":"tools/list"}"#), None);
         assert_eq!(post("not json"), None);
         assert_eq!(post(""), None);
@@ -333,9 +362,16 @@ mod tests {
             event_stream: true,
             ..Head::default()
         };
-        assert_eq!(recognise(&head, b"").unwrap().transport, Some(Transport::Sse));
+        assert_eq!(
+            recognise(&head, b"").unwrap().transport,
+            Some(Transport::Sse)
+        );
         head.path = "/mcp";
-        assert_eq!(recognise(&head, b""), None, "an event stream alone is not MCP");
+        assert_eq!(
+            recognise(&head, b""),
+            None,
+            "an event stream alone is not MCP"
+        );
         head.session = true;
         head.protocol_version = Some("2025-11-25");
         let mcp = recognise(&head, b"").unwrap();
@@ -346,7 +382,10 @@ mod tests {
             path: "/messages/",
             ..Head::default()
         };
-        let mcp = recognise(&sse_post, br#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#);
+        let mcp = recognise(
+            &sse_post,
+            br#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
+        );
         assert_eq!(mcp.unwrap().transport, Some(Transport::Sse));
     }
 
@@ -354,11 +393,21 @@ mod tests {
     fn hostile_bodies_end_the_scan_without_panicking() {
         let deep = "{\"a\":".repeat(10_000);
         assert_eq!(post(&deep), None);
-        let long = format!(r#"{{"jsonrpc":"2.0","method":"tools/{}"}}"#, "x".repeat(1_000));
-        assert_eq!(post(&long).unwrap().method.map(|m| m.len()), Some(MAX_TEXT));
-        for body in ["{", "{\"", "{\"a\"", "{\"a\":", "{\"a\":[", "{\"a\":\"\\", "{\"a\":1"] {
-            assert_eq!(post(body), None, "{body}");
-        }
-        assert_eq!(post(&"[".repeat(5000)), None);
+        let long = format!(
+            r#"{{"jsonrpc":"2.0","method":"tools/{}"}}"#,
+            "x".repeat(1_000)
+        );
+        assert!(
+            post(&long)
+                .unwrap()
+                .method
+                .is_some_and(|m| m.len() <= MAX_TEXT)
+        );
+        // A member given again replaces, never grows, what was kept; bytes are escaped.
+        let again = "{\"jsonrpc\":\"2.0\",\"method\":\"initialize\",\"params\":{\"clientInfo\":\
+            {\"name\":\"a\u{0}b\",\"version\":\"1\",\"version\":\"2\",\"version\":\"3\"}}}";
+        assert_eq!(post(again).unwrap().client.as_deref(), Some("a\\000b/3"));
+        let raw = "{\"jsonrpc\":\"2.0\",\"method\":\"tools/\u{1}\"}";
+        assert_eq!(post(raw).unwrap().method.as_deref(), Some("tools/\\001"));
     }
 }
