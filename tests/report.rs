@@ -769,3 +769,75 @@ fn the_html_report_loads_in_chromium_with_no_console_errors_and_no_requests() {
         std::fs::copy(&shot, keep).unwrap();
     }
 }
+
+/// The JSON report of a store written from `captures` of this project, over the captures'
+/// year.
+fn report_of(dir: &Path, captures: &[&str]) -> Value {
+    let store = dir.join("s.db");
+    let files: Vec<String> = captures
+        .iter()
+        .map(|c| own(c).display().to_string())
+        .collect();
+    let mut args = vec!["replay", "--quiet", "--store", store.to_str().unwrap()];
+    args.extend(files.iter().map(String::as_str));
+    ok(dir, &args);
+    let period = ["--from", "2026-01-01", "--to", "2027-01-01"];
+    let mut args = vec![
+        "report",
+        "--store",
+        store.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    args.extend(period);
+    serde_json::from_str(&ok(dir, &args).stdout).unwrap()
+}
+
+#[test]
+fn programs_agents_and_mcp_servers_have_their_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = report_of(
+        dir.path(),
+        &[
+            "clients-same-api.pcap",
+            "clients-same-api-http.pcap",
+            "mcp-remote-tls.pcap",
+        ],
+    );
+    // One row per (host, user, client software), most data first; the browser is not there.
+    let rows: Vec<(String, String)> = (r["programs"].as_array().unwrap().iter())
+        .map(|p| {
+            let apps: Vec<&str> = (p["apps"].as_array().unwrap().iter())
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            (p["software"].as_str().unwrap().to_string(), apps.join(", "))
+        })
+        .collect();
+    let tls_and_mcp = "Linear MCP server, OpenAI API";
+    let tls_and_http = "OpenAI API, OpenAI-compatible model server";
+    let rows: Vec<(&str, &str)> = rows.iter().map(|(s, a)| (s.as_str(), a.as_str())).collect();
+    assert_eq!(
+        rows,
+        [
+            ("Python (OpenSSL)", tls_and_mcp),
+            ("Node (OpenSSL)", tls_and_mcp),
+            ("Java", tls_and_http),
+            ("Go", tls_and_http),
+            ("curl (OpenSSL)", "OpenAI API"),
+            ("Node", "OpenAI-compatible model server"),
+            ("Python requests", "OpenAI-compatible model server"),
+            ("Python httpx", "OpenAI-compatible model server"),
+            ("Python urllib", "OpenAI-compatible model server"),
+            ("curl", "OpenAI-compatible model server"),
+        ]
+    );
+    assert!(!rows.iter().any(|(s, _)| s.contains("Chromium")));
+    assert_eq!(r["headline"]["agents"], 1);
+    // The remote MCP server, by its catalogued host: methods are not seen under TLS.
+    let mcp = &r["mcp_servers"];
+    assert_eq!(mcp.as_array().unwrap().len(), 1, "{mcp}");
+    assert_eq!(mcp[0]["server"], "mcp.linear.app");
+    assert_eq!(mcp[0]["remote"], true);
+    assert_eq!(mcp[0]["clients"], serde_json::json!(["10.77.0.10"]));
+    assert_eq!(mcp[0]["methods"], serde_json::json!([]));
+}

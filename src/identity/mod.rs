@@ -73,9 +73,9 @@ pub enum UserKind {
     /// No interactive user: flagged `server` in the static map, or a client with no known
     /// person calling an AI API (category `llm_api`): automation, agents, integrations.
     Service,
-    /// A program acting with AI for its user: a model API, an LLM gateway, a cloud model
-    /// endpoint, a model server or an MCP server reached by a non-browser TLS stack (or
-    /// `User-Agent`), whoever the user is.
+    /// A program acting with AI for its user: a model API, a coding assistant's backend, an
+    /// LLM gateway, a cloud model endpoint, a model server or an MCP server reached by a
+    /// non-browser TLS stack (or `User-Agent`), whoever the user is.
     Agent,
     /// Not known.
     Unknown,
@@ -144,11 +144,13 @@ impl Identity {
     }
 }
 
-/// Categories whose use by a program makes it an agent: model APIs and what stands for them.
+/// Categories whose use by a program makes it an agent: model APIs and what stands for them,
+/// and coding assistants' backends (a CLI agent: Claude Code, Copilot CLI, Gemini CLI).
 fn used_by_programs(category: Category) -> bool {
     matches!(
         category,
         Category::LlmApi
+            | Category::CodingAssistant
             | Category::AiPlatformCloud
             | Category::AiGateway
             | Category::McpServer

@@ -19,6 +19,7 @@ use crate::catalog::Identified;
 use crate::identity::{Identity, Pseudonymizer, UserKind};
 use crate::naming::{EchKind, MAX_ALTERNATIVES, NameSource};
 use crate::policy::Status;
+use crate::proto::mcp::Mcp;
 use crate::proto::{DhcpRecord, DnsRecord, FlowRecord, KerberosRecord};
 use crate::software::Software;
 use crate::store::{DnsRow, FlowRow, RollupRow};
@@ -47,6 +48,8 @@ pub struct FlowView<'a> {
     pub candidate: bool,
     /// The client software, from the ClientHello or the `User-Agent`.
     pub software: Software,
+    /// What the first request said of MCP, for MCP over plaintext HTTP.
+    pub mcp: Option<&'a Mcp>,
 }
 
 impl FlowView<'_> {

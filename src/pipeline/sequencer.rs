@@ -169,6 +169,7 @@ impl Sequencer {
                     let agent = flow.http().and_then(|h| h.user_agent.as_deref());
                     self.output.flow(&FlowView {
                         software: software::classify(ja4, agent),
+                        mcp: None,
                         record: flow,
                         server_name,
                         name_source: naming.source,

@@ -18,7 +18,7 @@ use crate::catalog::{App, Catalog, Category};
 use crate::output::Rfc3339;
 use crate::policy::{Policy, Status};
 use crate::store::{
-    RollupRow, Store, StoreError, StoredCandidate, StoredProgramUse, StoredServerUse,
+    RollupRow, Store, StoreError, StoredCandidate, StoredMcpUse, StoredProgramUse, StoredServerUse,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -58,6 +58,25 @@ pub struct Report {
     /// AI used by programs and agents: per host, user and client software, most data sent
     /// first.
     pub programs: Vec<ProgramUse>,
+    /// MCP servers in use: remote ones by their catalogued host, local ones by their
+    /// plaintext MCP requests.
+    pub mcp_servers: Vec<McpServerUse>,
+}
+
+/// One MCP server and who used it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct McpServerUse {
+    /// Its name (and port, for a local one), else its address.
+    pub server: String,
+    /// The catalog's name for it.
+    pub name: String,
+    /// A remote server (a vendor's, by its host), or one on the local network.
+    pub remote: bool,
+    /// Its users, sorted.
+    pub clients: Vec<String>,
+    /// The MCP methods seen in first requests, sorted (none over TLS).
+    pub methods: Vec<String>,
+    pub flows: u64,
 }
 
 /// The numbers at the top of the report.
@@ -269,6 +288,11 @@ pub fn build(
         .collect();
     let servers = store.server_use(from * 1_000_000, to * 1_000_000, &local)?;
     let programs = store.program_use(from * 1_000_000, to * 1_000_000)?;
+    let mcp: Vec<&str> = (catalog.apps().iter())
+        .filter(|a| a.category == Category::McpServer)
+        .map(|a| a.id.as_str())
+        .collect();
+    let mcp = store.mcp_use(from * 1_000_000, to * 1_000_000, &mcp)?;
     let none = Policy::none();
     let input = Input {
         period,
@@ -280,6 +304,7 @@ pub fn build(
     let trend_rows: Vec<&RollupRow> = all.iter().filter(|r| r.hour >= trend_from).collect();
     let mut report = input.assemble(&in_period, &trend_rows, &candidates, &servers);
     report.programs = input.programs(&programs);
+    report.mcp_servers = input.mcp_servers(&mcp);
     report.policy = policy.is_some();
     Ok(report)
 }
@@ -372,7 +397,42 @@ impl Input<'_> {
             candidates: candidate_rows(candidates),
             local_servers: self.local_servers(servers),
             programs: Vec::new(),
+            mcp_servers: Vec::new(),
         }
+    }
+
+    fn mcp_servers(&self, rows: &[StoredMcpUse]) -> Vec<McpServerUse> {
+        let mut by_server: BTreeMap<(String, &str), McpServerUse> = BTreeMap::new();
+        for r in rows {
+            let app = self.catalog.apps().iter().find(|a| a.id == r.app_id);
+            let remote = app.is_some_and(|a| !a.domains.is_empty());
+            let server = match remote {
+                true => r.server.clone(),
+                false => format!("{}:{}", r.server, r.server_port),
+            };
+            let s =
+                (by_server.entry((server.clone(), &r.app_id))).or_insert_with(|| McpServerUse {
+                    server,
+                    name: info(self.catalog, &r.app_id).name.to_string(),
+                    remote,
+                    clients: Vec::new(),
+                    methods: Vec::new(),
+                    flows: 0,
+                });
+            if !s.clients.contains(&r.user) {
+                s.clients.push(r.user.clone());
+            }
+            if !r.method.is_empty() && !s.methods.contains(&r.method) {
+                s.methods.push(r.method.clone());
+            }
+            s.flows += r.flows;
+        }
+        let mut out: Vec<McpServerUse> = by_server.into_values().collect();
+        for s in &mut out {
+            s.clients.sort();
+            s.methods.sort();
+        }
+        out
     }
 
     fn programs(&self, rows: &[StoredProgramUse]) -> Vec<ProgramUse> {

@@ -16,7 +16,7 @@ mod sqlite;
 pub mod tables;
 
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseReader, ClickHouseStats, ClickHouseStore};
-pub use read::{FirstSeen, StoredCandidate, StoredProgramUse, StoredServerUse};
+pub use read::{FirstSeen, StoredCandidate, StoredMcpUse, StoredProgramUse, StoredServerUse};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;
 pub use tables::{DnsRow, FileRow, FlowRow, PseudonymRow, RollupRow};
@@ -259,6 +259,22 @@ impl Store {
         let mut rows = match self.reads() {
             Reads::Sqlite(s) => s.program_use(from_us, to_us),
             Reads::ClickHouse(c) => c.program_use(from_us, to_us),
+        }?;
+        rows.sort_unstable();
+        Ok(rows)
+    }
+
+    /// Flows to the MCP servers `apps` in `[from_us, to_us)`, per server, user and method,
+    /// sorted.
+    pub fn mcp_use(
+        &self,
+        from_us: i64,
+        to_us: i64,
+        apps: &[&str],
+    ) -> Result<Vec<StoredMcpUse>, StoreError> {
+        let mut rows = match self.reads() {
+            Reads::Sqlite(s) => s.mcp_use(from_us, to_us, apps),
+            Reads::ClickHouse(c) => c.mcp_use(from_us, to_us, apps),
         }?;
         rows.sort_unstable();
         Ok(rows)

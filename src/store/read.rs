@@ -42,6 +42,19 @@ pub struct StoredProgramUse {
     pub bytes_up: u64,
 }
 
+/// Flows to MCP servers, per server, user and first method.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, clickhouse::Row)]
+pub struct StoredMcpUse {
+    pub app_id: String,
+    /// The server's name, else its address.
+    pub server: String,
+    pub server_port: u16,
+    pub user: String,
+    /// The MCP method of the flow's first request, empty when not seen (TLS).
+    pub method: String,
+    pub flows: u64,
+}
+
 /// `app_id IN (...)` for ids from the catalog, written into the query (18.16 cannot bind a
 /// list); an id with anything but letters, digits, `-`, `_` and `.` is left out.
 pub(crate) fn app_list(ids: &[&str]) -> String {

@@ -8,7 +8,7 @@ use super::read::app_list;
 use super::schema::{Role, SCHEMA_VERSION, Table, names};
 use super::{
     Batch, DnsRow, FileRow, FirstSeen, FlowRow, IngestedFile, NewFile, PseudonymRow, RollupRow,
-    StoreError, StoreFault, StoredCandidate, StoredProgramUse, StoredServerUse,
+    StoreError, StoreFault, StoredCandidate, StoredMcpUse, StoredProgramUse, StoredServerUse,
 };
 use crate::capture::Timestamp;
 use crate::output::Rfc3339;
@@ -514,6 +514,36 @@ impl SqliteStore {
                     app_id: r.get(3)?,
                     flows: count(r.get(4)?),
                     bytes_up: count(r.get(5)?),
+                })
+            })?;
+            rows.collect()
+        };
+        rows().map_err(|e| self.wrap(e))
+    }
+
+    /// Flows to the MCP servers `apps` in `[from_us, to_us)`, per server, user and method.
+    pub fn mcp_use(
+        &self,
+        from_us: i64,
+        to_us: i64,
+        apps: &[&str],
+    ) -> Result<Vec<StoredMcpUse>, StoreError> {
+        let rows = || -> rusqlite::Result<Vec<StoredMcpUse>> {
+            let mut query = self.conn.prepare(&format!(
+                "SELECT app_id, coalesce(server_name, server_ip), server_port, user,
+                    coalesce(mcp_method, ''), count(*) FROM flows
+                 WHERE ts_us >= ?1 AND ts_us < ?2 AND app_id IN {}
+                 GROUP BY 1, 2, 3, 4, 5",
+                app_list(apps)
+            ))?;
+            let rows = query.query_map([from_us, to_us], |r| {
+                Ok(StoredMcpUse {
+                    app_id: r.get(0)?,
+                    server: r.get(1)?,
+                    server_port: r.get(2)?,
+                    user: r.get(3)?,
+                    method: r.get(4)?,
+                    flows: count(r.get(5)?),
                 })
             })?;
             rows.collect()

@@ -106,6 +106,17 @@ crate::table! {
         /// `browser`, `program` or `unknown`.
         client_kind: Option<String> = Some(v.software.kind.name().to_string())
             => Opts::new().since(5),
+        /// MCP over plaintext HTTP: `streamable_http` or `sse`.
+        mcp_transport: Option<String> = v.mcp.and_then(|m| m.transport).map(|t| t.name().to_string())
+            => Opts::new().since(5),
+        /// The MCP method of the first request (`initialize`, `tools/call`, ...).
+        mcp_method: Option<String> = v.mcp.and_then(|m| m.method.clone()) => Opts::new().since(5),
+        /// The MCP client (`clientInfo` name/version) of an `initialize`.
+        mcp_client: Option<String> = v.mcp.and_then(|m| m.client.clone()) => Opts::new().since(5),
+        /// The MCP protocol version.
+        mcp_version: Option<String> = v.mcp.and_then(|m| m.version.clone()) => Opts::new().since(5),
+        /// The tool a `tools/call` called (never its arguments).
+        mcp_tool: Option<String> = v.mcp.and_then(|m| m.tool.clone()) => Opts::new().since(5),
         /// The ClickHouse insert the row belongs to.
         batch_id: u64 = 0 => Opts::new().clickhouse_only(),
     }

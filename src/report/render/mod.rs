@@ -258,6 +258,22 @@ pub fn tables(r: &Report) -> Vec<Table> {
             },
         ),
         table(
+            "mcp_servers",
+            "MCP servers in use",
+            &["server", "name", "remote", "clients", "methods", "flows"],
+            &r.mcp_servers,
+            |s| {
+                vec![
+                    s.server.clone(),
+                    s.name.clone(),
+                    s.remote.to_string(),
+                    s.clients.join("; "),
+                    s.methods.join("; "),
+                    s.flows.to_string(),
+                ]
+            },
+        ),
+        table(
             "programs",
             "AI used by programs and agents",
             &["host", "user", "software", "apps", "flows", "bytes_up"],

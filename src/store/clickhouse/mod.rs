@@ -15,7 +15,7 @@ pub use spool::SpoolStats;
 use super::tables::us;
 use super::{
     Batch, FileRow, FirstSeen, IngestedFile, NewFile, RollupRow, StoreError, StoreFault,
-    StoredCandidate, StoredProgramUse, StoredServerUse,
+    StoredCandidate, StoredMcpUse, StoredProgramUse, StoredServerUse,
 };
 use crate::capture::Timestamp;
 use crate::output::Rfc3339;
@@ -368,6 +368,23 @@ impl ClickHouseReader {
              FROM flows WHERE ts_us >= ? AND ts_us < ? AND user_kind = 'agent'
              GROUP BY host, user, software, app";
         self.fetch(self.client.query(query).bind(from_us).bind(to_us))
+    }
+
+    /// Flows to the MCP servers `apps` in `[from_us, to_us)`, per server, user and method.
+    pub fn mcp_use(
+        &self,
+        from_us: i64,
+        to_us: i64,
+        apps: &[&str],
+    ) -> Result<Vec<StoredMcpUse>, StoreError> {
+        let query = format!(
+            "SELECT assumeNotNull(app_id) AS app, ifNull(server_name, server_ip) AS server,
+                server_port, user, ifNull(mcp_method, '') AS method, count()
+             FROM flows WHERE ts_us >= ? AND ts_us < ? AND app_id IN {}
+             GROUP BY app, server, server_port, user, method",
+            super::read::app_list(apps)
+        );
+        self.fetch(self.client.query(&query).bind(from_us).bind(to_us))
     }
 }
 
