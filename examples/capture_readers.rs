@@ -10,7 +10,7 @@
 //! Reads until the link has been quiet for 2 s after the first packet, then prints
 //! `READER packets P bytes B drops D cpu_s C ns_per_packet N`.
 
-use lantern::capture::{LiveConfig, LiveSource, Read};
+use lantern::capture::{LiveConfig, LiveSource, Received};
 use std::time::{Duration, Instant};
 
 /// Per-packet work both readers do, so that neither loop is optimised away.
@@ -62,7 +62,7 @@ fn with_pcap(interface: &str) -> Counts {
     let mut reads = 0u64;
     loop {
         match source.read().expect("read") {
-            Read::Packet(raw) => {
+            Received::Packet(raw) => {
                 counts.packets += 1;
                 counts.bytes += u64::from(raw.wire_len);
                 touch(raw.data, &mut counts.acc);
@@ -71,7 +71,7 @@ fn with_pcap(interface: &str) -> Counts {
                     quiet.seen();
                 }
             }
-            Read::Idle => {
+            Received::Idle => {
                 if counts.packets > 0 && quiet.last.is_none() {
                     quiet.seen();
                 }

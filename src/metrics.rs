@@ -2,7 +2,8 @@
 //!
 //! Each worker owns a [`Counters`] (plain integers, no atomics on the per-packet path); the
 //! pipeline merges them when a run ends. The names are stable: they are printed at the end of a
-//! replay and will be exported by the daemon.
+//! replay, and the daemon exports them on its metrics port (`lantern_<name>_total`, see
+//! `cli/status.rs`) and logs the main ones in its status line.
 
 macro_rules! counters {
     ($($name:ident: $help:literal,)*) => {

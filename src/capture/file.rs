@@ -265,7 +265,7 @@ impl CaptureReader {
     /// Reads the next packet and says where it is: [`packet`](Self::packet) gives it, and
     /// [`buffer`](Self::buffer) the buffer that holds it, both borrowing the reader only
     /// immutably.
-    pub fn advance(&mut self) -> Result<Option<Slot>, ReadError> {
+    pub fn advance(&mut self) -> Result<Option<PacketSpan>, ReadError> {
         let found = match self.state {
             State::Pcap { .. } => self.next_pcap_record(),
             State::PcapNg { .. } => self.next_pcapng_packet(),
@@ -273,7 +273,7 @@ impl CaptureReader {
         match found {
             Ok(Some((ts, link, start, len, wire_len))) => {
                 self.packets += 1;
-                Ok(Some(Slot {
+                Ok(Some(PacketSpan {
                     ts,
                     link,
                     start,
@@ -290,7 +290,7 @@ impl CaptureReader {
     }
 
     /// The packet the latest [`advance`](Self::advance) found.
-    pub fn packet(&self, slot: &Slot) -> RawPacket<'_> {
+    pub fn packet(&self, slot: &PacketSpan) -> RawPacket<'_> {
         RawPacket {
             ts: slot.ts,
             link: slot.link,
@@ -663,7 +663,7 @@ fn prefetch(bytes: Option<&[u8]>) {
 
 /// Where a packet is in the reader's buffer, and what its record says.
 #[derive(Clone, Copy, Debug)]
-pub struct Slot {
+pub struct PacketSpan {
     /// Capture time.
     pub ts: Timestamp,
     /// Link type.

@@ -90,7 +90,7 @@ impl fmt::Debug for LiveSource {
 }
 
 /// What one read gave.
-pub enum Read<'a> {
+pub enum Received<'a> {
     /// A packet.
     Packet(RawPacket<'a>),
     /// Nothing arrived within the read timeout.
@@ -150,15 +150,15 @@ impl LiveSource {
         self.link
     }
 
-    /// The next packet, or [`Read::Idle`] after waiting up to the read timeout for one.
-    pub fn read(&mut self) -> Result<Read<'_>, LiveError> {
+    /// The next packet, or [`Received::Idle`] after waiting up to the read timeout for one.
+    pub fn read(&mut self) -> Result<Received<'_>, LiveError> {
         let timeout = self.timeout;
         let fd = self.capture.as_raw_fd();
         match self.capture.next_packet() {
             Ok(packet) => {
                 let ts =
                     Timestamp::from_parts(packet.header.ts.tv_sec, packet.header.ts.tv_usec * 1000);
-                Ok(Read::Packet(RawPacket {
+                Ok(Received::Packet(RawPacket {
                     ts,
                     link: self.link,
                     data: packet.data,
@@ -170,7 +170,7 @@ impl LiveSource {
                 let fd = unsafe { BorrowedFd::borrow_raw(fd) };
                 let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
                 match poll(&mut fds, timeout) {
-                    Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(Read::Idle),
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(Received::Idle),
                     Err(e) => Err(LiveError {
                         interface: self.interface.clone(),
                         what: "waiting for packets failed",

@@ -14,9 +14,9 @@ mod file;
 mod live;
 mod time;
 
-pub use file::{CaptureReader, Format, ReadError, ReadErrorKind, Slot};
+pub use file::{CaptureReader, Format, PacketSpan, ReadError, ReadErrorKind};
 pub use live::{
-    DEFAULT_BUFFER_BYTES, DEFAULT_SNAPLEN, KernelStats, LiveConfig, LiveError, LiveSource, Read,
+    DEFAULT_BUFFER_BYTES, DEFAULT_SNAPLEN, KernelStats, LiveConfig, LiveError, LiveSource, Received,
 };
 pub use time::Timestamp;
 

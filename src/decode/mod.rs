@@ -139,12 +139,12 @@ impl Default for Decoder {
     }
 }
 
-/// What an IP layer leads to.
-enum Step<'a> {
+/// What unwrapping an IP layer gave: another layer, or the innermost packet.
+enum Unwrapped<'a> {
     /// Another layer inside (a tunnel).
-    Next(Layer<'a>),
+    Inner(Layer<'a>),
     /// The innermost packet.
-    Done(Packet<'a>),
+    Packet(Packet<'a>),
 }
 
 /// The VLAN tags seen since the last Ethernet header.
@@ -207,8 +207,8 @@ impl Decoder {
                 },
                 Layer::Ppp(frame) => walk::ppp(frame),
                 Layer::Ip(bytes) => match ip(bytes, tags.ids, &mut defrag, now, counters)? {
-                    Step::Next(next) => Some(next),
-                    Step::Done(packet) => return Some(packet),
+                    Unwrapped::Inner(next) => Some(next),
+                    Unwrapped::Packet(packet) => return Some(packet),
                 },
             };
             match next {
@@ -326,7 +326,7 @@ fn ip<'a>(
     defrag: &mut Option<&'a mut Defrag>,
     now: Timestamp,
     counters: &mut Counters,
-) -> Option<Step<'a>> {
+) -> Option<Unwrapped<'a>> {
     let Some(header) = ip_header(bytes) else {
         counters.ip_malformed += 1;
         return None;
@@ -365,9 +365,9 @@ fn ip<'a>(
     match header.protocol {
         4 | 41 => {
             counters.decap_ip_in_ip += 1;
-            Some(Step::Next(Layer::Ip(l4)))
+            Some(Unwrapped::Inner(Layer::Ip(l4)))
         }
-        47 => walk::gre(l4, counters).map(Step::Next).or_else(|| {
+        47 => walk::gre(l4, counters).map(Unwrapped::Inner).or_else(|| {
             counters.decap_malformed += 1;
             None
         }),
@@ -386,12 +386,12 @@ fn tcp<'a>(
     wire_len: usize,
     vlan: [u16; 2],
     counters: &mut Counters,
-) -> Option<Step<'a>> {
+) -> Option<Unwrapped<'a>> {
     let Some(fields) = tcp_fields(l4) else {
         counters.l4_malformed += 1;
         return None;
     };
-    Some(Step::Done(Packet {
+    Some(Unwrapped::Packet(Packet {
         vlan,
         src: header.src,
         dst: header.dst,
@@ -469,7 +469,7 @@ fn udp<'a>(
     wire_len: usize,
     vlan: [u16; 2],
     counters: &mut Counters,
-) -> Option<Step<'a>> {
+) -> Option<Unwrapped<'a>> {
     let Ok(udp) = UdpSlice::from_slice_lax(l4) else {
         counters.l4_malformed += 1;
         return None;
@@ -486,10 +486,10 @@ fn udp<'a>(
         None
     };
     if let Some(inner) = tunnel {
-        return Some(Step::Next(inner));
+        return Some(Unwrapped::Inner(inner));
     }
     let claimed = usize::from(udp.length()).max(8);
-    Some(Step::Done(Packet {
+    Some(Unwrapped::Packet(Packet {
         vlan,
         src: header.src,
         dst: header.dst,

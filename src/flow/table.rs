@@ -58,7 +58,7 @@ enum List {
 
 const LISTS: [List; 3] = [List::TcpClosing, List::TcpOpen, List::Udp];
 
-struct Slot<S> {
+struct Entry<S> {
     flow: Flow<S>,
     /// The run's clock at the flow's last packet.
     seen: Timestamp,
@@ -81,10 +81,10 @@ struct Ends {
 /// A bounded table of flows with per-flow state `S`.
 pub struct FlowTable<S> {
     config: FlowConfig,
-    /// Slot numbers, by the hash of their flow's key.
+    /// Entry numbers, by the hash of their flow's key.
     map: HashTable<u32>,
     hasher: foldhash::fast::RandomState,
-    slots: Vec<Option<Slot<S>>>,
+    slots: Vec<Option<Entry<S>>>,
     free: Vec<u32>,
     lists: [Ends; 3],
 }
@@ -273,7 +273,7 @@ impl<S: Default> FlowTable<S> {
             Transport::Tcp => List::TcpOpen,
             Transport::Udp => List::Udp,
         };
-        let slot = Slot {
+        let slot = Entry {
             flow,
             seen: stamp.clock,
             queued: stamp.clock,
@@ -370,7 +370,7 @@ impl<S: Default> FlowTable<S> {
 }
 
 /// The live slot `index`.
-fn live<S>(slots: &[Option<Slot<S>>], index: u32) -> &Slot<S> {
+fn live<S>(slots: &[Option<Entry<S>>], index: u32) -> &Entry<S> {
     slots[index as usize].as_ref().expect("live slot")
 }
 

@@ -19,10 +19,10 @@
 //!   endpoint.
 
 use super::threads::{
-    Batch, Dispatch, Epochs, FromWorker, Returns, Ticks, ToWorker, spawn_workers,
+    Dispatch, Epochs, FromWorker, PacketBatch, Returns, Ticks, ToWorker, spawn_workers,
 };
 use super::{Sequencer, SequencerError, Settings, StoreTotals, TICK_PACKETS, WriteStats};
-use crate::capture::{KernelStats, LiveSource, Read, Timestamp};
+use crate::capture::{KernelStats, LiveSource, Received, Timestamp};
 use crate::decode::Decoder;
 use crate::flow::Stamp;
 use crate::metrics::Counters;
@@ -142,7 +142,7 @@ pub fn capture(
     let errors = Mutex::new(Vec::new());
     let ticks = Arc::new(Ticks::default());
     let (to_sequencer, from_workers) = bounded::<FromWorker>(n * 16);
-    let (recycle, recycled) = unbounded::<Batch>();
+    let (recycle, recycled) = unbounded::<PacketBatch>();
     let mut report = LiveReport::default();
     std::thread::scope(|scope| {
         let returns = Returns {
@@ -342,8 +342,8 @@ fn read(
         }
         let idle = match source.read() {
             Err(e) => break Err(e),
-            Ok(Read::Idle) => true,
-            Ok(Read::Packet(raw)) => {
+            Ok(Received::Idle) => true,
+            Ok(Received::Packet(raw)) => {
                 let number = numbers.fetch_add(1, Ordering::Relaxed) + 1;
                 counters.packets += 1;
                 counters.bytes += u64::from(raw.wire_len);

@@ -12,7 +12,7 @@
 //! waits for room to send each one, so no worker ever misses a tick here and every epoch is
 //! every worker's part of one tick number.
 
-use super::threads::{Batch, Dispatch, Epochs, FromWorker, Returns, Ticks, spawn_workers};
+use super::threads::{Dispatch, Epochs, FromWorker, PacketBatch, Returns, Ticks, spawn_workers};
 use super::{Sequencer, SequencerError, Settings, TICK_PACKETS, TICK_SECS, Worker};
 use crate::capture::{CaptureReader, Format, LinkType, Timestamp};
 use crate::decode::{Decoder, Packet, is_supported};
@@ -447,7 +447,7 @@ fn run_threaded(
     let n = settings.threads;
     let abort = AtomicBool::new(false);
     let (to_sequencer, from_workers) = bounded::<FromWorker>(n * 16);
-    let (recycle, recycled) = unbounded::<Batch>();
+    let (recycle, recycled) = unbounded::<PacketBatch>();
     // Bounded: a buffer that finds it full is freed.
     let (give_back, buffers) = bounded::<Vec<u8>>(8);
     std::thread::scope(|scope| {

@@ -35,7 +35,7 @@ const MOST_MERGED: u64 = 16;
 /// buffer, which the batch holds; otherwise (live capture, reassembled fragments) they are
 /// copied into the batch.
 #[derive(Default)]
-pub(super) struct Batch {
+pub(super) struct PacketBatch {
     /// The reader's buffer that the `shared` payloads lie in.
     buffer: Option<Arc<Vec<u8>>>,
     /// Payloads copied out.
@@ -53,7 +53,7 @@ struct Meta {
     shared: bool,
 }
 
-impl Batch {
+impl PacketBatch {
     fn push(&mut self, packet: &Packet<'_>, stamp: Stamp) {
         let len = packet.payload.len();
         let (start, shared) = match self.offset_in_buffer(packet.payload) {
@@ -114,7 +114,7 @@ impl Batch {
 
 /// What a worker is told.
 pub(super) enum ToWorker {
-    Batch(Batch),
+    Batch(PacketBatch),
     /// Tick number `.0`: end the flows idle at this time and hand on the epoch's records.
     Tick(u64, Timestamp),
 }
@@ -187,8 +187,8 @@ impl Ticks {
 /// Hands decoded packets to workers by a symmetric hash of their flow key.
 pub(super) struct Dispatch {
     to_workers: Vec<Sender<ToWorker>>,
-    batches: Vec<Batch>,
-    recycled: Receiver<Batch>,
+    batches: Vec<PacketBatch>,
+    recycled: Receiver<PacketBatch>,
     /// The run's tick numbers.
     ticks: Arc<Ticks>,
     /// Live capture: how long to wait for a full worker queue before the batch is dropped
@@ -201,12 +201,14 @@ pub(super) struct Dispatch {
 impl Dispatch {
     pub fn new(
         to_workers: Vec<Sender<ToWorker>>,
-        recycled: Receiver<Batch>,
+        recycled: Receiver<PacketBatch>,
         patience: Option<Duration>,
         ticks: Arc<Ticks>,
     ) -> Dispatch {
         Dispatch {
-            batches: (0..to_workers.len()).map(|_| Batch::default()).collect(),
+            batches: (0..to_workers.len())
+                .map(|_| PacketBatch::default())
+                .collect(),
             to_workers,
             recycled,
             ticks,
@@ -271,7 +273,7 @@ impl Dispatch {
 #[derive(Clone)]
 pub(super) struct Returns {
     /// Emptied batches.
-    pub batches: Sender<Batch>,
+    pub batches: Sender<PacketBatch>,
     /// The reader's buffers, once no batch holds them (threaded replay).
     pub buffers: Option<Sender<Vec<u8>>>,
 }
@@ -483,7 +485,7 @@ mod tests {
     }
 
     /// Each packet's number and payload, from every batch `workers` were sent.
-    fn payloads(workers: &[Receiver<ToWorker>]) -> (Vec<(u64, Vec<u8>)>, Vec<Batch>) {
+    fn payloads(workers: &[Receiver<ToWorker>]) -> (Vec<(u64, Vec<u8>)>, Vec<PacketBatch>) {
         let (mut seen, mut batches) = (Vec::new(), Vec::new());
         for rx in workers {
             for message in rx.try_iter() {
@@ -829,7 +831,7 @@ mod tests {
         // Worker 0's queue is full: it misses the tick, worker 1 gets it.
         let (full, stuck) = bounded(1);
         let (room, other) = bounded(8);
-        full.send(ToWorker::Batch(Batch::default())).unwrap();
+        full.send(ToWorker::Batch(PacketBatch::default())).unwrap();
         let to_workers = [full, room];
         let (number, stuck) = promptly(|| ticks.try_send(&to_workers, t), stuck);
         assert_eq!(number, Some(1));
@@ -860,7 +862,9 @@ mod tests {
         // sequencer's tick is skipped at once.
         let (first, first_rx) = bounded(8);
         let (second, second_rx) = bounded(1);
-        second.send(ToWorker::Batch(Batch::default())).unwrap();
+        second
+            .send(ToWorker::Batch(PacketBatch::default()))
+            .unwrap();
         let to_workers = [first, second];
         std::thread::scope(|scope| {
             let reader = scope.spawn(|| ticks.send(&to_workers, t, None));

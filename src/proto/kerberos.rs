@@ -80,7 +80,7 @@ const PA_S4U_X509_USER: i32 = 130;
 
 /// Why bytes are not a Kerberos message lantern reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum KrbError {
+pub enum KrbParseError {
     /// Not AS-REQ, AS-REP, TGS-REQ, TGS-REP or KRB-ERROR.
     #[error("not a KDC message")]
     NotKdc,
@@ -90,8 +90,8 @@ pub enum KrbError {
 }
 
 /// Parses one KDC message.
-pub fn parse(bytes: &[u8]) -> Result<KrbMessage, KrbError> {
-    let bad = |_| KrbError::Malformed;
+pub fn parse(bytes: &[u8]) -> Result<KrbMessage, KrbParseError> {
+    let bad = |_| KrbParseError::Malformed;
     match bytes.first() {
         Some(0x6a) => krb5_parser::parse_as_req(bytes)
             .map(|(_, r)| request(KrbKind::AsReq, &r))
@@ -113,17 +113,17 @@ pub fn parse(bytes: &[u8]) -> Result<KrbMessage, KrbError> {
                 on_behalf: false,
             })
             .map_err(bad),
-        _ => Err(KrbError::NotKdc),
+        _ => Err(KrbParseError::NotKdc),
     }
 }
 
 /// The length of the message a TCP record marker announces, if the first four bytes are one
 /// (the high bit is reserved and must be zero).
-pub fn tcp_length(bytes: &[u8]) -> Option<Result<usize, KrbError>> {
+pub fn tcp_length(bytes: &[u8]) -> Option<Result<usize, KrbParseError>> {
     let &[a, b, c, d] = bytes.first_chunk::<4>()?;
     let len = u32::from_be_bytes([a, b, c, d]);
     Some(if len & 0x8000_0000 != 0 {
-        Err(KrbError::Malformed)
+        Err(KrbParseError::Malformed)
     } else {
         Ok(len as usize)
     })
@@ -288,13 +288,16 @@ mod tests {
                 let _ = parse(&bad);
             }
         }
-        assert_eq!(parse(&[0x30, 0]), Err(KrbError::NotKdc));
+        assert_eq!(parse(&[0x30, 0]), Err(KrbParseError::NotKdc));
     }
 
     #[test]
     fn tcp_record_marker() {
         assert_eq!(tcp_length(&[0, 0, 1, 0, 9]), Some(Ok(256)));
-        assert_eq!(tcp_length(&[0x80, 0, 0, 1]), Some(Err(KrbError::Malformed)));
+        assert_eq!(
+            tcp_length(&[0x80, 0, 0, 1]),
+            Some(Err(KrbParseError::Malformed))
+        );
         assert_eq!(tcp_length(&[0, 0]), None);
     }
 

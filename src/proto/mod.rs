@@ -555,7 +555,7 @@ impl Inspector {
     fn krb_message(
         &mut self,
         flow: &mut Flow<FlowState>,
-        message: Result<kerberos::KrbMessage, kerberos::KrbError>,
+        message: Result<kerberos::KrbMessage, kerberos::KrbParseError>,
         seen: Seen<'_, '_>,
         counters: &mut Counters,
     ) {

@@ -24,7 +24,7 @@ use std::mem::size_of;
 pub const MAX_HOLES: usize = 64;
 
 /// Bytes a stream costs before it holds any data: its slot in the pool.
-pub const STREAM_OVERHEAD: usize = size_of::<Slot>();
+pub const STREAM_OVERHEAD: usize = size_of::<PoolEntry>();
 
 /// Bytes one filled range costs besides its data.
 pub const RANGE_OVERHEAD: usize = size_of::<Range>();
@@ -241,7 +241,7 @@ const NONE: u32 = u32::MAX;
 
 /// A place in the pool, on the age list while it holds a stream.
 #[derive(Debug)]
-struct Slot {
+struct PoolEntry {
     generation: u32,
     /// Next older and next younger open stream.
     older: u32,
@@ -254,7 +254,7 @@ struct Slot {
 /// Every stream of one worker, within one budget of bytes held.
 #[derive(Debug)]
 pub struct Streams {
-    slots: Vec<Slot>,
+    slots: Vec<PoolEntry>,
     free: Vec<u32>,
     /// The open stream opened longest ago, and the one opened last.
     oldest: u32,
@@ -288,7 +288,7 @@ impl Streams {
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
-                self.slots.push(Slot {
+                self.slots.push(PoolEntry {
                     generation: 0,
                     older: NONE,
                     younger: NONE,
