@@ -27,6 +27,11 @@ macro_rules! counters {
     };
 }
 
+/// Declares [`Counters`]: lantern's own counters, with each stream dissector's two (parsed,
+/// malformed) spliced in from its line in `proto::stream_dissectors!`.
+macro_rules! declare_counters {
+    ($($variant:ident: $dissector:ty, $parsed:ident: $parsed_help:literal,
+        $malformed:ident: $malformed_help:literal;)*) => {
 counters! {
     packets: "packets read",
     bytes: "bytes on the wire (original packet lengths)",
@@ -65,13 +70,10 @@ counters! {
     tcp_reassembly_holes: "TCP streams given up because they had too many holes",
     reassembly_evicted: "TCP and QUIC CRYPTO streams freed, oldest first, to stay within --reassembly-memory",
     tcp_incomplete_at_end: "TCP streams whose first message was still incomplete when the flow ended",
-    tls_client_hellos: "TLS ClientHellos parsed",
-    tls_malformed: "TLS streams whose ClientHello was malformed",
+    $($parsed: $parsed_help, $malformed: $malformed_help,)*
     quic_client_hellos: "ClientHellos decrypted from QUIC Initial packets (and Google QUIC CHLOs)",
     quic_gave_up: "QUIC flows whose ClientHello could not be recovered",
     quic_incomplete_at_end: "QUIC flows whose ClientHello was still incomplete when the flow ended",
-    http_requests: "HTTP/1.x requests parsed",
-    http_malformed: "HTTP streams whose request head was malformed",
     dns_messages: "DNS messages parsed",
     dns_malformed: "DNS messages that were malformed",
     dns_truncated: "DNS responses whose answers were cut short; the answers before the cut are kept",
@@ -89,6 +91,10 @@ counters! {
     kerberos_unanswered: "Kerberos requests that got no reply in their flow",
     identity_evictions: "identity bindings or devices dropped because an identity table was full",
 }
+    };
+}
+
+crate::proto::stream_dissectors!(declare_counters);
 
 #[cfg(test)]
 mod tests {

@@ -16,20 +16,26 @@ use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The counters reported as parse errors, by protocol.
-fn parse_errors(c: &Counters) -> [(&'static str, u64); 10] {
-    [
+/// The counters reported as parse errors, by protocol: the layers', the stream dissectors'
+/// (from their registration), then those of the protocols recognised by port and of QUIC.
+fn parse_errors(c: &Counters) -> Vec<(&'static str, u64)> {
+    let layers = [
         ("link", c.link_malformed),
         ("decap", c.decap_malformed),
         ("ip", c.ip_malformed),
         ("l4", c.l4_malformed),
-        ("tls", c.tls_malformed),
+    ];
+    let others = [
         ("quic", c.quic_gave_up),
-        ("http", c.http_malformed),
         ("dns", c.dns_malformed),
         ("dhcp", c.dhcp_malformed),
         ("kerberos", c.kerberos_malformed),
-    ]
+    ];
+    layers
+        .into_iter()
+        .chain(lantern::proto::stream_malformed(c))
+        .chain(others)
+        .collect()
 }
 
 /// The periodic status line.

@@ -30,7 +30,7 @@ mod history;
 pub use history::{AtStart, DnsHistory, MAX_ALTERNATIVES, NAMES_PER_ADDRESS};
 
 use crate::catalog::Catalog;
-use crate::proto::{DnsRecord, FlowRecord, Protocol};
+use crate::proto::{DnsRecord, FlowRecord, Message, Protocol};
 use std::net::IpAddr;
 
 /// How a flow's `server_name` was known.
@@ -199,25 +199,18 @@ impl Namer {
     /// The flow's server name, how it was known, and what its ECH extension was taken for;
     /// `catalog` says which names are ECH public names and which identify apps.
     pub fn name<'a>(&'a self, flow: &'a FlowRecord, catalog: &Catalog) -> Naming<'a> {
-        let sni_source = if flow.protocol == Protocol::Quic {
-            NameSource::QuicSni
-        } else {
-            NameSource::TlsSni
-        };
-        let sni = flow.tls.as_ref().and_then(|t| t.sni.as_deref());
-        let own = sni.map(|n| (n, sni_source)).or_else(|| {
-            flow.http
-                .as_ref()
-                .and_then(|h| h.host.as_deref())
-                .map(|n| (n, NameSource::HttpHost))
-        });
+        let sni = flow.tls().and_then(|t| t.sni.as_deref());
+        let own = flow
+            .message
+            .as_ref()
+            .and_then(|m| Some((m.server_name()?, source(flow, m))));
         // The history is looked at only when the flow's own bytes leave a doubt: most flows
         // carry their name and no ECH, and skip the lookup.
         let at_start = || {
             self.history
                 .at(flow.client.addr, flow.server.addr, flow.first)
         };
-        let (ech, start) = match (flow.tls.as_ref().is_some_and(|t| t.ech), sni) {
+        let (ech, start) = match (flow.tls().is_some_and(|t| t.ech), sni) {
             (false, _) => (EchKind::None, None),
             (true, None) => (EchKind::Unknown, None),
             (true, Some(sni)) => {
@@ -271,6 +264,16 @@ impl Namer {
     /// Names evicted from a full (client, address) pair, and ECH public names evicted.
     pub fn names_evicted(&self) -> u64 {
         self.history.names_evicted()
+    }
+}
+
+/// How the name `message` gives its flow was known: its dissector's source, except that
+/// QUIC's ClientHello names by [`NameSource::QuicSni`].
+fn source(flow: &FlowRecord, message: &Message) -> NameSource {
+    if flow.protocol == Protocol::Quic {
+        NameSource::QuicSni
+    } else {
+        message.name_source()
     }
 }
 
@@ -330,13 +333,19 @@ mod tests {
             bytes: [0, 0],
             end: EndReason::Closed,
             protocol: Protocol::Tls,
-            tls: sni.map(|s| {
-                Box::new(ClientHello {
+            message: sni.map(|s| {
+                Message::Tls(Box::new(ClientHello {
                     sni: Some(s.into()),
                     ..ClientHello::default()
-                })
+                }))
             }),
-            http: None,
+        }
+    }
+
+    fn hello(flow: &mut FlowRecord) -> &mut ClientHello {
+        match flow.message.as_mut() {
+            Some(Message::Tls(hello)) => hello,
+            _ => panic!("not a TLS flow"),
         }
     }
 
@@ -345,7 +354,7 @@ mod tests {
     }
 
     fn ech(mut flow: FlowRecord) -> FlowRecord {
-        flow.tls.as_mut().unwrap().ech = true;
+        hello(&mut flow).ech = true;
         flow
     }
 
@@ -499,7 +508,7 @@ mod tests {
         assert_eq!((n.server_name, n.ech), (Some("claude.ai"), EchKind::Real));
         // The same extension without a ClientHello name: unknown, named from DNS.
         let mut no_sni = ech(flow(101, 8, Some("x")));
-        no_sni.tls.as_mut().unwrap().sni = None;
+        hello(&mut no_sni).sni = None;
         let n = namer.name(&no_sni, &catalog);
         assert_eq!(
             (n.server_name, n.ech),

@@ -8,9 +8,9 @@ use crate::catalog::Identified;
 use crate::decode::Addr;
 use crate::flow::Endpoint;
 use crate::identity::{Identity, Pseudonymizer, UserKind};
-use crate::naming::{EchKind, MAX_ALTERNATIVES};
+use crate::naming::MAX_ALTERNATIVES;
 use crate::proto::dhcp;
-use crate::proto::{DhcpRecord, KerberosRecord, KrbOutcome, Place, dns, kerberos};
+use crate::proto::{DhcpRecord, KerberosRecord, KrbOutcome, MessageEvent, Place, dns, kerberos};
 use crate::software::Software;
 use serde::Serialize;
 use std::fmt;
@@ -110,20 +110,6 @@ impl<'a> AppJson<'a> {
     }
 }
 
-#[derive(Serialize)]
-struct TlsJson<'a> {
-    sni: Option<&'a str>,
-    /// With real Encrypted Client Hello, the SNI on the wire is the outer (provider's) name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    outer_sni: Option<&'a str>,
-    version: &'a str,
-    alpn: &'a [String],
-    ja4: Option<&'a str>,
-    ech: bool,
-    /// `none`, `grease`, `real` or `unknown` (see `naming`).
-    ech_kind: &'static str,
-}
-
 /// The other names in force for a flow's address, as a list (left out when there are none).
 #[derive(Clone, Copy)]
 struct Alternatives<'a>([Option<&'a str>; MAX_ALTERNATIVES]);
@@ -138,13 +124,6 @@ impl Serialize for Alternatives<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.0.iter().flatten())
     }
-}
-
-#[derive(Serialize)]
-struct HttpJson<'a> {
-    method: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    host: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -173,10 +152,9 @@ struct FlowJson<'a> {
     packets_up: u64,
     packets_down: u64,
     end_reason: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tls: Option<TlsJson<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    http: Option<HttpJson<'a>>,
+    /// The first message's fields, under its dissector's name (`tls`, `http`).
+    #[serde(flatten)]
+    message: Option<MessageEvent<'a>>,
 }
 
 #[derive(Serialize)]
@@ -371,19 +349,7 @@ impl EventWriter {
             packets_up: r.packets[0],
             packets_down: r.packets[1],
             end_reason: r.end.name(),
-            tls: r.tls.as_deref().map(|t| TlsJson {
-                sni: t.sni.as_deref(),
-                outer_sni: t.sni.as_deref().filter(|_| view.ech == EchKind::Real),
-                version: &t.version,
-                alpn: &t.alpn,
-                ja4: t.ja4.as_deref(),
-                ech: t.ech,
-                ech_kind: view.ech.name(),
-            }),
-            http: r.http.as_deref().map(|h| HttpJson {
-                method: &h.method,
-                host: h.host.as_deref(),
-            }),
+            message: r.message.as_ref().map(|m| m.event(view.ech)),
         };
         self.line(&event)
     }

@@ -152,10 +152,7 @@ impl Sequencer {
                 Record::Flow(flow) => {
                     let naming = self.namer.name(flow, &self.catalog);
                     let server_name = naming.server_name;
-                    let request = flow
-                        .http
-                        .as_deref()
-                        .map(|h| (h.method.as_str(), h.path.as_str()));
+                    let request = flow.http().map(|h| (h.method.as_str(), h.path.as_str()));
                     let (app, candidate) =
                         self.catalog
                             .classify(server_name, request, flow.server.port);

@@ -608,8 +608,7 @@ mod tests {
             bytes: [0, 0],
             end: EndReason::Closed,
             protocol: crate::proto::Protocol::Unknown,
-            tls: None,
-            http: None,
+            message: None,
         })
     }
 

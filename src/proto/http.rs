@@ -1,7 +1,12 @@
 //! HTTP/1.x: the method, path and Host of the first request on a connection, parsed with
-//! `httparse` from the start of the client's stream. The body is never looked at.
+//! `httparse` from the start of the client's stream. The body is never looked at. [`Http`] is
+//! its [`StreamDissector`]: a TCP flow whose client starts with a request method is HTTP on
+//! any port.
 
+use super::dissector::StreamDissector;
 use super::{Parsed, name_from_bytes};
+use crate::naming::{EchKind, NameSource};
+use serde::Serialize;
 
 /// Most header lines read from a request head.
 const MAX_HEADERS: usize = 64;
@@ -35,6 +40,43 @@ pub struct Request {
 
 /// Most bytes of a `User-Agent` kept.
 pub const MAX_USER_AGENT: usize = 256;
+/// The HTTP/1.x dissector: the first request head of the client's stream.
+#[derive(Clone, Copy, Debug)]
+pub struct Http;
+
+impl StreamDissector for Http {
+    type Message = Request;
+    type Event<'a> = HttpEvent<'a>;
+    const NAME: &'static str = "http";
+    const NAME_SOURCE: NameSource = NameSource::HttpHost;
+
+    fn recognise(stream: &[u8]) -> Option<bool> {
+        looks_like_http(stream)
+    }
+
+    fn parse(stream: &[u8]) -> Parsed<Request> {
+        parse_request(stream)
+    }
+
+    fn server_name(request: &Request) -> Option<&str> {
+        request.host.as_deref()
+    }
+
+    fn event(request: &Request, _: EchKind) -> HttpEvent<'_> {
+        HttpEvent {
+            method: &request.method,
+            host: request.host.as_deref(),
+        }
+    }
+}
+
+/// A request head's fields in a flow event.
+#[derive(Serialize)]
+pub struct HttpEvent<'a> {
+    method: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a str>,
+}
 
 /// Whether `stream` starts with an HTTP request method; `None` while too short to tell.
 pub fn looks_like_http(stream: &[u8]) -> Option<bool> {

@@ -6,16 +6,19 @@
 //! Kerberos) and QUIC's CRYPTO stream reassemble in one pool per worker, within one limit per
 //! stream (`--reassembly-limit`) and one budget for all (`--reassembly-memory`); giving up on
 //! a stream is final for that flow's dissector. A TCP flow is recognised by
-//! content on any port (a TLS handshake record or an HTTP method at the start of the client's
-//! stream), DNS by port 53, DHCP by ports 67/68 and 546/547, Kerberos by port 88. Once a
-//! flow's first message is parsed, given up on or not recognised, its packets cost one branch
-//! here.
+//! content on any port by the stream dissectors (a TLS handshake record or an HTTP method at
+//! the start of the client's stream): each implements [`dissector::StreamDissector`] in its own
+//! file and is registered by one line in [`stream_dissectors!`], in the order they are probed.
+//! DNS is recognised by port 53, DHCP by ports 67/68 and 546/547, Kerberos by port 88, and other
+//! UDP is tried as QUIC. Once a flow's first message is parsed, given up on or not recognised,
+//! its packets cost one branch here.
 //!
 //! The stage hands on [`Record`]s: one [`FlowRecord`] per ended flow, one [`DnsRecord`] per
 //! DNS lookup (query and response joined by transaction id), one [`DhcpRecord`] per DHCP
 //! message and one [`KerberosRecord`] per KDC exchange (request and reply joined).
 
 pub mod dhcp;
+pub mod dissector;
 pub mod dns;
 pub mod http;
 pub mod kerberos;
@@ -28,7 +31,10 @@ use crate::capture::Timestamp;
 use crate::decode::{Packet, Transport};
 use crate::flow::{Direction, EndReason, Endpoint, Flow};
 use crate::metrics::Counters;
+use crate::naming::{EchKind, NameSource};
+use dissector::StreamDissector;
 use dns::{DnsAnswer, DnsMessage};
+use serde::{Serialize, Serializer};
 use stream::{Insert, StreamId, Streams};
 
 /// The outcome of parsing the start of a stream.
@@ -42,38 +48,155 @@ pub enum Parsed<T> {
     Malformed(&'static str),
 }
 
-/// The application protocol of a flow, as far as lantern recognised it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    /// Not recognised.
-    #[default]
-    Unknown,
-    /// TLS over TCP.
-    Tls,
-    /// HTTP/1.x.
-    Http,
-    /// DNS over UDP or TCP.
-    Dns,
-    /// QUIC (IETF, or Google's).
-    Quic,
-    /// DHCPv4 or DHCPv6.
-    Dhcp,
-    /// Kerberos KDC exchanges.
-    Kerberos,
+/// The stream dissectors, one line each, in the order they are probed: the first that
+/// recognises the start of a client's stream takes the flow, and one that needs more bytes to
+/// tell makes the flow wait. TLS comes before HTTP, which takes nothing but a request method
+/// and would otherwise be asked first for nothing. A line names the [`Protocol`] (and
+/// [`Message`]) variant, the [`StreamDissector`], and its two counters, parsed and malformed,
+/// with their help text (they become [`Counters`] fields of those names).
+///
+/// Called with the name of a macro, it hands that macro the table: `proto` generates the
+/// protocol, message and probing chain from it, `metrics` the counters.
+macro_rules! stream_dissectors {
+    ($then:ident) => {
+        $then! {
+            Tls: $crate::proto::tls::Tls,
+                tls_client_hellos: "TLS ClientHellos parsed",
+                tls_malformed: "TLS streams whose ClientHello was malformed";
+            Http: $crate::proto::http::Http,
+                http_requests: "HTTP/1.x requests parsed",
+                http_malformed: "HTTP streams whose request head was malformed";
+        }
+    };
+}
+pub(crate) use stream_dissectors;
+
+/// What the stream dissector table generates here; see [`stream_dissectors!`].
+macro_rules! generate_stream_dissectors {
+    ($($variant:ident: $dissector:ty, $parsed:ident: $parsed_help:literal,
+        $malformed:ident: $malformed_help:literal;)*) => {
+        /// The application protocol of a flow, as far as lantern recognised it.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+        pub enum Protocol {
+            /// Not recognised.
+            #[default]
+            Unknown,
+            $(#[doc = concat!("Recognised by [`", stringify!($dissector), "`].")] $variant,)*
+            /// DNS over UDP or TCP.
+            Dns,
+            /// QUIC (IETF, or Google's).
+            Quic,
+            /// DHCPv4 or DHCPv6.
+            Dhcp,
+            /// Kerberos KDC exchanges.
+            Kerberos,
+        }
+
+        impl Protocol {
+            /// Name in events.
+            pub fn name(self) -> &'static str {
+                match self {
+                    Protocol::Unknown => "unknown",
+                    $(Protocol::$variant => <$dissector as StreamDissector>::NAME,)*
+                    Protocol::Dns => "dns",
+                    Protocol::Quic => "quic",
+                    Protocol::Dhcp => "dhcp",
+                    Protocol::Kerberos => "kerberos",
+                }
+            }
+        }
+
+        /// The first message of a flow, as its stream dissector parsed it (a QUIC flow's
+        /// ClientHello is a [`Message::Tls`]). Boxed: most flows have none, and the flow's
+        /// state stays one pointer and a tag whatever the messages' sizes.
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub enum Message {
+            $(#[doc = concat!("Parsed by [`", stringify!($dissector), "`].")]
+            $variant(Box<<$dissector as StreamDissector>::Message>),)*
+        }
+
+        impl Message {
+            /// The protocol whose dissector parsed it.
+            pub fn protocol(&self) -> Protocol {
+                match self {
+                    $(Message::$variant(_) => Protocol::$variant,)*
+                }
+            }
+
+            /// The server name it gives its flow, if any.
+            pub fn server_name(&self) -> Option<&str> {
+                match self {
+                    $(Message::$variant(m) => <$dissector as StreamDissector>::server_name(m),)*
+                }
+            }
+
+            /// How that name was known.
+            pub fn name_source(&self) -> NameSource {
+                match self {
+                    $(Message::$variant(_) => <$dissector as StreamDissector>::NAME_SOURCE,)*
+                }
+            }
+        }
+
+        impl Serialize for MessageEvent<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap;
+                let mut map = s.serialize_map(Some(1))?;
+                match self.message {
+                    $(Message::$variant(m) => map.serialize_entry(
+                        <$dissector as StreamDissector>::NAME,
+                        &<$dissector as StreamDissector>::event(m, self.ech),
+                    )?,)*
+                }
+                map.end()
+            }
+        }
+
+        /// Probes the start of a client's stream with each stream dissector in turn.
+        fn first_message(bytes: &[u8], counters: &mut Counters) -> Opening {
+            $(match <$dissector as StreamDissector>::recognise(bytes) {
+                None => return Opening::Wait,
+                Some(true) => {
+                    return match <$dissector as StreamDissector>::parse(bytes) {
+                        Parsed::Complete(m) => {
+                            counters.$parsed += 1;
+                            Opening::Parsed(Message::$variant(Box::new(m)))
+                        }
+                        Parsed::Incomplete => Opening::Wait,
+                        Parsed::Malformed(_) => {
+                            counters.$malformed += 1;
+                            Opening::Malformed(Protocol::$variant)
+                        }
+                    };
+                }
+                Some(false) => {}
+            })*
+            Opening::Unknown
+        }
+
+        /// Each stream dissector's count of malformed messages, by protocol name, in probing
+        /// order (the daemon reports them as parse errors).
+        pub fn stream_malformed(
+            c: &Counters,
+        ) -> [(&'static str, u64); [$(stringify!($variant)),*].len()] {
+            [$((<$dissector as StreamDissector>::NAME, c.$malformed),)*]
+        }
+    };
 }
 
-impl Protocol {
-    /// Name in events.
-    pub fn name(self) -> &'static str {
-        match self {
-            Protocol::Unknown => "unknown",
-            Protocol::Tls => "tls",
-            Protocol::Http => "http",
-            Protocol::Dns => "dns",
-            Protocol::Quic => "quic",
-            Protocol::Dhcp => "dhcp",
-            Protocol::Kerberos => "kerberos",
-        }
+stream_dissectors!(generate_stream_dissectors);
+
+/// A flow's [`Message`] as its fields in the flow event: one key, the dissector's name.
+#[derive(Clone, Copy, Debug)]
+pub struct MessageEvent<'a> {
+    message: &'a Message,
+    ech: EchKind,
+}
+
+impl Message {
+    /// Its fields in the flow event; `ech` is what naming took the flow's ECH extension for.
+    pub fn event(&self, ech: EchKind) -> MessageEvent<'_> {
+        MessageEvent { message: self, ech }
     }
 }
 
@@ -115,8 +238,8 @@ pub struct FlowState {
     /// Reassembly of the client's stream (and of the server's, for DNS and Kerberos over TCP),
     /// in the worker's pool.
     streams: [Option<StreamId>; 2],
-    tls: Option<Box<tls::ClientHello>>,
-    http: Option<Box<http::Request>>,
+    /// The first message, once a stream dissector (or QUIC) parsed it.
+    message: Option<Message>,
     quic: Option<Box<quic::QuicState>>,
     /// DNS queries awaiting their response (empty, so unallocated, for other flows).
     dns: Vec<PendingQuery>,
@@ -196,21 +319,25 @@ pub struct FlowRecord {
     pub end: EndReason,
     /// The recognised protocol.
     pub protocol: Protocol,
-    /// The ClientHello, for TLS.
-    pub tls: Option<Box<tls::ClientHello>>,
-    /// The first request, for HTTP.
-    pub http: Option<Box<http::Request>>,
+    /// The first message its stream dissector (or QUIC) parsed.
+    pub message: Option<Message>,
 }
 
 impl FlowRecord {
     /// The ClientHello (TLS over TCP, or QUIC's), if one was parsed.
     pub fn tls(&self) -> Option<&tls::ClientHello> {
-        self.tls.as_deref()
+        match &self.message {
+            Some(Message::Tls(hello)) => Some(hello),
+            _ => None,
+        }
     }
 
     /// The first HTTP request head, if one was parsed.
     pub fn http(&self) -> Option<&http::Request> {
-        self.http.as_deref()
+        match &self.message {
+            Some(Message::Http(request)) => Some(request),
+            _ => None,
+        }
     }
 }
 
@@ -622,13 +749,13 @@ impl Inspector {
             quic::Outcome::NotQuic => true,
             quic::Outcome::Hello(hello) => {
                 counters.quic_client_hellos += 1;
-                state.tls = Some(hello);
+                state.message = Some(Message::Tls(hello));
                 true
             }
             quic::Outcome::GiveUp => true,
         };
         if done {
-            if state.protocol == Protocol::Quic && state.tls.is_none() {
+            if state.protocol == Protocol::Quic && state.message.is_none() {
                 counters.quic_gave_up += 1;
             }
             if let Some(quic) = state.quic.take() {
@@ -703,8 +830,7 @@ impl Inspector {
             bytes,
             end: reason,
             protocol: state.protocol,
-            tls: state.tls,
-            http: state.http,
+            message: state.message,
         }));
     }
 
@@ -720,8 +846,8 @@ impl Inspector {
         let state = &mut flow.state;
         if state.streams[0].is_none() && base.is_none_or(|b| b == seq) {
             match first_message(packet.payload, counters) {
-                Step::Wait => {}
-                step => return self.finish_stream(state, step),
+                Opening::Wait => {}
+                opening => return self.finish_stream(state, opening),
             }
         }
         let limit = self.config.reassembly_bytes;
@@ -730,15 +856,15 @@ impl Inspector {
             .get_or_insert_with(|| streams.open(base.unwrap_or(seq), limit, base.is_none()));
         let inserted = self.insert(id, seq, packet.payload, counters);
         let Some(stream) = self.streams.get(id).filter(|_| inserted) else {
-            return self.finish_stream(state, Step::GiveUp);
+            return self.finish_stream(state, Opening::GiveUp);
         };
         match first_message(stream.contiguous(), counters) {
-            Step::Wait if stream.is_full() => {
+            Opening::Wait if stream.is_full() => {
                 counters.tcp_reassembly_gave_up += 1;
-                self.finish_stream(state, Step::GiveUp)
+                self.finish_stream(state, Opening::GiveUp)
             }
-            Step::Wait => {}
-            step => self.finish_stream(state, step),
+            Opening::Wait => {}
+            opening => self.finish_stream(state, opening),
         }
     }
 
@@ -756,20 +882,15 @@ impl Inspector {
     }
 
     /// Records what the client's first message said and stops inspecting the flow.
-    fn finish_stream(&mut self, state: &mut FlowState, step: Step) {
-        match step {
-            Step::Wait => return,
-            Step::Tls(hello) => {
-                state.protocol = Protocol::Tls;
-                state.tls = Some(Box::new(hello));
+    fn finish_stream(&mut self, state: &mut FlowState, opening: Opening) {
+        match opening {
+            Opening::Wait => return,
+            Opening::Parsed(message) => {
+                state.protocol = message.protocol();
+                state.message = Some(message);
             }
-            Step::TlsMalformed => state.protocol = Protocol::Tls,
-            Step::Http(request) => {
-                state.protocol = Protocol::Http;
-                state.http = Some(Box::new(request));
-            }
-            Step::HttpMalformed => state.protocol = Protocol::Http,
-            Step::Unknown | Step::GiveUp => {}
+            Opening::Malformed(protocol) => state.protocol = protocol,
+            Opening::Unknown | Opening::GiveUp => {}
         }
         self.give_up(state);
     }
@@ -943,57 +1064,18 @@ fn initial_mode(flow: &Flow<FlowState>) -> Mode {
     }
 }
 
-/// The result of looking at the start of a client's stream.
-enum Step {
+/// What the start of a client's stream turned out to be.
+enum Opening {
     /// Need more bytes.
     Wait,
-    /// A ClientHello.
-    Tls(tls::ClientHello),
-    /// A TLS stream whose ClientHello is malformed.
-    TlsMalformed,
-    /// An HTTP request head.
-    Http(http::Request),
-    /// An HTTP stream whose request head is malformed.
-    HttpMalformed,
-    /// Neither TLS nor HTTP.
+    /// A stream dissector's message.
+    Parsed(Message),
+    /// A stream of this protocol whose first message is malformed.
+    Malformed(Protocol),
+    /// No stream dissector recognised it.
     Unknown,
     /// Out of buffer or too many holes.
     GiveUp,
-}
-
-fn first_message(bytes: &[u8], counters: &mut Counters) -> Step {
-    match tls::looks_like_tls(bytes) {
-        None => return Step::Wait,
-        Some(true) => {
-            return match tls::parse_client_hello(bytes, false) {
-                Parsed::Complete(hello) => {
-                    counters.tls_client_hellos += 1;
-                    Step::Tls(hello)
-                }
-                Parsed::Incomplete => Step::Wait,
-                Parsed::Malformed(_) => {
-                    counters.tls_malformed += 1;
-                    Step::TlsMalformed
-                }
-            };
-        }
-        Some(false) => {}
-    }
-    match http::looks_like_http(bytes) {
-        None => Step::Wait,
-        Some(false) => Step::Unknown,
-        Some(true) => match http::parse_request(bytes) {
-            Parsed::Complete(request) => {
-                counters.http_requests += 1;
-                Step::Http(request)
-            }
-            Parsed::Incomplete => Step::Wait,
-            Parsed::Malformed(_) => {
-                counters.http_malformed += 1;
-                Step::HttpMalformed
-            }
-        },
-    }
 }
 
 /// Appends one label (or a dot-separated name when `escape_dot` is false) in lower-case
@@ -1191,7 +1273,7 @@ mod reassembly_tests {
         };
         let (records, counters) = inspect_all(&packets, config);
         let sni = records.into_iter().find_map(|r| match r {
-            Record::Flow(f) => f.tls.and_then(|t| t.sni),
+            Record::Flow(f) => f.tls().and_then(|t| t.sni.clone()),
             _ => None,
         });
         (sni, counters)

@@ -4,9 +4,13 @@
 //! (one record in the common case, parsed in place; several records are concatenated, within
 //! the reassembly bound). The ClientHello body and each extension are parsed with
 //! `tls-parser`; the extension list is walked one extension at a time so that one malformed
-//! extension does not hide the server name.
+//! extension does not hide the server name. [`Tls`] is its [`StreamDissector`]: a TCP flow whose
+//! client starts with a handshake record is TLS on any port.
 
+use super::dissector::StreamDissector;
 use super::{Parsed, name_from_bytes};
+use crate::naming::{EchKind, NameSource};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 use tls_parser::{TlsExtension, parse_tls_client_hello_extension, parse_tls_extension_unknown};
@@ -40,6 +44,56 @@ pub struct ClientHello {
     pub ech: bool,
     /// JA4 fingerprint (FoxIO): `t` for TLS over TCP, `q` for QUIC; none for Google QUIC.
     pub ja4: Option<String>,
+}
+
+/// The TLS dissector: a ClientHello at the start of the client's stream.
+#[derive(Clone, Copy, Debug)]
+pub struct Tls;
+
+impl StreamDissector for Tls {
+    type Message = ClientHello;
+    type Event<'a> = TlsEvent<'a>;
+    const NAME: &'static str = "tls";
+    const NAME_SOURCE: NameSource = NameSource::TlsSni;
+
+    fn recognise(stream: &[u8]) -> Option<bool> {
+        looks_like_tls(stream)
+    }
+
+    fn parse(stream: &[u8]) -> Parsed<ClientHello> {
+        parse_client_hello(stream, false)
+    }
+
+    fn server_name(hello: &ClientHello) -> Option<&str> {
+        hello.sni.as_deref()
+    }
+
+    fn event(hello: &ClientHello, ech: EchKind) -> TlsEvent<'_> {
+        TlsEvent {
+            sni: hello.sni.as_deref(),
+            outer_sni: hello.sni.as_deref().filter(|_| ech == EchKind::Real),
+            version: &hello.version,
+            alpn: &hello.alpn,
+            ja4: hello.ja4.as_deref(),
+            ech: hello.ech,
+            ech_kind: ech.name(),
+        }
+    }
+}
+
+/// A ClientHello's fields in a flow event (TLS over TCP, and QUIC's).
+#[derive(Serialize)]
+pub struct TlsEvent<'a> {
+    sni: Option<&'a str>,
+    /// With real Encrypted Client Hello, the SNI on the wire is the outer (provider's) name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outer_sni: Option<&'a str>,
+    version: &'a str,
+    alpn: &'a [String],
+    ja4: Option<&'a str>,
+    ech: bool,
+    /// `none`, `grease`, `real` or `unknown` (see `naming`).
+    ech_kind: &'static str,
 }
 
 /// Whether `stream` starts like a TLS handshake record.
