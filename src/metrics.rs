@@ -119,4 +119,18 @@ mod tests {
             [("packets", 5), ("flows_evicted", 4), ("dns_messages", 1)]
         );
     }
+
+    /// The stream dissectors' counters come from their registration, named like the others.
+    #[test]
+    fn stream_dissectors_counters_are_declared_from_their_registration() {
+        let names: Vec<_> = Counters::default().iter().map(|c| c.0).collect();
+        for name in [
+            "tls_client_hellos",
+            "tls_malformed",
+            "http_requests",
+            "http_malformed",
+        ] {
+            assert!(names.contains(&name), "{name}");
+        }
+    }
 }

@@ -8,7 +8,7 @@
 //! a stream is final for that flow's dissector. A TCP flow is recognised by
 //! content on any port by the stream dissectors (a TLS handshake record or an HTTP method at
 //! the start of the client's stream): each implements [`dissector::StreamDissector`] in its own
-//! file and is registered by one line in [`stream_dissectors!`], in the order they are probed.
+//! file and is registered by one line in `stream_dissectors!`, in the order they are probed.
 //! DNS is recognised by port 53, DHCP by ports 67/68 and 546/547, Kerberos by port 88, and other
 //! UDP is tried as QUIC. Once a flow's first message is parsed, given up on or not recognised,
 //! its packets cost one branch here.
@@ -81,7 +81,8 @@ macro_rules! generate_stream_dissectors {
             /// Not recognised.
             #[default]
             Unknown,
-            $(#[doc = concat!("Recognised by [`", stringify!($dissector), "`].")] $variant,)*
+            $(#[doc = concat!("Recognised by its stream dissector (", stringify!($variant), ").")]
+            $variant,)*
             /// DNS over UDP or TCP.
             Dns,
             /// QUIC (IETF, or Google's).
@@ -111,7 +112,7 @@ macro_rules! generate_stream_dissectors {
         /// state stays one pointer and a tag whatever the messages' sizes.
         #[derive(Clone, Debug, PartialEq, Eq)]
         pub enum Message {
-            $(#[doc = concat!("Parsed by [`", stringify!($dissector), "`].")]
+            $(#[doc = concat!("Parsed by its stream dissector (", stringify!($variant), ").")]
             $variant(Box<<$dissector as StreamDissector>::Message>),)*
         }
 
@@ -1538,6 +1539,46 @@ mod kerberos_tcp_tests {
             "pieces reversed"
         );
         assert_eq!(principals(&cut(&packets, false, true)), want, "SYN missed");
+    }
+}
+
+/// The probing chain the registration table generates: its order, and what it counts.
+#[cfg(test)]
+mod opening_tests {
+    use super::*;
+
+    fn open(bytes: &[u8]) -> (Opening, Counters) {
+        let mut counters = Counters::default();
+        (first_message(bytes, &mut counters), counters)
+    }
+
+    #[test]
+    fn each_dissector_in_turn_takes_waits_for_or_declines_the_stream() {
+        assert!(matches!(open(&[22]).0, Opening::Wait), "TLS needs more");
+        assert!(matches!(open(b"GE").0, Opening::Wait), "HTTP needs more");
+        assert!(matches!(open(b"SSH-2.0-x\r\n").0, Opening::Unknown));
+        let (opening, counters) = open(b"GET /a HTTP/1.1\r\nHost: Example.COM\r\n\r\n");
+        let Opening::Parsed(message) = opening else {
+            panic!("not parsed");
+        };
+        assert_eq!(message.protocol(), Protocol::Http);
+        assert_eq!(message.server_name(), Some("example.com"));
+        assert_eq!(message.name_source(), NameSource::HttpHost);
+        assert_eq!(counters.http_requests, 1);
+        let (opening, counters) = open(&[22, 3, 1, 0, 4, 2, 0, 0, 0]);
+        assert!(matches!(opening, Opening::Malformed(Protocol::Tls)));
+        assert_eq!(stream_malformed(&counters), [("tls", 1), ("http", 0)]);
+    }
+
+    #[test]
+    fn a_message_writes_its_fields_under_its_dissectors_name() {
+        let message = Message::Http(Box::new(http::Request {
+            method: "GET".into(),
+            path: "/".into(),
+            host: None,
+        }));
+        let json = serde_json::to_string(&message.event(EchKind::None)).unwrap();
+        assert_eq!(json, r#"{"http":{"method":"GET"}}"#);
     }
 }
 
