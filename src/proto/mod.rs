@@ -1576,6 +1576,7 @@ mod opening_tests {
             method: "GET".into(),
             path: "/".into(),
             host: None,
+            user_agent: Some("curl/8".into()),
         }));
         let json = serde_json::to_string(&message.event(EchKind::None)).unwrap();
         assert_eq!(json, r#"{"http":{"method":"GET"}}"#);
