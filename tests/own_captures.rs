@@ -520,3 +520,59 @@ fn a_company_gateway_is_found_by_its_api_under_a_prefix() {
         ]
     );
 }
+
+#[test]
+fn mcp_over_plaintext_http_from_both_sdks_and_both_transports() {
+    let events = replay(
+        &[&own("mcp-streamable-http.pcap"), &own("mcp-sse.pcap")],
+        &[],
+    )
+    .events();
+    let mcp: Vec<&Value> = (events.iter())
+        .filter(|e| e["event_type"] == "flow" && e["protocol"] == "mcp")
+        .collect();
+    let methods: Vec<(&str, &str)> = (mcp.iter())
+        .map(|e| {
+            let m = &e["mcp"];
+            (
+                m["transport"].as_str().unwrap(),
+                m["method"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            ("streamable_http", "initialize"),
+            ("streamable_http", "notifications/initialized"),
+            ("streamable_http", "-"),
+            ("streamable_http", "tools/list"),
+            ("streamable_http", "tools/call"),
+            ("streamable_http", "tools/call"),
+            ("streamable_http", "resources/list"),
+            ("streamable_http", "resources/read"),
+            ("streamable_http", "prompts/list"),
+            ("sse", "-"),
+            ("sse", "initialize"),
+        ]
+    );
+    let init = mcp[0];
+    assert_eq!(init["mcp"]["client"], "lantern-capture-client/1.4.0");
+    assert_eq!(init["mcp"]["version"], "2025-11-25");
+    assert_eq!(init["app"]["id"], "mcp-server-plaintext");
+    assert_eq!(init["user_kind"], "agent", "the Python SDK is a program");
+    // The tool a call names is kept; its arguments ("vpn") never are.
+    let tools: Vec<&str> = mcp
+        .iter()
+        .filter_map(|e| e["mcp"]["tool"].as_str())
+        .collect();
+    assert_eq!(tools, ["search_docs", "add"]);
+    let all = serde_json::to_string(&events).unwrap();
+    assert!(!all.contains("vpn"), "no argument leaves the sensor");
+    // A request that is not MCP on the same server stays HTTP.
+    assert!(
+        events
+            .iter()
+            .any(|e| e["protocol"] == "http" && e["http"]["method"] == "DELETE")
+    );
+}

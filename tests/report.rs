@@ -802,6 +802,7 @@ fn programs_agents_and_mcp_servers_have_their_tables() {
             "clients-same-api.pcap",
             "clients-same-api-http.pcap",
             "mcp-remote-tls.pcap",
+            "mcp-streamable-http.pcap",
         ],
     );
     // One row per (host, user, client software), most data first; the browser is not there.
@@ -821,23 +822,41 @@ fn programs_agents_and_mcp_servers_have_their_tables() {
         [
             ("Python (OpenSSL)", tls_and_mcp),
             ("Node (OpenSSL)", tls_and_mcp),
+            (
+                "Python httpx",
+                "MCP server (plaintext HTTP), OpenAI-compatible model server"
+            ),
             ("Java", tls_and_http),
             ("Go", tls_and_http),
             ("curl (OpenSSL)", "OpenAI API"),
             ("Node", "OpenAI-compatible model server"),
             ("Python requests", "OpenAI-compatible model server"),
-            ("Python httpx", "OpenAI-compatible model server"),
             ("Python urllib", "OpenAI-compatible model server"),
             ("curl", "OpenAI-compatible model server"),
         ]
     );
     assert!(!rows.iter().any(|(s, _)| s.contains("Chromium")));
     assert_eq!(r["headline"]["agents"], 1);
-    // The remote MCP server, by its catalogued host: methods are not seen under TLS.
+    // The local MCP server by its plaintext requests, with the methods seen; the remote one
+    // by its catalogued host, whose methods TLS hides.
     let mcp = &r["mcp_servers"];
-    assert_eq!(mcp.as_array().unwrap().len(), 1, "{mcp}");
-    assert_eq!(mcp[0]["server"], "mcp.linear.app");
-    assert_eq!(mcp[0]["remote"], true);
-    assert_eq!(mcp[0]["clients"], serde_json::json!(["10.77.0.10"]));
-    assert_eq!(mcp[0]["methods"], serde_json::json!([]));
+    assert_eq!(mcp.as_array().unwrap().len(), 2, "{mcp}");
+    assert_eq!(mcp[0]["server"], "mcp.corp.lan:8001");
+    assert_eq!(mcp[0]["remote"], false);
+    assert_eq!(
+        mcp[0]["methods"],
+        serde_json::json!([
+            "initialize",
+            "notifications/initialized",
+            "prompts/list",
+            "resources/list",
+            "resources/read",
+            "tools/call",
+            "tools/list"
+        ])
+    );
+    assert_eq!(mcp[1]["server"], "mcp.linear.app");
+    assert_eq!(mcp[1]["remote"], true);
+    assert_eq!(mcp[1]["clients"], serde_json::json!(["10.77.0.10"]));
+    assert_eq!(mcp[1]["methods"], serde_json::json!([]));
 }

@@ -153,9 +153,14 @@ impl Sequencer {
                     let naming = self.namer.name(flow, &self.catalog);
                     let server_name = naming.server_name;
                     let request = flow.http().map(|h| (h.method.as_str(), h.path.as_str()));
-                    let (app, candidate) =
+                    let (mut app, mut candidate) =
                         self.catalog
                             .classify(server_name, request, flow.server.port);
+                    // Plaintext MCP to a server the catalog does not name is an MCP server's.
+                    if app.is_none() && flow.mcp().is_some() {
+                        app = self.catalog.identify_protocol("mcp");
+                        candidate = candidate && app.is_none();
+                    }
                     let identity = identity(
                         needed(&self.output, app, candidate),
                         &mut self.resolver,
@@ -166,7 +171,7 @@ impl Sequencer {
                     let agent = flow.http().and_then(|h| h.user_agent.as_deref());
                     self.output.flow(&FlowView {
                         software: software::classify(ja4, agent),
-                        mcp: None,
+                        mcp: flow.mcp(),
                         record: flow,
                         server_name,
                         name_source: naming.source,

@@ -9,7 +9,7 @@ use crate::naming::{EchKind, NameSource};
 use serde::Serialize;
 
 /// Most header lines read from a request head.
-const MAX_HEADERS: usize = 64;
+pub(crate) const MAX_HEADERS: usize = 64;
 
 /// The request methods lantern recognises a stream by.
 const METHODS: [&[u8]; 9] = [

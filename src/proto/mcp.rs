@@ -9,10 +9,21 @@
 //! `initialize`, and the tool a `tools/call` names (it says what the agent did); never the
 //! arguments, never a result.
 //!
+//! [`McpOverHttp`] is the stream dissector: probed before HTTP, it takes a flow whose first
+//! request is MCP (and waits, within [`MAX_BODY`], for the body of a `POST` of JSON), and
+//! declines every other request, which HTTP then takes. Only the first request of a connection
+//! is seen: a client that sends many on one connection is known by its first.
+//!
 //! Only the first [`MAX_BODY`] bytes of the body are read. `serde_json` cannot read a prefix
 //! of a document, and a `tools/call` carrying a file is larger than any bound a sensor should
 //! buffer, so the body is read by [`Scanner`], a bounded reader of the top-level members that
 //! stops at the end of what it was given (about 150 lines, fuzzed with the HTTP dissector).
+
+use super::Parsed;
+use super::dissector::StreamDissector;
+use super::http::{self, Http, HttpEvent, Request};
+use crate::naming::{EchKind, NameSource};
+use serde::Serialize;
 
 /// Most body bytes read of a request that may be MCP.
 pub const MAX_BODY: usize = 4096;
@@ -295,6 +306,115 @@ impl<'b> Scanner<'b> {
             }
         }
     }
+}
+
+/// The MCP-over-HTTP stream dissector.
+#[derive(Clone, Copy, Debug)]
+pub struct McpOverHttp;
+
+/// A first request that is MCP: its head, and what it said of MCP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct McpRequest {
+    /// The request head, as HTTP's dissector parses it.
+    pub http: Request,
+    /// What it said of MCP.
+    pub mcp: Mcp,
+}
+
+impl StreamDissector for McpOverHttp {
+    type Message = McpRequest;
+    type Event<'a> = McpEvent<'a>;
+    const NAME: &'static str = "mcp";
+    const NAME_SOURCE: NameSource = NameSource::HttpHost;
+
+    fn recognise(stream: &[u8]) -> Option<bool> {
+        Some(read(stream)?.is_some())
+    }
+
+    fn parse(stream: &[u8]) -> Parsed<McpRequest> {
+        match (read(stream), http::parse_request(stream)) {
+            (Some(Some(mcp)), Parsed::Complete(http)) => Parsed::Complete(McpRequest { http, mcp }),
+            (None, _) | (_, Parsed::Incomplete) => Parsed::Incomplete,
+            _ => Parsed::Malformed("not an MCP request"),
+        }
+    }
+
+    fn server_name(request: &McpRequest) -> Option<&str> {
+        request.http.host.as_deref()
+    }
+
+    fn event(request: &McpRequest, ech: EchKind) -> McpEvent<'_> {
+        let mcp = &request.mcp;
+        McpEvent {
+            transport: mcp.transport.map(Transport::name),
+            method: mcp.method.as_deref(),
+            client: mcp.client.as_deref(),
+            version: mcp.version.as_deref(),
+            tool: mcp.tool.as_deref(),
+            http: Http::event(&request.http, ech),
+        }
+    }
+}
+
+/// An MCP request's fields in a flow event.
+#[derive(Serialize)]
+pub struct McpEvent<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transport: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool: Option<&'a str>,
+    http: HttpEvent<'a>,
+}
+
+/// Whether the start of a client's stream is an MCP request: `None` while the head (or the
+/// body of a `POST` of JSON, up to [`MAX_BODY`]) is still coming, `Some(None)` when it is not
+/// MCP (or not HTTP at all).
+fn read(stream: &[u8]) -> Option<Option<Mcp>> {
+    if !http::looks_like_http(stream)? {
+        return Some(None);
+    }
+    let mut headers = [httparse::EMPTY_HEADER; http::MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    let head_len = match request.parse(stream) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return None,
+        Err(_) => return Some(None),
+    };
+    let header = |name: &str| {
+        (request.headers.iter())
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .and_then(|h| std::str::from_utf8(h.value).ok())
+    };
+    let method = request.method.unwrap_or_default();
+    let target = request.path.unwrap_or_default();
+    let head = Head {
+        method,
+        path: target.split(['?', '#']).next().unwrap_or_default(),
+        event_stream: header("accept").is_some_and(|a| a.contains("text/event-stream")),
+        session: header("mcp-session-id").is_some(),
+        protocol_version: header("mcp-protocol-version"),
+        method_header: header("mcp-method"),
+    };
+    let body = &stream[head_len..];
+    if method == "POST" {
+        let json = header("content-type").is_some_and(|t| t.contains("json"));
+        if !json {
+            return Some(None);
+        }
+        let length = header("content-length").and_then(|l| l.trim().parse::<usize>().ok());
+        let continues = header("expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
+        let wanted = length.unwrap_or(0).min(MAX_BODY);
+        if body.len() < wanted && !continues {
+            return None;
+        }
+    }
+    Some(recognise(&head, body))
 }
 
 #[cfg(test)]

@@ -63,6 +63,9 @@ macro_rules! stream_dissectors {
             Tls: $crate::proto::tls::Tls,
                 tls_client_hellos: "TLS ClientHellos parsed",
                 tls_malformed: "TLS streams whose ClientHello was malformed";
+            Mcp: $crate::proto::mcp::McpOverHttp,
+                mcp_requests: "MCP requests over plaintext HTTP parsed",
+                mcp_malformed: "MCP requests whose head could not be parsed again";
             Http: $crate::proto::http::Http,
                 http_requests: "HTTP/1.x requests parsed",
                 http_malformed: "HTTP streams whose request head was malformed";
@@ -333,10 +336,19 @@ impl FlowRecord {
         }
     }
 
-    /// The first HTTP request head, if one was parsed.
+    /// The first HTTP request head, if one was parsed (an MCP request's too).
     pub fn http(&self) -> Option<&http::Request> {
         match &self.message {
             Some(Message::Http(request)) => Some(request),
+            Some(Message::Mcp(request)) => Some(&request.http),
+            _ => None,
+        }
+    }
+
+    /// What the first request said of MCP, for MCP over plaintext HTTP.
+    pub fn mcp(&self) -> Option<&mcp::Mcp> {
+        match &self.message {
+            Some(Message::Mcp(request)) => Some(&request.mcp),
             _ => None,
         }
     }
@@ -1567,7 +1579,10 @@ mod opening_tests {
         assert_eq!(counters.http_requests, 1);
         let (opening, counters) = open(&[22, 3, 1, 0, 4, 2, 0, 0, 0]);
         assert!(matches!(opening, Opening::Malformed(Protocol::Tls)));
-        assert_eq!(stream_malformed(&counters), [("tls", 1), ("http", 0)]);
+        assert_eq!(
+            stream_malformed(&counters),
+            [("tls", 1), ("mcp", 0), ("http", 0)]
+        );
     }
 
     #[test]
