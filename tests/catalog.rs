@@ -395,6 +395,12 @@ fn catalog_commands() {
     assert_eq!(run.status, 0, "{}", run.stderr);
     let stats: Value = serde_json::from_str(&run.stdout).unwrap();
     assert!(stats["apps"].as_u64().unwrap() >= 600, "{stats}");
+    let levels = &stats["by_confidence"];
+    let total: u64 = ["low", "medium", "high"]
+        .iter()
+        .map(|l| levels[l].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, stats["apps"].as_u64().unwrap(), "{stats}");
 
     // `catalog lookup ARGS` exits with `status` and says `text`.
     let says = |args: &[&str], status: i32, text: &str| {
@@ -410,6 +416,7 @@ fn catalog_commands() {
         "x.api.openai.com: OpenAI API (openai-api, llm_api) by pattern \"api.openai.com\" in \
          signatures/llm_api.toml\n",
     );
+    says(&["api.openai.com"], 0, "\n  confidence: high (");
     says(
         &["www.bing.com"],
         1,
@@ -513,4 +520,74 @@ fn a_users_catalog_adds_apps_and_a_bad_one_is_refused_with_file_and_line() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn catalog_diff_between_directories_and_revisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (dir.path().join("old"), dir.path().join("new"));
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::create_dir_all(&new).unwrap();
+    let app = |id: &str, domains: &str, sources: &str| {
+        format!(
+            "[[app]]\nid = \"{id}\"\nname = \"{id}\"\nvendor = \"V\"\ncategory = \"other\"\n\
+             domains = [{domains}]\nsources = [{sources}]\n\n"
+        )
+    };
+    let list = "\"list:eudk/awesome-ai-tools@626be08\"";
+    std::fs::write(
+        old.join("a.toml"),
+        app("kept", "\"kept.example\"", list) + &app("gone", "\"gone.example\"", list),
+    )
+    .unwrap();
+    std::fs::write(
+        new.join("a.toml"),
+        app("kept", "\"kept.example\", \"api.kept.example\"", list)
+            + &app("added", "\"added.example\"", list)
+            + "[[not_ai]]\ndomain = \"blog.example\"\nreason = \"blog: a blog\"\n",
+    )
+    .unwrap();
+    let (o, n) = (old.display().to_string(), new.display().to_string());
+    let run = lantern(&["catalog", "diff", &o, &n]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "+ app added (added, other, confidence low (1 source)): added.example\n\
+         - app gone (gone, other, confidence low (1 source)): gone.example\n\
+         ~ app kept: + api.kept.example\n\
+         + not_ai blog.example: blog: a blog\n\
+         1 apps added, 1 removed, 1 changed; 1 names added, 0 removed\n"
+    );
+    let run = lantern(&["catalog", "diff", &o, &n, "--format", "json"]);
+    let d: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        d["apps_changed"][0]["patterns_added"][0],
+        "api.kept.example"
+    );
+
+    // A git revision of this repository against the working tree's catalog: the same files
+    // when nothing is uncommitted; a bad revision is one line naming it.
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    if repo.join(".git").exists() {
+        let run = lantern_in(
+            Some(repo),
+            &[],
+            &["catalog", "diff", "HEAD", "HEAD:signatures"],
+        );
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        assert!(
+            run.stdout
+                .ends_with("0 apps added, 0 removed, 0 changed; 0 names added, 0 removed\n"),
+            "{}",
+            run.stdout
+        );
+        let run = lantern_in(Some(repo), &[], &["catalog", "diff", "no-such-rev", "HEAD"]);
+        assert_eq!(run.status, 1, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("\"no-such-rev\" is neither a catalog directory nor a git revision"),
+            "{}",
+            run.stderr
+        );
+    }
 }

@@ -860,3 +860,108 @@ fn programs_agents_and_mcp_servers_have_their_tables() {
     assert_eq!(mcp[1]["clients"], serde_json::json!(["10.77.0.10"]));
     assert_eq!(mcp[1]["methods"], serde_json::json!([]));
 }
+
+#[test]
+fn names_catalogued_since_they_were_seen_leave_the_candidates_and_one_source_apps_are_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Timestamp::from_secs(1_795_305_600 + 3600);
+    let us = t.0 / 1000;
+    // Written by a sensor whose catalog knew neither name: both were candidates.
+    let flow = |i: u64, name: &str| FlowRow {
+        ts_us: us,
+        end_ts_us: us,
+        flow_id: i,
+        client_ip: "10.0.0.1".into(),
+        server_ip: "10.0.0.2".into(),
+        server_port: 443,
+        transport: "tcp".into(),
+        protocol: "tls".into(),
+        server_name: Some(name.into()),
+        name_source: "tls_sni".into(),
+        user: "alice".into(),
+        user_source: "ip".into(),
+        user_kind: "person".into(),
+        candidate: 1,
+        bytes_up: 100,
+        ..FlowRow::default()
+    };
+    let rollup = |app: &str| RollupRow {
+        hour: t.hour_floor().secs(),
+        user: "alice".into(),
+        app_id: app.into(),
+        user_source: "ip".into(),
+        user_kind: "person".into(),
+        flows: 1,
+        bytes_up: 100,
+        first_seen_us: us,
+        last_seen_us: us,
+        ..RollupRow::default()
+    };
+    let mut store = SqliteStore::open(&dir.path().join("s.db"), "s").unwrap();
+    store
+        .write(Batch {
+            flows: vec![
+                flow(1, "ourtool-ai.example"),
+                flow(2, "stillnew-ai.example"),
+            ],
+            dns: Vec::new(),
+            rollups: vec![rollup("ourtool"), rollup("openai-api")],
+            pseudonyms: Vec::new(),
+        })
+        .unwrap();
+    drop(store);
+    // Today's catalog knows the first name, from one list.
+    std::fs::write(
+        dir.path().join("ours.toml"),
+        "[[app]]\nid = \"ourtool\"\nname = \"Our Tool\"\nvendor = \"Acme\"\n\
+         category = \"writing_productivity\"\ndomains = [\"ourtool-ai.example\"]\n\
+         sources = [\"list:eudk/awesome-ai-tools@626be08\"]\n",
+    )
+    .unwrap();
+    let base = ["report", "--store", "s.db", "--week", "2026-W47"];
+    let json: Value = serde_json::from_str(
+        &ok(
+            dir.path(),
+            &[&base[..], &["--catalog", "ours.toml", "--format", "json"]].concat(),
+        )
+        .stdout,
+    )
+    .unwrap();
+    let names: Vec<&str> = (json["candidates"].as_array().unwrap().iter())
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["stillnew-ai.example"]);
+    let one: Vec<(&str, &str)> = (json["one_source_apps"].as_array().unwrap().iter())
+        .map(|a| {
+            (
+                a["app_id"].as_str().unwrap(),
+                a["sources"][0].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(one, [("ourtool", "list:eudk/awesome-ai-tools@626be08")]);
+    let confidence: BTreeMap<&str, &str> = (json["apps"].as_array().unwrap().iter())
+        .map(|a| {
+            (
+                a["app_id"].as_str().unwrap(),
+                a["confidence"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(confidence["ourtool"], "low");
+    assert_eq!(confidence["openai-api"], "high");
+    // Without it, the name is a candidate still.
+    let json: Value =
+        serde_json::from_str(&ok(dir.path(), &[&base[..], &["--format", "json"]].concat()).stdout)
+            .unwrap();
+    assert_eq!(json["candidates"].as_array().unwrap().len(), 2);
+    let html = ok(
+        dir.path(),
+        &[&base[..], &["--catalog", "ours.toml"]].concat(),
+    )
+    .stdout;
+    assert!(
+        html.contains("Apps the catalog knows from one source") && html.contains("Our Tool"),
+        "{html}"
+    );
+}

@@ -129,8 +129,21 @@ pub(super) fn load(extra: &[PathBuf]) -> Result<Loaded, CatalogError> {
     for path in extra {
         sources.extend(read_path(path)?.into_iter().map(|(p, t)| (p, t, true)));
     }
+    load_sources(&sources)
+}
+
+/// Loads `files` (name, contents) alone, without the shipped catalog, as one catalog whose
+/// ids are unique: a catalog directory of another version, for `lantern catalog diff`.
+pub(super) fn load_files(files: &[(PathBuf, String)]) -> Result<Loaded, CatalogError> {
+    let sources: Vec<(PathBuf, String, bool)> = (files.iter())
+        .map(|(p, t)| (p.clone(), t.clone(), false))
+        .collect();
+    load_sources(&sources)
+}
+
+fn load_sources(sources: &[(PathBuf, String, bool)]) -> Result<Loaded, CatalogError> {
     let mut b = Builder::default();
-    for (file, text, may_override) in &sources {
+    for (file, text, may_override) in sources {
         let parsed: FileToml = toml::from_str(text).map_err(|e| CatalogError {
             file: file.clone(),
             line: e.span().map(|s| line_of(text, s.start)),
@@ -330,6 +343,7 @@ impl Builder {
             trains_on_user_data: app.trains_on_user_data,
             enterprise_plan: app.enterprise_plan,
             risk: app.risk.map(Spanned::into_inner),
+            confidence: super::Confidence::of(&app.sources),
             sources: app.sources,
             notes: app.notes,
             origin: file.to_path_buf(),
@@ -424,7 +438,8 @@ fn check_pattern(pattern: &str) -> Result<(), String> {
 }
 
 /// The catalog files of a path: the file itself, or the `.toml` files of a directory.
-fn read_path(path: &Path) -> Result<Vec<(PathBuf, String)>, CatalogError> {
+/// The `.toml` files of a catalog file or directory, with their contents.
+pub(super) fn read_path(path: &Path) -> Result<Vec<(PathBuf, String)>, CatalogError> {
     let io_err = |file: &Path, e: std::io::Error| CatalogError {
         file: file.to_path_buf(),
         line: None,

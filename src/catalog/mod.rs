@@ -9,11 +9,14 @@
 //! catalogued are *candidates* (see [`candidate`]).
 
 pub mod candidate;
+pub mod confidence;
+pub mod diff;
 mod load;
 mod matcher;
 mod request;
 mod stats;
 
+pub use confidence::Confidence;
 pub use load::CatalogError;
 pub use matcher::{Match, Matcher};
 pub use request::RequestRules;
@@ -63,6 +66,13 @@ pub enum Category {
     /// LLM gateways and proxies between programs and model providers (a company's own, or a
     /// hosted one).
     AiGateway,
+    /// LLM observability, evaluation and prompt management (LangSmith, Langfuse): they receive
+    /// prompts and outputs as traces.
+    LlmOps,
+    /// Web browsers with a built-in AI assistant or agent (Comet, Atlas, Dia).
+    AiBrowser,
+    /// Companion, character and role-play chat (Character.AI, Replika).
+    AiCompanion,
     /// Model servers on the local network.
     LocalModelServer,
     /// Anything else.
@@ -72,7 +82,7 @@ pub enum Category {
 
 impl Category {
     /// Every category, in catalog order.
-    pub const ALL: [Category; 16] = [
+    pub const ALL: [Category; 19] = [
         Category::ChatAssistant,
         Category::LlmApi,
         Category::CodingAssistant,
@@ -87,6 +97,9 @@ impl Category {
         Category::AiFeatureInSaas,
         Category::McpServer,
         Category::AiGateway,
+        Category::LlmOps,
+        Category::AiBrowser,
+        Category::AiCompanion,
         Category::LocalModelServer,
         Category::Other,
     ];
@@ -113,6 +126,9 @@ impl Category {
             Category::AiFeatureInSaas => "ai_feature_in_saas",
             Category::McpServer => "mcp_server",
             Category::AiGateway => "ai_gateway",
+            Category::LlmOps => "llm_ops",
+            Category::AiBrowser => "ai_browser",
+            Category::AiCompanion => "ai_companion",
             Category::LocalModelServer => "local_model_server",
             Category::Other => "other",
         }
@@ -212,6 +228,8 @@ pub struct App {
     pub risk: Option<Risk>,
     /// Where the domains are documented.
     pub sources: Vec<String>,
+    /// How solid the entry is, from `sources`.
+    pub confidence: Confidence,
     /// Free text for reviewers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
@@ -262,6 +280,8 @@ pub struct Identified<'a> {
 #[derive(Debug)]
 pub struct Catalog {
     apps: Vec<App>,
+    /// Where each app id sits in `apps`.
+    ids: std::collections::HashMap<String, usize>,
     shared: Vec<Shared>,
     files: usize,
     matcher: Matcher,
@@ -271,21 +291,43 @@ pub struct Catalog {
 impl Catalog {
     /// The shipped catalog plus `extra` files or directories (later ones override by `id`).
     pub fn load(extra: &[PathBuf]) -> Result<Catalog, CatalogError> {
-        let loaded = load::load(extra)?;
+        Ok(Catalog::build(load::load(extra)?))
+    }
+
+    /// A catalog of `files` (name, contents) alone, without the shipped one: another version
+    /// of the catalog, to compare with [`diff::diff`].
+    pub fn from_files(files: &[(PathBuf, String)]) -> Result<Catalog, CatalogError> {
+        Ok(Catalog::build(load::load_files(files)?))
+    }
+
+    /// The `.toml` files of a catalog file or directory, with their contents.
+    pub fn read_files(path: &std::path::Path) -> Result<Vec<(PathBuf, String)>, CatalogError> {
+        load::read_path(path)
+    }
+
+    fn build(loaded: load::Loaded) -> Catalog {
         let matcher = Matcher::build(&loaded.apps, &loaded.shared);
         let requests = RequestRules::build(&loaded.apps);
-        Ok(Catalog {
+        Catalog {
+            ids: (loaded.apps.iter().enumerate())
+                .map(|(i, a)| (a.id.clone(), i))
+                .collect(),
             apps: loaded.apps,
             shared: loaded.shared,
             files: loaded.files,
             matcher,
             requests,
-        })
+        }
     }
 
     /// Every app, in catalog order.
     pub fn apps(&self) -> &[App] {
         &self.apps
+    }
+
+    /// The app with this id.
+    pub fn app(&self, id: &str) -> Option<&App> {
+        self.ids.get(id).map(|&i| &self.apps[i])
     }
 
     /// Every shared or not-AI name.

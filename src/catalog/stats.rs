@@ -1,7 +1,7 @@
 //! Counts over the catalog: apps by category, patterns by kind, and how many apps carry each
 //! optional fact, so reviewers see where the catalog is thin.
 
-use super::{Catalog, Category, RiskTier, SharedKind};
+use super::{Catalog, Category, RiskTier, SharedKind, confidence};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -45,6 +45,10 @@ pub struct Stats {
     pub with_risk: usize,
     /// Apps with at least one source.
     pub with_sources: usize,
+    /// Apps per confidence level, every level listed.
+    pub by_confidence: BTreeMap<confidence::Level, usize>,
+    /// Apps whose names their vendor documents.
+    pub vendor_documented: usize,
     /// Apps per risk tier.
     pub by_risk: BTreeMap<RiskTier, usize>,
     /// Apps per headquarters country.
@@ -58,6 +62,14 @@ impl Stats {
             files: catalog.files(),
             apps: catalog.apps().len(),
             by_category: Category::ALL.iter().map(|&c| (c, 0)).collect(),
+            by_confidence: [
+                confidence::Level::High,
+                confidence::Level::Medium,
+                confidence::Level::Low,
+            ]
+            .into_iter()
+            .map(|l| (l, 0))
+            .collect(),
             ..Stats::default()
         };
         for app in catalog.apps() {
@@ -74,6 +86,8 @@ impl Stats {
             s.with_training += usize::from(app.trains_on_user_data.is_some());
             s.with_enterprise_plan += usize::from(app.enterprise_plan.is_some());
             s.with_sources += usize::from(!app.sources.is_empty());
+            *s.by_confidence.entry(app.confidence.level).or_default() += 1;
+            s.vendor_documented += usize::from(app.confidence.vendor_documented);
             if let Some(risk) = &app.risk {
                 s.with_risk += 1;
                 *s.by_risk.entry(risk.tier).or_default() += 1;

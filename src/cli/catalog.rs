@@ -4,11 +4,11 @@
 use super::Failure;
 use clap::{Args, Subcommand, ValueEnum};
 use comfy_table::{Cell, CellAlignment};
-use lantern::catalog::{Catalog, Category, Match, SharedKind, candidate};
+use lantern::catalog::{self, Catalog, Category, Match, SharedKind, candidate};
 use lantern::output::new_table;
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
 
 /// Flags of `lantern catalog`.
 #[derive(Debug, Args)]
@@ -36,6 +36,22 @@ enum CatalogCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// What changed between two versions of the catalog: apps added, removed and changed
+    /// (patterns, fields, sources), and shared or not-AI names added and removed. Each side is
+    /// a catalog directory or file, or a git revision of this repository (`main`, `v0.1.0`,
+    /// `HEAD~3:signatures`), read with `git show`.
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// The old catalog: a directory, a file, or REV[:DIR] (DIR defaults to signatures).
+    old: String,
+    /// The new catalog, as OLD.
+    new: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +91,12 @@ fn parse_category(name: &str) -> Result<Category, String> {
 
 /// Runs `lantern catalog ...`.
 pub fn run(args: CatalogArgs) -> Result<ExitCode, Failure> {
+    if let CatalogCommand::Diff(d) = &args.command {
+        let mut out = std::io::stdout().lock();
+        self::diff(d, &mut out)?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let catalog = Catalog::load(&args.catalogs)?;
     let mut out = std::io::stdout().lock();
     let found = match args.command {
@@ -91,6 +113,7 @@ pub fn run(args: CatalogArgs) -> Result<ExitCode, Failure> {
             stats(&catalog, format, &mut out)?;
             true
         }
+        CatalogCommand::Diff(_) => unreachable!("diff returned above"),
     };
     out.flush()?;
     Ok(if found {
@@ -137,12 +160,14 @@ fn lookup(catalog: &Catalog, args: &LookupArgs, out: &mut impl Write) -> Result<
         };
         writeln!(
             out,
-            "{host}: {} ({}, {}) {how} {:?} in {}",
+            "{host}: {} ({}, {}) {how} {:?} in {}\n  confidence: {}\n  sources: {}",
             a.name,
             a.id,
             a.category.name(),
             hit.pattern,
-            a.origin.display()
+            a.origin.display(),
+            a.confidence,
+            a.sources.join(", ")
         )?;
         return Ok(true);
     }
@@ -180,7 +205,16 @@ fn list(catalog: &Catalog, args: &ListArgs, out: &mut impl Write) -> Result<(), 
         writeln!(out)?;
         return Ok(());
     }
-    let mut table = new_table(&["id", "name", "vendor", "category", "hq", "risk", "patterns"]);
+    let mut table = new_table(&[
+        "id",
+        "name",
+        "vendor",
+        "category",
+        "hq",
+        "risk",
+        "confidence",
+        "patterns",
+    ]);
     for a in &apps {
         let mut patterns = a.domains.clone();
         patterns.extend(a.requests.iter().cloned());
@@ -195,6 +229,7 @@ fn list(catalog: &Catalog, args: &ListArgs, out: &mut impl Write) -> Result<(), 
             Cell::new(a.category.name()),
             Cell::new(a.hq_country.as_deref().unwrap_or("")),
             Cell::new(a.risk.as_ref().map_or("", |r| r.tier.name())),
+            Cell::new(a.confidence),
             Cell::new(shown),
         ]);
     }
@@ -216,6 +251,11 @@ fn stats(catalog: &Catalog, format: Format, out: &mut impl Write) -> Result<(), 
         table.add_row(vec![Cell::new(category.name()), right(*n)]);
     }
     writeln!(out, "{table}")?;
+    let mut table = new_table(&["confidence", "apps"]);
+    for (level, n) in &s.by_confidence {
+        table.add_row(vec![Cell::new(level.name()), right(*n)]);
+    }
+    writeln!(out, "{table}")?;
     let mut table = new_table(&["catalog entries", "count"]);
     for (what, n) in [
         ("suffix patterns", s.patterns.suffix),
@@ -232,6 +272,7 @@ fn stats(catalog: &Catalog, format: Format, out: &mut impl Write) -> Result<(), 
     let mut table = new_table(&["apps with", "count"]);
     for (what, n) in [
         ("sources", s.with_sources),
+        ("vendor documentation", s.vendor_documented),
         ("hq_country", s.with_hq_country),
         ("risk", s.with_risk),
         ("trains_on_user_data", s.with_training),
@@ -245,4 +286,81 @@ fn stats(catalog: &Catalog, format: Format, out: &mut impl Write) -> Result<(), 
 
 fn right(n: usize) -> Cell {
     Cell::new(n).set_alignment(CellAlignment::Right)
+}
+
+/// One side of `lantern catalog diff`: a catalog directory or file, else a git revision.
+fn catalog_at(spec: &str) -> Result<Catalog, Failure> {
+    let path = Path::new(spec);
+    if path.exists() {
+        return Ok(Catalog::from_files(&Catalog::read_files(path)?)?);
+    }
+    let (rev, dir) = spec.split_once(':').unwrap_or((spec, "signatures"));
+    let git = |args: &[&str]| -> Result<String, Failure> {
+        let out = Command::new("git").args(args).output().map_err(|e| {
+            Failure(format!(
+                "{spec:?} is not a catalog directory, and git cannot run: {e}"
+            ))
+        })?;
+        if !out.status.success() {
+            let why = String::from_utf8_lossy(&out.stderr);
+            return Err(Failure(format!(
+                "{spec:?} is neither a catalog directory nor a git revision with {dir}/: {}",
+                why.lines().next().unwrap_or("git failed")
+            )));
+        }
+        String::from_utf8(out.stdout).map_err(|_| Failure(format!("{spec}: not UTF-8")))
+    };
+    let listing = git(&["ls-tree", "--name-only", &format!("{rev}:{dir}")])?;
+    let mut files = Vec::new();
+    for name in listing.lines().filter(|n| n.ends_with(".toml")) {
+        let text = git(&["show", &format!("{rev}:{dir}/{name}")])?;
+        files.push((PathBuf::from(format!("{rev}:{dir}/{name}")), text));
+    }
+    if files.is_empty() {
+        return Err(Failure(format!("{spec}: no .toml files in {rev}:{dir}")));
+    }
+    Ok(Catalog::from_files(&files)?)
+}
+
+fn diff(args: &DiffArgs, out: &mut impl Write) -> Result<(), Failure> {
+    let d = catalog::diff::diff(&catalog_at(&args.old)?, &catalog_at(&args.new)?);
+    if args.format == Format::Json {
+        serde_json::to_writer_pretty(&mut *out, &d)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for (sign, apps) in [("+", &d.apps_added), ("-", &d.apps_removed)] {
+        for a in apps {
+            writeln!(
+                out,
+                "{sign} app {} ({}, {}, confidence {}): {}",
+                a.id,
+                a.name,
+                a.category,
+                a.confidence,
+                a.patterns.join(" ")
+            )?;
+        }
+    }
+    for c in &d.apps_changed {
+        let mut parts: Vec<String> = c.patterns_added.iter().map(|p| format!("+ {p}")).collect();
+        parts.extend(c.patterns_removed.iter().map(|p| format!("- {p}")));
+        parts.extend(c.fields.iter().cloned());
+        writeln!(out, "~ app {}: {}", c.id, parts.join("; "))?;
+    }
+    for (sign, names) in [("+", &d.names_added), ("-", &d.names_removed)] {
+        for n in names {
+            writeln!(out, "{sign} {} {}: {}", n.kind, n.domain, n.reason)?;
+        }
+    }
+    writeln!(
+        out,
+        "{} apps added, {} removed, {} changed; {} names added, {} removed",
+        d.apps_added.len(),
+        d.apps_removed.len(),
+        d.apps_changed.len(),
+        d.names_added.len(),
+        d.names_removed.len()
+    )?;
+    Ok(())
 }

@@ -14,7 +14,7 @@ pub mod render;
 pub use period::{Period, PeriodError, iso_week};
 
 use crate::capture::Timestamp;
-use crate::catalog::{App, Catalog, Category};
+use crate::catalog::{App, Catalog, Category, confidence};
 use crate::output::Rfc3339;
 use crate::policy::{Policy, Status};
 use crate::store::{
@@ -51,8 +51,12 @@ pub struct Report {
     pub categories: Vec<CategoryUse>,
     /// Users and bytes up per app and week, for the period's week and the weeks before it.
     pub trend: Vec<TrendPoint>,
-    /// Names that look like AI and are not in the catalog.
+    /// Names that look like AI and are not in the catalog (names catalogued since they were
+    /// seen are left out).
     pub candidates: Vec<Candidate>,
+    /// Apps used in the period that the catalog knows from one source only: identifications
+    /// to check before acting on them.
+    pub one_source_apps: Vec<OneSourceApp>,
     /// Model servers on the local network and who uses them.
     pub local_servers: Vec<LocalServer>,
     /// AI used by programs and agents: per host, user and client software, most data sent
@@ -121,6 +125,9 @@ pub struct AppUse {
     pub status: String,
     /// Risk tier, where the catalog has assessed it.
     pub risk_tier: String,
+    /// How solid the catalog's entry is (`high`, `medium`, `low`: one source), from its
+    /// sources; empty for an id the catalog no longer has.
+    pub confidence: String,
     /// Distinct users.
     pub users: u64,
     /// Distinct devices known by name.
@@ -194,6 +201,18 @@ pub struct TrendPoint {
     pub bytes_up: u64,
 }
 
+/// An app in use that the catalog knows from one source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OneSourceApp {
+    pub app_id: String,
+    pub name: String,
+    pub category: String,
+    /// The catalog's sources of the app.
+    pub sources: Vec<String>,
+    pub users: u64,
+    pub bytes_up: u64,
+}
+
 /// An uncatalogued name that looks like AI.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Candidate {
@@ -241,27 +260,35 @@ struct AppInfo<'a> {
     vendor: &'a str,
     category: Category,
     risk: &'static str,
+    confidence: &'static str,
+    sources: &'a [String],
 }
 
 fn info<'a>(catalog: &'a Catalog, id: &'a str) -> AppInfo<'a> {
-    match catalog.apps().iter().find(|a| a.id == id) {
+    match catalog.app(id) {
         Some(App {
             name,
             vendor,
             category,
             risk,
+            confidence,
+            sources,
             ..
         }) => AppInfo {
             name,
             vendor,
             category: *category,
             risk: risk.as_ref().map_or("", |r| r.tier.name()),
+            confidence: confidence.level.name(),
+            sources,
         },
         None => AppInfo {
             name: id,
             vendor: "",
             category: Category::Other,
             risk: "",
+            confidence: "",
+            sources: &[],
         },
     }
 }
@@ -354,6 +381,7 @@ impl Input<'_> {
         let judged = self.judge(rows);
         let apps = self.apps(&judged);
         let new_apps = self.new_apps(&judged, &apps);
+        let one_source_apps = self.one_source_apps(&apps);
         let users = |keep: &dyn Fn(&Judged<'_>) -> bool| -> u64 {
             let set: BTreeSet<&str> = (judged.iter())
                 .filter(|j| keep(j))
@@ -394,7 +422,8 @@ impl Input<'_> {
             api_use: api_use(&judged),
             categories: categories(&judged),
             trend: trend(trend_rows),
-            candidates: candidate_rows(candidates),
+            candidates: self.candidate_rows(candidates),
+            one_source_apps,
             local_servers: self.local_servers(servers),
             programs: Vec::new(),
             mcp_servers: Vec::new(),
@@ -504,6 +533,7 @@ impl Input<'_> {
                     category: app.category.name().to_string(),
                     status: self.app_status(id).name().to_string(),
                     risk_tier: app.risk.to_string(),
+                    confidence: app.confidence.to_string(),
                     users: s.users.len() as u64,
                     devices: s.devices.len() as u64,
                     services: s.services.len() as u64,
@@ -665,7 +695,31 @@ fn trend(rows: &[&RollupRow]) -> Vec<TrendPoint> {
         .collect()
 }
 
-fn candidate_rows(rows: &[StoredCandidate]) -> Vec<Candidate> {
+impl Input<'_> {
+    /// The candidates, by name, but for names the catalog now knows: an app added, or a name
+    /// reviewed and found shared or not AI since the rows were written.
+    fn candidate_rows(&self, rows: &[StoredCandidate]) -> Vec<Candidate> {
+        let still = |name: &str| self.catalog.classify(Some(name), None, 0) == (None, true);
+        let rows: Vec<&StoredCandidate> = rows.iter().filter(|r| still(&r.name)).collect();
+        candidate_rows(&rows)
+    }
+
+    fn one_source_apps(&self, apps: &[AppUse]) -> Vec<OneSourceApp> {
+        (apps.iter())
+            .filter(|a| a.confidence == confidence::Level::Low.name())
+            .map(|a| OneSourceApp {
+                app_id: a.app_id.clone(),
+                name: a.name.clone(),
+                category: a.category.clone(),
+                sources: info(self.catalog, &a.app_id).sources.to_vec(),
+                users: a.users,
+                bytes_up: a.bytes_up,
+            })
+            .collect()
+    }
+}
+
+fn candidate_rows(rows: &[&StoredCandidate]) -> Vec<Candidate> {
     let mut by_name: BTreeMap<&str, Candidate> = BTreeMap::new();
     for r in rows {
         let c = by_name.entry(&r.name).or_insert_with(|| Candidate {

@@ -113,6 +113,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
                 "category",
                 "status",
                 "risk_tier",
+                "confidence",
                 "users",
                 "devices",
                 "services",
@@ -132,6 +133,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
                     a.category.clone(),
                     a.status.clone(),
                     a.risk_tier.clone(),
+                    a.confidence.clone(),
                     a.users.to_string(),
                     a.devices.to_string(),
                     a.services.to_string(),
@@ -238,6 +240,22 @@ pub fn tables(r: &Report) -> Vec<Table> {
                     c.flows.to_string(),
                     c.lookups.to_string(),
                     c.users.to_string(),
+                ]
+            },
+        ),
+        table(
+            "one_source_apps",
+            "Apps the catalog knows from one source",
+            &["app_id", "name", "category", "sources", "users", "bytes_up"],
+            &r.one_source_apps,
+            |a| {
+                vec![
+                    a.app_id.clone(),
+                    a.name.clone(),
+                    a.category.clone(),
+                    a.sources.join("; "),
+                    a.users.to_string(),
+                    a.bytes_up.to_string(),
                 ]
             },
         ),
