@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TOOLS: [&str; 10] = [
+const TOOLS: [&str; 11] = [
     "ip",
     "ethtool",
     "dnsmasq",
@@ -23,6 +23,7 @@ const TOOLS: [&str; 10] = [
     "openssl",
     "dig",
     "setpriv",
+    "logrotate",
 ];
 
 fn lantern() -> &'static str {
@@ -971,4 +972,110 @@ fn a_stalled_worker_misses_ticks_is_caught_up_and_the_store_matches_a_replay() {
         })
         .count();
     assert_eq!(named, 1 + nosni, "flows named by DNS answers");
+}
+
+/// The flow events in the events file at `path` whose server name is `name`; every line of the
+/// file must be one whole JSON object.
+fn flow_events(path: &Path, name: &str) -> usize {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line)
+                .unwrap_or_else(|e| panic!("{}: not a whole event: {e}: {line}", path.display()))
+        })
+        .filter(|e| e["event_type"] == "flow" && e["server_name"] == name)
+        .count()
+}
+
+/// Waits until the events file at `path` holds a flow event for `name`.
+fn wait_for_flow(path: &Path, name: &str, daemon: &mut Child) {
+    let started = Instant::now();
+    while flow_events(path, name) == 0 {
+        if let Ok(Some(status)) = daemon.try_wait() {
+            panic!("lantern exited with {status} before a flow to {name}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no flow to {name} in {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn logrotate_renames_the_events_file_and_sighup_makes_the_daemon_write_a_new_one() {
+    if !can_run("logrotate_renames_the_events_file_and_sighup_makes_the_daemon_write_a_new_one") {
+        return;
+    }
+    let net = Net::up("lg", 1);
+    let logs = net.path("log");
+    std::fs::create_dir_all(&logs).unwrap();
+    let events = logs.join("events.jsonl");
+    // A line from an earlier run: the daemon appends, it never truncates.
+    std::fs::write(&events, "{\"event_type\":\"earlier\"}\n").unwrap();
+    let mut daemon = net.capture(&[
+        "--no-store",
+        "--events",
+        events.to_str().unwrap(),
+        "--flush-interval",
+        "1",
+        "--status-interval",
+        "0",
+    ]);
+    let log = net.path("lantern.log");
+    net.in_client(&[
+        "curl",
+        "-sk",
+        "-o",
+        "/dev/null",
+        "https://chatgpt.com/before",
+    ]);
+    wait_for_flow(&events, "chatgpt.com", &mut daemon);
+
+    // The shipped logrotate file, for this folder and this daemon, run by the real logrotate.
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/lantern.logrotate"),
+    )
+    .unwrap();
+    let conf = shipped
+        .replace("/var/log/lantern/events.jsonl", events.to_str().unwrap())
+        .replace("su lantern lantern", "su root root")
+        .replace(
+            "systemctl reload lantern",
+            &format!("kill -HUP {}", daemon.id()),
+        );
+    assert_ne!(conf, shipped);
+    let conf_path = net.path("logrotate.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let out = Command::new("logrotate")
+        .arg("-f")
+        .arg("-s")
+        .arg(net.path("logrotate.state"))
+        .arg(&conf_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "logrotate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for(&log, "reloaded events file", &mut daemon);
+    let rotated = logs.join("events.jsonl.1");
+    assert!(rotated.exists(), "logrotate did not rename the file");
+
+    net.in_client(&["curl", "-sk", "-o", "/dev/null", "https://claude.ai/after"]);
+    wait_for_flow(&events, "claude.ai", &mut daemon);
+    let (code, _) = terminate(&mut daemon);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(code, Some(0), "{text}");
+
+    // Each flow is in exactly one file, the one in use when it ended, and every line of both
+    // is a whole event.
+    assert_eq!(flow_events(&rotated, "chatgpt.com"), 1, "{text}");
+    assert_eq!(flow_events(&rotated, "claude.ai"), 0);
+    assert_eq!(flow_events(&events, "chatgpt.com"), 0);
+    assert_eq!(flow_events(&events, "claude.ai"), 1);
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    assert!(old.starts_with("{\"event_type\":\"earlier\"}\n"), "{old}");
 }

@@ -1,7 +1,8 @@
 //! `lantern capture`: the sensor daemon. Opens the interfaces and binds the metrics port, drops
 //! privileges while it is the only thread, then starts every thread (metrics, the live
 //! pipeline) and runs until SIGTERM or SIGINT, logging a status line, serving metrics and
-//! reloading the catalog and identity map on SIGHUP on the way.
+//! reopening the events file and reloading the catalog, policy and identity map on SIGHUP on
+//! the way.
 
 use super::status::{Metrics, MetricsPort, StatusLog};
 use super::{Failure, PipelineArgs, pipeline, privileges};
@@ -88,7 +89,13 @@ pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
     // service user. No thread may start before it (the drop refuses to run if one did).
     privileges::drop(args.user.as_deref(), args.group.as_deref())?;
     let metrics = metrics_port.map(MetricsPort::serve).transpose()?;
-    let mut sequencer = pipeline::sequencer(&args.pipeline, &settings, catalog, resolver)?;
+    let mut sequencer = pipeline::sequencer(
+        &args.pipeline,
+        &settings,
+        catalog,
+        resolver,
+        pipeline::EventsFile::Append,
+    )?;
     let signals = Signals::register()?;
     let names: Vec<&str> = sources.iter().map(LiveSource::interface).collect();
     let mut supervisor = Daemon {
@@ -204,6 +211,18 @@ impl Supervisor for Daemon<'_> {
 
     fn reload(&mut self, sequencer: &mut Sequencer) {
         let mut done = Vec::new();
+        // First, so the events of this very moment already go to the new file.
+        match pipeline::reopen_events(&self.args.pipeline) {
+            Ok(Some((path, events))) => match sequencer.set_events(events) {
+                Ok(()) => done.push(format!("events file {}", path.display())),
+                Err(e) => eprintln!(
+                    "lantern: reload: {}: {e}; keeping the events file in use",
+                    path.display()
+                ),
+            },
+            Ok(None) => {}
+            Err(Failure(e)) => eprintln!("lantern: reload: {e}; keeping the events file in use"),
+        }
         match Catalog::load(&self.args.pipeline.catalog) {
             Ok(catalog) => {
                 // The policy is checked against the catalog it will be used with.

@@ -15,22 +15,52 @@ use std::io::BufWriter;
 use std::path::Path;
 use std::sync::Arc;
 
+/// How `--events FILE` is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventsFile {
+    /// From empty: a replay's events are the file's whole content.
+    Truncate,
+    /// At its end, creating it if missing: the daemon's, so a restart keeps what was written
+    /// and a reopen after logrotate's rename starts the new file.
+    Append,
+}
+
 /// The events writer `--events` asks for, if any.
-fn events(args: &PipelineArgs) -> Result<Option<EventWriter>, Failure> {
+fn events(args: &PipelineArgs, open: EventsFile) -> Result<Option<EventWriter>, Failure> {
     Ok(match &args.events {
         None => None,
         Some(path) if path == Path::new("-") => Some(EventWriter::new(Box::new(
             BufWriter::with_capacity(1 << 16, std::io::stdout()),
         ))),
-        Some(path) => {
-            let file = std::fs::File::create(path)
-                .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
-            Some(EventWriter::new(Box::new(BufWriter::with_capacity(
-                1 << 16,
-                file,
-            ))))
-        }
+        Some(path) => Some(events_file(path, open)?),
     })
+}
+
+/// A writer to the events file at `path`.
+fn events_file(path: &Path, open: EventsFile) -> Result<EventWriter, Failure> {
+    let mut options = std::fs::OpenOptions::new();
+    match open {
+        EventsFile::Truncate => options.write(true).create(true).truncate(true),
+        EventsFile::Append => options.append(true).create(true),
+    };
+    let file = options
+        .open(path)
+        .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+    Ok(EventWriter::new(Box::new(BufWriter::with_capacity(
+        1 << 16,
+        file,
+    ))))
+}
+
+/// The events file opened again at its path (SIGHUP), if `--events` names a file: after a
+/// rename the path is a new file. Standard output is never reopened.
+pub fn reopen_events(args: &PipelineArgs) -> Result<Option<(&Path, EventWriter)>, Failure> {
+    match args.events.as_deref() {
+        Some(path) if path != Path::new("-") => {
+            Ok(Some((path, events_file(path, EventsFile::Append)?)))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The stages after proto, writing where `args` say.
@@ -39,8 +69,9 @@ pub fn sequencer(
     settings: &Settings,
     catalog: Arc<Catalog>,
     resolver: Resolver,
+    open: EventsFile,
 ) -> Result<Sequencer, Failure> {
-    let events = events(args)?;
+    let events = events(args, open)?;
     let store = store(args)?;
     let policy = policy(args, &catalog)?;
     let mut sequencer = Sequencer::new(

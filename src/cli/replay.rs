@@ -20,7 +20,13 @@ pub fn run(args: ReplayArgs) -> Result<Vec<String>, Failure> {
     let settings = pipeline::settings(&args.pipeline)?;
     let catalog = Arc::new(Catalog::load(&args.pipeline.catalog)?);
     let resolver = pipeline::resolver(&args.pipeline)?;
-    let mut sequencer = pipeline::sequencer(&args.pipeline, &settings, catalog, resolver)?;
+    let mut sequencer = pipeline::sequencer(
+        &args.pipeline,
+        &settings,
+        catalog,
+        resolver,
+        pipeline::EventsFile::Truncate,
+    )?;
     let store_name = sequencer.store_mut().map(|s| s.display());
     let progress = progress_bar(&args);
     let report = replay(

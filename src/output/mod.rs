@@ -184,6 +184,15 @@ impl Output {
         self.events.is_some()
     }
 
+    /// Writes events to `events` from now on, after flushing the writer in use (the daemon's
+    /// SIGHUP, when logrotate renamed the file). On a failed flush the old writer is kept and
+    /// the error returned, so no event is lost without a word.
+    pub fn replace_events(&mut self, events: EventWriter) -> io::Result<()> {
+        self.flush()?;
+        self.events = Some(events);
+        Ok(())
+    }
+
     /// Stops writing events (their reader went away); everything else goes on.
     pub fn close_events(&mut self) {
         self.events = None;

@@ -6,7 +6,7 @@ use crate::decode::Addr;
 use crate::identity::{Identity, Resolver};
 use crate::metrics::Counters;
 use crate::naming::{Namer, NamingConfig};
-use crate::output::{DnsView, FlowView, Output, Summary};
+use crate::output::{DnsView, EventWriter, FlowView, Output, Summary};
 use crate::policy::{Policy, Status};
 use crate::proto::Record;
 use crate::software;
@@ -91,6 +91,11 @@ impl Sequencer {
     /// Classifies the records processed from now on with `catalog`.
     pub fn set_catalog(&mut self, catalog: Arc<Catalog>) {
         self.catalog = catalog;
+    }
+
+    /// Writes events to `events` from now on (see [`Output::replace_events`]).
+    pub fn set_events(&mut self, events: EventWriter) -> io::Result<()> {
+        self.output.replace_events(events)
     }
 
     /// Judges the records processed from now on by `policy`.
