@@ -194,6 +194,32 @@ fn wait_for(log: &Path, text: &str, child: &mut Child) {
     }
 }
 
+/// `lantern status --format json ARGS` (in namespace `ns`, if given): whether it exited 0,
+/// and its sensors.
+fn sensor_status(ns: Option<&str>, args: &[&str]) -> (bool, Vec<serde_json::Value>) {
+    let mut command = match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, lantern()]);
+            c
+        }
+        None => Command::new(lantern()),
+    };
+    let out = command
+        .args(["status", "--format", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let sensors = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "lantern status: {e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.success(), sensors)
+}
+
 /// Sends SIGTERM and waits for the exit; returns the exit code and how long it took.
 fn terminate(child: &mut Child) -> (Option<i32>, Duration) {
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
@@ -528,6 +554,17 @@ fn sighup_reloads_catalog_and_identity_without_losing_flows_running_unprivileged
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(stored(), 1, "the first flow was not flushed while running");
+    // The running sensor's health is in the store, written with the same flushes.
+    let db = store.to_str().unwrap();
+    let (ok, sensors) = sensor_status(None, &["--store", db, "--silent-after", "60"]);
+    assert!(ok, "{sensors:?}");
+    assert_eq!(sensors.len(), 1, "{sensors:?}");
+    let running = &sensors[0];
+    assert_eq!(running["sensor"], "s2");
+    assert_eq!(running["state"], "ok");
+    assert_eq!(running["interfaces"], net.server_if().as_str());
+    assert!(running["packets"].as_u64().unwrap() > 0, "{running}");
+    assert!(running["started_us"].as_i64() <= running["ts_us"].as_i64());
     // Unprivileged: the `nobody` user, no capability, no way back, in every thread (a flow
     // went through, so the capture's threads exist).
     assert_unprivileged(pid);
@@ -553,6 +590,14 @@ fn sighup_reloads_catalog_and_identity_without_losing_flows_running_unprivileged
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("identity map (1 entries)"), "{text}");
+    // Stopped, it goes silent: past --silent-after, status says so and exits 1.
+    std::thread::sleep(Duration::from_millis(2200));
+    let (ok, sensors) = sensor_status(None, &["--store", db, "--silent-after", "1"]);
+    assert!(!ok, "{sensors:?}");
+    assert_eq!(sensors[0]["state"], "silent");
+    assert!(sensors[0]["seconds_since_write"].as_i64().unwrap() >= 2);
+    assert_eq!(sensors[0]["started_us"], running["started_us"]);
+    assert!(sensors[0]["packets"].as_u64() >= running["packets"].as_u64());
     use std::os::unix::fs::MetadataExt;
     assert_eq!(std::fs::metadata(&store).unwrap().uid(), 65534);
 
@@ -844,6 +889,13 @@ fn a_sensor_keeps_every_row_across_a_clickhouse_outage_without_restarting() {
         "{log}"
     );
     assert!(!log.contains("left in the spool"), "{log}");
+    // Its health arrived through the spool too: the latest write's, one row for the sensor.
+    let (ok, sensors) = sensor_status(Some(&net.server_ns()), &["--store", &url]);
+    assert!(ok, "{sensors:?}");
+    assert_eq!(sensors.len(), 1, "{sensors:?}");
+    assert_eq!(sensors[0]["sensor"], "s1");
+    assert_eq!(sensors[0]["spool_dropped_batches"], 0);
+    assert!(sensors[0]["packets"].as_u64().unwrap() > 0);
     // Every row the sensor wrote is there once: its own count, no repeats, rollups that add up.
     let final_line = log
         .lines()

@@ -375,6 +375,7 @@ fn hostile_store(path: &Path) {
             dns,
             rollups,
             pseudonyms: Vec::new(),
+            health: Vec::new(),
         })
         .unwrap();
 }
@@ -907,6 +908,7 @@ fn names_catalogued_since_they_were_seen_leave_the_candidates_and_one_source_app
             dns: Vec::new(),
             rollups: vec![rollup("ourtool"), rollup("openai-api")],
             pseudonyms: Vec::new(),
+            health: Vec::new(),
         })
         .unwrap();
     drop(store);

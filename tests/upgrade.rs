@@ -15,6 +15,9 @@ use common::{lantern_in, own};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The schema version this lantern writes.
+const VERSION: u32 = lantern::store::SCHEMA_VERSION;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v4")
 }
@@ -235,7 +238,7 @@ fn a_sqlite_store_of_the_previous_release_is_migrated_on_open_with_every_row_kep
             .all(|r| r == "NULL\tNULL"),
         "older rows have no ECH kind"
     );
-    assert_eq!(sqlite_rows(&db, "meta", "value"), ["5"]);
+    assert_eq!(sqlite_rows(&db, "meta", "value"), [VERSION.to_string()]);
     // New rows go in beside the old ones, with their ECH kind.
     let captures: Vec<String> = CAPTURES.iter().map(|c| arg(&own(c))).collect();
     let mut replay = vec!["replay", "--quiet", "--force", "--sensor", "s2", "--store"];
@@ -345,7 +348,7 @@ fn a_store_written_by_a_newer_lantern_is_refused_with_one_line() {
     assert_eq!(
         run.stderr,
         format!(
-            "lantern: {}: store schema version 99 is newer than this lantern's (5); use a newer lantern\n",
+            "lantern: {}: store schema version 99 is newer than this lantern's ({VERSION}); use a newer lantern\n",
             db.display()
         )
     );
@@ -374,7 +377,11 @@ fn a_clickhouse_store_of_the_previous_release_is_migrated_at_start_up_and_by_ini
             columns.contains("ech_kind\n") && columns.contains("name_alternatives\n"),
             "{database}: {columns}"
         );
-        assert_eq!(version_of(&server, database), "5", "{database}");
+        assert_eq!(
+            version_of(&server, database),
+            VERSION.to_string(),
+            "{database}"
+        );
         assert_every_previous_row_kept(&server, database);
         if how == "replay" {
             let new = server.count(&format!(
@@ -392,9 +399,9 @@ fn a_clickhouse_store_of_the_previous_release_is_migrated_at_start_up_and_by_ini
     );
     assert_eq!(run.status, 1, "{}", run.stderr);
     assert!(
-        run.stderr.ends_with(
-            "store schema version 99 is newer than this lantern's (5); use a newer lantern\n"
-        ) && run.stderr.lines().count() == 1,
+        run.stderr.ends_with(&format!(
+            "store schema version 99 is newer than this lantern's ({VERSION}); use a newer lantern\n"
+        )) && run.stderr.lines().count() == 1,
         "{}",
         run.stderr
     );
@@ -429,7 +436,7 @@ fn a_cluster_of_the_previous_release_is_migrated_on_local_and_distributed_tables
                 node.log()
             );
         }
-        assert_eq!(version_of(node, "sites_db"), "5");
+        assert_eq!(version_of(node, "sites_db"), VERSION.to_string());
     }
     for node in [one, two] {
         for table in TABLES {

@@ -5,6 +5,7 @@
 mod capture;
 mod catalog;
 mod config;
+mod health;
 mod pipeline;
 mod policy;
 mod privileges;
@@ -43,6 +44,8 @@ enum Command {
     Report(report::ReportArgs),
     /// Create the store's tables, or send what waits in the ClickHouse spool.
     Store(store::StoreCommandArgs),
+    /// Each sensor's health from the store: last write, drops, spool; exits 1 if one is silent.
+    Status(health::StatusArgs),
 }
 
 /// Flags of `lantern replay`.
@@ -186,6 +189,12 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Store(args) => {
             return store::run(args).unwrap_or_else(|Failure(message)| {
+                eprintln!("lantern: {message}");
+                ExitCode::FAILURE
+            });
+        }
+        Command::Status(args) => {
+            return health::run(args).unwrap_or_else(|Failure(message)| {
                 eprintln!("lantern: {message}");
                 ExitCode::FAILURE
             });

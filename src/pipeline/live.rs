@@ -12,7 +12,8 @@
 //!   counted (`capture_queue_drops`), so a stalled store shows up as a counter, not as a
 //!   sensor that silently stopped reading. Waiting that long first lets the kernel's ring
 //!   buffer, which is far larger than the queues, absorb bursts.
-//! - Evidence and rollups go to the store every `flush_every`, and on stop.
+//! - Evidence and rollups go to the store every `flush_every`, and on stop, each write with
+//!   the sensor's state ([`HealthRow`]: when, counters, drops, spool) for `lantern status`.
 //! - Threads are named (`lantern-reader0`, `lantern-worker0`, ...) for `top -H` and tests.
 //! - A [`Supervisor`] (the command layer) is asked whether to stop or reload, and gets a
 //!   [`LiveSnapshot`] of every counter once a second for the status line and the metrics
@@ -26,7 +27,8 @@ use crate::capture::{KernelStats, LiveSource, Received, Timestamp};
 use crate::decode::Decoder;
 use crate::flow::Stamp;
 use crate::metrics::Counters;
-use crate::store::ClickHouseStats;
+use crate::store::tables::us;
+use crate::store::{ClickHouseStats, HealthRow};
 use crossbeam_channel::{Sender, bounded, select, tick, unbounded};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -96,6 +98,34 @@ pub struct LiveSnapshot {
     pub backlog: usize,
     /// The ClickHouse sender and spool, when the store is ClickHouse.
     pub clickhouse: Option<ClickHouseStats>,
+}
+
+impl LiveSnapshot {
+    /// The store's row of the sensor's state at `now` (its sensor name is the store's).
+    pub fn health(&self, started: Timestamp, now: Timestamp) -> HealthRow {
+        let c = &self.counters;
+        let spool = self.clickhouse.map(|s| s.spool).unwrap_or_default();
+        let names: Vec<&str> = self.interfaces.iter().map(|(n, _)| n.as_str()).collect();
+        HealthRow {
+            sensor: String::new(),
+            ts_us: us(now),
+            started_us: us(started),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            interfaces: names.join(","),
+            packets: c.packets,
+            bytes: c.bytes,
+            drops_kernel: c.capture_kernel_drops,
+            drops_interface: c.capture_interface_drops,
+            drops_queue: c.capture_queue_drops,
+            flows_evicted: c.flows_evicted,
+            flows_open: self.open_flows as u64,
+            backlog_rows: self.backlog as u64,
+            last_write_us: u64::try_from(self.writes.last.as_micros()).unwrap_or(u64::MAX),
+            spool_batches: spool.batches,
+            spool_bytes: spool.bytes,
+            spool_dropped_batches: spool.dropped_batches,
+        }
+    }
 }
 
 /// How a live run ended.
@@ -177,6 +207,7 @@ pub fn capture(
             ticks: &ticks,
             shares: &shares,
             started,
+            started_wall: Timestamp::now(),
             failed: None,
         };
         let ticker = tick(POLL);
@@ -240,6 +271,8 @@ struct Run<'a> {
     ticks: &'a Ticks,
     shares: &'a [Mutex<Share>],
     started: Instant,
+    /// The same moment on the wall clock, for the store's health row.
+    started_wall: Timestamp,
     failed: Option<SequencerError>,
 }
 
@@ -284,9 +317,11 @@ impl Run<'_> {
         }
     }
 
+    /// Writes to the store, with the sensor's state as it is now.
     fn flush(&mut self) {
+        let health = self.snapshot().health(self.started_wall, Timestamp::now());
         if self.failed.is_none()
-            && let Err(e) = self.sequencer.flush()
+            && let Err(e) = self.sequencer.flush_with_health(health)
         {
             self.failed = Some(e);
         }

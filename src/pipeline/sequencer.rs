@@ -10,7 +10,7 @@ use crate::output::{DnsView, EventWriter, FlowView, Output, Summary};
 use crate::policy::{Policy, Status};
 use crate::proto::Record;
 use crate::software;
-use crate::store::{Batch, ClickHouseStats, PseudonymRow, Store, StoreError};
+use crate::store::{Batch, ClickHouseStats, HealthRow, PseudonymRow, Store, StoreError};
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -221,6 +221,15 @@ impl Sequencer {
 
     /// Writes gathered evidence and rollups to the store and flushes events.
     pub fn flush(&mut self) -> Result<(), SequencerError> {
+        self.write(Vec::new())
+    }
+
+    /// As [`flush`](Self::flush), with the sensor's state (a live capture's periodic write).
+    pub fn flush_with_health(&mut self, health: HealthRow) -> Result<(), SequencerError> {
+        self.write(vec![health])
+    }
+
+    fn write(&mut self, health: Vec<HealthRow>) -> Result<(), SequencerError> {
         let (flows, lookups) = self.output.take_evidence();
         let rollups = self.output.take_rollups();
         let pseudonyms = self
@@ -242,6 +251,7 @@ impl Sequencer {
                         sealed: sealed.into(),
                     })
                     .collect(),
+                health,
             })?;
             let took = started.elapsed();
             self.writes.writes += 1;

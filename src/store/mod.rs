@@ -19,7 +19,7 @@ pub use self::clickhouse::{ClickHouseConfig, ClickHouseReader, ClickHouseStats, 
 pub use read::{FirstSeen, StoredCandidate, StoredMcpUse, StoredProgramUse, StoredServerUse};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;
-pub use tables::{DnsRow, FileRow, FlowRow, PseudonymRow, RollupRow};
+pub use tables::{DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
 
 /// What one write adds to the store: the rows of each table, which the store takes (and
 /// stamps with its sensor name).
@@ -33,6 +33,8 @@ pub struct Batch {
     pub rollups: Vec<RollupRow>,
     /// Sealed pseudonyms.
     pub pseudonyms: Vec<PseudonymRow>,
+    /// The sensor's state (a live capture's writes; replays have none).
+    pub health: Vec<HealthRow>,
 }
 
 impl Batch {
@@ -42,6 +44,7 @@ impl Batch {
         self.flows.iter_mut().for_each(|r| r.sensor = sensor());
         self.dns.iter_mut().for_each(|r| r.sensor = sensor());
         self.rollups.iter_mut().for_each(|r| r.sensor = sensor());
+        self.health.iter_mut().for_each(|r| r.sensor = sensor());
     }
 }
 
@@ -277,6 +280,18 @@ impl Store {
             Reads::ClickHouse(c) => c.mcp_use(from_us, to_us, apps),
         }?;
         rows.sort_unstable();
+        Ok(rows)
+    }
+
+    /// Each sensor's latest state, sorted by sensor (ClickHouse may still hold older rows of
+    /// a sensor in parts not merged yet: the latest wins).
+    pub fn health(&self) -> Result<Vec<HealthRow>, StoreError> {
+        let mut rows = match self.reads() {
+            Reads::Sqlite(s) => s.health(),
+            Reads::ClickHouse(c) => c.health(),
+        }?;
+        rows.sort_unstable_by(|a, b| (&a.sensor, b.ts_us).cmp(&(&b.sensor, a.ts_us)));
+        rows.dedup_by(|later, first| later.sensor == first.sensor);
         Ok(rows)
     }
 

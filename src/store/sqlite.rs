@@ -7,8 +7,9 @@
 use super::read::app_list;
 use super::schema::{Role, SCHEMA_VERSION, Table, names};
 use super::{
-    Batch, DnsRow, FileRow, FirstSeen, FlowRow, IngestedFile, NewFile, PseudonymRow, RollupRow,
-    StoreError, StoreFault, StoredCandidate, StoredMcpUse, StoredProgramUse, StoredServerUse,
+    Batch, DnsRow, FileRow, FirstSeen, FlowRow, HealthRow, IngestedFile, NewFile, PseudonymRow,
+    RollupRow, StoreError, StoreFault, StoredCandidate, StoredMcpUse, StoredProgramUse,
+    StoredServerUse,
 };
 use crate::capture::Timestamp;
 use crate::output::Rfc3339;
@@ -79,7 +80,7 @@ struct Shape {
     indexes: &'static [&'static str],
 }
 
-const SHAPES: [Shape; 5] = [
+const SHAPES: [Shape; 6] = [
     Shape {
         table: FileRow::TABLE,
         row_id: false,
@@ -111,6 +112,12 @@ const SHAPES: [Shape; 5] = [
         table: PseudonymRow::TABLE,
         row_id: false,
         key: Some("token"),
+        indexes: &[],
+    },
+    Shape {
+        table: HealthRow::TABLE,
+        row_id: false,
+        key: Some("sensor"),
         indexes: &[],
     },
 ];
@@ -397,6 +404,8 @@ impl SqliteStore {
         insert_all(&tx, &rollup_upsert(), &batch.rollups, RollupRow::bind)?;
         let seal = PseudonymRow::TABLE.sqlite_insert("OR IGNORE");
         insert_all(&tx, &seal, &batch.pseudonyms, PseudonymRow::bind)?;
+        let health = HealthRow::TABLE.sqlite_insert("OR REPLACE");
+        insert_all(&tx, &health, &batch.health, HealthRow::bind)?;
         tx.commit()
     }
 
@@ -421,6 +430,18 @@ impl SqliteStore {
             );
             let mut query = self.conn.prepare_cached(&sql)?;
             let rows = query.query_map([from, to], RollupRow::from_sqlite)?;
+            rows.collect()
+        };
+        rows().map_err(|e| self.wrap(e))
+    }
+
+    /// Each sensor's state at its latest write.
+    pub fn health(&self) -> Result<Vec<HealthRow>, StoreError> {
+        let rows = || -> rusqlite::Result<Vec<HealthRow>> {
+            let mut query = self
+                .conn
+                .prepare_cached(&HealthRow::TABLE.sqlite_select())?;
+            let rows = query.query_map([], HealthRow::from_sqlite)?;
             rows.collect()
         };
         rows().map_err(|e| self.wrap(e))
@@ -731,7 +752,8 @@ mod tests {
                 "SELECT app_pattern, user_kind, device, user_group FROM flows;
                  SELECT app_pattern, user_kind, device, user_group FROM dns;
                  SELECT user_source, user_kind, device, user_group FROM rollups_hourly;
-                 SELECT token, sealed FROM pseudonyms;",
+                 SELECT token, sealed FROM pseudonyms;
+                 SELECT sensor, ts_us, spool_batches FROM sensor_health;",
             )
             .unwrap();
         store
@@ -744,7 +766,9 @@ mod tests {
         drop(store);
         let e = SqliteStore::open(&path, "s1").unwrap_err().to_string();
         assert!(
-            e.contains("old.db: store schema version 9 is newer than this lantern's (5)"),
+            e.contains(&format!(
+                "old.db: store schema version 9 is newer than this lantern's ({SCHEMA_VERSION})"
+            )),
             "{e}"
         );
     }

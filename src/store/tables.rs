@@ -255,3 +255,45 @@ crate::table! {
         sealed: serde_bytes::ByteBuf,
     }
 }
+
+crate::table! {
+    /// A sensor's state at its latest store write, one row per sensor (a later write replaces
+    /// it): what `lantern status` reads to say which sensor went silent, how far its spool is
+    /// behind and what it dropped. Counters are since the sensor started.
+    pub struct HealthRow in "sensor_health" {
+        /// The sensor.
+        sensor: String => Opts::new().since(6),
+        /// When it wrote (wall clock).
+        ts_us: i64 => Opts::new().since(6),
+        /// When it started (wall clock): a restart shows as a later start.
+        started_us: i64 => Opts::new().since(6),
+        /// The lantern version it runs.
+        version: String => Opts::new().since(6),
+        /// Its interfaces, comma-separated.
+        interfaces: String => Opts::new().since(6),
+        /// Packets captured.
+        packets: u64 => Opts::new().since(6),
+        /// Bytes captured.
+        bytes: u64 => Opts::new().since(6),
+        /// Packets the kernel's ring dropped.
+        drops_kernel: u64 => Opts::new().since(6),
+        /// Packets the interface's driver dropped.
+        drops_interface: u64 => Opts::new().since(6),
+        /// Packets dropped because a worker's queue stayed full.
+        drops_queue: u64 => Opts::new().since(6),
+        /// Flows ended early because the flow table was full.
+        flows_evicted: u64 => Opts::new().since(6),
+        /// Flows open.
+        flows_open: u64 => Opts::new().since(6),
+        /// Evidence rows waiting for the next write.
+        backlog_rows: u64 => Opts::new().since(6),
+        /// How long the previous store write took, in microseconds.
+        last_write_us: u64 => Opts::new().since(6),
+        /// ClickHouse batches waiting in the spool (0 for SQLite).
+        spool_batches: u64 => Opts::new().since(6),
+        /// Their size in bytes.
+        spool_bytes: u64 => Opts::new().since(6),
+        /// Batches the spool dropped because it was full.
+        spool_dropped_batches: u64 => Opts::new().since(6),
+    }
+}

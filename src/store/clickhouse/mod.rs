@@ -14,7 +14,7 @@ pub use spool::SpoolStats;
 
 use super::tables::us;
 use super::{
-    Batch, FileRow, FirstSeen, IngestedFile, NewFile, RollupRow, StoreError, StoreFault,
+    Batch, FileRow, FirstSeen, HealthRow, IngestedFile, NewFile, RollupRow, StoreError, StoreFault,
     StoredCandidate, StoredMcpUse, StoredProgramUse, StoredServerUse,
 };
 use crate::capture::Timestamp;
@@ -307,6 +307,15 @@ impl ClickHouseReader {
         self.fetch(self.client.query(&read).bind(from).bind(to))
     }
 
+    /// Each sensor's states in the parts not merged yet (one per sensor once merged).
+    pub fn health(&self) -> Result<Vec<HealthRow>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM sensor_health",
+            crate::store::schema::names(HealthRow::TABLE.columns.iter())
+        );
+        self.fetch(self.client.query(&sql))
+    }
+
     /// Each app's earliest activity.
     pub fn first_seen(&self) -> Result<Vec<FirstSeen>, StoreError> {
         self.fetch(
@@ -480,6 +489,7 @@ impl ClickHouseStore {
             dns,
             rollups,
             pseudonyms,
+            health,
         } = batch;
         self.push(&Entry {
             flows,
@@ -487,6 +497,7 @@ impl ClickHouseStore {
             rollups,
             pseudonyms,
             files: Vec::new(),
+            health,
         })
     }
 

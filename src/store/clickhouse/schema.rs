@@ -10,6 +10,8 @@
 //!   a `SummingMergeTree` keyed by the rollup key, whose first and last seen are `min`/`max`
 //!   states.
 //! - `files` (`ReplacingMergeTree` by version) and `pseudonyms` (`ReplacingMergeTree`).
+//! - `sensor_health`: each sensor's latest state (`ReplacingMergeTree` by its time, one row per
+//!   sensor once merged; read with `FINAL`).
 //! - `schema_version`: one row per migration run, the store's version its greatest. A store
 //!   with lantern's tables and no `schema_version` was made by a release before version 5.
 //!
@@ -19,7 +21,7 @@
 //! the Distributed tables alike, on every node.
 
 use crate::store::schema::{Column, Role, SCHEMA_VERSION, names};
-use crate::store::{DnsRow, FileRow, FlowRow, PseudonymRow, RollupRow};
+use crate::store::{DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
 
 /// A month partition of a time column in microseconds, in UTC.
 fn month_of(column: &str) -> String {
@@ -41,15 +43,16 @@ struct Table {
 
 /// The declared tables, by the name rows are inserted into, and the columns a migration
 /// may add to them.
-pub const DECLARED: [(&str, crate::store::schema::Table); 5] = [
+pub const DECLARED: [(&str, crate::store::schema::Table); 6] = [
     ("flows", FlowRow::TABLE),
     ("dns", DnsRow::TABLE),
     ("rollups_in", RollupRow::TABLE),
     ("files", FileRow::TABLE),
     ("pseudonyms", PseudonymRow::TABLE),
+    ("sensor_health", HealthRow::TABLE),
 ];
 
-fn tables() -> [Table; 7] {
+fn tables() -> [Table; 8] {
     let by_month =
         |column: &str, order: &str| format!("PARTITION BY {} ORDER BY {order}", month_of(column));
     [
@@ -96,6 +99,13 @@ fn tables() -> [Table; 7] {
             engine: "ReplacingMergeTree",
             clauses: "ORDER BY token".into(),
             shard_by: "cityHash64(token)",
+        },
+        Table {
+            name: "sensor_health",
+            columns: HealthRow::TABLE.clickhouse_columns(),
+            engine: "ReplacingMergeTree(ts_us)",
+            clauses: "ORDER BY sensor".into(),
+            shard_by: "cityHash64(sensor)",
         },
         Table {
             name: "schema_version",
@@ -236,6 +246,10 @@ pub fn migrations(
     let on_cluster = on_cluster(cluster);
     let mut out = Vec::new();
     for (name, table) in DECLARED {
+        // A table newer than the store is made whole by `statements`.
+        if table.since() > from {
+            continue;
+        }
         let added: Vec<&Column> = (from + 1..=SCHEMA_VERSION)
             .flat_map(|v| table.added_in(v))
             .collect();
@@ -311,10 +325,10 @@ mod tests {
     #[test]
     fn a_cluster_gets_replicated_local_tables_and_distributed_ones_over_them() {
         let single = statements("lantern", None);
-        assert_eq!(single.len(), 9);
+        assert_eq!(single.len(), 10);
         assert!(single.iter().all(|s| !s.contains("ON CLUSTER")));
         let clustered = statements("lantern", Some("sites"));
-        assert_eq!(clustered.len(), 16);
+        assert_eq!(clustered.len(), 18);
         assert!(clustered.iter().all(|s| s.contains(" ON CLUSTER `sites`")));
         let hourly = clustered
             .iter()

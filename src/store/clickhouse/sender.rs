@@ -415,6 +415,9 @@ pub async fn send(
     if !entry.files.is_empty() {
         insert_all(client, "files", entry.files.iter()).await?;
     }
+    if !entry.health.is_empty() {
+        insert_all(client, "sensor_health", entry.health.iter()).await?;
+    }
     Ok(())
 }
 

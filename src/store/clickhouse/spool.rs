@@ -9,7 +9,7 @@
 //! (and sent) after an upgrade, and a newer lantern's are set aside rather than misread.
 
 use crate::store::schema::SCHEMA_VERSION;
-use crate::store::{DnsRow, FileRow, FlowRow, PseudonymRow, RollupRow};
+use crate::store::{DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::fs::{self, File};
@@ -26,6 +26,8 @@ pub struct Entry {
     pub rollups: Vec<RollupRow>,
     pub pseudonyms: Vec<PseudonymRow>,
     pub files: Vec<FileRow>,
+    /// Written from schema version 6 on.
+    pub health: Vec<HealthRow>,
 }
 
 impl Entry {
@@ -36,6 +38,7 @@ impl Entry {
             && self.rollups.is_empty()
             && self.pseudonyms.is_empty()
             && self.files.is_empty()
+            && self.health.is_empty()
     }
 
     /// The batches' rows, in order, as one.
@@ -47,17 +50,19 @@ impl Entry {
             all.rollups.append(&mut e.rollups);
             all.pseudonyms.append(&mut e.pseudonyms);
             all.files.append(&mut e.files);
+            all.health.append(&mut e.health);
         }
         all
     }
 
-    /// Evidence, rollup, pseudonym and file rows.
+    /// Evidence, rollup, pseudonym, file and health rows.
     pub fn rows(&self) -> u64 {
         (self.flows.len()
             + self.dns.len()
             + self.rollups.len()
             + self.pseudonyms.len()
-            + self.files.len()) as u64
+            + self.files.len()
+            + self.health.len()) as u64
     }
 }
 
@@ -139,6 +144,11 @@ fn decode(bytes: &[u8]) -> io::Result<Entry> {
     let (rollups, rest) = take_rows(rest, v, RollupRow::take_postcard).map_err(invalid)?;
     let (pseudonyms, rest) = take_rows(rest, v, PseudonymRow::take_postcard).map_err(invalid)?;
     let (files, rest) = take_rows(rest, v, FileRow::take_postcard).map_err(invalid)?;
+    let (health, rest) = if v >= HealthRow::TABLE.since() {
+        take_rows(rest, v, HealthRow::take_postcard).map_err(invalid)?
+    } else {
+        (Vec::new(), rest)
+    };
     if !rest.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -151,6 +161,7 @@ fn decode(bytes: &[u8]) -> io::Result<Entry> {
         rollups,
         pseudonyms,
         files,
+        health,
     })
 }
 
