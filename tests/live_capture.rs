@@ -174,24 +174,31 @@ impl Drop for Net {
     }
 }
 
-/// Waits until `log` contains `text`.
-fn wait_for(log: &Path, text: &str, child: &mut Child) {
+/// Waits until `done` holds, for at most 20 s, failing if `child` exits first.
+fn wait_until(what: &str, child: &mut Child, done: impl Fn() -> bool, seen: impl Fn() -> String) {
     let started = Instant::now();
-    loop {
-        let seen = std::fs::read_to_string(log).unwrap_or_default();
-        if seen.contains(text) {
-            return;
-        }
+    while !done() {
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("exited with {status} before {text:?}: {seen}");
+            panic!("exited with {status} before {what}: {}", seen());
         }
         assert!(
             started.elapsed() < Duration::from_secs(20),
-            "no {text:?} in {}: {seen}",
-            log.display()
+            "no {what}: {}",
+            seen()
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Waits until `log` contains `text`.
+fn wait_for(log: &Path, text: &str, child: &mut Child) {
+    let seen = || std::fs::read_to_string(log).unwrap_or_default();
+    wait_until(
+        &format!("{text:?} in {}", log.display()),
+        child,
+        || seen().contains(text),
+        seen,
+    );
 }
 
 /// `lantern status --format json ARGS` (in namespace `ns`, if given): whether it exited 0,
@@ -1041,18 +1048,12 @@ fn flow_events(path: &Path, name: &str) -> usize {
 
 /// Waits until the events file at `path` holds a flow event for `name`.
 fn wait_for_flow(path: &Path, name: &str, daemon: &mut Child) {
-    let started = Instant::now();
-    while flow_events(path, name) == 0 {
-        if let Ok(Some(status)) = daemon.try_wait() {
-            panic!("lantern exited with {status} before a flow to {name}");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no flow to {name} in {}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(
+        &format!("flow to {name} in {}", path.display()),
+        daemon,
+        || flow_events(path, name) > 0,
+        String::new,
+    );
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! shipped `signatures/` plus any `--catalog` files), so it can be reviewed like code.
 
 use super::Failure;
-use clap::{Args, Subcommand, ValueEnum};
+use super::Format;
+use clap::{Args, Subcommand};
 use comfy_table::{Cell, CellAlignment};
 use lantern::catalog::{self, Catalog, Category, Match, SharedKind, candidate};
 use lantern::output::new_table;
@@ -74,12 +75,6 @@ struct ListArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Table,
-    Json,
 }
 
 fn parse_category(name: &str) -> Result<Category, String> {

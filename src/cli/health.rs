@@ -3,8 +3,9 @@
 //! that went silent, a spool that grows or drops that climb. Exits 1 when a sensor is silent.
 
 use super::Failure;
+use super::Format;
 use super::store::StoreArgs;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use lantern::capture::Timestamp;
 use lantern::output::{Rfc3339, new_table};
 use lantern::store::HealthRow;
@@ -22,12 +23,6 @@ pub struct StatusArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Table,
-    Json,
 }
 
 /// One sensor's line.

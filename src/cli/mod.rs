@@ -48,6 +48,13 @@ enum Command {
     Status(health::StatusArgs),
 }
 
+/// How a listing command prints: a table for people, JSON for programs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
 /// Flags of `lantern replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
