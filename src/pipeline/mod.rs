@@ -39,7 +39,7 @@ use crate::proto::ProtoConfig;
 pub const TICK_SECS: i64 = 1;
 
 /// Most packets between two ticks.
-pub const TICK_PACKETS: u64 = 65_536;
+pub const TICK_PACKETS: u64 = 16_384;
 
 /// Every setting of the packet path.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

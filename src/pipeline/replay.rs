@@ -393,7 +393,7 @@ fn run_inline(
     impl Inline<'_> {
         fn deliver(&mut self, records: Vec<Record>) -> bool {
             if self.failed.is_none()
-                && let Err(e) = self.sequencer.process(records)
+                && let Err(e) = self.sequencer.process(vec![records])
             {
                 self.failed = Some(e);
             }

@@ -63,7 +63,7 @@ pub struct Sequencer {
     totals: StoreTotals,
     writes: WriteStats,
     /// Reused for sorting each epoch: every record's order key and position.
-    order: Vec<((Timestamp, u64, u8), usize)>,
+    order: Vec<((Timestamp, u64, u8), u32, u32)>,
 }
 
 impl Sequencer {
@@ -125,17 +125,27 @@ impl Sequencer {
         self.store.as_ref().and_then(Store::clickhouse_stats)
     }
 
-    /// Sorts one epoch's records and runs them through the stages.
-    pub fn process(&mut self, records: Vec<Record>) -> Result<(), SequencerError> {
+    /// Sorts one epoch's records and runs them through the stages. The epoch comes as the parts
+    /// the workers handed in, never copied into one list: in a flood each part is a tick's worth
+    /// of records.
+    pub fn process(&mut self, parts: Vec<Vec<Record>>) -> Result<(), SequencerError> {
         // Records with equal keys come from one packet, so from one worker, in the order it
         // emitted them: the position breaks ties. Sorting keys and positions rather than the
-        // records themselves (a few hundred bytes each) saves moving them.
+        // records themselves (a few hundred bytes each) saves moving them. A part holds at most
+        // TICK_PACKETS-many records per packet kind, far below u32::MAX.
         let mut order = std::mem::take(&mut self.order);
         order.clear();
-        order.extend(records.iter().enumerate().map(|(i, r)| (r.order_key(), i)));
+        for (p, records) in parts.iter().enumerate() {
+            order.extend(
+                records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (r.order_key(), p as u32, i as u32)),
+            );
+        }
         order.sort_unstable();
-        for &(_, i) in &order {
-            let record = &records[i];
+        for &(_, p, i) in &order {
+            let record = &parts[p as usize][i as usize];
             let result = match record {
                 Record::Dns(lookup) => {
                     self.namer.learn(lookup);

@@ -403,18 +403,14 @@ impl Epochs {
     }
 
     /// The next complete epoch, if there is one: every part up to where it ends.
-    pub fn next(&mut self) -> Option<Vec<Record>> {
+    pub fn next(&mut self) -> Option<Vec<Vec<Record>>> {
         let end = self.end()?;
         let later = match end.checked_add(1) {
             Some(after) => self.parts.split_off(&after),
             None => BTreeMap::new(),
         };
         let parts = std::mem::replace(&mut self.parts, later);
-        let mut epoch = Vec::with_capacity(parts.values().flatten().map(Vec::len).sum());
-        for records in parts.into_values().flatten() {
-            epoch.extend(records);
-        }
-        Some(epoch)
+        Some(parts.into_values().flatten().collect())
     }
 
     /// Where the next complete epoch ends: at the first number every worker has a part for, or,
@@ -613,9 +609,10 @@ mod tests {
     }
 
     /// The ids of an epoch's records, sorted.
-    fn ids(epoch: &[Record]) -> Vec<u64> {
+    fn ids(epoch: &[Vec<Record>]) -> Vec<u64> {
         let mut ids: Vec<u64> = epoch
             .iter()
+            .flatten()
             .map(|r| match r {
                 Record::Flow(f) => f.id,
                 _ => unreachable!("only flows here"),
