@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TOOLS: [&str; 11] = [
+const TOOLS: [&str; 12] = [
     "ip",
     "ethtool",
     "dnsmasq",
@@ -24,6 +24,7 @@ const TOOLS: [&str; 11] = [
     "dig",
     "setpriv",
     "logrotate",
+    "editcap",
 ];
 
 fn lantern() -> &'static str {
@@ -1133,4 +1134,81 @@ fn logrotate_renames_the_events_file_and_sighup_makes_the_daemon_write_a_new_one
     assert_eq!(flow_events(&events, "claude.ai"), 1);
     let old = std::fs::read_to_string(&rotated).unwrap();
     assert!(old.starts_with("{\"event_type\":\"earlier\"}\n"), "{old}");
+}
+
+#[test]
+fn a_daemon_prunes_what_is_older_than_the_retention_while_it_captures() {
+    if !can_run("a_daemon_prunes_what_is_older_than_the_retention_while_it_captures") {
+        return;
+    }
+    let net = Net::up("lq", 6);
+    let db = net.path("kept.db");
+    // A store holding a capture of 100 days ago (curl-chatgpt.pcap moved with editcap).
+    let original = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/curl-chatgpt.pcap");
+    let old = net.path("old.pcap");
+    let now = lantern::capture::Timestamp::now().secs();
+    let first = lantern::capture::CaptureReader::open(&original)
+        .unwrap()
+        .next_packet()
+        .unwrap()
+        .unwrap()
+        .ts
+        .secs();
+    let status = Command::new("editcap")
+        .arg("-t")
+        .arg((now - 100 * 86_400 - first).to_string())
+        .arg(&original)
+        .arg(&old)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    replay_into_store(&old, &db);
+    let count = |sql: &str| -> i64 {
+        Connection::open(&db)
+            .unwrap()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap()
+    };
+    let old_flows = count("SELECT count(*) FROM flows");
+    assert!(old_flows > 0);
+    let mut daemon = net.capture(&[
+        "--store",
+        db.to_str().unwrap(),
+        "--sensor",
+        "s1",
+        "--flush-interval",
+        "1",
+        "--retention-days",
+        "90",
+    ]);
+    let log = net.path("lantern.log");
+    wait_for(&log, "pruned", &mut daemon);
+    net.traffic();
+    std::thread::sleep(Duration::from_millis(2500));
+    let (code, _) = terminate(&mut daemon);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains(&format!("(flows {old_flows}, ")), "{text}");
+    let cutoff_us = (now - 90 * 86_400) * 1_000_000;
+    assert_eq!(
+        count(&format!(
+            "SELECT count(*) FROM flows WHERE ts_us < {cutoff_us}"
+        )),
+        0
+    );
+    assert_eq!(
+        count(&format!(
+            "SELECT count(*) FROM dns WHERE ts_us < {cutoff_us}"
+        )),
+        0
+    );
+    // The 100-day-old rollups outlive their evidence (400 days by default); the live
+    // traffic is stored.
+    assert!(
+        count(&format!(
+            "SELECT count(*) FROM rollups_hourly WHERE hour < {}",
+            cutoff_us / 1_000_000
+        )) > 0
+    );
+    assert!(count("SELECT count(*) FROM flows") > 0, "{text}");
 }

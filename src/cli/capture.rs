@@ -51,6 +51,8 @@ pub struct CaptureArgs {
     /// Group to run as with --user (default: the user's primary group).
     #[arg(long, value_name = "GROUP")]
     group: Option<String>,
+    #[command(flatten)]
+    retention: super::store::RetentionArgs,
     /// TOML file with any of these options under their long names.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -69,6 +71,7 @@ impl CaptureArgs {
 pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
     let settings = pipeline::settings(&args.pipeline)?;
     let live = live_config(&args)?;
+    let retention = args.retention.retention()?;
     let catalog = Arc::new(Catalog::load(&args.pipeline.catalog)?);
     let resolver = pipeline::resolver(&args.pipeline)?;
     let mut sources = Vec::with_capacity(args.interface.len());
@@ -117,6 +120,7 @@ pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
     }
     let live_settings = LiveSettings {
         flush_every: Duration::from_secs(args.flush_interval),
+        retention: Some(retention).filter(|r| !r.keeps_all()),
         ..LiveSettings::default()
     };
     let report = capture(

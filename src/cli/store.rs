@@ -4,7 +4,8 @@
 use super::Failure;
 use clap::{Args, Subcommand};
 use lantern::store::{
-    ClickHouseConfig, ClickHouseReader, ClickHouseStats, ClickHouseStore, SqliteStore, Store,
+    ClickHouseConfig, ClickHouseReader, ClickHouseStats, ClickHouseStore, Pruned, Retention,
+    SqliteStore, Store, retention,
 };
 use std::io::Write;
 use std::path::PathBuf;
@@ -35,6 +36,40 @@ pub struct StoreArgs {
     /// Most the spool holds; past it the oldest batches are dropped and counted.
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     pub spool_max_mib: u64,
+}
+
+/// How long the store keeps what (`lantern capture` prunes to it; `lantern store prune`).
+#[derive(Clone, Debug, Args)]
+pub struct RetentionArgs {
+    /// Days the store keeps flow and DNS evidence, the per-person rows (0: forever).
+    #[arg(long, value_name = "DAYS", default_value_t = retention::DEFAULT_EVIDENCE_DAYS)]
+    pub retention_days: u32,
+    /// Days the store keeps hourly rollups and sensor health (0: forever); at least
+    /// --retention-days.
+    #[arg(long, value_name = "DAYS", default_value_t = retention::DEFAULT_ROLLUP_DAYS)]
+    pub rollup_retention_days: u32,
+}
+
+impl RetentionArgs {
+    /// The retention, checked: rollups are kept at least as long as the evidence they sum.
+    pub fn retention(&self) -> Result<Retention, Failure> {
+        let (evidence, rollups) = (self.retention_days, self.rollup_retention_days);
+        if rollups != 0 && (evidence == 0 || rollups < evidence) {
+            return Err(Failure(format!(
+                "--rollup-retention-days {rollups} is shorter than --retention-days {}: rollups \
+                 sum the evidence and are kept at least as long (0 keeps them forever)",
+                if evidence == 0 {
+                    "0 (forever)".to_string()
+                } else {
+                    evidence.to_string()
+                }
+            )));
+        }
+        Ok(Retention {
+            evidence_days: evidence,
+            rollup_days: rollups,
+        })
+    }
 }
 
 /// The password from the environment (never a flag: flags show in `ps`).
@@ -136,6 +171,18 @@ enum StoreCommand {
         #[arg(long, value_name = "NAME")]
         cluster: Option<String>,
     },
+    /// Remove what is older than the retention, now: evidence, rollups, sensor health and the
+    /// seals of pseudonyms no row names. Prints what went from each table. A SQLite file made
+    /// before pruning existed is switched to give the space back (one VACUUM).
+    Prune {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        retention: RetentionArgs,
+        /// Count what would go, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Send what the ClickHouse spool holds, then exit (1 if some is left).
     Sync {
         #[command(flatten)]
@@ -157,6 +204,11 @@ pub fn run(args: StoreCommandArgs) -> Result<ExitCode, Failure> {
             println!("{}: tables ready", display(&store)?);
             Ok(ExitCode::SUCCESS)
         }
+        StoreCommand::Prune {
+            store,
+            retention,
+            dry_run,
+        } => prune(&store, &retention.retention()?, dry_run),
         StoreCommand::Sync { store } => {
             let Some(config) = store.clickhouse()? else {
                 return Err(Failure(
@@ -175,6 +227,59 @@ pub fn run(args: StoreCommandArgs) -> Result<ExitCode, Failure> {
             })
         }
     }
+}
+
+/// Runs `lantern store prune`.
+fn prune(args: &StoreArgs, retention: &Retention, dry_run: bool) -> Result<ExitCode, Failure> {
+    let mut store = args.open_for_reading()?;
+    let place = store.display();
+    let mut out = std::io::stdout().lock();
+    if !dry_run
+        && let Some(sqlite) = store.sqlite_mut()
+        && !sqlite.reclaims_space()?
+    {
+        let before = sqlite.file_bytes()?;
+        sqlite.switch_to_incremental_vacuum()?;
+        writeln!(
+            out,
+            "{place}: switched to incremental vacuum ({} MiB before, {} MiB after)",
+            before >> 20,
+            sqlite.file_bytes()? >> 20
+        )?;
+    }
+    let cutoffs = retention.cutoffs(lantern::capture::Timestamp::now());
+    let pruned = store.prune(&cutoffs, dry_run)?;
+    writeln!(out, "{}", prune_line(&place, retention, &pruned, dry_run))?;
+    if !pruned.done {
+        writeln!(
+            out,
+            "{place}: the server has not applied every delete yet; seals of pseudonyms are left for the next prune"
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `STORE: removed N rows older than ... (flows a, dns b, ...)`.
+fn prune_line(place: &str, retention: &Retention, pruned: &Pruned, dry_run: bool) -> String {
+    let days = |d: u32| match d {
+        0 => "forever".to_string(),
+        d => format!("{d} days"),
+    };
+    let tables: Vec<String> = (pruned.tables.iter())
+        .map(|(t, n)| format!("{t} {n}"))
+        .collect();
+    let mut line = format!(
+        "{place}: {} {} rows (evidence kept {}, rollups {}): {}",
+        if dry_run { "would remove" } else { "removed" },
+        pruned.rows(),
+        days(retention.evidence_days),
+        days(retention.rollup_days),
+        tables.join(", ")
+    );
+    if pruned.pages_freed > 0 {
+        line += &format!("; {} pages freed", pruned.pages_freed);
+    }
+    line
 }
 
 fn display(store: &StoreArgs) -> Result<String, Failure> {

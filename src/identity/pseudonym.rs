@@ -134,6 +134,12 @@ impl Pseudonymizer {
         token
     }
 
+    /// Forgets which names were sealed, so that each is sealed again at its next use: after
+    /// pruning, whose removed seals a remembered name would otherwise never write back.
+    pub fn forget(&mut self) {
+        self.known.clear();
+    }
+
     /// Sealed names waiting for the store.
     pub fn pending(&self) -> usize {
         self.sealed.len()

@@ -14,6 +14,10 @@
 //!   buffer, which is far larger than the queues, absorb bursts.
 //! - Evidence and rollups go to the store every `flush_every`, and on stop, each write with
 //!   the sensor's state ([`HealthRow`]: when, counters, drops, spool) for `lantern status`.
+//! - With a retention, a round of pruning starts at start-up and every [`PRUNE_EVERY`]: a
+//!   SQLite store is pruned here, one bounded step per poll until nothing old is left; a
+//!   ClickHouse store by its sender thread. Each round makes the pseudonymizer seal names
+//!   again, so a seal pruning removed comes back with the name's next row.
 //! - Threads are named (`lantern-reader0`, `lantern-worker0`, ...) for `top -H` and tests.
 //! - A [`Supervisor`] (the command layer) is asked whether to stop or reload, and gets a
 //!   [`LiveSnapshot`] of every counter once a second for the status line and the metrics
@@ -28,7 +32,7 @@ use crate::decode::Decoder;
 use crate::flow::Stamp;
 use crate::metrics::Counters;
 use crate::store::tables::us;
-use crate::store::{ClickHouseStats, HealthRow};
+use crate::store::{ClickHouseStats, HealthRow, Pruned, Retention};
 use crossbeam_channel::{Sender, bounded, select, tick, unbounded};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,6 +46,12 @@ const POLL: Duration = Duration::from_millis(100);
 const BATCH_AGE_NANOS: i64 = 100_000_000;
 /// How often a reader publishes its counters.
 const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+/// How often a round of pruning starts (the cutoffs move once a day; this catches up within an
+/// hour of midnight, and after rows with old times were written).
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// Rows a table one pruning step removes: one step per poll while a round lasts, a few
+/// milliseconds each, so the sequencer never stalls for long.
+const PRUNE_BUDGET: u64 = 2_000;
 
 /// Settings of a live run beyond the packet path's.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +60,8 @@ pub struct LiveSettings {
     pub flush_every: Duration,
     /// How often the supervisor gets a snapshot.
     pub snapshot_every: Duration,
+    /// How long the store keeps rows; `None` never prunes.
+    pub retention: Option<Retention>,
 }
 
 impl Default for LiveSettings {
@@ -57,6 +69,7 @@ impl Default for LiveSettings {
         LiveSettings {
             flush_every: Duration::from_secs(60),
             snapshot_every: Duration::from_secs(1),
+            retention: None,
         }
     }
 }
@@ -209,7 +222,16 @@ pub fn capture(
             started,
             started_wall: Timestamp::now(),
             failed: None,
+            pruning: live.retention.map(|retention| Pruning {
+                retention,
+                next: Instant::now(),
+                busy: false,
+                round: Pruned::default(),
+            }),
         };
+        if let (Some(retention), Some(store)) = (live.retention, run.sequencer.store_mut()) {
+            store.set_retention(retention);
+        }
         let ticker = tick(POLL);
         let mut clocks = Clocks::new();
         loop {
@@ -246,6 +268,23 @@ pub fn capture(
     report
 }
 
+/// Says on stderr what a round of pruning removed, if anything.
+fn report_round(store: &str, round: &Pruned) {
+    if round.rows() == 0 {
+        return;
+    }
+    let tables: Vec<String> = (round.tables.iter())
+        .filter(|(_, n)| *n > 0)
+        .map(|(t, n)| format!("{t} {n}"))
+        .collect();
+    eprintln!(
+        "lantern: {store}: pruned {} rows older than the retention ({}), {} pages freed",
+        round.rows(),
+        tables.join(", "),
+        round.pages_freed
+    );
+}
+
 /// When the sequencer thread last ticked, flushed and took a snapshot.
 struct Clocks {
     second: i64,
@@ -274,6 +313,19 @@ struct Run<'a> {
     /// The same moment on the wall clock, for the store's health row.
     started_wall: Timestamp,
     failed: Option<SequencerError>,
+    /// The retention and how far the current round of pruning is.
+    pruning: Option<Pruning>,
+}
+
+/// Pruning by the daemon (see the module's doc).
+struct Pruning {
+    retention: Retention,
+    /// When the next round starts.
+    next: Instant,
+    /// A round is under way.
+    busy: bool,
+    /// What the current round removed so far.
+    round: Pruned,
 }
 
 impl Run<'_> {
@@ -299,6 +351,7 @@ impl Run<'_> {
             clocks.flushed = Instant::now();
             self.flush();
         }
+        self.prune();
         if clocks.snapshot.elapsed() >= live.snapshot_every {
             clocks.snapshot = Instant::now();
             supervisor.snapshot(&self.snapshot());
@@ -313,6 +366,43 @@ impl Run<'_> {
                 && let Err(e) = self.sequencer.process(epoch)
             {
                 self.failed = Some(e);
+            }
+        }
+    }
+
+    /// One step of pruning, when a round is due or under way. A failed step ends the round
+    /// with a line on stderr; the next round tries again.
+    fn prune(&mut self) {
+        let Some(pruning) = &mut self.pruning else {
+            return;
+        };
+        if !pruning.busy {
+            if Instant::now() < pruning.next {
+                return;
+            }
+            pruning.busy = true;
+            pruning.next = Instant::now() + PRUNE_EVERY;
+            pruning.round = Pruned::default();
+            if let Some(p) = self.sequencer.resolver_mut().pseudonymizer() {
+                p.forget();
+            }
+        }
+        let Some(store) = self.sequencer.store_mut() else {
+            pruning.busy = false;
+            return;
+        };
+        let cutoffs = pruning.retention.cutoffs(Timestamp::now());
+        match store.prune_step(&cutoffs, PRUNE_BUDGET) {
+            Ok(step) => {
+                pruning.round.merge(&step);
+                if step.done {
+                    pruning.busy = false;
+                    report_round(&store.display(), &pruning.round);
+                }
+            }
+            Err(e) => {
+                pruning.busy = false;
+                eprintln!("lantern: pruning failed, tried again in an hour: {e}");
             }
         }
     }

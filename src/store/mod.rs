@@ -11,15 +11,20 @@
 
 pub mod clickhouse;
 mod read;
+pub mod retention;
 pub mod schema;
 mod sqlite;
 pub mod tables;
 
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseReader, ClickHouseStats, ClickHouseStore};
 pub use read::{FirstSeen, StoredCandidate, StoredMcpUse, StoredProgramUse, StoredServerUse};
+pub use retention::{Cutoffs, Pruned, Retention};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;
 pub use tables::{DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
+
+/// Rows a table per transaction when pruning SQLite all at once (`lantern store prune`).
+const PRUNE_BUDGET: u64 = 50_000;
 
 /// What one write adds to the store: the rows of each table, which the store takes (and
 /// stamps with its sensor name).
@@ -293,6 +298,55 @@ impl Store {
         rows.sort_unstable_by(|a, b| (&a.sensor, b.ts_us).cmp(&(&b.sensor, a.ts_us)));
         rows.dedup_by(|later, first| later.sensor == first.sensor);
         Ok(rows)
+    }
+
+    /// One bounded step of pruning a SQLite store (at most `budget` rows a table; see
+    /// [`SqliteStore::prune_step`]); a ClickHouse store is pruned by its sender (see
+    /// [`Store::set_retention`]), so this is done at once there.
+    pub fn prune_step(&mut self, cutoffs: &Cutoffs, budget: u64) -> Result<Pruned, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.prune_step(cutoffs, budget, false),
+            Store::ClickHouse(_) | Store::ClickHouseReader(_) => Ok(Pruned {
+                done: true,
+                ..Pruned::default()
+            }),
+        }
+    }
+
+    /// Prunes everything older than `cutoffs` (with `dry_run`, counts it): SQLite in bounded
+    /// transactions one after the other, ClickHouse by partition drops and deletes, waiting
+    /// for the server to apply them.
+    pub fn prune(&mut self, cutoffs: &Cutoffs, dry_run: bool) -> Result<Pruned, StoreError> {
+        match self {
+            Store::Sqlite(s) => {
+                let mut all = Pruned::default();
+                loop {
+                    let step = s.prune_step(cutoffs, PRUNE_BUDGET, dry_run)?;
+                    all.merge(&step);
+                    if step.done {
+                        return Ok(all);
+                    }
+                }
+            }
+            Store::ClickHouse(c) => c.reader().prune(cutoffs, dry_run),
+            Store::ClickHouseReader(c) => c.prune(cutoffs, dry_run),
+        }
+    }
+
+    /// Has a ClickHouse store's sender prune it to `retention` once an hour (SQLite is pruned
+    /// by [`Store::prune_step`], by whoever writes).
+    pub fn set_retention(&mut self, retention: Retention) {
+        if let Store::ClickHouse(c) = self {
+            c.set_retention(retention);
+        }
+    }
+
+    /// The SQLite store, if it is one.
+    pub fn sqlite_mut(&mut self) -> Option<&mut SqliteStore> {
+        match self {
+            Store::Sqlite(s) => Some(s),
+            Store::ClickHouse(_) | Store::ClickHouseReader(_) => None,
+        }
     }
 
     /// How sending to ClickHouse goes (`None` for SQLite, which writes in place).

@@ -5,6 +5,7 @@
 //! adding the columns declared since), a newer one is refused.
 
 use super::read::app_list;
+use super::retention::{Cutoffs, Pruned};
 use super::schema::{Role, SCHEMA_VERSION, Table, names};
 use super::{
     Batch, DnsRow, FileRow, FirstSeen, FlowRow, HealthRow, IngestedFile, NewFile, PseudonymRow,
@@ -69,6 +70,11 @@ DROP TABLE rollups_hourly_v3;
 /// The frozen steps from version `n + 1` to `n + 2`.
 const FROZEN: [&str; 3] = [MIGRATE_1_TO_2, MIGRATE_2_TO_3, MIGRATE_3_TO_4];
 
+/// The indexes pruning goes by: made with a new store, and by the first pruning of an older one.
+const FLOWS_BY_TIME: &str = "CREATE INDEX IF NOT EXISTS flows_by_time ON flows (ts_us)";
+const DNS_BY_TIME: &str = "CREATE INDEX IF NOT EXISTS dns_by_time ON dns (ts_us)";
+const ROLLUPS_BY_HOUR: &str = "CREATE INDEX IF NOT EXISTS rollups_by_hour ON rollups_hourly (hour)";
+
 /// SQLite's physical design of one table: what its declaration does not say.
 struct Shape {
     table: Table,
@@ -94,19 +100,23 @@ const SHAPES: [Shape; 6] = [
         indexes: &[
             "CREATE INDEX IF NOT EXISTS flows_by_app_time ON flows (app_id, ts_us)",
             "CREATE INDEX IF NOT EXISTS flows_by_user_time ON flows (user, ts_us)",
+            FLOWS_BY_TIME,
         ],
     },
     Shape {
         table: DnsRow::TABLE,
         row_id: true,
         key: None,
-        indexes: &["CREATE INDEX IF NOT EXISTS dns_by_app_time ON dns (app_id, ts_us)"],
+        indexes: &[
+            "CREATE INDEX IF NOT EXISTS dns_by_app_time ON dns (app_id, ts_us)",
+            DNS_BY_TIME,
+        ],
     },
     Shape {
         table: RollupRow::TABLE,
         row_id: false,
         key: Some(""),
-        indexes: &[],
+        indexes: &[ROLLUPS_BY_HOUR],
     },
     Shape {
         table: PseudonymRow::TABLE,
@@ -241,6 +251,8 @@ pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
     sensor: String,
+    /// The indexes pruning goes by exist (an older file gets them at its first pruning).
+    indexed: bool,
 }
 
 fn us(t: Timestamp) -> i64 {
@@ -289,6 +301,12 @@ impl SqliteStore {
         let mut conn = Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(wrap)?;
+        // A new file gives back the space pruning frees: set before anything is written,
+        // even the switch to WAL.
+        if version(&conn).map_err(wrap)?.is_none() {
+            conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+                .map_err(wrap)?;
+        }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(wrap)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -301,6 +319,7 @@ impl SqliteStore {
             conn,
             path: path.to_path_buf(),
             sensor: sensor.to_string(),
+            indexed: false,
         })
     }
 
@@ -407,6 +426,105 @@ impl SqliteStore {
         let health = HealthRow::TABLE.sqlite_insert("OR REPLACE");
         insert_all(&tx, &health, &batch.health, HealthRow::bind)?;
         tx.commit()
+    }
+
+    /// One bounded step of pruning (see [`retention`](super::retention)): in one transaction,
+    /// at most `budget` rows of each table older than `cutoffs`, then, once none is left,
+    /// the seals of tokens no row names any more; then up to `budget` free pages given back
+    /// (incremental vacuum). Returns what it removed and whether it is finished: a caller that
+    /// must not stall (the daemon) calls it again at its next write. With `dry_run`, counts
+    /// what would go and removes nothing.
+    pub fn prune_step(
+        &mut self,
+        cutoffs: &Cutoffs,
+        budget: u64,
+        dry_run: bool,
+    ) -> Result<Pruned, StoreError> {
+        let mut pruned = self
+            .prune_tx_step(cutoffs, budget, dry_run)
+            .map_err(|e| self.wrap(e))?;
+        if !dry_run {
+            pruned.pages_freed = self.vacuum_step(budget).map_err(|e| self.wrap(e))?;
+        }
+        Ok(pruned)
+    }
+
+    fn prune_tx_step(
+        &mut self,
+        cutoffs: &Cutoffs,
+        budget: u64,
+        dry_run: bool,
+    ) -> rusqlite::Result<Pruned> {
+        if !self.indexed {
+            self.conn
+                .execute_batch(&format!("{FLOWS_BY_TIME};{DNS_BY_TIME};{ROLLUPS_BY_HOUR};"))?;
+            self.indexed = true;
+        }
+        let tx = self.conn.transaction()?;
+        let pruned = prune_tx(&tx, cutoffs, budget, dry_run)?;
+        if !dry_run {
+            tx.commit()?;
+        }
+        Ok(pruned)
+    }
+
+    /// Gives back up to `pages` free pages, where the file reclaims space (`auto_vacuum` is
+    /// incremental); returns how many it gave back.
+    fn vacuum_step(&mut self, pages: u64) -> rusqlite::Result<u64> {
+        let mode: i64 = self
+            .conn
+            .pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
+        if mode != 2 {
+            return Ok(0);
+        }
+        let free = |c: &Connection| -> rusqlite::Result<i64> {
+            c.pragma_query_value(None, "freelist_count", |r| r.get(0))
+        };
+        let before = free(&self.conn)?;
+        // It frees a page per step: run it to the end.
+        let mut vacuum = self
+            .conn
+            .prepare(&format!("PRAGMA incremental_vacuum({pages})"))?;
+        let mut steps = vacuum.query([])?;
+        while steps.next()?.is_some() {}
+        drop(steps);
+        drop(vacuum);
+        Ok(count(before - free(&self.conn)?))
+    }
+
+    /// Whether the file gives freed space back (made by this lantern, or switched).
+    pub fn reclaims_space(&self) -> Result<bool, StoreError> {
+        let mode: i64 = self
+            .conn
+            .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+            .map_err(|e| self.wrap(e))?;
+        Ok(mode == 2)
+    }
+
+    /// Switches a file made before pruning existed to incremental vacuum: one `VACUUM`, which
+    /// rewrites the whole file (it needs as much free disk again, and holds the store while it
+    /// runs: `lantern store prune` does it, never the daemon).
+    pub fn switch_to_incremental_vacuum(&mut self) -> Result<(), StoreError> {
+        let switch = || -> rusqlite::Result<()> {
+            self.conn
+                .pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+            self.conn.execute_batch("VACUUM")
+        };
+        switch().map_err(|e| self.wrap(e))
+    }
+
+    /// The file's size in bytes, pages times page size (WAL not counted).
+    pub fn file_bytes(&self) -> Result<u64, StoreError> {
+        let size = || -> rusqlite::Result<i64> {
+            let pages: i64 = self
+                .conn
+                .pragma_query_value(None, "page_count", |r| r.get(0))?;
+            let size: i64 = self
+                .conn
+                .pragma_query_value(None, "page_size", |r| r.get(0))?;
+            Ok(pages * size)
+        };
+        size().map(count).map_err(|e| self.wrap(e))
     }
 
     /// The sealed name of a pseudonym token, if this store holds it.
@@ -585,6 +703,94 @@ const PROGRAM_USE: &str = "SELECT coalesce(device, client_ip), user, coalesce(cl
     GROUP BY 1, 2, 3, 4";
 
 /// Inserts `rows` with the statement `sql`, each bound by `bind`.
+/// The tables pruning goes through: name, time column, the key a batch is chosen by, and
+/// whether it is evidence (else kept with the rollups).
+const PRUNED: [(&str, &str, &str, bool); 4] = [
+    ("flows", "ts_us", "id", true),
+    ("dns", "ts_us", "id", true),
+    (
+        "rollups_hourly",
+        "hour",
+        "sensor, hour, user, app_id, user_source, user_kind, device, user_group",
+        false,
+    ),
+    ("sensor_health", "ts_us", "sensor", false),
+];
+
+/// Where tokens appear: a seal goes when its token is in none of these.
+const TOKEN_COLUMNS: [(&str, &str); 8] = [
+    ("flows", "user"),
+    ("flows", "client_ip"),
+    ("flows", "device"),
+    ("dns", "user"),
+    ("dns", "client_ip"),
+    ("dns", "device"),
+    ("rollups_hourly", "user"),
+    ("rollups_hourly", "device"),
+];
+
+/// One step of [`SqliteStore::prune_step`] inside its transaction.
+fn prune_tx(
+    tx: &rusqlite::Transaction<'_>,
+    cutoffs: &Cutoffs,
+    budget: u64,
+    dry_run: bool,
+) -> rusqlite::Result<Pruned> {
+    let mut pruned = Pruned::default();
+    let mut left = false;
+    let limit = int(budget);
+    for (table, column, key, evidence) in PRUNED {
+        let cut = match (evidence, column) {
+            (true, _) => cutoffs.evidence_us(),
+            (false, "hour") => cutoffs.rollup_secs,
+            (false, _) => cutoffs.rollup_us(),
+        };
+        let Some(cut) = cut else {
+            pruned.add(table, 0);
+            continue;
+        };
+        let chosen = format!("SELECT {key} FROM {table} WHERE {column} < ?1 LIMIT ?2");
+        let n = if dry_run {
+            let sql = format!("SELECT count(*) FROM {table} WHERE {column} < ?1");
+            count(tx.query_row(&sql, [cut], |r| r.get(0))?)
+        } else {
+            let sql = format!("DELETE FROM {table} WHERE ({key}) IN ({chosen})");
+            tx.execute(&sql, params![cut, limit])? as u64
+        };
+        left |= !dry_run && n >= budget;
+        pruned.add(table, n);
+    }
+    // Seals go once no row that stays names them (counted the same way by a dry run). Once
+    // every old row is gone, not while a step's worth is left.
+    let n = if left {
+        0
+    } else {
+        let named: Vec<String> = TOKEN_COLUMNS
+            .iter()
+            .map(|(table, column)| {
+                let (time, cut) = match *table {
+                    "rollups_hourly" => ("hour", cutoffs.rollup_secs),
+                    _ => ("ts_us", cutoffs.evidence_us()),
+                };
+                let stays = cut.map_or(String::new(), |cut| format!(" AND {time} >= {cut}"));
+                format!("SELECT {column} FROM {table} WHERE {column} IS NOT NULL{stays}")
+            })
+            .collect();
+        let gone = format!(
+            "FROM pseudonyms WHERE token NOT IN ({})",
+            named.join(" UNION ")
+        );
+        if dry_run {
+            count(tx.query_row(&format!("SELECT count(*) {gone}"), [], |r| r.get(0))?)
+        } else {
+            tx.execute(&format!("DELETE {gone}"), [])? as u64
+        }
+    };
+    pruned.add("pseudonyms", n);
+    pruned.done = !left;
+    Ok(pruned)
+}
+
 fn insert_all<R>(
     tx: &rusqlite::Transaction<'_>,
     sql: &str,

@@ -6,12 +6,14 @@
 //! only calls that wait on the server are the ones whose answer is needed there and then:
 //! whether a file was already ingested, a pseudonym's sealed name, and `store init`.
 
+mod prune;
 mod schema;
 mod sender;
 mod spool;
 
 pub use spool::SpoolStats;
 
+use super::retention::{Cutoffs, Pruned, Retention};
 use super::tables::us;
 use super::{
     Batch, FileRow, FirstSeen, HealthRow, IngestedFile, NewFile, RollupRow, StoreError, StoreFault,
@@ -278,6 +280,20 @@ impl ClickHouseReader {
         }))
     }
 
+    /// Prunes rows older than `cutoffs` (with `dry_run`, counts them), waits for the server
+    /// to apply the deletes, then prunes the seals no row names. Asks the server.
+    pub fn prune(&self, cutoffs: &Cutoffs, dry_run: bool) -> Result<Pruned, StoreError> {
+        self.runtime
+            .block_on(prune::prune(
+                &self.client,
+                &self.config.database,
+                cutoffs,
+                dry_run,
+                true,
+            ))
+            .map_err(|e| self.fail(StoreFault::Unreachable(e)))
+    }
+
     /// The sealed name of a pseudonym token, if the store holds it. Asks the server.
     pub fn sealed(&self, token: &str) -> Result<Option<Vec<u8>>, StoreError> {
         #[derive(clickhouse::Row, serde::Deserialize)]
@@ -426,6 +442,7 @@ impl ClickHouseStore {
             spool,
             stats: SenderStats::default(),
             closing: Default::default(),
+            retention: Default::default(),
         });
         let sender = {
             // Through a Distributed table, an insert returns once every shard has its rows, so a
@@ -445,6 +462,15 @@ impl ClickHouseStore {
             sender: Some(sender),
             files: HashMap::new(),
         })
+    }
+
+    /// Has the sender prune the store to `retention` once an hour, between sends.
+    pub fn set_retention(&self, retention: Retention) {
+        *self
+            .shared
+            .retention
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = (!retention.keeps_all()).then_some(retention);
     }
 
     fn push(&self, entry: &Entry) -> Result<(), StoreError> {

@@ -14,13 +14,16 @@
 
 use super::schema;
 use super::spool::{Entry, Spool};
+use crate::capture::Timestamp;
+use crate::store::retention::Retention;
 use crate::store::schema::SCHEMA_VERSION;
 use crate::store::{DnsRow, FlowRow, RollupRow};
 use clickhouse::{Client, RowOwned, RowWrite};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use std::time::Instant;
 
 /// Longest wait for one insert or query before the attempt counts as failed.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -43,6 +46,8 @@ pub struct SenderStats {
     pub already_there: AtomicU64,
     /// Failed attempts.
     pub failures: AtomicU64,
+    /// Rows pruned for being older than the retention.
+    pub pruned: AtomicU64,
 }
 
 /// What the sender and the store share.
@@ -52,16 +57,21 @@ pub struct Shared {
     pub stats: SenderStats,
     /// Set by `close`: send what is spooled, then stop at the first failure or when empty.
     pub closing: AtomicBool,
+    /// How long the store keeps rows, when this sensor prunes it (a live capture does).
+    pub retention: Mutex<Option<Retention>>,
 }
 
+/// How often the sender prunes, when it does.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// A failed attempt.
-type Failure = String;
+pub(super) type Failure = String;
 
 fn failure(e: impl std::fmt::Display) -> Failure {
     e.to_string()
 }
 
-async fn within<T>(
+pub(super) async fn within<T>(
     what: impl std::future::Future<Output = clickhouse::error::Result<T>>,
 ) -> Result<T, Failure> {
     match tokio::time::timeout(ATTEMPT_TIMEOUT, what).await {
@@ -189,7 +199,10 @@ async fn stored_version(session: &Client, database: &str) -> Result<Option<i64>,
 }
 
 /// The cluster of a store whose `flows` is a Distributed table (its engine's first argument).
-async fn cluster_of(session: &Client, database: &str) -> Result<Option<String>, Failure> {
+pub(super) async fn cluster_of(
+    session: &Client,
+    database: &str,
+) -> Result<Option<String>, Failure> {
     let engine: Vec<String> = within(
         session
             .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = 'flows'")
@@ -422,6 +435,42 @@ pub async fn send(
 }
 
 /// The sender thread's loop: until closed and (empty or failing).
+/// Prunes the store to the retention set in `shared`, if any, and says what went (or why
+/// not) on stderr. The seals wait for the next time, once the mutations are applied.
+fn prune_now(
+    runtime: &tokio::runtime::Runtime,
+    shared: &Shared,
+    client: &Client,
+    database: &str,
+    target: &str,
+) {
+    let Some(retention) = *shared.retention.lock().unwrap_or_else(|e| e.into_inner()) else {
+        return;
+    };
+    let cutoffs = retention.cutoffs(Timestamp::now());
+    match runtime.block_on(super::prune::prune(
+        client, database, &cutoffs, false, false,
+    )) {
+        Ok(pruned) if pruned.rows() > 0 => {
+            shared
+                .stats
+                .pruned
+                .fetch_add(pruned.rows(), Ordering::Relaxed);
+            let tables: Vec<String> = (pruned.tables.iter())
+                .filter(|(_, n)| *n > 0)
+                .map(|(t, n)| format!("{t} {n}"))
+                .collect();
+            eprintln!(
+                "lantern: {target}: pruned {} rows older than the retention ({})",
+                pruned.rows(),
+                tables.join(", ")
+            );
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("lantern: {target}: pruning failed, tried again in an hour: {e}"),
+    }
+}
+
 pub fn run(shared: Arc<Shared>, client: Client, database: String, target: String) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -439,8 +488,13 @@ pub fn run(shared: Arc<Shared>, client: Client, database: String, target: String
     let mut suspect_below = shared.spool.found_below();
     let mut backoff = BACKOFF.0;
     let mut down = false;
+    let mut next_prune = Instant::now();
     loop {
         let closing = shared.closing.load(Ordering::Acquire);
+        if !closing && !down && schema_ready && Instant::now() >= next_prune {
+            next_prune = Instant::now() + PRUNE_EVERY;
+            prune_now(&runtime, &shared, &client, &database, &target);
+        }
         let wait = if closing {
             Duration::ZERO
         } else {

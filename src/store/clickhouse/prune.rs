@@ -1,0 +1,279 @@
+//! Pruning a ClickHouse store (see [`retention`](crate::store::retention)) with what 18.16
+//! has: it has no table TTL (19.6 added it), so months wholly older than the cutoff are dropped
+//! (`DROP PARTITION`, immediate and cheap) and the rest of the rows older than it go by one
+//! `ALTER TABLE … DELETE` mutation per table, which the server applies in the background. The
+//! cutoffs move once a day, so a table gets at most one mutation a day, and none when it holds
+//! nothing older. On a cluster the `*_local` tables are altered `ON CLUSTER`, counted through
+//! the Distributed ones. A seal goes when its token is in no evidence and no rollup row that
+//! stays (judged by the cutoffs, so the deletes need not be applied yet).
+//!
+//! The same code serves `lantern store prune` (which waits for the mutations, to say when they
+//! are applied) and the daemon, whose sender thread runs it once an hour between sends.
+
+use super::sender::{Failure, cluster_of, within};
+use crate::store::retention::{Cutoffs, Pruned};
+use clickhouse::Client;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// A table pruning goes through: its name, the time expression rows are judged by (in
+/// microseconds), and whether it is evidence (else kept with the rollups).
+struct Pruning {
+    table: &'static str,
+    time_us: &'static str,
+    evidence: bool,
+}
+
+const TABLES: [Pruning; 5] = [
+    Pruning {
+        table: "flows",
+        time_us: "ts_us",
+        evidence: true,
+    },
+    Pruning {
+        table: "dns",
+        time_us: "ts_us",
+        evidence: true,
+    },
+    // The rows of each batch as sent: per user and hour like the rollups they add to, kept as
+    // long (a retried insert looks its batch id up there).
+    Pruning {
+        table: "rollups_in",
+        time_us: "hour * 1000000",
+        evidence: false,
+    },
+    Pruning {
+        table: "rollups_hourly",
+        time_us: "hour * 1000000",
+        evidence: false,
+    },
+    Pruning {
+        table: "sensor_health",
+        time_us: "ts_us",
+        evidence: false,
+    },
+];
+
+/// Where tokens appear: a seal goes when its token is in none of these.
+const TOKEN_COLUMNS: [(&str, &str); 8] = [
+    ("flows", "user"),
+    ("flows", "client_ip"),
+    ("flows", "ifNull(device, '')"),
+    ("dns", "user"),
+    ("dns", "client_ip"),
+    ("dns", "ifNull(device, '')"),
+    ("rollups_hourly", "user"),
+    ("rollups_hourly", "device"),
+];
+
+/// Tokens per `DELETE WHERE token IN (…)`.
+const TOKENS_PER_DELETE: usize = 1000;
+
+/// How long `store prune` waits for the server to apply its mutations.
+const MUTATIONS_PATIENCE: Duration = Duration::from_secs(300);
+
+/// A ClickHouse string literal.
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        if c == '\'' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
+
+/// Where the rows are and how to alter them: the plain tables, or a cluster's local ones.
+struct Place<'a> {
+    database: &'a str,
+    cluster: Option<String>,
+}
+
+impl Place<'_> {
+    /// The table to read (the plain name: through a cluster's Distributed table).
+    fn read(&self, table: &str) -> String {
+        format!("`{}`.{table}", self.database)
+    }
+
+    /// The table to alter, with its `ON CLUSTER`.
+    fn alter(&self, table: &str) -> String {
+        match &self.cluster {
+            None => format!("ALTER TABLE `{}`.{table}", self.database),
+            Some(c) => format!(
+                "ALTER TABLE `{}`.{table}_local ON CLUSTER `{c}`",
+                self.database
+            ),
+        }
+    }
+}
+
+/// Prunes every table older than `cutoffs`; with `dry_run`, counts what would go. With
+/// `wait`, waits for the server to apply the deletes (`done` says whether it did in time).
+pub(super) async fn prune(
+    client: &Client,
+    database: &str,
+    cutoffs: &Cutoffs,
+    dry_run: bool,
+    wait: bool,
+) -> Result<Pruned, Failure> {
+    let place = Place {
+        database,
+        cluster: cluster_of(client, database).await?,
+    };
+    let mut pruned = Pruned::default();
+    for t in &TABLES {
+        let cut = if t.evidence {
+            cutoffs.evidence_us()
+        } else {
+            cutoffs.rollup_us()
+        };
+        let n = match cut {
+            Some(cut) => prune_table(client, &place, t, cut, dry_run).await?,
+            None => 0,
+        };
+        pruned.add(t.table, n);
+    }
+    let seals = prune_seals(client, &place, cutoffs, dry_run).await?;
+    pruned.add("pseudonyms", seals);
+    pruned.done = dry_run || !wait || mutations_done(client, database).await?;
+    Ok(pruned)
+}
+
+/// Rows of `t` older than `cut`: counted, then whole months dropped and the rest deleted.
+async fn prune_table(
+    client: &Client,
+    place: &Place<'_>,
+    t: &Pruning,
+    cut: i64,
+    dry_run: bool,
+) -> Result<u64, Failure> {
+    let read = place.read(t.table);
+    let old = format!("{} < {cut}", t.time_us);
+    let n: u64 = within(
+        client
+            .query(&format!("SELECT count() FROM {read} WHERE {old}"))
+            .fetch_one(),
+    )
+    .await?;
+    if dry_run || n == 0 {
+        return Ok(n);
+    }
+    let month = |time: &str| format!("toYYYYMM(toDateTime(intDiv({time}, 1000000), 'UTC'))");
+    // Tables partitioned by month (all but sensor_health): the months wholly before the cut.
+    if t.table != "sensor_health" {
+        let months: Vec<u32> = within(
+            client
+                .query(&format!(
+                    "SELECT DISTINCT {} FROM {read} WHERE {} < {}",
+                    month(t.time_us),
+                    month(t.time_us),
+                    month(&cut.to_string())
+                ))
+                .fetch_all(),
+        )
+        .await?;
+        for m in months {
+            let sql = format!("{} DROP PARTITION {m}", place.alter(t.table));
+            within(client.query(&sql).execute()).await?;
+        }
+    }
+    let left: u64 = within(
+        client
+            .query(&format!("SELECT count() FROM {read} WHERE {old}"))
+            .fetch_one(),
+    )
+    .await?;
+    if left > 0 {
+        let sql = format!("{} DELETE WHERE {old}", place.alter(t.table));
+        within(client.query(&sql).execute()).await?;
+    }
+    Ok(n)
+}
+
+/// Whether the server has applied every mutation of `database`, waiting up to
+/// [`MUTATIONS_PATIENCE`].
+async fn mutations_done(client: &Client, database: &str) -> Result<bool, Failure> {
+    let started = Instant::now();
+    loop {
+        let pending: u64 = within(
+            client
+                .query("SELECT count() FROM system.mutations WHERE database = ? AND is_done = 0")
+                .bind(database)
+                .fetch_one(),
+        )
+        .await?;
+        if pending == 0 {
+            return Ok(true);
+        }
+        if started.elapsed() > MUTATIONS_PATIENCE {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Seals of tokens that no row names any more: counted, and deleted unless `dry_run`.
+async fn prune_seals(
+    client: &Client,
+    place: &Place<'_>,
+    cutoffs: &Cutoffs,
+    dry_run: bool,
+) -> Result<u64, Failure> {
+    let sealed: Vec<String> = within(
+        client
+            .query(&format!(
+                "SELECT DISTINCT token FROM {}",
+                place.read("pseudonyms")
+            ))
+            .fetch_all(),
+    )
+    .await?;
+    if sealed.is_empty() {
+        return Ok(0);
+    }
+    let mut named = BTreeSet::new();
+    for (table, column) in TOKEN_COLUMNS {
+        let (time, cut) = match table {
+            "rollups_hourly" => ("hour * 1000000", cutoffs.rollup_us()),
+            _ => ("ts_us", cutoffs.evidence_us()),
+        };
+        let stays = cut.map_or(String::new(), |cut| format!(" WHERE {time} >= {cut}"));
+        let rows: Vec<String> = within(
+            client
+                .query(&format!(
+                    "SELECT DISTINCT {column} FROM {}{stays}",
+                    place.read(table)
+                ))
+                .fetch_all(),
+        )
+        .await?;
+        named.extend(rows);
+    }
+    let gone: Vec<&String> = sealed.iter().filter(|t| !named.contains(*t)).collect();
+    if !dry_run {
+        for chunk in gone.chunks(TOKENS_PER_DELETE) {
+            let list: Vec<String> = chunk.iter().map(|t| quote(t)).collect();
+            let sql = format!(
+                "{} DELETE WHERE token IN ({})",
+                place.alter("pseudonyms"),
+                list.join(", ")
+            );
+            within(client.query(&sql).execute()).await?;
+        }
+    }
+    Ok(gone.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_escape_quotes_and_backslashes() {
+        assert_eq!(quote("anon-1f"), "'anon-1f'");
+        assert_eq!(quote(r"a'b\c"), r"'a\'b\\c'");
+    }
+}
