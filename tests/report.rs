@@ -1410,3 +1410,69 @@ fn filters_and_the_timeline_are_in_every_format_and_hostile_values_stay_values()
         (1, "lantern: --user needs a value\n")
     );
 }
+
+#[test]
+fn a_pseudonymized_store_is_filtered_by_the_users_token() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("identity.csv"),
+        "10.77.0.10/32,dana,dana-ws,engineering,user\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("k.key"), [7u8; 32]).unwrap();
+    let capture = own("http-local-models.pcap").display().to_string();
+    ok(
+        dir.path(),
+        &[
+            "replay",
+            "-q",
+            "--store",
+            "s.db",
+            "--identity",
+            "identity.csv",
+            "--pseudonymize",
+            "k.key",
+            &capture,
+        ],
+    );
+    let token = ok(
+        dir.path(),
+        &["pseudonym", "token", "--key", "k.key", "dana"],
+    )
+    .stdout;
+    let token = token.trim();
+    assert!(token.starts_with("anon-"), "{token}");
+    let base = ["report", "--store", "s.db", "--format", "json"];
+    let by_token: Value = serde_json::from_str(
+        &ok(
+            dir.path(),
+            &[&base[..], &ALL_TIME, &["--user", token]].concat(),
+        )
+        .stdout,
+    )
+    .unwrap();
+    let all: Value =
+        serde_json::from_str(&ok(dir.path(), &[&base[..], &ALL_TIME].concat()).stdout).unwrap();
+    assert!(by_token["headline"]["flows"].as_u64().unwrap() > 0);
+    let days: u64 = (by_token["timeline"].as_array().unwrap().iter())
+        .map(|d| d["flows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(days, by_token["headline"]["flows"].as_u64().unwrap());
+    assert!(
+        (all["local_servers"].as_array().unwrap().iter())
+            .all(|s| s["users"] == serde_json::json!([token])),
+        "dana is the only user: {all}"
+    );
+    // The name finds nothing in a store of tokens, and the note says what to give instead.
+    let run = ok(
+        dir.path(),
+        &[&base[..], &ALL_TIME, &["--user", "dana"]].concat(),
+    );
+    let by_name: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(by_name["headline"]["flows"], 0);
+    assert_eq!(
+        run.stderr,
+        "lantern: note: no AI use by dana in the period; if the sensor pseudonymizes, give the \
+         token (lantern pseudonym token --key KEYFILE 'dana')\n"
+    );
+}
