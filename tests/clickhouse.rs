@@ -1,7 +1,8 @@
 //! The ClickHouse store against a real server (Debian's clickhouse-server, started by the test):
 //! the same traffic gives the same rows and the same report as SQLite; a server killed in the
 //! middle of a replay loses nothing and repeats nothing; a batch resent after it landed is not
-//! inserted twice; `store init` can run again.
+//! inserted twice; `store init` can run again; filtered reports are the same from both, and
+//! hostile filter values match nothing.
 //!
 //! Without clickhouse-server these tests pass with a note, except under CI (`CI` set), where they
 //! fail.
@@ -207,6 +208,57 @@ fn replaying_into_clickhouse_and_into_sqlite_gives_the_same_rows_and_reports() {
         "{}",
         again.stderr
     );
+}
+
+#[test]
+fn filtered_reports_are_the_same_from_both_stores_and_hostile_values_match_nothing() {
+    let Some(server) = ClickHouse::start("filtered_reports") else {
+        return;
+    };
+    let dir = tempfile::tempdir_in(work_dir()).unwrap();
+    let files: Vec<String> = all_captures()
+        .iter()
+        .filter(|f| f.starts_with(own("")))
+        .map(|f| arg(f))
+        .collect();
+    let sqlite = arg(&dir.path().join("s.db"));
+    let url = server.url("filtered");
+    let half = files.len() / 2;
+    for store in [&sqlite, &url] {
+        for (sensor, files) in [("s1", &files[..half]), ("s2", &files[half..])] {
+            let mut args = vec!["replay", "--quiet", "--sensor", sensor, "--store", store];
+            args.extend(files.iter().map(String::as_str));
+            let run = lantern_in(Some(dir.path()), &[], &args);
+            assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        }
+    }
+    let all = ["--from", "1970-01-01", "--to", "2100-12-31"];
+    for filter in [
+        &["--sensor", "s1"][..],
+        &["--sensor", "s2", "--sensor", "s1"],
+        &["--user", "alice@CORP.EXAMPLE"],
+        &[
+            "--app",
+            "openai-chatgpt",
+            "--app",
+            "ollama-server",
+            "--sensor",
+            "s2",
+        ],
+        &["--user", "x' OR '1'='1"],
+        &["--sensor", "s1\\' OR 1 --"],
+        &["--app", "?"],
+        &["--group", "a\tb\nc\\"],
+    ] {
+        let period = [&all[..], filter].concat();
+        let expected = report(&sqlite, dir.path(), &period);
+        let found = report(&url, dir.path(), &period);
+        assert_eq!(expected, found, "report {filter:?}");
+        let json: serde_json::Value = serde_json::from_str(&found).unwrap();
+        let flows = json["headline"]["flows"].as_u64().unwrap();
+        let hostile = filter[1].contains(['\'', '?', '\t']);
+        assert_eq!(flows == 0, hostile, "{filter:?}: {flows} flows");
+    }
 }
 
 #[test]

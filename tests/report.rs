@@ -1,7 +1,9 @@
 //! `lantern report` on stores built from real captures: its numbers against the events of the
 //! same replay, every format, hostile names escaped in each, empty stores and periods, a policy
-//! with a group's exception, and the HTML page in headless Chromium (no console errors, no
-//! network requests).
+//! with a group's exception, the HTML page in headless Chromium (no console errors, no
+//! network requests), and the filters (`--sensor`, `--user`, `--app`, `--group`) against the
+//! numbers of the unfiltered report of a store written by two sensors, with the user's timeline
+//! in every format.
 
 mod common;
 
@@ -965,5 +967,512 @@ fn names_catalogued_since_they_were_seen_leave_the_candidates_and_one_source_app
     assert!(
         html.contains("Apps the catalog knows from one source") && html.contains("Our Tool"),
         "{html}"
+    );
+}
+
+/// This project's captures replayed into `dir/s.db` in two halves, as sensors `s1` and `s2`,
+/// with the example policy and an identity map that puts the clients of 10.77.0.10 in the group
+/// `engineering` as `dana`; the events of both, each with its sensor.
+fn replay_two_sensors(dir: &Path) -> Vec<Value> {
+    std::fs::write(
+        dir.join("identity.csv"),
+        "10.77.0.10/32,dana,dana-ws,engineering,user\n",
+    )
+    .unwrap();
+    let mut files: Vec<String> = std::fs::read_dir(own(""))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    let half = files.len() / 2;
+    let p = policy();
+    let mut events = Vec::new();
+    for (sensor, files) in [("s1", &files[..half]), ("s2", &files[half..])] {
+        let mut args = vec![
+            "replay",
+            "--quiet",
+            "--sensor",
+            sensor,
+            "--store",
+            "s.db",
+            "--policy",
+            &p,
+            "--identity",
+            "identity.csv",
+            "--events",
+            "-",
+        ];
+        args.extend(files.iter().map(String::as_str));
+        let run = lantern_in(Some(dir), &[], &args);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        for mut e in run.events() {
+            e["sensor"] = sensor.into();
+            events.push(e);
+        }
+    }
+    events
+}
+
+/// The JSON report of all time of `dir/s.db` with the example policy and `filters`.
+fn filtered(dir: &Path, filters: &[&str]) -> Value {
+    let p = policy();
+    let args = [
+        &[
+            "report", "--store", "s.db", "--policy", &p, "--format", "json",
+        ][..],
+        &ALL_TIME,
+        filters,
+    ]
+    .concat();
+    serde_json::from_str(&ok(dir, &args).stdout).unwrap()
+}
+
+/// The rows of `table`, keyed by the `key` fields, with the `sums` fields as numbers.
+fn numbers(report: &Value, table: &str, key: &[&str], sums: &[&str]) -> BTreeMap<String, Vec<u64>> {
+    let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for row in report[table].as_array().unwrap() {
+        let k: Vec<String> = key.iter().map(|f| row[*f].to_string()).collect();
+        let n = out
+            .entry(k.join(" "))
+            .or_insert_with(|| vec![0; sums.len()]);
+        for (i, f) in sums.iter().enumerate() {
+            n[i] += row[*f].as_u64().unwrap();
+        }
+    }
+    out
+}
+
+/// Adds the numbers of `b` to those of `a`.
+fn add(a: &mut BTreeMap<String, Vec<u64>>, b: BTreeMap<String, Vec<u64>>) {
+    for (k, v) in b {
+        let n = a.entry(k).or_insert_with(|| vec![0; v.len()]);
+        n.iter_mut().zip(v).for_each(|(x, y)| *x += y);
+    }
+}
+
+/// The rows of `table` whose `field` is `value`.
+fn rows_where(report: &Value, table: &str, field: &str, value: &str) -> Vec<Value> {
+    (report[table].as_array().unwrap().iter())
+        .filter(|r| r[field] == value)
+        .cloned()
+        .collect()
+}
+
+/// The tables whose numbers add up over sensors: each row's key, and its numbers.
+const ADDITIVE: [(&str, &[&str], &[&str]); 6] = [
+    (
+        "apps",
+        &["app_id"],
+        &["flows", "dns_lookups", "bytes_up", "bytes_down"],
+    ),
+    ("categories", &["category"], &["flows", "bytes_up"]),
+    ("candidates", &["name"], &["flows", "lookups"]),
+    ("local_servers", &["server"], &["flows", "bytes_up"]),
+    (
+        "programs",
+        &["host", "user", "software"],
+        &["flows", "bytes_up"],
+    ),
+    ("mcp_servers", &["server"], &["flows"]),
+];
+
+#[test]
+fn each_sensors_report_adds_up_to_the_whole_and_both_are_the_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = replay_two_sensors(dir.path());
+    let all = filtered(dir.path(), &[]);
+    assert_eq!(all["filter"]["sensors"], serde_json::json!([]));
+    let s1 = filtered(dir.path(), &["--sensor", "s1"]);
+    let s2 = filtered(dir.path(), &["--sensor", "s2"]);
+    for (table, key, sums) in ADDITIVE {
+        let whole = numbers(&all, table, key, sums);
+        assert!(!whole.is_empty(), "{table} is empty");
+        let mut parts = numbers(&s1, table, key, sums);
+        add(&mut parts, numbers(&s2, table, key, sums));
+        assert_eq!(parts, whole, "{table}");
+    }
+    for metric in [
+        "flows",
+        "dns_lookups",
+        "bytes_up",
+        "bytes_down",
+        "bytes_up_unsanctioned",
+    ] {
+        let sum =
+            s1["headline"][metric].as_u64().unwrap() + s2["headline"][metric].as_u64().unwrap();
+        assert_eq!(sum, all["headline"][metric].as_u64().unwrap(), "{metric}");
+    }
+    // Each sensor's numbers are its own events'.
+    for (sensor, report) in [("s1", &s1), ("s2", &s2)] {
+        let flows = (events.iter())
+            .filter(|e| {
+                e["sensor"] == sensor && e["event_type"] == "flow" && e["app"]["id"].is_string()
+            })
+            .count() as u64;
+        assert_eq!(report["headline"]["flows"], flows, "{sensor}");
+        assert!(flows > 0, "{sensor} saw AI use");
+        assert_eq!(report["filter"]["sensors"], serde_json::json!([sensor]));
+    }
+    // Both sensors are every row: the same report but for the filter it names.
+    let mut both = filtered(dir.path(), &["--sensor", "s1", "--sensor", "s2"]);
+    assert_eq!(both["filter"]["sensors"], serde_json::json!(["s1", "s2"]));
+    both["filter"] = all["filter"].clone();
+    assert_eq!(both, all);
+    // A sensor that wrote nothing: an empty report that says why.
+    let none = filtered(dir.path(), &["--sensor", "s3"]);
+    assert_eq!(
+        (
+            none["headline"]["flows"].as_u64(),
+            none["store_has_data"].as_bool()
+        ),
+        (Some(0), Some(true))
+    );
+    let md = ok(
+        dir.path(),
+        &[
+            &[
+                "report", "--store", "s.db", "--format", "md", "--sensor", "s3",
+            ][..],
+            &ALL_TIME,
+        ]
+        .concat(),
+    )
+    .stdout;
+    assert!(
+        md.contains("Only sensor s3.") && md.contains("No AI use \\(sensor s3\\) was seen"),
+        "{md}"
+    );
+}
+
+#[test]
+fn a_user_an_app_and_a_group_report_their_rows_of_the_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = replay_two_sensors(dir.path());
+    let all = filtered(dir.path(), &[]);
+    // A user's rows of the tables that name users are theirs of the whole report.
+    let users: BTreeSet<String> = (all["programs"].as_array().unwrap().iter())
+        .chain(all["top_users"].as_array().unwrap())
+        .map(|r| r["user"].as_str().unwrap().to_string())
+        .collect();
+    assert!(users.contains("dana") && users.len() >= 3, "{users:?}");
+    for user in &users {
+        let mine = filtered(dir.path(), &["--user", user]);
+        assert_eq!(mine["filter"]["user"], user.as_str());
+        assert_eq!(
+            mine["programs"].as_array().unwrap(),
+            &rows_where(&all, "programs", "user", user),
+            "{user}"
+        );
+        let top = rows_where(&all, "top_users", "user", user);
+        let all_top = all["top_users"].as_array().unwrap().len();
+        if all_top < lantern::report::TOP_USERS {
+            assert_eq!(mine["top_users"].as_array().unwrap(), &top, "{user}");
+        } else {
+            assert!(
+                top.iter()
+                    .all(|r| mine["top_users"].as_array().unwrap().contains(r)),
+                "{user}"
+            );
+        }
+        for server in mine["local_servers"].as_array().unwrap() {
+            assert_eq!(server["users"], serde_json::json!([user]));
+        }
+        // The timeline is their events', day by day and app by app.
+        let mut expected: BTreeMap<(String, String), [u64; 3]> = BTreeMap::new();
+        for e in events.iter().filter(|e| e["user"] == user.as_str()) {
+            let (Some(app), Some(ts)) = (e["app"]["id"].as_str(), e["ts"].as_str()) else {
+                continue;
+            };
+            let d = expected
+                .entry((ts[..10].to_string(), app.to_string()))
+                .or_default();
+            if e["event_type"] == "flow" {
+                d[0] += 1;
+                d[1] += e["bytes_up"].as_u64().unwrap();
+                d[2] += e["bytes_down"].as_u64().unwrap();
+            }
+        }
+        let timeline: BTreeMap<(String, String), [u64; 3]> =
+            (mine["timeline"].as_array().unwrap().iter())
+                .map(|d| {
+                    let n = |f: &str| d[f].as_u64().unwrap();
+                    assert!(d["first_seen"].as_str() <= d["last_seen"].as_str(), "{d}");
+                    assert!(
+                        d["first_seen"]
+                            .as_str()
+                            .unwrap()
+                            .starts_with(d["day"].as_str().unwrap()),
+                        "{d}"
+                    );
+                    (
+                        (
+                            d["day"].as_str().unwrap().to_string(),
+                            d["app_id"].as_str().unwrap().to_string(),
+                        ),
+                        [n("flows"), n("bytes_up"), n("bytes_down")],
+                    )
+                })
+                .collect();
+        assert_eq!(timeline, expected, "{user}");
+        let total: u64 = timeline.values().map(|d| d[1]).sum();
+        assert_eq!(mine["headline"]["bytes_up"], total, "{user}");
+    }
+    // An app's rows are its rows of the whole; names that are not catalogued are no app's.
+    let apps: Vec<&str> = (all["apps"].as_array().unwrap().iter())
+        .map(|a| a["app_id"].as_str().unwrap())
+        .collect();
+    assert!(apps.len() >= 10);
+    for app in &apps {
+        let one = filtered(dir.path(), &["--app", app]);
+        assert_eq!(
+            one["apps"].as_array().unwrap(),
+            &rows_where(&all, "apps", "app_id", app),
+            "{app}"
+        );
+        assert_eq!(
+            one["trend"].as_array().unwrap(),
+            &rows_where(&all, "trend", "app_id", app),
+            "{app}"
+        );
+        assert_eq!(
+            one["new_apps"].as_array().unwrap(),
+            &rows_where(&all, "new_apps", "app_id", app),
+            "{app}"
+        );
+        assert_eq!(one["candidates"], serde_json::json!([]));
+        assert_eq!(one["headline"]["flows"], one["apps"][0]["flows"]);
+        assert_eq!(
+            one["timeline"],
+            serde_json::json!([]),
+            "no timeline without --user"
+        );
+    }
+    let two = filtered(dir.path(), &["--app", apps[0], "--app", apps[1]]);
+    let mut expected = rows_where(&all, "apps", "app_id", apps[0]);
+    expected.extend(rows_where(&all, "apps", "app_id", apps[1]));
+    assert_eq!(two["apps"].as_array().unwrap(), &expected);
+    // A group's numbers are its events'; with a user outside it, nothing.
+    let group = filtered(dir.path(), &["--group", "engineering"]);
+    let theirs = |e: &&Value| {
+        e["group"] == "engineering" && e["event_type"] == "flow" && e["app"]["id"].is_string()
+    };
+    let flows = events.iter().filter(theirs).count() as u64;
+    let up: u64 = events
+        .iter()
+        .filter(theirs)
+        .map(|e| e["bytes_up"].as_u64().unwrap())
+        .sum();
+    assert!(flows > 0);
+    assert_eq!(
+        (
+            group["headline"]["flows"].as_u64(),
+            group["headline"]["bytes_up"].as_u64()
+        ),
+        (Some(flows), Some(up))
+    );
+    assert_eq!(group["headline"]["people"], 1, "dana");
+    let outside = filtered(
+        dir.path(),
+        &["--group", "engineering", "--user", "alice@CORP.EXAMPLE"],
+    );
+    assert_eq!(outside["headline"]["flows"], 0);
+}
+
+#[test]
+fn filters_and_the_timeline_are_in_every_format_and_hostile_values_stay_values() {
+    let dir = tempfile::tempdir().unwrap();
+    hostile_store(&dir.path().join("h.db"));
+    let user = "<script>alert(1)</script>";
+    let base = [
+        "report",
+        "--store",
+        "h.db",
+        "--week",
+        "2026-W47",
+        "--user",
+        user,
+        "--sensor",
+        "<b>sensor</b>",
+    ];
+    let json: Value =
+        serde_json::from_str(&ok(dir.path(), &[&base[..], &["--format", "json"]].concat()).stdout)
+            .unwrap();
+    assert_eq!(json["filter"]["user"], user);
+    assert_eq!(
+        json["filter"]["sensors"],
+        serde_json::json!(["<b>sensor</b>"])
+    );
+    let timeline = json["timeline"].as_array().unwrap();
+    assert_eq!(timeline.len(), 1, "{timeline:?}");
+    let day = &timeline[0];
+    assert_eq!(
+        (
+            day["app_id"].as_str(),
+            day["flows"].as_u64(),
+            day["bytes_up"].as_u64()
+        ),
+        (Some("ollama-server"), Some(1), Some(100))
+    );
+    assert_eq!(day["day"], "2026-11-22");
+    assert_eq!(json["headline"]["flows"], 1);
+    assert_eq!(json["local_servers"][0]["users"], serde_json::json!([user]));
+    let html = ok(dir.path(), &[&base[..], &["--format", "html"]].concat()).stdout;
+    assert!(html.contains("Only sensor &lt;b&gt;sensor&lt;&#x2f;b&gt;; user &lt;script&gt;alert(1)&lt;&#x2f;script&gt;."), "{html}");
+    assert!(
+        html.contains("<h2>Timeline of &lt;script&gt;")
+            && html.contains("<td class=\"k\">2026-11-22</td>"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>") && !html.contains("<b>sensor"));
+    let md = ok(dir.path(), &[&base[..], &["--format", "md"]].concat()).stdout;
+    assert!(
+        md.contains(
+            "Only sensor &lt;b&gt;sensor&lt;/b&gt;; user &lt;script&gt;alert\\(1\\)&lt;/script&gt;."
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("## Timeline of the user\n\n| day | app_id |")
+            && md.contains(
+                "| 2026-11-22 | ollama-server | Ollama \\(model server\\) | 1 | 100 | 10 |"
+            ),
+        "{md}"
+    );
+    ok(
+        dir.path(),
+        &[&base[..], &["--format", "csv", "-o", "csv"]].concat(),
+    );
+    let read = |name: &str| -> Vec<Vec<String>> {
+        let mut r = csv::Reader::from_path(dir.path().join("csv").join(name)).unwrap();
+        r.records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect()
+    };
+    assert_eq!(
+        read("filters.csv"),
+        [["sensor", "<b>sensor</b>"], ["user", user]]
+    );
+    let rows = read("timeline.csv");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        &rows[0][..6],
+        [
+            "2026-11-22",
+            "ollama-server",
+            "Ollama (model server)",
+            "1",
+            "100",
+            "10"
+        ]
+    );
+    // Values that would change the query if written into it are matched as names: the user
+    // with quotes is found, an injection finds no one.
+    let quoted = "\"quoted\" & 'single' \u{202e}rtl";
+    for (user, flows) in [
+        (quoted, 1),
+        ("x' OR '1'='1", 0),
+        ("x\" OR 1=1 --", 0),
+        ("?1", 0),
+    ] {
+        let json: Value = serde_json::from_str(
+            &ok(
+                dir.path(),
+                &[
+                    "report", "--store", "h.db", "--week", "2026-W47", "--format", "json",
+                    "--user", user,
+                ],
+            )
+            .stdout,
+        )
+        .unwrap();
+        assert_eq!(json["headline"]["flows"], flows, "{user}");
+    }
+    // Without --user there is no timeline, and without filters no filters table.
+    ok(
+        dir.path(),
+        &[
+            "report", "--store", "h.db", "--week", "2026-W47", "--format", "csv", "-o", "plain",
+        ],
+    );
+    assert!(
+        !dir.path().join("plain/timeline.csv").exists()
+            && !dir.path().join("plain/filters.csv").exists()
+    );
+    let run = lantern_in(
+        Some(dir.path()),
+        &[],
+        &["report", "--store", "h.db", "--user", ""],
+    );
+    assert_eq!(
+        (run.status, run.stderr.as_str()),
+        (1, "lantern: --user needs a value\n")
+    );
+}
+
+#[test]
+fn a_pseudonymized_store_is_filtered_by_the_users_token() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("identity.csv"),
+        "10.77.0.10/32,dana,dana-ws,engineering,user\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("k.key"), [7u8; 32]).unwrap();
+    let capture = own("http-local-models.pcap").display().to_string();
+    ok(
+        dir.path(),
+        &[
+            "replay",
+            "-q",
+            "--store",
+            "s.db",
+            "--identity",
+            "identity.csv",
+            "--pseudonymize",
+            "k.key",
+            &capture,
+        ],
+    );
+    let token = ok(
+        dir.path(),
+        &["pseudonym", "token", "--key", "k.key", "dana"],
+    )
+    .stdout;
+    let token = token.trim();
+    assert!(token.starts_with("anon-"), "{token}");
+    let base = ["report", "--store", "s.db", "--format", "json"];
+    let by_token: Value = serde_json::from_str(
+        &ok(
+            dir.path(),
+            &[&base[..], &ALL_TIME, &["--user", token]].concat(),
+        )
+        .stdout,
+    )
+    .unwrap();
+    let all: Value =
+        serde_json::from_str(&ok(dir.path(), &[&base[..], &ALL_TIME].concat()).stdout).unwrap();
+    assert!(by_token["headline"]["flows"].as_u64().unwrap() > 0);
+    let days: u64 = (by_token["timeline"].as_array().unwrap().iter())
+        .map(|d| d["flows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(days, by_token["headline"]["flows"].as_u64().unwrap());
+    assert!(
+        (all["local_servers"].as_array().unwrap().iter())
+            .all(|s| s["users"] == serde_json::json!([token])),
+        "dana is the only user: {all}"
+    );
+    // The name finds nothing in a store of tokens, and the note says what to give instead.
+    let run = ok(
+        dir.path(),
+        &[&base[..], &ALL_TIME, &["--user", "dana"]].concat(),
+    );
+    let by_name: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(by_name["headline"]["flows"], 0);
+    assert_eq!(
+        run.stderr,
+        "lantern: note: no AI use by dana in the period; if the sensor pseudonymizes, give the \
+         token (lantern pseudonym token --key KEYFILE 'dana')\n"
     );
 }

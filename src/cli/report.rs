@@ -4,9 +4,10 @@ use super::Failure;
 use super::store::StoreArgs;
 use clap::{Args, ValueEnum};
 use lantern::catalog::Catalog;
+use lantern::identity::pseudonym::TOKEN_PREFIX;
 use lantern::policy::Policy;
 use lantern::report::render::{self, Format};
-use lantern::report::{self, Period};
+use lantern::report::{self, Filter, Period};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -37,6 +38,19 @@ pub struct ReportArgs {
     /// Extra catalog file or directory (repeatable), as given to the sensor.
     #[arg(long, value_name = "PATH")]
     catalog: Vec<PathBuf>,
+    /// Only what this sensor saw (repeatable: any of them).
+    #[arg(long, value_name = "NAME")]
+    sensor: Vec<String>,
+    /// Only the users of this group (from the identity map).
+    #[arg(long, value_name = "GROUP")]
+    group: Option<String>,
+    /// Only this user, as the store names them (a pseudonymizing sensor's store: the token,
+    /// from `lantern pseudonym token`); adds their timeline.
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// Only this app (repeatable: any of them).
+    #[arg(long, value_name = "ID")]
+    app: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -74,8 +88,18 @@ pub fn run(args: ReportArgs) -> Result<Vec<String>, Failure> {
         .as_deref()
         .map(|p| Policy::load(p, &catalog))
         .transpose()?;
+    let filter = Filter::new(args.sensor, args.group, args.user, args.app)?;
     let store = args.store.open_for_reading()?;
-    let report = report::build(&store, &catalog, policy.as_ref(), &period)?;
+    let report = report::build(&store, &catalog, policy.as_ref(), &period, &filter)?;
+    if let Some(user) = &filter.user
+        && report.headline.flows + report.headline.dns_lookups == 0
+        && !user.starts_with(TOKEN_PREFIX)
+    {
+        eprintln!(
+            "lantern: note: no AI use by {user} in the period; if the sensor pseudonymizes, \
+             give the token (lantern pseudonym token --key KEYFILE '{user}')"
+        );
+    }
     let files = render::render(&report, format)?;
     match (&args.output, format) {
         (Some(dir), Format::Csv) => {

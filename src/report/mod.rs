@@ -5,12 +5,15 @@
 //! rollups (and those of the seven weeks before it, for the trend), each app's first activity
 //! ever, the uncatalogued AI-looking names and the use of local model servers, judges each
 //! row by the [`Policy`], and makes a [`Report`]. The store does the sums; the report counts
-//! distinct users and devices itself, so both stores need only return rows. [`render`] turns a
-//! report into HTML, Markdown, CSV or JSON.
+//! distinct users and devices itself, so both stores need only return rows. A [`Filter`]
+//! (sensors, a group, a user, apps) limits every read in the store's own query, so every table
+//! is of the same rows; with a user, the report adds their [`DayUse`] timeline. [`render`]
+//! turns a report into HTML, Markdown, CSV or JSON.
 
 mod period;
 pub mod render;
 
+pub use crate::store::Filter;
 pub use period::{Period, PeriodError, iso_week};
 
 use crate::capture::Timestamp;
@@ -35,8 +38,10 @@ pub struct Report {
     pub period: Period,
     /// Whether a policy was given (without one every app is unreviewed).
     pub policy: bool,
-    /// Whether the store holds any AI use at all, in any period.
+    /// Whether the store holds any AI use at all, in any period (whatever the filter).
     pub store_has_data: bool,
+    /// The rows the report is of: every table is of these only.
+    pub filter: Filter,
     /// The numbers at the top.
     pub headline: Headline,
     /// Every app used in the period, most data sent first.
@@ -65,6 +70,23 @@ pub struct Report {
     /// MCP servers in use: remote ones by their catalogued host, local ones by their
     /// plaintext MCP requests.
     pub mcp_servers: Vec<McpServerUse>,
+    /// With a user filter, their use day by day and app by app, in time order (else empty).
+    pub timeline: Vec<DayUse>,
+}
+
+/// One user's use of one app on one day (UTC).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DayUse {
+    /// `2026-11-16`.
+    pub day: String,
+    pub app_id: String,
+    pub name: String,
+    pub flows: u64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    /// The day's first and last activity.
+    pub first_seen: String,
+    pub last_seen: String,
 }
 
 /// One MCP server and who used it.
@@ -293,33 +315,39 @@ fn info<'a>(catalog: &'a Catalog, id: &'a str) -> AppInfo<'a> {
     }
 }
 
-/// Reads the period (and the trend's weeks) from the store and makes its report.
+/// Reads the period (and the trend's weeks) from the rows of the store that `filter` lets
+/// through and makes its report.
 pub fn build(
     store: &Store,
     catalog: &Catalog,
     policy: Option<&Policy>,
     period: &Period,
+    filter: &Filter,
 ) -> Result<Report, StoreError> {
     let (from, to) = period.bounds();
     let trend_from = period.trend_start(TREND_WEEKS);
-    let all = store.rollups(trend_from.min(from), to)?;
+    let all = store.rollups(trend_from.min(from), to, filter)?;
     let first_seen: BTreeMap<String, i64> = store
-        .first_seen()?
+        .first_seen(filter)?
         .into_iter()
         .map(|f| (f.app_id, f.first_seen_us))
         .collect();
-    let candidates = store.candidates(from * 1_000_000, to * 1_000_000)?;
+    let store_has_data = match filter.is_empty() {
+        true => !first_seen.is_empty(),
+        false => !store.first_seen(&Filter::default())?.is_empty(),
+    };
+    let candidates = store.candidates(from * 1_000_000, to * 1_000_000, filter)?;
     let local: Vec<&str> = (catalog.apps().iter())
         .filter(|a| a.category == Category::LocalModelServer)
         .map(|a| a.id.as_str())
         .collect();
-    let servers = store.server_use(from * 1_000_000, to * 1_000_000, &local)?;
-    let programs = store.program_use(from * 1_000_000, to * 1_000_000)?;
+    let servers = store.server_use(from * 1_000_000, to * 1_000_000, &local, filter)?;
+    let programs = store.program_use(from * 1_000_000, to * 1_000_000, filter)?;
     let mcp: Vec<&str> = (catalog.apps().iter())
         .filter(|a| a.category == Category::McpServer)
         .map(|a| a.id.as_str())
         .collect();
-    let mcp = store.mcp_use(from * 1_000_000, to * 1_000_000, &mcp)?;
+    let mcp = store.mcp_use(from * 1_000_000, to * 1_000_000, &mcp, filter)?;
     let none = Policy::none();
     let input = Input {
         period,
@@ -333,6 +361,11 @@ pub fn build(
     report.programs = input.programs(&programs);
     report.mcp_servers = input.mcp_servers(&mcp);
     report.policy = policy.is_some();
+    report.store_has_data = store_has_data;
+    if filter.user.is_some() {
+        report.timeline = input.timeline(&in_period);
+    }
+    report.filter = filter.clone();
     Ok(report)
 }
 
@@ -427,7 +460,48 @@ impl Input<'_> {
             local_servers: self.local_servers(servers),
             programs: Vec::new(),
             mcp_servers: Vec::new(),
+            filter: Filter::default(),
+            timeline: Vec::new(),
         }
+    }
+
+    /// The rows' use per day and app, in time order.
+    fn timeline(&self, rows: &[&RollupRow]) -> Vec<DayUse> {
+        #[derive(Default)]
+        struct Sums {
+            flows: u64,
+            bytes_up: u64,
+            bytes_down: u64,
+            first_us: Option<i64>,
+            last_us: i64,
+        }
+        let mut by_day: BTreeMap<(i64, &str), Sums> = BTreeMap::new();
+        for r in rows {
+            let s = by_day
+                .entry((r.hour.div_euclid(86_400), &r.app_id))
+                .or_default();
+            s.flows += r.flows;
+            s.bytes_up += r.bytes_up;
+            s.bytes_down += r.bytes_down;
+            s.first_us = Some(
+                s.first_us
+                    .map_or(r.first_seen_us, |f| f.min(r.first_seen_us)),
+            );
+            s.last_us = s.last_us.max(r.last_seen_us);
+        }
+        by_day
+            .into_iter()
+            .map(|((day, app), s)| DayUse {
+                day: time(day * 86_400_000_000)[..10].to_string(),
+                app_id: app.to_string(),
+                name: info(self.catalog, app).name.to_string(),
+                flows: s.flows,
+                bytes_up: s.bytes_up,
+                bytes_down: s.bytes_down,
+                first_seen: time(s.first_us.unwrap_or(s.last_us)),
+                last_seen: time(s.last_us),
+            })
+            .collect()
     }
 
     fn mcp_servers(&self, rows: &[StoredMcpUse]) -> Vec<McpServerUse> {

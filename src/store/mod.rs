@@ -17,7 +17,10 @@ mod sqlite;
 pub mod tables;
 
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseReader, ClickHouseStats, ClickHouseStore};
-pub use read::{FirstSeen, StoredCandidate, StoredMcpUse, StoredProgramUse, StoredServerUse};
+pub use read::{
+    Filter, FilterError, FirstSeen, MAX_FILTER_LEN, MAX_FILTER_VALUES, StoredCandidate,
+    StoredMcpUse, StoredProgramUse, StoredServerUse,
+};
 pub use retention::{Cutoffs, Pruned, Retention};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;
@@ -210,79 +213,94 @@ impl Store {
         }
     }
 
-    /// Rollups of the hours in `[from, to)` (seconds), sorted by key.
-    pub fn rollups(&self, from: i64, to: i64) -> Result<Vec<RollupRow>, StoreError> {
+    /// Rollups of the hours in `[from, to)` (seconds) that `filter` lets through, sorted by
+    /// key.
+    pub fn rollups(
+        &self,
+        from: i64,
+        to: i64,
+        filter: &Filter,
+    ) -> Result<Vec<RollupRow>, StoreError> {
         let mut rows = match self.reads() {
-            Reads::Sqlite(s) => s.rollups(from, to),
-            Reads::ClickHouse(c) => c.rollups(from, to),
+            Reads::Sqlite(s) => s.rollups(from, to, filter),
+            Reads::ClickHouse(c) => c.rollups(from, to, filter),
         }?;
         rows.sort_unstable();
         Ok(rows)
     }
 
-    /// Each app's earliest activity in the whole store, sorted by app.
-    pub fn first_seen(&self) -> Result<Vec<FirstSeen>, StoreError> {
+    /// Each app's earliest activity in the whole store, in the rows `filter` lets through,
+    /// sorted by app.
+    pub fn first_seen(&self, filter: &Filter) -> Result<Vec<FirstSeen>, StoreError> {
         let mut rows = match self.reads() {
-            Reads::Sqlite(s) => s.first_seen(),
-            Reads::ClickHouse(c) => c.first_seen(),
+            Reads::Sqlite(s) => s.first_seen(filter),
+            Reads::ClickHouse(c) => c.first_seen(filter),
         }?;
         rows.sort_unstable();
         Ok(rows)
     }
 
     /// Uncatalogued names that look like AI, per user, from evidence in `[from, to)`
-    /// (microseconds), sorted.
-    pub fn candidates(&self, from_us: i64, to_us: i64) -> Result<Vec<StoredCandidate>, StoreError> {
+    /// (microseconds) that `filter` lets through (none when it names apps), sorted.
+    pub fn candidates(
+        &self,
+        from_us: i64,
+        to_us: i64,
+        filter: &Filter,
+    ) -> Result<Vec<StoredCandidate>, StoreError> {
         let mut rows = match self.reads() {
-            Reads::Sqlite(s) => s.candidates(from_us, to_us),
-            Reads::ClickHouse(c) => c.candidates(from_us, to_us),
+            Reads::Sqlite(s) => s.candidates(from_us, to_us, filter),
+            Reads::ClickHouse(c) => c.candidates(from_us, to_us, filter),
         }?;
         rows.sort_unstable();
         Ok(rows)
     }
 
-    /// Flows to the servers of `apps` (local model servers) in `[from_us, to_us)`, per app,
-    /// server and user, sorted.
+    /// Flows to the servers of `apps` (local model servers) in `[from_us, to_us)` that
+    /// `filter` lets through, per app, server and user, sorted.
     pub fn server_use(
         &self,
         from_us: i64,
         to_us: i64,
         apps: &[&str],
+        filter: &Filter,
     ) -> Result<Vec<StoredServerUse>, StoreError> {
         let mut rows = match self.reads() {
-            Reads::Sqlite(s) => s.server_use(from_us, to_us, apps),
-            Reads::ClickHouse(c) => c.server_use(from_us, to_us, apps),
+            Reads::Sqlite(s) => s.server_use(from_us, to_us, apps, filter),
+            Reads::ClickHouse(c) => c.server_use(from_us, to_us, apps, filter),
         }?;
         rows.sort_unstable();
         Ok(rows)
     }
 
-    /// AI use by programs and agents in `[from_us, to_us)`: per host, user, software and app,
-    /// sorted.
+    /// AI use by programs and agents in `[from_us, to_us)` that `filter` lets through: per
+    /// host, user, software and app, sorted.
     pub fn program_use(
         &self,
         from_us: i64,
         to_us: i64,
+        filter: &Filter,
     ) -> Result<Vec<StoredProgramUse>, StoreError> {
         let mut rows = match self.reads() {
-            Reads::Sqlite(s) => s.program_use(from_us, to_us),
-            Reads::ClickHouse(c) => c.program_use(from_us, to_us),
+            Reads::Sqlite(s) => s.program_use(from_us, to_us, filter),
+            Reads::ClickHouse(c) => c.program_use(from_us, to_us, filter),
         }?;
         rows.sort_unstable();
         Ok(rows)
     }
 
-    /// Flows to the MCP servers `apps` in `[from_us, to_us)`, per server, user and method,
-    /// sorted.
+    /// Flows to the MCP servers `apps` in `[from_us, to_us)` that `filter` lets through, per
+    /// server, user and method, sorted.
     pub fn mcp_use(
         &self,
         from_us: i64,
         to_us: i64,
         apps: &[&str],
+        filter: &Filter,
     ) -> Result<Vec<StoredMcpUse>, StoreError> {
         let mut rows = match self.reads() {
-            Reads::Sqlite(s) => s.mcp_use(from_us, to_us, apps),
-            Reads::ClickHouse(c) => c.mcp_use(from_us, to_us, apps),
+            Reads::Sqlite(s) => s.mcp_use(from_us, to_us, apps, filter),
+            Reads::ClickHouse(c) => c.mcp_use(from_us, to_us, apps, filter),
         }?;
         rows.sort_unstable();
         Ok(rows)

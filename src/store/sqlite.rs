@@ -4,7 +4,7 @@
 //! table, an older one is migrated (versions 1 to 4 by the frozen steps below, later ones by
 //! adding the columns declared since), a newer one is refused.
 
-use super::read::app_list;
+use super::read::{Filter, app_list};
 use super::retention::{Cutoffs, Pruned};
 use super::schema::{Role, SCHEMA_VERSION, Table, names};
 use super::{
@@ -14,7 +14,7 @@ use super::{
 };
 use crate::capture::Timestamp;
 use crate::output::Rfc3339;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 
 /// What turns a version-1 store into a version-2 one: `app_pattern` on evidence.
@@ -540,14 +540,21 @@ impl SqliteStore {
     }
 
     /// Rollups of the hours in `[from, to)` (seconds).
-    pub fn rollups(&self, from: i64, to: i64) -> Result<Vec<RollupRow>, StoreError> {
+    pub fn rollups(
+        &self,
+        from: i64,
+        to: i64,
+        filter: &Filter,
+    ) -> Result<Vec<RollupRow>, StoreError> {
         let rows = || -> rusqlite::Result<Vec<RollupRow>> {
+            let (only, values) = filter.sqlite(3);
             let sql = format!(
-                "{} WHERE hour >= ?1 AND hour < ?2",
+                "{} WHERE hour >= ?1 AND hour < ?2{only}",
                 RollupRow::TABLE.sqlite_select()
             );
             let mut query = self.conn.prepare_cached(&sql)?;
-            let rows = query.query_map([from, to], RollupRow::from_sqlite)?;
+            let rows =
+                query.query_map(&*bounds_and(&from, &to, &values), RollupRow::from_sqlite)?;
             rows.collect()
         };
         rows().map_err(|e| self.wrap(e))
@@ -566,12 +573,14 @@ impl SqliteStore {
     }
 
     /// Each app's earliest activity.
-    pub fn first_seen(&self) -> Result<Vec<FirstSeen>, StoreError> {
+    pub fn first_seen(&self, filter: &Filter) -> Result<Vec<FirstSeen>, StoreError> {
         let rows = || -> rusqlite::Result<Vec<FirstSeen>> {
-            let mut query = self.conn.prepare_cached(
-                "SELECT app_id, min(first_seen_us) FROM rollups_hourly GROUP BY app_id",
-            )?;
-            let rows = query.query_map([], |r| {
+            let (only, values) = filter.sqlite(1);
+            let mut query = self.conn.prepare_cached(&format!(
+                "SELECT app_id, min(first_seen_us) FROM rollups_hourly WHERE 1{only}
+                 GROUP BY app_id"
+            ))?;
+            let rows = query.query_map(rusqlite::params_from_iter(values), |r| {
                 Ok(FirstSeen {
                     app_id: r.get(0)?,
                     first_seen_us: r.get(1)?,
@@ -583,19 +592,25 @@ impl SqliteStore {
     }
 
     /// Uncatalogued names that look like AI, per user, in `[from_us, to_us)`.
-    pub fn candidates(&self, from_us: i64, to_us: i64) -> Result<Vec<StoredCandidate>, StoreError> {
+    pub fn candidates(
+        &self,
+        from_us: i64,
+        to_us: i64,
+        filter: &Filter,
+    ) -> Result<Vec<StoredCandidate>, StoreError> {
         let rows = || -> rusqlite::Result<Vec<StoredCandidate>> {
-            let mut query = self.conn.prepare_cached(
+            let (only, values) = filter.sqlite(3);
+            let mut query = self.conn.prepare_cached(&format!(
                 "SELECT name, user, sum(f), sum(l) FROM (
                     SELECT server_name AS name, user, 1 AS f, 0 AS l FROM flows
                         WHERE candidate = 1 AND server_name IS NOT NULL
-                        AND ts_us >= ?1 AND ts_us < ?2
+                        AND ts_us >= ?1 AND ts_us < ?2{only}
                     UNION ALL
                     SELECT query, user, 0, 1 FROM dns
-                        WHERE candidate = 1 AND ts_us >= ?1 AND ts_us < ?2)
-                 GROUP BY name, user",
-            )?;
-            let rows = query.query_map([from_us, to_us], |r| {
+                        WHERE candidate = 1 AND ts_us >= ?1 AND ts_us < ?2{only})
+                 GROUP BY name, user"
+            ))?;
+            let rows = query.query_map(&*bounds_and(&from_us, &to_us, &values), |r| {
                 Ok(StoredCandidate {
                     name: r.get(0)?,
                     user: r.get(1)?,
@@ -614,15 +629,17 @@ impl SqliteStore {
         from_us: i64,
         to_us: i64,
         apps: &[&str],
+        filter: &Filter,
     ) -> Result<Vec<StoredServerUse>, StoreError> {
         let rows = || -> rusqlite::Result<Vec<StoredServerUse>> {
+            let (only, values) = filter.sqlite(3);
             let mut query = self.conn.prepare(&format!(
                 "SELECT app_id, server_ip, server_port, user, count(*), sum(bytes_up) FROM flows
-                 WHERE ts_us >= ?1 AND ts_us < ?2 AND app_id IN {}
+                 WHERE ts_us >= ?1 AND ts_us < ?2 AND app_id IN {}{only}
                  GROUP BY app_id, server_ip, server_port, user",
                 app_list(apps)
             ))?;
-            let rows = query.query_map([from_us, to_us], |r| {
+            let rows = query.query_map(&*bounds_and(&from_us, &to_us, &values), |r| {
                 Ok(StoredServerUse {
                     app_id: r.get(0)?,
                     server_ip: r.get(1)?,
@@ -642,10 +659,17 @@ impl SqliteStore {
         &self,
         from_us: i64,
         to_us: i64,
+        filter: &Filter,
     ) -> Result<Vec<StoredProgramUse>, StoreError> {
         let rows = || -> rusqlite::Result<Vec<StoredProgramUse>> {
-            let mut query = self.conn.prepare_cached(PROGRAM_USE)?;
-            let rows = query.query_map([from_us, to_us], |r| {
+            let (only, values) = filter.sqlite(3);
+            let mut query = self.conn.prepare_cached(&format!(
+                "SELECT coalesce(device, client_ip), user, coalesce(client_software, ''),
+                    coalesce(app_id, ''), count(*), sum(bytes_up)
+                 FROM flows WHERE ts_us >= ?1 AND ts_us < ?2 AND user_kind = 'agent'{only}
+                 GROUP BY 1, 2, 3, 4"
+            ))?;
+            let rows = query.query_map(&*bounds_and(&from_us, &to_us, &values), |r| {
                 Ok(StoredProgramUse {
                     host: r.get(0)?,
                     user: r.get(1)?,
@@ -666,16 +690,18 @@ impl SqliteStore {
         from_us: i64,
         to_us: i64,
         apps: &[&str],
+        filter: &Filter,
     ) -> Result<Vec<StoredMcpUse>, StoreError> {
         let rows = || -> rusqlite::Result<Vec<StoredMcpUse>> {
+            let (only, values) = filter.sqlite(3);
             let mut query = self.conn.prepare(&format!(
                 "SELECT app_id, coalesce(server_name, server_ip), server_port, user,
                     coalesce(mcp_method, ''), count(*) FROM flows
-                 WHERE ts_us >= ?1 AND ts_us < ?2 AND app_id IN {}
+                 WHERE ts_us >= ?1 AND ts_us < ?2 AND app_id IN {}{only}
                  GROUP BY 1, 2, 3, 4, 5",
                 app_list(apps)
             ))?;
-            let rows = query.query_map([from_us, to_us], |r| {
+            let rows = query.query_map(&*bounds_and(&from_us, &to_us, &values), |r| {
                 Ok(StoredMcpUse {
                     app_id: r.get(0)?,
                     server: r.get(1)?,
@@ -696,11 +722,13 @@ impl SqliteStore {
     }
 }
 
-/// Flows of agents (programs calling model APIs), per host, user, software and app.
-const PROGRAM_USE: &str = "SELECT coalesce(device, client_ip), user, coalesce(client_software, ''),
-        coalesce(app_id, ''), count(*), sum(bytes_up)
-    FROM flows WHERE ts_us >= ?1 AND ts_us < ?2 AND user_kind = 'agent'
-    GROUP BY 1, 2, 3, 4";
+/// The parameters of a read: `?1` and `?2` the bounds of its time range, then a filter's
+/// values from `?3` (see [`Filter::sqlite`]).
+fn bounds_and<'a>(from: &'a i64, to: &'a i64, values: &'a [&'a str]) -> Vec<&'a dyn ToSql> {
+    let mut all: Vec<&dyn ToSql> = vec![from, to];
+    all.extend(values.iter().map(|v| v as &dyn ToSql));
+    all
+}
 
 /// Inserts `rows` with the statement `sql`, each bound by `bind`.
 /// The tables pruning goes through: name, time column, the key a batch is chosen by, and
@@ -859,7 +887,7 @@ mod tests {
                 ..Batch::default()
             })
             .unwrap();
-        let read = store.rollups(0, 7200).unwrap();
+        let read = store.rollups(0, 7200, &Filter::default()).unwrap();
         assert_eq!(read.len(), 1);
         assert_eq!(read[0].sensor, "s1");
         let row: (i64, i64, i64, i64, i64) = store

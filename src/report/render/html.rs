@@ -2,7 +2,7 @@
 //! byte counts for people, and the charts as inline SVG. No scripts, fonts or styles are fetched.
 
 use super::super::Report;
-use super::{RenderError, charts, empty_note, human_bytes};
+use super::{RenderError, charts, empty_note, filter_line, human_bytes};
 use minijinja::{Environment, Value, context};
 
 const TEMPLATE: &str = include_str!("report.html");
@@ -38,6 +38,14 @@ pub fn page(r: &Report) -> Result<String, RenderError> {
     let programs: Vec<Value> = (r.programs.iter())
         .map(|p| context! { ..Value::from_serialize(p), ..context! { up => human_bytes(p.bytes_up) } })
         .collect();
+    let timeline: Vec<Value> = (r.timeline.iter())
+        .map(|d| {
+            context! {
+                ..Value::from_serialize(d),
+                ..context! { up => human_bytes(d.bytes_up), down => human_bytes(d.bytes_down) }
+            }
+        })
+        .collect();
     let top: Vec<(String, u64)> = (r.apps.iter())
         .take(10)
         .map(|a| (a.name.clone(), a.bytes_up))
@@ -67,12 +75,14 @@ pub fn page(r: &Report) -> Result<String, RenderError> {
                 r => Value::from_serialize(r),
                 h => Value::from_serialize(&r.headline),
                 note => empty_note(r),
+                only => filter_line(r),
                 unsanctioned_bytes => human_bytes(r.headline.bytes_up_unsanctioned),
                 unreviewed_bytes => human_bytes(r.headline.bytes_up_unreviewed),
                 apps,
                 top_users,
                 api_use,
                 programs,
+                timeline,
                 top_apps_chart,
                 category_chart,
                 trend_chart,

@@ -77,9 +77,82 @@ fn table<T>(
     }
 }
 
-/// Every table of the report, in reading order. Columns are named as the JSON report's fields
-/// (the headline's metrics as its keys).
+/// The filters applied, one row per value (`sensor`, `group`, `user`, `app`).
+fn filter_rows(r: &Report) -> Vec<(&'static str, &str)> {
+    let f = &r.filter;
+    let mut rows: Vec<(&'static str, &str)> = Vec::new();
+    rows.extend(f.sensors.iter().map(|s| ("sensor", s.as_str())));
+    rows.extend(f.group.iter().map(|g| ("group", g.as_str())));
+    rows.extend(f.user.iter().map(|u| ("user", u.as_str())));
+    rows.extend(f.apps.iter().map(|a| ("app", a.as_str())));
+    rows
+}
+
+/// The filters as a sentence, `sensor a or b; user alice`, if any.
+pub fn filter_line(r: &Report) -> Option<String> {
+    let mut parts: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (name, value) in filter_rows(r) {
+        match parts.last_mut() {
+            Some((last, values)) if *last == name => values.push(value),
+            _ => parts.push((name, vec![value])),
+        }
+    }
+    let parts: Vec<String> = (parts.iter())
+        .map(|(name, values)| format!("{name} {}", values.join(" or ")))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// Every table of the report, in reading order: the filters (when any), the headline, ... and,
+/// with a user filter, the user's timeline. Columns are named as the JSON report's fields (the
+/// headline's metrics as its keys).
 pub fn tables(r: &Report) -> Vec<Table> {
+    let mut all = Vec::new();
+    let filters = filter_rows(r);
+    if !filters.is_empty() {
+        all.push(table(
+            "filters",
+            "Filters",
+            &["filter", "value"],
+            &filters,
+            |(k, v)| vec![k.to_string(), v.to_string()],
+        ));
+    }
+    all.extend(use_tables(r));
+    if r.filter.user.is_some() {
+        all.push(table(
+            "timeline",
+            "Timeline of the user",
+            &[
+                "day",
+                "app_id",
+                "name",
+                "flows",
+                "bytes_up",
+                "bytes_down",
+                "first_seen",
+                "last_seen",
+            ],
+            &r.timeline,
+            |d| {
+                vec![
+                    d.day.clone(),
+                    d.app_id.clone(),
+                    d.name.clone(),
+                    d.flows.to_string(),
+                    d.bytes_up.to_string(),
+                    d.bytes_down.to_string(),
+                    d.first_seen.clone(),
+                    d.last_seen.clone(),
+                ]
+            },
+        ));
+    }
+    all
+}
+
+/// The tables every report has.
+fn use_tables(r: &Report) -> Vec<Table> {
     let h = &r.headline;
     let headline = [
         ("apps", h.apps),
@@ -358,8 +431,9 @@ pub fn empty_note(r: &Report) -> Option<String> {
     if !r.store_has_data {
         Some("The store holds no AI use yet: nothing has been replayed or captured into it.".into())
     } else if r.apps.is_empty() && r.candidates.is_empty() {
+        let only = filter_line(r).map_or(String::new(), |f| format!(" ({f})"));
         Some(format!(
-            "No AI use was seen from {} to {}.",
+            "No AI use{only} was seen from {} to {}.",
             r.period.from, r.period.to
         ))
     } else {
@@ -372,8 +446,11 @@ fn markdown(r: &Report) -> String {
         "# Shadow AI report, {} to {}\n\n",
         r.period.from, r.period.to
     );
+    if let Some(only) = filter_line(r) {
+        out += &format!("Only {}.\n\n", markdown_cell(&only));
+    }
     if let Some(note) = empty_note(r) {
-        out += &format!("{note}\n\n");
+        out += &format!("{}\n\n", markdown_cell(&note));
     }
     if !r.policy {
         out += "No policy was given: every app is unreviewed.\n\n";

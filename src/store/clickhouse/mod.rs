@@ -13,6 +13,7 @@ mod spool;
 
 pub use spool::SpoolStats;
 
+use super::read::Filter;
 use super::retention::{Cutoffs, Pruned, Retention};
 use super::tables::us;
 use super::{
@@ -318,9 +319,16 @@ impl ClickHouseReader {
     }
 
     /// Rollups of the hours in `[from, to)` (seconds), summed over the parts not merged yet.
-    pub fn rollups(&self, from: i64, to: i64) -> Result<Vec<RollupRow>, StoreError> {
-        let read = schema::rollup_read();
-        self.fetch(self.client.query(&read).bind(from).bind(to))
+    pub fn rollups(
+        &self,
+        from: i64,
+        to: i64,
+        filter: &Filter,
+    ) -> Result<Vec<RollupRow>, StoreError> {
+        let (only, values) = filter.clickhouse();
+        let read = schema::rollup_read(&only);
+        let query = self.client.query(&read).bind(from).bind(to);
+        self.fetch(bind_all(query, &values))
     }
 
     /// Each sensor's states in the parts not merged yet (one per sensor once merged).
@@ -333,34 +341,37 @@ impl ClickHouseReader {
     }
 
     /// Each app's earliest activity.
-    pub fn first_seen(&self) -> Result<Vec<FirstSeen>, StoreError> {
-        self.fetch(
-            self.client.query(
-                "SELECT app_id, minMerge(first_seen_us) FROM rollups_hourly GROUP BY app_id",
-            ),
-        )
+    pub fn first_seen(&self, filter: &Filter) -> Result<Vec<FirstSeen>, StoreError> {
+        let (only, values) = filter.clickhouse();
+        let query = format!(
+            "SELECT app_id, minMerge(first_seen_us) FROM rollups_hourly WHERE 1{only}
+             GROUP BY app_id"
+        );
+        self.fetch(bind_all(self.client.query(&query), &values))
     }
 
     /// Uncatalogued names that look like AI, per user, in `[from_us, to_us)`.
-    pub fn candidates(&self, from_us: i64, to_us: i64) -> Result<Vec<StoredCandidate>, StoreError> {
-        self.fetch(
-            self.client
-                .query(
-                    "SELECT name, user, sum(f), sum(l) FROM (
-                        SELECT assumeNotNull(server_name) AS name, user, toUInt64(1) AS f,
-                            toUInt64(0) AS l FROM flows
-                            WHERE candidate = 1 AND server_name IS NOT NULL
-                            AND ts_us >= ? AND ts_us < ?
-                        UNION ALL
-                        SELECT query AS name, user, toUInt64(0) AS f, toUInt64(1) AS l FROM dns
-                            WHERE candidate = 1 AND ts_us >= ? AND ts_us < ?)
-                     GROUP BY name, user",
-                )
-                .bind(from_us)
-                .bind(to_us)
-                .bind(from_us)
-                .bind(to_us),
-        )
+    pub fn candidates(
+        &self,
+        from_us: i64,
+        to_us: i64,
+        filter: &Filter,
+    ) -> Result<Vec<StoredCandidate>, StoreError> {
+        let (only, values) = filter.clickhouse();
+        let query = format!(
+            "SELECT name, user, sum(f), sum(l) FROM (
+                SELECT assumeNotNull(server_name) AS name, user, toUInt64(1) AS f,
+                    toUInt64(0) AS l FROM flows
+                    WHERE candidate = 1 AND server_name IS NOT NULL
+                    AND ts_us >= ? AND ts_us < ?{only}
+                UNION ALL
+                SELECT query AS name, user, toUInt64(0) AS f, toUInt64(1) AS l FROM dns
+                    WHERE candidate = 1 AND ts_us >= ? AND ts_us < ?{only})
+             GROUP BY name, user"
+        );
+        let query = self.client.query(&query).bind(from_us).bind(to_us);
+        let query = bind_all(query, &values).bind(from_us).bind(to_us);
+        self.fetch(bind_all(query, &values))
     }
 
     /// Flows to the servers of `apps` in `[from_us, to_us)`, per app, server and user.
@@ -369,14 +380,17 @@ impl ClickHouseReader {
         from_us: i64,
         to_us: i64,
         apps: &[&str],
+        filter: &Filter,
     ) -> Result<Vec<StoredServerUse>, StoreError> {
+        let (only, values) = filter.clickhouse();
         let query = format!(
             "SELECT assumeNotNull(app_id), server_ip, server_port, user, count(), sum(bytes_up)
-             FROM flows WHERE ts_us >= ? AND ts_us < ? AND app_id IN {}
+             FROM flows WHERE ts_us >= ? AND ts_us < ? AND app_id IN {}{only}
              GROUP BY app_id, server_ip, server_port, user",
             super::read::app_list(apps)
         );
-        self.fetch(self.client.query(&query).bind(from_us).bind(to_us))
+        let query = self.client.query(&query).bind(from_us).bind(to_us);
+        self.fetch(bind_all(query, &values))
     }
 }
 
@@ -386,13 +400,18 @@ impl ClickHouseReader {
         &self,
         from_us: i64,
         to_us: i64,
+        filter: &Filter,
     ) -> Result<Vec<StoredProgramUse>, StoreError> {
-        let query = "SELECT ifNull(device, client_ip) AS host, user,
+        let (only, values) = filter.clickhouse();
+        let query = format!(
+            "SELECT ifNull(device, client_ip) AS host, user,
                 ifNull(client_software, '') AS software, ifNull(app_id, '') AS app, count(),
                 sum(bytes_up)
-             FROM flows WHERE ts_us >= ? AND ts_us < ? AND user_kind = 'agent'
-             GROUP BY host, user, software, app";
-        self.fetch(self.client.query(query).bind(from_us).bind(to_us))
+             FROM flows WHERE ts_us >= ? AND ts_us < ? AND user_kind = 'agent'{only}
+             GROUP BY host, user, software, app"
+        );
+        let query = self.client.query(&query).bind(from_us).bind(to_us);
+        self.fetch(bind_all(query, &values))
     }
 
     /// Flows to the MCP servers `apps` in `[from_us, to_us)`, per server, user and method.
@@ -401,16 +420,25 @@ impl ClickHouseReader {
         from_us: i64,
         to_us: i64,
         apps: &[&str],
+        filter: &Filter,
     ) -> Result<Vec<StoredMcpUse>, StoreError> {
+        let (only, values) = filter.clickhouse();
         let query = format!(
             "SELECT assumeNotNull(app_id) AS app, ifNull(server_name, server_ip) AS server,
                 server_port, user, ifNull(mcp_method, '') AS method, count()
-             FROM flows WHERE ts_us >= ? AND ts_us < ? AND app_id IN {}
+             FROM flows WHERE ts_us >= ? AND ts_us < ? AND app_id IN {}{only}
              GROUP BY app, server, server_port, user, method",
             super::read::app_list(apps)
         );
-        self.fetch(self.client.query(&query).bind(from_us).bind(to_us))
+        let query = self.client.query(&query).bind(from_us).bind(to_us);
+        self.fetch(bind_all(query, &values))
     }
+}
+
+/// Binds `values` to the query's next placeholders, in order: the client writes each as a
+/// string literal, escaped.
+fn bind_all(query: clickhouse::query::Query, values: &[&str]) -> clickhouse::query::Query {
+    values.iter().fold(query, |q, v| q.bind(*v))
 }
 
 impl ClickHouseStore {

@@ -167,11 +167,11 @@ pub fn rollup_select(source: &str, filter: &str) -> String {
     )
 }
 
-/// A report's read of the rollups in `[from, to)` hours (two parameters), summed over the
-/// parts not merged yet, as [`RollupRow`]s.
-pub fn rollup_read() -> String {
+/// A report's read of the rollups in `[from, to)` hours (two parameters) and the conditions
+/// `only` (a filter's), summed over the parts not merged yet, as [`RollupRow`]s.
+pub fn rollup_read(only: &str) -> String {
     format!(
-        "SELECT {}, toUInt64(0) AS batch_id FROM rollups_hourly WHERE hour >= ? AND hour < ? GROUP BY {}",
+        "SELECT {}, toUInt64(0) AS batch_id FROM rollups_hourly WHERE hour >= ? AND hour < ?{only} GROUP BY {}",
         rollup_aggregates("sum", "minMerge", "maxMerge"),
         names(rollup_key())
     )
