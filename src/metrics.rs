@@ -66,6 +66,7 @@ counters! {
     flows_timed_out: "flows ended by the idle timeout",
     flows_evicted: "flows evicted because the flow table was full",
     flows_at_end: "flows still open when the input ended",
+    flows_interim: "interim records of flows open longer than --active-timeout",
     tcp_reassembly_gave_up: "TCP streams given up because a message did not fit in --reassembly-limit",
     tcp_reassembly_holes: "TCP streams given up because they had too many holes",
     reassembly_evicted: "TCP and QUIC CRYPTO streams freed, oldest first, to stay within --reassembly-memory",

@@ -252,17 +252,17 @@ fn a_flow_open_for_hours_keeps_the_name_it_started_with() {
             );
         }
     }
-    let long = |run: &common::Run| -> Value {
-        let flows: Vec<Value> = run
-            .flows()
+    // The flow's records: one with the active timeout off, else one every five minutes.
+    let long = |run: &common::Run| -> Vec<Value> {
+        run.flows()
             .into_iter()
             .filter(|f| f["server"]["ip"] == "104.18.32.47" && f["server"]["port"] == 443)
-            .collect();
-        assert_eq!(flows.len(), 1, "one flow, one record: {flows:#?}");
-        flows[0].clone()
+            .collect()
     };
-    let run = replay(&[&path], &[]);
-    let flow = long(&run);
+    let run = replay(&[&path], &["--active-timeout", "0"]);
+    let records = long(&run);
+    assert_eq!(records.len(), 1, "one flow, one record: {records:#?}");
+    let flow = &records[0];
     assert_eq!(flow["server_name"], "chat.deepseek.com");
     assert_eq!(flow["name_source"], "dns_answer");
     assert_eq!(flow["app"]["id"], "deepseek-chat");
@@ -272,8 +272,25 @@ fn a_flow_open_for_hours_keeps_the_name_it_started_with() {
     );
     assert_eq!(flow["end_reason"], "end_of_input");
     assert_eq!(flow["packets_up"], 49);
+    // Split by the default active timeout (300 s, so a record every two packets): every record
+    // keeps the start's name.
+    let split = long(&replay(&[&path], &[]));
+    assert!(split.len() >= 20, "{} records", split.len());
+    for record in &split {
+        assert_eq!(record["server_name"], "chat.deepseek.com", "{record}");
+        assert_eq!(record["name_source"], "dns_answer");
+        assert!(record.get("name_alternatives").is_none(), "{record}");
+    }
+    let packets: u64 = split
+        .iter()
+        .map(|r| r["packets_up"].as_u64().unwrap())
+        .sum();
+    assert_eq!(packets, 49);
     // A history of 16 pairs cannot hold the start's answer through the 480 other pairs resolved
-    // while the flow was open: the flow is not named by a later answer, and the eviction shows.
+    // while the flow was open: a single record at the end is not named by a later answer, and
+    // the eviction shows. Split every minute, the first record (at 5 minutes) comes before any
+    // other lookup and is named; every later one keeps that name, though the history has long
+    // lost the answer.
     let file = path.display().to_string();
     let args = [
         "replay",
@@ -282,15 +299,28 @@ fn a_flow_open_for_hours_keeps_the_name_it_started_with() {
         "-",
         "--dns-cache-size",
         "16",
+        "--active-timeout",
+        "0",
         &file,
     ];
     let small = common::lantern(&args);
     assert_eq!(small.status, 0, "{}", small.stderr);
-    let flow = long(&small);
-    assert_eq!(flow["name_source"], "none", "{flow}");
+    let records = long(&small);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["name_source"], "none", "{}", records[0]);
     assert!(
         small.stderr.contains("dns_cache_evictions"),
         "{}",
         small.stderr
     );
+    let mut every_minute = args;
+    every_minute[7] = "60";
+    let small = common::lantern(&every_minute);
+    assert_eq!(small.status, 0, "{}", small.stderr);
+    let records = long(&small);
+    assert_eq!(records.len(), 25);
+    for record in &records {
+        assert_eq!(record["server_name"], "chat.deepseek.com", "{record}");
+        assert_eq!(record["name_source"], "dns_answer", "{record}");
+    }
 }

@@ -97,6 +97,10 @@ pub struct PipelineArgs {
     /// Seconds without a packet after which a UDP flow ends.
     #[arg(long, default_value_t = 120, value_name = "SECS")]
     udp_timeout: u64,
+    /// Seconds after which a flow still open gets an interim record with what it sent since
+    /// its last one, so that its bytes land in the hours they moved (0: only when it ends).
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    active_timeout: u64,
     /// Most flows held at once; past it the least recently seen flows are evicted.
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     max_flows: usize,

@@ -173,6 +173,7 @@ pub fn settings(args: &PipelineArgs) -> Result<Settings, Failure> {
             max_flows: per_worker,
             tcp_timeout_secs: args.tcp_timeout,
             udp_timeout_secs: args.udp_timeout,
+            active_timeout_secs: args.active_timeout,
             ..FlowConfig::default()
         },
         proto: ProtoConfig {

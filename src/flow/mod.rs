@@ -58,6 +58,9 @@ pub enum EndReason {
     Evicted,
     /// The input ended with the flow still open.
     EndOfInput,
+    /// Not an end: the flow has been open for the active timeout since its last record, and
+    /// this interim record carries what it sent since (IPFIX's "active timeout").
+    ActiveTimeout,
 }
 
 impl EndReason {
@@ -68,7 +71,13 @@ impl EndReason {
             EndReason::IdleTimeout => "idle_timeout",
             EndReason::Evicted => "evicted",
             EndReason::EndOfInput => "end_of_input",
+            EndReason::ActiveTimeout => "active_timeout",
         }
+    }
+
+    /// Whether the record ends the flow (else it is an interim record).
+    pub fn is_final(self) -> bool {
+        self != EndReason::ActiveTimeout
     }
 }
 
@@ -117,14 +126,19 @@ pub struct Flow<S> {
     pub transport: Transport,
     /// VLAN ids (outer, inner), 0 where absent.
     pub vlan: [u16; 2],
-    /// Time of the first packet.
+    /// Time of the first packet since the last interim record (of the flow's first packet
+    /// before any; `Timestamp::MAX` right after one, until the next packet).
     pub first: Timestamp,
     /// Time of the last packet.
     pub last: Timestamp,
-    /// Packets client to server, server to client.
+    /// Time of the flow's first packet.
+    pub started: Timestamp,
+    /// Packets client to server, server to client, since the last interim record.
     pub packets: [u64; 2],
-    /// Transport payload bytes (wire lengths) client to server, server to client.
+    /// Transport payload bytes (wire lengths) client to server, server to client, likewise.
     pub bytes: [u64; 2],
+    /// Interim records so far: the number of the flow's next record.
+    pub part: u32,
     /// TCP close tracking.
     pub tcp: TcpState,
     /// What the protocol stage keeps for this flow.
@@ -132,6 +146,21 @@ pub struct Flow<S> {
 }
 
 impl<S> Flow<S> {
+    /// Whether an interim record is due at `clock`: `active_secs` (non-zero) have passed since
+    /// the first packet after the flow's last record.
+    pub fn interim_due(&self, clock: Timestamp, active_secs: u64) -> bool {
+        active_secs > 0 && clock >= self.first.plus_secs(active_secs)
+    }
+
+    /// Starts a new interval after an interim record: its counters from zero, its first packet
+    /// the next one.
+    pub fn mark_reported(&mut self) {
+        self.packets = [0; 2];
+        self.bytes = [0; 2];
+        self.first = Timestamp(i64::MAX);
+        self.part += 1;
+    }
+
     /// The direction of a packet sent by `src` in this flow.
     pub fn direction_of(&self, src: Addr, src_port: u16) -> Direction {
         if self.client.addr == src && self.client.port == src_port {

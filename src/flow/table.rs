@@ -33,6 +33,8 @@ pub struct FlowConfig {
     pub udp_timeout_secs: u64,
     /// Seconds a TCP flow stays after its FIN exchange or RST, to count trailing packets.
     pub tcp_close_linger_secs: u64,
+    /// Seconds of the run's clock after which an open flow gets an interim record (0: never).
+    pub active_timeout_secs: u64,
 }
 
 impl Default for FlowConfig {
@@ -42,6 +44,7 @@ impl Default for FlowConfig {
             tcp_timeout_secs: 600,
             udp_timeout_secs: 120,
             tcp_close_linger_secs: 2,
+            active_timeout_secs: 300,
         }
     }
 }
@@ -158,6 +161,7 @@ impl<S: Default> FlowTable<S> {
         flow.bytes[d] += u64::from(packet.payload_len);
         flow.last = flow.last.max(ts);
         flow.first = flow.first.min(ts);
+        flow.started = flow.started.min(ts);
         let closing =
             flow.transport == Transport::Tcp && track_tcp(&mut flow.tcp, packet, direction);
         if closing && slot.list == List::TcpOpen {
@@ -267,6 +271,8 @@ impl<S: Default> FlowTable<S> {
             packets: [0; 2],
             bytes: [0; 2],
             tcp: TcpState::default(),
+            started: stamp.ts,
+            part: 0,
             state: S::default(),
         };
         let list = match packet.transport {

@@ -208,7 +208,7 @@ impl Namer {
         // carry their name and no ECH, and skip the lookup.
         let at_start = || {
             self.history
-                .at(flow.client.addr, flow.server.addr, flow.first)
+                .at(flow.client.addr, flow.server.addr, flow.started)
         };
         let (ech, start) = match (flow.tls().is_some_and(|t| t.ech), sni) {
             (false, _) => (EchKind::None, None),
@@ -241,13 +241,14 @@ impl Namer {
         catalog: &Catalog,
     ) -> EchKind {
         let (client, server) = (flow.client.addr, flow.server.addr);
-        if self.history.ech_public_name(client, sni, flow.first) || catalog.is_ech_public_name(sni)
+        if self.history.ech_public_name(client, sni, flow.started)
+            || catalog.is_ech_public_name(sni)
         {
             return EchKind::Real;
         }
         // Resolved to the address by the start, in force or not (the names in force are among
         // those resolved).
-        if self.history.resolved(client, server, sni, flow.first) {
+        if self.history.resolved(client, server, sni, flow.started) {
             return EchKind::Grease;
         }
         if start.name.is_some() && catalog.identify(sni).is_none() {
@@ -325,6 +326,8 @@ mod tests {
             id: 9,
             first: Timestamp::from_secs(at),
             last: Timestamp::from_secs(at + 1),
+            started: Timestamp::from_secs(at),
+            part: 0,
             client: endpoint(2, 50000),
             server: endpoint(server, 443),
             transport: Transport::Tcp,
@@ -411,7 +414,7 @@ mod tests {
         );
         assert_eq!(n.alternatives().count(), 0);
         // A flow after both lookups: the last one names it, the other is the doubt.
-        bare.first = Timestamp::from_secs(112);
+        bare.started = Timestamp::from_secs(112);
         let n = namer.name(&bare, &catalog);
         assert_eq!(n.server_name, Some("cdn.example.net"));
         assert_eq!(n.alternatives().collect::<Vec<_>>(), ["chatgpt.com"]);

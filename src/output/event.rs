@@ -152,9 +152,18 @@ struct FlowJson<'a> {
     packets_up: u64,
     packets_down: u64,
     end_reason: &'static str,
+    /// `interim` (the flow is still open: what it sent since its last record) or `final`.
+    record: &'static str,
+    /// The record's number within its flow, after the first (which counts the flow).
+    #[serde(skip_serializing_if = "is_zero")]
+    part: u32,
     /// The first message's fields, under its dissector's name (`tls`, `http`).
     #[serde(flatten)]
     message: Option<MessageEvent<'a>>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize)]
@@ -349,6 +358,8 @@ impl EventWriter {
             packets_up: r.packets[0],
             packets_down: r.packets[1],
             end_reason: r.end.name(),
+            record: if r.end.is_final() { "final" } else { "interim" },
+            part: r.part,
             message: r.message.as_ref().map(|m| m.event(view.ech)),
         };
         self.line(&event)

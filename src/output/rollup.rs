@@ -74,8 +74,9 @@ impl Rollups {
     pub fn flow(&mut self, view: &FlowView<'_>) {
         let Some(app) = view.app else { return };
         let r = view.record;
+        // Each record's bytes go to the hour it started; the flow counts once, in its first.
         let rollup = self.entry(r.first, view.identity, app, view.user_kind());
-        rollup.flows += 1;
+        rollup.flows += u64::from(r.part == 0);
         rollup.bytes_up += r.bytes[0];
         rollup.bytes_down += r.bytes[1];
         rollup.seen(r.first, r.last);

@@ -62,16 +62,18 @@ pub struct Summary {
 
 impl Summary {
     /// Counts a flow.
+    /// Counts a flow record: a flow counts once, in its first record; bytes in every record.
     pub fn flow(&mut self, view: &FlowView<'_>) {
-        self.flows += 1;
-        *self.names.entry(view.name_source).or_default() += 1;
         let r = view.record;
+        let first = u64::from(r.part == 0);
+        self.flows += first;
+        *self.names.entry(view.name_source).or_default() += first;
         if let Some(hit) = view.app {
-            self.ai_flows += 1;
+            self.ai_flows += first;
             match self.ai_by_app.get_mut(hit.app.id.as_str()) {
-                Some(count) => *count += 1,
+                Some(count) => *count += first,
                 None => {
-                    self.ai_by_app.insert(hit.app.id.to_string(), 1);
+                    self.ai_by_app.insert(hit.app.id.to_string(), first);
                 }
             }
             if hit.app.category == Category::LocalModelServer {
@@ -79,11 +81,12 @@ impl Summary {
             }
             let usage = self.usage_of(&view.identity.user, hit.app);
             usage.kind = view.user_kind().name();
-            usage.flows += 1;
+            usage.flows += first;
             usage.bytes_up += r.bytes[0];
             usage.bytes_down += r.bytes[1];
             usage.seen(r.first, r.last);
         } else if view.candidate
+            && first == 1
             && let Some(name) = view.server_name
         {
             self.candidate(name, &view.identity.user);
@@ -133,7 +136,7 @@ impl Summary {
             return;
         }
         let (usage, clients) = self.servers.entry(key).or_default();
-        usage.flows += 1;
+        usage.flows += u64::from(r.part == 0);
         usage.bytes_up += r.bytes[0];
         usage.bytes_down += r.bytes[1];
         usage.seen(r.first, r.last);

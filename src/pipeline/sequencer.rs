@@ -5,12 +5,13 @@ use crate::catalog::{Catalog, Identified};
 use crate::decode::Addr;
 use crate::identity::{Identity, Resolver};
 use crate::metrics::Counters;
-use crate::naming::{Namer, NamingConfig};
+use crate::naming::{EchKind, MAX_ALTERNATIVES, NameSource, Namer, Naming, NamingConfig};
 use crate::output::{DnsView, EventWriter, FlowView, Output, Summary};
 use crate::policy::{Policy, Status};
-use crate::proto::Record;
+use crate::proto::{FlowRecord, Record};
 use crate::software;
 use crate::store::{Batch, ClickHouseStats, HealthRow, PseudonymRow, Store, StoreError};
+use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,6 +65,8 @@ pub struct Sequencer {
     writes: WriteStats,
     /// Reused for sorting each epoch: every record's order key and position.
     order: Vec<((Timestamp, u64, u8), u32, u32)>,
+    /// Flows open past the active timeout: what their first record was given, by flow id.
+    settled: HashMap<u64, Settled>,
 }
 
 impl Sequencer {
@@ -85,6 +88,7 @@ impl Sequencer {
             totals: StoreTotals::default(),
             writes: WriteStats::default(),
             order: Vec::new(),
+            settled: HashMap::new(),
         }
     }
 
@@ -164,40 +168,7 @@ impl Sequencer {
                         candidate,
                     })
                 }
-                Record::Flow(flow) => {
-                    let naming = self.namer.name(flow, &self.catalog);
-                    let server_name = naming.server_name;
-                    let request = flow.http().map(|h| (h.method.as_str(), h.path.as_str()));
-                    let (mut app, mut candidate) =
-                        self.catalog
-                            .classify(server_name, request, flow.server.port);
-                    // Plaintext MCP to a server the catalog does not name is an MCP server's.
-                    if app.is_none() && flow.mcp().is_some() {
-                        app = self.catalog.identify_protocol("mcp");
-                        candidate = candidate && app.is_none();
-                    }
-                    let identity = identity(
-                        needed(&self.output, app, candidate),
-                        &mut self.resolver,
-                        flow.client.addr,
-                        flow.first,
-                    );
-                    let ja4 = flow.tls().and_then(|t| t.ja4.as_deref());
-                    let agent = flow.http().and_then(|h| h.user_agent.as_deref());
-                    self.output.flow(&FlowView {
-                        software: software::classify(ja4, agent),
-                        mcp: flow.mcp(),
-                        record: flow,
-                        server_name,
-                        name_source: naming.source,
-                        name_alternatives: naming.alternatives,
-                        ech: naming.ech,
-                        identity: &identity,
-                        app,
-                        status: self.status(app, &identity),
-                        candidate,
-                    })
-                }
+                Record::Flow(flow) => self.flow(flow),
                 Record::Dhcp(dhcp) => {
                     self.resolver.dhcp(dhcp);
                     self.output.dhcp(dhcp, self.resolver.pseudonymizer())
@@ -215,6 +186,42 @@ impl Sequencer {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// Names, classifies, attributes and outputs one flow record. The records of a flow open
+    /// past the active timeout all get what its first got: the DNS history and the bindings
+    /// may have moved on since the flow's start, and one flow is one name and one user.
+    fn flow(&mut self, flow: &FlowRecord) -> io::Result<()> {
+        let interim = !flow.end.is_final();
+        if flow.part > 0 {
+            let removed = (!interim).then(|| self.settled.remove(&flow.id)).flatten();
+            if let Some(s) = removed.as_ref().or_else(|| self.settled.get(&flow.id)) {
+                let naming = s.naming();
+                let (app, candidate) = classify(&self.catalog, &naming, flow);
+                let stage = Emit {
+                    policy: &self.policy,
+                    output: &mut self.output,
+                };
+                return stage.flow(flow, &naming, &s.identity, app, candidate);
+            }
+        }
+        let naming = self.namer.name(flow, &self.catalog);
+        let (app, candidate) = classify(&self.catalog, &naming, flow);
+        let identity = identity(
+            needed(&self.output, app, candidate),
+            &mut self.resolver,
+            flow.client.addr,
+            flow.started,
+        );
+        if interim && self.settled.len() < MAX_SETTLED {
+            self.settled
+                .insert(flow.id, Settled::of(&naming, identity.clone()));
+        }
+        let stage = Emit {
+            policy: &self.policy,
+            output: &mut self.output,
+        };
+        stage.flow(flow, &naming, &identity, app, candidate)
     }
 
     /// A reader that went away (`lantern replay ... --events - | head`) stops the events, not
@@ -312,6 +319,99 @@ fn needed(output: &Output, app: Option<Identified<'_>>, candidate: bool) -> bool
 
 /// Who `client` is at `at`, when `needed` (see [`needed`]); skipping the others takes a tenth
 /// off a replay without events.
+/// The app a flow's name (or, for a local model server, its request) identifies, and whether
+/// it is a candidate.
+fn classify<'c>(
+    catalog: &'c Catalog,
+    naming: &Naming<'_>,
+    flow: &FlowRecord,
+) -> (Option<Identified<'c>>, bool) {
+    let request = flow.http().map(|h| (h.method.as_str(), h.path.as_str()));
+    let (mut app, mut candidate) = catalog.classify(naming.server_name, request, flow.server.port);
+    // Plaintext MCP to a server the catalog does not name is an MCP server's.
+    if app.is_none() && flow.mcp().is_some() {
+        app = catalog.identify_protocol("mcp");
+        candidate = candidate && app.is_none();
+    }
+    (app, candidate)
+}
+
+/// The stages after classification, borrowed apart from the namer whose answer they get.
+struct Emit<'s> {
+    policy: &'s Policy,
+    output: &'s mut Output,
+}
+
+impl Emit<'_> {
+    fn flow(
+        self,
+        flow: &FlowRecord,
+        naming: &Naming<'_>,
+        identity: &Identity,
+        app: Option<Identified<'_>>,
+        candidate: bool,
+    ) -> io::Result<()> {
+        let ja4 = flow.tls().and_then(|t| t.ja4.as_deref());
+        let agent = flow.http().and_then(|h| h.user_agent.as_deref());
+        let status = app.map_or(Status::Unreviewed, |hit| {
+            self.policy
+                .status(&hit.app.id, hit.app.category, identity.group.as_deref())
+        });
+        self.output.flow(&FlowView {
+            software: software::classify(ja4, agent),
+            mcp: flow.mcp(),
+            record: flow,
+            server_name: naming.server_name,
+            name_source: naming.source,
+            name_alternatives: naming.alternatives,
+            ech: naming.ech,
+            identity,
+            app,
+            status,
+            candidate,
+        })
+    }
+}
+
+/// What the first record of a flow open past the active timeout was given.
+#[derive(Clone, Debug)]
+struct Settled {
+    server_name: Option<Box<str>>,
+    source: NameSource,
+    ech: EchKind,
+    alternatives: Vec<Box<str>>,
+    identity: Identity,
+}
+
+impl Settled {
+    fn of(naming: &Naming<'_>, identity: Identity) -> Settled {
+        Settled {
+            server_name: naming.server_name.map(Box::from),
+            source: naming.source,
+            ech: naming.ech,
+            alternatives: naming.alternatives().map(Box::from).collect(),
+            identity,
+        }
+    }
+
+    fn naming(&self) -> Naming<'_> {
+        let mut alternatives = [None; MAX_ALTERNATIVES];
+        for (slot, name) in alternatives.iter_mut().zip(&self.alternatives) {
+            *slot = Some(&**name);
+        }
+        Naming {
+            server_name: self.server_name.as_deref(),
+            source: self.source,
+            ech: self.ech,
+            alternatives,
+        }
+    }
+}
+
+/// Most flows whose first record's naming is kept for their later records (a few MiB); past
+/// it, a later record is named again at the flow's start.
+const MAX_SETTLED: usize = 65_536;
+
 fn identity(needed: bool, resolver: &mut Resolver, client: Addr, at: Timestamp) -> Identity {
     if needed || resolver.pseudonymizer().is_some() {
         resolver.resolve(client, at)

@@ -596,6 +596,8 @@ mod tests {
             id,
             first: Timestamp::from_secs(id as i64),
             last: Timestamp::from_secs(id as i64),
+            started: Timestamp::from_secs(id as i64),
+            part: 0,
             client: at(1),
             server: at(2),
             transport: Transport::Tcp,

@@ -14,6 +14,8 @@ pub struct Worker {
     counters: Counters,
     /// Flows that ended during the current call; reused, so no allocation per packet.
     ended: Vec<(Flow<FlowState>, EndReason)>,
+    /// Seconds after which an open flow gets an interim record (0: never).
+    active_secs: u64,
 }
 
 impl Worker {
@@ -24,6 +26,7 @@ impl Worker {
             inspector: Inspector::new(settings.proto.clone()),
             counters: Counters::default(),
             ended: Vec::new(),
+            active_secs: settings.flow.active_timeout_secs,
         }
     }
 
@@ -34,6 +37,7 @@ impl Worker {
             inspector,
             counters,
             ended,
+            active_secs,
         } = self;
         let (flow, direction) = table.packet(packet, stamp, counters, &mut |f, r| {
             ended.push((f, r));
@@ -45,6 +49,13 @@ impl Worker {
             ts: stamp.ts,
         };
         inspector.packet(flow, seen, counters);
+        // A flow open for the active timeout gets an interim record, this packet included: at a
+        // packet, in packet time, so the same records for any number of threads.
+        if flow.interim_due(stamp.clock, *active_secs) {
+            inspector.interim(flow);
+            flow.mark_reported();
+            counters.flows_interim += 1;
+        }
         self.hand_on_ended();
     }
 

@@ -303,10 +303,16 @@ struct PendingKrb {
 pub struct FlowRecord {
     /// Flow id (number of its first packet).
     pub id: u64,
-    /// First packet time.
+    /// First packet time of what this record reports: the flow's first packet, or after an
+    /// interim record the first packet since.
     pub first: Timestamp,
     /// Last packet time.
     pub last: Timestamp,
+    /// The flow's first packet, in every record of it: what naming and identity go by.
+    pub started: Timestamp,
+    /// The record's number within its flow: 0 for the first (the one that counts the flow),
+    /// then one more for each record after an interim one.
+    pub part: u32,
     /// Client endpoint.
     pub client: Endpoint,
     /// Server endpoint.
@@ -479,7 +485,7 @@ pub struct KerberosRecord {
 /// What the protocol stage hands on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
-    /// An ended flow.
+    /// An ended flow, or an interim record of one still open.
     Flow(FlowRecord),
     /// A DNS lookup.
     Dns(DnsRecord),
@@ -790,6 +796,8 @@ impl Inspector {
             last,
             packets,
             bytes,
+            started,
+            part,
             state,
             ..
         } = flow;
@@ -831,10 +839,15 @@ impl Inspector {
                 query, id, client, server, transport, vlan,
             )));
         }
+        // After interim records the final one carries only the rest: nothing, when the last
+        // packet came with the last interim record.
+        let first = if first > last { last } else { first };
         self.records.push(Record::Flow(FlowRecord {
             id,
             first,
             last,
+            started,
+            part,
             client,
             server,
             transport,
@@ -844,6 +857,27 @@ impl Inspector {
             end: reason,
             protocol: state.protocol,
             message: state.message,
+        }));
+    }
+
+    /// An interim record of a flow still open: what it sent since its last record, under the
+    /// name and first message known so far. The caller then marks it reported.
+    pub fn interim(&mut self, flow: &Flow<FlowState>) {
+        self.records.push(Record::Flow(FlowRecord {
+            id: flow.id,
+            first: flow.first,
+            last: flow.last,
+            started: flow.started,
+            part: flow.part,
+            client: flow.client,
+            server: flow.server,
+            transport: flow.transport,
+            vlan: flow.vlan,
+            packets: flow.packets,
+            bytes: flow.bytes,
+            end: EndReason::ActiveTimeout,
+            protocol: flow.state.protocol,
+            message: flow.state.message.clone(),
         }));
     }
 
@@ -1606,7 +1640,7 @@ mod size_tests {
     #[test]
     fn per_flow_and_per_stream_state_stays_as_small_as_the_readme_says() {
         const {
-            assert!(size_of::<crate::flow::Flow<FlowState>>() <= 256);
+            assert!(size_of::<crate::flow::Flow<FlowState>>() <= 264);
             assert!(size_of::<PendingQuery>() <= 48);
             assert!(stream::STREAM_OVERHEAD <= 64 && stream::RANGE_OVERHEAD <= 32);
             assert!(size_of::<quic::QuicState>() <= 64);

@@ -23,7 +23,8 @@ use rusqlite::types::ToSqlOutput;
 /// 1-4: SQLite only (see `sqlite.rs`); a ClickHouse store without a version is version 4.
 /// 5: `flows.ech_kind` and `flows.name_alternatives`; ClickHouse keeps its version.
 /// 6: the `sensor_health` table.
-pub const SCHEMA_VERSION: u32 = 6;
+/// 7: `flows.part` and `flows.interim`: a flow open past the active timeout has several rows.
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// The first version whose columns the declarations carry (earlier ones are SQLite's frozen
 /// migrations).
@@ -349,6 +350,7 @@ column_type!(Option<String>, "TEXT", "Nullable(String)", |v| opt(v.as_deref()), 
 column_type!(i64, "INTEGER NOT NULL", "Int64", |v| *v, i64 => |r| r);
 column_type!(Option<i64>, "INTEGER", "Nullable(Int64)", |v| opt(*v), Option<i64> => |r| r);
 column_type!(u64, "INTEGER NOT NULL", "UInt64", |v| int(*v), i64 => |r| count(r));
+column_type!(u32, "INTEGER NOT NULL", "UInt32", |v| *v, u32 => |r| r);
 column_type!(u16, "INTEGER NOT NULL", "UInt16", |v| *v, u16 => |r| r);
 column_type!(u8, "INTEGER NOT NULL", "UInt8", |v| *v, u8 => |r| r);
 column_type!(Option<u8>, "INTEGER", "Nullable(UInt8)", |v| opt(*v), Option<u8> => |r| r);

@@ -602,7 +602,7 @@ impl SqliteStore {
             let (only, values) = filter.sqlite(3);
             let mut query = self.conn.prepare_cached(&format!(
                 "SELECT name, user, sum(f), sum(l) FROM (
-                    SELECT server_name AS name, user, 1 AS f, 0 AS l FROM flows
+                    SELECT server_name AS name, user, part = 0 AS f, 0 AS l FROM flows
                         WHERE candidate = 1 AND server_name IS NOT NULL
                         AND ts_us >= ?1 AND ts_us < ?2{only}
                     UNION ALL
@@ -634,7 +634,7 @@ impl SqliteStore {
         let rows = || -> rusqlite::Result<Vec<StoredServerUse>> {
             let (only, values) = filter.sqlite(3);
             let mut query = self.conn.prepare(&format!(
-                "SELECT app_id, server_ip, server_port, user, count(*), sum(bytes_up) FROM flows
+                "SELECT app_id, server_ip, server_port, user, sum(part = 0), sum(bytes_up) FROM flows
                  WHERE ts_us >= ?1 AND ts_us < ?2 AND app_id IN {}{only}
                  GROUP BY app_id, server_ip, server_port, user",
                 app_list(apps)
@@ -665,7 +665,7 @@ impl SqliteStore {
             let (only, values) = filter.sqlite(3);
             let mut query = self.conn.prepare_cached(&format!(
                 "SELECT coalesce(device, client_ip), user, coalesce(client_software, ''),
-                    coalesce(app_id, ''), count(*), sum(bytes_up)
+                    coalesce(app_id, ''), sum(part = 0), sum(bytes_up)
                  FROM flows WHERE ts_us >= ?1 AND ts_us < ?2 AND user_kind = 'agent'{only}
                  GROUP BY 1, 2, 3, 4"
             ))?;
@@ -696,7 +696,7 @@ impl SqliteStore {
             let (only, values) = filter.sqlite(3);
             let mut query = self.conn.prepare(&format!(
                 "SELECT app_id, coalesce(server_name, server_ip), server_port, user,
-                    coalesce(mcp_method, ''), count(*) FROM flows
+                    coalesce(mcp_method, ''), sum(part = 0) FROM flows
                  WHERE ts_us >= ?1 AND ts_us < ?2 AND app_id IN {}{only}
                  GROUP BY 1, 2, 3, 4, 5",
                 app_list(apps)

@@ -117,6 +117,12 @@ crate::table! {
         mcp_version: Option<String> = v.mcp.and_then(|m| m.version.clone()) => Opts::new().since(5),
         /// The tool a `tools/call` called (never its arguments).
         mcp_tool: Option<String> = v.mcp.and_then(|m| m.tool.clone()) => Opts::new().since(5),
+        /// The record's number within its flow: 0 for the first, which counts the flow (count
+        /// flows as rows with `part = 0`); one more after each interim record.
+        part: u32 = v.record.part => Opts::new().since(7).default("0"),
+        /// 1 for an interim record: the flow was still open, and the row holds what it sent
+        /// since its previous row (`--active-timeout`).
+        interim: u8 = u8::from(!v.record.end.is_final()) => Opts::new().since(7).default("0"),
         /// The ClickHouse insert the row belongs to.
         batch_id: u64 = 0 => Opts::new().clickhouse_only(),
     }

@@ -360,7 +360,7 @@ impl ClickHouseReader {
         let (only, values) = filter.clickhouse();
         let query = format!(
             "SELECT name, user, sum(f), sum(l) FROM (
-                SELECT assumeNotNull(server_name) AS name, user, toUInt64(1) AS f,
+                SELECT assumeNotNull(server_name) AS name, user, toUInt64(part = 0) AS f,
                     toUInt64(0) AS l FROM flows
                     WHERE candidate = 1 AND server_name IS NOT NULL
                     AND ts_us >= ? AND ts_us < ?{only}
@@ -384,7 +384,7 @@ impl ClickHouseReader {
     ) -> Result<Vec<StoredServerUse>, StoreError> {
         let (only, values) = filter.clickhouse();
         let query = format!(
-            "SELECT assumeNotNull(app_id), server_ip, server_port, user, count(), sum(bytes_up)
+            "SELECT assumeNotNull(app_id), server_ip, server_port, user, countIf(part = 0), sum(bytes_up)
              FROM flows WHERE ts_us >= ? AND ts_us < ? AND app_id IN {}{only}
              GROUP BY app_id, server_ip, server_port, user",
             super::read::app_list(apps)
@@ -405,7 +405,7 @@ impl ClickHouseReader {
         let (only, values) = filter.clickhouse();
         let query = format!(
             "SELECT ifNull(device, client_ip) AS host, user,
-                ifNull(client_software, '') AS software, ifNull(app_id, '') AS app, count(),
+                ifNull(client_software, '') AS software, ifNull(app_id, '') AS app, countIf(part = 0),
                 sum(bytes_up)
              FROM flows WHERE ts_us >= ? AND ts_us < ? AND user_kind = 'agent'{only}
              GROUP BY host, user, software, app"
@@ -425,7 +425,7 @@ impl ClickHouseReader {
         let (only, values) = filter.clickhouse();
         let query = format!(
             "SELECT assumeNotNull(app_id) AS app, ifNull(server_name, server_ip) AS server,
-                server_port, user, ifNull(mcp_method, '') AS method, count()
+                server_port, user, ifNull(mcp_method, '') AS method, countIf(part = 0)
              FROM flows WHERE ts_us >= ? AND ts_us < ? AND app_id IN {}{only}
              GROUP BY app, server, server_port, user, method",
             super::read::app_list(apps)
