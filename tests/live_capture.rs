@@ -1212,3 +1212,130 @@ fn a_daemon_prunes_what_is_older_than_the_retention_while_it_captures() {
     );
     assert!(count("SELECT count(*) FROM flows") > 0, "{text}");
 }
+
+#[test]
+fn a_flow_open_across_active_timeouts_is_stored_while_open_as_a_replay_stores_it() {
+    if !can_run("a_flow_open_across_active_timeouts_is_stored_while_open_as_a_replay_stores_it") {
+        return;
+    }
+    let net = Net::up("lo", 0);
+    let pcap = net.path("upload.pcap");
+    let live_db = net.path("live.db");
+    let mut tcpdump = net.record(&pcap);
+    let mut daemon = net.capture(&[
+        "--store",
+        live_db.to_str().unwrap(),
+        "--sensor",
+        "s1",
+        "--active-timeout",
+        "2",
+        "--flush-interval",
+        "1",
+    ]);
+    // curl uploads 250 kB at 25 kB/s to chatgpt.com: one TLS connection open for ten seconds.
+    let body = net.path("body.bin");
+    std::fs::write(&body, vec![b'x'; 250_000]).unwrap();
+    let mut upload = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &net.client_ns(),
+            "curl",
+            "-sk",
+            "--max-time",
+            "60",
+        ])
+        .args(["--limit-rate", "25k", "--data-binary"])
+        .arg(format!("@{}", body.display()))
+        .arg("https://chatgpt.com/backend-api/files")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Its interim records reach the store while it is still open.
+    let interim_rows = |db: &Path| -> i64 {
+        Connection::open(db)
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM flows WHERE app_id = 'openai-chatgpt' AND interim = 1",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap_or(0)
+    };
+    let started = Instant::now();
+    while interim_rows(&live_db) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no interim row in 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        upload.try_wait().unwrap().is_none(),
+        "the upload ended before its first interim row was stored"
+    );
+    assert!(upload.wait().unwrap().success());
+    std::thread::sleep(Duration::from_millis(1500));
+    let (code, _) = terminate(&mut daemon);
+    assert_eq!(code, Some(0));
+    terminate(&mut tcpdump);
+
+    // The same records as a replay of the same packets with the same timeout...
+    let replay = |db: &Path, timeout: &str| {
+        let out = Command::new(lantern())
+            .args([
+                "replay",
+                "-q",
+                "--sensor",
+                "s1",
+                "--active-timeout",
+                timeout,
+            ])
+            .arg("--store")
+            .arg(db)
+            .arg(&pcap)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let (split_db, whole_db) = (net.path("split.db"), net.path("whole.db"));
+    replay(&split_db, "2");
+    replay(&whole_db, "0");
+    assert_same_rows(&live_db, &split_db);
+    // ... several interim rows and a final one, that add up to the flow unsplit.
+    let totals = |db: &Path| -> (i64, i64, i64, i64) {
+        Connection::open(db)
+            .unwrap()
+            .query_row(
+                "SELECT count(*), sum(interim), sum(part = 0), sum(bytes_up) FROM flows
+                 WHERE app_id = 'openai-chatgpt'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap()
+    };
+    let (rows, interims, firsts, bytes) = totals(&live_db);
+    let (whole_rows, _, _, whole_bytes) = totals(&whole_db);
+    assert_eq!(whole_rows, 1);
+    assert!(interims >= 3, "{interims} interim rows");
+    assert_eq!((rows, firsts), (interims + 1, 1));
+    assert_eq!(bytes, whole_bytes);
+    assert!(bytes > 250_000, "{bytes}");
+    // The rollups count the flow once, with all its bytes.
+    let rollup = |db: &Path| -> (i64, i64) {
+        Connection::open(db)
+            .unwrap()
+            .query_row(
+                "SELECT sum(flows), sum(bytes_up) FROM rollups_hourly WHERE app_id = 'openai-chatgpt'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    };
+    assert_eq!(rollup(&live_db), rollup(&whole_db));
+}
