@@ -238,3 +238,150 @@ fn a_file_cut_short_keeps_what_was_read() {
         up as i64
     );
 }
+
+/// `sha256sum FILE`'s hash.
+fn sha256sum(path: &std::path::Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_new_file_is_hashed_as_it_is_read_and_a_same_looking_one_is_told_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db");
+    let replay = |file: &std::path::Path, threads: &str| {
+        lantern(&[
+            "replay",
+            "--quiet",
+            "--threads",
+            threads,
+            "--store",
+            store.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ])
+    };
+    // A new file: one read, and its row gets the hash of every byte, as sha256sum says.
+    let original = own("python-upload.pcap");
+    assert_eq!(replay(&original, "1").status, 0);
+    let db = Connection::open(&store).unwrap();
+    let (sha, quick): (String, String) = db
+        .query_row("SELECT sha256, quick_key FROM files", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(sha, sha256sum(&original));
+    assert_eq!(quick.len(), 64);
+    // Same size, same first and last 64 KiB, one byte changed in the middle: the same
+    // candidate key, so it is hashed before the replay, found to differ, and replayed.
+    let mut bytes = std::fs::read(&original).unwrap();
+    assert!(bytes.len() > 200_000, "{}", bytes.len());
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    let edited = dir.path().join("edited.pcap");
+    std::fs::write(&edited, &bytes).unwrap();
+    let run = replay(&edited, "2");
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let hashes: Vec<(String, String)> = db
+        .prepare("SELECT sha256, quick_key FROM files ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(hashes.len(), 2);
+    assert_eq!(hashes[1], (sha256sum(&edited), quick.clone()));
+    // A copy of either is refused, with the threads' reader too.
+    for file in [&original, &edited] {
+        let copy = dir.path().join("copy.pcap");
+        std::fs::copy(file, &copy).unwrap();
+        let again = replay(&copy, "2");
+        assert_eq!(again.status, 1);
+        assert!(
+            again.stderr.contains("already replayed into"),
+            "{}",
+            again.stderr
+        );
+    }
+    // A file cut short is still hashed whole: its row's hash is sha256sum's.
+    let cut = own("python-upload-cut.pcap");
+    assert_eq!(replay(&cut, "2").status, 1);
+    let cut_sha: String = db
+        .query_row("SELECT sha256 FROM files WHERE complete = 0", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(cut_sha, sha256sum(&cut));
+}
+
+#[test]
+fn a_file_being_replayed_is_refused_by_a_second_replay_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db");
+    let big = dir.path().join("big.pcap");
+    // About 60 MB: the first replay takes a while, and is stopped while it runs.
+    common::synth::ai_use(&big, 300_000, 500, 1_795_000_000, 1_000, true);
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_lantern"))
+        .args(["replay", "--quiet", "--store"])
+        .arg(&store)
+        .arg(&big)
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(first.id() as i32);
+    let started = std::time::Instant::now();
+    loop {
+        let rows = Connection::open(&store)
+            .and_then(|db| db.query_row("SELECT count(*) FROM files", [], |r| r.get::<_, i64>(0)))
+            .unwrap_or(0);
+        if rows == 1 {
+            break;
+        }
+        assert!(
+            first.try_wait().unwrap().is_none(),
+            "the first replay ended first"
+        );
+        assert!(started.elapsed().as_secs() < 30);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let second = lantern(&[
+        "replay",
+        "--quiet",
+        "--store",
+        store.to_str().unwrap(),
+        big.to_str().unwrap(),
+    ]);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    assert_eq!(second.status, 1, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("or is running now"),
+        "{}",
+        second.stderr
+    );
+    assert!(first.wait().unwrap().success());
+    let db = Connection::open(&store).unwrap();
+    assert_eq!(count(&db, "SELECT count(*) FROM files"), 1);
+    let sha: String = db
+        .query_row("SELECT sha256 FROM files", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sha, sha256sum(&big));
+    let third = lantern(&[
+        "replay",
+        "--quiet",
+        "--store",
+        store.to_str().unwrap(),
+        big.to_str().unwrap(),
+    ]);
+    assert!(
+        third.stderr.contains("already replayed into"),
+        "{}",
+        third.stderr
+    );
+}

@@ -10,6 +10,7 @@
 //! the middle of a record gives [`ReadErrorKind::Truncated`] naming the packet number and the
 //! byte offset. Packets read before an error stay valid: the caller has already seen them.
 
+use super::hash::{FileHash, Tap};
 use super::{LinkType, RawPacket, Timestamp};
 use pcap_parser::pcapng::Block;
 use std::fmt;
@@ -169,6 +170,8 @@ pub struct CaptureReader {
     format: Format,
     state: State,
     packets: u64,
+    /// Where the bytes read go to be hashed, when the file's hash is wanted.
+    tap: Option<Tap>,
 }
 
 impl fmt::Debug for CaptureReader {
@@ -199,11 +202,58 @@ impl CaptureReader {
         Self::from_reader(path, Box::new(file), Some(meta.len()))
     }
 
+    /// Opens a capture file as [`open`](Self::open) does, hashing every byte it reads in a
+    /// thread of its own (see [`hash`](super::hash)): call [`end_hash`](Self::end_hash), then
+    /// [`FileHash::finish`].
+    pub fn open_hashing(path: &Path) -> Result<(CaptureReader, FileHash), ReadError> {
+        let err = |kind| ReadError {
+            path: path.to_path_buf(),
+            kind,
+        };
+        let file = File::open(path).map_err(|e| err(ReadErrorKind::Io(e)))?;
+        let size = file
+            .metadata()
+            .map_err(|e| err(ReadErrorKind::Io(e)))?
+            .len();
+        let (hash, tap) = FileHash::start().map_err(|e| err(ReadErrorKind::Io(e)))?;
+        let reader = Self::build(path, Box::new(file), Some(size), Some(tap))?;
+        Ok((reader, hash))
+    }
+
+    /// Reads what is left of the file into the hash (a replay that stopped at a malformed
+    /// record still hashes the whole file), and lets the hashing thread finish.
+    pub fn end_hash(&mut self) -> Result<(), ReadError> {
+        while self.tap.is_some() {
+            self.pos = self.end;
+            match self.fill(1) {
+                Ok(true) => {}
+                Ok(false) => self.tap = None,
+                Err(e) => {
+                    self.tap = None;
+                    return Err(ReadError {
+                        path: self.path.clone(),
+                        kind: ReadErrorKind::Io(e),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Reads a capture from any byte source; `name` is used in messages.
     pub fn from_reader(
         name: &Path,
         source: Box<dyn Read + Send>,
         size: Option<u64>,
+    ) -> Result<CaptureReader, ReadError> {
+        Self::build(name, source, size, None)
+    }
+
+    fn build(
+        name: &Path,
+        source: Box<dyn Read + Send>,
+        size: Option<u64>,
+        tap: Option<Tap>,
     ) -> Result<CaptureReader, ReadError> {
         let mut reader = CaptureReader {
             path: name.to_path_buf(),
@@ -227,6 +277,7 @@ impl CaptureReader {
                 last_ts: Timestamp::default(),
             },
             packets: 0,
+            tap,
         };
         reader.read_file_header()?;
         Ok(reader)
@@ -327,7 +378,8 @@ impl CaptureReader {
         if Arc::get_mut(&mut self.buf).is_none() {
             // Someone still holds the buffer: go on in another, with the unread bytes.
             // A recycled buffer is written over as it is, without zeroing it first.
-            let mut fresh = self.spare.pop().unwrap_or_default();
+            let returned = || self.tap.as_ref()?.returned.try_recv().ok();
+            let mut fresh = self.spare.pop().or_else(returned).unwrap_or_default();
             if fresh.len() < self.buf.len() {
                 fresh.resize(self.buf.len(), 0);
             }
@@ -347,12 +399,22 @@ impl CaptureReader {
         if buf.len() < need {
             buf.resize(need.next_power_of_two(), 0);
         }
+        let start = self.end;
         while self.end < need && !self.eof {
             match self.source.read(&mut buf[self.end..]) {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.end += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
+            }
+        }
+        if let Some(tap) = &self.tap
+            && self.end > start
+        {
+            // The hashing thread holds the buffer now: the next read goes into another.
+            let run = (Arc::clone(&self.buf), start..self.end);
+            if tap.runs.send(run).is_err() {
+                self.tap = None;
             }
         }
         Ok(self.end >= need)

@@ -11,10 +11,12 @@
 //! stays on libpcap.
 
 mod file;
+pub mod hash;
 mod live;
 mod time;
 
 pub use file::{CaptureReader, Format, PacketSpan, ReadError, ReadErrorKind};
+pub use hash::FileHash;
 pub use live::{
     DEFAULT_BUFFER_BYTES, DEFAULT_SNAPLEN, KernelStats, LiveConfig, LiveError, LiveSource, Received,
 };

@@ -14,6 +14,7 @@
 
 use super::threads::{Dispatch, Epochs, FromWorker, PacketBatch, Returns, Ticks, spawn_workers};
 use super::{Sequencer, SequencerError, Settings, TICK_PACKETS, TICK_SECS, Worker};
+use crate::capture::hash::{quick_key, sha256_file};
 use crate::capture::{CaptureReader, Format, LinkType, Timestamp};
 use crate::decode::{Decoder, Packet, is_supported};
 use crate::flow::Stamp;
@@ -22,8 +23,6 @@ use crate::proto::Record;
 use crate::store::NewFile;
 use crossbeam_channel::{Receiver, bounded, unbounded};
 use indicatif::ProgressBar;
-use sha2::{Digest, Sha256};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,6 +47,8 @@ pub struct FileReport {
     pub span: Option<(Timestamp, Timestamp)>,
     /// Why it was not read to the end, or not read at all.
     pub error: Option<String>,
+    /// Its SHA-256, when it was hashed as it was read and read to its end.
+    pub sha256: Option<String>,
 }
 
 impl FileReport {
@@ -59,6 +60,7 @@ impl FileReport {
             packets: 0,
             span: None,
             error,
+            sha256: None,
         }
     }
 }
@@ -84,6 +86,8 @@ struct Input {
     path: PathBuf,
     first_ts: Option<Timestamp>,
     store_id: Option<i64>,
+    /// Hash it as it is read (its row in the store gets the hash at the end).
+    hash_as_read: bool,
 }
 
 /// Replays `paths` through the pipeline into `sequencer`. Files whose SHA-256 is already in the
@@ -115,8 +119,13 @@ pub fn replay(
     report.files_read = results.iter().filter(|r| r.format.is_some()).count();
     for (input, result) in inputs.iter().zip(results) {
         if let (Some(id), Some(store)) = (input.store_id, sequencer.store_mut())
-            && let Err(e) =
-                store.finish_file(id, result.packets, result.span, result.error.as_deref())
+            && let Err(e) = store.finish_file(
+                id,
+                result.packets,
+                result.span,
+                result.error.as_deref(),
+                result.sha256.as_deref(),
+            )
         {
             report.errors.push(e.to_string());
         }
@@ -155,13 +164,20 @@ fn open_inputs(paths: &[PathBuf], report: &mut ReplayReport) -> Vec<Input> {
             path: path.clone(),
             first_ts,
             store_id: None,
+            hash_as_read: false,
         });
     }
     inputs.sort_by_key(|i| i.first_ts);
     inputs
 }
 
-/// Hashes each file, refuses the ones the store already holds, and records the rest.
+/// Refuses the files the store already holds and records the rest, before anything of them is
+/// written. A file whose size and candidate key ([`quick_key`]: its first and last 64 KiB)
+/// match no file in the store is new: it is hashed as it is read, and its row gets the hash at
+/// the end. One that matches is hashed now and refused when a file with that hash was
+/// ingested, or when a run of one with that key never finished (it may be running now);
+/// otherwise it is replayed with the hash known. The row written here, with its candidate
+/// key, is what makes a second replay started meanwhile refuse the file.
 fn register_files(
     inputs: &mut Vec<Input>,
     sequencer: &mut Sequencer,
@@ -173,27 +189,54 @@ fn register_files(
     };
     let mut kept = Vec::new();
     for mut input in inputs.drain(..) {
-        let (size, sha256) = match sha256_file(&input.path) {
-            Ok(hash) => hash,
+        let fail = |e: std::io::Error| format!("{}: {e}", input.path.display());
+        let (size, quick_key) = match quick_key(&input.path) {
+            Ok(key) => key,
             Err(e) => {
-                report.errors.push(format!("{}: {e}", input.path.display()));
+                report.errors.push(fail(e));
                 continue;
             }
         };
-        if !force && let Some(seen) = store.find_file(&sha256)? {
-            let how = if seen.complete {
-                "already replayed into"
-            } else {
-                "partly replayed (that run did not finish) into"
+        let candidates = match force {
+            true => Vec::new(),
+            false => store.candidates_for(size, &quick_key)?,
+        };
+        let sha256 = if candidates.is_empty() && store.hashes_as_read() {
+            input.hash_as_read = true;
+            String::new()
+        } else {
+            match sha256_file(&input.path) {
+                Ok((_, sha256)) => sha256,
+                Err(e) => {
+                    report.errors.push(fail(e));
+                    continue;
+                }
+            }
+        };
+        let seen = candidates
+            .iter()
+            .find(|c| c.sha256 == sha256 && !sha256.is_empty())
+            .or_else(|| candidates.iter().find(|c| c.sha256.is_empty()));
+        if let Some(seen) = seen {
+            let how = match (seen.file.complete, seen.sha256.is_empty()) {
+                (true, _) => "already replayed into",
+                (false, false) => "partly replayed (that run did not finish) into",
+                (false, true) => {
+                    "partly replayed (that run did not finish, or is running now) into"
+                }
             };
             let error = format!(
                 "{}: {how} {} on {} by sensor {:?} (as {}, sha256 {}); replay it again with --force, or use --no-store",
                 input.path.display(),
                 store.display(),
-                seen.ingested_at,
-                seen.sensor,
-                seen.path,
-                &sha256[..16]
+                seen.file.ingested_at,
+                seen.file.sensor,
+                seen.file.path,
+                if sha256.is_empty() {
+                    "-"
+                } else {
+                    &sha256[..16]
+                }
             );
             report.errors.push(error.clone());
             report.files.push(FileReport::unread(&input.path, None));
@@ -203,31 +246,13 @@ fn register_files(
             path: input.path.display().to_string(),
             size,
             sha256,
+            quick_key,
         };
         input.store_id = Some(store.start_file(&new, Timestamp::now())?);
         kept.push(input);
     }
     *inputs = kept;
     Ok(())
-}
-
-/// Size and hex SHA-256 of a file.
-fn sha256_file(path: &Path) -> std::io::Result<(u64, String)> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        hasher.update(&buf[..n]);
-    }
-    let mut hex = String::with_capacity(64);
-    crate::proto::push_hex(&mut hex, &hasher.finalize());
-    Ok((size, hex))
 }
 
 /// Where decoded packets go.
@@ -293,8 +318,12 @@ fn read_all(
     let mut results = Vec::with_capacity(inputs.len());
     for input in inputs {
         let mut result = FileReport::unread(&input.path, None);
-        let mut reader = match CaptureReader::open(&input.path) {
-            Ok(reader) => reader,
+        let opened = match input.hash_as_read {
+            true => CaptureReader::open_hashing(&input.path).map(|(r, h)| (r, Some(h))),
+            false => CaptureReader::open(&input.path).map(|r| (r, None)),
+        };
+        let (mut reader, hash) = match opened {
+            Ok(opened) => opened,
             Err(e) => {
                 result.error = Some(e.to_string());
                 results.push(result);
@@ -360,6 +389,13 @@ fn read_all(
         }
         result.packets = reader.packets();
         done_bytes += reader.offset();
+        if let Some(hash) = hash {
+            // A run stopped half way leaves its file unhashed: it did not finish.
+            let ended = !abort.load(Ordering::Relaxed) && reader.end_hash().is_ok();
+            drop(reader);
+            let (_, sha256) = hash.finish();
+            result.sha256 = ended.then_some(sha256);
+        }
         results.push(result);
     }
     if let Some(bar) = progress {

@@ -78,7 +78,20 @@ pub struct NewFile {
     pub path: String,
     /// Size in bytes.
     pub size: u64,
-    /// SHA-256 of the whole file, hex.
+    /// SHA-256 of the whole file, hex; empty when it is hashed as it is read (then given to
+    /// [`Store::finish_file`]).
+    pub sha256: String,
+    /// Its candidate key (`capture::hash::quick_key`).
+    pub quick_key: String,
+}
+
+/// A file the store holds that may be the one about to be replayed: same size, and the same
+/// candidate key (or none, from a lantern before version 8).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// What the store says of it.
+    pub file: IngestedFile,
+    /// Its SHA-256; empty when the run that ingested it never finished.
     pub sha256: String,
 }
 
@@ -177,6 +190,24 @@ impl Store {
         }
     }
 
+    /// Whether a replay may hash a file as it reads it and give the hash at the end: SQLite
+    /// updates the file's row in place. ClickHouse keeps `files` ordered by the hash
+    /// (`ReplacingMergeTree` by version), where a row whose hash changed would stay twice, so
+    /// a replay into it hashes each file before reading it, as before.
+    pub fn hashes_as_read(&self) -> bool {
+        matches!(self, Store::Sqlite(_))
+    }
+
+    /// The files of `size` bytes whose candidate key is `quick_key` (or that have none),
+    /// oldest first.
+    pub fn candidates_for(&self, size: u64, quick_key: &str) -> Result<Vec<Candidate>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.candidates_for(size, quick_key),
+            Store::ClickHouse(c) => c.reader().candidates_for(size, quick_key),
+            Store::ClickHouseReader(c) => c.candidates_for(size, quick_key),
+        }
+    }
+
     /// Records that a file is being ingested.
     pub fn start_file(
         &mut self,
@@ -190,17 +221,18 @@ impl Store {
         }
     }
 
-    /// Records how the ingestion of a file ended.
+    /// Records how the ingestion of a file ended, and its SHA-256 when it was hashed as read.
     pub fn finish_file(
         &mut self,
         id: i64,
         packets: u64,
         span: Option<(crate::capture::Timestamp, crate::capture::Timestamp)>,
         error: Option<&str>,
+        sha256: Option<&str>,
     ) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(s) => s.finish_file(id, packets, span, error),
-            Store::ClickHouse(c) => c.finish_file(id, packets, span, error),
+            Store::Sqlite(s) => s.finish_file(id, packets, span, error, sha256),
+            Store::ClickHouse(c) => c.finish_file(id, packets, span, error, sha256),
             Store::ClickHouseReader(c) => Err(Self::read_only(c)),
         }
     }

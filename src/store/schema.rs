@@ -24,7 +24,8 @@ use rusqlite::types::ToSqlOutput;
 /// 5: `flows.ech_kind` and `flows.name_alternatives`; ClickHouse keeps its version.
 /// 6: the `sensor_health` table.
 /// 7: `flows.part` and `flows.interim`: a flow open past the active timeout has several rows.
-pub const SCHEMA_VERSION: u32 = 7;
+/// 8: `files.quick_key`, looked up before a replay, whose file is hashed as it is read.
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// The first version whose columns the declarations carry (earlier ones are SQLite's frozen
 /// migrations).

@@ -8,9 +8,9 @@ use super::read::{Filter, app_list};
 use super::retention::{Cutoffs, Pruned};
 use super::schema::{Role, SCHEMA_VERSION, Table, names};
 use super::{
-    Batch, DnsRow, FileRow, FirstSeen, FlowRow, HealthRow, IngestedFile, NewFile, PseudonymRow,
-    RollupRow, StoreError, StoreFault, StoredCandidate, StoredMcpUse, StoredProgramUse,
-    StoredServerUse,
+    Batch, Candidate, DnsRow, FileRow, FirstSeen, FlowRow, HealthRow, IngestedFile, NewFile,
+    PseudonymRow, RollupRow, StoreError, StoreFault, StoredCandidate, StoredMcpUse,
+    StoredProgramUse, StoredServerUse,
 };
 use crate::capture::Timestamp;
 use crate::output::Rfc3339;
@@ -355,6 +355,30 @@ impl SqliteStore {
             .map_err(|e| self.wrap(e))
     }
 
+    /// The files of `size` bytes whose candidate key is `quick_key`, or that have none.
+    pub fn candidates_for(&self, size: u64, quick_key: &str) -> Result<Vec<Candidate>, StoreError> {
+        let rows = || -> rusqlite::Result<Vec<Candidate>> {
+            let mut query = self.conn.prepare_cached(
+                "SELECT id, sensor, path, ingested_at, complete, sha256 FROM files
+                 WHERE size = ?1 AND quick_key IN (?2, '') ORDER BY id",
+            )?;
+            let rows = query.query_map(params![int(size), quick_key], |row| {
+                Ok(Candidate {
+                    file: IngestedFile {
+                        id: row.get(0)?,
+                        sensor: row.get(1)?,
+                        path: row.get(2)?,
+                        ingested_at: row.get(3)?,
+                        complete: row.get(4)?,
+                    },
+                    sha256: row.get(5)?,
+                })
+            })?;
+            rows.collect()
+        };
+        rows().map_err(|e| self.wrap(e))
+    }
+
     /// Records that a file is being ingested (incomplete until [`finish_file`](Self::finish_file)).
     pub fn start_file(&mut self, file: &NewFile, now: Timestamp) -> Result<i64, StoreError> {
         let row = FileRow {
@@ -362,6 +386,7 @@ impl SqliteStore {
             path: file.path.clone(),
             size: file.size,
             sha256: file.sha256.clone(),
+            quick_key: file.quick_key.clone(),
             ingested_at: Rfc3339(now).to_string(),
             ..FileRow::default()
         };
@@ -383,17 +408,20 @@ impl SqliteStore {
         packets: u64,
         span: Option<(Timestamp, Timestamp)>,
         error: Option<&str>,
+        sha256: Option<&str>,
     ) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "UPDATE files SET packets = ?2, first_ts_us = ?3, last_ts_us = ?4, complete = ?5, error = ?6 WHERE id = ?1",
+                "UPDATE files SET packets = ?2, first_ts_us = ?3, last_ts_us = ?4, complete = ?5,
+                 error = ?6, sha256 = coalesce(?7, sha256) WHERE id = ?1",
                 params![
                     id,
                     int(packets),
                     span.map(|s| us(s.0)),
                     span.map(|s| us(s.1)),
                     error.is_none(),
-                    error
+                    error,
+                    sha256
                 ],
             )
             .map_err(|e| self.wrap(e))?;
@@ -874,11 +902,12 @@ mod tests {
                         path: "a.pcap".into(),
                         size: 10,
                         sha256: "ab".into(),
+                        quick_key: "cd".into(),
                     },
                     Timestamp::from_secs(0),
                 )
                 .unwrap();
-            store.finish_file(id, 5, None, None).unwrap();
+            store.finish_file(id, 5, None, None, None).unwrap();
         }
         let mut store = SqliteStore::open(&path, "s1").unwrap();
         store

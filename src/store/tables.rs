@@ -233,8 +233,11 @@ crate::table! {
         path: String,
         /// Its size in bytes.
         size: u64,
-        /// SHA-256 of the whole file, hex.
+        /// SHA-256 of the whole file, hex; empty until a replay that hashes as it reads ends.
         sha256: String,
+        /// The candidate key that a later replay looks up first: SHA-256 of the size and the
+        /// first and last 64 KiB (see `capture::hash::quick_key`).
+        quick_key: String => Opts::new().since(8).default("''"),
         /// Packets read.
         packets: u64,
         /// First packet.

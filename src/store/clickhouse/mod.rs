@@ -17,8 +17,8 @@ use super::read::Filter;
 use super::retention::{Cutoffs, Pruned, Retention};
 use super::tables::us;
 use super::{
-    Batch, FileRow, FirstSeen, HealthRow, IngestedFile, NewFile, RollupRow, StoreError, StoreFault,
-    StoredCandidate, StoredMcpUse, StoredProgramUse, StoredServerUse,
+    Batch, Candidate, FileRow, FirstSeen, HealthRow, IngestedFile, NewFile, RollupRow, StoreError,
+    StoreFault, StoredCandidate, StoredMcpUse, StoredProgramUse, StoredServerUse,
 };
 use crate::capture::Timestamp;
 use crate::output::Rfc3339;
@@ -295,6 +295,54 @@ impl ClickHouseReader {
             .map_err(|e| self.fail(StoreFault::Unreachable(e)))
     }
 
+    /// The files of `size` bytes whose candidate key is `quick_key`, or that have none, each
+    /// as its latest row says. Asks the server.
+    pub fn candidates_for(&self, size: u64, quick_key: &str) -> Result<Vec<Candidate>, StoreError> {
+        #[derive(clickhouse::Row, serde::Deserialize)]
+        struct Found {
+            id: i64,
+            sensor: String,
+            path: String,
+            ingested_at: String,
+            complete: u8,
+            sha256: String,
+        }
+        let query = self
+            .client
+            .query(
+                "SELECT id, argMax(sensor, version), argMax(path, version),
+                    argMax(ingested_at, version), argMax(complete, version),
+                    argMax(sha256, version)
+                 FROM files WHERE size = ? AND quick_key IN (?, '') GROUP BY id ORDER BY id",
+            )
+            .bind(size)
+            .bind(quick_key);
+        let found = self.runtime.block_on(async {
+            sender::ensure_schema(&self.client, &self.config.database, None, Create::WhenOlder)
+                .await
+                .map_err(|e| e.to_string())?;
+            query.fetch_all::<Found>().await.map_err(|e| e.to_string())
+        });
+        let found = found.map_err(|e| {
+            self.fail(StoreFault::Unreachable(format!(
+                "{e}: cannot check whether the file was ingested before (--force replays without checking)"
+            )))
+        })?;
+        Ok(found
+            .into_iter()
+            .map(|f| Candidate {
+                file: IngestedFile {
+                    id: f.id,
+                    sensor: f.sensor,
+                    path: f.path,
+                    ingested_at: f.ingested_at,
+                    complete: f.complete != 0,
+                },
+                sha256: f.sha256,
+            })
+            .collect())
+    }
+
     /// The sealed name of a pseudonym token, if the store holds it. Asks the server.
     pub fn sealed(&self, token: &str) -> Result<Option<Vec<u8>>, StoreError> {
         #[derive(clickhouse::Row, serde::Deserialize)]
@@ -564,6 +612,7 @@ impl ClickHouseStore {
             path: file.path.clone(),
             size: file.size,
             sha256: file.sha256.clone(),
+            quick_key: file.quick_key.clone(),
             ingested_at: Rfc3339(now).to_string(),
             version: 1,
             ..FileRow::default()
@@ -583,10 +632,14 @@ impl ClickHouseStore {
         packets: u64,
         span: Option<(Timestamp, Timestamp)>,
         error: Option<&str>,
+        sha256: Option<&str>,
     ) -> Result<(), StoreError> {
         let Some(mut row) = self.files.remove(&id) else {
             return Ok(());
         };
+        if let Some(sha256) = sha256 {
+            row.sha256 = sha256.to_string();
+        }
         row.packets = packets;
         row.first_ts_us = span.map(|s| us(s.0));
         row.last_ts_us = span.map(|s| us(s.1));
