@@ -12,8 +12,10 @@
 # rounds of tcpdump and lantern in turn; the median of each is shown (ndpiReader runs once).
 # The file is read (untimed) before every run so that each finds it in the page cache, even
 # where the kernel reclaims cold pages (DAMON) between runs. Needs tcpdump, python3 and GNU
-# time; ndpiReader (Debian's libndpi-bin) if present. lantern runs with --no-store --quiet:
-# the packet path, not the store (benches/clickhouse.rs).
+# time; ndpiReader (Debian's libndpi-bin) if present. lantern runs with --no-store --quiet
+# (the packet path), and as users run it: into a fresh SQLite store, and with --events to a
+# file; those rows also show their ratio to --no-store with the same --threads ("x same -t").
+# The spread column lists every run's wall time. ClickHouse is benches/clickhouse.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 capture=${1:-/tmp/bench/bench.pcap}
@@ -44,12 +46,20 @@ run_once() {
 
 # RUNS rounds of tcpdump and lantern in turn, so that a slow spell of the machine falls on
 # all of them; the median run of each by wall time is kept.
+# The store rows start from a fresh SQLite file each time, as a user's first replay does.
+names="tcpdump lantern-t1 lantern-t2 lantern-t1-store lantern-t2-store lantern-t1-events"
 for i in $(seq "$runs"); do
   run_once tcpdump tcpdump -nr "$capture" -w /dev/null
   run_once lantern-t1 "$lantern" replay --no-store --quiet --threads 1 "$capture"
   run_once lantern-t2 "$lantern" replay --no-store --quiet --threads 2 "$capture"
+  rm -f "$work"/store.db*
+  run_once lantern-t1-store "$lantern" replay --store "$work/store.db" --quiet --threads 1 "$capture"
+  rm -f "$work"/store.db*
+  run_once lantern-t2-store "$lantern" replay --store "$work/store.db" --quiet --threads 2 "$capture"
+  run_once lantern-t1-events "$lantern" replay --no-store --quiet --threads 1 --events "$work/events.jsonl" "$capture"
 done
-for name in tcpdump lantern-t1 lantern-t2; do
+rm -f "$work"/store.db* "$work/events.jsonl"
+for name in $names; do
   sort -n "$work/$name.runs" | awk -v n="$runs" 'NR == int((n + 1) / 2)' > "$work/$name"
 done
 if command -v ndpiReader > /dev/null; then
@@ -59,13 +69,20 @@ fi
 
 echo "capture: $capture, $packets packets, $(($(stat -c %s "$capture") / 1000000)) MB; $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "median of $runs rounds (ndpiReader: one run)"
-printf '%-22s %8s %8s %10s %12s %10s\n' command "wall s" "CPU s" "peak RSS" "packets/s" "x tcpdump"
+printf '%-22s %8s %8s %10s %12s %10s %10s  %s\n' command "wall s" "CPU s" "peak RSS" "packets/s" "x tcpdump" "x same -t" "spread (wall s)"
 base=$(awk '{print $1}' "$work/tcpdump")
-for name in tcpdump lantern-t1 lantern-t2 ndpiReader; do
+for name in $names ndpiReader; do
   [ -e "$work/$name" ] || continue
   read -r wall cpu rss < "$work/$name"
-  awk -v n="$name" -v w="$wall" -v c="$cpu" -v r="$rss" -v p="$packets" -v b="$base" \
-    'BEGIN { printf "%-22s %8.2f %8.2f %7d MB %12.0f %10.2f\n", n, w, c, r / 1024, p / w, w / b }'
+  # The store and events rows against --no-store with the same --threads.
+  same=-
+  case $name in
+    lantern-*-store|lantern-*-events) same=$(awk '{print $1}' "$work/${name%-*}") ;;
+  esac
+  spread=$(sort -n "$work/$name.runs" | awk '{printf "%s%s", sep, $1; sep=" "}')
+  awk -v n="$name" -v w="$wall" -v c="$cpu" -v r="$rss" -v p="$packets" -v b="$base" -v s="$same" -v sp="$spread" \
+    'BEGIN { x = (s == "-") ? "-" : sprintf("%.2f", w / s);
+             printf "%-22s %8.2f %8.2f %7d MB %12.0f %10.2f %10s  %s\n", n, w, c, r / 1024, p / w, w / b, x, sp }'
 done
 
 # Names: what lantern's events carry, next to Suricata's counts for the reference capture.
@@ -74,7 +91,8 @@ import json, sys
 tls = quic = dns = 0
 for line in sys.stdin:
     e = json.loads(line)
-    if e["event_type"] == "flow":
+    # A flow counts once: in its first record (interim records follow with a part).
+    if e["event_type"] == "flow" and not e.get("part"):
         sni = (e.get("tls") or {}).get("sni")
         if sni and e["protocol"] == "quic":
             quic += 1
