@@ -317,6 +317,12 @@ impl Collector for Snapshot {
         )?;
         put(
             &mut encoder,
+            "store_write_waits",
+            "Store writes that waited because the SQLite writing thread was behind",
+            ConstCounter::new(s.writes.waits),
+        )?;
+        put(
+            &mut encoder,
             "store_backlog_rows",
             "Evidence rows waiting for the next store write",
             ConstGauge::new(s.backlog as i64),

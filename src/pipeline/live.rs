@@ -259,6 +259,11 @@ pub fn capture(
             run.take(message);
         }
         run.flush();
+        if run.failed.is_none()
+            && let Err(e) = run.sequencer.sync_store()
+        {
+            run.failed = Some(e);
+        }
         let snapshot = run.snapshot();
         supervisor.snapshot(&snapshot);
         report.counters = snapshot.counters;

@@ -111,7 +111,7 @@ pub fn replay(
         run_threaded(&inputs, settings, sequencer, progress, &mut report)
     };
     if report.failed.is_none()
-        && let Err(e) = sequencer.flush()
+        && let Err(e) = sequencer.flush().and_then(|()| sequencer.sync_store())
     {
         report.failed = Some(e);
     }

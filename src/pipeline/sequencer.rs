@@ -49,8 +49,11 @@ pub struct WriteStats {
     pub writes: u64,
     /// Time spent in them.
     pub total: Duration,
-    /// Time the latest one took.
+    /// Time the latest one took (handing the batch to SQLite's writing thread, or to the
+    /// ClickHouse spool).
     pub last: Duration,
+    /// Writes that waited because SQLite's writing thread was behind.
+    pub waits: u64,
 }
 
 /// Naming, catalog, identity, output and store, in record order.
@@ -274,12 +277,22 @@ impl Sequencer {
             self.writes.writes += 1;
             self.writes.total += took;
             self.writes.last = took;
+            self.writes.waits = store.write_waits();
             self.totals.flows += n_flows as u64;
             self.totals.lookups += n_lookups as u64;
             self.totals.rollups += n_rollups as u64;
         }
         let flushed = self.output.flush();
         self.events_result(flushed)
+    }
+
+    /// Waits until the store holds every write so far (SQLite writes in a thread of its own),
+    /// or says why it does not.
+    pub fn sync_store(&mut self) -> Result<(), SequencerError> {
+        match &mut self.store {
+            Some(store) => Ok(store.sync()?),
+            None => Ok(()),
+        }
     }
 
     /// What the run output.

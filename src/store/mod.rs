@@ -407,6 +407,24 @@ impl Store {
         }
     }
 
+    /// Returns once every batch written so far is in the SQLite file (its writing thread
+    /// caught up), or with the first failure; ClickHouse's spool already holds them.
+    pub fn sync(&mut self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.sync(),
+            Store::ClickHouse(_) | Store::ClickHouseReader(_) => Ok(()),
+        }
+    }
+
+    /// Writes that waited because the SQLite writing thread was behind (0 for ClickHouse,
+    /// whose spool takes every write).
+    pub fn write_waits(&self) -> u64 {
+        match self {
+            Store::Sqlite(s) => s.waits(),
+            Store::ClickHouse(_) | Store::ClickHouseReader(_) => 0,
+        }
+    }
+
     /// Finishes writing: ClickHouse sends what it can of the spool; SQLite has nothing pending.
     pub fn close(&mut self) -> Option<ClickHouseStats> {
         match self {

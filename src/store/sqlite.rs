@@ -253,6 +253,34 @@ pub struct SqliteStore {
     sensor: String,
     /// The indexes pruning goes by exist (an older file gets them at its first pruning).
     indexed: bool,
+    /// The thread that writes batches, from the first write on.
+    writer: Option<Box<Writer>>,
+    /// Writes that found the writer's queue full and waited.
+    waits: u64,
+}
+
+/// Batches that may wait for the writing thread.
+const WRITER_QUEUE: usize = 2;
+
+/// The writing thread's end: batches go to it in order over its own connection; a marker asks
+/// it to say when every batch before it is written.
+#[derive(Debug)]
+struct Writer {
+    jobs: crossbeam_channel::Sender<WriteJob>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// The first failure, told at the next write or sync.
+    failed: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+enum WriteJob {
+    Batch(Batch),
+    Sync(crossbeam_channel::Sender<()>),
+}
+
+impl std::fmt::Debug for WriteJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteJob")
+    }
 }
 
 fn us(t: Timestamp) -> i64 {
@@ -320,6 +348,8 @@ impl SqliteStore {
             path: path.to_path_buf(),
             sensor: sensor.to_string(),
             indexed: false,
+            writer: None,
+            waits: 0,
         })
     }
 
@@ -337,6 +367,8 @@ impl SqliteStore {
 
     /// The earliest ingestion of a file with this SHA-256, if any.
     pub fn find_file(&self, sha256: &str) -> Result<Option<IngestedFile>, StoreError> {
+        // What was handed to the writing thread is read back.
+        self.sync()?;
         self.conn
             .query_row(
                 "SELECT id, sensor, path, ingested_at, complete FROM files WHERE sha256 = ?1 ORDER BY id LIMIT 1",
@@ -357,6 +389,8 @@ impl SqliteStore {
 
     /// The files of `size` bytes whose candidate key is `quick_key`, or that have none.
     pub fn candidates_for(&self, size: u64, quick_key: &str) -> Result<Vec<Candidate>, StoreError> {
+        // What was handed to the writing thread is read back.
+        self.sync()?;
         let rows = || -> rusqlite::Result<Vec<Candidate>> {
             let mut query = self.conn.prepare_cached(
                 "SELECT id, sensor, path, ingested_at, complete, sha256 FROM files
@@ -410,6 +444,8 @@ impl SqliteStore {
         error: Option<&str>,
         sha256: Option<&str>,
     ) -> Result<(), StoreError> {
+        // A file is marked read once the rows read from it are written.
+        self.sync()?;
         self.conn
             .execute(
                 "UPDATE files SET packets = ?2, first_ts_us = ?3, last_ts_us = ?4, complete = ?5,
@@ -428,32 +464,91 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Writes evidence rows, adds rollups and keeps sealed pseudonyms, in one transaction.
+    /// Hands a batch of evidence rows, rollups and sealed pseudonyms to the writing thread,
+    /// which writes each batch in one transaction of its own connection: the caller (the
+    /// sequencer) goes on unless [`WRITER_QUEUE`] batches already wait (counted, see
+    /// [`waits`](Self::waits)). A failed write is told by the next write or
+    /// [`sync`](Self::sync).
     pub fn write(&mut self, mut batch: Batch) -> Result<(), StoreError> {
         batch.stamp(&self.sensor);
-        self.write_tx(&batch).map_err(|e| self.wrap(e))
+        self.failure()?;
+        if self.writer.is_none() {
+            self.writer = Some(Box::new(self.start_writer()?));
+        }
+        let writer = self.writer.as_ref().expect("started");
+        let job = match writer.jobs.try_send(WriteJob::Batch(batch)) {
+            Ok(()) => return Ok(()),
+            Err(crossbeam_channel::TrySendError::Full(job)) => job,
+            Err(crossbeam_channel::TrySendError::Disconnected(_)) => return self.stopped(),
+        };
+        self.waits += 1;
+        let sent = self.writer.as_ref().map(|w| w.jobs.send(job));
+        match sent {
+            Some(Ok(())) => Ok(()),
+            _ => self.stopped(),
+        }
     }
 
-    fn write_tx(&mut self, batch: &Batch) -> rusqlite::Result<()> {
-        let tx = self.conn.transaction()?;
-        insert_all(
-            &tx,
-            &FlowRow::TABLE.sqlite_insert(""),
-            &batch.flows,
-            FlowRow::bind,
-        )?;
-        insert_all(
-            &tx,
-            &DnsRow::TABLE.sqlite_insert(""),
-            &batch.dns,
-            DnsRow::bind,
-        )?;
-        insert_all(&tx, &rollup_upsert(), &batch.rollups, RollupRow::bind)?;
-        let seal = PseudonymRow::TABLE.sqlite_insert("OR IGNORE");
-        insert_all(&tx, &seal, &batch.pseudonyms, PseudonymRow::bind)?;
-        let health = HealthRow::TABLE.sqlite_insert("OR REPLACE");
-        insert_all(&tx, &health, &batch.health, HealthRow::bind)?;
-        tx.commit()
+    /// Writes that waited for the writing thread (it was [`WRITER_QUEUE`] batches behind).
+    pub fn waits(&self) -> u64 {
+        self.waits
+    }
+
+    /// Returns once every batch handed over is written, or with the first failure.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        if let Some(writer) = &self.writer {
+            let (reply, done) = crossbeam_channel::bounded(1);
+            if writer.jobs.send(WriteJob::Sync(reply)).is_err() || done.recv().is_err() {
+                return self.stopped();
+            }
+        }
+        self.failure()
+    }
+
+    fn failure(&self) -> Result<(), StoreError> {
+        let failed = self
+            .writer
+            .as_ref()
+            .and_then(|w| w.failed.lock().unwrap_or_else(|e| e.into_inner()).clone());
+        match failed {
+            Some(message) => Err(StoreError {
+                place: self.path.display().to_string(),
+                source: StoreFault::Config(message),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn stopped(&self) -> Result<(), StoreError> {
+        self.failure()?;
+        Err(StoreError {
+            place: self.path.display().to_string(),
+            source: StoreFault::Config("the store's writing thread stopped".into()),
+        })
+    }
+
+    /// Opens the writing thread's connection and starts it.
+    fn start_writer(&self) -> Result<Writer, StoreError> {
+        let conn = Connection::open(&self.path).map_err(|e| self.wrap(e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| self.wrap(e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| self.wrap(e))?;
+        let (jobs, queue) = crossbeam_channel::bounded::<WriteJob>(WRITER_QUEUE);
+        let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let seen = std::sync::Arc::clone(&failed);
+        let thread = std::thread::Builder::new()
+            .name("lantern-sqlite".into())
+            .spawn(move || write_batches(conn, queue, seen))
+            .map_err(|e| StoreError {
+                place: self.path.display().to_string(),
+                source: StoreFault::Config(format!("cannot start the writing thread: {e}")),
+            })?;
+        Ok(Writer {
+            jobs,
+            thread: Some(thread),
+            failed,
+        })
     }
 
     /// One bounded step of pruning (see [`retention`](super::retention)): in one transaction,
@@ -557,6 +652,8 @@ impl SqliteStore {
 
     /// The sealed name of a pseudonym token, if this store holds it.
     pub fn sealed(&self, token: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        // What was handed to the writing thread is read back.
+        self.sync()?;
         self.conn
             .query_row(
                 "SELECT sealed FROM pseudonyms WHERE token = ?1",
@@ -574,6 +671,8 @@ impl SqliteStore {
         to: i64,
         filter: &Filter,
     ) -> Result<Vec<RollupRow>, StoreError> {
+        // What was handed to the writing thread is read back.
+        self.sync()?;
         let rows = || -> rusqlite::Result<Vec<RollupRow>> {
             let (only, values) = filter.sqlite(3);
             let sql = format!(
@@ -590,6 +689,8 @@ impl SqliteStore {
 
     /// Each sensor's state at its latest write.
     pub fn health(&self) -> Result<Vec<HealthRow>, StoreError> {
+        // What was handed to the writing thread is read back.
+        self.sync()?;
         let rows = || -> rusqlite::Result<Vec<HealthRow>> {
             let mut query = self
                 .conn
@@ -602,6 +703,8 @@ impl SqliteStore {
 
     /// Each app's earliest activity.
     pub fn first_seen(&self, filter: &Filter) -> Result<Vec<FirstSeen>, StoreError> {
+        // What was handed to the writing thread is read back.
+        self.sync()?;
         let rows = || -> rusqlite::Result<Vec<FirstSeen>> {
             let (only, values) = filter.sqlite(1);
             let mut query = self.conn.prepare_cached(&format!(
@@ -626,6 +729,8 @@ impl SqliteStore {
         to_us: i64,
         filter: &Filter,
     ) -> Result<Vec<StoredCandidate>, StoreError> {
+        // What was handed to the writing thread is read back.
+        self.sync()?;
         let rows = || -> rusqlite::Result<Vec<StoredCandidate>> {
             let (only, values) = filter.sqlite(3);
             let mut query = self.conn.prepare_cached(&format!(
@@ -659,6 +764,8 @@ impl SqliteStore {
         apps: &[&str],
         filter: &Filter,
     ) -> Result<Vec<StoredServerUse>, StoreError> {
+        // What was handed to the writing thread is read back.
+        self.sync()?;
         let rows = || -> rusqlite::Result<Vec<StoredServerUse>> {
             let (only, values) = filter.sqlite(3);
             let mut query = self.conn.prepare(&format!(
@@ -689,6 +796,8 @@ impl SqliteStore {
         to_us: i64,
         filter: &Filter,
     ) -> Result<Vec<StoredProgramUse>, StoreError> {
+        // What was handed to the writing thread is read back.
+        self.sync()?;
         let rows = || -> rusqlite::Result<Vec<StoredProgramUse>> {
             let (only, values) = filter.sqlite(3);
             let mut query = self.conn.prepare_cached(&format!(
@@ -720,6 +829,8 @@ impl SqliteStore {
         apps: &[&str],
         filter: &Filter,
     ) -> Result<Vec<StoredMcpUse>, StoreError> {
+        // What was handed to the writing thread is read back.
+        self.sync()?;
         let rows = || -> rusqlite::Result<Vec<StoredMcpUse>> {
             let (only, values) = filter.sqlite(3);
             let mut query = self.conn.prepare(&format!(
@@ -759,6 +870,65 @@ fn bounds_and<'a>(from: &'a i64, to: &'a i64, values: &'a [&'a str]) -> Vec<&'a 
 }
 
 /// Inserts `rows` with the statement `sql`, each bound by `bind`.
+/// The writing thread: each batch in one transaction, in order; after a failure it writes
+/// nothing more and keeps the failure for the store's next call.
+fn write_batches(
+    mut conn: Connection,
+    queue: crossbeam_channel::Receiver<WriteJob>,
+    failed: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+) {
+    let mut broken = false;
+    for job in queue {
+        match job {
+            WriteJob::Batch(batch) if !broken => {
+                if let Err(e) = write_tx(&mut conn, &batch) {
+                    broken = true;
+                    *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+                }
+            }
+            WriteJob::Batch(_) => {}
+            WriteJob::Sync(reply) => {
+                let _ = reply.send(());
+            }
+        }
+    }
+}
+
+impl Drop for SqliteStore {
+    /// Waits for the writing thread to write what it was handed.
+    fn drop(&mut self) {
+        if let Some(mut writer) = self.writer.take() {
+            drop(writer.jobs);
+            if let Some(thread) = writer.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+/// Writes evidence rows, adds rollups and keeps sealed pseudonyms, in one transaction.
+fn write_tx(conn: &mut Connection, batch: &Batch) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    insert_all(
+        &tx,
+        &FlowRow::TABLE.sqlite_insert(""),
+        &batch.flows,
+        FlowRow::bind,
+    )?;
+    insert_all(
+        &tx,
+        &DnsRow::TABLE.sqlite_insert(""),
+        &batch.dns,
+        DnsRow::bind,
+    )?;
+    insert_all(&tx, &rollup_upsert(), &batch.rollups, RollupRow::bind)?;
+    let seal = PseudonymRow::TABLE.sqlite_insert("OR IGNORE");
+    insert_all(&tx, &seal, &batch.pseudonyms, PseudonymRow::bind)?;
+    let health = HealthRow::TABLE.sqlite_insert("OR REPLACE");
+    insert_all(&tx, &health, &batch.health, HealthRow::bind)?;
+    tx.commit()
+}
+
 /// The tables pruning goes through: name, time column, the key a batch is chosen by, and
 /// whether it is evidence (else kept with the rollups).
 const PRUNED: [(&str, &str, &str, bool); 4] = [
@@ -882,6 +1052,41 @@ mod tests {
             last_seen_us: last * 1_000_000,
             ..RollupRow::default()
         }
+    }
+
+    #[test]
+    fn writes_go_through_the_writing_thread_in_order_and_a_failure_is_told_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let mut store = SqliteStore::open(&path, "s1").unwrap();
+        for i in 0..200 {
+            let batch = Batch {
+                rollups: vec![rollup(1, 10, 3600 + i, 3600 + i)],
+                ..Batch::default()
+            };
+            store.write(batch).unwrap();
+        }
+        // Every batch is in, added up in order, and the queue was full at times.
+        let rows = store.rollups(0, 7200, &Filter::default()).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].flows, rows[0].bytes_up), (200, 2000));
+        assert_eq!(rows[0].last_seen_us, 3799 * 1_000_000);
+        assert!(store.waits() > 0, "the writer never fell behind");
+        // A batch the file refuses: the next call says so, naming the file.
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("DROP TABLE rollups_hourly")
+            .unwrap();
+        store
+            .write(Batch {
+                rollups: vec![rollup(1, 10, 3600, 3600)],
+                ..Batch::default()
+            })
+            .unwrap();
+        let error = store.sync().unwrap_err().to_string();
+        assert!(error.starts_with(&path.display().to_string()), "{error}");
+        assert!(error.contains("rollups_hourly"), "{error}");
+        assert!(store.write(Batch::default()).is_err());
     }
 
     #[test]
