@@ -146,17 +146,18 @@ fn load_sources(sources: &[(PathBuf, String, bool)]) -> Result<Loaded, CatalogEr
     for (file, text, may_override) in sources {
         let parsed: FileToml = toml::from_str(text).map_err(|e| CatalogError {
             file: file.clone(),
-            line: e.span().map(|s| line_of(text, s.start)),
+            line: e.span().map(|s| Lines::new(text).of(s.start)),
             reason: e.message().trim_end().to_string(),
         })?;
+        let lines = Lines::new(text);
         let at = |offset: usize, reason: String| CatalogError {
             file: file.clone(),
-            line: Some(line_of(text, offset)),
+            line: Some(lines.of(offset)),
             reason,
         };
         let mut ids_here: HashMap<String, usize> = HashMap::new();
         for app in parsed.app {
-            let line = line_of(text, app.id.span().start);
+            let line = lines.of(app.id.span().start);
             let id = app.id.get_ref().clone();
             if let Some(first) = ids_here.insert(id.clone(), line) {
                 return Err(at(
@@ -164,7 +165,7 @@ fn load_sources(sources: &[(PathBuf, String, bool)]) -> Result<Loaded, CatalogEr
                     format!("app id {id:?} already used on line {first}"),
                 ));
             }
-            b.add_app(app, file, text, *may_override)
+            b.add_app(app, file, &lines, *may_override)
                 .map_err(|(o, r)| at(o, r))?;
         }
         for (entry, kind) in parsed
@@ -179,7 +180,7 @@ fn load_sources(sources: &[(PathBuf, String, bool)]) -> Result<Loaded, CatalogEr
                     .map(|e| (e, SharedKind::EchPublicName)),
             )
         {
-            b.add_shared(entry, kind, file, text)
+            b.add_shared(entry, kind, file, &lines)
                 .map_err(|(o, r)| at(o, r))?;
         }
     }
@@ -198,7 +199,7 @@ impl Builder {
         &mut self,
         app: AppToml,
         file: &Path,
-        text: &str,
+        lines: &Lines,
         may_override: bool,
     ) -> Result<(), Invalid> {
         let id_at = app.id.span().start;
@@ -285,7 +286,7 @@ impl Builder {
         let declared = |offset: usize| Declared {
             owner: owner.clone(),
             file: file.to_path_buf(),
-            line: line_of(text, offset),
+            line: lines.of(offset),
         };
         let mut domains = Vec::with_capacity(app.domains.len());
         for domain in &app.domains {
@@ -363,7 +364,7 @@ impl Builder {
         entry: SharedToml,
         kind: SharedKind,
         file: &Path,
-        text: &str,
+        lines: &Lines,
     ) -> Result<(), Invalid> {
         let offset = entry.domain.span().start;
         let domain = entry.domain.get_ref().to_ascii_lowercase();
@@ -379,7 +380,7 @@ impl Builder {
         let declared = Declared {
             owner: Owner::Shared,
             file: file.to_path_buf(),
-            line: line_of(text, offset),
+            line: lines.of(offset),
         };
         self.claim(domain.clone(), declared, offset)?;
         self.shared.push(Shared {
@@ -465,12 +466,25 @@ pub(super) fn read_path(path: &Path) -> Result<Vec<(PathBuf, String)>, CatalogEr
         .collect()
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+/// Where a file's lines start, to turn byte offsets into line numbers without counting from
+/// the top each time (that made loading quadratic in a file's length: 41 ms for 2,111 apps).
+struct Lines {
+    newlines: Vec<usize>,
+}
+
+impl Lines {
+    fn new(text: &str) -> Lines {
+        let newlines = (text.bytes().enumerate())
+            .filter(|&(_, b)| b == b'\n')
+            .map(|(i, _)| i)
+            .collect();
+        Lines { newlines }
+    }
+
+    /// The 1-based line of byte `offset`.
+    fn of(&self, offset: usize) -> usize {
+        self.newlines.partition_point(|&n| n < offset) + 1
+    }
 }
 
 fn is_kebab_id(id: &str) -> bool {
