@@ -278,14 +278,10 @@ fn report_round(store: &str, round: &Pruned) {
     if round.rows() == 0 {
         return;
     }
-    let tables: Vec<String> = (round.tables.iter())
-        .filter(|(_, n)| *n > 0)
-        .map(|(t, n)| format!("{t} {n}"))
-        .collect();
     eprintln!(
         "lantern: {store}: pruned {} rows older than the retention ({}), {} pages freed",
         round.rows(),
-        tables.join(", "),
+        round.removed_tables(),
         round.pages_freed
     );
 }

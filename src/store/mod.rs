@@ -181,15 +181,6 @@ impl Store {
         }
     }
 
-    /// The earliest ingestion of a file with this SHA-256, if any.
-    pub fn find_file(&self, sha256: &str) -> Result<Option<IngestedFile>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.find_file(sha256),
-            Store::ClickHouse(c) => c.reader().find_file(sha256),
-            Store::ClickHouseReader(c) => c.find_file(sha256),
-        }
-    }
-
     /// Whether a replay may hash a file as it reads it and give the hash at the end: SQLite
     /// updates the file's row in place. ClickHouse keeps `files` ordered by the hash
     /// (`ReplacingMergeTree` by version), where a row whose hash changed would stay twice, so

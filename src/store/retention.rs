@@ -111,6 +111,15 @@ impl Pruned {
         self.tables.iter().map(|(_, n)| n).sum()
     }
 
+    /// `flows 6, dns 10`: the tables that lost rows.
+    pub fn removed_tables(&self) -> String {
+        let tables: Vec<String> = (self.tables.iter())
+            .filter(|(_, n)| *n > 0)
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect();
+        tables.join(", ")
+    }
+
     /// Rows removed from `table`.
     pub fn of(&self, table: &str) -> u64 {
         self.tables

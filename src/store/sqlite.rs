@@ -365,28 +365,6 @@ impl SqliteStore {
         }
     }
 
-    /// The earliest ingestion of a file with this SHA-256, if any.
-    pub fn find_file(&self, sha256: &str) -> Result<Option<IngestedFile>, StoreError> {
-        // What was handed to the writing thread is read back.
-        self.sync()?;
-        self.conn
-            .query_row(
-                "SELECT id, sensor, path, ingested_at, complete FROM files WHERE sha256 = ?1 ORDER BY id LIMIT 1",
-                [sha256],
-                |row| {
-                    Ok(IngestedFile {
-                        id: row.get(0)?,
-                        sensor: row.get(1)?,
-                        path: row.get(2)?,
-                        ingested_at: row.get(3)?,
-                        complete: row.get(4)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| self.wrap(e))
-    }
-
     /// The files of `size` bytes whose candidate key is `quick_key`, or that have none.
     pub fn candidates_for(&self, size: u64, quick_key: &str) -> Result<Vec<Candidate>, StoreError> {
         // What was handed to the writing thread is read back.
@@ -1133,9 +1111,9 @@ mod tests {
             )
             .unwrap();
         assert_eq!(row, (3, 2, 150, 3_650_000_000, 3_800_000_000));
-        let found = store.find_file("ab").unwrap().unwrap();
+        let found = store.candidates_for(10, "cd").unwrap().remove(0).file;
         assert_eq!((found.path.as_str(), found.complete), ("a.pcap", true));
-        assert!(store.find_file("cd").unwrap().is_none());
+        assert!(store.candidates_for(10, "other").unwrap().is_empty());
     }
 
     /// The tables of a version-2 store, as lantern wrote them before attribution.

@@ -240,47 +240,6 @@ impl ClickHouseReader {
             .map_err(|e| self.fail(StoreFault::ClickHouse(e)))
     }
 
-    /// The earliest ingestion of a file with this SHA-256, if any. Asks the server.
-    pub fn find_file(&self, sha256: &str) -> Result<Option<IngestedFile>, StoreError> {
-        #[derive(clickhouse::Row, serde::Deserialize)]
-        struct Found {
-            id: i64,
-            sensor: String,
-            path: String,
-            ingested_at: String,
-            complete: u8,
-        }
-        let query = self
-            .client
-            .query(
-                "SELECT id, sensor, path, ingested_at, complete FROM files FINAL \
-                 WHERE sha256 = ? ORDER BY ingested_at, id LIMIT 1",
-            )
-            .bind(sha256);
-        let found = self.runtime.block_on(async {
-            sender::ensure_schema(&self.client, &self.config.database, None, Create::WhenOlder)
-                .await
-                .map_err(|e| e.to_string())?;
-            query
-                .fetch_optional::<Found>()
-                .await
-                .map_err(|e| e.to_string())
-        });
-        let found = found.map_err(|e| {
-            StoreFault::Unreachable(format!(
-                "{e}: cannot check whether the file was ingested before (--force replays without checking)"
-            ))
-        });
-        let found = found.map_err(|e| self.fail(e))?;
-        Ok(found.map(|f| IngestedFile {
-            id: f.id,
-            sensor: f.sensor,
-            path: f.path,
-            ingested_at: f.ingested_at,
-            complete: f.complete != 0,
-        }))
-    }
-
     /// Prunes rows older than `cutoffs` (with `dry_run`, counts them), waits for the server
     /// to apply the deletes, then prunes the seals no row names. Asks the server.
     pub fn prune(&self, cutoffs: &Cutoffs, dry_run: bool) -> Result<Pruned, StoreError> {

@@ -456,14 +456,10 @@ fn prune_now(
                 .stats
                 .pruned
                 .fetch_add(pruned.rows(), Ordering::Relaxed);
-            let tables: Vec<String> = (pruned.tables.iter())
-                .filter(|(_, n)| *n > 0)
-                .map(|(t, n)| format!("{t} {n}"))
-                .collect();
             eprintln!(
                 "lantern: {target}: pruned {} rows older than the retention ({})",
                 pruned.rows(),
-                tables.join(", ")
+                pruned.removed_tables()
             );
         }
         Ok(_) => {}
