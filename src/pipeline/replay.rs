@@ -8,6 +8,9 @@
 //! 1.24 s), and having every worker read and decode every file itself spent a core's worth of
 //! time on packets each worker then skipped.
 //!
+//! Into a store, each file is first looked up by its candidate key (see [`register_files`]);
+//! a new one is hashed as it is read, by a thread fed the reader's buffers.
+//!
 //! Ticks fall at the same packets whatever the number of threads (see [`Clock`]) and the reader
 //! waits for room to send each one, so no worker ever misses a tick here and every epoch is
 //! every worker's part of one tick number.

@@ -7,7 +7,8 @@
 //! user, app) that later runs add to, the files that were ingested (so that the same file is
 //! not counted twice) and sealed pseudonyms. Each table is declared once ([`tables`], through
 //! [`schema`]): its row struct is what output makes, both stores write and the spool holds.
-//! [`Store`] is whichever store a run was given; [`Batch`] is what one write adds.
+//! [`Store`] is whichever store a run was given; [`Batch`] is what one write adds;
+//! [`retention`] says how long rows are kept, and both stores prune to it.
 
 pub mod clickhouse;
 mod read;

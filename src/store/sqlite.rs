@@ -1,8 +1,12 @@
 //! The SQLite store: the tables of [`tables`](super::tables) in one file, each write one
-//! transaction. Its physical design (row ids, keys, indexes) is here; its columns are the
-//! declarations'. Opening a store brings it to [`SCHEMA_VERSION`]: a new file gets every
-//! table, an older one is migrated (versions 1 to 4 by the frozen steps below, later ones by
-//! adding the columns declared since), a newer one is refused.
+//! transaction. Its physical design (row ids, keys, indexes, incremental auto-vacuum) is here;
+//! its columns are the declarations'. Opening a store brings it to [`SCHEMA_VERSION`]: a new
+//! file gets every table, an older one is migrated (versions 1 to 4 by the frozen steps below,
+//! later ones by adding the columns declared since), a newer one is refused.
+//!
+//! Writes go to a writing thread with a connection of its own (bounded queue, waits counted);
+//! reads, file records and pruning use the store's own connection, each after the writing
+//! thread caught up. Pruning ([`SqliteStore::prune_step`]) deletes in bounded steps.
 
 use super::read::{Filter, app_list};
 use super::retention::{Cutoffs, Pruned};
@@ -444,7 +448,7 @@ impl SqliteStore {
 
     /// Hands a batch of evidence rows, rollups and sealed pseudonyms to the writing thread,
     /// which writes each batch in one transaction of its own connection: the caller (the
-    /// sequencer) goes on unless [`WRITER_QUEUE`] batches already wait (counted, see
+    /// sequencer) goes on unless two batches already wait (counted, see
     /// [`waits`](Self::waits)). A failed write is told by the next write or
     /// [`sync`](Self::sync).
     pub fn write(&mut self, mut batch: Batch) -> Result<(), StoreError> {
@@ -467,7 +471,7 @@ impl SqliteStore {
         }
     }
 
-    /// Writes that waited for the writing thread (it was [`WRITER_QUEUE`] batches behind).
+    /// Writes that waited for the writing thread (it was two batches behind).
     pub fn waits(&self) -> u64 {
         self.waits
     }

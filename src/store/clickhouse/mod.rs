@@ -4,7 +4,8 @@
 //! A write never touches the network: the batch goes to the `spool` on disk and the
 //! `sender` thread inserts it from there, in order, retrying while the server is away. The
 //! only calls that wait on the server are the ones whose answer is needed there and then:
-//! whether a file was already ingested, a pseudonym's sealed name, and `store init`.
+//! whether a file was already ingested, a pseudonym's sealed name, `store init` and
+//! `store prune`. A live sensor's pruning (`prune`) runs in the sender, between sends.
 
 mod prune;
 mod schema;
