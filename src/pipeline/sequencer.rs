@@ -111,10 +111,7 @@ impl Sequencer {
     }
 
     fn status(&self, app: Option<Identified<'_>>, who: &Identity) -> Status {
-        app.map_or(Status::Unreviewed, |hit| {
-            self.policy
-                .status(&hit.app.id, hit.app.category, who.group.as_deref())
-        })
+        status(&self.policy, app, who)
     }
 
     /// The identity stage, to reload its map.
@@ -349,6 +346,13 @@ fn classify<'c>(
     (app, candidate)
 }
 
+/// What `policy` says of `app` for `who` (an app nobody reviewed is unreviewed).
+fn status(policy: &Policy, app: Option<Identified<'_>>, who: &Identity) -> Status {
+    app.map_or(Status::Unreviewed, |hit| {
+        policy.status(&hit.app.id, hit.app.category, who.group.as_deref())
+    })
+}
+
 /// The stages after classification, borrowed apart from the namer whose answer they get.
 struct Emit<'s> {
     policy: &'s Policy,
@@ -366,10 +370,7 @@ impl Emit<'_> {
     ) -> io::Result<()> {
         let ja4 = flow.tls().and_then(|t| t.ja4.as_deref());
         let agent = flow.http().and_then(|h| h.user_agent.as_deref());
-        let status = app.map_or(Status::Unreviewed, |hit| {
-            self.policy
-                .status(&hit.app.id, hit.app.category, identity.group.as_deref())
-        });
+        let status = status(self.policy, app, identity);
         self.output.flow(&FlowView {
             software: software::classify(ja4, agent),
             mcp: flow.mcp(),

@@ -56,6 +56,19 @@ impl Retention {
     }
 }
 
+/// Where pseudonym tokens appear, as (table, column): a seal goes when no row that stays
+/// names its token in any of these. Both stores prune by this one list.
+pub(crate) const TOKEN_COLUMNS: [(&str, &str); 8] = [
+    ("flows", "user"),
+    ("flows", "client_ip"),
+    ("flows", "device"),
+    ("dns", "user"),
+    ("dns", "client_ip"),
+    ("dns", "device"),
+    ("rollups_hourly", "user"),
+    ("rollups_hourly", "device"),
+];
+
 /// Rows older than these (seconds since the epoch, a UTC midnight) go; `None` keeps all.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Cutoffs {

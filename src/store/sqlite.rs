@@ -9,7 +9,7 @@
 //! thread caught up. Pruning ([`SqliteStore::prune_step`]) deletes in bounded steps.
 
 use super::read::{Filter, app_list};
-use super::retention::{Cutoffs, Pruned};
+use super::retention::{Cutoffs, Pruned, TOKEN_COLUMNS};
 use super::schema::{Role, SCHEMA_VERSION, Table, names};
 use super::{
     Batch, Candidate, DnsRow, FileRow, FirstSeen, FlowRow, HealthRow, IngestedFile, NewFile,
@@ -371,7 +371,6 @@ impl SqliteStore {
 
     /// The files of `size` bytes whose candidate key is `quick_key`, or that have none.
     pub fn candidates_for(&self, size: u64, quick_key: &str) -> Result<Vec<Candidate>, StoreError> {
-        // What was handed to the writing thread is read back.
         self.sync()?;
         let rows = || -> rusqlite::Result<Vec<Candidate>> {
             let mut query = self.conn.prepare_cached(
@@ -634,7 +633,6 @@ impl SqliteStore {
 
     /// The sealed name of a pseudonym token, if this store holds it.
     pub fn sealed(&self, token: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        // What was handed to the writing thread is read back.
         self.sync()?;
         self.conn
             .query_row(
@@ -653,7 +651,6 @@ impl SqliteStore {
         to: i64,
         filter: &Filter,
     ) -> Result<Vec<RollupRow>, StoreError> {
-        // What was handed to the writing thread is read back.
         self.sync()?;
         let rows = || -> rusqlite::Result<Vec<RollupRow>> {
             let (only, values) = filter.sqlite(3);
@@ -671,7 +668,6 @@ impl SqliteStore {
 
     /// Each sensor's state at its latest write.
     pub fn health(&self) -> Result<Vec<HealthRow>, StoreError> {
-        // What was handed to the writing thread is read back.
         self.sync()?;
         let rows = || -> rusqlite::Result<Vec<HealthRow>> {
             let mut query = self
@@ -685,7 +681,6 @@ impl SqliteStore {
 
     /// Each app's earliest activity.
     pub fn first_seen(&self, filter: &Filter) -> Result<Vec<FirstSeen>, StoreError> {
-        // What was handed to the writing thread is read back.
         self.sync()?;
         let rows = || -> rusqlite::Result<Vec<FirstSeen>> {
             let (only, values) = filter.sqlite(1);
@@ -711,7 +706,6 @@ impl SqliteStore {
         to_us: i64,
         filter: &Filter,
     ) -> Result<Vec<StoredCandidate>, StoreError> {
-        // What was handed to the writing thread is read back.
         self.sync()?;
         let rows = || -> rusqlite::Result<Vec<StoredCandidate>> {
             let (only, values) = filter.sqlite(3);
@@ -746,7 +740,6 @@ impl SqliteStore {
         apps: &[&str],
         filter: &Filter,
     ) -> Result<Vec<StoredServerUse>, StoreError> {
-        // What was handed to the writing thread is read back.
         self.sync()?;
         let rows = || -> rusqlite::Result<Vec<StoredServerUse>> {
             let (only, values) = filter.sqlite(3);
@@ -778,7 +771,6 @@ impl SqliteStore {
         to_us: i64,
         filter: &Filter,
     ) -> Result<Vec<StoredProgramUse>, StoreError> {
-        // What was handed to the writing thread is read back.
         self.sync()?;
         let rows = || -> rusqlite::Result<Vec<StoredProgramUse>> {
             let (only, values) = filter.sqlite(3);
@@ -811,7 +803,6 @@ impl SqliteStore {
         apps: &[&str],
         filter: &Filter,
     ) -> Result<Vec<StoredMcpUse>, StoreError> {
-        // What was handed to the writing thread is read back.
         self.sync()?;
         let rows = || -> rusqlite::Result<Vec<StoredMcpUse>> {
             let (only, values) = filter.sqlite(3);
@@ -923,18 +914,6 @@ const PRUNED: [(&str, &str, &str, bool); 4] = [
         false,
     ),
     ("sensor_health", "ts_us", "sensor", false),
-];
-
-/// Where tokens appear: a seal goes when its token is in none of these.
-const TOKEN_COLUMNS: [(&str, &str); 8] = [
-    ("flows", "user"),
-    ("flows", "client_ip"),
-    ("flows", "device"),
-    ("dns", "user"),
-    ("dns", "client_ip"),
-    ("dns", "device"),
-    ("rollups_hourly", "user"),
-    ("rollups_hourly", "device"),
 ];
 
 /// One step of [`SqliteStore::prune_step`] inside its transaction.

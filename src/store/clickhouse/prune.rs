@@ -11,7 +11,7 @@
 //! are applied) and the daemon, whose sender thread runs it once an hour between sends.
 
 use super::sender::{Failure, cluster_of, within};
-use crate::store::retention::{Cutoffs, Pruned};
+use crate::store::retention::{Cutoffs, Pruned, TOKEN_COLUMNS};
 use clickhouse::Client;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -52,18 +52,6 @@ const TABLES: [Pruning; 5] = [
         time_us: "ts_us",
         evidence: false,
     },
-];
-
-/// Where tokens appear: a seal goes when its token is in none of these.
-const TOKEN_COLUMNS: [(&str, &str); 8] = [
-    ("flows", "user"),
-    ("flows", "client_ip"),
-    ("flows", "ifNull(device, '')"),
-    ("dns", "user"),
-    ("dns", "client_ip"),
-    ("dns", "ifNull(device, '')"),
-    ("rollups_hourly", "user"),
-    ("rollups_hourly", "device"),
 ];
 
 /// Tokens per `DELETE WHERE token IN (…)`.
@@ -244,7 +232,8 @@ async fn prune_seals(
         let rows: Vec<String> = within(
             client
                 .query(&format!(
-                    "SELECT DISTINCT {column} FROM {}{stays}",
+                    // ifNull: device is Nullable in the evidence tables.
+                    "SELECT DISTINCT ifNull({column}, '') FROM {}{stays}",
                     place.read(table)
                 ))
                 .fetch_all(),
