@@ -130,6 +130,9 @@ pub enum StoreFault {
     /// A setting is wrong.
     #[error("{0}")]
     Config(String),
+    /// SQLite's writing thread failed (SQLite's message) or stopped.
+    #[error("{0}")]
+    Writer(String),
 }
 
 /// The store a run writes to.

@@ -494,7 +494,7 @@ impl SqliteStore {
         match failed {
             Some(message) => Err(StoreError {
                 place: self.path.display().to_string(),
-                source: StoreFault::Config(message),
+                source: StoreFault::Writer(message),
             }),
             None => Ok(()),
         }
@@ -504,7 +504,7 @@ impl SqliteStore {
         self.failure()?;
         Err(StoreError {
             place: self.path.display().to_string(),
-            source: StoreFault::Config("the store's writing thread stopped".into()),
+            source: StoreFault::Writer("the store's writing thread stopped".into()),
         })
     }
 
@@ -523,7 +523,7 @@ impl SqliteStore {
             .spawn(move || write_batches(conn, queue, seen))
             .map_err(|e| StoreError {
                 place: self.path.display().to_string(),
-                source: StoreFault::Config(format!("cannot start the writing thread: {e}")),
+                source: StoreFault::Writer(format!("cannot start the writing thread: {e}")),
             })?;
         Ok(Writer {
             jobs,
@@ -544,6 +544,9 @@ impl SqliteStore {
         budget: u64,
         dry_run: bool,
     ) -> Result<Pruned, StoreError> {
+        // Judged with every batch handed over written: a seal is kept while a row waiting
+        // in the writing thread's queue names its token.
+        self.sync()?;
         let mut pruned = self
             .prune_tx_step(cutoffs, budget, dry_run)
             .map_err(|e| self.wrap(e))?;
@@ -842,7 +845,6 @@ fn bounds_and<'a>(from: &'a i64, to: &'a i64, values: &'a [&'a str]) -> Vec<&'a 
     all
 }
 
-/// Inserts `rows` with the statement `sql`, each bound by `bind`.
 /// The writing thread: each batch in one transaction, in order; after a failure it writes
 /// nothing more and keeps the failure for the store's next call.
 fn write_batches(
@@ -978,6 +980,7 @@ fn prune_tx(
     Ok(pruned)
 }
 
+/// Inserts `rows` with the statement `sql`, each bound by `bind`.
 fn insert_all<R>(
     tx: &rusqlite::Transaction<'_>,
     sql: &str,
