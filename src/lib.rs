@@ -13,7 +13,8 @@
 //!
 //! [`pipeline`] is the wiring that `replay` and `capture` share: a reader, N workers
 //! running decode/flow/proto, and one sequencer running naming onwards in a deterministic order.
-//! [`metrics`] holds the named counters every stage increments.
+//! [`metrics`] holds the named counters every stage increments; [`writing`] is the thread that
+//! writes events and SQLite batches behind the sequencer.
 
 pub mod capture;
 pub mod catalog;
@@ -29,6 +30,7 @@ pub mod proto;
 pub mod report;
 pub mod software;
 pub mod store;
+pub mod writing;
 
 #[doc(hidden)]
 pub mod testdata;

@@ -3,9 +3,9 @@
 //! type, time, flow id, endpoints.
 //!
 //! The sequencer encodes each event into a buffer of its own; full buffers (256 KiB) go to a
-//! writing thread, which does the writes, so the sequencer never waits on the file or the
+//! [`WritingThread`], which does the writes, so the sequencer never waits on the file or the
 //! pipe unless [`QUEUED`] buffers are already waiting. A write error is reported at the next
-//! event or flush; a flush returns once every event before it is written out.
+//! hand-over or flush; a flush returns once every event before it is written out.
 
 use super::{DnsView, FlowView};
 use crate::capture::Timestamp;
@@ -17,12 +17,11 @@ use crate::naming::MAX_ALTERNATIVES;
 use crate::proto::dhcp;
 use crate::proto::{DhcpRecord, KerberosRecord, KrbOutcome, MessageEvent, Place, dns, kerberos};
 use crate::software::Software;
+use crate::writing::{Destination, WritingThread};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use serde::Serialize;
 use std::fmt;
 use std::io::{self, Write};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 /// A timestamp shown as RFC 3339 UTC with microseconds: `2026-11-20T09:14:03.123456Z`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -328,12 +327,9 @@ fn vlan(ids: [u16; 2]) -> Option<Vec<u16>> {
 pub struct EventWriter {
     /// Lines gathered since the last hand-over.
     buf: Vec<u8>,
-    jobs: Option<Sender<Job>>,
+    thread: WritingThread<Out>,
     /// Buffers the writing thread is done with.
     spare: Receiver<Vec<u8>>,
-    thread: Option<JoinHandle<()>>,
-    /// The first write error, as its kind and message (told at the next call).
-    failed: Arc<Mutex<Option<(io::ErrorKind, String)>>>,
 }
 
 /// Bytes gathered before they go to the writing thread.
@@ -341,11 +337,25 @@ const CHUNK: usize = 256 * 1024;
 /// Buffers that may wait for the writing thread.
 pub const QUEUED: usize = 4;
 
-/// What the writing thread is asked to do.
-enum Job {
-    Write(Vec<u8>),
-    /// Flush, and say how it went.
-    Flush(Sender<io::Result<()>>),
+/// The writing thread's end: the file or pipe, and the way back for emptied buffers.
+struct Out {
+    out: Box<dyn Write + Send>,
+    give_back: Sender<Vec<u8>>,
+}
+
+impl Destination for Out {
+    type Item = Vec<u8>;
+
+    fn write(&mut self, mut buf: Vec<u8>) -> io::Result<()> {
+        let written = self.out.write_all(&buf);
+        buf.clear();
+        let _ = self.give_back.try_send(buf);
+        written
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
 }
 
 impl fmt::Debug for EventWriter {
@@ -358,28 +368,13 @@ impl EventWriter {
     /// A writer to `out`, by a thread of its own (buffer `out`: a write per 256 KiB of events
     /// otherwise).
     pub fn new(out: Box<dyn Write + Send>) -> EventWriter {
-        let (jobs, queue) = bounded::<Job>(QUEUED);
         let (give_back, spare) = bounded::<Vec<u8>>(QUEUED);
-        let failed = Arc::new(Mutex::new(None));
-        let seen = Arc::clone(&failed);
-        let thread = std::thread::Builder::new()
-            .name("lantern-events".into())
-            .spawn(move || write_events(out, queue, give_back, seen))
+        let thread = WritingThread::start("lantern-events", QUEUED, Out { out, give_back })
             .expect("failed to start the events thread");
         EventWriter {
             buf: Vec::with_capacity(CHUNK + 4096),
-            jobs: Some(jobs),
+            thread,
             spare,
-            thread: Some(thread),
-            failed,
-        }
-    }
-
-    /// The first error the writing thread met, if any.
-    fn check(&self) -> io::Result<()> {
-        match &*self.failed.lock().unwrap_or_else(|e| e.into_inner()) {
-            Some((kind, message)) => Err(io::Error::new(*kind, message.clone())),
-            None => Ok(()),
         }
     }
 
@@ -393,14 +388,7 @@ impl EventWriter {
             .try_recv()
             .unwrap_or_else(|_| Vec::with_capacity(CHUNK + 4096));
         let full = std::mem::replace(&mut self.buf, next);
-        let sent = self.jobs.as_ref().map(|j| j.send(Job::Write(full)));
-        match sent {
-            Some(Ok(())) => Ok(()),
-            _ => {
-                self.check()?;
-                Err(io::Error::other("the events thread stopped"))
-            }
-        }
+        self.thread.send(full)
     }
 
     /// Writes a flow event.
@@ -521,7 +509,6 @@ impl EventWriter {
         serde_json::to_writer(&mut self.buf, event)?;
         self.buf.push(b'\n');
         if self.buf.len() >= CHUNK {
-            self.check()?;
             self.hand_over()?;
         }
         Ok(())
@@ -530,69 +517,14 @@ impl EventWriter {
     /// Writes out every event so far (returns once they are written and flushed).
     pub fn flush(&mut self) -> io::Result<()> {
         self.hand_over()?;
-        let (reply, done) = bounded(1);
-        let asked = self.jobs.as_ref().map(|j| j.send(Job::Flush(reply)));
-        match (asked, done.recv()) {
-            (Some(Ok(())), Ok(result)) => {
-                self.check()?;
-                result
-            }
-            _ => {
-                self.check()?;
-                Err(io::Error::other("the events thread stopped"))
-            }
-        }
+        self.thread.sync()
     }
 }
 
 impl Drop for EventWriter {
-    /// Writes what is left and waits for the writing thread.
+    /// Hands over what is left; the writing thread writes and flushes it as it ends.
     fn drop(&mut self) {
         let _ = self.hand_over();
-        if let Some(jobs) = self.jobs.take() {
-            let (reply, done) = bounded(1);
-            if jobs.send(Job::Flush(reply)).is_ok() {
-                let _ = done.recv();
-            }
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// The writing thread: writes each buffer in order, flushes when asked; after an error it
-/// writes nothing more and keeps the error for the sequencer.
-fn write_events(
-    mut out: Box<dyn Write + Send>,
-    queue: Receiver<Job>,
-    give_back: Sender<Vec<u8>>,
-    failed: Arc<Mutex<Option<(io::ErrorKind, String)>>>,
-) {
-    let mut broken = false;
-    let fail = |e: io::Error, broken: &mut bool| {
-        *broken = true;
-        let mut slot = failed.lock().unwrap_or_else(|p| p.into_inner());
-        slot.get_or_insert((e.kind(), e.to_string()));
-        io::Error::new(e.kind(), e.to_string())
-    };
-    for job in queue {
-        match job {
-            Job::Write(mut buf) => {
-                if !broken && let Err(e) = out.write_all(&buf) {
-                    fail(e, &mut broken);
-                }
-                buf.clear();
-                let _ = give_back.try_send(buf);
-            }
-            Job::Flush(reply) => {
-                let result = match broken {
-                    true => Err(io::Error::other("an earlier write failed")),
-                    false => out.flush().map_err(|e| fail(e, &mut broken)),
-                };
-                let _ = reply.send(result);
-            }
-        }
     }
 }
 

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::capture::Timestamp;
 use crate::output::Rfc3339;
+use crate::writing::{Destination, WritingThread};
 use rusqlite::{Connection, OptionalExtension, ToSql, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 
@@ -258,32 +259,26 @@ pub struct SqliteStore {
     /// The indexes pruning goes by exist (an older file gets them at its first pruning).
     indexed: bool,
     /// The thread that writes batches, from the first write on.
-    writer: Option<Box<Writer>>,
-    /// Writes that found the writer's queue full and waited.
-    waits: u64,
+    writer: Option<Box<WritingThread<Batches>>>,
 }
 
 /// Batches that may wait for the writing thread.
 const WRITER_QUEUE: usize = 2;
 
-/// The writing thread's end: batches go to it in order over its own connection; a marker asks
-/// it to say when every batch before it is written.
-#[derive(Debug)]
-struct Writer {
-    jobs: crossbeam_channel::Sender<WriteJob>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    /// The first failure, told at the next write or sync.
-    failed: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+/// The writing thread's end: its own connection, each batch one transaction.
+struct Batches {
+    conn: Connection,
 }
 
-enum WriteJob {
-    Batch(Batch),
-    Sync(crossbeam_channel::Sender<()>),
-}
+impl Destination for Batches {
+    type Item = Batch;
 
-impl std::fmt::Debug for WriteJob {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WriteJob")
+    fn write(&mut self, batch: Batch) -> std::io::Result<()> {
+        write_tx(&mut self.conn, &batch).map_err(std::io::Error::other)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -353,7 +348,6 @@ impl SqliteStore {
             sensor: sensor.to_string(),
             indexed: false,
             writer: None,
-            waits: 0,
         })
     }
 
@@ -452,84 +446,43 @@ impl SqliteStore {
     /// [`sync`](Self::sync).
     pub fn write(&mut self, mut batch: Batch) -> Result<(), StoreError> {
         batch.stamp(&self.sensor);
-        self.failure()?;
         if self.writer.is_none() {
             self.writer = Some(Box::new(self.start_writer()?));
         }
-        let writer = self.writer.as_ref().expect("started");
-        let job = match writer.jobs.try_send(WriteJob::Batch(batch)) {
-            Ok(()) => return Ok(()),
-            Err(crossbeam_channel::TrySendError::Full(job)) => job,
-            Err(crossbeam_channel::TrySendError::Disconnected(_)) => return self.stopped(),
-        };
-        self.waits += 1;
-        let sent = self.writer.as_ref().map(|w| w.jobs.send(job));
-        match sent {
-            Some(Ok(())) => Ok(()),
-            _ => self.stopped(),
-        }
+        let writer = self.writer.as_mut().expect("started");
+        let sent = writer.send(batch);
+        sent.map_err(|e| self.writer_failed(e))
     }
 
     /// Writes that waited for the writing thread (it was two batches behind).
     pub fn waits(&self) -> u64 {
-        self.waits
+        self.writer.as_ref().map_or(0, |w| w.waits())
     }
 
     /// Returns once every batch handed over is written, or with the first failure.
     pub fn sync(&self) -> Result<(), StoreError> {
-        if let Some(writer) = &self.writer {
-            let (reply, done) = crossbeam_channel::bounded(1);
-            if writer.jobs.send(WriteJob::Sync(reply)).is_err() || done.recv().is_err() {
-                return self.stopped();
-            }
-        }
-        self.failure()
-    }
-
-    fn failure(&self) -> Result<(), StoreError> {
-        let failed = self
-            .writer
-            .as_ref()
-            .and_then(|w| w.failed.lock().unwrap_or_else(|e| e.into_inner()).clone());
-        match failed {
-            Some(message) => Err(StoreError {
-                place: self.path.display().to_string(),
-                source: StoreFault::Writer(message),
-            }),
+        match &self.writer {
+            Some(writer) => writer.sync().map_err(|e| self.writer_failed(e)),
             None => Ok(()),
         }
     }
 
-    fn stopped(&self) -> Result<(), StoreError> {
-        self.failure()?;
-        Err(StoreError {
+    fn writer_failed(&self, e: std::io::Error) -> StoreError {
+        StoreError {
             place: self.path.display().to_string(),
-            source: StoreFault::Writer("the store's writing thread stopped".into()),
-        })
+            source: StoreFault::Writer(e.to_string()),
+        }
     }
 
     /// Opens the writing thread's connection and starts it.
-    fn start_writer(&self) -> Result<Writer, StoreError> {
+    fn start_writer(&self) -> Result<WritingThread<Batches>, StoreError> {
         let conn = Connection::open(&self.path).map_err(|e| self.wrap(e))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(|e| self.wrap(e))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| self.wrap(e))?;
-        let (jobs, queue) = crossbeam_channel::bounded::<WriteJob>(WRITER_QUEUE);
-        let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
-        let seen = std::sync::Arc::clone(&failed);
-        let thread = std::thread::Builder::new()
-            .name("lantern-sqlite".into())
-            .spawn(move || write_batches(conn, queue, seen))
-            .map_err(|e| StoreError {
-                place: self.path.display().to_string(),
-                source: StoreFault::Writer(format!("cannot start the writing thread: {e}")),
-            })?;
-        Ok(Writer {
-            jobs,
-            thread: Some(thread),
-            failed,
-        })
+        WritingThread::start("lantern-sqlite", WRITER_QUEUE, Batches { conn })
+            .map_err(|e| self.writer_failed(e))
     }
 
     /// One bounded step of pruning (see [`retention`](super::retention)): in one transaction,
@@ -843,42 +796,6 @@ fn bounds_and<'a>(from: &'a i64, to: &'a i64, values: &'a [&'a str]) -> Vec<&'a 
     let mut all: Vec<&dyn ToSql> = vec![from, to];
     all.extend(values.iter().map(|v| v as &dyn ToSql));
     all
-}
-
-/// The writing thread: each batch in one transaction, in order; after a failure it writes
-/// nothing more and keeps the failure for the store's next call.
-fn write_batches(
-    mut conn: Connection,
-    queue: crossbeam_channel::Receiver<WriteJob>,
-    failed: std::sync::Arc<std::sync::Mutex<Option<String>>>,
-) {
-    let mut broken = false;
-    for job in queue {
-        match job {
-            WriteJob::Batch(batch) if !broken => {
-                if let Err(e) = write_tx(&mut conn, &batch) {
-                    broken = true;
-                    *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
-                }
-            }
-            WriteJob::Batch(_) => {}
-            WriteJob::Sync(reply) => {
-                let _ = reply.send(());
-            }
-        }
-    }
-}
-
-impl Drop for SqliteStore {
-    /// Waits for the writing thread to write what it was handed.
-    fn drop(&mut self) {
-        if let Some(mut writer) = self.writer.take() {
-            drop(writer.jobs);
-            if let Some(thread) = writer.thread.take() {
-                let _ = thread.join();
-            }
-        }
-    }
 }
 
 /// Writes evidence rows, adds rollups and keeps sealed pseudonyms, in one transaction.
