@@ -385,3 +385,27 @@ fn a_file_being_replayed_is_refused_by_a_second_replay_meanwhile() {
         third.stderr
     );
 }
+
+#[test]
+fn a_copy_is_refused_at_once_while_another_process_holds_the_write_lock() {
+    // A daemon or a replay writing the same store holds SQLite's write lock for each of its
+    // transactions; one stopped inside one (SIGSTOP, a debugger, a paused VM) holds it for
+    // as long as it is stopped. Deciding that a file was already replayed only reads.
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db");
+    let store = store.to_str().unwrap();
+    let capture = own("chromium-claude.pcap");
+    let capture = capture.to_str().unwrap();
+    let first = lantern(&["replay", "--quiet", "--store", store, capture]);
+    assert_eq!(first.status, 0, "{}", first.stderr);
+    let writer = Connection::open(store).unwrap();
+    writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let again = lantern(&["replay", "--quiet", "--store", store, capture]);
+    writer.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(again.status, 1, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("already replayed"),
+        "{}",
+        again.stderr
+    );
+}

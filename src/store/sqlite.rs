@@ -223,8 +223,13 @@ fn version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
 /// Brings the schema of an open store to [`SCHEMA_VERSION`], in one transaction: a new file
 /// gets every table as declared now, an older one is migrated, a newer one is refused.
 fn migrate(conn: &mut Connection) -> Result<(), StoreFault> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let current = i64::from(SCHEMA_VERSION);
+    // A store already current is only read: opening it never waits for the write lock of
+    // another process writing it (a daemon, or a replay a second one is refused by).
+    if version(conn)? == Some(current) {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     match version(&tx)? {
         Some(v) if v == current => return Ok(()),
         Some(newer) if newer > current => return Err(StoreFault::Newer(newer)),
