@@ -14,7 +14,8 @@
 //! [`pipeline`] is the wiring that `replay` and `capture` share: a reader, N workers
 //! running decode/flow/proto, and one sequencer running naming onwards in a deterministic order.
 //! [`metrics`] holds the named counters every stage increments; [`writing`] is the thread that
-//! writes events and SQLite batches behind the sequencer.
+//! writes events and SQLite batches behind the sequencer; [`vocabulary`] declares the closed sets
+//! of words (user kinds, categories, statuses...) that events, the store and reports share.
 
 pub mod capture;
 pub mod catalog;
@@ -30,6 +31,7 @@ pub mod proto;
 pub mod report;
 pub mod software;
 pub mod store;
+pub mod vocabulary;
 pub mod writing;
 
 #[doc(hidden)]

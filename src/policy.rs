@@ -20,41 +20,21 @@
 //! category, else the app's own entry, else its category's, else `unreviewed`.
 
 use crate::catalog::{Catalog, Category};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-/// Whether an app is approved.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Approved.
-    Sanctioned,
-    /// Allowed, not endorsed.
-    Tolerated,
-    /// Not allowed.
-    Unsanctioned,
-    /// Nobody has decided.
-    Unreviewed,
-}
-
-impl Status {
-    /// Every status, most approved first.
-    pub const ALL: [Status; 4] = [
-        Status::Sanctioned,
-        Status::Tolerated,
-        Status::Unsanctioned,
-        Status::Unreviewed,
-    ];
-
-    /// The name in policy files, events and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Sanctioned => "sanctioned",
-            Status::Tolerated => "tolerated",
-            Status::Unsanctioned => "unsanctioned",
-            Status::Unreviewed => "unreviewed",
-        }
+crate::vocabulary! {
+    /// Whether an app is approved; the members in order, most approved first.
+    pub enum Status {
+        /// Approved.
+        Sanctioned = "sanctioned",
+        /// Allowed, not endorsed.
+        Tolerated = "tolerated",
+        /// Not allowed.
+        Unsanctioned = "unsanctioned",
+        /// Nobody has decided.
+        Unreviewed = "unreviewed",
     }
 }
 

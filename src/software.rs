@@ -13,26 +13,17 @@
 //! guess. A `User-Agent` is the client's own claim, and it is believed only in plaintext, where
 //! it is all there is.
 
-/// What kind of program a client is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    /// A web browser (or an app built on one, such as Electron).
-    Browser,
-    /// A script, SDK, command-line tool or agent.
-    Program,
-    /// Not known.
-    #[default]
-    Unknown,
-}
-
-impl Kind {
-    /// Name in events and the store.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Browser => "browser",
-            Kind::Program => "program",
-            Kind::Unknown => "unknown",
-        }
+crate::vocabulary! {
+    /// What kind of program a client is.
+    #[derive(Default)]
+    pub enum Kind {
+        /// A web browser (or an app built on one, such as Electron).
+        Browser = "browser",
+        /// A script, SDK, command-line tool or agent.
+        Program = "program",
+        /// Not known.
+        #[default]
+        Unknown = "unknown",
     }
 }
 

@@ -796,6 +796,34 @@ fn report_of(dir: &Path, captures: &[&str]) -> Value {
     serde_json::from_str(&ok(dir, &args).stdout).unwrap()
 }
 
+/// The README's replay example: the program that sent 201,043 bytes to the Anthropic API is an
+/// agent, and the API table has a row for every user kind, agents included, with its bytes.
+#[test]
+fn the_api_table_of_the_readme_example_has_the_agent_and_every_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = report_of(
+        dir.path(),
+        &[
+            "curl-chatgpt.pcap",
+            "python-upload.pcap",
+            "nosni-gemini.pcap",
+            "dns-lookups.pcap",
+            "chromium-quic-gemini.pcap",
+        ],
+    );
+    let kinds: Vec<&str> = (r["api_use"].as_array().unwrap().iter())
+        .map(|k| k["user_kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["person", "service", "agent", "unknown"]);
+    let agent = &r["api_use"][2];
+    assert_eq!(agent["bytes_up"], 201_043, "{agent}");
+    assert_eq!(
+        (agent["users"].as_u64(), agent["flows"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(r["headline"]["agents"], 1);
+}
+
 #[test]
 fn programs_agents_and_mcp_servers_have_their_tables() {
     let dir = tempfile::tempdir().unwrap();

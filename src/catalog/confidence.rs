@@ -16,27 +16,17 @@
 
 use serde::Serialize;
 
-/// The level of an app's confidence.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Level {
-    /// One source (or none).
-    #[default]
-    Low,
-    /// Two independent sources.
-    Medium,
-    /// The vendor's documentation, or three independent sources.
-    High,
-}
-
-impl Level {
-    /// The snake_case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Level::Low => "low",
-            Level::Medium => "medium",
-            Level::High => "high",
-        }
+crate::vocabulary! {
+    /// The level of an app's confidence.
+    #[derive(Default)]
+    pub enum Level {
+        /// One source (or none).
+        #[default]
+        Low = "low",
+        /// Two independent sources.
+        Medium = "medium",
+        /// The vendor's documentation, or three independent sources.
+        High = "high",
     }
 }
 

@@ -31,133 +31,65 @@ pub const PROTOCOLS: [&str; 1] = ["mcp"];
 /// How a protocol's identification reads in evidence.
 const PROTOCOL_PATTERNS: [(&str, &str); 1] = [("mcp", "MCP request over HTTP")];
 
-/// The category of an AI application.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    /// General chat assistants (ChatGPT, Claude, Gemini).
-    ChatAssistant,
-    /// Model APIs used by programs.
-    LlmApi,
-    /// Coding assistants.
-    CodingAssistant,
-    /// Image and video generation.
-    ImageVideo,
-    /// Speech, voice and music.
-    AudioVoice,
-    /// Writing and productivity tools.
-    WritingProductivity,
-    /// Meeting note-takers.
-    MeetingNotetaker,
-    /// AI search and research.
-    SearchResearch,
-    /// Agents and automation builders.
-    AgentAutomation,
-    /// Model hubs and downloads.
-    ModelHub,
-    /// Cloud AI platforms.
-    AiPlatformCloud,
-    /// AI features inside other SaaS.
-    AiFeatureInSaas,
-    /// Servers of the Model Context Protocol, which give agents tools and data.
-    McpServer,
-    /// LLM gateways and proxies between programs and model providers (a company's own, or a
-    /// hosted one).
-    AiGateway,
-    /// LLM observability, evaluation and prompt management (LangSmith, Langfuse): they receive
-    /// prompts and outputs as traces.
-    LlmOps,
-    /// Web browsers with a built-in AI assistant or agent (Comet, Atlas, Dia).
-    AiBrowser,
-    /// Companion, character and role-play chat (Character.AI, Replika).
-    AiCompanion,
-    /// Model servers on the local network.
-    LocalModelServer,
-    /// Anything else.
-    #[default]
-    Other,
-}
-
-impl Category {
-    /// Every category, in catalog order.
-    pub const ALL: [Category; 19] = [
-        Category::ChatAssistant,
-        Category::LlmApi,
-        Category::CodingAssistant,
-        Category::ImageVideo,
-        Category::AudioVoice,
-        Category::WritingProductivity,
-        Category::MeetingNotetaker,
-        Category::SearchResearch,
-        Category::AgentAutomation,
-        Category::ModelHub,
-        Category::AiPlatformCloud,
-        Category::AiFeatureInSaas,
-        Category::McpServer,
-        Category::AiGateway,
-        Category::LlmOps,
-        Category::AiBrowser,
-        Category::AiCompanion,
-        Category::LocalModelServer,
-        Category::Other,
-    ];
-
-    /// The category with this snake_case name.
-    pub fn from_name(name: &str) -> Option<Category> {
-        Category::ALL.into_iter().find(|c| c.name() == name)
-    }
-
-    /// The snake_case name, as in the catalog and events.
-    pub fn name(self) -> &'static str {
-        match self {
-            Category::ChatAssistant => "chat_assistant",
-            Category::LlmApi => "llm_api",
-            Category::CodingAssistant => "coding_assistant",
-            Category::ImageVideo => "image_video",
-            Category::AudioVoice => "audio_voice",
-            Category::WritingProductivity => "writing_productivity",
-            Category::MeetingNotetaker => "meeting_notetaker",
-            Category::SearchResearch => "search_research",
-            Category::AgentAutomation => "agent_automation",
-            Category::ModelHub => "model_hub",
-            Category::AiPlatformCloud => "ai_platform_cloud",
-            Category::AiFeatureInSaas => "ai_feature_in_saas",
-            Category::McpServer => "mcp_server",
-            Category::AiGateway => "ai_gateway",
-            Category::LlmOps => "llm_ops",
-            Category::AiBrowser => "ai_browser",
-            Category::AiCompanion => "ai_companion",
-            Category::LocalModelServer => "local_model_server",
-            Category::Other => "other",
-        }
+crate::vocabulary! {
+    /// The category of an AI application; the members in catalog order.
+    #[derive(Default)]
+    pub enum Category {
+        /// General chat assistants (ChatGPT, Claude, Gemini).
+        ChatAssistant = "chat_assistant",
+        /// Model APIs used by programs.
+        LlmApi = "llm_api",
+        /// Coding assistants.
+        CodingAssistant = "coding_assistant",
+        /// Image and video generation.
+        ImageVideo = "image_video",
+        /// Speech, voice and music.
+        AudioVoice = "audio_voice",
+        /// Writing and productivity tools.
+        WritingProductivity = "writing_productivity",
+        /// Meeting note-takers.
+        MeetingNotetaker = "meeting_notetaker",
+        /// AI search and research.
+        SearchResearch = "search_research",
+        /// Agents and automation builders.
+        AgentAutomation = "agent_automation",
+        /// Model hubs and downloads.
+        ModelHub = "model_hub",
+        /// Cloud AI platforms.
+        AiPlatformCloud = "ai_platform_cloud",
+        /// AI features inside other SaaS.
+        AiFeatureInSaas = "ai_feature_in_saas",
+        /// Servers of the Model Context Protocol, which give agents tools and data.
+        McpServer = "mcp_server",
+        /// LLM gateways and proxies between programs and model providers (a company's own, or a
+        /// hosted one).
+        AiGateway = "ai_gateway",
+        /// LLM observability, evaluation and prompt management (LangSmith, Langfuse): they
+        /// receive prompts and outputs as traces.
+        LlmOps = "llm_ops",
+        /// Web browsers with a built-in AI assistant or agent (Comet, Atlas, Dia).
+        AiBrowser = "ai_browser",
+        /// Companion, character and role-play chat (Character.AI, Replika).
+        AiCompanion = "ai_companion",
+        /// Model servers on the local network.
+        LocalModelServer = "local_model_server",
+        /// Anything else.
+        #[default]
+        Other = "other",
     }
 }
 
-/// Whether a service trains its models on what users send.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Training {
-    /// Yes, by default and without an opt-out.
-    Yes,
-    /// No.
-    No,
-    /// Yes unless the user or organisation opts out.
-    OptOut,
-    /// Not known.
-    Unknown,
-}
-
-impl Training {
-    /// The snake_case name, as in the catalog.
-    pub fn name(self) -> &'static str {
-        match self {
-            Training::Yes => "yes",
-            Training::No => "no",
-            Training::OptOut => "opt_out",
-            Training::Unknown => "unknown",
-        }
+crate::vocabulary! {
+    /// Whether a service trains its models on what users send.
+    pub enum Training {
+        /// Yes, by default and without an opt-out.
+        Yes = "yes",
+        /// No.
+        No = "no",
+        /// Yes unless the user or organisation opts out.
+        OptOut = "opt_out",
+        /// Not known.
+        Unknown = "unknown",
     }
 }
 
@@ -171,26 +103,15 @@ pub struct Risk {
     pub reason: String,
 }
 
-/// How risky sending company data to an app is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RiskTier {
-    /// Low.
-    Low,
-    /// Medium.
-    Medium,
-    /// High.
-    High,
-}
-
-impl RiskTier {
-    /// The snake_case name, as in the catalog.
-    pub fn name(self) -> &'static str {
-        match self {
-            RiskTier::Low => "low",
-            RiskTier::Medium => "medium",
-            RiskTier::High => "high",
-        }
+crate::vocabulary! {
+    /// How risky sending company data to an app is.
+    pub enum RiskTier {
+        /// Low.
+        Low = "low",
+        /// Medium.
+        Medium = "medium",
+        /// High.
+        High = "high",
     }
 }
 

@@ -47,34 +47,24 @@ pub struct Stamp {
     pub clock: Timestamp,
 }
 
-/// Why a flow ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EndReason {
-    /// Both sides sent FIN, or one sent RST (after a short linger for trailing packets).
-    Closed,
-    /// No packet for the idle timeout.
-    IdleTimeout,
-    /// Evicted because the table was full.
-    Evicted,
-    /// The input ended with the flow still open.
-    EndOfInput,
-    /// Not an end: the flow has been open for the active timeout since its last record, and
-    /// this interim record carries what it sent since (IPFIX's "active timeout").
-    ActiveTimeout,
+crate::vocabulary! {
+    /// Why a flow ended.
+    pub enum EndReason {
+        /// Both sides sent FIN, or one sent RST (after a short linger for trailing packets).
+        Closed = "closed",
+        /// No packet for the idle timeout.
+        IdleTimeout = "idle_timeout",
+        /// Evicted because the table was full.
+        Evicted = "evicted",
+        /// The input ended with the flow still open.
+        EndOfInput = "end_of_input",
+        /// Not an end: the flow has been open for the active timeout since its last record, and
+        /// this interim record carries what it sent since (IPFIX's "active timeout").
+        ActiveTimeout = "active_timeout",
+    }
 }
 
 impl EndReason {
-    /// Name in events.
-    pub fn name(self) -> &'static str {
-        match self {
-            EndReason::Closed => "closed",
-            EndReason::IdleTimeout => "idle_timeout",
-            EndReason::Evicted => "evicted",
-            EndReason::EndOfInput => "end_of_input",
-            EndReason::ActiveTimeout => "active_timeout",
-        }
-    }
-
     /// Whether the record ends the flow (else it is an interim record).
     pub fn is_final(self) -> bool {
         self != EndReason::ActiveTimeout

@@ -40,56 +40,34 @@ use bindings::Bindings;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-/// Where a user name came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum UserSource {
-    /// The static map.
-    Static,
-    /// A Kerberos ticket.
-    Kerberos,
-    /// A DHCP host name.
-    Dhcp,
-    /// The client's address itself.
-    Ip,
-}
-
-impl UserSource {
-    /// Name in events.
-    pub fn name(self) -> &'static str {
-        match self {
-            UserSource::Static => "static",
-            UserSource::Kerberos => "kerberos",
-            UserSource::Dhcp => "dhcp",
-            UserSource::Ip => "ip",
-        }
+crate::vocabulary! {
+    /// Where a user name came from.
+    pub enum UserSource {
+        /// The static map.
+        Static = "static",
+        /// A Kerberos ticket.
+        Kerberos = "kerberos",
+        /// A DHCP host name.
+        Dhcp = "dhcp",
+        /// The client's address itself.
+        Ip = "ip",
     }
 }
 
-/// Whether a person or a service is behind a record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum UserKind {
-    /// A person: a Kerberos user, or a static-map user.
-    Person,
-    /// No interactive user: flagged `server` in the static map, or a client with no known
-    /// person calling an AI API (category `llm_api`): automation, agents, integrations.
-    Service,
-    /// A program acting with AI for its user: a model API, a coding assistant's backend, an
-    /// LLM gateway, a cloud model endpoint, a model server or an MCP server reached by a
-    /// non-browser TLS stack (or `User-Agent`), whoever the user is.
-    Agent,
-    /// Not known.
-    Unknown,
-}
-
-impl UserKind {
-    /// Name in events.
-    pub fn name(self) -> &'static str {
-        match self {
-            UserKind::Person => "person",
-            UserKind::Service => "service",
-            UserKind::Agent => "agent",
-            UserKind::Unknown => "unknown",
-        }
+crate::vocabulary! {
+    /// Whether a person, a service or a program is behind a record.
+    pub enum UserKind {
+        /// A person: a Kerberos user, or a static-map user.
+        Person = "person",
+        /// No interactive user: flagged `server` in the static map, or a client with no known
+        /// person calling an AI API (category `llm_api`): automation, agents, integrations.
+        Service = "service",
+        /// A program acting with AI for its user: a model API, a coding assistant's backend, an
+        /// LLM gateway, a cloud model endpoint, a model server or an MCP server reached by a
+        /// non-browser TLS stack (or `User-Agent`), whoever the user is.
+        Agent = "agent",
+        /// Not known.
+        Unknown = "unknown",
     }
 }
 

@@ -33,65 +33,33 @@ use crate::catalog::Catalog;
 use crate::proto::{DnsRecord, FlowRecord, Message, Protocol};
 use std::net::IpAddr;
 
-/// How a flow's `server_name` was known.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum NameSource {
-    /// The TLS ClientHello's server_name extension.
-    TlsSni,
-    /// The QUIC Initial's ClientHello server_name extension.
-    QuicSni,
-    /// The HTTP/1.x Host header.
-    HttpHost,
-    /// A DNS answer the client received for the server's address.
-    DnsAnswer,
-    /// Not known.
-    None,
-}
-
-impl NameSource {
-    /// Name in events.
-    pub fn name(self) -> &'static str {
-        match self {
-            NameSource::TlsSni => "tls_sni",
-            NameSource::QuicSni => "quic_sni",
-            NameSource::HttpHost => "http_host",
-            NameSource::DnsAnswer => "dns_answer",
-            NameSource::None => "none",
-        }
+crate::vocabulary! {
+    /// How a flow's `server_name` was known; the members in order of precedence.
+    pub enum NameSource {
+        /// The TLS ClientHello's server_name extension.
+        TlsSni = "tls_sni",
+        /// The QUIC Initial's ClientHello server_name extension.
+        QuicSni = "quic_sni",
+        /// The HTTP/1.x Host header.
+        HttpHost = "http_host",
+        /// A DNS answer the client received for the server's address.
+        DnsAnswer = "dns_answer",
+        /// Not known.
+        None = "none",
     }
-
-    /// Every source, in order of precedence.
-    pub const ALL: [NameSource; 5] = [
-        NameSource::TlsSni,
-        NameSource::QuicSni,
-        NameSource::HttpHost,
-        NameSource::DnsAnswer,
-        NameSource::None,
-    ];
 }
 
-/// What a ClientHello's Encrypted Client Hello extension was taken for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EchKind {
-    /// No ECH extension (or no ClientHello).
-    None,
-    /// An ECH extension beside the real name: the client resolved its SNI to the address.
-    Grease,
-    /// Real ECH: the SNI is the provider's outer name.
-    Real,
-    /// An ECH extension and no DNS evidence either way: the SNI is kept.
-    Unknown,
-}
-
-impl EchKind {
-    /// Name in events.
-    pub fn name(self) -> &'static str {
-        match self {
-            EchKind::None => "none",
-            EchKind::Grease => "grease",
-            EchKind::Real => "real",
-            EchKind::Unknown => "unknown",
-        }
+crate::vocabulary! {
+    /// What a ClientHello's Encrypted Client Hello extension was taken for.
+    pub enum EchKind {
+        /// No ECH extension (or no ClientHello).
+        None = "none",
+        /// An ECH extension beside the real name: the client resolved its SNI to the address.
+        Grease = "grease",
+        /// Real ECH: the SNI is the provider's outer name.
+        Real = "real",
+        /// An ECH extension and no DNS evidence either way: the SNI is kept.
+        Unknown = "unknown",
     }
 }
 

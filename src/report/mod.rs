@@ -18,6 +18,7 @@ pub use period::{Period, PeriodError, iso_week};
 
 use crate::capture::Timestamp;
 use crate::catalog::{App, Catalog, Category, confidence};
+use crate::identity::UserKind;
 use crate::output::Rfc3339;
 use crate::policy::{Policy, Status};
 use crate::store::{
@@ -50,7 +51,7 @@ pub struct Report {
     pub new_apps: Vec<NewApp>,
     /// Users and services by bytes sent to unsanctioned and unreviewed apps.
     pub top_users: Vec<RiskyUse>,
-    /// Use of model APIs by people, services and unknown users.
+    /// Use of model APIs by each kind of user: people, services, agents and unknown.
     pub api_use: Vec<KindUse>,
     /// Use by category.
     pub categories: Vec<CategoryUse>,
@@ -184,7 +185,7 @@ pub struct NewApp {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RiskyUse {
     pub user: String,
-    /// person, service or unknown.
+    /// One of the user kinds (`UserKind::ALL`).
     pub user_kind: String,
     pub app_id: String,
     pub status: String,
@@ -195,7 +196,7 @@ pub struct RiskyUse {
 /// Use of AI APIs by one kind of user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct KindUse {
-    /// person, service or unknown.
+    /// One of the user kinds (`UserKind::ALL`).
     pub user_kind: String,
     pub users: u64,
     pub flows: u64,
@@ -382,6 +383,7 @@ struct Judged<'a> {
     row: &'a RollupRow,
     status: Status,
     category: Category,
+    kind: UserKind,
 }
 
 impl Input<'_> {
@@ -394,6 +396,7 @@ impl Input<'_> {
                     row,
                     status: self.policy.status(&row.app_id, category, group),
                     category,
+                    kind: user_kind(&row.user_kind),
                 }
             })
             .collect()
@@ -430,9 +433,9 @@ impl Input<'_> {
         };
         let headline = Headline {
             apps: apps.len() as u64,
-            people: users(&|j| !matches!(j.row.user_kind.as_str(), "service" | "agent")),
-            services: users(&|j| j.row.user_kind == "service"),
-            agents: users(&|j| j.row.user_kind == "agent"),
+            people: users(&|j| !matches!(j.kind, UserKind::Service | UserKind::Agent)),
+            services: users(&|j| j.kind == UserKind::Service),
+            agents: users(&|j| j.kind == UserKind::Agent),
             unsanctioned_apps: (apps.iter())
                 .filter(|a| a.status == Status::Unsanctioned.name())
                 .count() as u64,
@@ -585,7 +588,7 @@ impl Input<'_> {
             if !r.device.is_empty() {
                 s.devices.insert(&r.device);
             }
-            if r.user_kind == "service" {
+            if j.kind == UserKind::Service {
                 s.services.insert(&r.user);
             }
             s.flows += r.flows;
@@ -693,8 +696,8 @@ fn top_users(judged: &[Judged<'_>]) -> Vec<RiskyUse> {
             bytes_up: 0,
         });
         // A person for one hour's rows and unknown for another: a person.
-        if r.user_kind == "person" {
-            u.user_kind = r.user_kind.clone();
+        if j.kind == UserKind::Person {
+            u.user_kind = j.kind.name().to_string();
         }
         u.flows += r.flows;
         u.bytes_up += r.bytes_up;
@@ -705,17 +708,23 @@ fn top_users(judged: &[Judged<'_>]) -> Vec<RiskyUse> {
     out
 }
 
+/// A stored user kind; one this lantern does not know (a newer one's) counts as unknown.
+fn user_kind(name: &str) -> UserKind {
+    UserKind::from_name(name).unwrap_or(UserKind::Unknown)
+}
+
+/// One row per user kind, every kind included, in the vocabulary's order.
 fn api_use(judged: &[Judged<'_>]) -> Vec<KindUse> {
-    ["person", "service", "unknown"]
+    UserKind::ALL
         .iter()
-        .map(|kind| {
+        .map(|&kind| {
             let rows: Vec<&RollupRow> = (judged.iter())
-                .filter(|j| j.category == Category::LlmApi && j.row.user_kind == *kind)
+                .filter(|j| j.category == Category::LlmApi && j.kind == kind)
                 .map(|j| j.row)
                 .collect();
             let users: BTreeSet<&str> = rows.iter().map(|r| r.user.as_str()).collect();
             KindUse {
-                user_kind: kind.to_string(),
+                user_kind: kind.name().to_string(),
                 users: users.len() as u64,
                 flows: rows.iter().map(|r| r.flows).sum(),
                 bytes_up: rows.iter().map(|r| r.bytes_up).sum(),
@@ -907,5 +916,64 @@ mod tests {
         assert_eq!((service.users, service.bytes_up), (1, 40));
         assert_eq!(report.trend.len(), 3);
         assert_eq!(report.trend[0].week, "2026-W47");
+    }
+
+    /// Every user kind, one user each calling a model API: each kind has its own row in the
+    /// API table with its bytes, its own row among the top users, and is counted in the
+    /// headline as what it is (agents and services apart from people). A kind added to
+    /// `UserKind` is in every table by construction, or this fails.
+    #[test]
+    fn every_user_kind_reaches_every_table_that_shows_kinds() {
+        let catalog = Catalog::load(&[]).unwrap();
+        let period = Period::dates("2026-11-16", "2026-11-22").unwrap();
+        let t = period.bounds().0 * 1_000_000 + 3_600_000_000;
+        let rows: Vec<RollupRow> = (UserKind::ALL.iter().enumerate())
+            .map(|(i, kind)| {
+                let user = format!("user-{}", kind.name());
+                rollup(&user, "openai-api", kind.name(), "", 1000 + i as u64, t)
+            })
+            .collect();
+        let first_seen = BTreeMap::from([("openai-api".to_string(), t)]);
+        let input = Input {
+            period: &period,
+            catalog: &catalog,
+            policy: &Policy::none(),
+            first_seen: &first_seen,
+        };
+        let refs: Vec<&RollupRow> = rows.iter().collect();
+        let report = input.assemble(&refs, &refs, &[], &[]);
+        let kinds: Vec<&str> = report
+            .api_use
+            .iter()
+            .map(|k| k.user_kind.as_str())
+            .collect();
+        assert_eq!(kinds, UserKind::NAMES);
+        for (i, kind) in UserKind::ALL.iter().enumerate() {
+            let api = &report.api_use[i];
+            assert_eq!((api.users, api.bytes_up), (1, 1000 + i as u64), "{kind}");
+            let top = (report.top_users.iter())
+                .find(|u| u.user == format!("user-{kind}"))
+                .unwrap_or_else(|| panic!("{kind} missing from top users"));
+            assert_eq!(top.user_kind, kind.name());
+        }
+        let h = &report.headline;
+        assert_eq!(
+            (h.people, h.services, h.agents),
+            (2, 1, 1),
+            "person and unknown are people"
+        );
+        assert_eq!(report.apps[0].services, 1);
+        let csv = render::render(&report, render::Format::Csv).unwrap();
+        let api_csv = &csv
+            .iter()
+            .find(|(name, _)| name == "api_use.csv")
+            .unwrap()
+            .1;
+        for kind in UserKind::ALL {
+            assert!(
+                api_csv.contains(&format!("\n{kind},1,")),
+                "{kind}: {api_csv}"
+            );
+        }
     }
 }

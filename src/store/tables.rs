@@ -65,7 +65,7 @@ crate::table! {
         user: String = v.identity.user.clone(),
         /// How the user was known.
         user_source: String = v.identity.source.name().to_string(),
-        /// `person`, `service`, `agent` (a program) or `unknown`.
+        /// A user kind: `person`, `service`, `agent` (a program) or `unknown`.
         user_kind: String = v.user_kind().name().to_string() => Opts::new().default("'unknown'"),
         /// The device, where known.
         device: Option<String> = v.identity.device.clone(),
@@ -159,7 +159,7 @@ crate::table! {
         user: String = v.identity.user.clone(),
         /// How the user was known.
         user_source: String = v.identity.source.name().to_string(),
-        /// `person`, `service` or `unknown`.
+        /// A user kind: `person`, `service`, `agent` (a program) or `unknown`.
         user_kind: String = v.user_kind().name().to_string() => Opts::new().default("'unknown'"),
         /// The device, where known.
         device: Option<String> = v.identity.device.clone(),
@@ -199,7 +199,7 @@ crate::table! {
         app_id: String = r.0.app_id.clone() => Opts::new().role(Role::Key),
         /// How the user was known.
         user_source: String = r.0.user_source.to_string() => Opts::new().role(Role::Key),
-        /// `person`, `service` or `unknown`.
+        /// A user kind: `person`, `service`, `agent` (a program) or `unknown`.
         user_kind: String = r.0.user_kind.to_string() => Opts::new().role(Role::Key),
         /// The device, empty when not known.
         device: String = r.0.device.clone() => Opts::new().role(Role::Key),
