@@ -155,13 +155,18 @@ impl DnsHistory {
         self.names_evicted += u64::from(lost);
     }
 
-    /// The names `client` had for `addr` at time `at`.
+    /// The names `client` had for `addr` at time `at`: those in force then; when none was, those
+    /// answered within the race after `at` (a client that connected before its own lookup came
+    /// back). An answer after `at` never wins over one already in force.
     pub fn at(&self, client: Addr, addr: Addr, at: Timestamp) -> AtStart<'_> {
         let mut found = AtStart::default();
         let Some(answers) = self.pairs.get(&(client, addr)) else {
             return found;
         };
-        let race = self.race_end(at);
+        let race = match answers.iter().any(|a| a.in_force(at, at)) {
+            true => at,
+            false => self.race_end(at),
+        };
         // At most NAMES_PER_ADDRESS entries: sort them in place on the stack.
         let mut in_force: [Option<(Timestamp, &str)>; NAMES_PER_ADDRESS] =
             [None; NAMES_PER_ADDRESS];
@@ -439,8 +444,10 @@ mod tests {
         assert_eq!(h.at(C1, a(1), t(100)).name, Some("b.example"));
     }
 
+    /// The race's grace, one side: no answer was in force at the flow's first packet, and one
+    /// came up to 50 ms after it (a client that connected before its lookup came back).
     #[test]
-    fn an_answer_a_few_ms_after_the_start_counts() {
+    fn with_no_answer_in_force_an_answer_a_few_ms_after_the_start_counts() {
         let mut h = history(16);
         h.insert(C1, a(1), "perplexity.ai", ms(10_030), 60);
         assert_eq!(h.at(C1, a(1), ms(10_000)).name, Some("perplexity.ai"));
@@ -449,12 +456,32 @@ mod tests {
             None,
             "more than 50 ms before"
         );
-        // An older name answered before the start still loses to the raced one.
-        h.insert(C1, a(2), "cdn.example.net", ms(5_000), 60);
-        h.insert(C1, a(2), "character.ai", ms(10_020), 60);
-        let start = h.at(C1, a(2), ms(10_000));
-        assert_eq!(start.name, Some("character.ai"));
-        assert!(start.has("cdn.example.net"));
+        // Two names within the race: the later wins, the other is an alternative.
+        h.insert(C1, a(1), "www.perplexity.ai", ms(10_040), 60);
+        let start = h.at(C1, a(1), ms(10_000));
+        assert_eq!(start.name, Some("www.perplexity.ai"));
+        assert!(start.has("perplexity.ai"));
+        // An expired answer is not in force: the race still counts.
+        h.insert(C1, a(3), "old.example", ms(0), 1);
+        h.insert(C1, a(3), "character.ai", ms(10_020), 60);
+        assert_eq!(h.at(C1, a(3), ms(10_000)).name, Some("character.ai"));
+    }
+
+    /// The other side: a name was in force at the first packet, so an answer that came after
+    /// it, even within 50 ms (a browser's prefetch of another name on the same CDN address),
+    /// neither names the flow nor is one of its alternatives.
+    #[test]
+    fn an_answer_in_force_at_the_start_is_not_stolen_by_a_later_one() {
+        let mut h = history(16);
+        h.insert(C1, a(2), "claude.ai", ms(970), 60);
+        h.insert(C1, a(2), "static.cdn-example.net", ms(1_020), 60);
+        let start = h.at(C1, a(2), ms(1_000));
+        assert_eq!(start.name, Some("claude.ai"));
+        assert_eq!(start.others().count(), 0);
+        // A flow after both: the later answer is in force and names it.
+        let later = h.at(C1, a(2), ms(1_100));
+        assert_eq!(later.name, Some("static.cdn-example.net"));
+        assert!(later.has("claude.ai"));
     }
 
     #[test]

@@ -5,12 +5,14 @@
 //! [`DnsHistory`]). The rules, which the README's "How flows are named" repeats:
 //!
 //! - **The answer in force at the start.** Of the names the client was told are at the address,
-//!   those answered at or before the first packet (or up to [`NamingConfig::dns_race_millis`]
-//!   after it: a client that connected before its own lookup came back) and not expired then
-//!   (TTL plus [`NamingConfig::dns_ttl_grace_secs`]) are in force; the one answered last names
-//!   the flow and the others are its `name_alternatives`. Answers after the start never rename
-//!   or unname a flow, however long it stays open. A flow that started before any answer stays
-//!   unnamed.
+//!   those answered at or before the first packet and not expired then (TTL plus
+//!   [`NamingConfig::dns_ttl_grace_secs`]) are in force; the one answered last names the flow
+//!   and the others are its `name_alternatives`. Only when none was in force do answers up to
+//!   [`NamingConfig::dns_race_millis`] after the first packet count (a client that connected
+//!   before its own lookup came back): a later answer never wins over one in force, as a
+//!   browser's prefetch of another name on the same CDN address would. Answers after the start
+//!   never rename or unname a flow, however long it stays open. A flow that started before any
+//!   answer stays unnamed.
 //! - **IP literals.** An SNI or Host that is an address names nothing better than the address:
 //!   a DNS answer wins over it.
 //! - **Encrypted Client Hello.** A ClientHello with the ECH extension keeps its SNI unless there
@@ -70,8 +72,9 @@ pub struct NamingConfig {
     pub dns_cache_entries: usize,
     /// Seconds an answer stays usable past its TTL (clients cache answers a little longer).
     pub dns_ttl_grace_secs: u64,
-    /// Milliseconds an answer may come after a flow's first packet and still name it: a client
-    /// that raced its lookup (Happy Eyeballs, a cached answer refreshed as it connects).
+    /// Milliseconds an answer may come after a flow's first packet and still name it, when no
+    /// answer was in force at the first packet: a client that raced its lookup (Happy Eyeballs,
+    /// a cached answer refreshed as it connects).
     pub dns_race_millis: u32,
 }
 
