@@ -6,12 +6,14 @@
 #        (identity.pcap is made by identity.sh, which this runs too: ONLY=identity)
 #
 # Two namespaces joined by a veth pair (offloads off, so the capture shows the segments a real
-# link carries): lt-client (10.77.0.10 and 10.77.0.11, fd77::10) and lt-server (the resolver
+# link carries): lt-client (10.77.0.10 to 10.77.0.13, fd77::10) and lt-server (the resolver
 # 10.77.0.1 and one address per AI name). dnsmasq answers for the names; a Python server speaks
 # HTTPS on :443 for any name and plain HTTP on the model-server ports (11434, 8000, 8080, 1234)
 # and on 3000 and 80. MCP servers from the reference Python SDK (tools/mcp_server.py) serve the
 # MCP captures on 8001 (streamable HTTP) and 8002 (SSE), and with TLS on 8443 (reached as
-# mcp.linear.app:443). Real clients - curl, Python, Node, headless
+# mcp.linear.app:443). For encrypted-dns.pcap, tools/dns_servers.py is a DNS-over-HTTPS resolver
+# (dns.google, reached on 443) and a DNS-over-TLS one (dns.quad9.net:853) in front of dnsmasq.
+# Real clients - curl, Python, Node, headless
 # Chromium, dig - make the traffic; tcpdump records it on the client side. Variants of one
 # capture (pcapng, nanosecond, big-endian, VLAN, QinQ, Linux cooked v1/v2, a multi-interface
 # pcapng and a file cut short) are made from it with Debian's tools.
@@ -23,10 +25,11 @@
 #
 # Packages: iproute2 ethtool iputils-ping tcpdump dnsmasq-base curl nodejs chromium bind9-dnsutils openssl
 #           wireshark-common (editcap, mergecap) tcpreplay (tcprewrite, tcpreplay), python3 with
-#           scapy (pip install scapy==2.8.0); for the MCP and client captures also
-#           golang-go openjdk-17-jdk-headless iptables (Debian), pip install mcp==2.3.0 requests==2.34.2
-#           httpx==0.29.0, and the TypeScript SDK (npm install @modelcontextprotocol/sdk@1.32.2,
-#           into $NODE_MCP, default /tmp/lantern-capture-npm; make.sh installs it if missing).
+#           scapy (pip install scapy==2.8.0); iptables for encrypted-dns; for the MCP and
+#           client captures also golang-go openjdk-17-jdk-headless iptables (Debian), pip install
+#           mcp==2.3.0 requests==2.34.2 httpx==0.29.0, and the TypeScript SDK (npm install
+#           @modelcontextprotocol/sdk@1.32.2, into $NODE_MCP, default /tmp/lantern-capture-npm;
+#           make.sh installs it if missing).
 set -euo pipefail
 export LC_ALL=C
 
@@ -38,6 +41,8 @@ S=lt-server
 WORK=$(mktemp -d)
 PIDS=()
 ONLY=${ONLY:-}
+# A tcpdump filter for one recording only (see record); never taken from the environment.
+FILTER=
 
 # want NAME: whether this run makes the capture NAME (all of them unless ONLY lists some).
 want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
@@ -78,6 +83,9 @@ NAMES=(
   "mcp-sse.corp.lan 10.77.1.16"
   "llm-gw.corp.lan 10.77.1.17"
   "mcp.linear.app 10.77.1.18"
+  "promptforge.ai 10.77.1.19"
+  "dns.google 10.77.1.20"
+  "dns.quad9.net 10.77.1.21"
 )
 # Addresses without a name (a model server reached by address).
 BARE=(10.77.1.13)
@@ -100,6 +108,10 @@ setup() {
   ip link add lc0 netns $C type veth peer name ls0 netns $S
   in_c ip addr add 10.77.0.10/16 dev lc0
   in_c ip addr add 10.77.0.11/16 dev lc0
+  # Two more client addresses for encrypted-dns.pcap (added after .10 and .11: the kernel still
+  # picks 10.77.0.10 as the source when a client does not choose one).
+  in_c ip addr add 10.77.0.12/16 dev lc0
+  in_c ip addr add 10.77.0.13/16 dev lc0
   in_c ip -6 addr add fd77::10/64 dev lc0 nodad
   in_s ip addr add 10.77.0.1/16 dev ls0
   in_s ip -6 addr add fd77::1/64 dev ls0 nodad
@@ -147,12 +159,13 @@ setup() {
   in_c ping -c1 -W1 10.77.0.1 >/dev/null
 }
 
-# record NAME LINKTYPE COMMAND...: capture COMMAND's traffic on the client's side.
+# record NAME LINKTYPE COMMAND...: capture COMMAND's traffic on the client's side. FILTER, if
+# set, is a tcpdump filter for this recording (e.g. to see only one direction of a flow).
 record() {
   local name=$1 link=$2; shift 2
   local iface=lc0
   [ "$link" = EN10MB ] || iface=any
-  ip netns exec $C tcpdump -Z root -i $iface -y "$link" -s 0 -U -w "$WORK/$name.pcap" 2>"$WORK/$name.tcpdump" &
+  ip netns exec $C tcpdump -Z root -i $iface -y "$link" -s 0 -U -w "$WORK/$name.pcap" ${FILTER:+"$FILTER"} 2>"$WORK/$name.tcpdump" &
   local pid=$!
   for _ in $(seq 50); do grep -q listening "$WORK/$name.tcpdump" 2>/dev/null && break; sleep 0.1; done
   "$@" >/dev/null
@@ -431,6 +444,72 @@ if want clients-same-api || want clients-same-api-http; then
 fi
 want clients-same-api && record clients-same-api EN10MB same_api https://api.openai.com
 want clients-same-api-http && record clients-same-api-http EN10MB same_api http://vllm.lan:8000
+# A later answer must not steal a flow's name: Python resolves perplexity.ai (10.77.2.1, the
+# shared address), sends the SYN of a TCP connection to it and, while the connection is being
+# set up, resolves static.example.net (a non-AI name on the same address), whose answer arrives
+# under a millisecond after the SYN and before the first TLS byte; then TLS without SNI and a GET
+# the server answers 1.5 s late (?delay=1.5), so the connection outlives the second of capture
+# time the answers came in.
+want nosni-race && record nosni-race EN10MB in_c python3 "$TOOLS/python_clients.py" race \
+  perplexity.ai static.example.net
+# Several requests on one plaintext HTTP/1.1 connection (tools/https_server.py and the MCP server
+# both keep connections alive and answer with a length): curl asks the vLLM-style server for
+# its models and, with --next, posts a chat completion on the same connection; then Python's
+# http.client, on one connection to the MCP server, posts initialize, notifications/initialized
+# and a JSON-RPC batch (tools/list and tools/call add) with the session id.
+http_keepalive() {
+  in_c curl -s http://vllm.lan:8000/v1/models --next -H 'Content-Type: application/json' \
+    -d '{"model":"qwen","messages":[{"role":"user","content":"hi"}]}' http://vllm.lan:8000/v1/chat/completions
+  in_c python3 "$TOOLS/python_clients.py" mcp-batch http://mcp.corp.lan:8001/mcp
+}
+if want http-keepalive; then
+  start_mcp_servers
+  record http-keepalive EN10MB http_keepalive
+fi
+# Uploads to a name that is not in the catalog but looks like AI (a candidate): Python resolves
+# promptforge.ai and POSTs 2,000,000 bytes over TLS from 10.77.0.10, then 500,000 bytes from
+# 10.77.0.11 (the server reads every byte).
+candidate_upload() {
+  in_c python3 "$TOOLS/python_clients.py" upload promptforge.ai 2000000 10.77.0.10
+  in_c python3 "$TOOLS/python_clients.py" upload promptforge.ai 500000 10.77.0.11
+}
+want candidate-upload && record candidate-upload EN10MB candidate_upload
+# Clients whose DNS the sensor cannot see, and a flow seen in one direction only. Resolvers:
+# tools/dns_servers.py serves DNS over HTTPS for dns.google on 10.77.1.20:8453, which a DNAT rule
+# makes 10.77.1.20:443 (a listener bound to 10.77.1.20:443 is refused while tools/https_server.py
+# holds *:443, in either order, SO_REUSEADDR or not; REDIRECT would rewrite the address to
+# 10.77.0.1), and DNS over TLS for dns.quad9.net on 10.77.1.21:853; both pass each query to
+# dnsmasq inside lt-server, which the capture does not see. One client address each, one after
+# another:
+#   .10 curl with --doh-url: it looks dns.google up by plain DNS, then asks for claude.ai (A and
+#       AAAA) over DoH and connects;
+#   .11 dig +tls asks dns.quad9.net for chatgpt.com over DoT; curl connects to that answer
+#       (--resolve), with no plain lookup;
+#   .12 plain DNS, dig from the client's own address, then curl to gemini.google.com on the
+#       answer (glibc's lookups leave from 10.77.0.10, the namespace's first address);
+#   .13 the same to www.example.org, recorded as a SPAN port fed with one direction: the
+#       recording drops every packet from 10.77.1.6, so the flow shows only client-to-server
+#       packets while its DNS answer (from 10.77.0.1) stays.
+encrypted_dns() {
+  local addr
+  in_c curl --doh-url https://dns.google/dns-query --doh-insecure -sk https://claude.ai/ --interface 10.77.0.10
+  addr=$(in_c dig +tls +short @10.77.1.21 -b 10.77.0.11 chatgpt.com A)
+  in_c curl -sk https://chatgpt.com/ --resolve "chatgpt.com:443:$addr" --interface 10.77.0.11
+  addr=$(in_c dig +short -b 10.77.0.12 gemini.google.com A)
+  in_c curl -sk https://gemini.google.com/ --resolve "gemini.google.com:443:$addr" --interface 10.77.0.12
+  addr=$(in_c dig +short -b 10.77.0.13 www.example.org A)
+  in_c curl -sk https://www.example.org/ --resolve "www.example.org:443:$addr" --interface 10.77.0.13
+}
+if want encrypted-dns; then
+  command -v iptables >/dev/null || { echo "missing tool: iptables" >&2; exit 1; }
+  in_s iptables -t nat -A PREROUTING -d 10.77.1.20 -p tcp --dport 443 -j DNAT --to-destination 10.77.1.20:8453
+  ip netns exec $S python3 "$TOOLS/dns_servers.py" "$WORK/cert.pem" "$WORK/key.pem" \
+    10.77.1.20:8453 10.77.1.21:853 10.77.0.1 >"$WORK/dns-servers.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 50); do grep -q ready "$WORK/dns-servers.log" 2>/dev/null && break; sleep 0.1; done
+  grep -q ready "$WORK/dns-servers.log" || { echo "DNS servers did not start" >&2; cat "$WORK/dns-servers.log" >&2; exit 1; }
+  FILTER="not src host 10.77.1.6" record encrypted-dns EN10MB encrypted_dns
+fi
 # A DNS answer of 150 addresses through a 576-byte MTU: the kernel fragments it (last, as it
 # changes the link).
 if want dns-fragmented; then
@@ -454,6 +533,9 @@ for name in chromium-shared-cdn chromium-quic-shared-cdn nosni-relookup chromium
 done
 for name in mcp-streamable-http mcp-sse mcp-streamable-http-modern mcp-node-client mcp-remote-tls gateway-prefix \
   clients-same-api clients-same-api-http; do
+  if want "$name"; then cp "$WORK/$name.pcap" "$OUT/$name.pcap"; fi
+done
+for name in nosni-race http-keepalive candidate-upload encrypted-dns; do
   if want "$name"; then cp "$WORK/$name.pcap" "$OUT/$name.pcap"; fi
 done
 # Who holds an address: DHCP and Kerberos on a LAN of its own (see identity.sh).
