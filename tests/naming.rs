@@ -324,3 +324,23 @@ fn a_flow_open_for_hours_keeps_the_name_it_started_with() {
         assert_eq!(record["name_source"], "dns_answer", "{record}");
     }
 }
+
+/// `captures/nosni-race.pcap`: Python resolves perplexity.ai (10.77.2.1), connects to the
+/// address without SNI, and 0.5 ms after its SYN an answer for static.example.net on the same
+/// address arrives. The name in force at the first packet names the flow: the 50 ms grace is
+/// for a flow with no answer in force, not for a later answer to steal the name.
+#[test]
+fn a_later_answer_within_the_race_does_not_steal_the_name_in_force() {
+    assert_eq!(
+        named("nosni-race.pcap"),
+        [json!([
+            "10.77.2.1",
+            "perplexity.ai",
+            "dns_answer",
+            "perplexity",
+            null,
+            "none",
+            null
+        ])]
+    );
+}
