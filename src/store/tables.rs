@@ -4,7 +4,7 @@
 //! Adding a column is one line here (with `=> Opts::new().since(N)` and
 //! [`SCHEMA_VERSION`](super::schema::SCHEMA_VERSION) raised to `N`), plus the field it reads.
 //! Both stores' DDL, inserts and migrations, the spool's decoding of older batches, the store
-//! comparison test and the README's column table follow from it.
+//! comparison test and the column tables of `docs/store.md` follow from it.
 //!
 //! Times are integers in both stores: microseconds since the epoch (`*_us`), rollup hours in
 //! seconds. Booleans are `0`/`1` (ClickHouse 18.16 has no `Bool`). `sensor` is set by the
