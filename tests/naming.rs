@@ -2,7 +2,7 @@
 //! several AI names and other names on one CDN address, lookups before and during each
 //! connection, Chromium's GREASE ECH on every connection, a client without SNI whose name is
 //! resolved again while its flow is open, and a real ECH ClientHello from Chromium given an
-//! ECHConfig in a DNS HTTPS record. The rules are in the README ("How flows are named").
+//! ECHConfig in a DNS HTTPS record. The rules are in `docs/naming.md`.
 
 mod common;
 

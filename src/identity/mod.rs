@@ -1,6 +1,6 @@
 //! Identity: who a client address is, at the time of each record.
 //!
-//! Sources, in order of precedence (README.md, "Who: users, devices and services"):
+//! Sources, in order of precedence (`docs/identity.md`):
 //!
 //! 1. the static map (`--identity FILE`, [`static_map`]): most specific prefix wins;
 //! 2. Kerberos: a principal the KDC granted a ticket to (AS-REP or TGS-REP; an AS-REQ whose

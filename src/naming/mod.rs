@@ -2,7 +2,7 @@
 //!
 //! A flow is named by the first of: its TLS or QUIC SNI, its HTTP Host, or the DNS answer the
 //! same client had for the flow's server address at the flow's first packet (the
-//! [`DnsHistory`]). The rules, which the README's "How flows are named" repeats:
+//! [`DnsHistory`]). The rules, which `docs/naming.md` repeats:
 //!
 //! - **The answer in force at the start.** Of the names the client was told are at the address,
 //!   those answered at or before the first packet and not expired then (TTL plus

@@ -1636,7 +1636,8 @@ mod opening_tests {
 mod size_tests {
     use super::*;
 
-    /// The README's memory formula uses these sizes: a change that grows them must update it.
+    /// The memory formula of `docs/operations.md` uses these sizes: a change that grows them
+    /// must update it.
     #[test]
     fn per_flow_and_per_stream_state_stays_as_small_as_the_readme_says() {
         const {

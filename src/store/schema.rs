@@ -6,12 +6,13 @@
 //! rollup). The macro makes the row struct (one shape that output builds, the SQLite store
 //! binds, the spool holds and ClickHouse inserts) and its [`Table`] of [`Column`]s, from which
 //! this module makes the SQLite DDL, inserts and reads, the ClickHouse column lists, the
-//! migrations that add columns, and the README's table of columns. Column types come from the
-//! Rust types ([`ColumnType`]), so the two stores cannot disagree with the struct.
+//! migrations that add columns, and the table of columns in `docs/store.md`. Column types come
+//! from the Rust types ([`ColumnType`]), so the two stores cannot disagree with the struct.
 //!
 //! Why a `macro_rules!` table and not generated files or a derive: the declaration stays
 //! ordinary Rust beside the types it reads from, the compiler checks every conversion, and the
-//! column list is a `const` that tests, both stores and the README check read at no cost.
+//! column list is a `const` that tests, both stores and the check of `docs/store.md` read at no
+//! cost.
 //!
 //! Migrations only add columns. A column that must change type or go away needs a migration
 //! written by hand (as the SQLite store's versions 1 to 4 were).
@@ -171,7 +172,7 @@ impl Column {
         }
     }
 
-    /// Its text for the README's table.
+    /// Its text for the table in `docs/store.md`.
     pub fn doc_text(&self) -> String {
         let words: Vec<&str> = self.doc.iter().map(|d| d.trim()).collect();
         words.join(" ")
@@ -256,8 +257,8 @@ impl Table {
     }
 }
 
-/// The README's table of every column of `tables`: name, SQLite and ClickHouse types, the
-/// version that added it, and what it holds.
+/// The table in `docs/store.md` of every column of `tables`: name, SQLite and ClickHouse
+/// types, the version that added it, and what it holds.
 pub fn markdown(tables: &[Table]) -> String {
     let mut out = String::new();
     for table in tables {
@@ -552,13 +553,13 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_lists_every_column_as_declared() {
-        let readme = include_str!("../../README.md");
+    fn docs_store_lists_every_column_as_declared() {
+        let doc = include_str!("../../docs/store.md");
         let begin = "<!-- columns: made by store::schema::markdown, checked by its test -->\n";
         let table = markdown(&ALL);
         assert!(
-            readme.contains(&format!("{begin}\n{table}<!-- end of columns -->")),
-            "README.md's column tables differ from the declarations; they are:\n\n{table}"
+            doc.contains(&format!("{begin}\n{table}<!-- end of columns -->")),
+            "docs/store.md's column tables differ from the declarations; they are:\n\n{table}"
         );
     }
 

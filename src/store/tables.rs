@@ -4,7 +4,7 @@
 //! Adding a column is one line here (with `=> Opts::new().since(N)` and
 //! [`SCHEMA_VERSION`](super::schema::SCHEMA_VERSION) raised to `N`), plus the field it reads.
 //! Both stores' DDL, inserts and migrations, the spool's decoding of older batches, the store
-//! comparison test and the README's column table follow from it.
+//! comparison test and the column tables of `docs/store.md` follow from it.
 //!
 //! Times are integers in both stores: microseconds since the epoch (`*_us`), rollup hours in
 //! seconds. Booleans are `0`/`1` (ClickHouse 18.16 has no `Bool`). `sensor` is set by the
@@ -59,7 +59,7 @@ crate::table! {
         protocol: String = v.record.protocol.name().to_string(),
         /// The server name the flow was given.
         server_name: Option<String> = v.server_name.map(str::to_string),
-        /// How the name was known (`sni`, `http_host`, `dns`, ...).
+        /// How the name was known: `tls_sni`, `quic_sni`, `http_host`, `dns_answer` or `none`.
         name_source: String = v.name_source.name().to_string(),
         /// Who the flow is attributed to.
         user: String = v.identity.user.clone(),
