@@ -8,7 +8,7 @@ use super::store::StoreArgs;
 use clap::Args;
 use lantern::capture::Timestamp;
 use lantern::output::{Rfc3339, new_table};
-use lantern::store::HealthRow;
+use lantern::store::{HealthRow, read};
 use std::process::ExitCode;
 
 /// Flags of `lantern status`.
@@ -39,7 +39,7 @@ struct Sensor<'a> {
 /// Runs `lantern status`.
 pub fn run(args: StatusArgs) -> Result<ExitCode, Failure> {
     let store = args.store.open_for_reading()?;
-    let rows = store.health()?;
+    let rows = read::latest_health(store.read(&read::Health)?);
     let now_us = Timestamp::now().0.div_euclid(1000);
     let limit = i64::try_from(args.silent_after).unwrap_or(i64::MAX);
     let sensors: Vec<Sensor<'_>> = rows

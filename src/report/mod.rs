@@ -21,9 +21,8 @@ use crate::catalog::{App, Catalog, Category, confidence};
 use crate::identity::UserKind;
 use crate::output::Rfc3339;
 use crate::policy::{Policy, Status};
-use crate::store::{
-    RollupRow, Store, StoreError, StoredCandidate, StoredMcpUse, StoredProgramUse, StoredServerUse,
-};
+use crate::store::read::{self, StoredCandidate, StoredMcpUse, StoredProgramUse, StoredServerUse};
+use crate::store::{RollupRow, Store, StoreError};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -327,28 +326,45 @@ pub fn build(
 ) -> Result<Report, StoreError> {
     let (from, to) = period.bounds();
     let trend_from = period.trend_start(TREND_WEEKS);
-    let all = store.rollups(trend_from.min(from), to, filter)?;
+    let all = store.read(&read::Rollups {
+        from: trend_from.min(from),
+        to,
+        filter,
+    })?;
     let first_seen: BTreeMap<String, i64> = store
-        .first_seen(filter)?
+        .read(&read::AppsFirstSeen { filter })?
         .into_iter()
         .map(|f| (f.app_id, f.first_seen_us))
         .collect();
     let store_has_data = match filter.is_empty() {
         true => !first_seen.is_empty(),
-        false => !store.first_seen(&Filter::default())?.is_empty(),
+        false => !(store.read(&read::AppsFirstSeen {
+            filter: &Filter::default(),
+        })?)
+        .is_empty(),
     };
-    let candidates = store.candidates(from * 1_000_000, to * 1_000_000, filter)?;
-    let local: Vec<&str> = (catalog.apps().iter())
-        .filter(|a| a.category == Category::LocalModelServer)
-        .map(|a| a.id.as_str())
-        .collect();
-    let servers = store.server_use(from * 1_000_000, to * 1_000_000, &local, filter)?;
-    let programs = store.program_use(from * 1_000_000, to * 1_000_000, filter)?;
-    let mcp: Vec<&str> = (catalog.apps().iter())
-        .filter(|a| a.category == Category::McpServer)
-        .map(|a| a.id.as_str())
-        .collect();
-    let mcp = store.mcp_use(from * 1_000_000, to * 1_000_000, &mcp, filter)?;
+    let candidates = store.read(&read::Candidates { from, to, filter })?;
+    let of = |category: Category| -> Vec<&str> {
+        (catalog.apps().iter())
+            .filter(|a| a.category == category)
+            .map(|a| a.id.as_str())
+            .collect()
+    };
+    let local = of(Category::LocalModelServer);
+    let servers = store.read(&read::ServerUse {
+        from,
+        to,
+        apps: &local,
+        filter,
+    })?;
+    let programs = store.read(&read::ProgramUse { from, to, filter })?;
+    let mcp = of(Category::McpServer);
+    let mcp = store.read(&read::McpUse {
+        from,
+        to,
+        apps: &mcp,
+        filter,
+    })?;
     let none = Policy::none();
     let input = Input {
         period,

@@ -7,21 +7,21 @@
 //! user, app) that later runs add to, the files that were ingested (so that the same file is
 //! not counted twice) and sealed pseudonyms. Each table is declared once ([`tables`], through
 //! [`schema`]): its row struct is what output makes, both stores write and the spool holds.
-//! [`Store`] is whichever store a run was given; [`Batch`] is what one write adds;
+//! [`Store`] is whichever store a run was given; [`Batch`] is what one write adds; [`read`]
+//! declares what reports read back, once for both stores, and [`Store::read`] runs it;
 //! [`retention`] says how long rows are kept, and both stores prune to it.
 
 pub mod clickhouse;
-mod read;
+mod filter;
+pub mod read;
 pub mod retention;
 pub mod schema;
 mod sqlite;
 pub mod tables;
 
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseReader, ClickHouseStats, ClickHouseStore};
-pub use read::{
-    Filter, FilterError, FirstSeen, MAX_FILTER_LEN, MAX_FILTER_VALUES, StoredCandidate,
-    StoredMcpUse, StoredProgramUse, StoredServerUse,
-};
+pub use filter::{Filter, FilterError, MAX_FILTER_LEN, MAX_FILTER_VALUES};
+pub use read::{Dialect, Query, Read, ReadRow};
 pub use retention::{Cutoffs, Pruned, Retention};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;
@@ -240,108 +240,13 @@ impl Store {
         }
     }
 
-    /// Rollups of the hours in `[from, to)` (seconds) that `filter` lets through, sorted by
-    /// key.
-    pub fn rollups(
-        &self,
-        from: i64,
-        to: i64,
-        filter: &Filter,
-    ) -> Result<Vec<RollupRow>, StoreError> {
+    /// The rows of `read`, sorted: the same read, declared once, in either store.
+    pub fn read<R: Read>(&self, read: &R) -> Result<Vec<R::Row>, StoreError> {
         let mut rows = match self.reads() {
-            Reads::Sqlite(s) => s.rollups(from, to, filter),
-            Reads::ClickHouse(c) => c.rollups(from, to, filter),
+            Reads::Sqlite(s) => s.read(read.query(Dialect::Sqlite)),
+            Reads::ClickHouse(c) => c.read(read.query(Dialect::ClickHouse)),
         }?;
         rows.sort_unstable();
-        Ok(rows)
-    }
-
-    /// Each app's earliest activity in the whole store, in the rows `filter` lets through,
-    /// sorted by app.
-    pub fn first_seen(&self, filter: &Filter) -> Result<Vec<FirstSeen>, StoreError> {
-        let mut rows = match self.reads() {
-            Reads::Sqlite(s) => s.first_seen(filter),
-            Reads::ClickHouse(c) => c.first_seen(filter),
-        }?;
-        rows.sort_unstable();
-        Ok(rows)
-    }
-
-    /// Uncatalogued names that look like AI, per user, from evidence in `[from, to)`
-    /// (microseconds) that `filter` lets through (none when it names apps), sorted.
-    pub fn candidates(
-        &self,
-        from_us: i64,
-        to_us: i64,
-        filter: &Filter,
-    ) -> Result<Vec<StoredCandidate>, StoreError> {
-        let mut rows = match self.reads() {
-            Reads::Sqlite(s) => s.candidates(from_us, to_us, filter),
-            Reads::ClickHouse(c) => c.candidates(from_us, to_us, filter),
-        }?;
-        rows.sort_unstable();
-        Ok(rows)
-    }
-
-    /// Flows to the servers of `apps` (local model servers) in `[from_us, to_us)` that
-    /// `filter` lets through, per app, server and user, sorted.
-    pub fn server_use(
-        &self,
-        from_us: i64,
-        to_us: i64,
-        apps: &[&str],
-        filter: &Filter,
-    ) -> Result<Vec<StoredServerUse>, StoreError> {
-        let mut rows = match self.reads() {
-            Reads::Sqlite(s) => s.server_use(from_us, to_us, apps, filter),
-            Reads::ClickHouse(c) => c.server_use(from_us, to_us, apps, filter),
-        }?;
-        rows.sort_unstable();
-        Ok(rows)
-    }
-
-    /// AI use by programs and agents in `[from_us, to_us)` that `filter` lets through: per
-    /// host, user, software and app, sorted.
-    pub fn program_use(
-        &self,
-        from_us: i64,
-        to_us: i64,
-        filter: &Filter,
-    ) -> Result<Vec<StoredProgramUse>, StoreError> {
-        let mut rows = match self.reads() {
-            Reads::Sqlite(s) => s.program_use(from_us, to_us, filter),
-            Reads::ClickHouse(c) => c.program_use(from_us, to_us, filter),
-        }?;
-        rows.sort_unstable();
-        Ok(rows)
-    }
-
-    /// Flows to the MCP servers `apps` in `[from_us, to_us)` that `filter` lets through, per
-    /// server, user and method, sorted.
-    pub fn mcp_use(
-        &self,
-        from_us: i64,
-        to_us: i64,
-        apps: &[&str],
-        filter: &Filter,
-    ) -> Result<Vec<StoredMcpUse>, StoreError> {
-        let mut rows = match self.reads() {
-            Reads::Sqlite(s) => s.mcp_use(from_us, to_us, apps, filter),
-            Reads::ClickHouse(c) => c.mcp_use(from_us, to_us, apps, filter),
-        }?;
-        rows.sort_unstable();
-        Ok(rows)
-    }
-
-    /// Each sensor's latest state, sorted by sensor (ClickHouse may still hold older rows of
-    /// a sensor in parts not merged yet: the latest wins).
-    pub fn health(&self) -> Result<Vec<HealthRow>, StoreError> {
-        let mut rows = match self.reads() {
-            Reads::Sqlite(s) => s.health(),
-            Reads::ClickHouse(c) => c.health(),
-        }?;
-        rows.sort_unstable_by(|a, b| (&a.sensor, b.ts_us).cmp(&(&b.sensor, a.ts_us)));
-        rows.dedup_by(|later, first| later.sensor == first.sensor);
         Ok(rows)
     }
 

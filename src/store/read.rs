@@ -1,59 +1,174 @@
-//! What reports read back from a store: rows both stores return alike, so that a report is the
-//! same whichever store it reads, and the [`Filter`] that limits every read to some sensors, a
-//! group, a user or some apps.
+//! Reads: what reports read back from a store, each declared once for both stores.
+//!
+//! A read is a type implementing [`Read`]: its [`Query`] (SQL that SQLite and ClickHouse both
+//! run, the few places where they differ written through [`Dialect`], and the values for its
+//! `?` placeholders in order) and its row type, declared with [`read_row!`](crate::read_row)
+//! (serde for ClickHouse, a positional mapping for SQLite, from the same fields). Both stores
+//! run it the same way ([`Store::read`](super::Store::read)), and every read returns its rows
+//! sorted, so a report is the same whichever store it reads. The store does the sums; the
+//! report counts distinct users and devices itself.
+//!
+//! Adding a read is a row type and a `Read` here; nothing in either store changes.
 
-/// When an app was first seen in the store, and by whom.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, clickhouse::Row)]
-pub struct FirstSeen {
-    pub app_id: String,
-    pub first_seen_us: i64,
+use super::filter::Filter;
+use super::schema::{Role, names};
+use super::tables::{HealthRow, RollupRow};
+use rusqlite::ToSql;
+use rusqlite::types::ToSqlOutput;
+
+/// The store a query is written for: the few places where their SQL differs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite.
+    Sqlite,
+    /// ClickHouse (18.16 and later).
+    ClickHouse,
 }
 
-/// How often one user met an uncatalogued name that looks like AI.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, clickhouse::Row)]
-pub struct StoredCandidate {
-    /// The server name (flows) or query (DNS).
-    pub name: String,
-    pub user: String,
-    pub flows: u64,
-    pub lookups: u64,
+impl Dialect {
+    /// The least of a rollup's kept minimums over rows: SQLite keeps plain values, ClickHouse
+    /// `min` states.
+    pub fn min_of(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("min({column})"),
+            Dialect::ClickHouse => format!("minMerge({column})"),
+        }
+    }
+
+    /// The greatest of a rollup's kept maximums over rows.
+    pub fn max_of(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("max({column})"),
+            Dialect::ClickHouse => format!("maxMerge({column})"),
+        }
+    }
+
+    /// A constant read as an unsigned 64-bit count (ClickHouse types a bare literal by its
+    /// size, and rows are read by type).
+    pub fn uint64(self, value: u64) -> String {
+        match self {
+            Dialect::Sqlite => value.to_string(),
+            Dialect::ClickHouse => format!("toUInt64({value})"),
+        }
+    }
 }
 
-/// Who used a local model server, and how much.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, clickhouse::Row)]
-pub struct StoredServerUse {
-    pub app_id: String,
-    pub server_ip: String,
-    pub server_port: u16,
-    pub user: String,
-    pub flows: u64,
-    pub bytes_up: u64,
+/// A value for a query's next `?`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Param {
+    /// An integer (a time bound).
+    Int(i64),
+    /// Text (a filter's value): SQLite binds it, ClickHouse's client writes it as an escaped
+    /// literal.
+    Text(String),
 }
 
-/// AI use by programs (flows whose user kind is `agent`), per host, user, software and app.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, clickhouse::Row)]
-pub struct StoredProgramUse {
-    /// The device, else the client address (or its token).
-    pub host: String,
-    pub user: String,
-    /// The client software's family, empty when not known.
-    pub software: String,
-    pub app_id: String,
-    pub flows: u64,
-    pub bytes_up: u64,
+impl ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Param::Int(v) => ToSqlOutput::from(*v),
+            Param::Text(s) => ToSqlOutput::from(s.as_str()),
+        })
+    }
 }
 
-/// Flows to MCP servers, per server, user and first method.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, clickhouse::Row)]
-pub struct StoredMcpUse {
-    pub app_id: String,
-    /// The server's name, else its address.
-    pub server: String,
-    pub server_port: u16,
-    pub user: String,
-    /// The MCP method of the flow's first request, empty when not seen (TLS).
-    pub method: String,
-    pub flows: u64,
+/// A query and the values of its `?` placeholders, in the order they appear: built by
+/// appending text and values together, so the two cannot drift apart.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Query {
+    /// The SQL.
+    pub sql: String,
+    /// The values of its placeholders, in order.
+    pub params: Vec<Param>,
+}
+
+impl Query {
+    /// A query starting with `sql` (no placeholders).
+    pub fn new(sql: &str) -> Query {
+        Query {
+            sql: sql.to_string(),
+            params: Vec::new(),
+        }
+    }
+
+    /// Appends `sql` (no placeholders).
+    pub fn then(mut self, sql: &str) -> Query {
+        self.sql += sql;
+        self
+    }
+
+    /// Appends `column >= ? AND column < ?` for `[from, to)`.
+    pub fn range(mut self, column: &str, from: i64, to: i64) -> Query {
+        self.sql += &format!("{column} >= ? AND {column} < ?");
+        self.params.extend([Param::Int(from), Param::Int(to)]);
+        self
+    }
+
+    /// Appends the filter's conditions (` AND sensor IN (?) ...`) and their values.
+    pub fn filter(mut self, filter: &Filter) -> Query {
+        let (sql, values) = filter.sql();
+        self.sql += &sql;
+        self.params
+            .extend(values.into_iter().map(|v| Param::Text(v.to_string())));
+        self
+    }
+}
+
+/// A row a read returns: read by ClickHouse through serde (by position, by type) and by SQLite
+/// through [`ReadRow::from_sqlite`] (by position), from one declaration.
+pub trait ReadRow:
+    Sized + Ord + clickhouse::RowOwned + clickhouse::RowRead + Send + 'static
+{
+    /// The row from SQLite's result, its columns in the order of the fields.
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
+}
+
+/// A read of the store: its query in each dialect, and the type of its rows.
+pub trait Read {
+    /// What each row holds.
+    type Row: ReadRow;
+
+    /// The query, as `dialect` runs it.
+    fn query(&self, dialect: Dialect) -> Query;
+}
+
+/// Declares the row type of a read: a struct whose fields are its columns in order, each of a
+/// [`ColumnType`](super::schema::ColumnType).
+#[macro_export]
+macro_rules! read_row {
+    (
+        $(#[doc = $doc:literal])*
+        $vis:vis struct $row:ident {
+            $( $(#[doc = $fdoc:literal])* pub $field:ident : $ty:ty, )*
+        }
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(
+            Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize,
+            serde::Deserialize, clickhouse::Row,
+        )]
+        $vis struct $row {
+            $( $(#[doc = $fdoc])* pub $field: $ty, )*
+        }
+
+        impl $crate::store::read::ReadRow for $row {
+            fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<$row> {
+                use $crate::store::schema::ColumnType;
+                let mut at = 0;
+                Ok($row {
+                    $( $field: {
+                        at += 1;
+                        <$ty>::from_sqlite(row, at - 1)?
+                    }, )*
+                })
+            }
+        }
+    };
+}
+
+/// Microseconds of `[from, to)` seconds.
+fn micros(from: i64, to: i64) -> (i64, i64) {
+    (from.saturating_mul(1_000_000), to.saturating_mul(1_000_000))
 }
 
 /// `app_id IN (...)` for ids from the catalog, written into the query (18.16 cannot bind a
@@ -76,131 +191,259 @@ pub(crate) fn app_list(ids: &[&str]) -> String {
     }
 }
 
-/// Most sensors or apps one filter names.
-pub const MAX_FILTER_VALUES: usize = 64;
-/// Longest value a filter takes, in bytes.
-pub const MAX_FILTER_LEN: usize = 256;
-
-/// Which rows a report reads: those of any of `sensors`, of `group`, of `user` and of any of
-/// `apps` (an empty list or `None` leaves that column free). Every read of the store applies
-/// it in its query. The values are untrusted input: SQLite binds them as parameters, ClickHouse
-/// gets them as literals escaped by the client.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Filter {
-    /// Sensor names.
-    pub sensors: Vec<String>,
-    /// A group of the identity map.
-    pub group: Option<String>,
-    /// A user as the store holds it: a name, or its pseudonym token.
-    pub user: Option<String>,
-    /// App ids.
-    pub apps: Vec<String>,
+/// The hourly rollups of the hours in `[from, to)` (seconds) that the filter lets through, one
+/// row per key (ClickHouse's parts not merged yet summed).
+pub struct Rollups<'a> {
+    /// First hour, seconds.
+    pub from: i64,
+    /// End, seconds.
+    pub to: i64,
+    /// Which rows.
+    pub filter: &'a Filter,
 }
 
-/// Why a filter was refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum FilterError {
-    /// An empty value.
-    #[error("--{0} needs a value")]
-    Empty(&'static str),
-    /// A value too long to be a name.
-    #[error("--{0}: longer than {MAX_FILTER_LEN} bytes")]
-    Long(&'static str),
-    /// Too many values.
-    #[error("--{0}: at most {MAX_FILTER_VALUES} values")]
-    Many(&'static str),
+impl Read for Rollups<'_> {
+    type Row = RollupRow;
+
+    fn query(&self, d: Dialect) -> Query {
+        let table = RollupRow::TABLE;
+        let of = |role: Role| table.columns.iter().filter(move |c| c.opts.role == role);
+        let mut parts: Vec<String> = of(Role::Key).map(|c| c.name.to_string()).collect();
+        parts.extend(of(Role::Sum).map(|c| format!("sum({0}) AS {0}", c.name)));
+        parts.extend(of(Role::Min).map(|c| format!("{} AS {}", d.min_of(c.name), c.name)));
+        parts.extend(of(Role::Max).map(|c| format!("{} AS {}", d.max_of(c.name), c.name)));
+        parts.push(format!("{} AS batch_id", d.uint64(0)));
+        Query::new(&format!(
+            "SELECT {} FROM rollups_hourly WHERE ",
+            parts.join(", ")
+        ))
+        .range("hour", self.from, self.to)
+        .filter(self.filter)
+        .then(&format!(" GROUP BY {}", names(of(Role::Key))))
+    }
 }
 
-/// One column's condition: the column and the values it may take.
-struct Condition<'a> {
-    column: &'static str,
-    values: Vec<&'a str>,
+crate::read_row! {
+    /// When an app was first seen in the store.
+    pub struct FirstSeen {
+        pub app_id: String,
+        pub first_seen_us: i64,
+    }
 }
 
-impl Filter {
-    /// A filter of these values, each checked: not empty, at most [`MAX_FILTER_LEN`] bytes, at
-    /// most [`MAX_FILTER_VALUES`] sensors and apps.
-    pub fn new(
-        sensors: Vec<String>,
-        group: Option<String>,
-        user: Option<String>,
-        apps: Vec<String>,
-    ) -> Result<Filter, FilterError> {
-        let check = |flag: &'static str, values: &[String]| {
-            if values.len() > MAX_FILTER_VALUES {
-                return Err(FilterError::Many(flag));
-            }
-            for v in values {
-                if v.is_empty() {
-                    return Err(FilterError::Empty(flag));
-                }
-                if v.len() > MAX_FILTER_LEN {
-                    return Err(FilterError::Long(flag));
-                }
-            }
-            Ok(())
-        };
-        check("sensor", &sensors)?;
-        check("group", group.as_slice())?;
-        check("user", user.as_slice())?;
-        check("app", &apps)?;
-        Ok(Filter {
-            sensors,
-            group,
-            user,
-            apps,
-        })
-    }
+/// Each app's earliest activity in the whole store, in the rows the filter lets through.
+pub struct AppsFirstSeen<'a> {
+    /// Which rows.
+    pub filter: &'a Filter,
+}
 
-    /// Whether it lets every row through.
-    pub fn is_empty(&self) -> bool {
-        self.conditions().is_empty()
-    }
+impl Read for AppsFirstSeen<'_> {
+    type Row = FirstSeen;
 
-    /// The conditions it sets, in a fixed order. Every table it applies to (flows, dns,
-    /// rollups) has these columns.
-    fn conditions(&self) -> Vec<Condition<'_>> {
-        let all = [
-            ("sensor", self.sensors.iter().map(String::as_str).collect()),
-            (
-                "user_group",
-                self.group.iter().map(String::as_str).collect(),
-            ),
-            ("user", self.user.iter().map(String::as_str).collect()),
-            ("app_id", self.apps.iter().map(String::as_str).collect()),
-        ];
-        all.into_iter()
-            .filter(|(_, values): &(_, Vec<&str>)| !values.is_empty())
-            .map(|(column, values)| Condition { column, values })
-            .collect()
+    fn query(&self, d: Dialect) -> Query {
+        let first = d.min_of("first_seen_us");
+        Query::new(&format!(
+            "SELECT app_id, {first} FROM rollups_hourly WHERE 1"
+        ))
+        .filter(self.filter)
+        .then(" GROUP BY app_id")
     }
+}
 
-    /// The conditions as SQL to follow a `WHERE`: ` AND sensor IN (?3, ?4) AND user = ?5`,
-    /// numbering parameters from `first`, and the values to bind to them, in order. `mark`
-    /// writes the parameter of each number (SQLite: `?N`; ClickHouse's client: `?`).
-    fn sql(&self, first: usize, mark: fn(usize) -> String) -> (String, Vec<&str>) {
-        let mut sql = String::new();
-        let mut values = Vec::new();
-        for c in self.conditions() {
-            let marks: Vec<String> = (0..c.values.len())
-                .map(|i| mark(first + values.len() + i))
-                .collect();
-            sql += &format!(" AND {} IN ({})", c.column, marks.join(", "));
-            values.extend(c.values);
-        }
-        (sql, values)
+crate::read_row! {
+    /// How often one user met an uncatalogued name that looks like AI.
+    pub struct StoredCandidate {
+        /// The server name (flows) or query (DNS).
+        pub name: String,
+        pub user: String,
+        pub flows: u64,
+        pub lookups: u64,
     }
+}
 
-    /// For SQLite: the conditions with numbered parameters from `?first`, and their values.
-    pub(crate) fn sqlite(&self, first: usize) -> (String, Vec<&str>) {
-        self.sql(first, |n| format!("?{n}"))
-    }
+/// Uncatalogued names that look like AI, per name and user, from flows and lookups in
+/// `[from, to)` (seconds) that the filter lets through (none when it names apps).
+pub struct Candidates<'a> {
+    /// Start, seconds.
+    pub from: i64,
+    /// End, seconds.
+    pub to: i64,
+    /// Which rows.
+    pub filter: &'a Filter,
+}
 
-    /// For ClickHouse: the conditions with the client's `?` placeholders (which it replaces by
-    /// escaped literals), and the values to bind, in order.
-    pub(crate) fn clickhouse(&self) -> (String, Vec<&str>) {
-        self.sql(0, |_| "?".to_string())
+impl Read for Candidates<'_> {
+    type Row = StoredCandidate;
+
+    fn query(&self, d: Dialect) -> Query {
+        let (from, to) = micros(self.from, self.to);
+        let (zero, one) = (d.uint64(0), d.uint64(1));
+        Query::new(&format!(
+            "SELECT name, user, sum(f), sum(l) FROM (
+                SELECT ifNull(server_name, '') AS name, user, sum(part = 0) AS f, {zero} AS l
+                FROM flows WHERE candidate = 1 AND server_name IS NOT NULL AND "
+        ))
+        .range("ts_us", from, to)
+        .filter(self.filter)
+        .then(&format!(
+            " GROUP BY name, user
+                UNION ALL
+                SELECT query AS name, user, {zero} AS f, sum({one}) AS l
+                FROM dns WHERE candidate = 1 AND "
+        ))
+        .range("ts_us", from, to)
+        .filter(self.filter)
+        .then(" GROUP BY name, user) GROUP BY name, user")
     }
+}
+
+crate::read_row! {
+    /// Who used a local model server, and how much.
+    pub struct StoredServerUse {
+        pub app_id: String,
+        pub server_ip: String,
+        pub server_port: u16,
+        pub user: String,
+        pub flows: u64,
+        pub bytes_up: u64,
+    }
+}
+
+/// Flows to the servers of some apps (local model servers) in `[from, to)` (seconds) that the
+/// filter lets through, per app, server and user.
+pub struct ServerUse<'a> {
+    /// Start, seconds.
+    pub from: i64,
+    /// End, seconds.
+    pub to: i64,
+    /// The apps (catalog ids).
+    pub apps: &'a [&'a str],
+    /// Which rows.
+    pub filter: &'a Filter,
+}
+
+impl Read for ServerUse<'_> {
+    type Row = StoredServerUse;
+
+    fn query(&self, _: Dialect) -> Query {
+        let (from, to) = micros(self.from, self.to);
+        Query::new(
+            "SELECT ifNull(app_id, '') AS app, server_ip, server_port, user, sum(part = 0),
+                sum(bytes_up) FROM flows WHERE ",
+        )
+        .range("ts_us", from, to)
+        .then(&format!(" AND app_id IN {}", app_list(self.apps)))
+        .filter(self.filter)
+        .then(" GROUP BY app, server_ip, server_port, user")
+    }
+}
+
+crate::read_row! {
+    /// AI use by programs (flows whose user kind is `agent`), per host, user, software and app.
+    pub struct StoredProgramUse {
+        /// The device, else the client address (or its token).
+        pub host: String,
+        pub user: String,
+        /// The client software's family, empty when not known.
+        pub software: String,
+        pub app_id: String,
+        pub flows: u64,
+        pub bytes_up: u64,
+    }
+}
+
+/// AI use by programs and agents in `[from, to)` (seconds) that the filter lets through: per
+/// host, user, software and app.
+pub struct ProgramUse<'a> {
+    /// Start, seconds.
+    pub from: i64,
+    /// End, seconds.
+    pub to: i64,
+    /// Which rows.
+    pub filter: &'a Filter,
+}
+
+impl Read for ProgramUse<'_> {
+    type Row = StoredProgramUse;
+
+    fn query(&self, _: Dialect) -> Query {
+        let (from, to) = micros(self.from, self.to);
+        Query::new(
+            "SELECT ifNull(device, client_ip) AS host, user,
+                ifNull(client_software, '') AS software, ifNull(app_id, '') AS app,
+                sum(part = 0), sum(bytes_up) FROM flows WHERE ",
+        )
+        .range("ts_us", from, to)
+        .then(" AND user_kind = 'agent'")
+        .filter(self.filter)
+        .then(" GROUP BY host, user, software, app")
+    }
+}
+
+crate::read_row! {
+    /// Flows to MCP servers, per server, user and first method.
+    pub struct StoredMcpUse {
+        pub app_id: String,
+        /// The server's name, else its address.
+        pub server: String,
+        pub server_port: u16,
+        pub user: String,
+        /// The MCP method of the flow's first request, empty when not seen (TLS).
+        pub method: String,
+        pub flows: u64,
+    }
+}
+
+/// Flows to the MCP servers among some apps in `[from, to)` (seconds) that the filter lets
+/// through, per server, user and method.
+pub struct McpUse<'a> {
+    /// Start, seconds.
+    pub from: i64,
+    /// End, seconds.
+    pub to: i64,
+    /// The apps (catalog ids).
+    pub apps: &'a [&'a str],
+    /// Which rows.
+    pub filter: &'a Filter,
+}
+
+impl Read for McpUse<'_> {
+    type Row = StoredMcpUse;
+
+    fn query(&self, _: Dialect) -> Query {
+        let (from, to) = micros(self.from, self.to);
+        Query::new(
+            "SELECT ifNull(app_id, '') AS app, ifNull(server_name, server_ip) AS server,
+                server_port, user, ifNull(mcp_method, '') AS method, sum(part = 0)
+             FROM flows WHERE ",
+        )
+        .range("ts_us", from, to)
+        .then(&format!(" AND app_id IN {}", app_list(self.apps)))
+        .filter(self.filter)
+        .then(" GROUP BY app, server, server_port, user, method")
+    }
+}
+
+/// Every sensor's state rows (ClickHouse may hold older rows of a sensor in parts not merged
+/// yet; [`latest_health`] keeps each sensor's latest).
+pub struct Health;
+
+impl Read for Health {
+    type Row = HealthRow;
+
+    fn query(&self, _: Dialect) -> Query {
+        Query::new(&format!(
+            "SELECT {} FROM sensor_health",
+            names(HealthRow::TABLE.columns.iter())
+        ))
+    }
+}
+
+/// Each sensor's latest state, sorted by sensor.
+pub fn latest_health(mut rows: Vec<HealthRow>) -> Vec<HealthRow> {
+    rows.sort_unstable_by(|a, b| (&a.sensor, b.ts_us).cmp(&(&b.sensor, a.ts_us)));
+    rows.dedup_by(|later, first| later.sensor == first.sensor);
+    rows
 }
 
 #[cfg(test)]
@@ -208,40 +451,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn conditions_number_their_parameters_and_refuse_odd_values() {
-        let f = Filter::new(
-            vec!["a".into(), "b'".into()],
-            None,
-            Some("x?".into()),
-            vec!["openai-chatgpt".into()],
-        )
-        .unwrap();
+    fn values_follow_their_placeholders_in_order() {
+        let filter = Filter::new(vec!["a".into()], None, Some("bob".into()), vec![]).unwrap();
+        let q = Candidates {
+            from: 10,
+            to: 20,
+            filter: &filter,
+        }
+        .query(Dialect::Sqlite);
+        assert_eq!(q.sql.matches('?').count(), q.params.len());
+        let texts: Vec<&Param> = q.params.iter().collect();
         assert_eq!(
-            f.sqlite(3),
-            (
-                " AND sensor IN (?3, ?4) AND user IN (?5) AND app_id IN (?6)".to_string(),
-                vec!["a", "b'", "x?", "openai-chatgpt"]
-            )
+            texts,
+            [
+                &Param::Int(10_000_000),
+                &Param::Int(20_000_000),
+                &Param::Text("a".into()),
+                &Param::Text("bob".into()),
+                &Param::Int(10_000_000),
+                &Param::Int(20_000_000),
+                &Param::Text("a".into()),
+                &Param::Text("bob".into()),
+            ]
         );
-        assert_eq!(
-            f.clickhouse().0,
-            " AND sensor IN (?, ?) AND user IN (?) AND app_id IN (?)"
-        );
-        assert!(Filter::default().is_empty() && !f.is_empty());
-        assert_eq!(Filter::default().sqlite(3), (String::new(), vec![]));
-        let long = "x".repeat(MAX_FILTER_LEN + 1);
-        assert_eq!(
-            Filter::new(vec![], Some(String::new()), None, vec![]),
-            Err(FilterError::Empty("group"))
-        );
-        assert_eq!(
-            Filter::new(vec![], None, Some(long), vec![]),
-            Err(FilterError::Long("user"))
-        );
-        let many = vec!["s".to_string(); MAX_FILTER_VALUES + 1];
-        assert_eq!(
-            Filter::new(many, None, None, vec![]),
-            Err(FilterError::Many("sensor"))
-        );
+        let ch = Rollups {
+            from: 0,
+            to: 3600,
+            filter: &filter,
+        }
+        .query(Dialect::ClickHouse);
+        assert!(ch.sql.contains("minMerge(first_seen_us)") && ch.sql.contains("toUInt64(0)"));
+        let sqlite = Rollups {
+            from: 0,
+            to: 3600,
+            filter: &filter,
+        }
+        .query(Dialect::Sqlite);
+        assert!(!sqlite.sql.contains("Merge(") && !sqlite.sql.contains("toUInt64"));
+    }
+
+    #[test]
+    fn app_lists_keep_only_catalog_shaped_ids() {
+        assert_eq!(app_list(&["a-b", "x'); DROP", "c.d"]), "('a-b', 'c.d')");
+        assert_eq!(app_list(&[]), "('')");
     }
 }

@@ -494,6 +494,15 @@ macro_rules! table {
                 })
             }
 
+        }
+
+        impl $crate::store::read::ReadRow for $row {
+            fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<$row> {
+                <$row>::from_sqlite(row)
+            }
+        }
+
+        impl $row {
             /// A row as a batch of schema version `version` spooled it (the columns that
             /// version had, in order), and the bytes after it. Later columns are their
             /// defaults.

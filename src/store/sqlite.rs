@@ -8,18 +8,17 @@
 //! reads, file records and pruning use the store's own connection, each after the writing
 //! thread caught up. Pruning ([`SqliteStore::prune_step`]) deletes in bounded steps.
 
-use super::read::{Filter, app_list};
+use super::read::{Query, ReadRow};
 use super::retention::{Cutoffs, Pruned, TOKEN_COLUMNS};
 use super::schema::{Role, SCHEMA_VERSION, Table, names};
 use super::{
-    Batch, Candidate, DnsRow, FileRow, FirstSeen, FlowRow, HealthRow, IngestedFile, NewFile,
-    PseudonymRow, RollupRow, StoreError, StoreFault, StoredCandidate, StoredMcpUse,
-    StoredProgramUse, StoredServerUse,
+    Batch, Candidate, DnsRow, FileRow, FlowRow, HealthRow, IngestedFile, NewFile, PseudonymRow,
+    RollupRow, StoreError, StoreFault,
 };
 use crate::capture::Timestamp;
 use crate::output::Rfc3339;
 use crate::writing::{Destination, WritingThread};
-use rusqlite::{Connection, OptionalExtension, ToSql, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 
 /// What turns a version-1 store into a version-2 one: `app_pattern` on evidence.
@@ -605,185 +604,16 @@ impl SqliteStore {
             .map_err(|e| self.wrap(e))
     }
 
-    /// Rollups of the hours in `[from, to)` (seconds).
-    pub fn rollups(
-        &self,
-        from: i64,
-        to: i64,
-        filter: &Filter,
-    ) -> Result<Vec<RollupRow>, StoreError> {
+    /// The rows of a query (see [`store::read`](super::read)), once the writing thread caught
+    /// up.
+    pub fn read<R: ReadRow>(&self, query: Query) -> Result<Vec<R>, StoreError> {
         self.sync()?;
-        let rows = || -> rusqlite::Result<Vec<RollupRow>> {
-            let (only, values) = filter.sqlite(3);
-            let sql = format!(
-                "{} WHERE hour >= ?1 AND hour < ?2{only}",
-                RollupRow::TABLE.sqlite_select()
-            );
-            let mut query = self.conn.prepare_cached(&sql)?;
-            let rows =
-                query.query_map(&*bounds_and(&from, &to, &values), RollupRow::from_sqlite)?;
-            rows.collect()
-        };
-        rows().map_err(|e| self.wrap(e))
-    }
-
-    /// Each sensor's state at its latest write.
-    pub fn health(&self) -> Result<Vec<HealthRow>, StoreError> {
-        self.sync()?;
-        let rows = || -> rusqlite::Result<Vec<HealthRow>> {
-            let mut query = self
-                .conn
-                .prepare_cached(&HealthRow::TABLE.sqlite_select())?;
-            let rows = query.query_map([], HealthRow::from_sqlite)?;
-            rows.collect()
-        };
-        rows().map_err(|e| self.wrap(e))
-    }
-
-    /// Each app's earliest activity.
-    pub fn first_seen(&self, filter: &Filter) -> Result<Vec<FirstSeen>, StoreError> {
-        self.sync()?;
-        let rows = || -> rusqlite::Result<Vec<FirstSeen>> {
-            let (only, values) = filter.sqlite(1);
-            let mut query = self.conn.prepare_cached(&format!(
-                "SELECT app_id, min(first_seen_us) FROM rollups_hourly WHERE 1{only}
-                 GROUP BY app_id"
-            ))?;
-            let rows = query.query_map(rusqlite::params_from_iter(values), |r| {
-                Ok(FirstSeen {
-                    app_id: r.get(0)?,
-                    first_seen_us: r.get(1)?,
-                })
-            })?;
-            rows.collect()
-        };
-        rows().map_err(|e| self.wrap(e))
-    }
-
-    /// Uncatalogued names that look like AI, per user, in `[from_us, to_us)`.
-    pub fn candidates(
-        &self,
-        from_us: i64,
-        to_us: i64,
-        filter: &Filter,
-    ) -> Result<Vec<StoredCandidate>, StoreError> {
-        self.sync()?;
-        let rows = || -> rusqlite::Result<Vec<StoredCandidate>> {
-            let (only, values) = filter.sqlite(3);
-            let mut query = self.conn.prepare_cached(&format!(
-                "SELECT name, user, sum(f), sum(l) FROM (
-                    SELECT server_name AS name, user, part = 0 AS f, 0 AS l FROM flows
-                        WHERE candidate = 1 AND server_name IS NOT NULL
-                        AND ts_us >= ?1 AND ts_us < ?2{only}
-                    UNION ALL
-                    SELECT query, user, 0, 1 FROM dns
-                        WHERE candidate = 1 AND ts_us >= ?1 AND ts_us < ?2{only})
-                 GROUP BY name, user"
-            ))?;
-            let rows = query.query_map(&*bounds_and(&from_us, &to_us, &values), |r| {
-                Ok(StoredCandidate {
-                    name: r.get(0)?,
-                    user: r.get(1)?,
-                    flows: count(r.get(2)?),
-                    lookups: count(r.get(3)?),
-                })
-            })?;
-            rows.collect()
-        };
-        rows().map_err(|e| self.wrap(e))
-    }
-
-    /// Flows to the servers of `apps` in `[from_us, to_us)`, per app, server and user.
-    pub fn server_use(
-        &self,
-        from_us: i64,
-        to_us: i64,
-        apps: &[&str],
-        filter: &Filter,
-    ) -> Result<Vec<StoredServerUse>, StoreError> {
-        self.sync()?;
-        let rows = || -> rusqlite::Result<Vec<StoredServerUse>> {
-            let (only, values) = filter.sqlite(3);
-            let mut query = self.conn.prepare(&format!(
-                "SELECT app_id, server_ip, server_port, user, sum(part = 0), sum(bytes_up) FROM flows
-                 WHERE ts_us >= ?1 AND ts_us < ?2 AND app_id IN {}{only}
-                 GROUP BY app_id, server_ip, server_port, user",
-                app_list(apps)
-            ))?;
-            let rows = query.query_map(&*bounds_and(&from_us, &to_us, &values), |r| {
-                Ok(StoredServerUse {
-                    app_id: r.get(0)?,
-                    server_ip: r.get(1)?,
-                    server_port: r.get(2)?,
-                    user: r.get(3)?,
-                    flows: count(r.get(4)?),
-                    bytes_up: count(r.get(5)?),
-                })
-            })?;
-            rows.collect()
-        };
-        rows().map_err(|e| self.wrap(e))
-    }
-
-    /// AI use by programs and agents in `[from_us, to_us)`, per host, user, software and app.
-    pub fn program_use(
-        &self,
-        from_us: i64,
-        to_us: i64,
-        filter: &Filter,
-    ) -> Result<Vec<StoredProgramUse>, StoreError> {
-        self.sync()?;
-        let rows = || -> rusqlite::Result<Vec<StoredProgramUse>> {
-            let (only, values) = filter.sqlite(3);
-            let mut query = self.conn.prepare_cached(&format!(
-                "SELECT coalesce(device, client_ip), user, coalesce(client_software, ''),
-                    coalesce(app_id, ''), sum(part = 0), sum(bytes_up)
-                 FROM flows WHERE ts_us >= ?1 AND ts_us < ?2 AND user_kind = 'agent'{only}
-                 GROUP BY 1, 2, 3, 4"
-            ))?;
-            let rows = query.query_map(&*bounds_and(&from_us, &to_us, &values), |r| {
-                Ok(StoredProgramUse {
-                    host: r.get(0)?,
-                    user: r.get(1)?,
-                    software: r.get(2)?,
-                    app_id: r.get(3)?,
-                    flows: count(r.get(4)?),
-                    bytes_up: count(r.get(5)?),
-                })
-            })?;
-            rows.collect()
-        };
-        rows().map_err(|e| self.wrap(e))
-    }
-
-    /// Flows to the MCP servers `apps` in `[from_us, to_us)`, per server, user and method.
-    pub fn mcp_use(
-        &self,
-        from_us: i64,
-        to_us: i64,
-        apps: &[&str],
-        filter: &Filter,
-    ) -> Result<Vec<StoredMcpUse>, StoreError> {
-        self.sync()?;
-        let rows = || -> rusqlite::Result<Vec<StoredMcpUse>> {
-            let (only, values) = filter.sqlite(3);
-            let mut query = self.conn.prepare(&format!(
-                "SELECT app_id, coalesce(server_name, server_ip), server_port, user,
-                    coalesce(mcp_method, ''), sum(part = 0) FROM flows
-                 WHERE ts_us >= ?1 AND ts_us < ?2 AND app_id IN {}{only}
-                 GROUP BY 1, 2, 3, 4, 5",
-                app_list(apps)
-            ))?;
-            let rows = query.query_map(&*bounds_and(&from_us, &to_us, &values), |r| {
-                Ok(StoredMcpUse {
-                    app_id: r.get(0)?,
-                    server: r.get(1)?,
-                    server_port: r.get(2)?,
-                    user: r.get(3)?,
-                    method: r.get(4)?,
-                    flows: count(r.get(5)?),
-                })
-            })?;
+        let rows = || -> rusqlite::Result<Vec<R>> {
+            let mut statement = self.conn.prepare_cached(&query.sql)?;
+            let rows = statement.query_map(
+                rusqlite::params_from_iter(query.params.iter()),
+                R::from_sqlite,
+            )?;
             rows.collect()
         };
         rows().map_err(|e| self.wrap(e))
@@ -795,15 +625,6 @@ impl SqliteStore {
     }
 }
 
-/// The parameters of a read: `?1` and `?2` the bounds of its time range, then a filter's
-/// values from `?3` (see [`Filter::sqlite`]).
-fn bounds_and<'a>(from: &'a i64, to: &'a i64, values: &'a [&'a str]) -> Vec<&'a dyn ToSql> {
-    let mut all: Vec<&dyn ToSql> = vec![from, to];
-    all.extend(values.iter().map(|v| v as &dyn ToSql));
-    all
-}
-
-/// Writes evidence rows, adds rollups and keeps sealed pseudonyms, in one transaction.
 fn write_tx(conn: &mut Connection, batch: &Batch) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     insert_all(
@@ -923,6 +744,7 @@ fn insert_all<R>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Read as _;
 
     fn rollup(flows: u64, up: u64, first: i64, last: i64) -> RollupRow {
         RollupRow {
@@ -953,7 +775,16 @@ mod tests {
             store.write(batch).unwrap();
         }
         // Every batch is in, added up in order, and the queue was full at times.
-        let rows = store.rollups(0, 7200, &Filter::default()).unwrap();
+        let rows: Vec<RollupRow> = store
+            .read(
+                super::super::read::Rollups {
+                    from: 0,
+                    to: 7200,
+                    filter: &Default::default(),
+                }
+                .query(super::super::Dialect::Sqlite),
+            )
+            .unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!((rows[0].flows, rows[0].bytes_up), (200, 2000));
         assert_eq!(rows[0].last_seen_us, 3799 * 1_000_000);
@@ -1007,7 +838,16 @@ mod tests {
                 ..Batch::default()
             })
             .unwrap();
-        let read = store.rollups(0, 7200, &Filter::default()).unwrap();
+        let read: Vec<RollupRow> = store
+            .read(
+                super::super::read::Rollups {
+                    from: 0,
+                    to: 7200,
+                    filter: &Default::default(),
+                }
+                .query(super::super::Dialect::Sqlite),
+            )
+            .unwrap();
         assert_eq!(read.len(), 1);
         assert_eq!(read[0].sensor, "s1");
         let row: (i64, i64, i64, i64, i64) = store

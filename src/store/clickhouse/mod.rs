@@ -14,13 +14,10 @@ mod spool;
 
 pub use spool::SpoolStats;
 
-use super::read::Filter;
+use super::read::{Param, Query, ReadRow};
 use super::retention::{Cutoffs, Pruned, Retention};
 use super::tables::us;
-use super::{
-    Batch, Candidate, FileRow, FirstSeen, HealthRow, IngestedFile, NewFile, RollupRow, StoreError,
-    StoreFault, StoredCandidate, StoredMcpUse, StoredProgramUse, StoredServerUse,
-};
+use super::{Batch, Candidate, FileRow, IngestedFile, NewFile, StoreError, StoreFault};
 use crate::capture::Timestamp;
 use crate::output::Rfc3339;
 use clickhouse::Client;
@@ -319,134 +316,17 @@ impl ClickHouseReader {
         Ok(found.map(|s| s.sealed))
     }
 
-    fn fetch<T>(&self, query: clickhouse::query::Query) -> Result<Vec<T>, StoreError>
-    where
-        T: clickhouse::RowOwned + clickhouse::RowRead,
-    {
-        self.ask(query.fetch_all::<T>())
+    /// The rows of a query (see [`store::read`](crate::store::read)). Asks the server.
+    pub fn read<R: ReadRow>(&self, query: Query) -> Result<Vec<R>, StoreError> {
+        let mut q = self.client.query(&query.sql);
+        for param in query.params {
+            q = match param {
+                Param::Int(v) => q.bind(v),
+                Param::Text(v) => q.bind(v),
+            };
+        }
+        self.ask(q.fetch_all::<R>())
     }
-
-    /// Rollups of the hours in `[from, to)` (seconds), summed over the parts not merged yet.
-    pub fn rollups(
-        &self,
-        from: i64,
-        to: i64,
-        filter: &Filter,
-    ) -> Result<Vec<RollupRow>, StoreError> {
-        let (only, values) = filter.clickhouse();
-        let read = schema::rollup_read(&only);
-        let query = self.client.query(&read).bind(from).bind(to);
-        self.fetch(bind_all(query, &values))
-    }
-
-    /// Each sensor's states in the parts not merged yet (one per sensor once merged).
-    pub fn health(&self) -> Result<Vec<HealthRow>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM sensor_health",
-            crate::store::schema::names(HealthRow::TABLE.columns.iter())
-        );
-        self.fetch(self.client.query(&sql))
-    }
-
-    /// Each app's earliest activity.
-    pub fn first_seen(&self, filter: &Filter) -> Result<Vec<FirstSeen>, StoreError> {
-        let (only, values) = filter.clickhouse();
-        let query = format!(
-            "SELECT app_id, minMerge(first_seen_us) FROM rollups_hourly WHERE 1{only}
-             GROUP BY app_id"
-        );
-        self.fetch(bind_all(self.client.query(&query), &values))
-    }
-
-    /// Uncatalogued names that look like AI, per user, in `[from_us, to_us)`.
-    pub fn candidates(
-        &self,
-        from_us: i64,
-        to_us: i64,
-        filter: &Filter,
-    ) -> Result<Vec<StoredCandidate>, StoreError> {
-        let (only, values) = filter.clickhouse();
-        let query = format!(
-            "SELECT name, user, sum(f), sum(l) FROM (
-                SELECT assumeNotNull(server_name) AS name, user, toUInt64(part = 0) AS f,
-                    toUInt64(0) AS l FROM flows
-                    WHERE candidate = 1 AND server_name IS NOT NULL
-                    AND ts_us >= ? AND ts_us < ?{only}
-                UNION ALL
-                SELECT query AS name, user, toUInt64(0) AS f, toUInt64(1) AS l FROM dns
-                    WHERE candidate = 1 AND ts_us >= ? AND ts_us < ?{only})
-             GROUP BY name, user"
-        );
-        let query = self.client.query(&query).bind(from_us).bind(to_us);
-        let query = bind_all(query, &values).bind(from_us).bind(to_us);
-        self.fetch(bind_all(query, &values))
-    }
-
-    /// Flows to the servers of `apps` in `[from_us, to_us)`, per app, server and user.
-    pub fn server_use(
-        &self,
-        from_us: i64,
-        to_us: i64,
-        apps: &[&str],
-        filter: &Filter,
-    ) -> Result<Vec<StoredServerUse>, StoreError> {
-        let (only, values) = filter.clickhouse();
-        let query = format!(
-            "SELECT assumeNotNull(app_id), server_ip, server_port, user, countIf(part = 0), sum(bytes_up)
-             FROM flows WHERE ts_us >= ? AND ts_us < ? AND app_id IN {}{only}
-             GROUP BY app_id, server_ip, server_port, user",
-            super::read::app_list(apps)
-        );
-        let query = self.client.query(&query).bind(from_us).bind(to_us);
-        self.fetch(bind_all(query, &values))
-    }
-}
-
-impl ClickHouseReader {
-    /// AI use by programs and agents in `[from_us, to_us)`, per host, user, software and app.
-    pub fn program_use(
-        &self,
-        from_us: i64,
-        to_us: i64,
-        filter: &Filter,
-    ) -> Result<Vec<StoredProgramUse>, StoreError> {
-        let (only, values) = filter.clickhouse();
-        let query = format!(
-            "SELECT ifNull(device, client_ip) AS host, user,
-                ifNull(client_software, '') AS software, ifNull(app_id, '') AS app, countIf(part = 0),
-                sum(bytes_up)
-             FROM flows WHERE ts_us >= ? AND ts_us < ? AND user_kind = 'agent'{only}
-             GROUP BY host, user, software, app"
-        );
-        let query = self.client.query(&query).bind(from_us).bind(to_us);
-        self.fetch(bind_all(query, &values))
-    }
-
-    /// Flows to the MCP servers `apps` in `[from_us, to_us)`, per server, user and method.
-    pub fn mcp_use(
-        &self,
-        from_us: i64,
-        to_us: i64,
-        apps: &[&str],
-        filter: &Filter,
-    ) -> Result<Vec<StoredMcpUse>, StoreError> {
-        let (only, values) = filter.clickhouse();
-        let query = format!(
-            "SELECT assumeNotNull(app_id) AS app, ifNull(server_name, server_ip) AS server,
-                server_port, user, ifNull(mcp_method, '') AS method, countIf(part = 0)
-             FROM flows WHERE ts_us >= ? AND ts_us < ? AND app_id IN {}{only}
-             GROUP BY app, server, server_port, user, method",
-            super::read::app_list(apps)
-        );
-        let query = self.client.query(&query).bind(from_us).bind(to_us);
-        self.fetch(bind_all(query, &values))
-    }
-}
-
-/// Binds `values` to the query's next placeholders, in order: the client writes each as a
-/// string literal, escaped.
-fn bind_all(query: clickhouse::query::Query, values: &[&str]) -> clickhouse::query::Query {
-    values.iter().fold(query, |q, v| q.bind(*v))
 }
 
 impl ClickHouseStore {

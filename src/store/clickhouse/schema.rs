@@ -167,16 +167,6 @@ pub fn rollup_select(source: &str, filter: &str) -> String {
     )
 }
 
-/// A report's read of the rollups in `[from, to)` hours (two parameters) and the conditions
-/// `only` (a filter's), summed over the parts not merged yet, as [`RollupRow`]s.
-pub fn rollup_read(only: &str) -> String {
-    format!(
-        "SELECT {}, toUInt64(0) AS batch_id FROM rollups_hourly WHERE hour >= ? AND hour < ?{only} GROUP BY {}",
-        rollup_aggregates("sum", "minMerge", "maxMerge"),
-        names(rollup_key())
-    )
-}
-
 /// The statements that create lantern's tables in `database`, each idempotent
 /// (`IF NOT EXISTS`), in the order to run them. With a cluster, the tables are replicated on
 /// every node and read and written through `Distributed` tables.
