@@ -72,6 +72,8 @@ counters! {
     reassembly_evicted: "TCP and QUIC CRYPTO streams freed, oldest first, to stay within --reassembly-memory",
     tcp_incomplete_at_end: "TCP streams whose first message was still incomplete when the flow ended",
     $($parsed: $parsed_help, $malformed: $malformed_help,)*
+    http_more_requests: "HTTP/1.x requests read after the first of their connection (keep-alive, pipelining)",
+    http_log_dropped: "request paths, MCP methods and tools not kept: their flow's list held 8, or the worker's request logs 16 MiB",
     quic_client_hellos: "ClientHellos decrypted from QUIC Initial packets (and Google QUIC CHLOs)",
     quic_gave_up: "QUIC flows whose ClientHello could not be recovered",
     quic_incomplete_at_end: "QUIC flows whose ClientHello was still incomplete when the flow ended",

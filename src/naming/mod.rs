@@ -313,6 +313,7 @@ mod tests {
                     ..ClientHello::default()
                 }))
             }),
+            requests: None,
         }
     }
 

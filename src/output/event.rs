@@ -15,6 +15,7 @@ use crate::flow::Endpoint;
 use crate::identity::{Identity, Pseudonymizer, UserKind};
 use crate::naming::MAX_ALTERNATIVES;
 use crate::proto::dhcp;
+use crate::proto::requests::RequestLog;
 use crate::proto::{DhcpRecord, KerberosRecord, KrbOutcome, MessageEvent, Place, dns, kerberos};
 use crate::software::Software;
 use crate::writing::{Destination, WritingThread};
@@ -167,6 +168,40 @@ struct FlowJson<'a> {
     /// The first message's fields, under its dissector's name (`tls`, `http`).
     #[serde(flatten)]
     message: Option<MessageEvent<'a>>,
+    /// The requests of a plaintext HTTP/1.x connection since the flow's last record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    requests: Option<RequestsJson<'a>>,
+}
+
+/// What a flow's requests were: their count, their distinct paths, and the MCP calls among
+/// them.
+#[derive(Serialize)]
+struct RequestsJson<'a> {
+    count: u32,
+    paths: &'a [Box<str>],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mcp: Option<McpCallsJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct McpCallsJson<'a> {
+    calls: u32,
+    methods: &'a [Box<str>],
+    tools: &'a [Box<str>],
+}
+
+impl<'a> From<&'a RequestLog> for RequestsJson<'a> {
+    fn from(log: &'a RequestLog) -> RequestsJson<'a> {
+        RequestsJson {
+            count: log.requests,
+            paths: &log.paths,
+            mcp: (log.mcp_calls > 0).then_some(McpCallsJson {
+                calls: log.mcp_calls,
+                methods: &log.mcp_methods,
+                tools: &log.mcp_tools,
+            }),
+        }
+    }
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -419,6 +454,7 @@ impl EventWriter {
             record: if r.end.is_final() { "final" } else { "interim" },
             part: r.part,
             message: r.message.as_ref().map(|m| m.event(view.ech)),
+            requests: r.requests.as_deref().map(RequestsJson::from),
         };
         self.line(&event)
     }

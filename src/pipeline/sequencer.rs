@@ -338,8 +338,23 @@ fn classify<'c>(
 ) -> (Option<Identified<'c>>, bool) {
     let request = flow.http().map(|h| (h.method.as_str(), h.path.as_str()));
     let (mut app, mut candidate) = catalog.classify(naming.server_name, request, flow.server.port);
+    let log = flow.requests.as_deref();
+    // A model server known by a later request of the connection than its first.
+    if app.is_none() {
+        let later = log.into_iter().flat_map(|l| &l.paths);
+        let requests = later.filter_map(|p| p.split_once(' '));
+        app = requests
+            .filter_map(|r| {
+                catalog
+                    .classify(naming.server_name, Some(r), flow.server.port)
+                    .0
+            })
+            .next();
+        candidate = candidate && app.is_none();
+    }
     // Plaintext MCP to a server the catalog does not name is an MCP server's.
-    if app.is_none() && flow.mcp().is_some() {
+    let mcp = flow.mcp().is_some() || log.is_some_and(|l| l.mcp_calls > 0);
+    if app.is_none() && mcp {
         app = catalog.identify_protocol("mcp");
         candidate = candidate && app.is_none();
     }

@@ -607,6 +607,7 @@ mod tests {
             end: EndReason::Closed,
             protocol: crate::proto::Protocol::Unknown,
             message: None,
+            requests: None,
         })
     }
 

@@ -136,6 +136,46 @@ pub fn parse_request(stream: &[u8]) -> Parsed<Request> {
 /// Longest request path kept, in bytes: a flow holds what names an endpoint, not a payload.
 const MAX_PATH: usize = 1024;
 
+/// A header's value, when it is UTF-8 (the first of that name).
+pub(super) fn header<'b>(request: &httparse::Request<'_, 'b>, name: &str) -> Option<&'b str> {
+    (request.headers.iter())
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .and_then(|h| std::str::from_utf8(h.value).ok())
+}
+
+/// How a request's body is framed (RFC 9112, section 6): what comes after its head before the
+/// next request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Body {
+    /// `Content-Length` bytes (none when the request has neither that nor `Transfer-Encoding`).
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// The connection stops being HTTP/1.x after this request (`CONNECT`, `Upgrade`), or its
+    /// framing cannot be told (another transfer coding, a malformed length).
+    End,
+}
+
+/// How the body of a parsed request is framed.
+pub fn body_of(request: &httparse::Request<'_, '_>) -> Body {
+    let header = |name: &str| header(request, name);
+    if request.method == Some("CONNECT") || header("upgrade").is_some() {
+        return Body::End;
+    }
+    if let Some(coding) = header("transfer-encoding") {
+        let last = coding.rsplit(',').next().unwrap_or_default().trim();
+        return match last.eq_ignore_ascii_case("chunked") {
+            true => Body::Chunked,
+            false => Body::End,
+        };
+    }
+    match header("content-length").map(|l| l.trim().parse::<u64>()) {
+        None => Body::Length(0),
+        Some(Ok(n)) => Body::Length(n),
+        Some(Err(_)) => Body::End,
+    }
+}
+
 /// `s` cut to at most `max` bytes, at a character boundary.
 fn cut(s: &str, max: usize) -> &str {
     let mut end = max.min(s.len());

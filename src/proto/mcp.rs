@@ -11,8 +11,9 @@
 //!
 //! [`McpOverHttp`] is the stream dissector: probed before HTTP, it takes a flow whose first
 //! request is MCP (and waits, within [`MAX_BODY`], for the body of a `POST` of JSON), and
-//! declines every other request, which HTTP then takes. Only the first request of a connection
-//! is seen: a client that sends many on one connection is known by its first.
+//! declines every other request, which HTTP then takes. The requests after the first on the same
+//! connection are read by [`requests`](super::requests), which asks [`recognise`] of each; a
+//! JSON-RPC batch (an array) is every call in it, up to [`MAX_BATCH`].
 //!
 //! Only the first [`MAX_BODY`] bytes of the body are read. `serde_json` cannot read a prefix
 //! of a document, and a `tools/call` carrying a file is larger than any bound a sensor should
@@ -31,6 +32,8 @@ pub const MAX_BODY: usize = 4096;
 pub const MAX_TEXT: usize = 128;
 /// Deepest nesting the scanner follows (the tool name is at depth 2).
 const MAX_DEPTH: usize = 8;
+/// Most calls read from one JSON-RPC batch.
+pub const MAX_BATCH: usize = 64;
 
 /// How the client reaches the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +67,18 @@ pub struct Mcp {
     /// `MCP-Protocol-Version` header.
     pub version: Option<String>,
     /// The tool a `tools/call` calls.
+    pub tool: Option<String>,
+    /// Every MCP call the request carried, in order: one, or each of a JSON-RPC batch (at most
+    /// [`MAX_BATCH`]); none for a `GET` that opens an event stream.
+    pub calls: Vec<Call>,
+}
+
+/// One JSON-RPC call with an MCP method.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Call {
+    /// The method.
+    pub method: String,
+    /// The tool, for a `tools/call`.
     pub tool: Option<String>,
 }
 
@@ -101,15 +116,36 @@ pub fn is_mcp_method(method: &str) -> bool {
 }
 
 /// The MCP a request says, from its head and the first bytes of its body; `None` when it is not
-/// MCP.
+/// MCP. Of a batch, the first call says the method, tool, client and version.
 pub fn recognise(head: &Head<'_>, body: &[u8]) -> Option<Mcp> {
     let body = &body[..body.len().min(MAX_BODY)];
-    let message = Scanner::new(body).message();
+    let messages = Scanner::new(body).messages();
+    let mut calls: Vec<Call> = (messages.iter())
+        .filter_map(|m| {
+            let method = m
+                .method
+                .as_ref()
+                .filter(|n| m.jsonrpc && is_mcp_method(n))?;
+            Some(Call {
+                method: method.clone(),
+                tool: m.tool.clone().filter(|_| method == "tools/call"),
+            })
+        })
+        .collect();
     let header_method = head.method_header.filter(|m| is_mcp_method(m)).map(text);
-    let method = (message.method.as_ref())
-        .filter(|m| message.jsonrpc && is_mcp_method(m))
-        .cloned()
-        .or(header_method);
+    if calls.is_empty()
+        && let Some(method) = &header_method
+    {
+        calls.push(Call {
+            method: method.clone(),
+            tool: None,
+        });
+    }
+    let first = calls.first();
+    let message = (messages.iter())
+        .find(|m| m.method.as_ref() == first.map(|c| &c.method))
+        .or(messages.first());
+    let method = first.map(|c| c.method.clone());
     let transport = match (head.method, method.as_deref()) {
         (_, Some(_)) if head.path.contains("/message") && !head.session => Transport::Sse,
         (_, Some(_)) => Transport::StreamableHttp,
@@ -119,12 +155,11 @@ pub fn recognise(head: &Head<'_>, body: &[u8]) -> Option<Mcp> {
     };
     Some(Mcp {
         transport: Some(transport),
-        client: message.client(),
-        version: message.version.or(head.protocol_version.map(text)),
-        tool: message
-            .tool
-            .filter(|_| method.as_deref() == Some("tools/call")),
+        client: message.and_then(Message::client),
+        version: (message.and_then(|m| m.version.clone())).or(head.protocol_version.map(text)),
+        tool: first.and_then(|c| c.tool.clone()),
         method,
+        calls,
     })
 }
 
@@ -181,8 +216,27 @@ impl<'b> Scanner<'b> {
         Scanner { bytes, at: 0 }
     }
 
-    /// The message's members of interest; what could not be read is left out.
-    fn message(mut self) -> Message {
+    /// The messages of the body: one object, or each object of a batch (an array), at most
+    /// [`MAX_BATCH`]; what could not be read is left out.
+    fn messages(mut self) -> Vec<Message> {
+        if self.peek() != Some(b'[') {
+            return vec![self.message()];
+        }
+        self.at += 1;
+        let mut all = Vec::new();
+        while all.len() < MAX_BATCH {
+            match self.peek() {
+                Some(b'{') => all.push(self.message()),
+                Some(b',') => self.at += 1,
+                _ => break,
+            }
+        }
+        all
+    }
+
+    /// The members of interest of the object here; what could not be read is left out, and
+    /// the scanner stops where the object ends (or where it could not go on).
+    fn message(&mut self) -> Message {
         let mut found = Message::default();
         let _ = self.object(0, &mut |path, value| match path {
             ["jsonrpc"] => found.jsonrpc = value == "2.0",
@@ -386,35 +440,47 @@ fn read(stream: &[u8]) -> Option<Option<Mcp>> {
         Ok(httparse::Status::Partial) => return None,
         Err(_) => return Some(None),
     };
-    let header = |name: &str| {
-        (request.headers.iter())
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .and_then(|h| std::str::from_utf8(h.value).ok())
-    };
-    let method = request.method.unwrap_or_default();
-    let target = request.path.unwrap_or_default();
-    let head = Head {
-        method,
-        path: target.split(['?', '#']).next().unwrap_or_default(),
+    let body = &stream[head_len..];
+    match body_wanted(&request) {
+        None => Some(None),
+        Some(wanted) if body.len() < wanted => None,
+        Some(_) => Some(recognise(&head_of(&request), body)),
+    }
+}
+
+/// What a parsed request head says that bears on MCP.
+pub(super) fn head_of<'b>(request: &httparse::Request<'_, 'b>) -> Head<'b> {
+    let header = |name: &str| http::header(request, name);
+    Head {
+        method: request.method.unwrap_or_default(),
+        path: (request.path.unwrap_or_default().split(['?', '#']))
+            .next()
+            .unwrap_or_default(),
         event_stream: header("accept").is_some_and(|a| a.contains("text/event-stream")),
         session: header("mcp-session-id").is_some(),
         protocol_version: header("mcp-protocol-version"),
         method_header: header("mcp-method"),
-    };
-    let body = &stream[head_len..];
-    if method == "POST" {
-        let json = header("content-type").is_some_and(|t| t.contains("json"));
-        if !json {
-            return Some(None);
-        }
-        let length = header("content-length").and_then(|l| l.trim().parse::<usize>().ok());
-        let continues = header("expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
-        let wanted = length.unwrap_or(0).min(MAX_BODY);
-        if body.len() < wanted && !continues {
-            return None;
-        }
     }
-    Some(recognise(&head, body))
+}
+
+/// How many bytes of a request's body recognising MCP waits for: a `POST` of JSON's, up to
+/// [`MAX_BODY`] (none when the client waits for `100 Continue` first); `None` when the request
+/// cannot be MCP (a `POST` of anything else).
+pub(super) fn body_wanted(request: &httparse::Request<'_, '_>) -> Option<usize> {
+    if request.method != Some("POST") {
+        return Some(0);
+    }
+    let header = |name: &str| http::header(request, name);
+    if !header("content-type").is_some_and(|t| t.contains("json")) {
+        return None;
+    }
+    let length = header("content-length").and_then(|l| l.trim().parse::<usize>().ok());
+    let continues = header("expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
+    Some(if continues {
+        0
+    } else {
+        length.unwrap_or(0).min(MAX_BODY)
+    })
 }
 
 #[cfg(test)]

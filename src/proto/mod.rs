@@ -24,6 +24,7 @@ pub mod http;
 pub mod kerberos;
 pub mod mcp;
 pub mod quic;
+pub mod requests;
 pub mod stream;
 pub mod tls;
 
@@ -34,6 +35,7 @@ use crate::metrics::Counters;
 use crate::naming::{EchKind, NameSource};
 use dissector::StreamDissector;
 use dns::{DnsAnswer, DnsMessage};
+use requests::{LogBudget, Next, RequestLog, RequestReader};
 use serde::{Serialize, Serializer};
 use stream::{Insert, StreamId, Streams};
 
@@ -190,6 +192,14 @@ macro_rules! generate_stream_dissectors {
 
 stream_dissectors!(generate_stream_dissectors);
 
+impl Message {
+    /// Whether the connection goes on request after request (plaintext HTTP/1.x, MCP over it),
+    /// each read by [`requests`].
+    pub fn reads_requests(&self) -> bool {
+        matches!(self, Message::Http(_) | Message::Mcp(_))
+    }
+}
+
 /// A flow's [`Message`] as its fields in the flow event: one key, the dissector's name.
 #[derive(Clone, Copy, Debug)]
 pub struct MessageEvent<'a> {
@@ -244,11 +254,25 @@ pub struct FlowState {
     streams: [Option<StreamId>; 2],
     /// The first message, once a stream dissector (or QUIC) parsed it.
     message: Option<Message>,
-    quic: Option<Box<quic::QuicState>>,
+    /// What this kind of flow keeps while it is inspected.
+    extra: Extra,
     /// DNS queries awaiting their response (empty, so unallocated, for other flows).
     dns: Vec<PendingQuery>,
-    /// The Kerberos request awaiting its reply.
-    krb: Option<Box<PendingKrb>>,
+}
+
+/// What one kind of flow keeps while it is inspected, boxed: most flows keep nothing, and a
+/// flow is of one kind only.
+#[derive(Debug, Default)]
+enum Extra {
+    /// Nothing.
+    #[default]
+    None,
+    /// QUIC: the Initial packets' CRYPTO reassembly.
+    Quic(Box<quic::QuicState>),
+    /// Kerberos: the request awaiting its reply.
+    Krb(Box<PendingKrb>),
+    /// Plaintext HTTP: the reader of its requests and their log.
+    Requests(Box<RequestReader>),
 }
 
 /// Where a flow is in its inspection.
@@ -265,6 +289,8 @@ enum Mode {
     DnsTcp,
     /// UDP that may be QUIC: the client's Initial packets are looked at.
     Quic,
+    /// Plaintext HTTP/1.x: every request of the client's stream is read.
+    Requests,
     /// DHCPv4 (ports 67, 68): every datagram is a message.
     Dhcp4,
     /// DHCPv6 (ports 546, 547).
@@ -331,6 +357,8 @@ pub struct FlowRecord {
     pub protocol: Protocol,
     /// The first message its stream dissector (or QUIC) parsed.
     pub message: Option<Message>,
+    /// For plaintext HTTP/1.x, what its requests were since the flow's last record.
+    pub requests: Option<Box<RequestLog>>,
 }
 
 impl FlowRecord {
@@ -519,6 +547,8 @@ pub struct Inspector {
     dns_pending: usize,
     /// Reused for decrypting QUIC Initial packets.
     scratch: Vec<u8>,
+    /// What the request logs of open flows hold.
+    logs: LogBudget,
 }
 
 /// The packet being inspected, with its place in the capture.
@@ -549,6 +579,7 @@ impl Inspector {
             records: Vec::new(),
             dns_pending: 0,
             scratch: Vec::new(),
+            logs: LogBudget::default(),
         }
     }
 
@@ -593,6 +624,11 @@ impl Inspector {
             Mode::Quic => {
                 if seen.direction == Direction::Up && !seen.packet.payload.is_empty() {
                     self.quic(&mut flow.state, seen.packet.payload, counters);
+                }
+            }
+            Mode::Requests => {
+                if seen.direction == Direction::Up && !seen.packet.payload.is_empty() {
+                    self.requests(&mut flow.state, seen.packet, counters);
                 }
             }
             Mode::Dhcp4 | Mode::Dhcp6 => self.dhcp(flow, seen, counters),
@@ -718,10 +754,13 @@ impl Inspector {
         let exchange = match message.kind {
             KrbKind::AsReq | KrbKind::AsRep => Exchange::As,
             KrbKind::TgsReq | KrbKind::TgsRep => Exchange::Tgs,
-            KrbKind::Error(_) => flow.state.krb.as_ref().map_or(Exchange::As, |p| p.exchange),
+            KrbKind::Error(_) => match &flow.state.extra {
+                Extra::Krb(p) => p.exchange,
+                _ => Exchange::As,
+            },
         };
         if message.kind.is_request() {
-            flow.state.krb = Some(Box::new(PendingKrb {
+            flow.state.extra = Extra::Krb(Box::new(PendingKrb {
                 exchange,
                 on_behalf: message.on_behalf,
                 principal: message.principal,
@@ -731,7 +770,10 @@ impl Inspector {
             }));
             return;
         }
-        let pending = flow.state.krb.take();
+        let pending = match std::mem::take(&mut flow.state.extra) {
+            Extra::Krb(p) => Some(p),
+            _ => None,
+        };
         let outcome = match message.kind {
             KrbKind::Error(code) => {
                 counters.kerberos_refused += 1;
@@ -755,9 +797,12 @@ impl Inspector {
     /// A client datagram of a flow that may be QUIC.
     fn quic(&mut self, state: &mut FlowState, payload: &[u8], counters: &mut Counters) {
         let (limit, streams) = (self.config.reassembly_bytes, &mut self.streams);
-        let quic = state
-            .quic
-            .get_or_insert_with(|| Box::new(quic::QuicState::new(streams, limit)));
+        if !matches!(state.extra, Extra::Quic(_)) {
+            state.extra = Extra::Quic(Box::new(quic::QuicState::new(streams, limit)));
+        }
+        let Extra::Quic(quic) = &mut state.extra else {
+            return;
+        };
         let outcome = quic.datagram(payload, &mut self.scratch, streams);
         counters.reassembly_evicted += streams.take_evicted();
         if quic.seen_quic {
@@ -777,7 +822,7 @@ impl Inspector {
             if state.protocol == Protocol::Quic && state.message.is_none() {
                 counters.quic_gave_up += 1;
             }
-            if let Some(quic) = state.quic.take() {
+            if let Extra::Quic(quic) = std::mem::take(&mut state.extra) {
                 quic.close(streams);
             }
             state.mode = Mode::Done;
@@ -807,32 +852,21 @@ impl Inspector {
         for id in state.streams.into_iter().flatten() {
             self.streams.close(id);
         }
-        if let Some(quic) = &state.quic {
-            if quic.seen_quic {
-                counters.quic_incomplete_at_end += 1;
+        let mut requests = None;
+        match state.extra {
+            Extra::Quic(quic) => {
+                if quic.seen_quic {
+                    counters.quic_incomplete_at_end += 1;
+                }
+                quic.close(&mut self.streams);
             }
-            quic.close(&mut self.streams);
+            Extra::Requests(mut reader) => requests = Some(self.log_of(&mut reader)),
+            Extra::Krb(p) => {
+                self.unanswered_krb(p, id, (client, server, transport, vlan), counters)
+            }
+            Extra::None => {}
         }
         self.dns_pending -= state.dns.len();
-        if let Some(p) = state.krb {
-            counters.kerberos_unanswered += 1;
-            self.records.push(Record::Kerberos(Box::new(KerberosRecord {
-                place: Place {
-                    flow_id: id,
-                    packet: p.packet,
-                    ts: p.ts,
-                    client,
-                    server,
-                    transport,
-                    vlan,
-                },
-                exchange: p.exchange,
-                principal: p.principal,
-                till: p.till,
-                on_behalf: p.on_behalf,
-                outcome: KrbOutcome::Unanswered,
-            })));
-        }
         for query in state.dns {
             counters.dns_unanswered += 1;
             self.records.push(Record::Dns(unanswered(
@@ -857,12 +891,50 @@ impl Inspector {
             end: reason,
             protocol: state.protocol,
             message: state.message,
+            requests,
         }));
+    }
+
+    /// A request log handed on: what the reader read since the flow's last record (and the
+    /// worker's budget given back).
+    fn log_of(&mut self, reader: &mut RequestReader) -> Box<RequestLog> {
+        Box::new(reader.take_log(&mut self.logs))
+    }
+
+    /// The record of a Kerberos request whose flow ended before its reply.
+    fn unanswered_krb(
+        &mut self,
+        p: Box<PendingKrb>,
+        flow_id: u64,
+        (client, server, transport, vlan): (Endpoint, Endpoint, Transport, [u16; 2]),
+        counters: &mut Counters,
+    ) {
+        counters.kerberos_unanswered += 1;
+        self.records.push(Record::Kerberos(Box::new(KerberosRecord {
+            place: Place {
+                flow_id,
+                packet: p.packet,
+                ts: p.ts,
+                client,
+                server,
+                transport,
+                vlan,
+            },
+            exchange: p.exchange,
+            principal: p.principal,
+            till: p.till,
+            on_behalf: p.on_behalf,
+            outcome: KrbOutcome::Unanswered,
+        })));
     }
 
     /// An interim record of a flow still open: what it sent since its last record, under the
     /// name and first message known so far. The caller then marks it reported.
-    pub fn interim(&mut self, flow: &Flow<FlowState>) {
+    pub fn interim(&mut self, flow: &mut Flow<FlowState>) {
+        let requests = match &mut flow.state.extra {
+            Extra::Requests(reader) => Some(self.log_of(reader)),
+            _ => None,
+        };
         self.records.push(Record::Flow(FlowRecord {
             id: flow.id,
             first: flow.first,
@@ -878,6 +950,7 @@ impl Inspector {
             end: EndReason::ActiveTimeout,
             protocol: flow.state.protocol,
             message: flow.state.message.clone(),
+            requests,
         }));
     }
 
@@ -891,9 +964,12 @@ impl Inspector {
         let base = flow.tcp.client_isn.map(|isn| isn.wrapping_add(1));
         let seq = packet.tcp.seq;
         let state = &mut flow.state;
-        if state.streams[0].is_none() && base.is_none_or(|b| b == seq) {
+        let fresh = state.streams[0].is_none();
+        if fresh && base.is_none_or(|b| b == seq) {
             match first_message(packet.payload, counters) {
                 Opening::Wait => {}
+                // Its requests are read from the stream: the segment goes there first.
+                Opening::Parsed(message) if message.reads_requests() => {}
                 opening => return self.finish_stream(state, opening),
             }
         }
@@ -905,13 +981,49 @@ impl Inspector {
         let Some(stream) = self.streams.get(id).filter(|_| inserted) else {
             return self.finish_stream(state, Opening::GiveUp);
         };
-        match first_message(stream.contiguous(), counters) {
+        // A first segment that held the whole message was counted by the probe above.
+        let mut uncounted = Counters::default();
+        let probe = match fresh && base.is_none_or(|b| b == seq) {
+            true => &mut uncounted,
+            false => &mut *counters,
+        };
+        match first_message(stream.contiguous(), probe) {
             Opening::Wait if stream.is_full() => {
                 counters.tcp_reassembly_gave_up += 1;
                 self.finish_stream(state, Opening::GiveUp)
             }
             Opening::Wait => {}
+            Opening::Parsed(message) if message.reads_requests() => {
+                state.protocol = message.protocol();
+                state.message = Some(message);
+                state.mode = Mode::Requests;
+                state.extra = Extra::Requests(Box::default());
+                self.read_requests(state, counters);
+            }
             opening => self.finish_stream(state, opening),
+        }
+    }
+
+    /// A client segment of a plaintext HTTP connection: into its stream, then every request
+    /// it completes.
+    fn requests(&mut self, state: &mut FlowState, packet: &Packet<'_>, counters: &mut Counters) {
+        let Some(id) = state.streams[0] else {
+            return self.give_up(state);
+        };
+        if !self.insert(id, packet.tcp.seq, packet.payload, counters) {
+            return self.give_up(state);
+        }
+        self.read_requests(state, counters);
+    }
+
+    /// Reads the requests the client's stream now holds; a connection no longer read gives its
+    /// stream back and keeps its log until the flow's record.
+    fn read_requests(&mut self, state: &mut FlowState, counters: &mut Counters) {
+        let (Some(id), Extra::Requests(reader)) = (state.streams[0], &mut state.extra) else {
+            return self.give_up(state);
+        };
+        if reader.read(&mut self.streams, id, &mut self.logs, counters) == Next::Stop {
+            self.give_up(state);
         }
     }
 

@@ -201,6 +201,27 @@ impl Reassembler {
         }
     }
 
+    /// Moves the start of the stream `n` bytes on, whether or not they arrived: the bytes held
+    /// before it are dropped and later segments of them are old (a body the dissector does not
+    /// read). `n` below 2^31, so that sequence numbers still order.
+    pub fn skip(&mut self, n: u32) {
+        debug_assert!(n < 1 << 31);
+        self.ranges.retain(|r| r.end() > n);
+        self.ranges.shrink_to_fit();
+        if let Some(first) = self.ranges.first_mut()
+            && first.start < n
+        {
+            first.bytes.drain(..(n - first.start) as usize);
+            first.bytes.shrink_to_fit();
+            first.start = n;
+        }
+        for r in &mut self.ranges {
+            r.start -= n;
+        }
+        self.base = self.base.wrapping_add(n);
+        self.guessed = false;
+    }
+
     /// Bytes held: the data of every range and the ranges' own bookkeeping.
     pub fn held(&self) -> usize {
         self.ranges.capacity() * RANGE_OVERHEAD
@@ -351,6 +372,17 @@ impl Streams {
         }
     }
 
+    /// Moves stream `id` on by `n` bytes, arrived or not (see [`Reassembler::skip`]).
+    pub fn skip(&mut self, id: StreamId, n: u32) {
+        let slot = &mut self.slots[id.index as usize];
+        if slot.generation == id.generation
+            && let Some(stream) = slot.stream.as_mut()
+        {
+            stream.skip(n);
+            self.settle(id.index);
+        }
+    }
+
     /// Closes stream `id` and gives its bytes back; a stale id is ignored.
     pub fn close(&mut self, id: StreamId) {
         if self.get(id).is_some() {
@@ -440,6 +472,28 @@ impl Streams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skipping_past_bytes_not_arrived_makes_them_old() {
+        let mut r = Reassembler::new(1000, 100, false);
+        assert_eq!(r.insert(1000, b"head"), Insert::Stored);
+        assert_eq!(r.insert(1010, b"body-tail|next"), Insert::Stored);
+        // Skip the 4-byte head and a 16-byte body whose start never came.
+        r.skip(4 + 16);
+        assert_eq!(r.contiguous(), b"next");
+        assert_eq!(
+            r.insert(1005, b"middl"),
+            Insert::Old,
+            "inside the skipped body"
+        );
+        assert_eq!(r.insert(1020, b"next request"), Insert::Stored);
+        assert_eq!(r.contiguous(), b"next request");
+        // Skipping beyond everything held leaves nothing, and the stream goes on from there.
+        r.skip(1000);
+        assert_eq!((r.contiguous(), r.held()), (&b""[..], 0));
+        assert_eq!(r.insert(1020 + 1000, b"x"), Insert::Stored);
+        assert_eq!(r.contiguous(), b"x");
+    }
 
     #[test]
     fn in_order_out_of_order_and_overlapping_segments() {
