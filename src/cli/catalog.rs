@@ -180,6 +180,15 @@ fn lookup(catalog: &Catalog, args: &LookupArgs, out: &mut impl Write) -> Result<
                 entry.reason
             )
         }
+        Match::Resolver { index, pattern } => {
+            let r = &catalog.resolvers()[index];
+            format!(
+                "a DoH resolver (encrypted DNS), {} ({}), by {pattern:?} in {}",
+                r.name,
+                r.id,
+                r.origin.display()
+            )
+        }
         Match::App { .. } | Match::None => match candidate::reason(host) {
             Some(reason) => format!("not in the catalog; a candidate because {reason}"),
             None => "not in the catalog, and not a candidate".to_string(),
