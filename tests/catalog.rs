@@ -544,6 +544,7 @@ fn catalog_commands() {
     let run = lantern(&["catalog", "validate"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert!(run.stdout.starts_with("catalog valid: "), "{}", run.stdout);
+    assert!(run.stdout.contains(" DoH resolvers ("), "{}", run.stdout);
 
     let run = lantern(&["catalog", "stats", "--format", "json"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
@@ -555,6 +556,12 @@ fn catalog_commands() {
         .map(|l| levels[l].as_u64().unwrap())
         .sum();
     assert_eq!(total, stats["apps"].as_u64().unwrap(), "{stats}");
+    let resolvers = stats["resolvers"].as_u64().unwrap();
+    assert!(resolvers >= 40, "{stats}");
+    assert!(
+        stats["doh_patterns"].as_u64().unwrap() >= resolvers,
+        "{stats}"
+    );
 
     // `catalog lookup ARGS` exits with `status` and says `text`.
     let says = |args: &[&str], status: i32, text: &str| {
