@@ -73,7 +73,9 @@ fn every_reference_domain_is_catalogued_or_excluded_with_a_reason() {
                         missing.push(format!("{name} ({}): only under {by}", row["app"]));
                     }
                 }
-                Match::None => missing.push(format!("{name} ({})", row["app"])),
+                Match::Resolver { .. } | Match::None => {
+                    missing.push(format!("{name} ({})", row["app"]))
+                }
             }
         }
     }
@@ -124,7 +126,9 @@ fn every_row_of_the_app_lists_identifies_an_app_or_is_reviewed_with_a_reason() {
                     assert!(entry.reason.len() > 10, "{name}: {}", entry.reason);
                     assert_eq!(c.classify(Some(name), None, 443), (None, false), "{name}");
                 }
-                Match::None => missing.push(format!("{name} ({})", row["name"])),
+                Match::Resolver { .. } | Match::None => {
+                    missing.push(format!("{name} ({})", row["name"]))
+                }
             }
         }
         // A host under a shared hosting suffix (vercel.app) is the app by its full name only:
@@ -172,7 +176,7 @@ fn the_ambiguous_reference_rows_are_judged() {
             Match::Shared { index, .. } => {
                 assert_eq!(c.shared()[index].kind, SharedKind::NotAi, "{domain}");
             }
-            Match::None => panic!("{domain} neither kept nor excluded"),
+            Match::Resolver { .. } | Match::None => panic!("{domain} neither kept nor excluded"),
         }
     }
 }
@@ -286,6 +290,93 @@ fn hard_cases() {
             (None, false),
             "{not_ai}"
         );
+    }
+}
+
+/// The DoH names that Chromium and Firefox use by default, and the resolver each belongs to.
+const BROWSER_DOH_NAMES: [(&str, &str); 22] = [
+    // Chromium's built-in providers (net/dns/public/doh_provider_entry.cc).
+    ("chrome.cloudflare-dns.com", "cloudflare"),
+    ("family.cloudflare-dns.com", "cloudflare"),
+    ("security.cloudflare-dns.com", "cloudflare"),
+    ("dns.google", "google-public-dns"),
+    ("dns64.dns.google", "google-public-dns"),
+    ("dns.quad9.net", "quad9"),
+    ("dns10.quad9.net", "quad9"),
+    ("dns11.quad9.net", "quad9"),
+    ("doh.cleanbrowsing.org", "cleanbrowsing"),
+    ("doh.opendns.com", "opendns"),
+    ("doh.familyshield.opendns.com", "opendns"),
+    ("chromium.dns.nextdns.io", "nextdns"),
+    ("doh.xfinity.com", "comcast-xfinity"),
+    ("doh.cox.net", "cox"),
+    ("odvr.nic.cz", "cz-nic-odvr"),
+    ("protective.joindns4.eu", "dns4eu"),
+    ("doh.dns.sb", "dns-sb"),
+    ("public.dns.iij.jp", "iij"),
+    ("dns.levonet.sk", "levonet"),
+    ("doh.quickline.ch", "quickline"),
+    ("doh-01.spectrum.com", "charter-spectrum"),
+    // Firefox's Trusted Recursive Resolvers.
+    ("mozilla.cloudflare-dns.com", "cloudflare"),
+];
+
+#[test]
+fn every_resolver_has_sources_and_a_doh_pattern_and_the_browsers_defaults_resolve() {
+    let c = catalog();
+    assert!(
+        c.resolvers().len() >= 40,
+        "{} resolvers",
+        c.resolvers().len()
+    );
+    for r in c.resolvers() {
+        assert!(!r.doh.is_empty(), "{} has no DoH pattern", r.id);
+        assert!(
+            r.sources.iter().all(|s| s.len() > 10) && !r.sources.is_empty(),
+            "{}: {:?}",
+            r.id,
+            r.sources
+        );
+        assert!(!r.name.is_empty(), "{}", r.id);
+        // Each of its DoH names is its own, never an app, never a candidate.
+        for pattern in &r.doh {
+            let name = pattern.trim_start_matches('=').replace('*', "x1");
+            assert_eq!(
+                c.doh_resolver(&name).map(|hit| hit.id.as_str()),
+                Some(r.id.as_str()),
+                "{name}"
+            );
+            assert_eq!(c.classify(Some(&name), None, 443), (None, false), "{name}");
+        }
+    }
+    let more = [
+        ("firefox.dns.nextdns.io", "nextdns"),
+        ("private.canadianshield.cira.ca", "cira-canadian-shield"),
+        ("wikimedia-dns.org", "wikimedia-dns"),
+        ("dns.switch.ch", "switch"),
+        ("dnsnl.alekberg.net", "alekberg"),
+        ("dns.alidns.com", "alidns"),
+        ("doh.360.cn", "qihoo-360"),
+        ("dns.adguard-dns.com", "adguard-dns"),
+        ("freedns.controld.com", "controld"),
+        ("dns.twnic.tw", "quad101"),
+    ];
+    for (name, id) in BROWSER_DOH_NAMES.into_iter().chain(more) {
+        assert_eq!(
+            c.doh_resolver(name).map(|r| r.id.as_str()),
+            Some(id),
+            "{name}"
+        );
+    }
+    // AI apps, shared names and web sites of resolvers are not resolvers.
+    for name in [
+        "chatgpt.com",
+        "www.google.com",
+        "quad9.net",
+        "nextdns.io",
+        "www.dns0.eu",
+    ] {
+        assert!(c.doh_resolver(name).is_none(), "{name}");
     }
 }
 
@@ -453,6 +544,7 @@ fn catalog_commands() {
     let run = lantern(&["catalog", "validate"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert!(run.stdout.starts_with("catalog valid: "), "{}", run.stdout);
+    assert!(run.stdout.contains(" DoH resolvers ("), "{}", run.stdout);
 
     let run = lantern(&["catalog", "stats", "--format", "json"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
@@ -464,6 +556,12 @@ fn catalog_commands() {
         .map(|l| levels[l].as_u64().unwrap())
         .sum();
     assert_eq!(total, stats["apps"].as_u64().unwrap(), "{stats}");
+    let resolvers = stats["resolvers"].as_u64().unwrap();
+    assert!(resolvers >= 40, "{stats}");
+    assert!(
+        stats["doh_patterns"].as_u64().unwrap() >= resolvers,
+        "{stats}"
+    );
 
     // `catalog lookup ARGS` exits with `status` and says `text`.
     let says = |args: &[&str], status: i32, text: &str| {
@@ -489,6 +587,12 @@ fn catalog_commands() {
         &["newtool.ai"],
         1,
         "not in the catalog; a candidate because its top-level domain is .ai",
+    );
+    says(
+        &["dns.google"],
+        1,
+        "dns.google: no app: a DoH resolver (encrypted DNS), Google Public DNS \
+         (google-public-dns), by \"dns.google\" in signatures/encrypted_dns.toml\n",
     );
     says(
         &["gpu1.lan", "--request", "POST /api/chat", "--port", "11434"],

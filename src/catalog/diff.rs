@@ -1,5 +1,6 @@
-//! Diff: what changed between two versions of the catalog, app by app and name by name, so a
-//! catalog review reads like a code review (`lantern catalog diff OLD NEW`).
+//! Diff: what changed between two versions of the catalog, app by app and name by name (shared,
+//! not-AI and ECH public names, and resolvers' DoH patterns), so a catalog review reads like a
+//! code review (`lantern catalog diff OLD NEW`).
 
 use super::{App, Catalog, SharedKind};
 use serde::Serialize;
@@ -29,12 +30,13 @@ pub struct Changed {
     pub fields: Vec<String>,
 }
 
-/// A shared, not-AI or ECH public name added or removed.
+/// A shared, not-AI or ECH public name, or a resolver's DoH pattern, added or removed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NameLine {
     pub domain: String,
-    /// `shared`, `not_ai` or `ech_public_name`.
+    /// `shared`, `not_ai`, `ech_public_name` or `doh_resolver`.
     pub kind: &'static str,
+    /// The entry's reason; for a DoH pattern, the resolver's name and id.
     pub reason: String,
 }
 
@@ -79,9 +81,9 @@ pub fn diff(old: &Catalog, new: &Catalog) -> Diff {
         .map(|(_, a)| line(a))
         .collect();
     let names = |c: &Catalog| -> BTreeMap<(String, &'static str), String> {
-        (c.shared().iter())
-            .map(|s| ((s.domain.clone(), kind_name(s.kind)), s.reason.clone()))
-            .collect()
+        let shared =
+            (c.shared().iter()).map(|s| ((s.domain.clone(), kind_name(s.kind)), s.reason.clone()));
+        shared.chain(doh_patterns(c)).collect()
     };
     let (old_names, new_names) = (names(old), names(new));
     let only = |a: &BTreeMap<(String, &'static str), String>,
@@ -98,6 +100,14 @@ pub fn diff(old: &Catalog, new: &Catalog) -> Diff {
     d.names_added = only(&new_names, &old_names);
     d.names_removed = only(&old_names, &new_names);
     d
+}
+
+/// Every resolver's DoH patterns as names of kind `doh_resolver`, the resolver as their reason.
+fn doh_patterns(c: &Catalog) -> impl Iterator<Item = ((String, &'static str), String)> + '_ {
+    c.resolvers().iter().flat_map(|r| {
+        let reason = format!("{} ({})", r.name, r.id);
+        (r.doh.iter()).map(move |p| ((p.clone(), "doh_resolver"), reason.clone()))
+    })
 }
 
 fn kind_name(kind: SharedKind) -> &'static str {
@@ -262,5 +272,27 @@ sources = ["list:x/y@1"]
         assert_eq!(d.names_removed[0].domain, "blog.example");
         assert!(d.names_added.is_empty());
         assert!(diff(&new, &new).is_empty());
+    }
+
+    #[test]
+    fn a_resolvers_doh_patterns_are_names() {
+        let resolver = |doh: &str| {
+            catalog(&format!(
+                "[[resolver]]\nid = \"r\"\nname = \"R DNS\"\ndoh = [{doh}]\nsources = [\"s\"]\n"
+            ))
+        };
+        let d = diff(
+            &resolver("\"doh.r.example\""),
+            &resolver("\"doh.r.example\", \"=dns.r.example\""),
+        );
+        assert!(d.apps_added.is_empty() && d.names_removed.is_empty());
+        assert_eq!(
+            d.names_added,
+            [NameLine {
+                domain: "=dns.r.example".into(),
+                kind: "doh_resolver",
+                reason: "R DNS (r)".into(),
+            }]
+        );
     }
 }

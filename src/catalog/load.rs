@@ -1,7 +1,7 @@
 //! Reading and validating catalog files. An invalid catalog is refused with the file, the line
 //! and the reason.
 
-use super::{App, Category, Risk, Shared, SharedKind, Training, matcher, request};
+use super::{App, Category, Resolver, Risk, Shared, SharedKind, Training, matcher, request};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
@@ -41,6 +41,8 @@ struct FileToml {
     not_ai: Vec<SharedToml>,
     #[serde(default)]
     ech_public_name: Vec<SharedToml>,
+    #[serde(default)]
+    resolver: Vec<ResolverToml>,
 }
 
 #[derive(Deserialize)]
@@ -76,10 +78,27 @@ struct SharedToml {
     reason: String,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResolverToml {
+    id: Spanned<String>,
+    name: String,
+    #[serde(default)]
+    doh: Vec<Spanned<String>>,
+    #[serde(default)]
+    dot: Vec<Spanned<String>>,
+    #[serde(default)]
+    sources: Vec<String>,
+    /// Free text for reviewers.
+    #[serde(default)]
+    notes: Option<String>,
+}
+
 /// What the loader hands to [`super::Catalog`].
 pub(super) struct Loaded {
     pub apps: Vec<App>,
     pub shared: Vec<Shared>,
+    pub resolvers: Vec<Resolver>,
     pub files: usize,
 }
 
@@ -94,6 +113,7 @@ struct Declared {
 enum Owner {
     App(String),
     Shared,
+    Resolver(String),
 }
 
 impl fmt::Display for Declared {
@@ -101,6 +121,7 @@ impl fmt::Display for Declared {
         match &self.owner {
             Owner::App(id) => write!(f, "app {id:?}")?,
             Owner::Shared => f.write_str("a shared or not-AI name")?,
+            Owner::Resolver(id) => write!(f, "resolver {id:?}")?,
         }
         write!(f, " ({}:{})", self.file.display(), self.line)
     }
@@ -113,6 +134,9 @@ struct Builder {
     /// Where each app id sits in `apps`.
     ids: HashMap<String, usize>,
     shared: Vec<Shared>,
+    resolvers: Vec<Resolver>,
+    /// Where each resolver id was declared.
+    resolver_ids: HashMap<String, Declared>,
     patterns: HashMap<String, Declared>,
     /// `METHOD /path` to the apps (with their ports) that claim it.
     requests: HashMap<String, Vec<(Vec<u16>, Declared)>>,
@@ -183,10 +207,15 @@ fn load_sources(sources: &[(PathBuf, String, bool)]) -> Result<Loaded, CatalogEr
             b.add_shared(entry, kind, file, &lines)
                 .map_err(|(o, r)| at(o, r))?;
         }
+        for resolver in parsed.resolver {
+            b.add_resolver(resolver, file, &lines)
+                .map_err(|(o, r)| at(o, r))?;
+        }
     }
     Ok(Loaded {
         apps: b.apps,
         shared: b.shared,
+        resolvers: b.resolvers,
         files: sources.len(),
     })
 }
@@ -392,12 +421,62 @@ impl Builder {
         Ok(())
     }
 
+    /// Adds a public encrypted-DNS resolver: a unique kebab-case id, a name, at least one DoH
+    /// pattern (valid as an app's and claimed like one), valid DoT host names, and sources.
+    fn add_resolver(
+        &mut self,
+        resolver: ResolverToml,
+        file: &Path,
+        lines: &Lines,
+    ) -> Result<(), Invalid> {
+        let id_at = resolver.id.span().start;
+        let id = resolver.id.get_ref().clone();
+        let declared = |offset: usize| Declared {
+            owner: Owner::Resolver(id.clone()),
+            file: file.to_path_buf(),
+            line: lines.of(offset),
+        };
+        check_resolver_fields(&resolver, &id).map_err(|why| (id_at, why))?;
+        if let Some(first) = self.resolver_ids.get(&id) {
+            return Err((
+                id_at,
+                format!(
+                    "resolver id {id:?} is already used ({}:{})",
+                    first.file.display(),
+                    first.line
+                ),
+            ));
+        }
+        let mut doh = Vec::with_capacity(resolver.doh.len());
+        for pattern in &resolver.doh {
+            let offset = pattern.span().start;
+            let lower = pattern.get_ref().to_ascii_lowercase();
+            check_pattern(&lower)
+                .map_err(|why| (offset, format!("{:?}: {why}", pattern.get_ref())))?;
+            self.claim(lower.clone(), declared(offset), offset)?;
+            doh.push(lower);
+        }
+        let dot = dot_names(&resolver.dot)?;
+        self.resolver_ids.insert(id.clone(), declared(id_at));
+        self.resolvers.push(Resolver {
+            id,
+            name: resolver.name,
+            doh,
+            dot,
+            sources: resolver.sources,
+            notes: resolver.notes,
+            origin: file.to_path_buf(),
+        });
+        Ok(())
+    }
+
     /// Records that `pattern` is claimed, refusing a second claim of the same pattern.
     fn claim(&mut self, pattern: String, by: Declared, offset: usize) -> Result<(), Invalid> {
         if let Some(prev) = self.patterns.get(&pattern) {
             let who = match &by.owner {
                 Owner::App(id) => format!("app {id:?}"),
                 Owner::Shared => "this entry".to_string(),
+                Owner::Resolver(id) => format!("resolver {id:?}"),
             };
             return Err((
                 offset,
@@ -407,6 +486,44 @@ impl Builder {
         self.patterns.insert(pattern, by);
         Ok(())
     }
+}
+
+/// Checks the fields of a resolver that need no other entry: a kebab-case id, a name, DoH
+/// patterns and sources.
+fn check_resolver_fields(resolver: &ResolverToml, id: &str) -> Result<(), String> {
+    if !is_kebab_id(id) {
+        return Err(format!(
+            "resolver id {id:?} is not kebab-case (a-z, 0-9, -)"
+        ));
+    }
+    if resolver.name.trim().is_empty() {
+        return Err(format!("resolver {id:?} has no name"));
+    }
+    if resolver.doh.is_empty() {
+        return Err(format!("resolver {id:?} has no doh patterns"));
+    }
+    if resolver.sources.is_empty() || resolver.sources.iter().any(|s| s.trim().is_empty()) {
+        return Err(format!("resolver {id:?} has no sources, or a blank one"));
+    }
+    Ok(())
+}
+
+/// A resolver's DoT names, lower-cased: host names of two or more labels. They are not claimed:
+/// DoT is recognised by its port, and the same name often serves DoH too.
+fn dot_names(names: &[Spanned<String>]) -> Result<Vec<String>, Invalid> {
+    names
+        .iter()
+        .map(|name| {
+            let lower = name.get_ref().to_ascii_lowercase();
+            match is_hostname(&lower) && lower.contains('.') {
+                true => Ok(lower),
+                false => Err((
+                    name.span().start,
+                    format!("dot name {lower:?} is not a host name of two or more labels"),
+                )),
+            }
+        })
+        .collect()
 }
 
 /// Checks a name pattern: an optional `=`, then a host name whose labels may hold one `*`
@@ -677,6 +794,132 @@ mod tests {
         assert_eq!(chatgpt.domains, ["chatgpt.com"]);
         assert!(loaded.apps.iter().any(|a| a.id == "corp-llm"));
         assert_eq!(loaded.files, BUILTIN.len() + 1);
+    }
+
+    const RESOLVER: &str = "[[resolver]]\nid = \"mine\"\nname = \"Mine\"\n";
+
+    #[test]
+    fn resolvers_are_loaded_with_their_names_lower_cased() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = write(
+            dir.path(),
+            "r.toml",
+            &format!(
+                "{RESOLVER}doh = [\"DoH.Corp.example\", \"=dns.corp.example\"]\n\
+                 dot = [\"DoT.Corp.example\"]\nsources = [\"https://corp.example/dns\"]\n"
+            ),
+        );
+        let loaded = load(&[ours]).unwrap();
+        let mine = loaded.resolvers.iter().find(|r| r.id == "mine").unwrap();
+        assert_eq!(mine.doh, ["doh.corp.example", "=dns.corp.example"]);
+        assert_eq!(mine.dot, ["dot.corp.example"]);
+        assert_eq!(mine.notes, None);
+        assert!(mine.origin.ends_with("r.toml"));
+        let shipped = load(&[]).unwrap().resolvers;
+        assert!(shipped.len() >= 40, "{} resolvers", shipped.len());
+        assert!(shipped.iter().all(|r| r.origin.starts_with("signatures")));
+    }
+
+    #[test]
+    fn a_bad_resolver_is_refused_with_file_and_line() {
+        for (fields, line, why) in [
+            (
+                "doh = [\"a.example\"]\n",
+                2,
+                "resolver \"mine\" has no sources",
+            ),
+            (
+                "sources = [\"s\"]\n",
+                2,
+                "resolver \"mine\" has no doh patterns",
+            ),
+            (
+                "doh = [\"a.example\"]\nsources = [\" \"]\n",
+                2,
+                "has no sources, or a blank one",
+            ),
+            (
+                "doh = [\"ok.example\",\n  \"*.com\"]\nsources = [\"s\"]\n",
+                5,
+                "\"*.com\": a wildcard needs at least two literal labels",
+            ),
+            (
+                "doh = [\"a.example\"]\ndot = [\"localhost\"]\nsources = [\"s\"]\n",
+                5,
+                "dot name \"localhost\" is not a host name",
+            ),
+            (
+                "doh = [\"a.example\"]\nsources = [\"s\"]\nports = [443]\n",
+                6,
+                "unknown field `ports`",
+            ),
+        ] {
+            let e = load_err("r.toml", &format!("{RESOLVER}{fields}"));
+            assert!(
+                e.contains(&format!("r.toml:{line}:")) && e.contains(why),
+                "{e}"
+            );
+        }
+        let e = load_err(
+            "r.toml",
+            "[[resolver]]\nid = \"Mine_DNS\"\nname = \"M\"\ndoh = [\"a.example\"]\nsources = [\"s\"]\n",
+        );
+        assert!(
+            e.contains("r.toml:2: resolver id \"Mine_DNS\" is not kebab-case"),
+            "{e}"
+        );
+        let twice = format!("{RESOLVER}doh = [\"a.example\"]\nsources = [\"s\"]\n");
+        let e = load_err(
+            "r.toml",
+            &format!("{twice}\n{}", twice.replace("a.example", "b.example")),
+        );
+        assert!(
+            e.contains("r.toml:8: resolver id \"mine\" is already used (")
+                && e.contains("r.toml:2)"),
+            "{e}"
+        );
+        let e = load_err(
+            "r.toml",
+            "[[resolver]]\nid = \"google-public-dns\"\nname = \"G\"\ndoh = [\"a.example\"]\nsources = [\"s\"]\n",
+        );
+        assert!(
+            e.contains("r.toml:2: resolver id \"google-public-dns\" is already used (signatures/encrypted_dns.toml:"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_pattern_claimed_by_a_resolver_and_anything_else_is_refused() {
+        // A resolver may not claim an app's, a shared name's or another resolver's pattern.
+        for (doh, why) in [
+            (
+                "chatgpt.com",
+                "\"chatgpt.com\" of resolver \"mine\" is already claimed by app \"openai-chatgpt\"",
+            ),
+            (
+                "google.com",
+                "is already claimed by a shared or not-AI name",
+            ),
+            (
+                "dns.quad9.net",
+                "\"dns.quad9.net\" of resolver \"mine\" is already claimed by resolver \"quad9\" (signatures/encrypted_dns.toml:",
+            ),
+        ] {
+            let e = load_err(
+                "r.toml",
+                &format!("{RESOLVER}doh = [\"{doh}\"]\nsources = [\"s\"]\n"),
+            );
+            assert!(e.contains("r.toml:4:") && e.contains(why), "{doh}: {e}");
+        }
+        // Nor may an app claim a resolver's.
+        let e = load_err(
+            "a.toml",
+            &format!("{APP}category = \"other\"\ndomains = [\"dns.google\"]\n"),
+        );
+        assert!(
+            e.contains("a.toml:6: \"dns.google\" of app \"mine\" is already claimed by resolver \"google-public-dns\" (signatures/encrypted_dns.toml:"),
+            "{e}"
+        );
     }
 
     #[test]

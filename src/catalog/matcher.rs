@@ -1,7 +1,8 @@
-//! The compiled name matcher: one hash table keyed by name suffixes. Each key holds the app or
-//! shared entry that claims that suffix (`openai.com`), the one that claims exactly that name
-//! (`=status.openai.com`), and the wildcard patterns whose literal tail is that suffix
-//! (`bedrock-runtime.*.amazonaws.com` sits under `amazonaws.com`).
+//! The compiled name matcher: one hash table keyed by name suffixes. Each key holds the app,
+//! shared entry or DoH resolver that claims that suffix (`openai.com`), the one that claims
+//! exactly that name (`=status.openai.com`), and the wildcard patterns whose literal tail is that
+//! suffix (`bedrock-runtime.*.amazonaws.com` sits under `amazonaws.com`). Apps, shared names and
+//! resolvers share the table, so one longest match says which of them a name is.
 //!
 //! A lookup walks the name from the whole name down to its last label, one hash probe per
 //! label, and keeps the best hit: more labels matched wins; on a tie a literal pattern beats a
@@ -11,7 +12,7 @@
 //! measured against the need (`benches/catalog.rs`): a reversed-label trie would need the same
 //! number of probes, each a pointer chase, to reach the same answer.
 
-use super::{App, Shared};
+use super::{App, Resolver, Shared};
 use std::collections::HashMap;
 
 /// Longest name looked up; longer names match nothing.
@@ -21,6 +22,7 @@ pub(super) const MAX_NAME: usize = 253;
 enum Target {
     App(u32),
     Shared(u32),
+    Resolver(u32),
 }
 
 /// The result of a lookup.
@@ -38,6 +40,13 @@ pub enum Match<'a> {
         /// Index into [`super::Catalog::shared`].
         index: usize,
         /// The name that matched.
+        pattern: &'a str,
+    },
+    /// The name is a DNS-over-HTTPS endpoint of the resolver at this index.
+    Resolver {
+        /// Index into [`super::Catalog::resolvers`].
+        index: usize,
+        /// The pattern that matched, as written in the catalog.
         pattern: &'a str,
     },
     /// Not in the catalog.
@@ -201,12 +210,18 @@ pub struct Matcher {
 }
 
 impl Matcher {
-    /// Compiles the patterns of `apps` and `shared`. The loader has validated them, so every
-    /// wildcard pattern has a literal tail and no pattern is claimed twice.
-    pub fn build(apps: &[App], shared: &[Shared]) -> Matcher {
+    /// Compiles the patterns of `apps`, `shared` and the DoH patterns of `resolvers`. The loader
+    /// has validated them, so every wildcard pattern has a literal tail and no pattern is claimed
+    /// twice.
+    pub fn build(apps: &[App], shared: &[Shared], resolvers: &[Resolver]) -> Matcher {
         let mut m = Matcher::default();
         for (i, entry) in shared.iter().enumerate() {
             m.add(&entry.domain, Target::Shared(i as u32));
+        }
+        for (i, resolver) in resolvers.iter().enumerate() {
+            for pattern in &resolver.doh {
+                m.add(pattern, Target::Resolver(i as u32));
+            }
         }
         for (i, app) in apps.iter().enumerate() {
             for pattern in &app.domains {
@@ -313,6 +328,10 @@ fn to_match(hit: &Hit) -> Match<'_> {
             index: index as usize,
             pattern: &hit.pattern,
         },
+        Target::Resolver(index) => Match::Resolver {
+            index: index as usize,
+            pattern: &hit.pattern,
+        },
     }
 }
 
@@ -341,6 +360,15 @@ mod tests {
         }
     }
 
+    fn resolver(id: &str, doh: &[&str]) -> Resolver {
+        Resolver {
+            id: id.into(),
+            name: id.into(),
+            doh: doh.iter().map(|d| d.to_string()).collect(),
+            ..Resolver::default()
+        }
+    }
+
     fn index(m: &Matcher, name: &str) -> Option<usize> {
         match m.lookup(name) {
             Match::App { index, .. } => Some(index),
@@ -355,7 +383,7 @@ mod tests {
             app("openai-api", &["api.openai.com"]),
             app("gemini", &["gemini.google.com", "=gemini.google"]),
         ];
-        let m = Matcher::build(&apps, &[shared("google.com")]);
+        let m = Matcher::build(&apps, &[shared("google.com")], &[]);
         assert_eq!(index(&m, "API.OpenAI.com."), Some(1));
         assert_eq!(index(&m, "cdn.openai.com"), Some(0));
         assert_eq!(index(&m, "openai.com"), Some(0));
@@ -394,7 +422,7 @@ mod tests {
             app("region", &["us-east-1.amazonaws.com"]),
             app("oci", &["inference.generativeai.*.oci.oraclecloud.com"]),
         ];
-        let m = Matcher::build(&apps, &[shared("googleapis.com")]);
+        let m = Matcher::build(&apps, &[shared("googleapis.com")], &[]);
         assert_eq!(
             index(&m, "bedrock-runtime.us-east-1.amazonaws.com"),
             Some(0)
@@ -446,10 +474,53 @@ mod tests {
             app("glob", &["*.example.com"]),
             app("literal", &["api.example.com"]),
         ];
-        let m = Matcher::build(&apps, &[]);
+        let m = Matcher::build(&apps, &[], &[]);
         assert_eq!(index(&m, "api.example.com"), Some(1));
         assert_eq!(index(&m, "www.example.com"), Some(0));
         assert_eq!(index(&m, "example.com"), None);
+    }
+
+    #[test]
+    fn resolvers_share_the_longest_match_with_apps_and_shared_names() {
+        let apps = [app("example-ai", &["example.com"])];
+        let resolvers = [
+            resolver(
+                "cloud",
+                &["cloudflare-dns.com", "mozilla.cloudflare-dns.com"],
+            ),
+            resolver("example-doh", &["doh.example.com"]),
+            resolver("google", &["dns.google", "=dns.google.com"]),
+        ];
+        let m = Matcher::build(&apps, &[shared("google.com")], &resolvers);
+        assert_eq!(
+            m.lookup("mozilla.cloudflare-dns.com"),
+            Match::Resolver {
+                index: 0,
+                pattern: "mozilla.cloudflare-dns.com"
+            }
+        );
+        assert_eq!(
+            m.lookup("security.cloudflare-dns.com"),
+            Match::Resolver {
+                index: 0,
+                pattern: "cloudflare-dns.com"
+            }
+        );
+        // The resolver's longer name beats the app's suffix, and the app keeps the rest.
+        assert!(matches!(
+            m.lookup("eu.doh.example.com"),
+            Match::Resolver { index: 1, .. }
+        ));
+        assert_eq!(index(&m, "www.example.com"), Some(0));
+        assert!(matches!(
+            m.lookup("dns64.dns.google"),
+            Match::Resolver { index: 2, .. }
+        ));
+        assert!(matches!(
+            m.lookup("dns.google.com"),
+            Match::Resolver { index: 2, .. }
+        ));
+        assert!(matches!(m.lookup("x.dns.google.com"), Match::Shared { .. }));
     }
 
     #[test]

@@ -5,8 +5,11 @@
 //! its validation, and the matchers compiled from it: names by the longest pattern (suffixes,
 //! exact names and single-label wildcards, see [`Matcher`]), local model servers by their HTTP
 //! requests (see [`RequestRules`]). Names shared with non-AI traffic, and names reviewed and
-//! found not to be AI apps, never identify an app. Names that look like AI services but are not
-//! catalogued are *candidates* (see [`candidate`]).
+//! found not to be AI apps, never identify an app. Public encrypted-DNS resolvers
+//! (`[[resolver]]`, `signatures/encrypted_dns.toml`) name the DNS-over-HTTPS endpoints a client
+//! may resolve through, which hides its DNS answers from the sensor; their names are never an
+//! app either. Names that look like AI services but are not catalogued are *candidates* (see
+//! [`candidate`]).
 
 pub mod candidate;
 pub mod confidence;
@@ -187,6 +190,29 @@ pub struct Shared {
     pub origin: PathBuf,
 }
 
+/// A public encrypted-DNS resolver: the names its DNS-over-HTTPS endpoints answer on. A flow to
+/// one of them is DNS that the sensor cannot read, never an app and never a candidate.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Resolver {
+    /// Stable kebab-case id, never reused.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// DoH host name patterns, with the syntax of an app's `domains`.
+    pub doh: Vec<String>,
+    /// DNS-over-TLS host names, where documented. Informational: DoT is recognised by port 853.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dot: Vec<String>,
+    /// Where the names are documented.
+    pub sources: Vec<String>,
+    /// Free text for reviewers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// The file the resolver was read from.
+    #[serde(rename = "file")]
+    pub origin: PathBuf,
+}
+
 /// An app and the catalog entry that identified it: a name pattern as written
 /// (`api.openai.com`, `=status.openai.com`) or a request rule (`POST /api/chat on port 11434`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,6 +230,7 @@ pub struct Catalog {
     /// Where each app id sits in `apps`.
     ids: std::collections::HashMap<String, usize>,
     shared: Vec<Shared>,
+    resolvers: Vec<Resolver>,
     files: usize,
     matcher: Matcher,
     requests: RequestRules,
@@ -227,7 +254,7 @@ impl Catalog {
     }
 
     fn build(loaded: load::Loaded) -> Catalog {
-        let matcher = Matcher::build(&loaded.apps, &loaded.shared);
+        let matcher = Matcher::build(&loaded.apps, &loaded.shared, &loaded.resolvers);
         let requests = RequestRules::build(&loaded.apps);
         Catalog {
             ids: (loaded.apps.iter().enumerate())
@@ -235,6 +262,7 @@ impl Catalog {
                 .collect(),
             apps: loaded.apps,
             shared: loaded.shared,
+            resolvers: loaded.resolvers,
             files: loaded.files,
             matcher,
             requests,
@@ -256,6 +284,20 @@ impl Catalog {
         &self.shared
     }
 
+    /// Every public encrypted-DNS resolver, in catalog order.
+    pub fn resolvers(&self) -> &[Resolver] {
+        &self.resolvers
+    }
+
+    /// The resolver whose DoH pattern is the best match for `name`, if the best match of the whole
+    /// catalog is a resolver's (a longer app pattern under a resolver's name wins).
+    pub fn doh_resolver(&self, name: &str) -> Option<&Resolver> {
+        match self.matcher.lookup(name) {
+            Match::Resolver { index, .. } => Some(&self.resolvers[index]),
+            Match::App { .. } | Match::Shared { .. } | Match::None => None,
+        }
+    }
+
     /// How many files the catalog was read from.
     pub fn files(&self) -> usize {
         self.files
@@ -268,7 +310,7 @@ impl Catalog {
                 app: &self.apps[index],
                 pattern,
             }),
-            Match::Shared { .. } | Match::None => None,
+            Match::Shared { .. } | Match::Resolver { .. } | Match::None => None,
         }
     }
 
@@ -302,8 +344,8 @@ impl Catalog {
     }
 
     /// What a flow is: the app its name identifies; else, when the name is neither catalogued
-    /// nor shared, the local model server its plaintext HTTP `request` (method, path) to `port`
-    /// identifies; else whether its name is a candidate.
+    /// nor shared nor a DoH resolver's, the local model server its plaintext HTTP `request`
+    /// (method, path) to `port` identifies; else whether its name is a candidate.
     pub fn classify(
         &self,
         name: Option<&str>,
@@ -319,7 +361,7 @@ impl Catalog {
                 }),
                 false,
             ),
-            Match::Shared { .. } => (None, false),
+            Match::Shared { .. } | Match::Resolver { .. } => (None, false),
             Match::None => {
                 let served =
                     request.and_then(|(method, path)| self.identify_request(method, path, port));
@@ -329,7 +371,7 @@ impl Catalog {
         }
     }
 
-    /// How a name matches: which app or shared entry, by which pattern.
+    /// How a name matches: which app, shared entry or resolver, by which pattern.
     pub fn explain(&self, name: &str) -> Match<'_> {
         self.matcher.lookup(name)
     }
@@ -337,5 +379,85 @@ impl Catalog {
     /// Counts of apps, patterns and facts, for `lantern catalog stats`.
     pub fn stats(&self) -> Stats {
         Stats::of(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> Catalog {
+        Catalog::load(&[]).unwrap()
+    }
+
+    fn resolver_id<'c>(c: &'c Catalog, name: &str) -> Option<&'c str> {
+        c.doh_resolver(name).map(|r| r.id.as_str())
+    }
+
+    #[test]
+    fn browser_built_in_doh_names_are_their_resolvers() {
+        let c = shipped();
+        for (name, id) in [
+            ("mozilla.cloudflare-dns.com", "cloudflare"),
+            ("chrome.cloudflare-dns.com", "cloudflare"),
+            ("dns.google", "google-public-dns"),
+            ("dns64.dns.google", "google-public-dns"),
+            ("DNS.Google.", "google-public-dns"),
+            ("dns.quad9.net", "quad9"),
+            ("firefox.dns.nextdns.io", "nextdns"),
+            ("doh.xfinity.com", "comcast-xfinity"),
+        ] {
+            assert_eq!(resolver_id(&c, name), Some(id), "{name}");
+        }
+        for name in [
+            "chatgpt.com",
+            "www.google.com",
+            "quad9.net",
+            "example.com",
+            "",
+        ] {
+            assert_eq!(resolver_id(&c, name), None, "{name}");
+        }
+        assert!(c.resolvers().iter().any(|r| r.id == "cloudflare"));
+    }
+
+    #[test]
+    fn a_resolver_name_is_never_an_app_nor_a_candidate() {
+        let file = (
+            PathBuf::from("ours.toml"),
+            "[[app]]\nid = \"assistant\"\nname = \"A\"\nvendor = \"V\"\ncategory = \"other\"\n\
+             domains = [\"corp-ai.example\"]\n\n\
+             [[resolver]]\nid = \"corp-doh\"\nname = \"Corp DoH\"\n\
+             doh = [\"doh.corp-ai.example\", \"dns-ai.example\"]\nsources = [\"ours\"]\n"
+                .to_string(),
+        );
+        let c = Catalog::from_files(&[file]).unwrap();
+        // "dns-ai.example" looks like AI to the candidate rule, but it is a resolver's.
+        assert!(candidate::looks_like_ai("dns-ai.example"));
+        for name in ["dns-ai.example", "eu.dns-ai.example", "doh.corp-ai.example"] {
+            assert_eq!(c.classify(Some(name), None, 443), (None, false), "{name}");
+            assert!(c.identify(name).is_none(), "{name}");
+            assert_eq!(
+                c.doh_resolver(name).map(|r| r.id.as_str()),
+                Some("corp-doh")
+            );
+        }
+        // The app keeps the rest of its name; a request to a resolver is no model server.
+        assert_eq!(
+            c.identify("www.corp-ai.example").unwrap().app.id,
+            "assistant"
+        );
+        let request = Some(("POST", "/v1/chat/completions"));
+        assert_eq!(
+            c.classify(Some("dns-ai.example"), request, 80),
+            (None, false)
+        );
+        assert!(matches!(
+            c.explain("dns-ai.example"),
+            Match::Resolver {
+                pattern: "dns-ai.example",
+                ..
+            }
+        ));
     }
 }

@@ -1,5 +1,5 @@
-//! Counts over the catalog: apps by category, patterns by kind, and how many apps carry each
-//! optional fact, so reviewers see where the catalog is thin.
+//! Counts over the catalog: apps by category, patterns by kind, how many apps carry each
+//! optional fact, so reviewers see where the catalog is thin, and the encrypted-DNS resolvers.
 
 use super::{Catalog, Category, RiskTier, SharedKind, confidence};
 use serde::Serialize;
@@ -35,6 +35,10 @@ pub struct Stats {
     pub not_ai_names: usize,
     /// Providers' ECH public names (outer SNIs).
     pub ech_public_names: usize,
+    /// Public encrypted-DNS resolvers.
+    pub resolvers: usize,
+    /// Their DoH name patterns.
+    pub doh_patterns: usize,
     /// Apps with a headquarters country.
     pub with_hq_country: usize,
     /// Apps with a training-on-user-data answer.
@@ -103,6 +107,8 @@ impl Stats {
                 SharedKind::EchPublicName => s.ech_public_names += 1,
             }
         }
+        s.resolvers = catalog.resolvers().len();
+        s.doh_patterns = catalog.resolvers().iter().map(|r| r.doh.len()).sum();
         s
     }
 }

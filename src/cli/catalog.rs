@@ -1,5 +1,6 @@
-//! `lantern catalog`: validate, look up, list and count the AI application catalog (the
-//! shipped `signatures/` plus any `--catalog` files), so it can be reviewed like code.
+//! `lantern catalog`: validate, look up, list and count the AI application catalog and its
+//! encrypted-DNS resolvers (the shipped `signatures/` plus any `--catalog` files), so it can be
+//! reviewed like code.
 
 use super::Failure;
 use super::Format;
@@ -26,12 +27,12 @@ enum CatalogCommand {
     /// Check the catalog: schema, unique ids, host names, categories, and that no pattern or
     /// request rule is claimed twice. Exits non-zero with FILE:LINE: reason when it is invalid.
     Validate,
-    /// Which app a host name belongs to and by which pattern, or why it belongs to none. Exits 1
-    /// when no app matches.
+    /// Which app a host name belongs to and by which pattern, or why it belongs to none (shared,
+    /// not AI, a DoH resolver's, a candidate). Exits 1 when no app matches.
     Lookup(LookupArgs),
     /// List the apps.
     List(ListArgs),
-    /// Count apps by category, patterns by kind, and how many apps carry each fact.
+    /// Count apps by category, patterns by kind, how many apps carry each fact, and resolvers.
     Stats {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -123,7 +124,7 @@ fn validate(catalog: &Catalog, out: &mut impl Write) -> Result<(), Failure> {
     writeln!(
         out,
         "catalog valid: {} apps, {} name patterns ({} suffix, {} exact, {} wildcard), {} request rules, \
-         {} shared and {} not-AI names, from {} files",
+         {} shared and {} not-AI names, {} DoH resolvers ({} patterns), from {} files",
         s.apps,
         s.patterns.suffix + s.patterns.exact + s.patterns.wildcard,
         s.patterns.suffix,
@@ -132,6 +133,8 @@ fn validate(catalog: &Catalog, out: &mut impl Write) -> Result<(), Failure> {
         s.patterns.requests,
         s.shared_names,
         s.not_ai_names,
+        s.resolvers,
+        s.doh_patterns,
         s.files
     )?;
     Ok(())
@@ -178,6 +181,15 @@ fn lookup(catalog: &Catalog, args: &LookupArgs, out: &mut impl Write) -> Result<
                 "{kind}, by {pattern:?} in {}: {}",
                 entry.origin.display(),
                 entry.reason
+            )
+        }
+        Match::Resolver { index, pattern } => {
+            let r = &catalog.resolvers()[index];
+            format!(
+                "a DoH resolver (encrypted DNS), {} ({}), by {pattern:?} in {}",
+                r.name,
+                r.id,
+                r.origin.display()
             )
         }
         Match::App { .. } | Match::None => match candidate::reason(host) {
@@ -260,6 +272,8 @@ fn stats(catalog: &Catalog, format: Format, out: &mut impl Write) -> Result<(), 
         ("shared names", s.shared_names),
         ("not-AI names", s.not_ai_names),
         ("ECH public names", s.ech_public_names),
+        ("DoH resolvers", s.resolvers),
+        ("DoH patterns", s.doh_patterns),
     ] {
         table.add_row(vec![Cell::new(what), right(n)]);
     }
