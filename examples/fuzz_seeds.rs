@@ -65,6 +65,8 @@ fn seed_file(corpus: &mut Corpus, path: &Path) {
     let mut counters = Counters::default();
     let mut decoder = Decoder::default();
     let mut run = Vec::new();
+    // Each TCP client stream's bytes, in capture order, for the request reader.
+    let mut streams: std::collections::BTreeMap<(String, u16, u16), Vec<u8>> = Default::default();
     while let Ok(Some(raw)) = reader.next_packet() {
         if let Some(pick) = LINKS.iter().position(|&l| LinkType(l) == raw.link) {
             let mut seed = vec![pick as u8];
@@ -79,6 +81,13 @@ fn seed_file(corpus: &mut Corpus, path: &Path) {
             continue;
         };
         let payload = packet.payload;
+        if packet.transport.number() == 6 && !payload.is_empty() {
+            let key = (packet.src.to_string(), packet.src_port, packet.dst_port);
+            let stream = streams.entry(key).or_default();
+            if stream.len() < MAX_SEED {
+                stream.extend_from_slice(payload);
+            }
+        }
         let port = |p: u16| packet.src_port == p || packet.dst_port == p;
         if port(67) || port(68) {
             let mut seed = vec![4];
@@ -120,6 +129,17 @@ fn seed_file(corpus: &mut Corpus, path: &Path) {
         }
     }
     corpus.add("pipeline", &run);
+    // The request reader cuts its input in pieces of (first byte % 64) + 1 bytes: whole
+    // segments as 1460-byte-ish cuts, and single bytes.
+    for stream in streams.values() {
+        if lantern::proto::http::looks_like_http(stream) == Some(true) {
+            for cut in [63u8, 0] {
+                let mut seed = vec![cut];
+                seed.extend_from_slice(&stream[..stream.len().min(MAX_SEED - 1)]);
+                corpus.add("http_requests", &seed);
+            }
+        }
+    }
 }
 
 fn main() {

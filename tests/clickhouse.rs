@@ -12,7 +12,8 @@ mod common;
 use common::clickhouse::{ClickHouse, Cluster, arg, work_dir};
 use common::{lantern, lantern_in, own, shared_captures, synth};
 use lantern::store::schema::{self, Role};
-use lantern::store::{DnsRow, FileRow, FlowRow, RollupRow};
+use lantern::store::{CoverageRow, DnsRow, FileRow, FlowRow, RollupRow};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// Every capture of this project and of ../shared/captures.
@@ -100,7 +101,12 @@ fn clickhouse_rows(server: &ClickHouse, sql: &str) -> Vec<String> {
 /// The rollup columns, aggregated as a read of `rollups_hourly` sums its parts: from the
 /// declaration, as the store's own read.
 fn rollup_read(sum: &str, min: &str, max: &str) -> String {
-    let columns = RollupRow::TABLE.columns.iter().filter(|c| c.in_sqlite());
+    aggregated(RollupRow::TABLE, sum, min, max)
+}
+
+/// The columns of a table with roles, aggregated with `sum`, `min` and `max`.
+fn aggregated(table: schema::Table, sum: &str, min: &str, max: &str) -> String {
+    let columns = table.columns.iter().filter(|c| c.in_sqlite());
     let parts: Vec<String> = columns
         .map(|c| match c.opts.role {
             Role::Sum => format!("{sum}({})", c.name),
@@ -139,6 +145,18 @@ fn assert_same_rows(server: &ClickHouse, database: &str, sqlite: &Path) {
             format!(
                 "SELECT {} FROM `{database}`.rollups_hourly GROUP BY {keys} FORMAT TSV",
                 rollup_read("sum", "minMerge", "maxMerge")
+            ),
+        ),
+        (
+            "coverage_hourly",
+            format!(
+                "SELECT {} FROM coverage_hourly",
+                aggregated(CoverageRow::TABLE, "", "", "")
+            ),
+            format!(
+                "SELECT {} FROM `{database}`.coverage_hourly GROUP BY {} FORMAT TSV",
+                aggregated(CoverageRow::TABLE, "sum", "min", "max"),
+                schema::names(CoverageRow::TABLE.keys())
             ),
         ),
         (
@@ -471,4 +489,108 @@ fn a_report_of_a_store_that_is_not_there_is_one_line() {
         run.stderr,
         "lantern: /nonexistent/lantern.db: no such store\n"
     );
+}
+
+/// The uploads to an uncatalogued AI-looking name, and what the sensor could not see, from
+/// the same replay into both stores: the candidates row and the headline carry the bytes the
+/// events say; `visibility` names the clients that used DNS over HTTPS and over TLS with their
+/// resolvers, not the one that used plain DNS, counts the one-way flow, and its numbers are
+/// the replay summary's. Both stores give the same report.
+#[test]
+fn uploads_to_uncatalogued_names_and_blind_spots_are_reported_by_both_stores() {
+    let Some(server) = ClickHouse::start("visibility") else {
+        return;
+    };
+    let dir = tempfile::tempdir_in(work_dir()).unwrap();
+    let files = [own("candidate-upload.pcap"), own("encrypted-dns.pcap")];
+    let sqlite = dir.path().join("s.db");
+    let url = server.url("visibility");
+    let file_args: Vec<String> = files.iter().map(|f| arg(f)).collect();
+    let mut args = vec!["replay", "--sensor", "s1", "--events", "-", "--store"];
+    args.push(arg(&sqlite).leak());
+    args.extend(file_args.iter().map(String::as_str));
+    let run = lantern_in(Some(dir.path()), &[], &args);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    replay_into(&url, &files, dir.path(), &[]);
+    let period = ["--from", "2026-01-01", "--to", "2027-01-01"];
+    let lite = report(&arg(&sqlite), dir.path(), &period);
+    assert_eq!(lite, report(&url, dir.path(), &period), "both stores");
+    let r: Value = serde_json::from_str(&lite).unwrap();
+    let events = run.events();
+    // What the events say was sent to promptforge.ai.
+    let sent: u64 = (events.iter())
+        .filter(|e| e["event_type"] == "flow" && e["server_name"] == "promptforge.ai")
+        .map(|e| e["bytes_up"].as_u64().unwrap())
+        .sum();
+    assert!(sent > 2_500_000, "{sent}");
+    let row = &r["candidates"][0];
+    assert_eq!(
+        (row["name"].as_str(), row["bytes_up"].as_u64()),
+        (Some("promptforge.ai"), Some(sent))
+    );
+    assert_eq!(
+        (row["flows"].as_u64(), row["users"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(r["headline"]["bytes_up_uncatalogued"].as_u64(), Some(sent));
+    let top = &r["top_users"][0];
+    assert_eq!(
+        (top["name"].as_str(), top["uncatalogued"].as_bool()),
+        (Some("promptforge.ai"), Some(true))
+    );
+    // Encrypted DNS: the DoH and DoT clients, with their resolvers; not the plain-DNS one.
+    let clients: Vec<(String, String, String, String)> =
+        (r["visibility"]["encrypted_dns"].as_array().unwrap().iter())
+            .map(|c| {
+                let s = |k: &str| c[k].as_str().unwrap().to_string();
+                (s("user"), s("kind"), s("resolver"), s("provider"))
+            })
+            .collect();
+    let clients: std::collections::BTreeSet<_> = clients.into_iter().collect();
+    let want = |u: &str, k: &str, r: &str, p: &str| (u.into(), k.into(), r.into(), p.into());
+    assert_eq!(
+        clients,
+        [
+            want("10.77.0.10", "doh", "dns.google", "Google Public DNS"),
+            want("10.77.0.11", "dot", "10.77.1.21:853", ""),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    // The sensor's numbers are the summary's (the run's own coverage), and the flows by name
+    // source add up to the summary's names line.
+    let sensor = &r["visibility"]["sensors"][0];
+    let summary = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("visibility:"))
+        .unwrap();
+    let line = format!(
+        "visibility: {} of {} flows named ({}), {} of bytes up; DNS only {}, real ECH unnamed {}, one-way {}, evicted {}",
+        sensor["named_flows"],
+        sensor["flows"],
+        sensor["named_share"].as_str().unwrap(),
+        sensor["named_bytes_share"].as_str().unwrap(),
+        sensor["dns_only_flows"],
+        sensor["real_ech_unnamed"],
+        sensor["one_way_flows"],
+        sensor["evicted_flows"]
+    );
+    assert!(summary.trim_start().starts_with(&line), "{summary}\n{line}");
+    assert_eq!(
+        sensor["one_way_flows"], 1,
+        "www.example.org: the server's packets were not captured"
+    );
+    assert_eq!(sensor["encrypted_dns_clients"], 2);
+    let names = run.stderr.lines().find(|l| l.contains("names:")).unwrap();
+    for source in ["tls_sni", "quic_sni", "http_host", "dns_answer", "none"] {
+        let flows: u64 = (r["visibility"]["by_source"].as_array().unwrap().iter())
+            .filter(|b| b["name_source"] == source)
+            .map(|b| b["flows"].as_u64().unwrap())
+            .sum();
+        assert!(
+            names.contains(&format!("{source} {flows}")),
+            "{source} {flows}: {names}"
+        );
+    }
 }

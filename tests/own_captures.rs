@@ -11,7 +11,7 @@ use common::{one, own, replay, root};
 use serde_json::Value;
 
 /// Every capture with its reviewed events.
-const CAPTURES: [&str; 26] = [
+const CAPTURES: [&str; 30] = [
     "curl-chatgpt.pcap",
     "python-upload.pcap",
     "node-openai.pcap",
@@ -38,6 +38,10 @@ const CAPTURES: [&str; 26] = [
     "gateway-prefix.pcap",
     "clients-same-api.pcap",
     "clients-same-api-http.pcap",
+    "nosni-race.pcap",
+    "http-keepalive.pcap",
+    "candidate-upload.pcap",
+    "encrypted-dns.pcap",
 ];
 
 fn flow_named<'a>(events: &'a [Value], name: &str) -> &'a Value {
@@ -575,4 +579,100 @@ fn mcp_over_plaintext_http_from_both_sdks_and_both_transports() {
             .iter()
             .any(|e| e["protocol"] == "http" && e["http"]["method"] == "DELETE")
     );
+}
+
+/// The MCP methods and tools of every request of a capture's plaintext MCP flows, in order
+/// first seen, and their calls.
+fn mcp_calls(capture: &str) -> (Vec<String>, Vec<String>, u64) {
+    let events = replay(&[&own(capture)], &[]).events();
+    let (mut methods, mut tools, mut calls) = (Vec::new(), Vec::new(), 0);
+    for e in events.iter().filter(|e| e["event_type"] == "flow") {
+        let mcp = &e["requests"]["mcp"];
+        calls += mcp["calls"].as_u64().unwrap_or(0);
+        for (list, key) in [(&mut methods, "methods"), (&mut tools, "tools")] {
+            for name in mcp[key].as_array().into_iter().flatten() {
+                let name = name.as_str().unwrap().to_string();
+                if !list.contains(&name) {
+                    list.push(name);
+                }
+            }
+        }
+    }
+    (methods, tools, calls)
+}
+
+/// Every request of a plaintext connection is read: the Python SDK's SSE client posts all its
+/// messages on one kept-alive connection, and the 2026-revision client sends every request on
+/// one; each method and tool that crossed the wire is in the events, never an argument.
+#[test]
+fn every_mcp_method_and_tool_on_a_connection_is_in_the_events() {
+    let (methods, tools, calls) = mcp_calls("mcp-sse.pcap");
+    assert_eq!(
+        methods,
+        [
+            "initialize",
+            "notifications/initialized",
+            "tools/list",
+            "tools/call",
+            "resources/list",
+            "resources/read",
+            "prompts/list"
+        ]
+    );
+    assert_eq!(
+        (tools, calls),
+        (vec!["search_docs".into(), "add".into()], 8)
+    );
+    let (methods, tools, calls) = mcp_calls("mcp-streamable-http-modern.pcap");
+    assert_eq!(
+        methods,
+        [
+            "server/discover",
+            "tools/list",
+            "tools/call",
+            "resources/list",
+            "resources/read",
+            "prompts/list"
+        ]
+    );
+    assert_eq!(
+        (tools, calls),
+        (vec!["search_docs".into(), "add".into()], 7)
+    );
+    let all = replay(&[&own("mcp-sse.pcap")], &[]).stdout;
+    assert!(!all.contains("vpn"), "no argument leaves the sensor");
+}
+
+/// curl asks a local model server `/v1/models` and then `/v1/chat/completions` on one
+/// connection (`--next`): both paths are the flow's, and the second identifies the server. On
+/// another kept-alive connection the Python client's JSON-RPC batch of two calls counts two.
+#[test]
+fn two_requests_on_one_connection_and_a_batch_are_all_read() {
+    let run = replay(&[&own("http-keepalive.pcap")], &[]);
+    let flows = run.flows();
+    let model = flow_named(&flows, "vllm.lan");
+    assert_eq!(model["requests"]["count"], 2);
+    assert_eq!(
+        model["requests"]["paths"],
+        serde_json::json!(["GET /v1/models", "POST /v1/chat/completions"])
+    );
+    assert_eq!(model["app"]["id"], "openai-compatible-server");
+    let mcp = flow_named(&flows, "mcp.corp.lan");
+    assert_eq!(mcp["requests"]["count"], 3);
+    assert_eq!(
+        mcp["requests"]["mcp"]["calls"], 4,
+        "initialize, initialized, a batch of two"
+    );
+    assert_eq!(
+        mcp["requests"]["mcp"]["methods"],
+        serde_json::json!([
+            "initialize",
+            "notifications/initialized",
+            "tools/list",
+            "tools/call"
+        ])
+    );
+    assert_eq!(mcp["requests"]["mcp"]["tools"], serde_json::json!(["add"]));
+    let summary = lantern_summary(&own("http-keepalive.pcap"));
+    assert!(summary.contains("http_more_requests 3"), "{summary}");
 }

@@ -102,6 +102,7 @@ fn summary(
         .map(|source| format!("{} {}", source.name(), s.named_by(*source)))
         .collect();
     out.push_str(&format!("  names: {}\n", names.join(", ")));
+    out.push_str(&format!("  {}\n", s.visibility_line()));
     out.push_str(&format!(
         "  AI: {} flows and {} DNS lookups by {} (user, app) pairs\n",
         s.ai_flows,
@@ -142,8 +143,8 @@ fn summary(
     }
     if let Some(name) = store {
         out.push_str(&format!(
-            "  store: {name}: +{} flow rows, +{} DNS rows, {} hourly rollups added to\n",
-            totals.flows, totals.lookups, totals.rollups
+            "  store: {name}: +{} flow rows, +{} DNS rows, {} hourly rollups and {} coverage rows added to\n",
+            totals.flows, totals.lookups, totals.rollups, totals.coverage
         ));
     }
     out

@@ -80,6 +80,17 @@ pub struct Endpoint {
     pub port: u16,
 }
 
+/// `192.0.2.1:443`, `[2001:db8::1]:443`.
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let addr = self.addr.to_string();
+        match addr.contains(':') {
+            true => write!(f, "[{addr}]:{}", self.port),
+            false => write!(f, "{addr}:{}", self.port),
+        }
+    }
+}
+
 /// TCP connection state as far as ending the flow is concerned.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TcpState {

@@ -23,6 +23,11 @@
 //!   names the flow. When the client resolved the SNI to the address it is `grease` (Chromium
 //!   sends ECH on every connection); with no DNS evidence either way, `unknown`.
 //!
+//! - **Encrypted DNS.** A flow to a DNS-over-HTTPS resolver the catalog names, DNS over TLS
+//!   (TCP port 853) or DNS over QUIC (ALPN `doq`, or UDP port 853) carries lookups the sensor
+//!   cannot read ([`encrypted_dns`]): its client's flows without SNI cannot be named from DNS,
+//!   and the report's visibility says so.
+//!
 //! This stage runs in the sequencer, which sees records in a fixed order whatever the number of
 //! threads, so which DNS answer names which flow never depends on timing.
 
@@ -32,6 +37,7 @@ mod history;
 pub use history::{AtStart, DnsHistory, MAX_ALTERNATIVES, NAMES_PER_ADDRESS};
 
 use crate::catalog::Catalog;
+use crate::decode::Transport;
 use crate::proto::{DnsRecord, FlowRecord, Message, Protocol};
 use std::net::IpAddr;
 
@@ -62,6 +68,41 @@ crate::vocabulary! {
         Real = "real",
         /// An ECH extension and no DNS evidence either way: the SNI is kept.
         Unknown = "unknown",
+    }
+}
+
+crate::vocabulary! {
+    /// How a flow carries DNS the sensor cannot read: a client that resolves names this way
+    /// gives the sensor no answers to name its flows from.
+    pub enum EncryptedDns {
+        /// DNS over HTTPS: a flow to a resolver the catalog names (`signatures/encrypted_dns.toml`).
+        Doh = "doh",
+        /// DNS over TLS: TCP to port 853.
+        Dot = "dot",
+        /// DNS over QUIC: UDP to port 853, or a QUIC ClientHello offering ALPN `doq`.
+        Doq = "doq",
+    }
+}
+
+/// The port of DNS over TLS and over QUIC (RFC 7858, RFC 9250).
+pub const ENCRYPTED_DNS_PORT: u16 = 853;
+
+/// Whether `flow`, named `server_name`, carries encrypted DNS, and how.
+pub fn encrypted_dns(
+    flow: &FlowRecord,
+    server_name: Option<&str>,
+    catalog: &Catalog,
+) -> Option<EncryptedDns> {
+    let port = flow.server.port == ENCRYPTED_DNS_PORT;
+    let doq = flow
+        .tls()
+        .is_some_and(|t| t.alpn.iter().any(|a| a == "doq"));
+    match flow.transport {
+        Transport::Tcp if port => Some(EncryptedDns::Dot),
+        Transport::Udp if port || doq => Some(EncryptedDns::Doq),
+        _ => server_name
+            .and_then(|n| catalog.doh_resolver(n))
+            .map(|_| EncryptedDns::Doh),
     }
 }
 

@@ -155,6 +155,9 @@ struct FlowJson<'a> {
     client_software: SoftwareJson,
     app: Option<AppJson<'a>>,
     candidate: bool,
+    /// `doh`, `dot` or `doq` when the flow carries encrypted DNS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encrypted_dns: Option<&'static str>,
     bytes_up: u64,
     bytes_down: u64,
     packets_up: u64,
@@ -446,6 +449,7 @@ impl EventWriter {
             client_software: SoftwareJson::from(view.software),
             app: view.app.map(|hit| AppJson::new(hit, view.status)),
             candidate: view.candidate,
+            encrypted_dns: view.encrypted_dns.map(|e| e.name()),
             bytes_up: r.bytes[0],
             bytes_down: r.bytes[1],
             packets_up: r.packets[0],

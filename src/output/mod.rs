@@ -3,26 +3,31 @@
 //!
 //! The stage receives [`FlowView`]s and [`DnsView`]s (a record plus what naming, the catalog and
 //! identity said about it). Events go to the `--events` writer for every flow and lookup;
-//! evidence rows and rollups only for AI-related ones (an app matched, or a candidate), since
-//! the store keeps names, counters and evidence of AI use and nothing else. The rows are the
-//! store's own ([`FlowRow`], [`DnsRow`], [`RollupRow`]), made as their table declarations say.
+//! evidence rows only for AI-related ones (an app matched, or a candidate) and for flows that
+//! carry encrypted DNS (a blind spot the report names), and rollups only for AI-related ones,
+//! since the store keeps names, counters and evidence of AI use and of what hides it, and
+//! nothing else; [`coverage`] counts every flow, by how it was named. The rows are the store's
+//! own ([`FlowRow`], [`DnsRow`], [`RollupRow`], [`CoverageRow`]), made as their table
+//! declarations say.
 
+pub mod coverage;
 pub mod event;
 pub mod rollup;
 pub mod summary;
 
+pub use coverage::{Coverage, CoverageKey, CoverageSums};
 pub use event::{EventWriter, Rfc3339};
 pub use rollup::{Rollup, RollupKey, Rollups};
 pub use summary::{Summary, new_table};
 
 use crate::catalog::Identified;
 use crate::identity::{Identity, Pseudonymizer, UserKind};
-use crate::naming::{EchKind, MAX_ALTERNATIVES, NameSource};
+use crate::naming::{EchKind, EncryptedDns, MAX_ALTERNATIVES, NameSource};
 use crate::policy::Status;
 use crate::proto::mcp::Mcp;
 use crate::proto::{DhcpRecord, DnsRecord, FlowRecord, KerberosRecord};
 use crate::software::Software;
-use crate::store::{DnsRow, FlowRow, RollupRow};
+use crate::store::{CoverageRow, DnsRow, FlowRow, RollupRow};
 use std::io;
 
 /// A flow with everything the stages before output decided about it.
@@ -50,6 +55,13 @@ pub struct FlowView<'a> {
     pub software: Software,
     /// What the first request said of MCP, for MCP over plaintext HTTP.
     pub mcp: Option<&'a Mcp>,
+    /// The flow carries encrypted DNS (its client resolves names where the sensor cannot see).
+    pub encrypted_dns: Option<EncryptedDns>,
+}
+
+/// Whether a flow is kept as evidence: it is AI-related, or it carries encrypted DNS.
+pub fn keeps_evidence(view: &FlowView<'_>) -> bool {
+    view.app.is_some() || view.candidate || view.encrypted_dns.is_some()
 }
 
 impl FlowView<'_> {
@@ -89,6 +101,7 @@ pub struct Output {
     events: Option<EventWriter>,
     summary: Summary,
     rollups: Rollups,
+    coverage: CoverageSums,
     flows: Vec<FlowRow>,
     lookups: Vec<DnsRow>,
 }
@@ -100,6 +113,7 @@ impl Output {
             events,
             summary: Summary::default(),
             rollups: Rollups::default(),
+            coverage: CoverageSums::default(),
             flows: Vec::new(),
             lookups: Vec::new(),
         }
@@ -111,8 +125,11 @@ impl Output {
             events.flow(view)?;
         }
         self.summary.flow(view);
+        self.coverage.flow(view);
         if view.app.is_some() || view.candidate {
             self.rollups.flow(view);
+        }
+        if keeps_evidence(view) {
             self.flows.push(FlowRow::from_source(view));
         }
         Ok(())
@@ -168,6 +185,12 @@ impl Output {
     /// Pending evidence rows.
     pub fn pending_evidence(&self) -> usize {
         self.flows.len() + self.lookups.len()
+    }
+
+    /// The hourly coverage gathered since the last call, as store rows.
+    pub fn take_coverage(&mut self) -> Vec<CoverageRow> {
+        let coverage = self.coverage.drain();
+        coverage.iter().map(CoverageRow::from_source).collect()
     }
 
     /// The hourly rollups gathered since the last call, as store rows.

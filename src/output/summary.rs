@@ -1,6 +1,7 @@
 //! The end-of-run summary: AI apps by client, local model servers, candidates, and how flows
 //! were named.
 
+use super::coverage::{self, Visible, share};
 use super::{DnsView, FlowView, Rfc3339};
 use crate::capture::Timestamp;
 use crate::catalog::{App, Category};
@@ -54,6 +55,8 @@ pub struct Summary {
     candidates: BTreeMap<String, (u64, BTreeSet<String>)>,
     /// Local model servers by (server address, app name): usage and clients.
     servers: BTreeMap<(String, String), (Usage, BTreeSet<String>)>,
+    visible: Visible,
+    encrypted_dns: BTreeSet<(String, &'static str, String)>,
     /// Where usage past [`MAX_TRACKED`] pairs goes (counted, not shown).
     spill: Usage,
     /// Records not shown in the tables because they were full.
@@ -68,6 +71,15 @@ impl Summary {
         let first = u64::from(r.part == 0);
         self.flows += first;
         *self.names.entry(view.name_source).or_default() += first;
+        let (key, counts) = coverage::of(view);
+        self.visible.add_key(&key, &counts);
+        if let Some(kind) = view.encrypted_dns
+            && self.encrypted_dns.len() < MAX_ROWS
+        {
+            let server = r.server.to_string();
+            let resolver = view.server_name.map_or(server, str::to_string);
+            (self.encrypted_dns).insert((view.identity.user.clone(), kind.name(), resolver));
+        }
         if let Some(hit) = view.app {
             self.ai_flows += first;
             match self.ai_by_app.get_mut(hit.app.id.as_str()) {
@@ -123,10 +135,7 @@ impl Summary {
     fn server(&mut self, view: &FlowView<'_>, app: &App) {
         let r = view.record;
         let addr = r.server.addr.to_string();
-        let mut server = match addr.contains(':') {
-            true => format!("[{addr}]:{}", r.server.port),
-            false => format!("{addr}:{}", r.server.port),
-        };
+        let mut server = r.server.to_string();
         if let Some(name) = view.server_name.filter(|n| *n != addr) {
             server = format!("{name} ({server})");
         }
@@ -168,6 +177,35 @@ impl Summary {
     }
 
     /// Distinct (user, app) pairs seen.
+    /// The run's coverage, as a report's visibility of one sensor says it.
+    pub fn visible(&self) -> &Visible {
+        &self.visible
+    }
+
+    /// What the run could not see, in one line: the share of flows and bytes named, what kept
+    /// the rest from being, and the clients that resolved names over encrypted DNS (at most 40).
+    pub fn visibility_line(&self) -> String {
+        let v = &self.visible;
+        let mut line = format!(
+            "visibility: {} of {} flows named ({}), {} of bytes up; DNS only {}, real ECH unnamed {}, one-way {}, evicted {}",
+            v.named_flows,
+            v.flows,
+            share(v.named_flows, v.flows),
+            share(v.named_bytes_up, v.bytes_up),
+            v.dns_only_flows,
+            v.real_ech_unnamed,
+            v.one_way_flows,
+            v.evicted_flows
+        );
+        if !self.encrypted_dns.is_empty() {
+            let clients: Vec<String> = (self.encrypted_dns.iter())
+                .map(|(user, kind, resolver)| format!("{user} {kind} {resolver}"))
+                .collect();
+            line += &format!("; encrypted DNS: {}", clients.join(", "));
+        }
+        line
+    }
+
     pub fn user_app_pairs(&self) -> usize {
         self.usage.len()
     }

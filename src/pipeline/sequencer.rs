@@ -5,7 +5,9 @@ use crate::catalog::{Catalog, Identified};
 use crate::decode::Addr;
 use crate::identity::{Identity, Resolver};
 use crate::metrics::Counters;
-use crate::naming::{EchKind, MAX_ALTERNATIVES, NameSource, Namer, Naming, NamingConfig};
+use crate::naming::{
+    self, EchKind, EncryptedDns, MAX_ALTERNATIVES, NameSource, Namer, Naming, NamingConfig,
+};
 use crate::output::{DnsView, EventWriter, FlowView, Output, Summary};
 use crate::policy::{Policy, Status};
 use crate::proto::{FlowRecord, Record};
@@ -40,6 +42,8 @@ pub struct StoreTotals {
     pub lookups: u64,
     /// Rollup rows added or updated.
     pub rollups: u64,
+    /// Coverage rows added or updated.
+    pub coverage: u64,
 }
 
 /// How the store writes went.
@@ -197,22 +201,19 @@ impl Sequencer {
             let removed = (!interim).then(|| self.settled.remove(&flow.id)).flatten();
             if let Some(s) = removed.as_ref().or_else(|| self.settled.get(&flow.id)) {
                 let naming = s.naming();
-                let (app, candidate) = classify(&self.catalog, &naming, flow);
+                let class = classify(&self.catalog, &naming, flow);
                 let stage = Emit {
                     policy: &self.policy,
                     output: &mut self.output,
                 };
-                return stage.flow(flow, &naming, &s.identity, app, candidate);
+                return stage.flow(flow, &naming, &s.identity, class);
             }
         }
         let naming = self.namer.name(flow, &self.catalog);
-        let (app, candidate) = classify(&self.catalog, &naming, flow);
-        let identity = identity(
-            needed(&self.output, app, candidate),
-            &mut self.resolver,
-            flow.client.addr,
-            flow.started,
-        );
+        let class = classify(&self.catalog, &naming, flow);
+        let needed =
+            needed(&self.output, class.app, class.candidate) || class.encrypted_dns.is_some();
+        let identity = identity(needed, &mut self.resolver, flow.client.addr, flow.started);
         if interim && self.settled.len() < MAX_SETTLED {
             self.settled
                 .insert(flow.id, Settled::of(&naming, identity.clone()));
@@ -221,7 +222,7 @@ impl Sequencer {
             policy: &self.policy,
             output: &mut self.output,
         };
-        stage.flow(flow, &naming, &identity, app, candidate)
+        stage.flow(flow, &naming, &identity, class)
     }
 
     /// A reader that went away (`lantern replay ... --events - | head`) stops the events, not
@@ -249,6 +250,7 @@ impl Sequencer {
     fn write(&mut self, health: Vec<HealthRow>) -> Result<(), SequencerError> {
         let (flows, lookups) = self.output.take_evidence();
         let rollups = self.output.take_rollups();
+        let coverage = self.output.take_coverage();
         let pseudonyms = self
             .resolver
             .pseudonymizer()
@@ -257,10 +259,12 @@ impl Sequencer {
         if let Some(store) = &mut self.store {
             let started = Instant::now();
             let (n_flows, n_lookups, n_rollups) = (flows.len(), lookups.len(), rollups.len());
+            let n_coverage = coverage.len() as u64;
             store.write(Batch {
                 flows,
                 dns: lookups,
                 rollups,
+                coverage,
                 pseudonyms: pseudonyms
                     .into_iter()
                     .map(|(token, sealed)| PseudonymRow {
@@ -278,6 +282,7 @@ impl Sequencer {
             self.totals.flows += n_flows as u64;
             self.totals.lookups += n_lookups as u64;
             self.totals.rollups += n_rollups as u64;
+            self.totals.coverage += n_coverage;
         }
         let flushed = self.output.flush();
         self.events_result(flushed)
@@ -329,9 +334,30 @@ fn needed(output: &Output, app: Option<Identified<'_>>, candidate: bool) -> bool
 
 /// Who `client` is at `at`, when `needed` (see [`needed`]); skipping the others takes a tenth
 /// off a replay without events.
-/// The app a flow's name (or, for a local model server, its request) identifies, and whether
-/// it is a candidate.
-fn classify<'c>(
+/// What the catalog says of a flow.
+#[derive(Clone, Copy, Debug)]
+struct Class<'c> {
+    /// The app its name (or, for a local model server, a request) identifies.
+    app: Option<Identified<'c>>,
+    /// Its name looks like AI and is not catalogued.
+    candidate: bool,
+    /// It carries encrypted DNS.
+    encrypted_dns: Option<EncryptedDns>,
+}
+
+/// The app a flow's name (or, for a local model server, its requests) identifies, whether it
+/// is a candidate, and whether it carries encrypted DNS.
+fn classify<'c>(catalog: &'c Catalog, naming: &Naming<'_>, flow: &FlowRecord) -> Class<'c> {
+    let (app, candidate) = identify(catalog, naming, flow);
+    Class {
+        app,
+        candidate,
+        encrypted_dns: naming::encrypted_dns(flow, naming.server_name, catalog),
+    }
+}
+
+/// The app and candidacy of [`classify`].
+fn identify<'c>(
     catalog: &'c Catalog,
     naming: &Naming<'_>,
     flow: &FlowRecord,
@@ -380,9 +406,13 @@ impl Emit<'_> {
         flow: &FlowRecord,
         naming: &Naming<'_>,
         identity: &Identity,
-        app: Option<Identified<'_>>,
-        candidate: bool,
+        class: Class<'_>,
     ) -> io::Result<()> {
+        let Class {
+            app,
+            candidate,
+            encrypted_dns,
+        } = class;
         let ja4 = flow.tls().and_then(|t| t.ja4.as_deref());
         let agent = flow.http().and_then(|h| h.user_agent.as_deref());
         let status = status(self.policy, app, identity);
@@ -398,6 +428,7 @@ impl Emit<'_> {
             app,
             status,
             candidate,
+            encrypted_dns,
         })
     }
 }

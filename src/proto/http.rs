@@ -1,7 +1,8 @@
 //! HTTP/1.x: the method, path and Host of the first request on a connection, parsed with
-//! `httparse` from the start of the client's stream. The body is never looked at. [`Http`] is
-//! its [`StreamDissector`]: a TCP flow whose client starts with a request method is HTTP on
-//! any port.
+//! `httparse` from the start of the client's stream, and how a request's body is framed
+//! ([`body_of`]). The body is never looked at. [`Http`] is its [`StreamDissector`]: a TCP flow
+//! whose client starts with a request method is HTTP on any port; its later requests are read by
+//! [`requests`](super::requests).
 
 use super::dissector::StreamDissector;
 use super::{Parsed, name_from_bytes};

@@ -11,7 +11,8 @@
 //! file and is registered by one line in `stream_dissectors!`, in the order they are probed.
 //! DNS is recognised by port 53, DHCP by ports 67/68 and 546/547, Kerberos by port 88, and other
 //! UDP is tried as QUIC. Once a flow's first message is parsed, given up on or not recognised,
-//! its packets cost one branch here.
+//! its packets cost one branch here, but for plaintext HTTP, whose every request is read
+//! ([`requests`]: keep-alive and pipelining, bodies skipped unread, a bounded log of names).
 //!
 //! The stage hands on [`Record`]s: one [`FlowRecord`] per ended flow, one [`DnsRecord`] per
 //! DNS lookup (query and response joined by transaction id), one [`DhcpRecord`] per DHCP
@@ -81,7 +82,7 @@ macro_rules! generate_stream_dissectors {
     ($($variant:ident: $dissector:ty, $parsed:ident: $parsed_help:literal,
         $malformed:ident: $malformed_help:literal;)*) => {
         /// The application protocol of a flow, as far as lantern recognised it.
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Protocol {
             /// Not recognised.
             #[default]
@@ -862,7 +863,7 @@ impl Inspector {
             }
             Extra::Requests(mut reader) => requests = Some(self.log_of(&mut reader)),
             Extra::Krb(p) => {
-                self.unanswered_krb(p, id, (client, server, transport, vlan), counters)
+                self.unanswered_krb(*p, id, (client, server, transport, vlan), counters)
             }
             Extra::None => {}
         }
@@ -904,7 +905,7 @@ impl Inspector {
     /// The record of a Kerberos request whose flow ended before its reply.
     fn unanswered_krb(
         &mut self,
-        p: Box<PendingKrb>,
+        p: PendingKrb,
         flow_id: u64,
         (client, server, transport, vlan): (Endpoint, Endpoint, Transport, [u16; 2]),
         counters: &mut Counters,

@@ -10,18 +10,22 @@
 //! is of the same rows; with a user, the report adds their [`DayUse`] timeline. [`render`]
 //! turns a report into HTML, Markdown, CSV or JSON.
 
+mod candidates;
 mod period;
 pub mod render;
+pub mod visibility;
 
 pub use crate::store::Filter;
+pub use candidates::Candidate;
 pub use period::{Period, PeriodError, iso_week};
+pub use visibility::Visibility;
 
 use crate::capture::Timestamp;
 use crate::catalog::{App, Catalog, Category, confidence};
 use crate::identity::UserKind;
 use crate::output::Rfc3339;
 use crate::policy::{Policy, Status};
-use crate::store::read::{self, StoredCandidate, StoredMcpUse, StoredProgramUse, StoredServerUse};
+use crate::store::read::{self, StoredMcpUse, StoredProgramUse, StoredServerUse};
 use crate::store::{RollupRow, Store, StoreError};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -72,10 +76,13 @@ pub struct Report {
     pub mcp_servers: Vec<McpServerUse>,
     /// With a user filter, their use day by day and app by app, in time order (else empty).
     pub timeline: Vec<DayUse>,
+    /// What the sensors could not see: per sensor, the share of traffic named and what kept
+    /// the rest from being, and the clients of encrypted DNS.
+    pub visibility: Visibility,
 }
 
 /// One user's use of one app on one day (UTC).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct DayUse {
     /// `2026-11-16`.
     pub day: String,
@@ -90,7 +97,7 @@ pub struct DayUse {
 }
 
 /// One MCP server and who used it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct McpServerUse {
     /// Its name (and port, for a local one), else its address.
     pub server: String,
@@ -100,9 +107,13 @@ pub struct McpServerUse {
     pub remote: bool,
     /// Its users, sorted.
     pub clients: Vec<String>,
-    /// The MCP methods seen in first requests, sorted (none over TLS).
+    /// The MCP methods its clients called, sorted (none over TLS).
     pub methods: Vec<String>,
+    /// The tools they called, sorted (never the arguments).
+    pub tools: Vec<String>,
     pub flows: u64,
+    /// JSON-RPC calls seen (plaintext only; each call of a batch counts).
+    pub calls: u64,
 }
 
 /// The numbers at the top of the report.
@@ -124,6 +135,10 @@ pub struct Headline {
     pub bytes_up_unsanctioned: u64,
     /// Bytes sent to apps nobody has reviewed.
     pub bytes_up_unreviewed: u64,
+    /// Bytes sent to names that look like AI and are not in the catalog.
+    pub bytes_up_uncatalogued: u64,
+    /// Apps first seen in this period.
+    pub new_apps: u64,
     /// Flows to AI apps.
     pub flows: u64,
     /// DNS lookups of their names.
@@ -132,12 +147,10 @@ pub struct Headline {
     pub bytes_up: u64,
     /// Bytes received from them.
     pub bytes_down: u64,
-    /// Apps first seen in this period.
-    pub new_apps: u64,
 }
 
 /// One app's use in the period.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct AppUse {
     pub app_id: String,
     pub name: String,
@@ -169,7 +182,7 @@ pub struct AppUse {
 }
 
 /// An app first seen in the period.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct NewApp {
     pub app_id: String,
     pub name: String,
@@ -180,20 +193,26 @@ pub struct NewApp {
     pub users: u64,
 }
 
-/// One user's use of one app that is unsanctioned or unreviewed for them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One user's use of one app that is unsanctioned or unreviewed for them, or of a name that
+/// looks like AI and is not in the catalog.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RiskyUse {
     pub user: String,
     /// One of the user kinds (`UserKind::ALL`).
     pub user_kind: String,
+    /// The app's id (empty for an uncatalogued name).
     pub app_id: String,
+    /// The app's name, or the uncatalogued server name.
+    pub name: String,
     pub status: String,
+    /// Not in the catalog: a name that looks like AI (nobody reviewed it either).
+    pub uncatalogued: bool,
     pub flows: u64,
     pub bytes_up: u64,
 }
 
 /// Use of AI APIs by one kind of user.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct KindUse {
     /// One of the user kinds (`UserKind::ALL`).
     pub user_kind: String,
@@ -204,7 +223,7 @@ pub struct KindUse {
 }
 
 /// Use of one category.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CategoryUse {
     pub category: String,
     pub apps: u64,
@@ -214,7 +233,7 @@ pub struct CategoryUse {
 }
 
 /// One app in one week.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TrendPoint {
     /// ISO week, `2026-W47`.
     pub week: String,
@@ -224,7 +243,7 @@ pub struct TrendPoint {
 }
 
 /// An app in use that the catalog knows from one source.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct OneSourceApp {
     pub app_id: String,
     pub name: String,
@@ -235,17 +254,8 @@ pub struct OneSourceApp {
     pub bytes_up: u64,
 }
 
-/// An uncatalogued name that looks like AI.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Candidate {
-    pub name: String,
-    pub flows: u64,
-    pub lookups: u64,
-    pub users: u64,
-}
-
 /// A model server on the local network.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct LocalServer {
     pub app_id: String,
     pub name: String,
@@ -254,11 +264,15 @@ pub struct LocalServer {
     /// Its users, sorted.
     pub users: Vec<String>,
     pub flows: u64,
+    /// Requests read (plaintext HTTP).
+    pub requests: u64,
+    /// The distinct `METHOD /path` asked of it, sorted.
+    pub paths: Vec<String>,
     pub bytes_up: u64,
 }
 
 /// AI used by programs on one host, by one user, with one client software.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ProgramUse {
     /// The device, else the client address.
     pub host: String,
@@ -324,66 +338,109 @@ pub fn build(
     period: &Period,
     filter: &Filter,
 ) -> Result<Report, StoreError> {
-    let (from, to) = period.bounds();
-    let trend_from = period.trend_start(TREND_WEEKS);
-    let all = store.read(&read::Rollups {
-        from: trend_from.min(from),
-        to,
-        filter,
-    })?;
-    let first_seen: BTreeMap<String, i64> = store
-        .read(&read::AppsFirstSeen { filter })?
-        .into_iter()
-        .map(|f| (f.app_id, f.first_seen_us))
-        .collect();
-    let store_has_data = match filter.is_empty() {
-        true => !first_seen.is_empty(),
-        false => !(store.read(&read::AppsFirstSeen {
-            filter: &Filter::default(),
-        })?)
-        .is_empty(),
-    };
-    let candidates = store.read(&read::Candidates { from, to, filter })?;
-    let of = |category: Category| -> Vec<&str> {
-        (catalog.apps().iter())
-            .filter(|a| a.category == category)
-            .map(|a| a.id.as_str())
-            .collect()
-    };
-    let local = of(Category::LocalModelServer);
-    let servers = store.read(&read::ServerUse {
-        from,
-        to,
-        apps: &local,
-        filter,
-    })?;
-    let programs = store.read(&read::ProgramUse { from, to, filter })?;
-    let mcp = of(Category::McpServer);
-    let mcp = store.read(&read::McpUse {
-        from,
-        to,
-        apps: &mcp,
-        filter,
-    })?;
+    let read = Stored::read(store, catalog, period, filter)?;
     let none = Policy::none();
     let input = Input {
         period,
         catalog,
         policy: policy.unwrap_or(&none),
-        first_seen: &first_seen,
+        first_seen: &read.first_seen,
     };
-    let in_period: Vec<&RollupRow> = all.iter().filter(|r| r.hour >= from).collect();
-    let trend_rows: Vec<&RollupRow> = all.iter().filter(|r| r.hour >= trend_from).collect();
-    let mut report = input.assemble(&in_period, &trend_rows, &candidates, &servers);
-    report.programs = input.programs(&programs);
-    report.mcp_servers = input.mcp_servers(&mcp);
+    let (from, _) = period.bounds();
+    let trend_from = period.trend_start(TREND_WEEKS);
+    let in_period: Vec<&RollupRow> = read.rollups.iter().filter(|r| r.hour >= from).collect();
+    let trend_rows: Vec<&RollupRow> = (read.rollups.iter())
+        .filter(|r| r.hour >= trend_from)
+        .collect();
+    let uncatalogued =
+        candidates::Uncatalogued::of(catalog, &read.candidates.0, &read.candidates.1);
+    let mut report = input.assemble(&in_period, &trend_rows, &uncatalogued, &read.servers);
+    report.programs = input.programs(&read.programs);
+    report.mcp_servers = input.mcp_servers(&read.mcp);
+    report.visibility =
+        visibility::assemble(&read.coverage, &read.encrypted_dns, &read.health, catalog);
     report.policy = policy.is_some();
-    report.store_has_data = store_has_data;
+    report.store_has_data = read.store_has_data;
     if filter.user.is_some() {
         report.timeline = input.timeline(&in_period);
     }
     report.filter = filter.clone();
     Ok(report)
+}
+
+/// Everything a report reads of the store.
+struct Stored {
+    rollups: Vec<RollupRow>,
+    first_seen: BTreeMap<String, i64>,
+    store_has_data: bool,
+    candidates: (Vec<read::CandidateFlows>, Vec<read::CandidateLookups>),
+    servers: Vec<StoredServerUse>,
+    programs: Vec<StoredProgramUse>,
+    mcp: Vec<StoredMcpUse>,
+    coverage: Vec<crate::store::CoverageRow>,
+    encrypted_dns: Vec<read::StoredEncryptedDns>,
+    health: Vec<crate::store::HealthRow>,
+}
+
+impl Stored {
+    /// The rows of the period (the rollups from the trend's first week) that `filter` lets
+    /// through.
+    fn read(
+        store: &Store,
+        catalog: &Catalog,
+        period: &Period,
+        filter: &Filter,
+    ) -> Result<Stored, StoreError> {
+        let (from, to) = period.bounds();
+        let trend_from = period.trend_start(TREND_WEEKS).min(from);
+        let first_seen: BTreeMap<String, i64> = (store.read(&read::AppsFirstSeen { filter })?)
+            .into_iter()
+            .map(|f| (f.app_id, f.first_seen_us))
+            .collect();
+        let store_has_data = match filter.is_empty() {
+            true => !first_seen.is_empty(),
+            false => !(store.read(&read::AppsFirstSeen {
+                filter: &Filter::default(),
+            })?)
+            .is_empty(),
+        };
+        let of = |category: Category| -> Vec<&str> {
+            (catalog.apps().iter())
+                .filter(|a| a.category == category)
+                .map(|a| a.id.as_str())
+                .collect()
+        };
+        let (local, mcp) = (of(Category::LocalModelServer), of(Category::McpServer));
+        Ok(Stored {
+            rollups: store.read(&read::Rollups {
+                from: trend_from,
+                to,
+                filter,
+            })?,
+            first_seen,
+            store_has_data,
+            candidates: (
+                store.read(&read::CandidateFlowUse { from, to, filter })?,
+                store.read(&read::CandidateLookupUse { from, to, filter })?,
+            ),
+            servers: store.read(&read::ServerUse {
+                from,
+                to,
+                apps: &local,
+                filter,
+            })?,
+            programs: store.read(&read::ProgramUse { from, to, filter })?,
+            mcp: store.read(&read::McpUse {
+                from,
+                to,
+                apps: &mcp,
+                filter,
+            })?,
+            coverage: store.read(&read::CoverageOf { from, to, filter })?,
+            encrypted_dns: store.read(&read::EncryptedDnsUse { from, to, filter })?,
+            health: read::latest_health(store.read(&read::Health)?),
+        })
+    }
 }
 
 /// What every part of the report is made from.
@@ -427,7 +484,7 @@ impl Input<'_> {
         &self,
         rows: &[&RollupRow],
         trend_rows: &[&RollupRow],
-        candidates: &[StoredCandidate],
+        uncatalogued: &candidates::Uncatalogued<'_>,
         servers: &[StoredServerUse],
     ) -> Report {
         let judged = self.judge(rows);
@@ -457,6 +514,7 @@ impl Input<'_> {
                 .count() as u64,
             bytes_up_unsanctioned: bytes(Status::Unsanctioned),
             bytes_up_unreviewed: bytes(Status::Unreviewed),
+            bytes_up_uncatalogued: uncatalogued.bytes_up(),
             flows: rows.iter().map(|r| r.flows).sum(),
             dns_lookups: rows.iter().map(|r| r.dns_lookups).sum(),
             bytes_up: rows.iter().map(|r| r.bytes_up).sum(),
@@ -470,17 +528,18 @@ impl Input<'_> {
             headline,
             apps,
             new_apps,
-            top_users: top_users(&judged),
+            top_users: self.top_users(&judged, uncatalogued),
             api_use: api_use(&judged),
             categories: categories(&judged),
             trend: trend(trend_rows),
-            candidates: self.candidate_rows(candidates),
+            candidates: uncatalogued.rows(),
             one_source_apps,
             local_servers: self.local_servers(servers),
             programs: Vec::new(),
             mcp_servers: Vec::new(),
             filter: Filter::default(),
             timeline: Vec::new(),
+            visibility: Visibility::default(),
         }
     }
 
@@ -537,22 +596,21 @@ impl Input<'_> {
                     server,
                     name: info(self.catalog, &r.app_id).name.to_string(),
                     remote,
-                    clients: Vec::new(),
-                    methods: Vec::new(),
-                    flows: 0,
+                    ..McpServerUse::default()
                 });
-            if !s.clients.contains(&r.user) {
-                s.clients.push(r.user.clone());
-            }
-            if !r.method.is_empty() && !s.methods.contains(&r.method) {
-                s.methods.push(r.method.clone());
-            }
+            add_once(&mut s.clients, &r.user);
+            // Rows written before the requests were read have the first method only.
+            add_once(&mut s.methods, &r.method);
+            listed(&r.methods).for_each(|m| add_once(&mut s.methods, &m));
+            listed(&r.tools).for_each(|t| add_once(&mut s.tools, &t));
             s.flows += r.flows;
+            s.calls += r.calls;
         }
         let mut out: Vec<McpServerUse> = by_server.into_values().collect();
         for s in &mut out {
             s.clients.sort();
             s.methods.sort();
+            s.tools.sort();
         }
         out
     }
@@ -678,50 +736,35 @@ impl Input<'_> {
                 app_id: r.app_id.clone(),
                 name: info(self.catalog, &r.app_id).name.to_string(),
                 server,
-                users: Vec::new(),
-                flows: 0,
-                bytes_up: 0,
+                ..LocalServer::default()
             });
-            if !s.users.contains(&r.user) {
-                s.users.push(r.user.clone());
-            }
+            add_once(&mut s.users, &r.user);
+            listed(&r.paths).for_each(|p| add_once(&mut s.paths, &p));
             s.flows += r.flows;
+            s.requests += r.requests;
             s.bytes_up += r.bytes_up;
         }
         let mut out: Vec<LocalServer> = by_server.into_values().collect();
         for s in &mut out {
             s.users.sort();
+            s.paths.sort();
         }
         out
     }
 }
 
-fn top_users(judged: &[Judged<'_>]) -> Vec<RiskyUse> {
-    let mut by_use: BTreeMap<(&str, &str, Status), RiskyUse> = BTreeMap::new();
-    for j in judged {
-        if !matches!(j.status, Status::Unsanctioned | Status::Unreviewed) {
-            continue;
-        }
-        let r = j.row;
-        let u = (by_use.entry((&r.user, &r.app_id, j.status))).or_insert_with(|| RiskyUse {
-            user: r.user.clone(),
-            user_kind: r.user_kind.clone(),
-            app_id: r.app_id.clone(),
-            status: j.status.name().to_string(),
-            flows: 0,
-            bytes_up: 0,
-        });
-        // A person for one hour's rows and unknown for another: a person.
-        if j.kind == UserKind::Person {
-            u.user_kind = j.kind.name().to_string();
-        }
-        u.flows += r.flows;
-        u.bytes_up += r.bytes_up;
+/// Adds `item` to `list` unless it is empty or there already.
+fn add_once(list: &mut Vec<String>, item: &str) {
+    if !item.is_empty() && !list.iter().any(|i| i == item) {
+        list.push(item.to_string());
     }
-    let mut out: Vec<RiskyUse> = by_use.into_values().collect();
-    out.sort_by(|a, b| (b.bytes_up, &a.user, &a.app_id).cmp(&(a.bytes_up, &b.user, &b.app_id)));
-    out.truncate(TOP_USERS);
-    out
+}
+
+/// The items of a stored list (comma-separated, a comma inside an item written `%2C`).
+fn listed(column: &str) -> impl Iterator<Item = String> + '_ {
+    (column.split(','))
+        .filter(|i| !i.is_empty())
+        .map(|i| i.replace("%2C", ","))
 }
 
 /// A stored user kind; one this lantern does not know (a newer one's) counts as unknown.
@@ -795,12 +838,42 @@ fn trend(rows: &[&RollupRow]) -> Vec<TrendPoint> {
 }
 
 impl Input<'_> {
-    /// The candidates, by name, but for names the catalog now knows: an app added, or a name
-    /// reviewed and found shared or not AI since the rows were written.
-    fn candidate_rows(&self, rows: &[StoredCandidate]) -> Vec<Candidate> {
-        let still = |name: &str| self.catalog.classify(Some(name), None, 0) == (None, true);
-        let rows: Vec<&StoredCandidate> = rows.iter().filter(|r| still(&r.name)).collect();
-        candidate_rows(&rows)
+    /// Who sent the most to apps unsanctioned or unreviewed for them, and to uncatalogued
+    /// names, most first.
+    fn top_users(
+        &self,
+        judged: &[Judged<'_>],
+        uncatalogued: &candidates::Uncatalogued<'_>,
+    ) -> Vec<RiskyUse> {
+        let mut by_use: BTreeMap<(&str, &str, Status), RiskyUse> = BTreeMap::new();
+        for j in judged {
+            if !matches!(j.status, Status::Unsanctioned | Status::Unreviewed) {
+                continue;
+            }
+            let r = j.row;
+            let u = (by_use.entry((&r.user, &r.app_id, j.status))).or_insert_with(|| RiskyUse {
+                user: r.user.clone(),
+                user_kind: r.user_kind.clone(),
+                app_id: r.app_id.clone(),
+                name: info(self.catalog, &r.app_id).name.to_string(),
+                status: j.status.name().to_string(),
+                ..RiskyUse::default()
+            });
+            // A person for one hour's rows and unknown for another: a person.
+            if j.kind == UserKind::Person {
+                u.user_kind = j.kind.name().to_string();
+            }
+            u.flows += r.flows;
+            u.bytes_up += r.bytes_up;
+        }
+        let mut out: Vec<RiskyUse> = by_use.into_values().collect();
+        out.extend(uncatalogued.uploads());
+        out.sort_by(|a, b| {
+            (b.bytes_up, &a.user, &a.app_id, &a.name)
+                .cmp(&(a.bytes_up, &b.user, &b.app_id, &b.name))
+        });
+        out.truncate(TOP_USERS);
+        out
     }
 
     fn one_source_apps(&self, apps: &[AppUse]) -> Vec<OneSourceApp> {
@@ -816,24 +889,6 @@ impl Input<'_> {
             })
             .collect()
     }
-}
-
-fn candidate_rows(rows: &[&StoredCandidate]) -> Vec<Candidate> {
-    let mut by_name: BTreeMap<&str, Candidate> = BTreeMap::new();
-    for r in rows {
-        let c = by_name.entry(&r.name).or_insert_with(|| Candidate {
-            name: r.name.clone(),
-            flows: 0,
-            lookups: 0,
-            users: 0,
-        });
-        c.flows += r.flows;
-        c.lookups += r.lookups;
-        c.users += 1;
-    }
-    let mut out: Vec<Candidate> = by_name.into_values().collect();
-    out.sort_by(|a, b| (b.flows + b.lookups, &a.name).cmp(&(a.flows + a.lookups, &b.name)));
-    out
 }
 
 #[cfg(test)]
@@ -893,7 +948,8 @@ mod tests {
             first_seen: &first_seen,
         };
         let refs: Vec<&RollupRow> = rows.iter().collect();
-        let report = input.assemble(&refs, &refs, &[], &[]);
+        let none = candidates::Uncatalogued::of(&catalog, &[], &[]);
+        let report = input.assemble(&refs, &refs, &none, &[]);
         let h = &report.headline;
         assert_eq!((h.apps, h.people, h.services), (3, 2, 1));
         assert_eq!((h.unsanctioned_apps, h.bytes_up_unsanctioned), (1, 500));
@@ -957,7 +1013,8 @@ mod tests {
             first_seen: &first_seen,
         };
         let refs: Vec<&RollupRow> = rows.iter().collect();
-        let report = input.assemble(&refs, &refs, &[], &[]);
+        let none = candidates::Uncatalogued::of(&catalog, &[], &[]);
+        let report = input.assemble(&refs, &refs, &none, &[]);
         let kinds: Vec<&str> = report
             .api_use
             .iter()

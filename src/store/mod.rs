@@ -25,7 +25,7 @@ pub use read::{Dialect, Query, Read, ReadRow};
 pub use retention::{Cutoffs, Pruned, Retention};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;
-pub use tables::{DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
+pub use tables::{CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
 
 /// Rows a table per transaction when pruning SQLite all at once (`lantern store prune`).
 const PRUNE_BUDGET: u64 = 50_000;
@@ -40,6 +40,8 @@ pub struct Batch {
     pub dns: Vec<DnsRow>,
     /// Rollups to add.
     pub rollups: Vec<RollupRow>,
+    /// Coverage to add.
+    pub coverage: Vec<CoverageRow>,
     /// Sealed pseudonyms.
     pub pseudonyms: Vec<PseudonymRow>,
     /// The sensor's state (a live capture's writes; replays have none).
@@ -53,6 +55,7 @@ impl Batch {
         self.flows.iter_mut().for_each(|r| r.sensor = sensor());
         self.dns.iter_mut().for_each(|r| r.sensor = sensor());
         self.rollups.iter_mut().for_each(|r| r.sensor = sensor());
+        self.coverage.iter_mut().for_each(|r| r.sensor = sensor());
         self.health.iter_mut().for_each(|r| r.sensor = sensor());
     }
 }

@@ -12,7 +12,7 @@
 
 use super::filter::Filter;
 use super::schema::{Role, names};
-use super::tables::{HealthRow, RollupRow};
+use super::tables::{CoverageRow, HealthRow, RollupRow};
 use rusqlite::ToSql;
 use rusqlite::types::ToSqlOutput;
 
@@ -251,19 +251,25 @@ impl Read for AppsFirstSeen<'_> {
 }
 
 crate::read_row! {
-    /// How often one user met an uncatalogued name that looks like AI.
-    pub struct StoredCandidate {
-        /// The server name (flows) or query (DNS).
+    /// One user's (and device's) flows to an uncatalogued name that looks like AI.
+    pub struct CandidateFlows {
+        /// The server name.
         pub name: String,
         pub user: String,
+        pub user_kind: String,
+        /// The device, empty when not known.
+        pub device: String,
         pub flows: u64,
-        pub lookups: u64,
+        pub bytes_up: u64,
+        pub bytes_down: u64,
+        pub first_us: i64,
+        pub last_us: i64,
     }
 }
 
-/// Uncatalogued names that look like AI, per name and user, from flows and lookups in
+/// Flows to uncatalogued names that look like AI, per name, user, kind and device, in
 /// `[from, to)` (seconds) that the filter lets through (none when it names apps).
-pub struct Candidates<'a> {
+pub struct CandidateFlowUse<'a> {
     /// Start, seconds.
     pub from: i64,
     /// End, seconds.
@@ -272,45 +278,81 @@ pub struct Candidates<'a> {
     pub filter: &'a Filter,
 }
 
-impl Read for Candidates<'_> {
-    type Row = StoredCandidate;
+impl Read for CandidateFlowUse<'_> {
+    type Row = CandidateFlows;
 
-    fn query(&self, d: Dialect) -> Query {
+    fn query(&self, _: Dialect) -> Query {
         let (from, to) = micros(self.from, self.to);
-        let (zero, one) = (d.uint64(0), d.uint64(1));
-        Query::new(&format!(
-            "SELECT name, user, sum(f), sum(l) FROM (
-                SELECT ifNull(server_name, '') AS name, user, sum(part = 0) AS f, {zero} AS l
-                FROM flows WHERE candidate = 1 AND server_name IS NOT NULL AND "
-        ))
+        Query::new(
+            "SELECT ifNull(server_name, '') AS name, user, user_kind,
+                ifNull(device, '') AS dev, sum(part = 0), sum(bytes_up), sum(bytes_down),
+                min(ts_us), max(end_ts_us)
+             FROM flows WHERE candidate = 1 AND server_name IS NOT NULL AND ",
+        )
         .range("ts_us", from, to)
         .filter(self.filter)
-        .then(&format!(
-            " GROUP BY name, user
-                UNION ALL
-                SELECT query AS name, user, {zero} AS f, sum({one}) AS l
-                FROM dns WHERE candidate = 1 AND "
-        ))
-        .range("ts_us", from, to)
-        .filter(self.filter)
-        .then(" GROUP BY name, user) GROUP BY name, user")
+        .then(" GROUP BY name, user, user_kind, dev")
     }
 }
 
 crate::read_row! {
-    /// Who used a local model server, and how much.
+    /// One user's (and device's) lookups of an uncatalogued name that looks like AI.
+    pub struct CandidateLookups {
+        /// The name looked up.
+        pub name: String,
+        pub user: String,
+        /// The device, empty when not known.
+        pub device: String,
+        pub lookups: u64,
+        pub first_us: i64,
+        pub last_us: i64,
+    }
+}
+
+/// Lookups of uncatalogued names that look like AI, per name, user and device, in
+/// `[from, to)` (seconds) that the filter lets through (none when it names apps).
+pub struct CandidateLookupUse<'a> {
+    /// Start, seconds.
+    pub from: i64,
+    /// End, seconds.
+    pub to: i64,
+    /// Which rows.
+    pub filter: &'a Filter,
+}
+
+impl Read for CandidateLookupUse<'_> {
+    type Row = CandidateLookups;
+
+    fn query(&self, d: Dialect) -> Query {
+        let (from, to) = micros(self.from, self.to);
+        Query::new(&format!(
+            "SELECT query, user, ifNull(device, '') AS dev, sum({}), min(ts_us), max(ts_us)
+             FROM dns WHERE candidate = 1 AND ",
+            d.uint64(1)
+        ))
+        .range("ts_us", from, to)
+        .filter(self.filter)
+        .then(" GROUP BY query, user, dev")
+    }
+}
+
+crate::read_row! {
+    /// Who used a local model server, and how much, with which requests.
     pub struct StoredServerUse {
         pub app_id: String,
         pub server_ip: String,
         pub server_port: u16,
         pub user: String,
+        /// The distinct `METHOD /path` of the flows' requests, comma-separated.
+        pub paths: String,
         pub flows: u64,
+        pub requests: u64,
         pub bytes_up: u64,
     }
 }
 
 /// Flows to the servers of some apps (local model servers) in `[from, to)` (seconds) that the
-/// filter lets through, per app, server and user.
+/// filter lets through, per app, server, user and the requests' paths.
 pub struct ServerUse<'a> {
     /// Start, seconds.
     pub from: i64,
@@ -328,13 +370,15 @@ impl Read for ServerUse<'_> {
     fn query(&self, _: Dialect) -> Query {
         let (from, to) = micros(self.from, self.to);
         Query::new(
-            "SELECT ifNull(app_id, '') AS app, server_ip, server_port, user, sum(part = 0),
-                sum(bytes_up) FROM flows WHERE ",
+            "SELECT ifNull(app_id, '') AS app, server_ip, server_port, user,
+                ifNull(request_paths, '') AS paths, sum(part = 0), sum(ifNull(requests, 0)),
+                sum(bytes_up)
+             FROM flows WHERE ",
         )
         .range("ts_us", from, to)
         .then(&format!(" AND app_id IN {}", app_list(self.apps)))
         .filter(self.filter)
-        .then(" GROUP BY app, server_ip, server_port, user")
+        .then(" GROUP BY app, server_ip, server_port, user, paths")
     }
 }
 
@@ -381,7 +425,7 @@ impl Read for ProgramUse<'_> {
 }
 
 crate::read_row! {
-    /// Flows to MCP servers, per server, user and first method.
+    /// Flows to MCP servers, per server, user and what their requests called.
     pub struct StoredMcpUse {
         pub app_id: String,
         /// The server's name, else its address.
@@ -390,12 +434,18 @@ crate::read_row! {
         pub user: String,
         /// The MCP method of the flow's first request, empty when not seen (TLS).
         pub method: String,
+        /// The distinct MCP methods of all its requests, comma-separated.
+        pub methods: String,
+        /// The distinct tools called, comma-separated.
+        pub tools: String,
         pub flows: u64,
+        /// JSON-RPC calls with an MCP method.
+        pub calls: u64,
     }
 }
 
 /// Flows to the MCP servers among some apps in `[from, to)` (seconds) that the filter lets
-/// through, per server, user and method.
+/// through, per server, user and what their requests called.
 pub struct McpUse<'a> {
     /// Start, seconds.
     pub from: i64,
@@ -414,13 +464,97 @@ impl Read for McpUse<'_> {
         let (from, to) = micros(self.from, self.to);
         Query::new(
             "SELECT ifNull(app_id, '') AS app, ifNull(server_name, server_ip) AS server,
-                server_port, user, ifNull(mcp_method, '') AS method, sum(part = 0)
+                server_port, user, ifNull(mcp_method, '') AS method,
+                ifNull(mcp_methods, '') AS all_methods, ifNull(mcp_tools, '') AS all_tools,
+                sum(part = 0), sum(ifNull(mcp_calls, 0))
              FROM flows WHERE ",
         )
         .range("ts_us", from, to)
         .then(&format!(" AND app_id IN {}", app_list(self.apps)))
         .filter(self.filter)
-        .then(" GROUP BY app, server, server_port, user, method")
+        .then(" GROUP BY app, server, server_port, user, method, all_methods, all_tools")
+    }
+}
+
+/// The coverage of the hours in `[from, to)` (seconds) of the filter's sensors (the other
+/// filters do not apply: coverage counts every flow, not a user's or an app's), one row per
+/// hour and key (ClickHouse's rows of several writes summed).
+pub struct CoverageOf<'a> {
+    /// First hour, seconds.
+    pub from: i64,
+    /// End, seconds.
+    pub to: i64,
+    /// Which sensors.
+    pub filter: &'a Filter,
+}
+
+impl Read for CoverageOf<'_> {
+    type Row = CoverageRow;
+
+    fn query(&self, d: Dialect) -> Query {
+        let table = CoverageRow::TABLE;
+        let of = |role: Role| table.columns.iter().filter(move |c| c.opts.role == role);
+        let mut parts: Vec<String> = of(Role::Key).map(|c| c.name.to_string()).collect();
+        parts.extend(of(Role::Sum).map(|c| format!("sum({0}) AS {0}", c.name)));
+        parts.push(format!("{} AS batch_id", d.uint64(0)));
+        let sensors = Filter {
+            sensors: self.filter.sensors.clone(),
+            ..Filter::default()
+        };
+        Query::new(&format!(
+            "SELECT {} FROM coverage_hourly WHERE ",
+            parts.join(", ")
+        ))
+        .range("hour", self.from, self.to)
+        .filter(&sensors)
+        .then(&format!(" GROUP BY {}", names(of(Role::Key))))
+    }
+}
+
+crate::read_row! {
+    /// One client's flows to one encrypted-DNS resolver.
+    pub struct StoredEncryptedDns {
+        pub sensor: String,
+        pub user: String,
+        /// The device, empty when not known.
+        pub device: String,
+        /// `doh`, `dot` or `doq`.
+        pub kind: String,
+        /// The resolver's name, else its address.
+        pub resolver: String,
+        pub server_port: u16,
+        pub flows: u64,
+        pub bytes_up: u64,
+        pub first_us: i64,
+        pub last_us: i64,
+    }
+}
+
+/// Flows that carry encrypted DNS in `[from, to)` (seconds) that the filter lets through, per
+/// sensor, client and resolver.
+pub struct EncryptedDnsUse<'a> {
+    /// Start, seconds.
+    pub from: i64,
+    /// End, seconds.
+    pub to: i64,
+    /// Which rows.
+    pub filter: &'a Filter,
+}
+
+impl Read for EncryptedDnsUse<'_> {
+    type Row = StoredEncryptedDns;
+
+    fn query(&self, _: Dialect) -> Query {
+        let (from, to) = micros(self.from, self.to);
+        Query::new(
+            "SELECT sensor, user, ifNull(device, '') AS dev, ifNull(encrypted_dns, '') AS kind,
+                ifNull(server_name, server_ip) AS resolver, server_port, sum(part = 0),
+                sum(bytes_up), min(ts_us), max(end_ts_us)
+             FROM flows WHERE encrypted_dns IS NOT NULL AND ",
+        )
+        .range("ts_us", from, to)
+        .filter(self.filter)
+        .then(" GROUP BY sensor, user, dev, kind, resolver, server_port")
     }
 }
 
@@ -453,7 +587,7 @@ mod tests {
     #[test]
     fn values_follow_their_placeholders_in_order() {
         let filter = Filter::new(vec!["a".into()], None, Some("bob".into()), vec![]).unwrap();
-        let q = Candidates {
+        let q = CandidateFlowUse {
             from: 10,
             to: 20,
             filter: &filter,
@@ -468,12 +602,17 @@ mod tests {
                 &Param::Int(20_000_000),
                 &Param::Text("a".into()),
                 &Param::Text("bob".into()),
-                &Param::Int(10_000_000),
-                &Param::Int(20_000_000),
-                &Param::Text("a".into()),
-                &Param::Text("bob".into()),
             ]
         );
+        // Coverage is of sensors only: a user filter does not reach it.
+        let q = CoverageOf {
+            from: 0,
+            to: 3600,
+            filter: &filter,
+        }
+        .query(Dialect::Sqlite);
+        assert_eq!(q.params.len(), 3);
+        assert!(q.sql.contains("sensor IN (?)") && !q.sql.contains("user IN"));
         let ch = Rollups {
             from: 0,
             to: 3600,

@@ -26,7 +26,9 @@ use rusqlite::types::ToSqlOutput;
 /// 6: the `sensor_health` table.
 /// 7: `flows.part` and `flows.interim`: a flow open past the active timeout has several rows.
 /// 8: `files.quick_key`, looked up before a replay, whose file is hashed as it is read.
-pub const SCHEMA_VERSION: u32 = 8;
+/// 9: the requests of a plaintext HTTP connection and encrypted DNS on `flows`; the
+///    `coverage_hourly` table.
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// The first version whose columns the declarations carry (earlier ones are SQLite's frozen
 /// migrations).
@@ -353,6 +355,7 @@ column_type!(i64, "INTEGER NOT NULL", "Int64", |v| *v, i64 => |r| r);
 column_type!(Option<i64>, "INTEGER", "Nullable(Int64)", |v| opt(*v), Option<i64> => |r| r);
 column_type!(u64, "INTEGER NOT NULL", "UInt64", |v| int(*v), i64 => |r| count(r));
 column_type!(u32, "INTEGER NOT NULL", "UInt32", |v| *v, u32 => |r| r);
+column_type!(Option<u32>, "INTEGER", "Nullable(UInt32)", |v| opt(*v), Option<u32> => |r| r);
 column_type!(u16, "INTEGER NOT NULL", "UInt16", |v| *v, u16 => |r| r);
 column_type!(u8, "INTEGER NOT NULL", "UInt8", |v| *v, u8 => |r| r);
 column_type!(Option<u8>, "INTEGER", "Nullable(UInt8)", |v| opt(*v), Option<u8> => |r| r);
@@ -533,12 +536,13 @@ macro_rules! table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
+    use crate::store::{CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
 
-    const ALL: [Table; 6] = [
+    const ALL: [Table; 7] = [
         FlowRow::TABLE,
         DnsRow::TABLE,
         RollupRow::TABLE,
+        CoverageRow::TABLE,
         FileRow::TABLE,
         PseudonymRow::TABLE,
         HealthRow::TABLE,

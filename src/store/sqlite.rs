@@ -12,8 +12,8 @@ use super::read::{Query, ReadRow};
 use super::retention::{Cutoffs, Pruned, TOKEN_COLUMNS};
 use super::schema::{Role, SCHEMA_VERSION, Table, names};
 use super::{
-    Batch, Candidate, DnsRow, FileRow, FlowRow, HealthRow, IngestedFile, NewFile, PseudonymRow,
-    RollupRow, StoreError, StoreFault,
+    Batch, Candidate, CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, IngestedFile, NewFile,
+    PseudonymRow, RollupRow, StoreError, StoreFault,
 };
 use crate::capture::Timestamp;
 use crate::output::Rfc3339;
@@ -78,6 +78,8 @@ const FROZEN: [&str; 3] = [MIGRATE_1_TO_2, MIGRATE_2_TO_3, MIGRATE_3_TO_4];
 const FLOWS_BY_TIME: &str = "CREATE INDEX IF NOT EXISTS flows_by_time ON flows (ts_us)";
 const DNS_BY_TIME: &str = "CREATE INDEX IF NOT EXISTS dns_by_time ON dns (ts_us)";
 const ROLLUPS_BY_HOUR: &str = "CREATE INDEX IF NOT EXISTS rollups_by_hour ON rollups_hourly (hour)";
+const COVERAGE_BY_HOUR: &str =
+    "CREATE INDEX IF NOT EXISTS coverage_by_hour ON coverage_hourly (hour)";
 
 /// SQLite's physical design of one table: what its declaration does not say.
 struct Shape {
@@ -90,7 +92,7 @@ struct Shape {
     indexes: &'static [&'static str],
 }
 
-const SHAPES: [Shape; 6] = [
+const SHAPES: [Shape; 7] = [
     Shape {
         table: FileRow::TABLE,
         row_id: false,
@@ -121,6 +123,12 @@ const SHAPES: [Shape; 6] = [
         row_id: false,
         key: Some(""),
         indexes: &[ROLLUPS_BY_HOUR],
+    },
+    Shape {
+        table: CoverageRow::TABLE,
+        row_id: false,
+        key: Some(""),
+        indexes: &[COVERAGE_BY_HOUR],
     },
     Shape {
         table: PseudonymRow::TABLE,
@@ -301,8 +309,7 @@ fn int(v: u64) -> i64 {
 
 /// `ON CONFLICT` of a rollup upsert: sums add up, the least first and the greatest last
 /// seen are kept.
-fn rollup_upsert() -> String {
-    let table = RollupRow::TABLE;
+fn upsert(table: Table) -> String {
     let merge: Vec<String> = (table.sqlite_columns())
         .filter_map(|c| {
             let n = c.name;
@@ -639,7 +646,18 @@ fn write_tx(conn: &mut Connection, batch: &Batch) -> rusqlite::Result<()> {
         &batch.dns,
         DnsRow::bind,
     )?;
-    insert_all(&tx, &rollup_upsert(), &batch.rollups, RollupRow::bind)?;
+    insert_all(
+        &tx,
+        &upsert(RollupRow::TABLE),
+        &batch.rollups,
+        RollupRow::bind,
+    )?;
+    insert_all(
+        &tx,
+        &upsert(CoverageRow::TABLE),
+        &batch.coverage,
+        CoverageRow::bind,
+    )?;
     let seal = PseudonymRow::TABLE.sqlite_insert("OR IGNORE");
     insert_all(&tx, &seal, &batch.pseudonyms, PseudonymRow::bind)?;
     let health = HealthRow::TABLE.sqlite_insert("OR REPLACE");
@@ -649,13 +667,19 @@ fn write_tx(conn: &mut Connection, batch: &Batch) -> rusqlite::Result<()> {
 
 /// The tables pruning goes through: name, time column, the key a batch is chosen by, and
 /// whether it is evidence (else kept with the rollups).
-const PRUNED: [(&str, &str, &str, bool); 4] = [
+const PRUNED: [(&str, &str, &str, bool); 5] = [
     ("flows", "ts_us", "id", true),
     ("dns", "ts_us", "id", true),
     (
         "rollups_hourly",
         "hour",
         "sensor, hour, user, app_id, user_source, user_kind, device, user_group",
+        false,
+    ),
+    (
+        "coverage_hourly",
+        "hour",
+        "sensor, hour, transport, protocol, name_source, ech_kind, one_way, encrypted_dns",
         false,
     ),
     ("sensor_health", "ts_us", "sensor", false),
@@ -953,7 +977,7 @@ mod tests {
         store
             .connection()
             .execute(
-                "UPDATE meta SET value = '9' WHERE key = 'schema_version'",
+                "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
                 [],
             )
             .unwrap();
@@ -961,7 +985,7 @@ mod tests {
         let e = SqliteStore::open(&path, "s1").unwrap_err().to_string();
         assert!(
             e.contains(&format!(
-                "old.db: store schema version 9 is newer than this lantern's ({SCHEMA_VERSION})"
+                "old.db: store schema version 99 is newer than this lantern's ({SCHEMA_VERSION})"
             )),
             "{e}"
         );

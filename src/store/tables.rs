@@ -15,7 +15,7 @@ use super::schema::{Opts, Role};
 use crate::capture::Timestamp;
 use crate::decode::Addr;
 use crate::identity::Identity;
-use crate::output::{DnsView, FlowView, Rollup, RollupKey};
+use crate::output::{Coverage, CoverageKey, DnsView, FlowView, Rollup, RollupKey};
 use crate::proto::dns;
 
 /// Microseconds since the epoch.
@@ -31,6 +31,13 @@ fn client_ip(addr: Addr, identity: &Identity) -> String {
 /// Text columns of lists: comma-separated, `None` when empty.
 fn joined<'s>(items: impl Iterator<Item = &'s str>) -> Option<String> {
     let all: Vec<&str> = items.collect();
+    (!all.is_empty()).then(|| all.join(","))
+}
+
+/// A list of names from the wire as a text column: comma-separated, a comma inside a name
+/// written `%2C`; `None` when empty.
+fn listed(items: &[Box<str>]) -> Option<String> {
+    let all: Vec<String> = items.iter().map(|i| i.replace(',', "%2C")).collect();
     (!all.is_empty()).then(|| all.join(","))
 }
 
@@ -123,6 +130,25 @@ crate::table! {
         /// 1 for an interim record: the flow was still open, and the row holds what it sent
         /// since its previous row (`--active-timeout`).
         interim: u8 = u8::from(!v.record.end.is_final()) => Opts::new().since(7).default("0"),
+        /// Plaintext HTTP/1.x: the requests read on the connection (in this record).
+        requests: Option<u32> = v.record.requests.as_ref().map(|l| l.requests)
+            => Opts::new().since(9),
+        /// Their distinct `METHOD /path` (no query string), at most 8, comma-separated (a comma
+        /// in a path written `%2C`).
+        request_paths: Option<String> = v.record.requests.as_ref().and_then(|l| listed(&l.paths))
+            => Opts::new().since(9),
+        /// The JSON-RPC calls with an MCP method among them (each call of a batch counts).
+        mcp_calls: Option<u32> = v.record.requests.as_ref().map(|l| l.mcp_calls)
+            .filter(|&n| n > 0) => Opts::new().since(9),
+        /// The distinct MCP methods called, at most 8, comma-separated.
+        mcp_methods: Option<String> = v.record.requests.as_ref()
+            .and_then(|l| listed(&l.mcp_methods)) => Opts::new().since(9),
+        /// The distinct tools a `tools/call` named, at most 8, comma-separated.
+        mcp_tools: Option<String> = v.record.requests.as_ref().and_then(|l| listed(&l.mcp_tools))
+            => Opts::new().since(9),
+        /// The flow carries encrypted DNS: `doh`, `dot` or `doq`.
+        encrypted_dns: Option<String> = v.encrypted_dns.map(|e| e.name().to_string())
+            => Opts::new().since(9),
         /// The ClickHouse insert the row belongs to.
         batch_id: u64 = 0 => Opts::new().clickhouse_only(),
     }
@@ -219,6 +245,42 @@ crate::table! {
         last_seen_us: i64 = us(r.1.last_seen) => Opts::new().role(Role::Max),
         /// The ClickHouse insert the row belongs to.
         batch_id: u64 = 0 => Opts::new().clickhouse_only(),
+    }
+}
+
+crate::table! {
+    /// One hour of one sensor's traffic, every flow (not only AI), counted by how it was named:
+    /// what a report says the sensor could and could not see. Counts only, never a name.
+    pub struct CoverageRow in "coverage_hourly" from (c: &(CoverageKey, Coverage)) {
+        /// The sensor that saw it.
+        sensor: String = String::new() => Opts::new().since(9).role(Role::Key),
+        /// Start of the hour, seconds since the epoch.
+        hour: i64 = c.0.hour.secs() => Opts::new().since(9).role(Role::Key),
+        /// `tcp` or `udp`.
+        transport: String = c.0.transport.to_string() => Opts::new().since(9).role(Role::Key),
+        /// The recognised protocol (`tls`, `quic`, `http`, `dns`, ..., `unknown`).
+        protocol: String = c.0.protocol.name().to_string()
+            => Opts::new().since(9).role(Role::Key),
+        /// How the flows were named: `tls_sni`, `quic_sni`, `http_host`, `dns_answer` or `none`.
+        name_source: String = c.0.name_source.name().to_string()
+            => Opts::new().since(9).role(Role::Key),
+        /// What their ECH extension was taken for (`none` without one).
+        ech_kind: String = c.0.ech.name().to_string() => Opts::new().since(9).role(Role::Key),
+        /// 1 when packets were seen in one direction only.
+        one_way: u8 = u8::from(c.0.one_way) => Opts::new().since(9).role(Role::Key),
+        /// `doh`, `dot` or `doq` for flows that carry encrypted DNS, else empty.
+        encrypted_dns: String = c.0.encrypted_dns.map_or("", |e| e.name()).to_string()
+            => Opts::new().since(9).role(Role::Key),
+        /// Flows (counted in the hour they started).
+        flows: u64 = c.1.flows => Opts::new().since(9).role(Role::Sum),
+        /// Payload bytes client to server.
+        bytes_up: u64 = c.1.bytes_up => Opts::new().since(9).role(Role::Sum),
+        /// Payload bytes server to client.
+        bytes_down: u64 = c.1.bytes_down => Opts::new().since(9).role(Role::Sum),
+        /// Flows ended early because the flow table was full.
+        evicted: u64 = c.1.evicted => Opts::new().since(9).role(Role::Sum),
+        /// The ClickHouse insert the row belongs to.
+        batch_id: u64 = 0 => Opts::new().since(9).clickhouse_only(),
     }
 }
 

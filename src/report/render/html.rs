@@ -35,6 +35,14 @@ pub fn page(r: &Report) -> Result<String, RenderError> {
             }
         })
         .collect();
+    let candidates: Vec<Value> = (r.candidates.iter())
+        .map(|c| {
+            context! {
+                ..Value::from_serialize(c),
+                ..context! { up => human_bytes(c.bytes_up), down => human_bytes(c.bytes_down) }
+            }
+        })
+        .collect();
     let programs: Vec<Value> = (r.programs.iter())
         .map(|p| context! { ..Value::from_serialize(p), ..context! { up => human_bytes(p.bytes_up) } })
         .collect();
@@ -78,6 +86,8 @@ pub fn page(r: &Report) -> Result<String, RenderError> {
                 only => filter_line(r),
                 unsanctioned_bytes => human_bytes(r.headline.bytes_up_unsanctioned),
                 unreviewed_bytes => human_bytes(r.headline.bytes_up_unreviewed),
+                uncatalogued_bytes => human_bytes(r.headline.bytes_up_uncatalogued),
+                candidates,
                 apps,
                 top_users,
                 api_use,

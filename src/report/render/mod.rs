@@ -11,6 +11,7 @@ mod charts;
 mod html;
 
 use super::Report;
+use serde::Serialize;
 
 /// An output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,25 +57,55 @@ pub struct Table {
     pub name: &'static str,
     /// The heading.
     pub title: &'static str,
-    /// Column names, stable.
-    pub columns: Vec<&'static str>,
+    /// Column names, stable: the row type's field names.
+    pub columns: Vec<String>,
     /// Cells, as text.
     pub rows: Vec<Vec<String>>,
 }
 
-fn table<T>(
-    name: &'static str,
-    title: &'static str,
-    columns: &[&'static str],
-    items: &[T],
-    cells: impl Fn(&T) -> Vec<String>,
-) -> Table {
+/// A table of `rows`, its columns the fields of `T` (as the JSON report names them) and its
+/// cells their values as text: numbers and booleans as written, a list's items joined by `; `.
+fn table<T: Serialize + Default>(name: &'static str, title: &'static str, rows: &[T]) -> Table {
+    let fields = |row: &T| match serde_json::to_value(row) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
     Table {
         name,
         title,
-        columns: columns.to_vec(),
-        rows: items.iter().map(cells).collect(),
+        columns: fields(&T::default()).keys().cloned().collect(),
+        rows: (rows.iter())
+            .map(|r| fields(r).values().map(cell).collect())
+            .collect(),
     }
+}
+
+/// A value of a row as a cell.
+fn cell(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(cell).collect();
+            items.join("; ")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// One filter's value.
+#[derive(Default, Serialize)]
+struct FilterRow<'a> {
+    filter: &'static str,
+    value: &'a str,
+}
+
+/// One number of the headline.
+#[derive(Default, Serialize)]
+struct Metric {
+    metric: String,
+    value: u64,
 }
 
 /// The filters applied, one row per value (`sensor`, `group`, `user`, `app`).
@@ -108,277 +139,82 @@ pub fn filter_line(r: &Report) -> Option<String> {
 /// headline's metrics as its keys).
 pub fn tables(r: &Report) -> Vec<Table> {
     let mut all = Vec::new();
-    let filters = filter_rows(r);
+    let filters: Vec<FilterRow<'_>> = (filter_rows(r).into_iter())
+        .map(|(filter, value)| FilterRow { filter, value })
+        .collect();
     if !filters.is_empty() {
-        all.push(table(
-            "filters",
-            "Filters",
-            &["filter", "value"],
-            &filters,
-            |(k, v)| vec![k.to_string(), v.to_string()],
-        ));
+        all.push(table("filters", "Filters", &filters));
     }
     all.extend(use_tables(r));
     if r.filter.user.is_some() {
-        all.push(table(
-            "timeline",
-            "Timeline of the user",
-            &[
-                "day",
-                "app_id",
-                "name",
-                "flows",
-                "bytes_up",
-                "bytes_down",
-                "first_seen",
-                "last_seen",
-            ],
-            &r.timeline,
-            |d| {
-                vec![
-                    d.day.clone(),
-                    d.app_id.clone(),
-                    d.name.clone(),
-                    d.flows.to_string(),
-                    d.bytes_up.to_string(),
-                    d.bytes_down.to_string(),
-                    d.first_seen.clone(),
-                    d.last_seen.clone(),
-                ]
-            },
-        ));
+        all.push(table("timeline", "Timeline of the user", &r.timeline));
     }
     all
 }
 
+/// The headline's numbers as rows, in the order of its fields.
+fn headline(r: &Report) -> Vec<Metric> {
+    let fields = match serde_json::to_value(&r.headline) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    (fields.into_iter())
+        .map(|(metric, value)| Metric {
+            metric,
+            value: value.as_u64().unwrap_or_default(),
+        })
+        .collect()
+}
+
 /// The tables every report has.
 fn use_tables(r: &Report) -> Vec<Table> {
-    let h = &r.headline;
-    let headline = [
-        ("apps", h.apps),
-        ("people", h.people),
-        ("services", h.services),
-        ("agents", h.agents),
-        ("unsanctioned_apps", h.unsanctioned_apps),
-        ("bytes_up_unsanctioned", h.bytes_up_unsanctioned),
-        ("bytes_up_unreviewed", h.bytes_up_unreviewed),
-        ("new_apps", h.new_apps),
-        ("flows", h.flows),
-        ("dns_lookups", h.dns_lookups),
-        ("bytes_up", h.bytes_up),
-        ("bytes_down", h.bytes_down),
-    ];
     vec![
-        table(
-            "headline",
-            "Headline",
-            &["metric", "value"],
-            &headline,
-            |(k, v)| vec![k.to_string(), v.to_string()],
-        ),
-        table(
-            "apps",
-            "AI apps in use",
-            &[
-                "app_id",
-                "name",
-                "vendor",
-                "category",
-                "status",
-                "risk_tier",
-                "confidence",
-                "users",
-                "devices",
-                "services",
-                "flows",
-                "dns_lookups",
-                "bytes_up",
-                "bytes_down",
-                "first_seen_ever",
-                "last_seen",
-            ],
-            &r.apps,
-            |a| {
-                vec![
-                    a.app_id.clone(),
-                    a.name.clone(),
-                    a.vendor.clone(),
-                    a.category.clone(),
-                    a.status.clone(),
-                    a.risk_tier.clone(),
-                    a.confidence.clone(),
-                    a.users.to_string(),
-                    a.devices.to_string(),
-                    a.services.to_string(),
-                    a.flows.to_string(),
-                    a.dns_lookups.to_string(),
-                    a.bytes_up.to_string(),
-                    a.bytes_down.to_string(),
-                    a.first_seen_ever.clone(),
-                    a.last_seen.clone(),
-                ]
-            },
-        ),
-        table(
-            "new_apps",
-            "New this period",
-            &[
-                "app_id",
-                "name",
-                "status",
-                "first_seen",
-                "first_user",
-                "users",
-            ],
-            &r.new_apps,
-            |a| {
-                vec![
-                    a.app_id.clone(),
-                    a.name.clone(),
-                    a.status.clone(),
-                    a.first_seen.clone(),
-                    a.first_user.clone(),
-                    a.users.to_string(),
-                ]
-            },
-        ),
+        table("headline", "Headline", &headline(r)),
+        table("apps", "AI apps in use", &r.apps),
+        table("new_apps", "New this period", &r.new_apps),
         table(
             "top_users",
             "Most data sent to unsanctioned and unreviewed apps",
-            &["user", "user_kind", "app_id", "status", "flows", "bytes_up"],
             &r.top_users,
-            |u| {
-                vec![
-                    u.user.clone(),
-                    u.user_kind.clone(),
-                    u.app_id.clone(),
-                    u.status.clone(),
-                    u.flows.to_string(),
-                    u.bytes_up.to_string(),
-                ]
-            },
         ),
         table(
             "api_use",
             "AI APIs: people, services and agents",
-            &["user_kind", "users", "flows", "bytes_up", "bytes_down"],
             &r.api_use,
-            |k| {
-                vec![
-                    k.user_kind.clone(),
-                    k.users.to_string(),
-                    k.flows.to_string(),
-                    k.bytes_up.to_string(),
-                    k.bytes_down.to_string(),
-                ]
-            },
         ),
-        table(
-            "categories",
-            "By category",
-            &["category", "apps", "users", "flows", "bytes_up"],
-            &r.categories,
-            |c| {
-                vec![
-                    c.category.clone(),
-                    c.apps.to_string(),
-                    c.users.to_string(),
-                    c.flows.to_string(),
-                    c.bytes_up.to_string(),
-                ]
-            },
-        ),
-        table(
-            "trend",
-            "Week by week",
-            &["week", "app_id", "users", "bytes_up"],
-            &r.trend,
-            |t| {
-                vec![
-                    t.week.clone(),
-                    t.app_id.clone(),
-                    t.users.to_string(),
-                    t.bytes_up.to_string(),
-                ]
-            },
-        ),
+        table("categories", "By category", &r.categories),
+        table("trend", "Week by week", &r.trend),
         table(
             "candidates",
             "Names that look like AI and are not in the catalog",
-            &["name", "flows", "lookups", "users"],
             &r.candidates,
-            |c| {
-                vec![
-                    c.name.clone(),
-                    c.flows.to_string(),
-                    c.lookups.to_string(),
-                    c.users.to_string(),
-                ]
-            },
         ),
         table(
             "one_source_apps",
             "Apps the catalog knows from one source",
-            &["app_id", "name", "category", "sources", "users", "bytes_up"],
             &r.one_source_apps,
-            |a| {
-                vec![
-                    a.app_id.clone(),
-                    a.name.clone(),
-                    a.category.clone(),
-                    a.sources.join("; "),
-                    a.users.to_string(),
-                    a.bytes_up.to_string(),
-                ]
-            },
         ),
         table(
             "local_servers",
             "Model servers on the local network",
-            &["app_id", "name", "server", "users", "flows", "bytes_up"],
             &r.local_servers,
-            |s| {
-                vec![
-                    s.app_id.clone(),
-                    s.name.clone(),
-                    s.server.clone(),
-                    s.users.join("; "),
-                    s.flows.to_string(),
-                    s.bytes_up.to_string(),
-                ]
-            },
+        ),
+        table("mcp_servers", "MCP servers in use", &r.mcp_servers),
+        table("programs", "AI used by programs and agents", &r.programs),
+        table(
+            "visibility",
+            "What the sensors could not see",
+            &r.visibility.sensors,
         ),
         table(
-            "mcp_servers",
-            "MCP servers in use",
-            &["server", "name", "remote", "clients", "methods", "flows"],
-            &r.mcp_servers,
-            |s| {
-                vec![
-                    s.server.clone(),
-                    s.name.clone(),
-                    s.remote.to_string(),
-                    s.clients.join("; "),
-                    s.methods.join("; "),
-                    s.flows.to_string(),
-                ]
-            },
+            "visibility_by_source",
+            "Flows by how they were named",
+            &r.visibility.by_source,
         ),
         table(
-            "programs",
-            "AI used by programs and agents",
-            &["host", "user", "software", "apps", "flows", "bytes_up"],
-            &r.programs,
-            |p| {
-                vec![
-                    p.host.clone(),
-                    p.user.clone(),
-                    p.software.clone(),
-                    p.apps.join("; "),
-                    p.flows.to_string(),
-                    p.bytes_up.to_string(),
-                ]
-            },
+            "encrypted_dns",
+            "Clients whose DNS the sensors could not read",
+            &r.visibility.encrypted_dns,
         ),
     ]
 }

@@ -426,10 +426,14 @@ impl ClickHouseStore {
         for row in &mut batch.rollups {
             row.batch_id = id(row.hour * 1_000_000);
         }
+        for row in &mut batch.coverage {
+            row.batch_id = id(row.hour * 1_000_000);
+        }
         let Batch {
             flows,
             dns,
             rollups,
+            coverage,
             pseudonyms,
             health,
         } = batch;
@@ -440,6 +444,7 @@ impl ClickHouseStore {
             pseudonyms,
             files: Vec::new(),
             health,
+            coverage,
         })
     }
 

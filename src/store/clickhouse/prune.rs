@@ -24,7 +24,7 @@ struct Pruning {
     evidence: bool,
 }
 
-const TABLES: [Pruning; 5] = [
+const TABLES: [Pruning; 6] = [
     Pruning {
         table: "flows",
         time_us: "ts_us",
@@ -44,6 +44,11 @@ const TABLES: [Pruning; 5] = [
     },
     Pruning {
         table: "rollups_hourly",
+        time_us: "hour * 1000000",
+        evidence: false,
+    },
+    Pruning {
+        table: "coverage_hourly",
         time_us: "hour * 1000000",
         evidence: false,
     },

@@ -9,6 +9,8 @@
 //!   tell whether it landed); the materialized view `rollups_mv` adds them into `rollups_hourly`,
 //!   a `SummingMergeTree` keyed by the rollup key, whose first and last seen are `min`/`max`
 //!   states.
+//! - `coverage_hourly`: `MergeTree` as written, each write's counts with its batch id, summed
+//!   by a report's read (a sensor writes a few rows an hour).
 //! - `files` (`ReplacingMergeTree` by version) and `pseudonyms` (`ReplacingMergeTree`).
 //! - `sensor_health`: each sensor's latest state (`ReplacingMergeTree` by its time, one row per
 //!   sensor once merged; read with `FINAL`).
@@ -21,7 +23,7 @@
 //! the Distributed tables alike, on every node.
 
 use crate::store::schema::{Column, Role, SCHEMA_VERSION, names};
-use crate::store::{DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
+use crate::store::{CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
 
 /// A month partition of a time column in microseconds, in UTC.
 fn month_of(column: &str) -> String {
@@ -43,16 +45,17 @@ struct Table {
 
 /// The declared tables, by the name rows are inserted into, and the columns a migration
 /// may add to them.
-pub const DECLARED: [(&str, crate::store::schema::Table); 6] = [
+pub const DECLARED: [(&str, crate::store::schema::Table); 7] = [
     ("flows", FlowRow::TABLE),
     ("dns", DnsRow::TABLE),
     ("rollups_in", RollupRow::TABLE),
+    ("coverage_hourly", CoverageRow::TABLE),
     ("files", FileRow::TABLE),
     ("pseudonyms", PseudonymRow::TABLE),
     ("sensor_health", HealthRow::TABLE),
 ];
 
-fn tables() -> [Table; 8] {
+fn tables() -> [Table; 9] {
     let by_month =
         |column: &str, order: &str| format!("PARTITION BY {} ORDER BY {order}", month_of(column));
     [
@@ -85,6 +88,15 @@ fn tables() -> [Table; 8] {
             // Written by the view on each node, never through the Distributed table; a report
             // sums across shards.
             shard_by: "rand()",
+        },
+        // Few rows (a sensor's write adds one per hour and key it counted): kept as written,
+        // its batch id telling whether a retried insert landed, and summed when read.
+        Table {
+            name: "coverage_hourly",
+            columns: CoverageRow::TABLE.clickhouse_columns(),
+            engine: "MergeTree",
+            clauses: by_month("hour * 1000000", "(hour, sensor)"),
+            shard_by: "batch_id",
         },
         Table {
             name: "files",
@@ -315,10 +327,10 @@ mod tests {
     #[test]
     fn a_cluster_gets_replicated_local_tables_and_distributed_ones_over_them() {
         let single = statements("lantern", None);
-        assert_eq!(single.len(), 10);
+        assert_eq!(single.len(), 11);
         assert!(single.iter().all(|s| !s.contains("ON CLUSTER")));
         let clustered = statements("lantern", Some("sites"));
-        assert_eq!(clustered.len(), 18);
+        assert_eq!(clustered.len(), 20);
         assert!(clustered.iter().all(|s| s.contains(" ON CLUSTER `sites`")));
         let hourly = clustered
             .iter()

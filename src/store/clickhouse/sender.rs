@@ -17,7 +17,7 @@ use super::spool::{Entry, Spool};
 use crate::capture::Timestamp;
 use crate::store::retention::Retention;
 use crate::store::schema::SCHEMA_VERSION;
-use crate::store::{DnsRow, FlowRow, RollupRow};
+use crate::store::{CoverageRow, DnsRow, FlowRow, RollupRow};
 use clickhouse::{Client, RowOwned, RowWrite};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -245,6 +245,15 @@ impl Evidence for DnsRow {
     }
 }
 
+impl Evidence for CoverageRow {
+    fn batch_id(&self) -> u64 {
+        self.batch_id
+    }
+    fn ts_us(&self) -> i64 {
+        self.hour * 1_000_000
+    }
+}
+
 impl Evidence for RollupRow {
     fn batch_id(&self) -> u64 {
         self.batch_id
@@ -422,6 +431,8 @@ pub async fn send(
     insert_evidence(client, "flows", "ts_us", &entry.flows, check, stats).await?;
     insert_evidence(client, "dns", "ts_us", &entry.dns, check, stats).await?;
     insert_rollups(client, &entry.rollups, check, stats).await?;
+    let coverage = &entry.coverage;
+    insert_evidence(client, "coverage_hourly", "hour", coverage, check, stats).await?;
     if !entry.pseudonyms.is_empty() {
         insert_all(client, "pseudonyms", entry.pseudonyms.iter()).await?;
     }

@@ -9,7 +9,7 @@
 //! (and sent) after an upgrade, and a newer lantern's are set aside rather than misread.
 
 use crate::store::schema::SCHEMA_VERSION;
-use crate::store::{DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
+use crate::store::{CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::fs::{self, File};
@@ -28,6 +28,8 @@ pub struct Entry {
     pub files: Vec<FileRow>,
     /// Written from schema version 6 on.
     pub health: Vec<HealthRow>,
+    /// Written from schema version 9 on.
+    pub coverage: Vec<CoverageRow>,
 }
 
 impl Entry {
@@ -39,6 +41,7 @@ impl Entry {
             && self.pseudonyms.is_empty()
             && self.files.is_empty()
             && self.health.is_empty()
+            && self.coverage.is_empty()
     }
 
     /// The batches' rows, in order, as one.
@@ -51,6 +54,7 @@ impl Entry {
             all.pseudonyms.append(&mut e.pseudonyms);
             all.files.append(&mut e.files);
             all.health.append(&mut e.health);
+            all.coverage.append(&mut e.coverage);
         }
         all
     }
@@ -62,7 +66,8 @@ impl Entry {
             + self.rollups.len()
             + self.pseudonyms.len()
             + self.files.len()
-            + self.health.len()) as u64
+            + self.health.len()
+            + self.coverage.len()) as u64
     }
 }
 
@@ -149,6 +154,11 @@ fn decode(bytes: &[u8]) -> io::Result<Entry> {
     } else {
         (Vec::new(), rest)
     };
+    let (coverage, rest) = if v >= CoverageRow::TABLE.since() {
+        take_rows(rest, v, CoverageRow::take_postcard).map_err(invalid)?
+    } else {
+        (Vec::new(), rest)
+    };
     if !rest.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -162,6 +172,7 @@ fn decode(bytes: &[u8]) -> io::Result<Entry> {
         pseudonyms,
         files,
         health,
+        coverage,
     })
 }
 
