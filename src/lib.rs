@@ -31,6 +31,7 @@ pub mod proto;
 pub mod report;
 pub mod software;
 pub mod store;
+pub mod text;
 pub mod vocabulary;
 pub mod writing;
 

@@ -73,7 +73,7 @@ impl FileHash {
 
 fn hex(digest: &[u8]) -> String {
     let mut out = String::with_capacity(64);
-    crate::proto::push_hex(&mut out, digest);
+    crate::text::push_hex(&mut out, digest);
     out
 }
 

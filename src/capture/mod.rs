@@ -20,7 +20,7 @@ pub use hash::FileHash;
 pub use live::{
     DEFAULT_BUFFER_BYTES, DEFAULT_SNAPLEN, KernelStats, LiveConfig, LiveError, LiveSource, Received,
 };
-pub use time::Timestamp;
+pub use time::{Rfc3339, Timestamp};
 
 /// A link-layer header type, as numbered by the tcpdump.org LINKTYPE_ registry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,4 +1,7 @@
-//! Capture timestamps: nanoseconds since the Unix epoch, taken from the capture records.
+//! Capture timestamps: nanoseconds since the Unix epoch, taken from the capture records, and
+//! how every output shows one ([`Rfc3339`]).
+
+use std::fmt;
 
 /// A capture time in nanoseconds since 1970-01-01T00:00:00Z.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -53,9 +56,59 @@ impl Timestamp {
     }
 }
 
+/// A timestamp shown as RFC 3339 UTC with microseconds: `2026-11-20T09:14:03.123456Z`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rfc3339(pub Timestamp);
+
+impl fmt::Display for Rfc3339 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.secs();
+        let micros = self.0.subsec_nanos() / 1000;
+        let days = secs.div_euclid(86_400);
+        let day_secs = secs.rem_euclid(86_400);
+        let date =
+            time::Date::from_julian_day(i32::try_from(days + 2_440_588).map_err(|_| fmt::Error)?)
+                .map_err(|_| fmt::Error)?;
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+            date.year(),
+            u8::from(date.month()),
+            date.day(),
+            day_secs / 3600,
+            day_secs / 60 % 60,
+            day_secs % 60
+        )
+    }
+}
+
+impl serde::Serialize for Rfc3339 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_microseconds() {
+        let t = Timestamp::from_parts(1_763_630_043, 123_456_789);
+        assert_eq!(Rfc3339(t).to_string(), "2025-11-20T09:14:03.123456Z");
+        assert_eq!(
+            Rfc3339(Timestamp(0)).to_string(),
+            "1970-01-01T00:00:00.000000Z"
+        );
+        assert_eq!(
+            Rfc3339(Timestamp::from_parts(951_782_400, 0)).to_string(),
+            "2000-02-29T00:00:00.000000Z"
+        );
+        assert_eq!(
+            Rfc3339(Timestamp(-1_000)).to_string(),
+            "1969-12-31T23:59:59.999999Z"
+        );
+    }
 
     #[test]
     fn parts_and_floor() {

@@ -6,8 +6,9 @@ use super::Failure;
 use super::Format;
 use super::store::StoreArgs;
 use clap::Args;
+use lantern::capture::Rfc3339;
 use lantern::capture::Timestamp;
-use lantern::output::{Rfc3339, new_table};
+use lantern::output::new_table;
 use lantern::store::{HealthRow, read};
 use std::process::ExitCode;
 

@@ -4,8 +4,8 @@ use super::{Failure, ReplayArgs, pipeline, store};
 use indicatif::{ProgressBar, ProgressStyle};
 use lantern::catalog::Catalog;
 use lantern::metrics::Counters;
-use lantern::naming::NameSource;
 use lantern::pipeline::{ReplayReport, Sequencer, StoreTotals, replay};
+use lantern::proto::NameSource;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 

@@ -117,7 +117,7 @@ impl Pseudonymizer {
         let tag = hmac::sign(&self.token, name.as_bytes());
         let mut out = String::with_capacity(TOKEN_PREFIX.len() + 16);
         out.push_str(TOKEN_PREFIX);
-        crate::proto::push_hex(&mut out, &tag.as_ref()[..8]);
+        crate::text::push_hex(&mut out, &tag.as_ref()[..8]);
         out
     }
 

@@ -38,38 +38,8 @@ pub use history::{AtStart, DnsHistory, MAX_ALTERNATIVES, NAMES_PER_ADDRESS};
 
 use crate::catalog::Catalog;
 use crate::decode::Transport;
-use crate::proto::{DnsRecord, FlowRecord, Message, Protocol};
+use crate::proto::{DnsRecord, EchKind, FlowRecord, Message, NameSource, Protocol};
 use std::net::IpAddr;
-
-crate::vocabulary! {
-    /// How a flow's `server_name` was known; the members in order of precedence.
-    pub enum NameSource {
-        /// The TLS ClientHello's server_name extension.
-        TlsSni = "tls_sni",
-        /// The QUIC Initial's ClientHello server_name extension.
-        QuicSni = "quic_sni",
-        /// The HTTP/1.x Host header.
-        HttpHost = "http_host",
-        /// A DNS answer the client received for the server's address.
-        DnsAnswer = "dns_answer",
-        /// Not known.
-        None = "none",
-    }
-}
-
-crate::vocabulary! {
-    /// What a ClientHello's Encrypted Client Hello extension was taken for.
-    pub enum EchKind {
-        /// No ECH extension (or no ClientHello).
-        None = "none",
-        /// An ECH extension beside the real name: the client resolved its SNI to the address.
-        Grease = "grease",
-        /// Real ECH: the SNI is the provider's outer name.
-        Real = "real",
-        /// An ECH extension and no DNS evidence either way: the SNI is kept.
-        Unknown = "unknown",
-    }
-}
 
 crate::vocabulary! {
     /// How a flow carries DNS the sensor cannot read: a client that resolves names this way

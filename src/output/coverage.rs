@@ -8,8 +8,9 @@
 use super::FlowView;
 use crate::capture::Timestamp;
 use crate::flow::EndReason;
-use crate::naming::{EchKind, EncryptedDns, NameSource};
+use crate::naming::EncryptedDns;
 use crate::proto::Protocol;
+use crate::proto::{EchKind, NameSource};
 use std::collections::HashMap;
 
 /// What coverage is counted by (the store adds the sensor).

@@ -16,16 +16,17 @@ pub mod rollup;
 pub mod summary;
 
 pub use coverage::{Coverage, CoverageKey, CoverageSums};
-pub use event::{EventWriter, Rfc3339};
+pub use event::EventWriter;
 pub use rollup::{Rollup, RollupKey, Rollups};
 pub use summary::{Summary, new_table};
 
 use crate::catalog::Identified;
 use crate::identity::{Identity, Pseudonymizer, UserKind};
-use crate::naming::{EchKind, EncryptedDns, MAX_ALTERNATIVES, NameSource};
+use crate::naming::{EncryptedDns, MAX_ALTERNATIVES};
 use crate::policy::Status;
 use crate::proto::mcp::Mcp;
 use crate::proto::{DhcpRecord, DnsRecord, FlowRecord, KerberosRecord};
+use crate::proto::{EchKind, NameSource};
 use crate::software::Software;
 use crate::store::{CoverageRow, DnsRow, FlowRow, RollupRow};
 use std::io;

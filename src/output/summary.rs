@@ -2,10 +2,11 @@
 //! were named.
 
 use super::coverage::{self, Visible, share};
-use super::{DnsView, FlowView, Rfc3339};
+use super::{DnsView, FlowView};
+use crate::capture::Rfc3339;
 use crate::capture::Timestamp;
 use crate::catalog::{App, Category};
-use crate::naming::NameSource;
+use crate::proto::NameSource;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
 use std::collections::{BTreeMap, BTreeSet};
 

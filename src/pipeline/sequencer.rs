@@ -5,12 +5,10 @@ use crate::catalog::{Catalog, Identified};
 use crate::decode::Addr;
 use crate::identity::{Identity, Resolver};
 use crate::metrics::Counters;
-use crate::naming::{
-    self, EchKind, EncryptedDns, MAX_ALTERNATIVES, NameSource, Namer, Naming, NamingConfig,
-};
+use crate::naming::{self, EncryptedDns, MAX_ALTERNATIVES, Namer, Naming, NamingConfig};
 use crate::output::{DnsView, EventWriter, FlowView, Output, Summary};
 use crate::policy::{Policy, Status};
-use crate::proto::{FlowRecord, Record};
+use crate::proto::{EchKind, FlowRecord, NameSource, Record};
 use crate::software;
 use crate::store::{Batch, ClickHouseStats, HealthRow, PseudonymRow, Store, StoreError};
 use std::collections::HashMap;

@@ -281,7 +281,7 @@ fn host_name(data: &[u8]) -> Option<String> {
     if data.is_empty() {
         return None;
     }
-    let name = super::name_from_bytes(data);
+    let name = crate::text::name_from_bytes(data);
     (name.len() <= MAX_NAME).then_some(name)
 }
 
@@ -309,7 +309,7 @@ fn wire_name(bytes: &[u8]) -> Option<String> {
         if !out.is_empty() {
             out.push('.');
         }
-        super::escape_label(&mut out, label, true);
+        crate::text::escape_label(&mut out, label, true);
         rest = &tail[label.len()..];
     }
     (!out.is_empty() && out.len() <= MAX_NAME).then_some(out)
@@ -383,7 +383,7 @@ pub fn mac_string(mac: &[u8; 6]) -> String {
 /// Bytes as lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(2 * bytes.len());
-    super::push_hex(&mut out, bytes);
+    crate::text::push_hex(&mut out, bytes);
     out
 }
 

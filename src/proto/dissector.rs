@@ -16,13 +16,46 @@
 //!   like every counter, the malformed one also as a parse error in the daemon's status;
 //! - the server name the message gives a flow, and its fields in the flow event.
 //!
+//! It also holds the flow's evidence vocabulary the dissectors speak in: [`NameSource`], how
+//! the name a message gives was known, and [`EchKind`], what a ClientHello's ECH extension was
+//! taken for (naming decides it; the TLS dissector's fields show it).
+//!
 //! Protocols recognised by port (DNS, DHCP, Kerberos) and QUIC are not stream dissectors:
 //! they carry many messages per flow, both ways, and hand on records of their own (a DNS
 //! lookup joins a query and its response), which a first-message interface does not describe.
 
 use super::Parsed;
-use crate::naming::{EchKind, NameSource};
 use serde::Serialize;
+
+crate::vocabulary! {
+    /// How a flow's `server_name` was known; the members in order of precedence.
+    pub enum NameSource {
+        /// The TLS ClientHello's server_name extension.
+        TlsSni = "tls_sni",
+        /// The QUIC Initial's ClientHello server_name extension.
+        QuicSni = "quic_sni",
+        /// The HTTP/1.x Host header.
+        HttpHost = "http_host",
+        /// A DNS answer the client received for the server's address.
+        DnsAnswer = "dns_answer",
+        /// Not known.
+        None = "none",
+    }
+}
+
+crate::vocabulary! {
+    /// What a ClientHello's Encrypted Client Hello extension was taken for.
+    pub enum EchKind {
+        /// No ECH extension (or no ClientHello).
+        None = "none",
+        /// An ECH extension beside the real name: the client resolved its SNI to the address.
+        Grease = "grease",
+        /// Real ECH: the SNI is the provider's outer name.
+        Real = "real",
+        /// An ECH extension and no DNS evidence either way: the SNI is kept.
+        Unknown = "unknown",
+    }
+}
 
 /// A protocol recognised from the start of a TCP client's stream, whose first message is kept
 /// for the flow.

@@ -5,7 +5,7 @@
 //! compression pointers that do not point backwards (so a pointer loop is malformed, not a
 //! hang) and names over 255 octets.
 
-use super::escape_label;
+use crate::text::escape_label;
 use domain::base::iana::{Rcode, Rtype};
 use domain::base::name::ToLabelIter;
 use domain::base::{Message, ParsedName};
@@ -221,7 +221,7 @@ fn public_name(contents: &[u8]) -> Option<String> {
     let name_len = usize::from(*contents.get(name_at)?);
     let name = contents.get(name_at + 1..name_at + 1 + name_len)?;
     // Written as the SNI is, so that the two compare equal.
-    (!name.is_empty()).then(|| super::name_from_bytes(name))
+    (!name.is_empty()).then(|| crate::text::name_from_bytes(name))
 }
 
 fn be16(bytes: &[u8], at: usize) -> Option<u16> {

@@ -4,9 +4,10 @@
 //! whose client starts with a request method is HTTP on any port; its later requests are read by
 //! [`requests`](super::requests).
 
+use super::Parsed;
 use super::dissector::StreamDissector;
-use super::{Parsed, name_from_bytes};
-use crate::naming::{EchKind, NameSource};
+use super::dissector::{EchKind, NameSource};
+use crate::text::name_from_bytes;
 use serde::Serialize;
 
 /// Most header lines read from a request head.

@@ -161,10 +161,10 @@ fn principal(name: &PrincipalName, realm: &Realm) -> String {
         if i > 0 {
             out.push('/');
         }
-        super::escape_bytes(&mut out, part.as_bytes(), false, false);
+        crate::text::escape_bytes(&mut out, part.as_bytes(), false, false);
     }
     out.push('@');
-    super::escape_bytes(&mut out, realm.0.as_bytes(), false, false);
+    crate::text::escape_bytes(&mut out, realm.0.as_bytes(), false, false);
     if out.len() > MAX_PRINCIPAL {
         let mut cut = MAX_PRINCIPAL;
         while !out.is_char_boundary(cut) {

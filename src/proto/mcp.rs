@@ -22,8 +22,8 @@
 
 use super::Parsed;
 use super::dissector::StreamDissector;
+use super::dissector::{EchKind, NameSource};
 use super::http::{self, Http, HttpEvent, Request};
-use crate::naming::{EchKind, NameSource};
 use serde::Serialize;
 
 /// Most body bytes read of a request that may be MCP.
@@ -163,21 +163,9 @@ pub fn recognise(head: &Head<'_>, body: &[u8]) -> Option<Mcp> {
     })
 }
 
-/// A string from the wire as kept: printable ASCII as it is, any other byte as `\DDD`, at most
-/// [`MAX_TEXT`] bytes.
+/// A string from the wire as kept: at most [`MAX_TEXT`] bytes (see [`crate::text::value`]).
 fn text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len().min(MAX_TEXT));
-    for &b in s.as_bytes() {
-        if out.len() + 4 > MAX_TEXT {
-            break;
-        }
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\{b:03}")),
-        }
-    }
-    out
+    crate::text::value(s, MAX_TEXT)
 }
 
 /// What the scanner found in a JSON-RPC message (a member given twice: the last).

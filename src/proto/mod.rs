@@ -33,8 +33,8 @@ use crate::capture::Timestamp;
 use crate::decode::{Packet, Transport};
 use crate::flow::{Direction, EndReason, Endpoint, Flow};
 use crate::metrics::Counters;
-use crate::naming::{EchKind, NameSource};
 use dissector::StreamDissector;
+pub use dissector::{EchKind, NameSource};
 use dns::{DnsAnswer, DnsMessage};
 use requests::{LogBudget, Next, RequestLog, RequestReader};
 use serde::{Serialize, Serializer};
@@ -1238,68 +1238,6 @@ enum Opening {
     GiveUp,
 }
 
-/// Appends one label (or a dot-separated name when `escape_dot` is false) in lower-case
-/// presentation format: printable ASCII as is, anything else as `\DDD`.
-pub(crate) fn escape_label(out: &mut String, bytes: &[u8], escape_dot: bool) {
-    escape_bytes(out, bytes, escape_dot, true);
-}
-
-/// Appends bytes from the wire as text: printable ASCII as is (lower-cased when `lower`), a
-/// backslash doubled, a dot escaped when `escape_dot`, anything else as `\DDD`.
-pub(crate) fn escape_bytes(out: &mut String, bytes: &[u8], escape_dot: bool, lower: bool) {
-    for &b in bytes {
-        match b {
-            b'.' if escape_dot => out.push_str("\\."),
-            b'\\' => out.push_str("\\\\"),
-            0x21..=0x7e if lower => out.push(b.to_ascii_lowercase() as char),
-            0x21..=0x7e => out.push(b as char),
-            _ => {
-                out.push('\\');
-                out.push((b'0' + b / 100) as char);
-                out.push((b'0' + b / 10 % 10) as char);
-                out.push((b'0' + b % 10) as char);
-            }
-        }
-    }
-}
-
-/// Appends `bytes` as lower-case hex.
-pub fn push_hex(out: &mut String, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for &b in bytes {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 15)]));
-    }
-}
-
-/// Longest name kept from the wire, in bytes before escaping: the longest DNS name. A longer
-/// SNI or Host is cut there (it can name nothing), so a flow never holds more than 4 times this.
-pub const MAX_WIRE_NAME: usize = 255;
-
-/// A host name from the wire (SNI, Host header) in lower-case presentation format, without a
-/// trailing dot, cut to [`MAX_WIRE_NAME`] bytes.
-pub(crate) fn name_from_bytes(bytes: &[u8]) -> String {
-    let bytes = bytes.strip_suffix(b".").unwrap_or(bytes);
-    let bytes = &bytes[..bytes.len().min(MAX_WIRE_NAME)];
-    let mut out = String::with_capacity(bytes.len());
-    escape_label(&mut out, bytes, false);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_lower_cased_and_escaped() {
-        assert_eq!(name_from_bytes(b"Api.OpenAI.com."), "api.openai.com");
-        assert_eq!(name_from_bytes(b"a b\x00\xff"), "a\\032b\\000\\255");
-        let mut label = String::new();
-        escape_label(&mut label, b"a.b\\c", true);
-        assert_eq!(label, "a\\.b\\\\c");
-    }
-}
-
 /// Runs `packets` (one second apart) through a flow table and an inspector, ends every flow,
 /// and returns the records and counters: the protocol stage as a worker runs it.
 #[cfg(test)]
@@ -1760,6 +1698,7 @@ mod size_tests {
             assert!(size_of::<quic::QuicState>() <= 64);
         }
         let long = vec![0xff; 70_000];
-        assert_eq!(name_from_bytes(&long).len(), 4 * MAX_WIRE_NAME);
+        let max = crate::text::MAX_WIRE_NAME;
+        assert_eq!(crate::text::name_from_bytes(&long).len(), 4 * max);
     }
 }

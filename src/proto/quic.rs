@@ -452,7 +452,7 @@ fn gquic_chlo(datagram: &[u8]) -> Option<ClientHello> {
             return None;
         }
         if &entry[..4] == b"SNI\0" {
-            sni = Some(super::name_from_bytes(&values[start..end]));
+            sni = Some(crate::text::name_from_bytes(&values[start..end]));
         }
         start = end;
     }

@@ -7,9 +7,10 @@
 //! extension does not hide the server name. [`Tls`] is its [`StreamDissector`]: a TCP flow whose
 //! client starts with a handshake record is TLS on any port.
 
+use super::Parsed;
 use super::dissector::StreamDissector;
-use super::{Parsed, name_from_bytes};
-use crate::naming::{EchKind, NameSource};
+use super::dissector::{EchKind, NameSource};
+use crate::text::name_from_bytes;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
@@ -370,7 +371,7 @@ fn hex_list(values: &[u16]) -> String {
         if i > 0 {
             out.push(',');
         }
-        super::push_hex(&mut out, &v.to_be_bytes());
+        crate::text::push_hex(&mut out, &v.to_be_bytes());
     }
     out
 }
@@ -381,7 +382,7 @@ fn truncated_hash(input: &str, empty: bool) -> String {
     }
     let digest = Sha256::digest(input.as_bytes());
     let mut out = String::with_capacity(12);
-    super::push_hex(&mut out, &digest[..6]);
+    crate::text::push_hex(&mut out, &digest[..6]);
     out
 }
 

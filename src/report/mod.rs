@@ -20,10 +20,10 @@ pub use candidates::Candidate;
 pub use period::{Period, PeriodError, iso_week};
 pub use visibility::Visibility;
 
+use crate::capture::Rfc3339;
 use crate::capture::Timestamp;
 use crate::catalog::{App, Catalog, Category, confidence};
 use crate::identity::UserKind;
-use crate::output::Rfc3339;
 use crate::policy::{Policy, Status};
 use crate::store::read::{self, StoredMcpUse, StoredProgramUse, StoredServerUse};
 use crate::store::{RollupRow, Store, StoreError};

@@ -7,9 +7,9 @@
 
 use super::time;
 use crate::catalog::Catalog;
-use crate::naming::{EchKind, NameSource};
 use crate::output::Coverage;
 use crate::output::coverage::{Class, Visible, share};
+use crate::proto::{EchKind, NameSource};
 use crate::store::read::StoredEncryptedDns;
 use crate::store::{CoverageRow, HealthRow};
 use serde::Serialize;

@@ -15,8 +15,8 @@ use super::{
     Batch, Candidate, CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, IngestedFile, NewFile,
     PseudonymRow, RollupRow, StoreError, StoreFault,
 };
+use crate::capture::Rfc3339;
 use crate::capture::Timestamp;
-use crate::output::Rfc3339;
 use crate::writing::{Destination, WritingThread};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};

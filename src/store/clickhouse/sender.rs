@@ -156,7 +156,7 @@ pub async fn ensure_schema(
     for statement in schema::statements(database, cluster) {
         within(session.query(&statement).execute()).await?;
     }
-    let applied = crate::output::Rfc3339(crate::capture::Timestamp::now()).to_string();
+    let applied = crate::capture::Rfc3339(crate::capture::Timestamp::now()).to_string();
     within(
         session
             .query(&format!(
