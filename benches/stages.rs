@@ -8,7 +8,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use lantern::capture::Timestamp;
 use lantern::decode::Decoder;
 use lantern::flow::{FlowConfig, FlowTable, Stamp};
-use lantern::metrics::Counters;
+use lantern::pipeline::Counters;
 use lantern::proto::dns;
 use lantern::proto::quic::QuicState;
 use lantern::proto::stream::Streams;
@@ -39,7 +39,7 @@ fn decode(c: &mut Criterion) {
         b.iter(|| {
             let mut n = 0;
             for (link, frame) in &frames {
-                if let Some(p) = decoder.decode(*link, frame, Timestamp(0), &mut counters) {
+                if let Some(p) = decoder.decode(*link, frame, Timestamp(0), &mut counters.decode) {
                     n += p.payload.len();
                 }
             }
@@ -77,7 +77,7 @@ fn flow(c: &mut Criterion) {
     let pass = |table: &mut Option<FlowTable<()>>, decoder: &mut Decoder| {
         let mut counters = Counters::default();
         for (i, frame) in frames.iter().enumerate() {
-            let Some(p) = decoder.decode(link, frame, Timestamp(0), &mut counters) else {
+            let Some(p) = decoder.decode(link, frame, Timestamp(0), &mut counters.decode) else {
                 continue;
             };
             if let Some(table) = table.as_mut() {
@@ -86,7 +86,7 @@ fn flow(c: &mut Criterion) {
                     ts: Timestamp(0),
                     clock: Timestamp(0),
                 };
-                black_box(table.packet(&p, stamp, &mut counters, &mut |_, _| {}));
+                black_box(table.packet(&p, stamp, &mut counters.flow, &mut |_, _| {}));
             } else {
                 black_box(p.payload_len);
             }

@@ -4,8 +4,8 @@
 //! Usage: cargo run --example fuzz_seeds -- fuzz/corpus captures ../shared/captures
 
 use lantern::capture::{CaptureReader, LinkType};
+use lantern::decode::Counters;
 use lantern::decode::Decoder;
-use lantern::metrics::Counters;
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};

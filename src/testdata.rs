@@ -2,8 +2,8 @@
 //! `captures/`. Not an API: it panics on any error.
 
 use crate::capture::{CaptureReader, Timestamp};
+use crate::decode::Counters;
 use crate::decode::{Decoder, Packet};
-use crate::metrics::Counters;
 
 /// Every frame of `captures/<name>`: its link type and bytes.
 pub fn frames(name: &str) -> Vec<(crate::capture::LinkType, Vec<u8>)> {

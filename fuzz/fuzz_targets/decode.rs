@@ -4,7 +4,7 @@
 
 use lantern::capture::{LinkType, Timestamp};
 use lantern::decode::Decoder;
-use lantern::metrics::Counters;
+use lantern::decode::Counters;
 use libfuzzer_sys::fuzz_target;
 use std::sync::Mutex;
 

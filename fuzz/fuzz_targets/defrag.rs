@@ -5,7 +5,7 @@
 use lantern::capture::Timestamp;
 use lantern::decode::Addr;
 use lantern::decode::frag::{Defrag, FragConfig, FragKey, Fragment};
-use lantern::metrics::Counters;
+use lantern::decode::Counters;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

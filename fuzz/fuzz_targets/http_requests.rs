@@ -4,7 +4,7 @@
 //! counts.
 #![no_main]
 
-use lantern::metrics::Counters;
+use lantern::proto::Counters;
 use lantern::proto::requests::{LogBudget, MAX_ENTRIES, MAX_NAME, Next, RequestReader};
 use lantern::proto::stream::Streams;
 use libfuzzer_sys::fuzz_target;

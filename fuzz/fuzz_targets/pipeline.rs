@@ -5,7 +5,7 @@
 use lantern::capture::{LinkType, Timestamp};
 use lantern::decode::Decoder;
 use lantern::flow::Stamp;
-use lantern::metrics::Counters;
+use lantern::decode::Counters;
 use lantern::pipeline::{Settings, Worker};
 use libfuzzer_sys::fuzz_target;
 

@@ -3,7 +3,7 @@
 use super::{Failure, ReplayArgs, pipeline, store};
 use indicatif::{ProgressBar, ProgressStyle};
 use lantern::catalog::Catalog;
-use lantern::metrics::Counters;
+use lantern::pipeline::Counters;
 use lantern::pipeline::{ReplayReport, Sequencer, StoreTotals, replay};
 use lantern::proto::NameSource;
 use std::io::{IsTerminal, Write};
@@ -95,7 +95,7 @@ fn summary(
     let read = report.files_read;
     let mut out = format!(
         "lantern: {read} file(s), {} packets, {} bytes, {} flows, {} DNS lookups\n",
-        c.packets, c.bytes, s.flows, s.lookups
+        c.capture.packets, c.capture.bytes, s.flows, s.lookups
     );
     let names: Vec<String> = NameSource::ALL
         .iter()

@@ -3,7 +3,7 @@
 //! bound before the privilege drop and served by threads started after it.
 
 use super::Failure;
-use lantern::metrics::Counters;
+use lantern::pipeline::Counters;
 use lantern::pipeline::{LiveSnapshot, StoreTotals};
 use lantern::store::ClickHouseStats;
 use prometheus_client::collector::Collector;
@@ -19,21 +19,22 @@ use std::time::{Duration, Instant};
 /// The counters reported as parse errors, by protocol: the layers', the stream dissectors'
 /// (from their registration), then those of the protocols recognised by port and of QUIC.
 fn parse_errors(c: &Counters) -> Vec<(&'static str, u64)> {
+    let (d, p) = (&c.decode, &c.proto);
     let layers = [
-        ("link", c.link_malformed),
-        ("decap", c.decap_malformed),
-        ("ip", c.ip_malformed),
-        ("l4", c.l4_malformed),
+        ("link", d.link_malformed),
+        ("decap", d.decap_malformed),
+        ("ip", d.ip_malformed),
+        ("l4", d.l4_malformed),
     ];
     let others = [
-        ("quic", c.quic_gave_up),
-        ("dns", c.dns_malformed),
-        ("dhcp", c.dhcp_malformed),
-        ("kerberos", c.kerberos_malformed),
+        ("quic", p.quic_gave_up),
+        ("dns", p.dns_malformed),
+        ("dhcp", p.dhcp_malformed),
+        ("kerberos", p.kerberos_malformed),
     ];
     layers
         .into_iter()
-        .chain(lantern::proto::stream_malformed(c))
+        .chain(lantern::proto::stream_malformed(p))
         .chain(others)
         .collect()
 }
@@ -64,8 +65,8 @@ impl StatusLog {
         let seconds = self.last.elapsed().as_secs_f64().max(0.001);
         self.last = Instant::now();
         let c = &snapshot.counters;
-        let rate = (c.packets.saturating_sub(self.last_packets)) as f64 / seconds;
-        self.last_packets = c.packets;
+        let rate = (c.capture.packets.saturating_sub(self.last_packets)) as f64 / seconds;
+        self.last_packets = c.capture.packets;
         eprintln!("{}", status_line(snapshot, rate));
     }
 
@@ -73,12 +74,12 @@ impl StatusLog {
     pub fn final_line(&self, counters: &Counters, store: StoreTotals) {
         eprintln!(
             "lantern: stopped: {} packets, {} bytes, drops: kernel {} interface {} queue {}, flows evicted {}; store +{} flow rows, +{} DNS rows, {} rollups",
-            counters.packets,
-            counters.bytes,
-            counters.capture_kernel_drops,
-            counters.capture_interface_drops,
-            counters.capture_queue_drops,
-            counters.flows_evicted,
+            counters.capture.packets,
+            counters.capture.bytes,
+            counters.capture.capture_kernel_drops,
+            counters.capture.capture_interface_drops,
+            counters.capture.capture_queue_drops,
+            counters.flow.flows_evicted,
             store.flows,
             store.lookups,
             store.rollups
@@ -102,14 +103,14 @@ fn status_line(s: &LiveSnapshot, rate: f64) -> String {
     format!(
         "lantern: status: up {}s, {} packets ({rate:.0}/s), {} bytes, drops: kernel {} interface {} queue {}, flows open {} done {} evicted {}, AI flows {ai}, DNS lookups {}, store +{} flow rows +{} DNS rows, last write {} ms, backlog {}{spool}",
         s.uptime.as_secs(),
-        c.packets,
-        c.bytes,
-        c.capture_kernel_drops,
-        c.capture_interface_drops,
-        c.capture_queue_drops,
+        c.capture.packets,
+        c.capture.bytes,
+        c.capture.capture_kernel_drops,
+        c.capture.capture_interface_drops,
+        c.capture.capture_queue_drops,
         s.open_flows,
         s.flows,
-        c.flows_evicted,
+        c.flow.flows_evicted,
         s.lookups,
         s.store.flows,
         s.store.lookups,
@@ -241,10 +242,10 @@ impl Collector for Snapshot {
             ConstCounter::new(s.lookups),
         )?;
         let drops = [
-            ("kernel", s.counters.capture_kernel_drops),
-            ("interface", s.counters.capture_interface_drops),
-            ("queue", s.counters.capture_queue_drops),
-            ("flow_table", s.counters.flows_evicted),
+            ("kernel", s.counters.capture.capture_kernel_drops),
+            ("interface", s.counters.capture.capture_interface_drops),
+            ("queue", s.counters.capture.capture_queue_drops),
+            ("flow_table", s.counters.flow.flows_evicted),
         ];
         labelled(
             &mut encoder,
@@ -420,7 +421,7 @@ mod tests {
         let addr = port.listener.local_addr().unwrap();
         let metrics = port.serve().unwrap();
         let mut snapshot = LiveSnapshot::default();
-        snapshot.counters.packets = 42;
+        snapshot.counters.capture.packets = 42;
         metrics.update(&snapshot);
         let mut stream = std::net::TcpStream::connect(addr).unwrap();
         stream
@@ -438,9 +439,9 @@ mod tests {
     #[test]
     fn a_snapshot_becomes_openmetrics_text() {
         let mut snapshot = LiveSnapshot::default();
-        snapshot.counters.packets = 7;
-        snapshot.counters.capture_queue_drops = 3;
-        snapshot.counters.kerberos_malformed = 2;
+        snapshot.counters.capture.packets = 7;
+        snapshot.counters.capture.capture_queue_drops = 3;
+        snapshot.counters.proto.kerberos_malformed = 2;
         snapshot.ai_flows_by_app = vec![("openai-chatgpt".into(), 5)];
         snapshot.backlog = 4;
         let mut registry = Registry::with_prefix("lantern");

@@ -7,8 +7,8 @@
 //! memory bound, are dropped. Every such drop is counted.
 
 use super::Addr;
+use super::Counters;
 use crate::capture::Timestamp;
-use crate::metrics::Counters;
 use std::collections::{HashMap, VecDeque};
 
 /// Limits of fragment reassembly.

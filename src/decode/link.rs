@@ -1,8 +1,8 @@
 //! Link layers: where the first header of each supported link type says the packet goes next.
 
+use super::Counters;
 use super::walk::Layer;
 use crate::capture::LinkType;
-use crate::metrics::Counters;
 
 /// Whether packets of this link type are decoded.
 pub fn is_supported(link: LinkType) -> bool {

@@ -20,11 +20,38 @@ pub use frag::FragConfig;
 pub use link::is_supported;
 
 use crate::capture::{LinkType, Timestamp};
-use crate::metrics::Counters;
 use etherparse::{Ipv6ExtensionSlice, LaxIpSlice, TcpSlice, UdpSlice};
 use frag::{Defrag, FragKey, Fragment};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use walk::Layer;
+
+crate::counters! {
+    /// What decoding counts: link types, tunnels, IP and its fragments, transport headers.
+    pub struct Counters {
+        link_unsupported: "packets whose link type lantern does not decode",
+        link_malformed: "packets too short for their link-layer header",
+        non_ip: "packets that carry no IP (ARP, LLDP, STP and other EtherTypes)",
+        decap_malformed: "packets whose Ethernet, tag or tunnel headers are invalid or cut short",
+        decap_too_deep: "packets nested in more layers than lantern unwraps",
+        decap_vxlan: "packets unwrapped from VXLAN",
+        decap_geneve: "packets unwrapped from GENEVE",
+        decap_gre: "packets unwrapped from GRE",
+        decap_erspan: "packets unwrapped from ERSPAN",
+        decap_mpls: "packets unwrapped from MPLS",
+        decap_pppoe: "packets unwrapped from PPPoE sessions",
+        decap_gtp: "packets unwrapped from GTP-U",
+        decap_ip_in_ip: "packets unwrapped from IP-in-IP or IPv6-in-IPv4",
+        ip_malformed: "packets whose IP header is invalid or cut short",
+        ip_fragments: "IP fragments seen",
+        ip_reassembled: "IP datagrams reassembled from fragments",
+        ip_fragment_overlaps: "datagrams dropped because a fragment overlapped another with other bytes",
+        ip_fragments_dropped: "datagrams dropped by the reassembly limits (size, pieces, memory, snaplen)",
+        ip_fragments_expired: "datagrams dropped because their fragments did not all arrive in time",
+        ip_truncated: "packets captured shorter than their IP length (snaplen); still counted",
+        other_ip_protocol: "IP packets that are neither TCP nor UDP (ICMP, ESP, GRE...)",
+        l4_malformed: "TCP or UDP headers that are invalid or cut short",
+    }
+}
 
 /// Most layers (link headers, tags, tunnels) unwrapped to reach one packet.
 const MAX_LAYERS: usize = 16;

@@ -6,7 +6,7 @@
 //! mirroring) or GRE/ERSPAN (switch and vTAP mirrors); access networks add PPPoE, MPLS, GTP-U
 //! and IP-in-IP.
 
-use crate::metrics::Counters;
+use super::Counters;
 
 /// A layer still to be decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,6 +14,18 @@ pub use table::{FlowConfig, FlowTable};
 use crate::capture::Timestamp;
 use crate::decode::{Addr, Transport};
 
+crate::counters! {
+    /// What the flow table counts: flows made and how they ended.
+    pub struct Counters {
+        flows_created: "flows created",
+        flows_closed: "flows ended by a FIN exchange or a RST",
+        flows_timed_out: "flows ended by the idle timeout",
+        flows_evicted: "flows evicted because the flow table was full",
+        flows_at_end: "flows still open when the input ended",
+        flows_interim: "interim records of flows open longer than --active-timeout",
+    }
+}
+
 /// Which way a packet travels relative to the flow's client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {

@@ -15,10 +15,10 @@
 //! The slab grows up to `max_flows` and then stays; when it is full the least recently seen flow
 //! is evicted (closing flows first) and handed to the caller.
 
+use super::Counters;
 use super::{Direction, EndReason, Endpoint, Flow, FlowKey, Stamp, TcpState};
 use crate::capture::Timestamp;
 use crate::decode::{Packet, Transport};
-use crate::metrics::Counters;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
 

@@ -23,6 +23,7 @@
 //!   [`LiveSnapshot`] of every counter once a second for the status line and the metrics
 //!   endpoint.
 
+use super::Counters;
 use super::threads::{
     Dispatch, Epochs, FromWorker, PacketBatch, Returns, Ticks, ToWorker, spawn_workers,
 };
@@ -30,7 +31,6 @@ use super::{Sequencer, SequencerError, Settings, StoreTotals, TICK_PACKETS, Writ
 use crate::capture::{KernelStats, LiveSource, Received, Timestamp};
 use crate::decode::Decoder;
 use crate::flow::Stamp;
-use crate::metrics::Counters;
 use crate::store::tables::us;
 use crate::store::{ClickHouseStats, HealthRow, Pruned, Retention};
 use crossbeam_channel::{Sender, bounded, select, tick, unbounded};
@@ -125,12 +125,12 @@ impl LiveSnapshot {
             started_us: us(started),
             version: env!("CARGO_PKG_VERSION").to_string(),
             interfaces: names.join(","),
-            packets: c.packets,
-            bytes: c.bytes,
-            drops_kernel: c.capture_kernel_drops,
-            drops_interface: c.capture_interface_drops,
-            drops_queue: c.capture_queue_drops,
-            flows_evicted: c.flows_evicted,
+            packets: c.capture.packets,
+            bytes: c.capture.bytes,
+            drops_kernel: c.capture.capture_kernel_drops,
+            drops_interface: c.capture.capture_interface_drops,
+            drops_queue: c.capture.capture_queue_drops,
+            flows_evicted: c.flow.flows_evicted,
             flows_open: self.open_flows as u64,
             backlog_rows: self.backlog as u64,
             last_write_us: u64::try_from(self.writes.last.as_micros()).unwrap_or(u64::MAX),
@@ -471,10 +471,11 @@ fn read(
             Ok(Received::Idle) => true,
             Ok(Received::Packet(raw)) => {
                 let number = numbers.fetch_add(1, Ordering::Relaxed) + 1;
-                counters.packets += 1;
-                counters.bytes += u64::from(raw.wire_len);
+                counters.capture.packets += 1;
+                counters.capture.bytes += u64::from(raw.wire_len);
                 clock = clock.max(raw.ts);
-                if let Some(packet) = decoder.decode(raw.link, raw.data, clock, &mut counters) {
+                let decoded = decoder.decode(raw.link, raw.data, clock, &mut counters.decode);
+                if let Some(packet) = decoded {
                     let stamp = Stamp {
                         number,
                         ts: raw.ts,
@@ -519,9 +520,9 @@ fn publish(
     share: &Mutex<Share>,
 ) {
     let kernel = source.stats();
-    counters.capture_kernel_drops = kernel.dropped;
-    counters.capture_interface_drops = kernel.if_dropped;
-    counters.capture_queue_drops = dispatch.dropped;
+    counters.capture.capture_kernel_drops = kernel.dropped;
+    counters.capture.capture_interface_drops = kernel.if_dropped;
+    counters.capture.capture_queue_drops = dispatch.dropped;
     let mut share = share.lock().unwrap_or_else(|p| p.into_inner());
     share.counters.clone_from(counters);
     share.kernel = kernel;

@@ -20,12 +20,14 @@
 //! in the single sequencer thread instead: a shared cache would name a flow or not depending on
 //! which worker got there first, and determinism is a requirement.
 
+mod counters;
 mod live;
 mod replay;
 mod sequencer;
 mod threads;
 mod worker;
 
+pub use counters::{Capture, Counters, Sequenced};
 pub use live::{LiveReport, LiveSettings, LiveSnapshot, QUEUE_PATIENCE, Supervisor, capture};
 pub use replay::{FileReport, ReplayReport, replay};
 pub use sequencer::{Sequencer, SequencerError, StoreTotals, WriteStats};

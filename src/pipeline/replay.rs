@@ -15,13 +15,13 @@
 //! waits for room to send each one, so no worker ever misses a tick here and every epoch is
 //! every worker's part of one tick number.
 
+use super::Counters;
 use super::threads::{Dispatch, Epochs, FromWorker, PacketBatch, Returns, Ticks, spawn_workers};
 use super::{Sequencer, SequencerError, Settings, TICK_PACKETS, TICK_SECS, Worker};
 use crate::capture::hash::{quick_key, sha256_file};
 use crate::capture::{CaptureReader, Format, LinkType, Timestamp};
 use crate::decode::{Decoder, Packet, is_supported};
 use crate::flow::Stamp;
-use crate::metrics::Counters;
 use crate::proto::Record;
 use crate::store::NewFile;
 use crossbeam_channel::{Receiver, bounded, unbounded};
@@ -369,9 +369,10 @@ fn read_all(
             {
                 abort.store(true, Ordering::Relaxed);
             }
-            counters.packets += 1;
-            counters.bytes += u64::from(raw.wire_len);
-            if let Some(packet) = decoder.decode(raw.link, raw.data, clock.now(), &mut counters) {
+            counters.capture.packets += 1;
+            counters.capture.bytes += u64::from(raw.wire_len);
+            let decoded = decoder.decode(raw.link, raw.data, clock.now(), &mut counters.decode);
+            if let Some(packet) = decoded {
                 let stamp = Stamp {
                     number,
                     ts: raw.ts,

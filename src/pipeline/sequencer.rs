@@ -1,10 +1,10 @@
 //! The sequencer: the stages after proto, run in one thread on records in a fixed order.
 
+use super::Counters;
 use crate::capture::Timestamp;
 use crate::catalog::{Catalog, Identified};
 use crate::decode::Addr;
 use crate::identity::{Identity, Resolver};
-use crate::metrics::Counters;
 use crate::naming::{self, EncryptedDns, MAX_ALTERNATIVES, Namer, Naming, NamingConfig};
 use crate::output::{DnsView, EventWriter, FlowView, Output, Summary};
 use crate::policy::{Policy, Status};
@@ -317,9 +317,10 @@ impl Sequencer {
 
     /// Adds the sequencer's own counters to `counters`.
     pub fn add_counters(&self, counters: &mut Counters) {
-        counters.dns_cache_evictions += self.namer.cache_evictions();
-        counters.dns_history_names_evicted += self.namer.names_evicted();
-        counters.identity_evictions += self.resolver.evictions();
+        let sequenced = &mut counters.sequenced;
+        sequenced.dns_cache_evictions += self.namer.cache_evictions();
+        sequenced.dns_history_names_evicted += self.namer.names_evicted();
+        sequenced.identity_evictions += self.resolver.evictions();
     }
 }
 

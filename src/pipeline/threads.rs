@@ -8,11 +8,11 @@
 //! as one, so it is caught up at once instead of shifted against the others. Emptied batches
 //! and the reader's buffers go back for reuse.
 
+use super::Counters;
 use super::{Settings, Worker};
 use crate::capture::Timestamp;
 use crate::decode::Packet;
 use crate::flow::{Stamp, worker_of};
-use crate::metrics::Counters;
 use crate::proto::Record;
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender};
 use std::collections::BTreeMap;
@@ -467,7 +467,7 @@ mod tests {
         // Some captures are cut short on purpose: the packets before the cut count.
         while let Ok(Some(slot)) = reader.advance() {
             let raw = reader.packet(&slot);
-            if let Some(packet) = decoder.decode(raw.link, raw.data, raw.ts, &mut counters) {
+            if let Some(packet) = decoder.decode(raw.link, raw.data, raw.ts, &mut counters.decode) {
                 pushed += 1;
                 let stamp = Stamp {
                     number: pushed,
@@ -733,9 +733,9 @@ mod tests {
             .try_iter()
             .map(|message| match message {
                 FromWorker::Epoch(3, number, _, stats) => {
-                    (number, stats.counters.epoch_ticks_missed)
+                    (number, stats.counters.capture.epoch_ticks_missed)
                 }
-                FromWorker::Done(3, _, counters) => (u64::MAX, counters.epoch_ticks_missed),
+                FromWorker::Done(3, _, counters) => (u64::MAX, counters.capture.epoch_ticks_missed),
                 _ => panic!("a message from another worker"),
             })
             .collect();
@@ -849,7 +849,7 @@ mod tests {
             assert_eq!(ticks.send(&to_workers, t, None), 2);
             match from_worker.recv().unwrap() {
                 FromWorker::Epoch(0, 2, _, stats) => {
-                    assert_eq!(stats.counters.epoch_ticks_missed, 1);
+                    assert_eq!(stats.counters.capture.epoch_ticks_missed, 1);
                 }
                 _ => panic!("worker 0 should hand in epoch 2"),
             }

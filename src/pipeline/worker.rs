@@ -1,10 +1,10 @@
 //! A worker: flow and proto for the decoded packets of its share of the flows.
 
+use super::Counters;
 use super::Settings;
 use crate::capture::Timestamp;
 use crate::decode::Packet;
 use crate::flow::{EndReason, Flow, FlowTable, Stamp};
-use crate::metrics::Counters;
 use crate::proto::{FlowState, Inspector, Record, Seen};
 
 /// Runs the per-packet stages for one share of the flows.
@@ -39,7 +39,7 @@ impl Worker {
             ended,
             active_secs,
         } = self;
-        let (flow, direction) = table.packet(packet, stamp, counters, &mut |f, r| {
+        let (flow, direction) = table.packet(packet, stamp, &mut counters.flow, &mut |f, r| {
             ended.push((f, r));
         });
         let seen = Seen {
@@ -48,13 +48,13 @@ impl Worker {
             number: stamp.number,
             ts: stamp.ts,
         };
-        inspector.packet(flow, seen, counters);
+        inspector.packet(flow, seen, &mut counters.proto);
         // A flow open for the active timeout gets an interim record, this packet included: at a
         // packet, in packet time, so the same records for any number of threads.
         if flow.interim_due(stamp.clock, *active_secs) {
             inspector.interim(flow);
             flow.mark_reported();
-            counters.flows_interim += 1;
+            counters.flow.flows_interim += 1;
         }
         self.hand_on_ended();
     }
@@ -62,7 +62,7 @@ impl Worker {
     /// Turns the flows that ended into records.
     fn hand_on_ended(&mut self) {
         for (flow, reason) in self.ended.drain(..) {
-            self.inspector.end(flow, reason, &mut self.counters);
+            self.inspector.end(flow, reason, &mut self.counters.proto);
         }
     }
 
@@ -70,7 +70,7 @@ impl Worker {
     pub fn tick(&mut self, now: Timestamp) -> Vec<Record> {
         let ended = &mut self.ended;
         self.table
-            .expire(now, &mut self.counters, &mut |f, r| ended.push((f, r)));
+            .expire(now, &mut self.counters.flow, &mut |f, r| ended.push((f, r)));
         self.hand_on_ended();
         self.inspector.take_records()
     }
@@ -79,7 +79,7 @@ impl Worker {
     pub fn finish(&mut self) -> Vec<Record> {
         let ended = &mut self.ended;
         self.table
-            .drain(&mut self.counters, &mut |f, r| ended.push((f, r)));
+            .drain(&mut self.counters.flow, &mut |f, r| ended.push((f, r)));
         self.hand_on_ended();
         self.inspector.take_records()
     }
@@ -87,7 +87,7 @@ impl Worker {
     /// Counts ticks that never reached this worker (its queue was full); its records of those
     /// epochs go with the next tick it gets.
     pub(super) fn missed_ticks(&mut self, missed: u64) {
-        self.counters.epoch_ticks_missed += missed;
+        self.counters.capture.epoch_ticks_missed += missed;
     }
 
     /// Flows open in this worker's table.

@@ -32,7 +32,6 @@ pub mod tls;
 use crate::capture::Timestamp;
 use crate::decode::{Packet, Transport};
 use crate::flow::{Direction, EndReason, Endpoint, Flow};
-use crate::metrics::Counters;
 use dissector::StreamDissector;
 pub use dissector::{EchKind, NameSource};
 use dns::{DnsAnswer, DnsMessage};
@@ -58,8 +57,8 @@ pub enum Parsed<T> {
 /// [`Message`]) variant, the [`StreamDissector`], and its two counters, parsed and malformed,
 /// with their help text (they become [`Counters`] fields of those names).
 ///
-/// Called with the name of a macro, it hands that macro the table: `proto` generates the
-/// protocol, message and probing chain from it, `metrics` the counters.
+/// Called with the name of a macro, it hands that macro the table: it generates the protocol,
+/// message and probing chain, and the stage's counters.
 macro_rules! stream_dissectors {
     ($then:ident) => {
         $then! {
@@ -75,7 +74,6 @@ macro_rules! stream_dissectors {
         }
     };
 }
-pub(crate) use stream_dissectors;
 
 /// What the stream dissector table generates here; see [`stream_dissectors!`].
 macro_rules! generate_stream_dissectors {
@@ -192,6 +190,45 @@ macro_rules! generate_stream_dissectors {
 }
 
 stream_dissectors!(generate_stream_dissectors);
+
+/// Declares [`Counters`]: the stage's own, with each stream dissector's two (parsed, malformed)
+/// spliced in from its line in [`stream_dissectors!`].
+macro_rules! declare_counters {
+    ($($variant:ident: $dissector:ty, $parsed:ident: $parsed_help:literal,
+        $malformed:ident: $malformed_help:literal;)*) => {
+        crate::counters! {
+            /// What the protocol stage counts: reassembly, each dissector's messages, and
+            /// what they joined or could not.
+            pub struct Counters {
+                tcp_reassembly_gave_up: "TCP streams given up because a message did not fit in --reassembly-limit",
+                tcp_reassembly_holes: "TCP streams given up because they had too many holes",
+                reassembly_evicted: "TCP and QUIC CRYPTO streams freed, oldest first, to stay within --reassembly-memory",
+                tcp_incomplete_at_end: "TCP streams whose first message was still incomplete when the flow ended",
+                $($parsed: $parsed_help, $malformed: $malformed_help,)*
+                http_more_requests: "HTTP/1.x requests read after the first of their connection (keep-alive, pipelining)",
+                http_log_dropped: "request paths, MCP methods and tools not kept: their flow's list held 8, or the worker's request logs 16 MiB",
+                quic_client_hellos: "ClientHellos decrypted from QUIC Initial packets (and Google QUIC CHLOs)",
+                quic_gave_up: "QUIC flows whose ClientHello could not be recovered",
+                quic_incomplete_at_end: "QUIC flows whose ClientHello was still incomplete when the flow ended",
+                dns_messages: "DNS messages parsed",
+                dns_malformed: "DNS messages that were malformed",
+                dns_truncated: "DNS responses whose answers were cut short; the answers before the cut are kept",
+                dns_unanswered: "DNS queries that got no response",
+                dns_unmatched_responses: "DNS responses without a query seen in the same flow",
+                dns_pending_dropped: "DNS queries not held for their response: a flow's oldest, or one past the worker's limit",
+                dhcp_messages: "DHCPv4 and DHCPv6 messages parsed",
+                dhcp_malformed: "DHCP datagrams that were not valid DHCP messages",
+                dhcp_bad_options: "DHCP options skipped because they were malformed (the rest of the message counts)",
+                kerberos_messages: "Kerberos KDC messages parsed",
+                kerberos_malformed: "Kerberos messages whose ASN.1 or TCP record marker was malformed (one longer than --reassembly-limit counts as tcp_reassembly_gave_up)",
+                kerberos_refused: "Kerberos requests the KDC answered with an error",
+                kerberos_unanswered: "Kerberos requests that got no reply in their flow",
+            }
+        }
+    };
+}
+
+stream_dissectors!(declare_counters);
 
 impl Message {
     /// Whether the connection goes on request after request (plaintext HTTP/1.x, MCP over it),
@@ -1246,6 +1283,7 @@ fn inspect_all(packets: &[Packet<'_>], config: ProtoConfig) -> (Vec<Record>, Cou
     let mut table = FlowTable::new(FlowConfig::default());
     let mut inspector = Inspector::new(config);
     let mut counters = Counters::default();
+    let mut flows = crate::flow::Counters::default();
     for (n, p) in packets.iter().enumerate() {
         let ts = Timestamp::from_secs(n as i64);
         let number = n as u64 + 1;
@@ -1254,7 +1292,7 @@ fn inspect_all(packets: &[Packet<'_>], config: ProtoConfig) -> (Vec<Record>, Cou
             ts,
             clock: ts,
         };
-        let (flow, direction) = table.packet(p, stamp, &mut counters, &mut |_, _| {});
+        let (flow, direction) = table.packet(p, stamp, &mut flows, &mut |_, _| {});
         let seen = Seen {
             packet: p,
             direction,
@@ -1264,7 +1302,7 @@ fn inspect_all(packets: &[Packet<'_>], config: ProtoConfig) -> (Vec<Record>, Cou
         inspector.packet(flow, seen, &mut counters);
     }
     let mut ended = Vec::new();
-    table.drain(&mut counters, &mut |f, r| ended.push((f, r)));
+    table.drain(&mut flows, &mut |f, r| ended.push((f, r)));
     for (f, r) in ended {
         inspector.end(f, r, &mut counters);
     }
@@ -1290,7 +1328,7 @@ mod reassembly_tests {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/chromium-claude.pcap");
         let mut reader = CaptureReader::open(&path).unwrap();
-        let mut counters = Counters::default();
+        let mut counters = crate::decode::Counters::default();
         let mut decoder = Decoder::default();
         let (mut isn, mut port, mut segments) = (None, None, Vec::new());
         while let Some(raw) = reader.next_packet().unwrap() {
@@ -1547,7 +1585,7 @@ mod kerberos_tcp_tests {
     fn kerberos_over_tcp() -> Vec<Owned> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/identity.pcap");
         let mut reader = CaptureReader::open(&path).unwrap();
-        let mut counters = Counters::default();
+        let mut counters = crate::decode::Counters::default();
         let mut decoder = Decoder::default();
         let mut out = Vec::new();
         while let Some(raw) = reader.next_packet().unwrap() {

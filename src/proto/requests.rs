@@ -17,10 +17,10 @@
 //! its list was full, or because the worker's logs hold [`LOG_MEMORY`] bytes, is counted
 //! (`http_log_dropped`).
 
+use super::Counters;
 use super::http::{self, Body};
 use super::mcp;
 use super::stream::{StreamId, Streams};
-use crate::metrics::Counters;
 
 /// Most names in each list of a log.
 pub const MAX_ENTRIES: usize = 8;
