@@ -2,13 +2,10 @@
 //! rollups and the end-of-run summary.
 //!
 //! The stage receives [`FlowView`]s and [`DnsView`]s (a record plus what naming, the catalog and
-//! identity said about it). Events go to the `--events` writer for every flow and lookup;
-//! evidence rows only for AI-related ones (an app matched, or a candidate) and for flows that
-//! carry encrypted DNS (a blind spot the report names), and rollups only for AI-related ones,
-//! since the store keeps names, counters and evidence of AI use and of what hides it, and
-//! nothing else; [`coverage`] counts every flow, by how it was named. The rows are the store's
-//! own ([`FlowRow`], [`DnsRow`], [`RollupRow`], [`CoverageRow`]), made as their table
-//! declarations say.
+//! identity said about it). Events go to the `--events` writer for every flow and lookup; the
+//! summary counts every one; hourly [`rollup`]s are gathered for AI-related ones (an app
+//! matched, or a candidate) and [`coverage`] for every flow, by how it was named. The store
+//! side makes its rows of these (`store::Pending`): output knows nothing of the store.
 
 pub mod coverage;
 pub mod event;
@@ -28,7 +25,6 @@ use crate::proto::mcp::Mcp;
 use crate::proto::{DhcpRecord, DnsRecord, FlowRecord, KerberosRecord};
 use crate::proto::{EchKind, NameSource};
 use crate::software::Software;
-use crate::store::{CoverageRow, DnsRow, FlowRow, RollupRow};
 use std::io;
 
 /// A flow with everything the stages before output decided about it.
@@ -58,11 +54,6 @@ pub struct FlowView<'a> {
     pub mcp: Option<&'a Mcp>,
     /// The flow carries encrypted DNS (its client resolves names where the sensor cannot see).
     pub encrypted_dns: Option<EncryptedDns>,
-}
-
-/// Whether a flow is kept as evidence: it is AI-related, or it carries encrypted DNS.
-pub fn keeps_evidence(view: &FlowView<'_>) -> bool {
-    view.app.is_some() || view.candidate || view.encrypted_dns.is_some()
 }
 
 impl FlowView<'_> {
@@ -103,8 +94,6 @@ pub struct Output {
     summary: Summary,
     rollups: Rollups,
     coverage: CoverageSums,
-    flows: Vec<FlowRow>,
-    lookups: Vec<DnsRow>,
 }
 
 impl Output {
@@ -115,8 +104,6 @@ impl Output {
             summary: Summary::default(),
             rollups: Rollups::default(),
             coverage: CoverageSums::default(),
-            flows: Vec::new(),
-            lookups: Vec::new(),
         }
     }
 
@@ -130,9 +117,6 @@ impl Output {
         if view.app.is_some() || view.candidate {
             self.rollups.flow(view);
         }
-        if keeps_evidence(view) {
-            self.flows.push(FlowRow::from_source(view));
-        }
         Ok(())
     }
 
@@ -144,7 +128,6 @@ impl Output {
         self.summary.dns(view);
         if view.app.is_some() || view.candidate {
             self.rollups.dns(view);
-            self.lookups.push(DnsRow::from_source(view));
         }
         Ok(())
     }
@@ -175,32 +158,14 @@ impl Output {
         }
     }
 
-    /// Evidence rows gathered since the last call.
-    pub fn take_evidence(&mut self) -> (Vec<FlowRow>, Vec<DnsRow>) {
-        (
-            std::mem::take(&mut self.flows),
-            std::mem::take(&mut self.lookups),
-        )
+    /// The hourly coverage gathered since the last call, sorted by key.
+    pub fn take_coverage(&mut self) -> Vec<(CoverageKey, Coverage)> {
+        self.coverage.drain()
     }
 
-    /// Pending evidence rows.
-    pub fn pending_evidence(&self) -> usize {
-        self.flows.len() + self.lookups.len()
-    }
-
-    /// The hourly coverage gathered since the last call, as store rows.
-    pub fn take_coverage(&mut self) -> Vec<CoverageRow> {
-        let coverage = self.coverage.drain();
-        coverage.iter().map(CoverageRow::from_source).collect()
-    }
-
-    /// The hourly rollups gathered since the last call, as store rows.
-    pub fn take_rollups(&mut self) -> Vec<RollupRow> {
-        let rollups = self.rollups.drain();
-        rollups
-            .iter()
-            .map(|(k, r)| RollupRow::from_source((k, r)))
-            .collect()
+    /// The hourly rollups gathered since the last call, sorted by key.
+    pub fn take_rollups(&mut self) -> Vec<(RollupKey, Rollup)> {
+        self.rollups.drain()
     }
 
     /// Whether events are being written.

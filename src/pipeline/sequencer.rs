@@ -10,7 +10,7 @@ use crate::output::{DnsView, EventWriter, FlowView, Output, Summary};
 use crate::policy::{Policy, Status};
 use crate::proto::{EchKind, FlowRecord, NameSource, Record};
 use crate::software;
-use crate::store::{Batch, ClickHouseStats, HealthRow, PseudonymRow, Store, StoreError};
+use crate::store::{ClickHouseStats, HealthRow, Pending, Store, StoreError};
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
@@ -44,6 +44,16 @@ pub struct StoreTotals {
     pub coverage: u64,
 }
 
+impl StoreTotals {
+    /// Adds another write's rows.
+    fn add(&mut self, other: &StoreTotals) {
+        self.flows += other.flows;
+        self.lookups += other.lookups;
+        self.rollups += other.rollups;
+        self.coverage += other.coverage;
+    }
+}
+
 /// How the store writes went.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WriteStats {
@@ -65,6 +75,8 @@ pub struct Sequencer {
     namer: Namer,
     resolver: Resolver,
     output: Output,
+    /// The store's rows of the next write.
+    pending: Pending,
     store: Option<Store>,
     totals: StoreTotals,
     writes: WriteStats,
@@ -89,6 +101,7 @@ impl Sequencer {
             namer: Namer::new(naming),
             resolver,
             output,
+            pending: Pending::default(),
             store,
             totals: StoreTotals::default(),
             writes: WriteStats::default(),
@@ -162,13 +175,15 @@ impl Sequencer {
                         lookup.client.addr,
                         lookup.ts,
                     );
-                    self.output.dns(&DnsView {
+                    let view = DnsView {
                         record: lookup,
                         identity: &identity,
                         app,
                         status: self.status(app, &identity),
                         candidate,
-                    })
+                    };
+                    self.pending.dns(&view);
+                    self.output.dns(&view)
                 }
                 Record::Flow(flow) => self.flow(flow),
                 Record::Dhcp(dhcp) => {
@@ -184,7 +199,7 @@ impl Sequencer {
         }
         self.order = order;
         let sealed = self.resolver.pseudonymizer().map_or(0, |p| p.pending());
-        if self.output.pending_evidence() >= FLUSH_ROWS || sealed >= FLUSH_ROWS {
+        if self.pending.len() >= FLUSH_ROWS || sealed >= FLUSH_ROWS {
             self.flush()?;
         }
         Ok(())
@@ -203,6 +218,7 @@ impl Sequencer {
                 let stage = Emit {
                     policy: &self.policy,
                     output: &mut self.output,
+                    pending: &mut self.pending,
                 };
                 return stage.flow(flow, &naming, &s.identity, class);
             }
@@ -219,6 +235,7 @@ impl Sequencer {
         let stage = Emit {
             policy: &self.policy,
             output: &mut self.output,
+            pending: &mut self.pending,
         };
         stage.flow(flow, &naming, &identity, class)
     }
@@ -246,41 +263,27 @@ impl Sequencer {
     }
 
     fn write(&mut self, health: Vec<HealthRow>) -> Result<(), SequencerError> {
-        let (flows, lookups) = self.output.take_evidence();
         let rollups = self.output.take_rollups();
         let coverage = self.output.take_coverage();
-        let pseudonyms = self
-            .resolver
-            .pseudonymizer()
+        let pseudonyms = (self.resolver.pseudonymizer())
             .map(|p| p.take_sealed())
             .unwrap_or_default();
+        let batch = self.pending.batch(&rollups, &coverage, pseudonyms, health);
         if let Some(store) = &mut self.store {
             let started = Instant::now();
-            let (n_flows, n_lookups, n_rollups) = (flows.len(), lookups.len(), rollups.len());
-            let n_coverage = coverage.len() as u64;
-            store.write(Batch {
-                flows,
-                dns: lookups,
-                rollups,
-                coverage,
-                pseudonyms: pseudonyms
-                    .into_iter()
-                    .map(|(token, sealed)| PseudonymRow {
-                        token,
-                        sealed: sealed.into(),
-                    })
-                    .collect(),
-                health,
-            })?;
+            let totals = StoreTotals {
+                flows: batch.flows.len() as u64,
+                lookups: batch.dns.len() as u64,
+                rollups: batch.rollups.len() as u64,
+                coverage: batch.coverage.len() as u64,
+            };
+            store.write(batch)?;
             let took = started.elapsed();
             self.writes.writes += 1;
             self.writes.total += took;
             self.writes.last = took;
             self.writes.waits = store.write_waits();
-            self.totals.flows += n_flows as u64;
-            self.totals.lookups += n_lookups as u64;
-            self.totals.rollups += n_rollups as u64;
-            self.totals.coverage += n_coverage;
+            self.totals.add(&totals);
         }
         let flushed = self.output.flush();
         self.events_result(flushed)
@@ -312,7 +315,7 @@ impl Sequencer {
 
     /// Evidence rows waiting for the next store write.
     pub fn backlog(&self) -> usize {
-        self.output.pending_evidence()
+        self.pending.len()
     }
 
     /// Adds the sequencer's own counters to `counters`.
@@ -397,6 +400,7 @@ fn status(policy: &Policy, app: Option<Identified<'_>>, who: &Identity) -> Statu
 struct Emit<'s> {
     policy: &'s Policy,
     output: &'s mut Output,
+    pending: &'s mut Pending,
 }
 
 impl Emit<'_> {
@@ -415,7 +419,7 @@ impl Emit<'_> {
         let ja4 = flow.tls().and_then(|t| t.ja4.as_deref());
         let agent = flow.http().and_then(|h| h.user_agent.as_deref());
         let status = status(self.policy, app, identity);
-        self.output.flow(&FlowView {
+        let view = FlowView {
             software: software::classify(ja4, agent),
             mcp: flow.mcp(),
             record: flow,
@@ -428,7 +432,9 @@ impl Emit<'_> {
             status,
             candidate,
             encrypted_dns,
-        })
+        };
+        self.pending.flow(&view);
+        self.output.flow(&view)
     }
 }
 

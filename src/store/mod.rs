@@ -13,6 +13,7 @@
 
 pub mod clickhouse;
 mod filter;
+mod pending;
 pub mod read;
 pub mod retention;
 pub mod schema;
@@ -21,6 +22,7 @@ pub mod tables;
 
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseReader, ClickHouseStats, ClickHouseStore};
 pub use filter::{Filter, FilterError, MAX_FILTER_LEN, MAX_FILTER_VALUES};
+pub use pending::{Pending, keeps_flow, keeps_lookup};
 pub use read::{Dialect, Query, Read, ReadRow};
 pub use retention::{Cutoffs, Pruned, Retention};
 pub use schema::SCHEMA_VERSION;
