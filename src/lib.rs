@@ -1,21 +1,25 @@
 //! lantern: a passive network sensor that finds shadow AI.
 //!
-//! Packets flow through the stages below in one direction; each stage is a module that imports
-//! only the stages to its left (see `../shared/DESIGN.md`):
+//! Packets flow through the stages below in one direction:
 //!
 //! ```text
-//! capture -> decode -> flow -> proto -> naming -> catalog -> identity -> policy -> output
-//!     -> store -> report
+//! capture -> decode -> flow -> proto -> naming -> identity -> policy -> output -> store
+//!     -> report
 //! ```
 //!
-//! [`report`] reads only the store; [`policy`] judges each app for each user; [`software`]
-//! tells a browser from a program by its TLS fingerprint or `User-Agent`.
+//! **The dependency rule.** A stage imports only the stages to its left and the leaf
+//! libraries: [`catalog`] (the AI catalog and its matchers), [`metrics`] (the `counters!`
+//! macro), [`software`] (a browser or a program, from a TLS fingerprint or `User-Agent`),
+//! [`text`] (wire bytes as text), [`vocabulary`] (the closed sets of words events, the store
+//! and reports share) and [`writing`] (the thread that writes behind the sequencer). A leaf
+//! imports only leaves. [`pipeline`] is the wiring `replay` and `capture` share (a reader, N
+//! workers running decode, flow and proto, and one sequencer running naming onwards in a
+//! deterministic order), and may import any of them; [`testdata`] is test support, after
+//! decode. No file imports another that imports it back. `layering::the_rule_holds` (below)
+//! reads every `crate::` path in `src/` and fails on an import the rule does not allow, or on
+//! a circle between the files of one stage: `cargo test --lib layering`.
 //!
-//! [`pipeline`] is the wiring that `replay` and `capture` share: a reader, N workers
-//! running decode/flow/proto, and one sequencer running naming onwards in a deterministic order.
-//! [`metrics`] holds the named counters every stage increments; [`writing`] is the thread that
-//! writes events and SQLite batches behind the sequencer; [`vocabulary`] declares the closed sets
-//! of words (user kinds, categories, statuses...) that events, the store and reports share.
+//! [`report`] reads only the store; [`policy`] judges each app for each user.
 
 pub mod capture;
 pub mod catalog;

@@ -12,7 +12,7 @@
 //!   per-flow state does not grow with the largest message);
 //! - the probing chain over the start of a client's stream, and the counting of parsed and
 //!   malformed messages;
-//! - the dissector's two counters in [`Counters`](crate::metrics::Counters), exported by name
+//! - the dissector's two counters in [`Counters`](super::Counters), exported by name
 //!   like every counter, the malformed one also as a parse error in the daemon's status;
 //! - the server name the message gives a flow, and its fields in the flow event.
 //!

@@ -11,6 +11,7 @@
 //! Adding a read is a row type and a `Read` here; nothing in either store changes.
 
 use super::filter::Filter;
+pub use super::schema::ReadRow;
 use super::schema::{Role, names};
 use super::tables::{CoverageRow, HealthRow, RollupRow};
 use rusqlite::ToSql;
@@ -114,15 +115,6 @@ impl Query {
     }
 }
 
-/// A row a read returns: read by ClickHouse through serde (by position, by type) and by SQLite
-/// through [`ReadRow::from_sqlite`] (by position), from one declaration.
-pub trait ReadRow:
-    Sized + Ord + clickhouse::RowOwned + clickhouse::RowRead + Send + 'static
-{
-    /// The row from SQLite's result, its columns in the order of the fields.
-    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
-}
-
 /// A read of the store: its query in each dialect, and the type of its rows.
 pub trait Read {
     /// What each row holds.
@@ -151,7 +143,7 @@ macro_rules! read_row {
             $( $(#[doc = $fdoc])* pub $field: $ty, )*
         }
 
-        impl $crate::store::read::ReadRow for $row {
+        impl $crate::store::schema::ReadRow for $row {
             fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<$row> {
                 use $crate::store::schema::ColumnType;
                 let mut at = 0;

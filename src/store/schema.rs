@@ -378,6 +378,15 @@ impl ColumnType for serde_bytes::ByteBuf {
     }
 }
 
+/// A row a read returns: read by ClickHouse through serde (by position, by type) and by SQLite
+/// through [`ReadRow::from_sqlite`] (by position), from one declaration.
+pub trait ReadRow:
+    Sized + Ord + clickhouse::RowOwned + clickhouse::RowRead + Send + 'static
+{
+    /// The row from SQLite's result, its columns in the order of the fields.
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
+}
+
 /// Declares a store table: its row struct and its [`Table`] of columns.
 ///
 /// ```text
@@ -499,7 +508,7 @@ macro_rules! table {
 
         }
 
-        impl $crate::store::read::ReadRow for $row {
+        impl $crate::store::schema::ReadRow for $row {
             fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<$row> {
                 <$row>::from_sqlite(row)
             }
