@@ -12,7 +12,7 @@ use lantern::flow::Endpoint;
 use lantern::identity::{Pseudonymizer, Resolver, StaticMap};
 use lantern::proto::dhcp::{DhcpKind, DhcpMessage};
 use lantern::proto::kerberos::Exchange;
-use lantern::proto::{DhcpRecord, KerberosRecord, KrbOutcome, Place};
+use lantern::proto::{DhcpRecord, KerberosRecord, KrbOutcome, Origin};
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
@@ -24,8 +24,8 @@ fn addr(i: u32) -> Addr {
     Addr::v4([10, b, c, d])
 }
 
-fn place(i: u32, ts: i64) -> Place {
-    Place {
+fn origin(i: u32, ts: i64) -> Origin {
+    Origin {
         flow_id: u64::from(i),
         packet: u64::from(i),
         ts: Timestamp::from_secs(ts),
@@ -48,7 +48,7 @@ fn learned() -> Resolver {
     for i in 0..CLIENTS {
         let mac = i.to_be_bytes();
         r.dhcp(&DhcpRecord {
-            place: place(i, 100),
+            origin: origin(i, 100),
             message: DhcpMessage {
                 version: 4,
                 kind: Some(DhcpKind::Ack),
@@ -61,7 +61,7 @@ fn learned() -> Resolver {
         });
         if i % 2 == 0 {
             r.kerberos(&KerberosRecord {
-                place: place(i, 200),
+                origin: origin(i, 200),
                 exchange: Exchange::As,
                 principal: Some(format!("user{i}@CORP.EXAMPLE")),
                 till: None,

@@ -7,7 +7,7 @@ use lantern::decode::{Addr, Transport};
 use lantern::flow::Endpoint;
 use lantern::identity::Resolver;
 use lantern::proto::dhcp::{parse_v4, parse_v6};
-use lantern::proto::{DhcpRecord, Place};
+use lantern::proto::{DhcpRecord, Origin};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     assert!(message.duid.as_ref().is_none_or(|d| d.len() <= 130));
     let endpoint = Endpoint { addr: Addr::v4([10, 0, 0, 1]), port: 67 };
     let record = DhcpRecord {
-        place: Place {
+        origin: Origin {
             flow_id: 1,
             packet: 1,
             ts: Timestamp::from_secs(1_700_000_000),

@@ -358,7 +358,7 @@ impl Resolver {
     /// Learns from a DHCP message.
     pub fn dhcp(&mut self, record: &DhcpRecord) {
         let m = &record.message;
-        let at = record.place.ts;
+        let at = record.origin.ts;
         let Some(key) = DeviceKey::of(m) else { return };
         if let Some(name) = m.fqdn.as_deref().or(m.hostname.as_deref()) {
             let from_client = !matches!(
@@ -432,10 +432,10 @@ impl Resolver {
         let Some(principal) = record.principal.as_deref() else {
             return;
         };
-        let at = record.place.ts;
+        let at = record.origin.ts;
         let cap = at.plus_secs(self.config.kerberos_lifetime);
         let end = record.till.filter(|t| *t > at).map_or(cap, |t| t.min(cap));
-        let client = record.place.client.addr;
+        let client = record.origin.client.addr;
         let value = Principal(principal.into());
         if kerberos::machine_name(principal).is_some() {
             self.machines.bind(&client, at, end, value);
@@ -453,7 +453,7 @@ mod tests {
     use super::*;
     use crate::decode::Transport;
     use crate::flow::Endpoint;
-    use crate::proto::Place;
+    use crate::proto::Origin;
     use crate::proto::kerberos::Exchange;
 
     const PC: Addr = Addr([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 88, 0, 50]);
@@ -462,8 +462,8 @@ mod tests {
         Timestamp::from_secs(s)
     }
 
-    fn place(ts: i64, client: Addr) -> Place {
-        Place {
+    fn origin(ts: i64, client: Addr) -> Origin {
+        Origin {
             flow_id: 1,
             packet: 1,
             ts: t(ts),
@@ -482,7 +482,7 @@ mod tests {
 
     fn dhcp(ts: i64, kind: DhcpKind, mac: u8, hostname: Option<&str>, lease: u32) -> DhcpRecord {
         DhcpRecord {
-            place: place(ts, Addr::v4([0; 4])),
+            origin: origin(ts, Addr::v4([0; 4])),
             message: DhcpMessage {
                 version: 4,
                 kind: Some(kind),
@@ -498,7 +498,7 @@ mod tests {
 
     fn krb(ts: i64, principal: &str, till: Option<i64>) -> KerberosRecord {
         KerberosRecord {
-            place: place(ts, PC),
+            origin: origin(ts, PC),
             exchange: Exchange::As,
             principal: Some(principal.into()),
             till: till.map(t),

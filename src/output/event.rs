@@ -16,7 +16,7 @@ use crate::identity::{Identity, Pseudonymizer, UserKind};
 use crate::naming::MAX_ALTERNATIVES;
 use crate::proto::dhcp;
 use crate::proto::requests::RequestLog;
-use crate::proto::{DhcpRecord, KerberosRecord, KrbOutcome, MessageEvent, Place, dns, kerberos};
+use crate::proto::{DhcpRecord, KerberosRecord, KrbOutcome, MessageEvent, Origin, dns, kerberos};
 use crate::software::Software;
 use crate::writing::{Destination, WritingThread};
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -182,7 +182,7 @@ fn is_zero(n: &u32) -> bool {
 #[derive(Serialize)]
 struct DnsJson<'a> {
     #[serde(flatten)]
-    place: PlaceJson<'a>,
+    origin: OriginJson<'a>,
     query: &'a str,
     qtype: String,
     rcode: Option<String>,
@@ -239,7 +239,7 @@ impl From<Software> for SoftwareJson {
 
 /// The join keys DNS and identity events start with.
 #[derive(Serialize)]
-struct PlaceJson<'a> {
+struct OriginJson<'a> {
     event_type: &'static str,
     ts: Rfc3339,
     flow_id: u64,
@@ -253,7 +253,7 @@ struct PlaceJson<'a> {
 #[derive(Serialize)]
 struct DhcpEventJson<'a> {
     #[serde(flatten)]
-    place: PlaceJson<'a>,
+    origin: OriginJson<'a>,
     dhcp: DhcpJson,
 }
 
@@ -274,7 +274,7 @@ struct DhcpJson {
 #[derive(Serialize)]
 struct KerberosEventJson<'a> {
     #[serde(flatten)]
-    place: PlaceJson<'a>,
+    origin: OriginJson<'a>,
     kerberos: KerberosJson,
 }
 
@@ -300,14 +300,18 @@ fn shown(pseudonyms: &mut Option<&mut Pseudonymizer>, name: String) -> String {
 }
 
 /// The client address's token, when pseudonymizing.
-fn client_token(pseudonyms: &mut Option<&mut Pseudonymizer>, place: &Place) -> Option<String> {
+fn client_token(pseudonyms: &mut Option<&mut Pseudonymizer>, origin: &Origin) -> Option<String> {
     pseudonyms
         .as_deref_mut()
-        .map(|p| p.pseudonym(&place.client.addr.to_string()))
+        .map(|p| p.pseudonym(&origin.client.addr.to_string()))
 }
 
-fn place_json<'a>(event_type: &'static str, p: &Place, client: Option<&'a str>) -> PlaceJson<'a> {
-    PlaceJson {
+fn origin_json<'a>(
+    event_type: &'static str,
+    p: &Origin,
+    client: Option<&'a str>,
+) -> OriginJson<'a> {
+    OriginJson {
         event_type,
         ts: Rfc3339(p.ts),
         flow_id: p.flow_id,
@@ -435,7 +439,7 @@ impl EventWriter {
     pub fn dns(&mut self, view: &DnsView<'_>) -> io::Result<()> {
         let r = view.record;
         let event = DnsJson {
-            place: PlaceJson {
+            origin: OriginJson {
                 event_type: "dns",
                 ts: Rfc3339(r.ts),
                 flow_id: r.flow_id,
@@ -464,7 +468,7 @@ impl EventWriter {
         mut pseudonyms: Option<&mut Pseudonymizer>,
     ) -> io::Result<()> {
         let m = &r.message;
-        let client = client_token(&mut pseudonyms, &r.place);
+        let client = client_token(&mut pseudonyms, &r.origin);
         let mut hide = |s: String| shown(&mut pseudonyms, s);
         let dhcp = DhcpJson {
             version: m.version,
@@ -478,7 +482,7 @@ impl EventWriter {
             lease_secs: m.lease_secs,
         };
         let event = DhcpEventJson {
-            place: place_json("dhcp", &r.place, client.as_deref()),
+            origin: origin_json("dhcp", &r.origin, client.as_deref()),
             dhcp,
         };
         self.line(&event)
@@ -490,7 +494,7 @@ impl EventWriter {
         r: &KerberosRecord,
         mut pseudonyms: Option<&mut Pseudonymizer>,
     ) -> io::Result<()> {
-        let client = client_token(&mut pseudonyms, &r.place);
+        let client = client_token(&mut pseudonyms, &r.origin);
         let kerberos = KerberosJson {
             exchange: r.exchange.name(),
             outcome: r.outcome.name(),
@@ -507,7 +511,7 @@ impl EventWriter {
             till: r.till.map(Rfc3339),
         };
         let event = KerberosEventJson {
-            place: place_json("kerberos", &r.place, client.as_deref()),
+            origin: origin_json("kerberos", &r.origin, client.as_deref()),
             kerberos,
         };
         self.line(&event)

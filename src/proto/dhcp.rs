@@ -10,7 +10,13 @@
 //! message over one non-UTF-8 host name, and pulls in hickory-proto. Here every read is
 //! bounds-checked, a malformed option is skipped and counted, and the rest of the message
 //! still counts.
+//!
+//! [`Dhcp`] is the port dissector: UDP ports 67 and 68 (v4) or 546 and 547 (v6) on either
+//! side; each datagram is a message, handed on as a [`DhcpRecord`].
 
+use super::dissector::{Context, Frame, PortDissector};
+use super::{Origin, Record};
+use crate::capture::Timestamp;
 use crate::decode::Addr;
 
 /// DHCPv4's magic cookie, after the 236-byte BOOTP header.
@@ -385,6 +391,62 @@ pub fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(2 * bytes.len());
     crate::text::push_hex(&mut out, bytes);
     out
+}
+
+/// One DHCP message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DhcpRecord {
+    /// Where it was seen.
+    pub origin: Origin,
+    /// What it says.
+    pub message: DhcpMessage,
+}
+
+/// DHCPv4's ports, server and client.
+const V4_PORTS: [u16; 2] = [67, 68];
+
+/// The DHCP port dissector, both versions.
+#[derive(Clone, Copy, Debug)]
+pub struct Dhcp;
+
+impl PortDissector for Dhcp {
+    const NAME: &'static str = "dhcp";
+    const UDP_PORTS: &'static [u16] = &[67, 68, 546, 547];
+    const TCP_PORTS: &'static [u16] = &[];
+    type Flow = ();
+    type Worker = ();
+    type Record = Box<DhcpRecord>;
+
+    fn frame(_: &[u8]) -> Frame {
+        Some(Err(()))
+    }
+
+    fn message(bytes: &[u8], _: &mut (), _: &mut (), cx: Context<'_>) -> bool {
+        let at = cx.at;
+        let v4 = [at.client.port, at.server.port]
+            .iter()
+            .any(|p| V4_PORTS.contains(p));
+        let parsed = if v4 { parse_v4(bytes) } else { parse_v6(bytes) };
+        let counters = &mut *cx.counters;
+        let Ok(message) = parsed else {
+            counters.dhcp_malformed += 1;
+            return false;
+        };
+        counters.dhcp_messages += 1;
+        counters.dhcp_bad_options += u64::from(message.bad_options);
+        let origin = at;
+        cx.records
+            .push(Record::Dhcp(Box::new(DhcpRecord { origin, message })));
+        true
+    }
+
+    fn malformed_frame(_: Context<'_>) {}
+
+    fn order(record: &Box<DhcpRecord>) -> (Timestamp, u64) {
+        (record.origin.ts, record.origin.packet)
+    }
+
+    fn end(_: (), _: &mut (), _: Context<'_>) {}
 }
 
 #[cfg(test)]

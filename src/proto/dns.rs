@@ -1,10 +1,19 @@
-//! DNS messages: the first question and the A, AAAA, CNAME and HTTPS answers with their TTLs,
-//! and the ECH public names of the ECHConfigs that HTTPS and SVCB answers carry.
+//! DNS: the port dissector ([`Dns`], port 53 over UDP and TCP) and its messages.
 //!
+//! A message is reduced to its first question and the A, AAAA, CNAME and HTTPS answers with
+//! their TTLs, and the ECH public names of the ECHConfigs that HTTPS and SVCB answers carry.
 //! Parsing is done by NLnet Labs' `domain` crate, which reads names in place and refuses
 //! compression pointers that do not point backwards (so a pointer loop is malformed, not a
-//! hang) and names over 255 octets.
+//! hang) and names over 255 octets. The dissector joins a flow's queries and responses by
+//! transaction id, name and type into lookups ([`DnsRecord`]): a query waits for its response
+//! within a bound per flow and one per worker, and one never answered is handed on alone when
+//! its flow ends.
 
+use super::dissector::{Context, Frame, PortDissector};
+use super::{Origin, Record};
+use crate::capture::Timestamp;
+use crate::decode::Transport;
+use crate::flow::Endpoint;
 use crate::text::escape_label;
 use domain::base::iana::{Rcode, Rtype};
 use domain::base::name::ToLabelIter;
@@ -111,13 +120,13 @@ pub fn parse(bytes: &[u8]) -> Result<DnsMessage, &'static str> {
     })
 }
 
-type Record<'a> = domain::base::ParsedRecord<'a, &'a [u8]>;
+type Answer<'a> = domain::base::ParsedRecord<'a, &'a [u8]>;
 
 /// Adds what one answer record says: an A or AAAA address, a CNAME target, or an HTTPS
 /// record's target name and address hints (RFC 9460), which name flows like A records do; and
 /// the ECH public names of an HTTPS or SVCB record's `ech` parameter.
 fn add_answers(
-    record: &Record<'_>,
+    record: &Answer<'_>,
     answers: &mut Vec<DnsAnswer>,
     ech_names: &mut Vec<(String, u32)>,
 ) -> Result<(), domain::base::wire::ParseError> {
@@ -255,6 +264,190 @@ pub fn type_name(rtype: u16) -> String {
 /// The mnemonic of a response code ("NOERROR", "NXDOMAIN").
 pub fn rcode_name(rcode: u8) -> String {
     Rcode::checked_from_int(rcode).map_or_else(|| format!("RCODE{rcode}"), |r| r.to_string())
+}
+
+/// One DNS lookup: a query and its response, or either alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsRecord {
+    /// The flow that carried it.
+    pub flow_id: u64,
+    /// Number of the query packet (of the response when no query was seen).
+    pub packet: u64,
+    /// Time of the query (of the response when no query was seen).
+    pub ts: Timestamp,
+    /// Time of the response, if one was seen.
+    pub answered: Option<Timestamp>,
+    /// The querier.
+    pub client: Endpoint,
+    /// The resolver.
+    pub server: Endpoint,
+    /// UDP or TCP.
+    pub transport: Transport,
+    /// VLAN ids (outer, inner).
+    pub vlan: [u16; 2],
+    /// Transaction id.
+    pub id: u16,
+    /// The name asked for.
+    pub query: String,
+    /// The type asked for.
+    pub qtype: u16,
+    /// Response code, if answered.
+    pub rcode: Option<u8>,
+    /// A, AAAA, CNAME and HTTPS answers.
+    pub answers: Vec<DnsAnswer>,
+    /// ECH public names from HTTPS and SVCB answers, with their TTLs.
+    pub ech_public_names: Vec<(String, u32)>,
+}
+
+impl DnsRecord {
+    /// When the lookup completed (the response) or was last heard of (the query).
+    pub fn completed(&self) -> Timestamp {
+        self.answered.unwrap_or(self.ts)
+    }
+}
+
+/// A DNS query waiting for its response.
+#[derive(Clone, Debug)]
+pub struct PendingQuery {
+    id: u16,
+    name: String,
+    qtype: u16,
+    ts: Timestamp,
+    packet: u64,
+}
+
+/// The DNS port dissector.
+#[derive(Clone, Copy, Debug)]
+pub struct Dns;
+
+impl PortDissector for Dns {
+    const NAME: &'static str = "dns";
+    const UDP_PORTS: &'static [u16] = &[53];
+    const TCP_PORTS: &'static [u16] = &[53];
+    /// The flow's queries awaiting their response.
+    type Flow = Vec<PendingQuery>;
+    /// Queries awaiting a response in all the worker's flows.
+    type Worker = usize;
+    type Record = DnsRecord;
+
+    fn frame(bytes: &[u8]) -> Frame {
+        let &[hi, lo] = bytes.first_chunk::<2>()?;
+        Some(Ok((2, usize::from(u16::from_be_bytes([hi, lo])))))
+    }
+
+    fn message(
+        bytes: &[u8],
+        flow: &mut Vec<PendingQuery>,
+        held: &mut usize,
+        cx: Context<'_>,
+    ) -> bool {
+        match parse(bytes) {
+            Ok(message) => {
+                cx.counters.dns_messages += 1;
+                join(message, flow, held, cx);
+                true
+            }
+            Err(_) => {
+                cx.counters.dns_malformed += 1;
+                false
+            }
+        }
+    }
+
+    fn malformed_frame(_: Context<'_>) {}
+
+    fn order(record: &DnsRecord) -> (Timestamp, u64) {
+        (record.completed(), record.packet)
+    }
+
+    fn end(flow: Vec<PendingQuery>, held: &mut usize, cx: Context<'_>) {
+        *held -= flow.len();
+        for query in flow {
+            cx.counters.dns_unanswered += 1;
+            cx.records.push(Record::Dns(unanswered(query, &cx.at)));
+        }
+    }
+}
+
+/// Joins a flow's queries and responses into lookups.
+fn join(message: DnsMessage, pending: &mut Vec<PendingQuery>, held: &mut usize, cx: Context<'_>) {
+    let counters = &mut *cx.counters;
+    let Some((name, qtype)) = message.question else {
+        counters.dns_malformed += 1;
+        return;
+    };
+    if message.truncated {
+        counters.dns_truncated += 1;
+    }
+    let at = cx.at;
+    if !message.response {
+        if pending.len() >= cx.config.dns_pending {
+            counters.dns_pending_dropped += 1;
+            let oldest = pending.remove(0);
+            *held -= 1;
+            cx.records.push(Record::Dns(unanswered(oldest, &at)));
+        } else if *held >= cx.config.dns_pending_total {
+            // Not held: its response alone still makes the lookup.
+            counters.dns_pending_dropped += 1;
+            return;
+        }
+        *held += 1;
+        pending.push(PendingQuery {
+            id: message.id,
+            name,
+            qtype,
+            ts: at.ts,
+            packet: at.packet,
+        });
+        return;
+    }
+    let query = pending
+        .iter()
+        .position(|q| q.id == message.id && q.name == name && q.qtype == qtype)
+        .map(|i| pending.remove(i));
+    match query {
+        Some(_) => *held -= 1,
+        None => counters.dns_unmatched_responses += 1,
+    }
+    let (ts_query, packet) = query
+        .as_ref()
+        .map_or((at.ts, at.packet), |q| (q.ts, q.packet));
+    cx.records.push(Record::Dns(DnsRecord {
+        flow_id: at.flow_id,
+        packet,
+        ts: ts_query,
+        answered: Some(at.ts),
+        client: at.client,
+        server: at.server,
+        transport: at.transport,
+        vlan: at.vlan,
+        id: message.id,
+        query: name,
+        qtype,
+        rcode: Some(message.rcode),
+        answers: message.answers,
+        ech_public_names: message.ech_public_names,
+    }));
+}
+
+/// The lookup of a query that got no response.
+fn unanswered(q: PendingQuery, at: &Origin) -> DnsRecord {
+    DnsRecord {
+        flow_id: at.flow_id,
+        packet: q.packet,
+        ts: q.ts,
+        answered: None,
+        client: at.client,
+        server: at.server,
+        transport: at.transport,
+        vlan: at.vlan,
+        id: q.id,
+        query: q.name,
+        qtype: q.qtype,
+        rcode: None,
+        answers: Vec::new(),
+        ech_public_names: Vec::new(),
+    }
 }
 
 #[cfg(test)]

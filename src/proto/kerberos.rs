@@ -5,8 +5,12 @@
 //! picks the message by its APPLICATION tag and keeps only what identity needs: which exchange
 //! (AS or TGS), the client principal (`cname@realm`: in an AS-REQ's body, and in every KDC-REP),
 //! the end time the client asked for (`till`), and a KRB-ERROR's code. Over TCP each message
-//! has a four-byte length prefix ([`tcp_length`]).
+//! has a four-byte length prefix ([`tcp_length`]). [`Kerberos`] is the port dissector (port 88
+//! over UDP and TCP): it joins a request and its reply into an exchange ([`KerberosRecord`]),
+//! and hands on a request never answered when its flow ends.
 
+use super::dissector::{Context, Frame, PortDissector};
+use super::{Origin, Record};
 use crate::capture::Timestamp;
 use asn1_rs::FromDer;
 use kerberos_parser::krb5::{KdcRep, KdcReq, KrbError as KrbErrorMessage, PrincipalName, Realm};
@@ -192,6 +196,160 @@ pub fn machine_name(principal: &str) -> Option<&str> {
     }
     name.strip_suffix('$')
         .filter(|n| !n.is_empty() && !n.contains('/'))
+}
+
+/// How a Kerberos exchange ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KrbOutcome {
+    /// The KDC issued the ticket (AS-REP or TGS-REP).
+    Granted,
+    /// The KDC answered with this error code.
+    Refused(i32),
+    /// No reply was seen in the flow (a one-way SPAN, or a lost reply).
+    Unanswered,
+}
+
+impl KrbOutcome {
+    /// Name in events.
+    pub fn name(self) -> &'static str {
+        match self {
+            KrbOutcome::Granted => "granted",
+            KrbOutcome::Refused(_) => "refused",
+            KrbOutcome::Unanswered => "unanswered",
+        }
+    }
+}
+
+/// One Kerberos exchange: a request and its reply, or either alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KerberosRecord {
+    /// Where the reply was seen (the request, when unanswered).
+    pub origin: Origin,
+    /// AS (a login) or TGS (a service ticket).
+    pub exchange: Exchange,
+    /// The client principal: the reply's, else the request's.
+    pub principal: Option<String>,
+    /// The ticket end time the client asked for.
+    pub till: Option<Timestamp>,
+    /// A service asked for a ticket on behalf of the principal (S4U2Self): the principal is
+    /// not the user at the client address.
+    pub on_behalf: bool,
+    /// How it ended.
+    pub outcome: KrbOutcome,
+}
+
+/// A Kerberos request waiting for its reply.
+#[derive(Clone, Debug)]
+pub struct PendingKrb {
+    exchange: Exchange,
+    on_behalf: bool,
+    principal: Option<String>,
+    till: Option<Timestamp>,
+    ts: Timestamp,
+    packet: u64,
+}
+
+/// The Kerberos port dissector.
+#[derive(Clone, Copy, Debug)]
+pub struct Kerberos;
+
+impl PortDissector for Kerberos {
+    const NAME: &'static str = "kerberos";
+    const UDP_PORTS: &'static [u16] = &[88];
+    const TCP_PORTS: &'static [u16] = &[88];
+    /// The request awaiting its reply.
+    type Flow = Option<PendingKrb>;
+    type Worker = ();
+    type Record = Box<KerberosRecord>;
+
+    fn frame(bytes: &[u8]) -> Frame {
+        match tcp_length(bytes)? {
+            Ok(len) if len <= MAX_TCP_MESSAGE => Some(Ok((4, len))),
+            _ => Some(Err(())),
+        }
+    }
+
+    fn message(
+        bytes: &[u8],
+        pending: &mut Option<PendingKrb>,
+        _: &mut (),
+        cx: Context<'_>,
+    ) -> bool {
+        match parse(bytes) {
+            Ok(message) => {
+                cx.counters.kerberos_messages += 1;
+                join(message, pending, cx);
+                true
+            }
+            Err(_) => {
+                cx.counters.kerberos_malformed += 1;
+                false
+            }
+        }
+    }
+
+    fn malformed_frame(cx: Context<'_>) {
+        cx.counters.kerberos_malformed += 1;
+    }
+
+    fn order(record: &Box<KerberosRecord>) -> (Timestamp, u64) {
+        (record.origin.ts, record.origin.packet)
+    }
+
+    fn end(pending: Option<PendingKrb>, _: &mut (), cx: Context<'_>) {
+        let Some(p) = pending else { return };
+        cx.counters.kerberos_unanswered += 1;
+        cx.records.push(Record::Kerberos(Box::new(KerberosRecord {
+            origin: Origin {
+                packet: p.packet,
+                ts: p.ts,
+                ..cx.at
+            },
+            exchange: p.exchange,
+            principal: p.principal,
+            till: p.till,
+            on_behalf: p.on_behalf,
+            outcome: KrbOutcome::Unanswered,
+        })));
+    }
+}
+
+/// Joins a flow's requests and replies into exchanges.
+fn join(message: KrbMessage, pending: &mut Option<PendingKrb>, cx: Context<'_>) {
+    let exchange = match message.kind {
+        KrbKind::AsReq | KrbKind::AsRep => Exchange::As,
+        KrbKind::TgsReq | KrbKind::TgsRep => Exchange::Tgs,
+        KrbKind::Error(_) => pending.as_ref().map_or(Exchange::As, |p| p.exchange),
+    };
+    if message.kind.is_request() {
+        *pending = Some(PendingKrb {
+            exchange,
+            on_behalf: message.on_behalf,
+            principal: message.principal,
+            till: message.till,
+            ts: cx.at.ts,
+            packet: cx.at.packet,
+        });
+        return;
+    }
+    let outcome = match message.kind {
+        KrbKind::Error(code) => {
+            cx.counters.kerberos_refused += 1;
+            KrbOutcome::Refused(code)
+        }
+        _ => KrbOutcome::Granted,
+    };
+    let asked = pending.take().filter(|p| p.exchange == exchange);
+    cx.records.push(Record::Kerberos(Box::new(KerberosRecord {
+        origin: cx.at,
+        exchange,
+        principal: message
+            .principal
+            .or_else(|| asked.as_ref().and_then(|p| p.principal.clone())),
+        on_behalf: asked.as_ref().is_some_and(|p| p.on_behalf),
+        till: asked.and_then(|p| p.till),
+        outcome,
+    })));
 }
 
 #[cfg(test)]
