@@ -21,7 +21,7 @@ use rusqlite::types::ToSqlOutput;
 
 /// The schema version this lantern writes, in both stores and in spooled batches.
 ///
-/// 1-4: SQLite only (see `sqlite.rs`); a ClickHouse store without a version is version 4.
+/// 1-4: SQLite only (see `sqlite/migrate.rs`); a ClickHouse store without a version is version 4.
 /// 5: `flows.ech_kind` and `flows.name_alternatives`; ClickHouse keeps its version.
 /// 6: the `sensor_health` table.
 /// 7: `flows.part` and `flows.interim`: a flow open past the active timeout has several rows.
@@ -340,12 +340,12 @@ fn opt<'a, T: Into<ToSqlOutput<'a>>>(v: Option<T>) -> ToSqlOutput<'a> {
 }
 
 /// A count as SQLite keeps it.
-fn int(v: u64) -> i64 {
+pub(crate) fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 /// A count read back (stored by [`int`], so never negative).
-fn count(v: i64) -> u64 {
+pub(crate) fn count(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 

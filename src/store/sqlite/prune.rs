@@ -1,0 +1,198 @@
+//! Pruning the SQLite store (see [`retention`](crate::store::retention)): bounded steps, each
+//! one transaction that deletes at most a budget of rows a table, the seals no row that stays
+//! names once nothing older is left, then free pages given back to the file system
+//! (incremental vacuum). A file made before pruning existed is switched to incremental vacuum
+//! only on demand (`lantern store prune`).
+
+use super::SqliteStore;
+use super::migrate::{DNS_BY_TIME, FLOWS_BY_TIME, ROLLUPS_BY_HOUR};
+use crate::store::StoreError;
+use crate::store::retention::{Cutoffs, Pruned, TOKEN_COLUMNS};
+use crate::store::schema::{count, int};
+use rusqlite::{Connection, params};
+
+impl SqliteStore {
+    /// One bounded step of pruning (see [`retention`](crate::store::retention)): in one
+    /// transaction, at most `budget` rows of each table older than `cutoffs`, then, once none is
+    /// left, the seals of tokens no row names any more; then up to `budget` free pages given
+    /// back (incremental vacuum). Returns what it removed and whether it is finished: a caller that
+    /// must not stall (the daemon) calls it again at its next write. With `dry_run`, counts
+    /// what would go and removes nothing.
+    pub fn prune_step(
+        &mut self,
+        cutoffs: &Cutoffs,
+        budget: u64,
+        dry_run: bool,
+    ) -> Result<Pruned, StoreError> {
+        // Judged with every batch handed over written: a seal is kept while a row waiting
+        // in the writing thread's queue names its token.
+        self.sync()?;
+        let mut pruned = self
+            .prune_tx_step(cutoffs, budget, dry_run)
+            .map_err(|e| self.wrap(e))?;
+        if !dry_run {
+            pruned.pages_freed = self.vacuum_step(budget).map_err(|e| self.wrap(e))?;
+        }
+        Ok(pruned)
+    }
+
+    fn prune_tx_step(
+        &mut self,
+        cutoffs: &Cutoffs,
+        budget: u64,
+        dry_run: bool,
+    ) -> rusqlite::Result<Pruned> {
+        if !self.indexed {
+            self.conn
+                .execute_batch(&format!("{FLOWS_BY_TIME};{DNS_BY_TIME};{ROLLUPS_BY_HOUR};"))?;
+            self.indexed = true;
+        }
+        let tx = self.conn.transaction()?;
+        let pruned = prune_tx(&tx, cutoffs, budget, dry_run)?;
+        if !dry_run {
+            tx.commit()?;
+        }
+        Ok(pruned)
+    }
+
+    /// Gives back up to `pages` free pages, where the file reclaims space (`auto_vacuum` is
+    /// incremental); returns how many it gave back.
+    fn vacuum_step(&mut self, pages: u64) -> rusqlite::Result<u64> {
+        let mode: i64 = self
+            .conn
+            .pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
+        if mode != 2 {
+            return Ok(0);
+        }
+        let free = |c: &Connection| -> rusqlite::Result<i64> {
+            c.pragma_query_value(None, "freelist_count", |r| r.get(0))
+        };
+        let before = free(&self.conn)?;
+        // It frees a page per step: run it to the end.
+        let mut vacuum = self
+            .conn
+            .prepare(&format!("PRAGMA incremental_vacuum({pages})"))?;
+        let mut steps = vacuum.query([])?;
+        while steps.next()?.is_some() {}
+        drop(steps);
+        drop(vacuum);
+        Ok(count(before - free(&self.conn)?))
+    }
+
+    /// Whether the file gives freed space back (made by this lantern, or switched).
+    pub fn reclaims_space(&self) -> Result<bool, StoreError> {
+        let mode: i64 = self
+            .conn
+            .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+            .map_err(|e| self.wrap(e))?;
+        Ok(mode == 2)
+    }
+
+    /// Switches a file made before pruning existed to incremental vacuum: one `VACUUM`, which
+    /// rewrites the whole file (it needs as much free disk again, and holds the store while it
+    /// runs: `lantern store prune` does it, never the daemon).
+    pub fn switch_to_incremental_vacuum(&mut self) -> Result<(), StoreError> {
+        let switch = || -> rusqlite::Result<()> {
+            self.conn
+                .pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+            self.conn.execute_batch("VACUUM")
+        };
+        switch().map_err(|e| self.wrap(e))
+    }
+
+    /// The file's size in bytes, pages times page size (WAL not counted).
+    pub fn file_bytes(&self) -> Result<u64, StoreError> {
+        let size = || -> rusqlite::Result<i64> {
+            let pages: i64 = self
+                .conn
+                .pragma_query_value(None, "page_count", |r| r.get(0))?;
+            let size: i64 = self
+                .conn
+                .pragma_query_value(None, "page_size", |r| r.get(0))?;
+            Ok(pages * size)
+        };
+        size().map(count).map_err(|e| self.wrap(e))
+    }
+}
+
+/// The tables pruning goes through: name, time column, the key a batch is chosen by, and
+/// whether it is evidence (else kept with the rollups).
+const PRUNED: [(&str, &str, &str, bool); 5] = [
+    ("flows", "ts_us", "id", true),
+    ("dns", "ts_us", "id", true),
+    (
+        "rollups_hourly",
+        "hour",
+        "sensor, hour, user, app_id, user_source, user_kind, device, user_group",
+        false,
+    ),
+    (
+        "coverage_hourly",
+        "hour",
+        "sensor, hour, transport, protocol, name_source, ech_kind, one_way, encrypted_dns",
+        false,
+    ),
+    ("sensor_health", "ts_us", "sensor", false),
+];
+
+/// One step of [`SqliteStore::prune_step`] inside its transaction.
+fn prune_tx(
+    tx: &rusqlite::Transaction<'_>,
+    cutoffs: &Cutoffs,
+    budget: u64,
+    dry_run: bool,
+) -> rusqlite::Result<Pruned> {
+    let mut pruned = Pruned::default();
+    let mut left = false;
+    let limit = int(budget);
+    for (table, column, key, evidence) in PRUNED {
+        let cut = match (evidence, column) {
+            (true, _) => cutoffs.evidence_us(),
+            (false, "hour") => cutoffs.rollup_secs,
+            (false, _) => cutoffs.rollup_us(),
+        };
+        let Some(cut) = cut else {
+            pruned.add(table, 0);
+            continue;
+        };
+        let chosen = format!("SELECT {key} FROM {table} WHERE {column} < ?1 LIMIT ?2");
+        let n = if dry_run {
+            let sql = format!("SELECT count(*) FROM {table} WHERE {column} < ?1");
+            count(tx.query_row(&sql, [cut], |r| r.get(0))?)
+        } else {
+            let sql = format!("DELETE FROM {table} WHERE ({key}) IN ({chosen})");
+            tx.execute(&sql, params![cut, limit])? as u64
+        };
+        left |= !dry_run && n >= budget;
+        pruned.add(table, n);
+    }
+    // Seals go once no row that stays names them (counted the same way by a dry run). Once
+    // every old row is gone, not while a step's worth is left.
+    let n = if left {
+        0
+    } else {
+        let named: Vec<String> = TOKEN_COLUMNS
+            .iter()
+            .map(|(table, column)| {
+                let (time, cut) = match *table {
+                    "rollups_hourly" => ("hour", cutoffs.rollup_secs),
+                    _ => ("ts_us", cutoffs.evidence_us()),
+                };
+                let stays = cut.map_or(String::new(), |cut| format!(" AND {time} >= {cut}"));
+                format!("SELECT {column} FROM {table} WHERE {column} IS NOT NULL{stays}")
+            })
+            .collect();
+        let gone = format!(
+            "FROM pseudonyms WHERE token NOT IN ({})",
+            named.join(" UNION ")
+        );
+        if dry_run {
+            count(tx.query_row(&format!("SELECT count(*) {gone}"), [], |r| r.get(0))?)
+        } else {
+            tx.execute(&format!("DELETE {gone}"), [])? as u64
+        }
+    };
+    pruned.add("pseudonyms", n);
+    pruned.done = !left;
+    Ok(pruned)
+}
