@@ -5,8 +5,10 @@
 //! `sender` thread inserts it from there, in order, retrying while the server is away. The
 //! only calls that wait on the server are the ones whose answer is needed there and then:
 //! whether a file was already ingested, a pseudonym's sealed name, `store init` and
-//! `store prune`. A live sensor's pruning (`prune`) runs in the sender, between sends.
+//! `store prune`. A live sensor's pruning (`prune`) runs in the sender, between sends. Both
+//! make their attempts through `client` (each with a timeout; the store's cluster).
 
+mod client;
 mod prune;
 mod schema;
 mod sender;

@@ -10,7 +10,7 @@
 //! The same code serves `lantern store prune` (which waits for the mutations, to say when they
 //! are applied) and the daemon, whose sender thread runs it once an hour between sends.
 
-use super::sender::{Failure, cluster_of, within};
+use super::client::{Failure, cluster_of, within};
 use crate::store::retention::{Cutoffs, Pruned, TOKEN_COLUMNS};
 use clickhouse::Client;
 use std::collections::BTreeSet;

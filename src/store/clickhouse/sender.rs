@@ -12,6 +12,7 @@
 //! `ReplacingMergeTree`s: a repeated row is the same row. Before its first insert the sender
 //! brings the store's schema up to date ([`ensure_schema`]), as `lantern store init` does.
 
+use super::client::{Failure, cluster_of, within};
 use super::schema;
 use super::spool::{Entry, Spool};
 use crate::capture::Timestamp;
@@ -25,8 +26,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use std::time::Instant;
 
-/// Longest wait for one insert or query before the attempt counts as failed.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Most spool bytes sent in one go: the batches in them become one insert per table and month.
 /// An insert costs tens of milliseconds whatever its size, so larger is faster, but the rows are
 /// held in memory meanwhile: 8 MiB is about 55,000 rows and 50 MB (620,000 rows from the spool:
@@ -63,22 +62,6 @@ pub struct Shared {
 
 /// How often the sender prunes, when it does.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
-
-/// A failed attempt.
-pub(super) type Failure = String;
-
-fn failure(e: impl std::fmt::Display) -> Failure {
-    e.to_string()
-}
-
-pub(super) async fn within<T>(
-    what: impl std::future::Future<Output = clickhouse::error::Result<T>>,
-) -> Result<T, Failure> {
-    match tokio::time::timeout(ATTEMPT_TIMEOUT, what).await {
-        Ok(result) => result.map_err(failure),
-        Err(_) => Err(format!("no answer in {} s", ATTEMPT_TIMEOUT.as_secs())),
-    }
-}
 
 /// Why the schema could not be brought up to date.
 #[derive(Debug)]
@@ -196,29 +179,6 @@ async fn stored_version(session: &Client, database: &str) -> Result<Option<i64>,
         return Ok(Some(if version == 0 { 4 } else { i64::from(version) }));
     }
     Ok(tables.iter().any(|t| t == "flows").then_some(4))
-}
-
-/// The cluster of a store whose `flows` is a Distributed table (its engine's first argument).
-pub(super) async fn cluster_of(
-    session: &Client,
-    database: &str,
-) -> Result<Option<String>, Failure> {
-    let engine: Vec<String> = within(
-        session
-            .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = 'flows'")
-            .bind(database)
-            .fetch_all(),
-    )
-    .await?;
-    Ok(engine.first().and_then(|e| distributed_cluster(e)))
-}
-
-/// `Distributed(sites, db, flows_local, batch_id)` → `sites`.
-fn distributed_cluster(engine: &str) -> Option<String> {
-    let args = engine.strip_prefix("Distributed(")?;
-    let first = args.split(',').next()?.trim();
-    let name = first.trim_matches(|c| c == '`' || c == '\'' || c == '"');
-    (!name.is_empty()).then(|| name.to_string())
 }
 
 /// Rows of one table that carry a batch id and a time.
