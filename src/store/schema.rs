@@ -3,7 +3,8 @@
 //! A table is declared with [`table!`](crate::table) in [`tables`](super::tables): one line
 //! per column with its Rust type, what it is made from, and options ([`Opts`]: the schema
 //! version that added it, a default for older rows, which store keeps it, its part in a
-//! rollup). The macro makes the row struct (one shape that output builds, the SQLite store
+//! rollup), and how long the table keeps its rows ([`Kept`], which both stores' pruning goes
+//! by). The macro makes the row struct (one shape that output builds, the SQLite store
 //! binds, the spool holds and ClickHouse inserts) and its [`Table`] of [`Column`]s, from which
 //! this module makes the SQLite DDL, inserts and reads, the ClickHouse column lists, the
 //! migrations that add columns, and the table of columns in `docs/store.md`. Column types come
@@ -131,6 +132,56 @@ impl Default for Opts {
     }
 }
 
+/// The time a table's rows are judged by when pruning: a column, and its unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Time {
+    /// Microseconds since the epoch (`ts_us`).
+    Us(&'static str),
+    /// Seconds since the epoch (`hour`).
+    Secs(&'static str),
+}
+
+impl Time {
+    /// The column.
+    pub const fn column(self) -> &'static str {
+        match self {
+            Time::Us(c) | Time::Secs(c) => c,
+        }
+    }
+
+    /// The time in microseconds, as SQL: `ts_us`, `hour * 1000000`.
+    pub fn us_sql(self) -> String {
+        match self {
+            Time::Us(c) => c.to_string(),
+            Time::Secs(c) => format!("{c} * 1000000"),
+        }
+    }
+}
+
+/// How long a table keeps its rows (the periods are [`retention`](super::retention)'s): part
+/// of its declaration, and what both stores' pruning goes by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// For the evidence period: a row goes once its time is older than the evidence cutoff.
+    AsEvidence(Time),
+    /// For the rollup period.
+    AsRollups(Time),
+    /// While a row that stays names its token (the pseudonym seals).
+    WhileNamed,
+    /// Always (the files ingested: what keeps a file from being replayed twice).
+    Always,
+}
+
+impl Kept {
+    /// The time a row is judged by, for a table whose rows age out.
+    pub const fn time(self) -> Option<Time> {
+        match self {
+            Kept::AsEvidence(t) | Kept::AsRollups(t) => Some(t),
+            Kept::WhileNamed | Kept::Always => None,
+        }
+    }
+}
+
 /// One column of a table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Column {
@@ -188,6 +239,8 @@ pub struct Table {
     pub name: &'static str,
     /// What a row is.
     pub doc: &'static [&'static str],
+    /// How long it keeps its rows.
+    pub kept: Kept,
     /// Its columns.
     pub columns: &'static [Column],
 }
@@ -383,7 +436,8 @@ impl ColumnType for serde_bytes::ByteBuf {
 /// ```text
 /// table! {
 ///     /// A row of `flows`: ...
-///     pub struct FlowRow in "flows" from (v: &FlowView<'_>) {
+///     pub struct FlowRow in "flows" kept (Kept::AsEvidence(Time::Us("ts_us")))
+///         from (v: &FlowView<'_>) {
 ///         /// First packet, microseconds since the epoch.
 ///         ts_us: i64 = us(v.record.first),
 ///         /// ... added by version 5, NULL in older rows.
@@ -392,7 +446,8 @@ impl ColumnType for serde_bytes::ByteBuf {
 /// }
 /// ```
 ///
-/// With `from (v: T)`, each column says what it is made of and the row gets
+/// `kept (...)` says how long the table keeps its rows ([`Kept`]). With `from (v: T)`, each
+/// column says what it is made of and the row gets
 /// `fn from_source(v: T) -> Self`. The row derives serde (the spool and ClickHouse) and
 /// `clickhouse::Row`; it gets `TABLE`, `bind` (SQLite parameters in the order of
 /// [`Table::sqlite_insert`]), `from_sqlite` (in the order of [`Table::sqlite_select`]) and
@@ -401,7 +456,8 @@ impl ColumnType for serde_bytes::ByteBuf {
 macro_rules! table {
     (
         $(#[doc = $doc:literal])*
-        $vis:vis struct $row:ident in $table:literal from ($src:ident : $src_ty:ty) {
+        $vis:vis struct $row:ident in $table:literal kept ($kept:expr)
+            from ($src:ident : $src_ty:ty) {
             $(
                 $(#[doc = $fdoc:literal])*
                 $field:ident : $ty:ty = $value:expr $(=> $opts:expr)?,
@@ -410,7 +466,7 @@ macro_rules! table {
     ) => {
         $crate::table! {
             $(#[doc = $doc])*
-            $vis struct $row in $table {
+            $vis struct $row in $table kept ($kept) {
                 $( $(#[doc = $fdoc])* $field : $ty $(=> $opts)?, )*
             }
         }
@@ -424,7 +480,7 @@ macro_rules! table {
     };
     (
         $(#[doc = $doc:literal])*
-        $vis:vis struct $row:ident in $table:literal {
+        $vis:vis struct $row:ident in $table:literal kept ($kept:expr) {
             $(
                 $(#[doc = $fdoc:literal])*
                 $field:ident : $ty:ty $(=> $opts:expr)?,
@@ -445,6 +501,7 @@ macro_rules! table {
             pub const TABLE: $crate::store::schema::Table = $crate::store::schema::Table {
                 name: $table,
                 doc: &[$($doc),*],
+                kept: $kept,
                 columns: &[
                     $(
                         $crate::store::schema::Column {
@@ -536,17 +593,8 @@ macro_rules! table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
-
-    const ALL: [Table; 7] = [
-        FlowRow::TABLE,
-        DnsRow::TABLE,
-        RollupRow::TABLE,
-        CoverageRow::TABLE,
-        FileRow::TABLE,
-        PseudonymRow::TABLE,
-        HealthRow::TABLE,
-    ];
+    use crate::store::tables::ALL;
+    use crate::store::{FileRow, FlowRow, PseudonymRow};
 
     #[test]
     fn every_column_is_documented_and_added_columns_can_be_filled_in() {
@@ -562,6 +610,23 @@ mod tests {
                     c.name
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_table_whose_rows_age_out_has_its_time_column() {
+        for table in ALL {
+            let Some(time) = table.kept.time() else {
+                continue;
+            };
+            let column = table.columns.iter().find(|c| c.name == time.column());
+            assert_eq!(
+                column.map(|c| c.clickhouse_type),
+                Some("Int64"),
+                "{} ages by {}",
+                table.name,
+                time.column()
+            );
         }
     }
 

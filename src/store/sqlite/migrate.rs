@@ -134,17 +134,22 @@ const SHAPES: [Shape; 7] = [
 ];
 
 impl Shape {
+    /// Its key's columns, if it has one.
+    fn key(&self) -> Option<String> {
+        match self.key {
+            Some("") => Some(names(self.table.keys())),
+            Some(k) => Some(k.to_string()),
+            None => None,
+        }
+    }
+
     /// `CREATE TABLE IF NOT EXISTS` and its indexes.
     fn create(&self) -> String {
         let mut extra = Vec::new();
         if self.row_id {
             extra.push("id INTEGER PRIMARY KEY".to_string());
         }
-        let key = match self.key {
-            Some("") => Some(names(self.table.keys())),
-            Some(k) => Some(k.to_string()),
-            None => None,
-        };
+        let key = self.key();
         if let Some(k) = &key {
             extra.push(format!("PRIMARY KEY ({k})"));
         }
@@ -159,6 +164,17 @@ impl Shape {
             sql += ";\n";
         }
         sql
+    }
+}
+
+/// What tells the rows of `table` apart, for a delete to choose them by: its row id, else its
+/// key (`rowid` for a table without either).
+pub(super) fn row_key(table: &str) -> String {
+    let shape = SHAPES.iter().find(|s| s.table.name == table);
+    match (shape.map(|s| s.row_id), shape.and_then(Shape::key)) {
+        (Some(true), _) => "id".to_string(),
+        (_, Some(key)) => key,
+        _ => "rowid".to_string(),
     }
 }
 
@@ -255,6 +271,24 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreFault> {
 mod tests {
     use super::*;
     use crate::store::SqliteStore;
+
+    #[test]
+    fn every_declared_table_has_a_shape_and_rows_told_apart() {
+        let shaped: Vec<&str> = SHAPES.iter().map(|s| s.table.name).collect();
+        let declared: Vec<&str> = crate::store::tables::ALL.iter().map(|t| t.name).collect();
+        assert_eq!(shaped.len(), declared.len());
+        assert!(declared.iter().all(|t| shaped.contains(t)), "{shaped:?}");
+        assert_eq!(row_key("flows"), "id");
+        assert_eq!(
+            row_key("rollups_hourly"),
+            "sensor, hour, user, app_id, user_source, user_kind, device, user_group"
+        );
+        assert_eq!(
+            row_key("coverage_hourly"),
+            "sensor, hour, transport, protocol, name_source, ech_kind, one_way, encrypted_dns"
+        );
+        assert_eq!(row_key("sensor_health"), "sensor");
+    }
 
     /// The tables of a version-2 store, as lantern wrote them before attribution.
     const V2_SCHEMA: &str = "

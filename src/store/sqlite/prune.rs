@@ -5,9 +5,9 @@
 //! only on demand (`lantern store prune`).
 
 use super::SqliteStore;
-use super::migrate::{DNS_BY_TIME, FLOWS_BY_TIME, ROLLUPS_BY_HOUR};
+use super::migrate::{DNS_BY_TIME, FLOWS_BY_TIME, ROLLUPS_BY_HOUR, row_key};
 use crate::store::StoreError;
-use crate::store::retention::{Cutoffs, Pruned, TOKEN_COLUMNS};
+use crate::store::retention::{Cutoffs, Pruned, TOKEN_COLUMNS, aging};
 use crate::store::schema::{count, int};
 use rusqlite::{Connection, params};
 
@@ -115,27 +115,9 @@ impl SqliteStore {
     }
 }
 
-/// The tables pruning goes through: name, time column, the key a batch is chosen by, and
-/// whether it is evidence (else kept with the rollups).
-const PRUNED: [(&str, &str, &str, bool); 5] = [
-    ("flows", "ts_us", "id", true),
-    ("dns", "ts_us", "id", true),
-    (
-        "rollups_hourly",
-        "hour",
-        "sensor, hour, user, app_id, user_source, user_kind, device, user_group",
-        false,
-    ),
-    (
-        "coverage_hourly",
-        "hour",
-        "sensor, hour, transport, protocol, name_source, ech_kind, one_way, encrypted_dns",
-        false,
-    ),
-    ("sensor_health", "ts_us", "sensor", false),
-];
-
-/// One step of [`SqliteStore::prune_step`] inside its transaction.
+/// One step of [`SqliteStore::prune_step`] inside its transaction: the tables that age out
+/// ([`aging`]), each judged by its declared time, at most `budget` rows a table chosen by what
+/// tells its rows apart ([`row_key`]); then, once every old row is gone, the seals.
 fn prune_tx(
     tx: &rusqlite::Transaction<'_>,
     cutoffs: &Cutoffs,
@@ -145,54 +127,59 @@ fn prune_tx(
     let mut pruned = Pruned::default();
     let mut left = false;
     let limit = int(budget);
-    for (table, column, key, evidence) in PRUNED {
-        let cut = match (evidence, column) {
-            (true, _) => cutoffs.evidence_us(),
-            (false, "hour") => cutoffs.rollup_secs,
-            (false, _) => cutoffs.rollup_us(),
-        };
-        let Some(cut) = cut else {
-            pruned.add(table, 0);
+    for table in aging() {
+        let Some((time, cut)) = cutoffs.cut(table.kept) else {
+            pruned.add(table.name, 0);
             continue;
         };
-        let chosen = format!("SELECT {key} FROM {table} WHERE {column} < ?1 LIMIT ?2");
+        let (name, column, key) = (table.name, time.column(), row_key(table.name));
+        let chosen = format!("SELECT {key} FROM {name} WHERE {column} < ?1 LIMIT ?2");
         let n = if dry_run {
-            let sql = format!("SELECT count(*) FROM {table} WHERE {column} < ?1");
+            let sql = format!("SELECT count(*) FROM {name} WHERE {column} < ?1");
             count(tx.query_row(&sql, [cut], |r| r.get(0))?)
         } else {
-            let sql = format!("DELETE FROM {table} WHERE ({key}) IN ({chosen})");
+            let sql = format!("DELETE FROM {name} WHERE ({key}) IN ({chosen})");
             tx.execute(&sql, params![cut, limit])? as u64
         };
         left |= !dry_run && n >= budget;
-        pruned.add(table, n);
+        pruned.add(name, n);
     }
-    // Seals go once no row that stays names them (counted the same way by a dry run). Once
-    // every old row is gone, not while a step's worth is left.
+    // Once every old row is gone, not while a step's worth is left.
     let n = if left {
         0
     } else {
-        let named: Vec<String> = TOKEN_COLUMNS
-            .iter()
-            .map(|(table, column)| {
-                let (time, cut) = match *table {
-                    "rollups_hourly" => ("hour", cutoffs.rollup_secs),
-                    _ => ("ts_us", cutoffs.evidence_us()),
-                };
-                let stays = cut.map_or(String::new(), |cut| format!(" AND {time} >= {cut}"));
-                format!("SELECT {column} FROM {table} WHERE {column} IS NOT NULL{stays}")
-            })
-            .collect();
-        let gone = format!(
-            "FROM pseudonyms WHERE token NOT IN ({})",
-            named.join(" UNION ")
-        );
-        if dry_run {
-            count(tx.query_row(&format!("SELECT count(*) {gone}"), [], |r| r.get(0))?)
-        } else {
-            tx.execute(&format!("DELETE {gone}"), [])? as u64
-        }
+        prune_seals(tx, cutoffs, dry_run)?
     };
     pruned.add("pseudonyms", n);
     pruned.done = !left;
     Ok(pruned)
+}
+
+/// Seals that no row that stays names: deleted, or counted the same way by a dry run.
+fn prune_seals(
+    tx: &rusqlite::Transaction<'_>,
+    cutoffs: &Cutoffs,
+    dry_run: bool,
+) -> rusqlite::Result<u64> {
+    let named: Vec<String> = TOKEN_COLUMNS
+        .iter()
+        .map(|(table, column)| {
+            let stays = cutoffs
+                .cut(table.kept)
+                .map_or(String::new(), |(time, cut)| {
+                    format!(" AND {} >= {cut}", time.column())
+                });
+            let table = table.name;
+            format!("SELECT {column} FROM {table} WHERE {column} IS NOT NULL{stays}")
+        })
+        .collect();
+    let gone = format!(
+        "FROM pseudonyms WHERE token NOT IN ({})",
+        named.join(" UNION ")
+    );
+    Ok(if dry_run {
+        count(tx.query_row(&format!("SELECT count(*) {gone}"), [], |r| r.get(0))?)
+    } else {
+        tx.execute(&format!("DELETE {gone}"), [])? as u64
+    })
 }
