@@ -85,14 +85,14 @@ pub struct NewFile {
     /// SHA-256 of the whole file, hex; empty when it is hashed as it is read (then given to
     /// [`Store::finish_file`]).
     pub sha256: String,
-    /// Its candidate key (`capture::hash::quick_key`).
+    /// Its quick key (`capture::hash::quick_key`).
     pub quick_key: String,
 }
 
 /// A file the store holds that may be the one about to be replayed: same size, and the same
-/// candidate key (or none, from a lantern before version 8).
+/// quick key (or none, from a lantern before version 8).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Candidate {
+pub struct MatchingFile {
     /// What the store says of it.
     pub file: IngestedFile,
     /// Its SHA-256; empty when the run that ingested it never finished.
@@ -196,13 +196,17 @@ impl Store {
         matches!(self, Store::Sqlite(_))
     }
 
-    /// The files of `size` bytes whose candidate key is `quick_key` (or that have none),
-    /// oldest first.
-    pub fn candidates_for(&self, size: u64, quick_key: &str) -> Result<Vec<Candidate>, StoreError> {
+    /// The files of `size` bytes whose quick key is `quick_key` (or that have none), oldest
+    /// first.
+    pub fn files_matching(
+        &self,
+        size: u64,
+        quick_key: &str,
+    ) -> Result<Vec<MatchingFile>, StoreError> {
         match self {
-            Store::Sqlite(s) => s.candidates_for(size, quick_key),
-            Store::ClickHouse(c) => c.reader().candidates_for(size, quick_key),
-            Store::ClickHouseReader(c) => c.candidates_for(size, quick_key),
+            Store::Sqlite(s) => s.files_matching(size, quick_key),
+            Store::ClickHouse(c) => c.reader().files_matching(size, quick_key),
+            Store::ClickHouseReader(c) => c.files_matching(size, quick_key),
         }
     }
 

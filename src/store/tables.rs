@@ -313,7 +313,7 @@ crate::table! {
         size: u64,
         /// SHA-256 of the whole file, hex; empty until a replay that hashes as it reads ends.
         sha256: String,
-        /// The candidate key that a later replay looks up first: SHA-256 of the size and the
+        /// The quick key that a later replay looks up first: SHA-256 of the size and the
         /// first and last 64 KiB (see `capture::hash::quick_key`).
         quick_key: String => Opts::new().since(8).default("''"),
         /// Packets read.

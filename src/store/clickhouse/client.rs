@@ -1,7 +1,7 @@
 //! One attempt at the server, as the sender and pruning both make it: the timeout an insert or
-//! query gets ([`within`]), what a failed attempt is ([`Failure`]), and which cluster a store
-//! is on ([`cluster_of`]), which both the schema's migrations and pruning need to alter the
-//! right tables.
+//! query gets ([`within`]), what a failed attempt is ([`FailedAttempt`]), and which cluster a
+//! store is on ([`cluster_of`]), which both the schema's migrations and pruning need to alter
+//! the right tables.
 
 use clickhouse::Client;
 use std::time::Duration;
@@ -10,18 +10,14 @@ use std::time::Duration;
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A failed attempt.
-pub(super) type Failure = String;
-
-fn failure(e: impl std::fmt::Display) -> Failure {
-    e.to_string()
-}
+pub(super) type FailedAttempt = String;
 
 /// Runs `what`, failing when the server refuses or does not answer in [`ATTEMPT_TIMEOUT`].
 pub(super) async fn within<T>(
     what: impl std::future::Future<Output = clickhouse::error::Result<T>>,
-) -> Result<T, Failure> {
+) -> Result<T, FailedAttempt> {
     match tokio::time::timeout(ATTEMPT_TIMEOUT, what).await {
-        Ok(result) => result.map_err(failure),
+        Ok(result) => result.map_err(|e| e.to_string()),
         Err(_) => Err(format!("no answer in {} s", ATTEMPT_TIMEOUT.as_secs())),
     }
 }
@@ -30,7 +26,7 @@ pub(super) async fn within<T>(
 pub(super) async fn cluster_of(
     session: &Client,
     database: &str,
-) -> Result<Option<String>, Failure> {
+) -> Result<Option<String>, FailedAttempt> {
     let engine: Vec<String> = within(
         session
             .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = 'flows'")

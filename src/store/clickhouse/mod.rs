@@ -19,7 +19,7 @@ pub use spool::SpoolStats;
 use super::read::{Param, Query, ReadRow};
 use super::retention::{Cutoffs, Pruned, Retention};
 use super::tables::us;
-use super::{Batch, Candidate, FileRow, IngestedFile, NewFile, StoreError, StoreFault};
+use super::{Batch, FileRow, IngestedFile, MatchingFile, NewFile, StoreError, StoreFault};
 use crate::capture::Timestamp;
 use crate::output::Rfc3339;
 use clickhouse::Client;
@@ -254,9 +254,13 @@ impl ClickHouseReader {
             .map_err(|e| self.fail(StoreFault::Unreachable(e)))
     }
 
-    /// The files of `size` bytes whose candidate key is `quick_key`, or that have none, each
-    /// as its latest row says. Asks the server.
-    pub fn candidates_for(&self, size: u64, quick_key: &str) -> Result<Vec<Candidate>, StoreError> {
+    /// The files of `size` bytes whose quick key is `quick_key`, or that have none, each as its
+    /// latest row says. Asks the server.
+    pub fn files_matching(
+        &self,
+        size: u64,
+        quick_key: &str,
+    ) -> Result<Vec<MatchingFile>, StoreError> {
         #[derive(clickhouse::Row, serde::Deserialize)]
         struct Found {
             id: i64,
@@ -289,7 +293,7 @@ impl ClickHouseReader {
         })?;
         Ok(found
             .into_iter()
-            .map(|f| Candidate {
+            .map(|f| MatchingFile {
                 file: IngestedFile {
                     id: f.id,
                     sensor: f.sensor,

@@ -10,7 +10,7 @@
 //! The same code serves `lantern store prune` (which waits for the mutations, to say when they
 //! are applied) and the daemon, whose sender thread runs it once an hour between sends.
 
-use super::client::{Failure, cluster_of, within};
+use super::client::{FailedAttempt, cluster_of, within};
 use super::schema::{holding, month_of, month_partition};
 use crate::store::retention::{Cutoffs, Pruned, TOKEN_COLUMNS, aging};
 use crate::store::schema::Time;
@@ -39,12 +39,12 @@ fn quote(s: &str) -> String {
 }
 
 /// Where the rows are and how to alter them: the plain tables, or a cluster's local ones.
-struct Place<'a> {
+struct Layout<'a> {
     database: &'a str,
     cluster: Option<String>,
 }
 
-impl Place<'_> {
+impl Layout<'_> {
     /// The table to read (the plain name: through a cluster's Distributed table).
     fn read(&self, table: &str) -> String {
         format!("`{}`.{table}", self.database)
@@ -70,8 +70,8 @@ pub(super) async fn prune(
     cutoffs: &Cutoffs,
     dry_run: bool,
     wait: bool,
-) -> Result<Pruned, Failure> {
-    let place = Place {
+) -> Result<Pruned, FailedAttempt> {
+    let layout = Layout {
         database,
         cluster: cluster_of(client, database).await?,
     };
@@ -80,13 +80,13 @@ pub(super) async fn prune(
     for table in aging() {
         for name in holding(&table) {
             let n = match cutoffs.cut_us(table.kept) {
-                Some((time, cut)) => prune_table(client, &place, name, time, cut, dry_run).await?,
+                Some((time, cut)) => prune_table(client, &layout, name, time, cut, dry_run).await?,
                 None => 0,
             };
             pruned.add(name, n);
         }
     }
-    let seals = prune_seals(client, &place, cutoffs, dry_run).await?;
+    let seals = prune_seals(client, &layout, cutoffs, dry_run).await?;
     pruned.add("pseudonyms", seals);
     pruned.done = dry_run || !wait || mutations_done(client, database).await?;
     Ok(pruned)
@@ -96,13 +96,13 @@ pub(super) async fn prune(
 /// dropped and the rest deleted.
 async fn prune_table(
     client: &Client,
-    place: &Place<'_>,
+    layout: &Layout<'_>,
     table: &str,
     time: Time,
     cut: i64,
     dry_run: bool,
-) -> Result<u64, Failure> {
-    let read = place.read(table);
+) -> Result<u64, FailedAttempt> {
+    let read = layout.read(table);
     let old = format!("{} < {cut}", time.us_sql());
     let n: u64 = within(
         client
@@ -126,7 +126,7 @@ async fn prune_table(
         )
         .await?;
         for m in months {
-            let sql = format!("{} DROP PARTITION {m}", place.alter(table));
+            let sql = format!("{} DROP PARTITION {m}", layout.alter(table));
             within(client.query(&sql).execute()).await?;
         }
     }
@@ -137,7 +137,7 @@ async fn prune_table(
     )
     .await?;
     if left > 0 {
-        let sql = format!("{} DELETE WHERE {old}", place.alter(table));
+        let sql = format!("{} DELETE WHERE {old}", layout.alter(table));
         within(client.query(&sql).execute()).await?;
     }
     Ok(n)
@@ -145,7 +145,7 @@ async fn prune_table(
 
 /// Whether the server has applied every mutation of `database`, waiting up to
 /// [`MUTATIONS_PATIENCE`].
-async fn mutations_done(client: &Client, database: &str) -> Result<bool, Failure> {
+async fn mutations_done(client: &Client, database: &str) -> Result<bool, FailedAttempt> {
     let started = Instant::now();
     loop {
         let pending: u64 = within(
@@ -168,15 +168,15 @@ async fn mutations_done(client: &Client, database: &str) -> Result<bool, Failure
 /// Seals of tokens that no row names any more: counted, and deleted unless `dry_run`.
 async fn prune_seals(
     client: &Client,
-    place: &Place<'_>,
+    layout: &Layout<'_>,
     cutoffs: &Cutoffs,
     dry_run: bool,
-) -> Result<u64, Failure> {
+) -> Result<u64, FailedAttempt> {
     let sealed: Vec<String> = within(
         client
             .query(&format!(
                 "SELECT DISTINCT token FROM {}",
-                place.read("pseudonyms")
+                layout.read("pseudonyms")
             ))
             .fetch_all(),
     )
@@ -196,7 +196,7 @@ async fn prune_seals(
                 .query(&format!(
                     // ifNull: device is Nullable in the evidence tables.
                     "SELECT DISTINCT ifNull({column}, '') FROM {}{stays}",
-                    place.read(table.name)
+                    layout.read(table.name)
                 ))
                 .fetch_all(),
         )
@@ -209,7 +209,7 @@ async fn prune_seals(
             let list: Vec<String> = chunk.iter().map(|t| quote(t)).collect();
             let sql = format!(
                 "{} DELETE WHERE token IN ({})",
-                place.alter("pseudonyms"),
+                layout.alter("pseudonyms"),
                 list.join(", ")
             );
             within(client.query(&sql).execute()).await?;

@@ -22,7 +22,7 @@
 //! reports read from the plain names either way. A migration adds a column to the local and
 //! the Distributed tables alike, on every node.
 
-use crate::store::schema::{Column, Role, SCHEMA_VERSION, names};
+use crate::store::schema::{Column, Role, SCHEMA_VERSION, Table, names};
 use crate::store::{CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
 
 /// A month partition of a time in microseconds (a column, or SQL), in UTC.
@@ -30,8 +30,9 @@ pub fn month_of(column: &str) -> String {
     format!("toYYYYMM(toDateTime(intDiv({column}, 1000000), 'UTC'))")
 }
 
-/// One table: its columns, engine (without the replicated prefix), partition and order.
-struct Table {
+/// One ClickHouse table as created: its columns, engine (without the replicated prefix),
+/// partition and order.
+struct ClickHouseTable {
     name: &'static str,
     columns: String,
     /// `MergeTree`, `SummingMergeTree`, `ReplacingMergeTree(version)`...
@@ -48,7 +49,7 @@ struct Table {
 
 /// The declared tables, by the name rows are inserted into, and the columns a migration
 /// may add to them.
-pub const DECLARED: [(&str, crate::store::schema::Table); 7] = [
+pub const DECLARED: [(&str, Table); 7] = [
     ("flows", FlowRow::TABLE),
     ("dns", DnsRow::TABLE),
     ("rollups_in", RollupRow::TABLE),
@@ -58,7 +59,7 @@ pub const DECLARED: [(&str, crate::store::schema::Table); 7] = [
     ("sensor_health", HealthRow::TABLE),
 ];
 
-impl Table {
+impl ClickHouseTable {
     /// Its `PARTITION BY` and `ORDER BY`.
     fn clauses(&self) -> String {
         match self.by_month {
@@ -68,9 +69,9 @@ impl Table {
     }
 }
 
-fn tables() -> [Table; 9] {
+fn tables() -> [ClickHouseTable; 9] {
     [
-        Table {
+        ClickHouseTable {
             name: "flows",
             columns: FlowRow::TABLE.clickhouse_columns(),
             engine: "MergeTree",
@@ -78,7 +79,7 @@ fn tables() -> [Table; 9] {
             order_by: "(ts_us, sensor)".into(),
             shard_by: "batch_id",
         },
-        Table {
+        ClickHouseTable {
             name: "dns",
             columns: DnsRow::TABLE.clickhouse_columns(),
             engine: "MergeTree",
@@ -86,7 +87,7 @@ fn tables() -> [Table; 9] {
             order_by: "(ts_us, sensor)".into(),
             shard_by: "batch_id",
         },
-        Table {
+        ClickHouseTable {
             name: "rollups_in",
             columns: RollupRow::TABLE.clickhouse_columns(),
             engine: "MergeTree",
@@ -94,7 +95,7 @@ fn tables() -> [Table; 9] {
             order_by: "(hour, sensor)".into(),
             shard_by: "batch_id",
         },
-        Table {
+        ClickHouseTable {
             name: "rollups_hourly",
             columns: rollup_hourly_columns(),
             engine: "SummingMergeTree",
@@ -106,7 +107,7 @@ fn tables() -> [Table; 9] {
         },
         // Few rows (a sensor's write adds one per hour and key it counted): kept as written,
         // its batch id telling whether a retried insert landed, and summed when read.
-        Table {
+        ClickHouseTable {
             name: "coverage_hourly",
             columns: CoverageRow::TABLE.clickhouse_columns(),
             engine: "MergeTree",
@@ -114,7 +115,7 @@ fn tables() -> [Table; 9] {
             order_by: "(hour, sensor)".into(),
             shard_by: "batch_id",
         },
-        Table {
+        ClickHouseTable {
             name: "files",
             columns: FileRow::TABLE.clickhouse_columns(),
             engine: "ReplacingMergeTree(version)",
@@ -122,7 +123,7 @@ fn tables() -> [Table; 9] {
             order_by: "(sha256, id)".into(),
             shard_by: "cityHash64(id)",
         },
-        Table {
+        ClickHouseTable {
             name: "pseudonyms",
             columns: PseudonymRow::TABLE.clickhouse_columns(),
             engine: "ReplacingMergeTree",
@@ -130,7 +131,7 @@ fn tables() -> [Table; 9] {
             order_by: "token".into(),
             shard_by: "cityHash64(token)",
         },
-        Table {
+        ClickHouseTable {
             name: "sensor_health",
             columns: HealthRow::TABLE.clickhouse_columns(),
             engine: "ReplacingMergeTree(ts_us)",
@@ -138,7 +139,7 @@ fn tables() -> [Table; 9] {
             order_by: "sensor".into(),
             shard_by: "cityHash64(sensor)",
         },
-        Table {
+        ClickHouseTable {
             name: "schema_version",
             columns: "version UInt32, applied_at String".into(),
             engine: "MergeTree",
@@ -153,7 +154,7 @@ fn tables() -> [Table; 9] {
 /// the declared name where that differs. Rollups go into `rollups_in`, which the view sums into
 /// `rollups_hourly`: each batch's rows as sent, per user and hour like the rollups they add
 /// to, and kept as long (a retried insert looks its batch id up there).
-pub fn holding(table: &crate::store::schema::Table) -> Vec<&'static str> {
+pub fn holding(table: &Table) -> Vec<&'static str> {
     let mut names: Vec<&'static str> = (DECLARED.iter())
         .filter(|(_, t)| t.name == table.name)
         .map(|(name, _)| *name)

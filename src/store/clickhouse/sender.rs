@@ -12,7 +12,7 @@
 //! `ReplacingMergeTree`s: a repeated row is the same row. Before its first insert the sender
 //! brings the store's schema up to date ([`ensure_schema`]), as `lantern store init` does.
 
-use super::client::{Failure, cluster_of, within};
+use super::client::{FailedAttempt, cluster_of, within};
 use super::schema;
 use super::spool::{Entry, Spool};
 use crate::capture::Timestamp;
@@ -69,11 +69,11 @@ pub enum SchemaFailure {
     /// A newer lantern migrated the store (its version).
     Newer(i64),
     /// The server refused or did not answer.
-    Failed(Failure),
+    Failed(FailedAttempt),
 }
 
-impl From<Failure> for SchemaFailure {
-    fn from(f: Failure) -> SchemaFailure {
+impl From<FailedAttempt> for SchemaFailure {
+    fn from(f: FailedAttempt) -> SchemaFailure {
         SchemaFailure::Failed(f)
     }
 }
@@ -155,7 +155,7 @@ pub async fn ensure_schema(
 
 /// The store's schema version: its greatest migration; 4 for lantern's tables without one
 /// (the releases before version 5); `None` for a database without lantern's tables.
-async fn stored_version(session: &Client, database: &str) -> Result<Option<i64>, Failure> {
+async fn stored_version(session: &Client, database: &str) -> Result<Option<i64>, FailedAttempt> {
     let tables: Vec<String> = within(
         session
             .query(
@@ -182,12 +182,12 @@ async fn stored_version(session: &Client, database: &str) -> Result<Option<i64>,
 }
 
 /// Rows of one table that carry a batch id and a time.
-trait Evidence: RowOwned + RowWrite {
+trait Batched: RowOwned + RowWrite {
     fn batch_id(&self) -> u64;
     fn ts_us(&self) -> i64;
 }
 
-impl Evidence for FlowRow {
+impl Batched for FlowRow {
     fn batch_id(&self) -> u64 {
         self.batch_id
     }
@@ -196,7 +196,7 @@ impl Evidence for FlowRow {
     }
 }
 
-impl Evidence for DnsRow {
+impl Batched for DnsRow {
     fn batch_id(&self) -> u64 {
         self.batch_id
     }
@@ -205,7 +205,7 @@ impl Evidence for DnsRow {
     }
 }
 
-impl Evidence for CoverageRow {
+impl Batched for CoverageRow {
     fn batch_id(&self) -> u64 {
         self.batch_id
     }
@@ -214,7 +214,7 @@ impl Evidence for CoverageRow {
     }
 }
 
-impl Evidence for RollupRow {
+impl Batched for RollupRow {
     fn batch_id(&self) -> u64 {
         self.batch_id
     }
@@ -225,14 +225,14 @@ impl Evidence for RollupRow {
 
 /// Inserts `rows`, one insert per month (so each lands whole or not at all); with `check`,
 /// first leaves out the rows of batch ids already there.
-async fn insert_evidence<T: Evidence>(
+async fn insert_batched<T: Batched>(
     client: &Client,
     table: &str,
     time_column: &str,
     rows: &[T],
     check: bool,
     stats: &SenderStats,
-) -> Result<(), Failure> {
+) -> Result<(), FailedAttempt> {
     // The low 20 bits of a batch id are the month of its rows.
     let mut by_month: BTreeMap<u64, Vec<&T>> = BTreeMap::new();
     for row in rows {
@@ -264,9 +264,9 @@ async fn insert_rollups(
     rows: &[RollupRow],
     check: bool,
     stats: &SenderStats,
-) -> Result<(), Failure> {
+) -> Result<(), FailedAttempt> {
     if !check || rows.is_empty() {
-        return insert_evidence(client, "rollups_in", "hour", rows, false, stats).await;
+        return insert_batched(client, "rollups_in", "hour", rows, false, stats).await;
     }
     let all: Vec<&RollupRow> = rows.iter().collect();
     let staged = landed(client, "rollups_in", "hour", &all).await?;
@@ -295,11 +295,11 @@ async fn insert_rollups(
         .filter(|r| !there.contains(&r.batch_id))
         .cloned()
         .collect();
-    insert_evidence(client, "rollups_in", "hour", &rest, false, stats).await
+    insert_batched(client, "rollups_in", "hour", &rest, false, stats).await
 }
 
 /// The batch ids among `rows` that `rollups_hourly` holds.
-async fn summed(client: &Client, rows: &[&RollupRow]) -> Result<BTreeSet<u64>, Failure> {
+async fn summed(client: &Client, rows: &[&RollupRow]) -> Result<BTreeSet<u64>, FailedAttempt> {
     let ids: Vec<String> = rows
         .iter()
         .map(|r| r.batch_id)
@@ -328,19 +328,19 @@ async fn summed(client: &Client, rows: &[&RollupRow]) -> Result<BTreeSet<u64>, F
 }
 
 /// The earliest and latest time of `rows`, in microseconds.
-fn span<T: Evidence>(rows: &[&T]) -> (i64, i64) {
+fn span<T: Batched>(rows: &[&T]) -> (i64, i64) {
     rows.iter().fold((i64::MAX, i64::MIN), |(a, b), r| {
         (a.min(r.ts_us()), b.max(r.ts_us()))
     })
 }
 
 /// The batch ids among `rows` that `table` already holds.
-async fn landed<T: Evidence>(
+async fn landed<T: Batched>(
     client: &Client,
     table: &str,
     time_column: &str,
     rows: &[&T],
-) -> Result<BTreeSet<u64>, Failure> {
+) -> Result<BTreeSet<u64>, FailedAttempt> {
     let ids: BTreeSet<u64> = rows.iter().map(|r| r.batch_id()).collect();
     let (first, last) = span(rows);
     let scale = if time_column == "hour" { 1_000_000 } else { 1 };
@@ -366,7 +366,7 @@ async fn insert_all<'r, T>(
     client: &Client,
     table: &str,
     rows: impl Iterator<Item = &'r T>,
-) -> Result<(), Failure>
+) -> Result<(), FailedAttempt>
 where
     T: RowOwned + RowWrite,
 {
@@ -387,12 +387,12 @@ pub async fn send(
     entry: &Entry,
     check: bool,
     stats: &SenderStats,
-) -> Result<(), Failure> {
-    insert_evidence(client, "flows", "ts_us", &entry.flows, check, stats).await?;
-    insert_evidence(client, "dns", "ts_us", &entry.dns, check, stats).await?;
+) -> Result<(), FailedAttempt> {
+    insert_batched(client, "flows", "ts_us", &entry.flows, check, stats).await?;
+    insert_batched(client, "dns", "ts_us", &entry.dns, check, stats).await?;
     insert_rollups(client, &entry.rollups, check, stats).await?;
     let coverage = &entry.coverage;
-    insert_evidence(client, "coverage_hourly", "hour", coverage, check, stats).await?;
+    insert_batched(client, "coverage_hourly", "hour", coverage, check, stats).await?;
     if !entry.pseudonyms.is_empty() {
         insert_all(client, "pseudonyms", entry.pseudonyms.iter()).await?;
     }

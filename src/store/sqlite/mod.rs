@@ -15,7 +15,7 @@ mod writing;
 use super::read::{Query, ReadRow};
 use super::schema::int;
 use super::tables::us;
-use super::{Candidate, FileRow, IngestedFile, NewFile, StoreError};
+use super::{FileRow, IngestedFile, MatchingFile, NewFile, StoreError};
 use crate::capture::Timestamp;
 use crate::output::Rfc3339;
 use crate::writing::WritingThread;
@@ -80,16 +80,20 @@ impl SqliteStore {
         }
     }
 
-    /// The files of `size` bytes whose candidate key is `quick_key`, or that have none.
-    pub fn candidates_for(&self, size: u64, quick_key: &str) -> Result<Vec<Candidate>, StoreError> {
+    /// The files of `size` bytes whose quick key is `quick_key`, or that have none.
+    pub fn files_matching(
+        &self,
+        size: u64,
+        quick_key: &str,
+    ) -> Result<Vec<MatchingFile>, StoreError> {
         self.sync()?;
-        let rows = || -> rusqlite::Result<Vec<Candidate>> {
+        let rows = || -> rusqlite::Result<Vec<MatchingFile>> {
             let mut query = self.conn.prepare_cached(
                 "SELECT id, sensor, path, ingested_at, complete, sha256 FROM files
                  WHERE size = ?1 AND quick_key IN (?2, '') ORDER BY id",
             )?;
             let rows = query.query_map(params![int(size), quick_key], |row| {
-                Ok(Candidate {
+                Ok(MatchingFile {
                     file: IngestedFile {
                         id: row.get(0)?,
                         sensor: row.get(1)?,
@@ -265,8 +269,8 @@ mod tests {
             )
             .unwrap();
         assert_eq!(row, (3, 2, 150, 3_650_000_000, 3_800_000_000));
-        let found = store.candidates_for(10, "cd").unwrap().remove(0).file;
+        let found = store.files_matching(10, "cd").unwrap().remove(0).file;
         assert_eq!((found.path.as_str(), found.complete), ("a.pcap", true));
-        assert!(store.candidates_for(10, "other").unwrap().is_empty());
+        assert!(store.files_matching(10, "other").unwrap().is_empty());
     }
 }
