@@ -4,8 +4,9 @@
 //! bundled, so nothing is installed). ClickHouse ([`ClickHouseStore`]) is the store for many
 //! sensors: the same tables, written through an on-disk spool so that nothing is lost while the
 //! server is away. Both hold flow and DNS evidence of AI use, hourly rollups per (sensor, hour,
-//! user, app) that later runs add to, the files that were ingested (so that the same file is
-//! not counted twice) and sealed pseudonyms. Each table is declared once ([`tables`], through
+//! user, app) that later runs add to, hourly coverage of every flow, each sensor's latest
+//! state, the files that were ingested (so that the same file is not counted twice) and sealed
+//! pseudonyms. Each table is declared once ([`tables`], through
 //! [`schema`]): its row struct is what output makes, both stores write and the spool holds.
 //! [`Store`] is whichever store a run was given; [`Batch`] is what one write adds; [`read`]
 //! declares what reports read back, once for both stores, and [`Store::read`] runs it;
@@ -127,7 +128,8 @@ pub enum StoreFault {
     /// ClickHouse could not be reached.
     #[error("ClickHouse: {0}")]
     Unreachable(String),
-    /// The spool could not be written or read.
+    /// The spool could not be written or read, or the ClickHouse sender's thread or runtime
+    /// could not start.
     #[error("spool: {0}")]
     Spool(std::io::Error),
     /// A setting is wrong.
@@ -332,7 +334,9 @@ impl Store {
         }
     }
 
-    /// Finishes writing: ClickHouse sends what it can of the spool; SQLite has nothing pending.
+    /// Finishes writing: ClickHouse sends what it can of the spool; SQLite has nothing to send
+    /// (its writing thread ends its queue when the store is dropped, [`Store::sync`] waits for
+    /// it).
     pub fn close(&mut self) -> Option<ClickHouseStats> {
         match self {
             Store::ClickHouse(c) => Some(c.close()),

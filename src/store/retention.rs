@@ -1,11 +1,12 @@
 //! Retention: how long the store keeps what, and what one pruning removed.
 //!
 //! Rows are judged by their own times, never by when they were written: evidence (`flows`,
-//! `dns`, and ClickHouse's `rollups_in`) by `ts_us` (`hour` for `rollups_in`), hourly rollups
-//! by `hour`, sensor health by `ts_us` with the rollups. A period of N days keeps every row of
-//! the N whole UTC days before today and of today: the cutoff is the start of the UTC day N
-//! days ago, so it moves once a day and ClickHouse's deletes run at most once a day. A
-//! pseudonym seal goes once its token is in no evidence and no rollup row. `0` keeps forever.
+//! `dns`) by `ts_us`; hourly rollups and coverage by `hour`, and sensor health by `ts_us`,
+//! kept as long as the rollups (and so is ClickHouse's `rollups_in`, the rollups as sent). A
+//! period of N days keeps every row of the N whole UTC days before today and of today: the
+//! cutoff is the start of the UTC day N days ago, so it moves once a day and ClickHouse's
+//! deletes run at most once a day. A pseudonym seal goes once its token is in no evidence and
+//! no rollup row. `0` keeps forever.
 //!
 //! How long each table keeps its rows is part of its declaration ([`Kept`], in
 //! [`tables`](super::tables)). The stores do the pruning
@@ -31,7 +32,7 @@ pub const DEFAULT_ROLLUP_DAYS: u32 = 400;
 pub struct Retention {
     /// Flow and DNS evidence.
     pub evidence_days: u32,
-    /// Hourly rollups and sensor health.
+    /// Hourly rollups and coverage, and sensor health.
     pub rollup_days: u32,
 }
 
@@ -86,7 +87,7 @@ pub(crate) const TOKEN_COLUMNS: [(Table, &str); 8] = [
 pub struct Cutoffs {
     /// Evidence.
     pub evidence_secs: Option<i64>,
-    /// Rollups and sensor health.
+    /// Rollups, coverage and sensor health.
     pub rollup_secs: Option<i64>,
 }
 

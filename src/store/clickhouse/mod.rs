@@ -4,9 +4,10 @@
 //! A write never touches the network: the batch goes to the `spool` on disk and the
 //! `sender` thread inserts it from there, in order, retrying while the server is away. The
 //! only calls that wait on the server are the ones whose answer is needed there and then:
-//! whether a file was already ingested, a pseudonym's sealed name, `store init` and
-//! `store prune`. A live sensor's pruning (`prune`) runs in the sender, between sends. Both
-//! make their attempts through `client` (each with a timeout; the store's cluster).
+//! whether a file was already ingested, a pseudonym's sealed name, a report's reads,
+//! `store init` and `store prune`. A live sensor's pruning (`prune`) runs in the sender,
+//! between sends. Both make their attempts through `client` (each with a timeout; the store's
+//! cluster).
 
 mod client;
 mod prune;
@@ -157,7 +158,7 @@ pub struct ClickHouseStats {
 }
 
 /// Queries to a ClickHouse store: what reports, `pseudonym reveal` and a replay's check for
-/// files already ingested ask. Opens no spool.
+/// files already ingested ask, and `store prune`. Opens no spool.
 pub struct ClickHouseReader {
     config: ClickHouseConfig,
     client: Client,

@@ -13,7 +13,8 @@
 //!   by a report's read (a sensor writes a few rows an hour).
 //! - `files` (`ReplacingMergeTree` by version) and `pseudonyms` (`ReplacingMergeTree`).
 //! - `sensor_health`: each sensor's latest state (`ReplacingMergeTree` by its time, one row per
-//!   sensor once merged; read with `FINAL`).
+//!   sensor once merged; read whole, the reader keeping each sensor's latest, as parts not
+//!   merged yet may hold older rows).
 //! - `schema_version`: one row per migration run, the store's version its greatest. A store
 //!   with lantern's tables and no `schema_version` was made by a release before version 5.
 //!

@@ -405,7 +405,6 @@ pub async fn send(
     Ok(())
 }
 
-/// The sender thread's loop: until closed and (empty or failing).
 /// Prunes the store to the retention set in `shared`, if any, and says what went (or why
 /// not) on stderr. The seals wait for the next time, once the mutations are applied.
 fn prune_now(
@@ -438,6 +437,7 @@ fn prune_now(
     }
 }
 
+/// The sender thread's loop: until closed and (empty or failing).
 pub fn run(shared: Arc<Shared>, client: Client, database: String, target: String) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

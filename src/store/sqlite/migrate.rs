@@ -62,11 +62,11 @@ DROP TABLE rollups_hourly_v3;
 /// The frozen steps from version `n + 1` to `n + 2`.
 const FROZEN: [&str; 3] = [MIGRATE_1_TO_2, MIGRATE_2_TO_3, MIGRATE_3_TO_4];
 
-/// The indexes pruning goes by: made with a new store, and by the first pruning of an older one.
-pub(super) const FLOWS_BY_TIME: &str = "CREATE INDEX IF NOT EXISTS flows_by_time ON flows (ts_us)";
-pub(super) const DNS_BY_TIME: &str = "CREATE INDEX IF NOT EXISTS dns_by_time ON dns (ts_us)";
-pub(super) const ROLLUPS_BY_HOUR: &str =
-    "CREATE INDEX IF NOT EXISTS rollups_by_hour ON rollups_hourly (hour)";
+/// The indexes pruning goes by: every store has them, made with its tables, or by
+/// [`create_all`] when an older store is migrated.
+const FLOWS_BY_TIME: &str = "CREATE INDEX IF NOT EXISTS flows_by_time ON flows (ts_us)";
+const DNS_BY_TIME: &str = "CREATE INDEX IF NOT EXISTS dns_by_time ON dns (ts_us)";
+const ROLLUPS_BY_HOUR: &str = "CREATE INDEX IF NOT EXISTS rollups_by_hour ON rollups_hourly (hour)";
 const COVERAGE_BY_HOUR: &str =
     "CREATE INDEX IF NOT EXISTS coverage_by_hour ON coverage_hourly (hour)";
 

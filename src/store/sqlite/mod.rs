@@ -5,8 +5,9 @@
 //! thread, `prune` pruning.
 //!
 //! Writes go to a writing thread with a connection of its own (bounded queue, waits counted);
-//! reads, file records and pruning use the store's own connection, each after the writing
-//! thread caught up. Pruning ([`SqliteStore::prune_step`]) deletes in bounded steps.
+//! reads, file records and pruning use the store's own connection, and all of them but the
+//! record of a file's start wait for the writing thread to catch up first. Pruning
+//! ([`SqliteStore::prune_step`]) deletes in bounded steps.
 
 mod migrate;
 mod prune;
@@ -29,8 +30,6 @@ pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
     sensor: String,
-    /// The indexes pruning goes by exist (an older file gets them at its first pruning).
-    indexed: bool,
     /// The thread that writes batches, from the first write on.
     writer: Option<Box<WritingThread<Batches>>>,
 }
@@ -63,7 +62,6 @@ impl SqliteStore {
             conn,
             path: path.to_path_buf(),
             sensor: sensor.to_string(),
-            indexed: false,
             writer: None,
         })
     }

@@ -5,7 +5,7 @@
 //! only on demand (`lantern store prune`).
 
 use super::SqliteStore;
-use super::migrate::{DNS_BY_TIME, FLOWS_BY_TIME, ROLLUPS_BY_HOUR, row_key};
+use super::migrate::row_key;
 use crate::store::StoreError;
 use crate::store::retention::{Cutoffs, Pruned, TOKEN_COLUMNS, aging};
 use crate::store::schema::{count, int};
@@ -42,11 +42,6 @@ impl SqliteStore {
         budget: u64,
         dry_run: bool,
     ) -> rusqlite::Result<Pruned> {
-        if !self.indexed {
-            self.conn
-                .execute_batch(&format!("{FLOWS_BY_TIME};{DNS_BY_TIME};{ROLLUPS_BY_HOUR};"))?;
-            self.indexed = true;
-        }
         let tx = self.conn.transaction()?;
         let pruned = prune_tx(&tx, cutoffs, budget, dry_run)?;
         if !dry_run {

@@ -53,8 +53,8 @@ fn upsert(table: Table) -> String {
 }
 
 impl SqliteStore {
-    /// Hands a batch of evidence rows, rollups and sealed pseudonyms to the writing thread,
-    /// which writes each batch in one transaction of its own connection: the caller (the
+    /// Hands a batch (rows of every table but `files`) to the writing thread, which writes
+    /// each batch in one transaction of its own connection: the caller (the
     /// sequencer) goes on unless two batches already wait (counted, see
     /// [`waits`](Self::waits)). A failed write is told by the next write or
     /// [`sync`](Self::sync).
