@@ -41,3 +41,6 @@ pub mod writing;
 
 #[doc(hidden)]
 pub mod testdata;
+
+#[cfg(test)]
+mod layering;

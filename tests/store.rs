@@ -280,7 +280,7 @@ fn a_new_file_is_hashed_as_it_is_read_and_a_same_looking_one_is_told_apart() {
     assert_eq!(sha, sha256sum(&original));
     assert_eq!(quick.len(), 64);
     // Same size, same first and last 64 KiB, one byte changed in the middle: the same
-    // candidate key, so it is hashed before the replay, found to differ, and replayed.
+    // quick key, so it is hashed before the replay, found to differ, and replayed.
     let mut bytes = std::fs::read(&original).unwrap();
     assert!(bytes.len() > 200_000, "{}", bytes.len());
     let middle = bytes.len() / 2;

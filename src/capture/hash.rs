@@ -6,7 +6,7 @@
 //! buffer (no copy); a buffer the hashing thread holds last comes back to the reader for reuse.
 //! The queue is bounded: a reader that outruns the hash waits, it never drops bytes.
 //!
-//! [`quick_key`] is the candidate key that decides before a replay whether a file may be one
+//! [`quick_key`] is the quick key that decides before a replay whether a file may be one
 //! the store already holds: the SHA-256 of its size and its first and last [`QUICK_BLOCK`]
 //! bytes. Files with different keys differ; files with the same key are compared by the full
 //! hash before anything is written.
@@ -77,7 +77,7 @@ fn hex(digest: &[u8]) -> String {
     out
 }
 
-/// The size and hex SHA-256 of a whole file, read on its own (for a file whose candidate key
+/// The size and hex SHA-256 of a whole file, read on its own (for a file whose quick key
 /// matches one in the store, which must be decided before it is replayed).
 pub fn sha256_file(path: &Path) -> io::Result<(u64, String)> {
     let mut file = std::fs::File::open(path)?;
@@ -97,7 +97,7 @@ pub fn sha256_file(path: &Path) -> io::Result<(u64, String)> {
     Ok((size, hex(&hasher.finalize())))
 }
 
-/// The size and candidate key of a file: hex SHA-256 of its size (8 bytes, little-endian), its
+/// The size and quick key of a file: hex SHA-256 of its size (8 bytes, little-endian), its
 /// first and its last [`QUICK_BLOCK`] bytes (overlapping in a small file). Reads at most 128 KiB.
 pub fn quick_key(path: &Path) -> io::Result<(u64, String)> {
     let mut file = std::fs::File::open(path)?;

@@ -8,7 +8,7 @@
 //! 1.24 s), and having every worker read and decode every file itself spent a core's worth of
 //! time on packets each worker then skipped.
 //!
-//! Into a store, each file is first looked up by its candidate key (see [`register_files`]);
+//! Into a store, each file is first looked up by its quick key (see [`register_files`]);
 //! a new one is hashed as it is read, by a thread fed the reader's buffers.
 //!
 //! Ticks fall at the same packets whatever the number of threads (see [`Clock`]) and the reader
@@ -175,11 +175,11 @@ fn open_inputs(paths: &[PathBuf], report: &mut ReplayReport) -> Vec<Input> {
 }
 
 /// Refuses the files the store already holds and records the rest, before anything of them is
-/// written. A file whose size and candidate key ([`quick_key`]: its first and last 64 KiB)
+/// written. A file whose size and quick key ([`quick_key`]: its first and last 64 KiB)
 /// match no file in the store is new: it is hashed as it is read, and its row gets the hash at
 /// the end. One that matches is hashed now and refused when a file with that hash was
 /// ingested, or when a run of one with that key never finished (it may be running now);
-/// otherwise it is replayed with the hash known. The row written here, with its candidate
+/// otherwise it is replayed with the hash known. The row written here, with its quick
 /// key, is what makes a second replay started meanwhile refuse the file.
 fn register_files(
     inputs: &mut Vec<Input>,
@@ -200,11 +200,11 @@ fn register_files(
                 continue;
             }
         };
-        let candidates = match force {
+        let matching = match force {
             true => Vec::new(),
-            false => store.candidates_for(size, &quick_key)?,
+            false => store.files_matching(size, &quick_key)?,
         };
-        let sha256 = if candidates.is_empty() && store.hashes_as_read() {
+        let sha256 = if matching.is_empty() && store.hashes_as_read() {
             input.hash_as_read = true;
             String::new()
         } else {
@@ -216,10 +216,10 @@ fn register_files(
                 }
             }
         };
-        let seen = candidates
+        let seen = matching
             .iter()
-            .find(|c| c.sha256 == sha256 && !sha256.is_empty())
-            .or_else(|| candidates.iter().find(|c| c.sha256.is_empty()));
+            .find(|m| m.sha256 == sha256 && !sha256.is_empty())
+            .or_else(|| matching.iter().find(|m| m.sha256.is_empty()));
         if let Some(seen) = seen {
             let how = match (seen.file.complete, seen.sha256.is_empty()) {
                 (true, _) => "already replayed into",

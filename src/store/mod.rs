@@ -4,8 +4,9 @@
 //! bundled, so nothing is installed). ClickHouse ([`ClickHouseStore`]) is the store for many
 //! sensors: the same tables, written through an on-disk spool so that nothing is lost while the
 //! server is away. Both hold flow and DNS evidence of AI use, hourly rollups per (sensor, hour,
-//! user, app) that later runs add to, the files that were ingested (so that the same file is
-//! not counted twice) and sealed pseudonyms. Each table is declared once ([`tables`], through
+//! user, app) that later runs add to, hourly coverage of every flow, each sensor's latest
+//! state, the files that were ingested (so that the same file is not counted twice) and sealed
+//! pseudonyms. Each table is declared once ([`tables`], through
 //! [`schema`]): its row struct is what output makes, both stores write and the spool holds.
 //! [`Store`] is whichever store a run was given; [`Batch`] is what one write adds; [`read`]
 //! declares what reports read back, once for both stores, and [`Store::read`] runs it;
@@ -87,14 +88,14 @@ pub struct NewFile {
     /// SHA-256 of the whole file, hex; empty when it is hashed as it is read (then given to
     /// [`Store::finish_file`]).
     pub sha256: String,
-    /// Its candidate key (`capture::hash::quick_key`).
+    /// Its quick key (`capture::hash::quick_key`).
     pub quick_key: String,
 }
 
 /// A file the store holds that may be the one about to be replayed: same size, and the same
-/// candidate key (or none, from a lantern before version 8).
+/// quick key (or none, from a lantern before version 8).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Candidate {
+pub struct MatchingFile {
     /// What the store says of it.
     pub file: IngestedFile,
     /// Its SHA-256; empty when the run that ingested it never finished.
@@ -129,7 +130,8 @@ pub enum StoreFault {
     /// ClickHouse could not be reached.
     #[error("ClickHouse: {0}")]
     Unreachable(String),
-    /// The spool could not be written or read.
+    /// The spool could not be written or read, or the ClickHouse sender's thread or runtime
+    /// could not start.
     #[error("spool: {0}")]
     Spool(std::io::Error),
     /// A setting is wrong.
@@ -198,13 +200,17 @@ impl Store {
         matches!(self, Store::Sqlite(_))
     }
 
-    /// The files of `size` bytes whose candidate key is `quick_key` (or that have none),
-    /// oldest first.
-    pub fn candidates_for(&self, size: u64, quick_key: &str) -> Result<Vec<Candidate>, StoreError> {
+    /// The files of `size` bytes whose quick key is `quick_key` (or that have none), oldest
+    /// first.
+    pub fn files_matching(
+        &self,
+        size: u64,
+        quick_key: &str,
+    ) -> Result<Vec<MatchingFile>, StoreError> {
         match self {
-            Store::Sqlite(s) => s.candidates_for(size, quick_key),
-            Store::ClickHouse(c) => c.reader().candidates_for(size, quick_key),
-            Store::ClickHouseReader(c) => c.candidates_for(size, quick_key),
+            Store::Sqlite(s) => s.files_matching(size, quick_key),
+            Store::ClickHouse(c) => c.reader().files_matching(size, quick_key),
+            Store::ClickHouseReader(c) => c.files_matching(size, quick_key),
         }
     }
 
@@ -330,7 +336,9 @@ impl Store {
         }
     }
 
-    /// Finishes writing: ClickHouse sends what it can of the spool; SQLite has nothing pending.
+    /// Finishes writing: ClickHouse sends what it can of the spool; SQLite has nothing to send
+    /// (its writing thread ends its queue when the store is dropped, [`Store::sync`] waits for
+    /// it).
     pub fn close(&mut self) -> Option<ClickHouseStats> {
         match self {
             Store::ClickHouse(c) => Some(c.close()),

@@ -1,15 +1,21 @@
 //! Retention: how long the store keeps what, and what one pruning removed.
 //!
 //! Rows are judged by their own times, never by when they were written: evidence (`flows`,
-//! `dns`, and ClickHouse's `rollups_in`) by `ts_us` (`hour` for `rollups_in`), hourly rollups
-//! by `hour`, sensor health by `ts_us` with the rollups. A period of N days keeps every row of
-//! the N whole UTC days before today and of today: the cutoff is the start of the UTC day N
-//! days ago, so it moves once a day and ClickHouse's deletes run at most once a day. A
-//! pseudonym seal goes once its token is in no evidence and no rollup row. `0` keeps forever.
+//! `dns`) by `ts_us`; hourly rollups and coverage by `hour`, and sensor health by `ts_us`,
+//! kept as long as the rollups (and so is ClickHouse's `rollups_in`, the rollups as sent). A
+//! period of N days keeps every row of the N whole UTC days before today and of today: the
+//! cutoff is the start of the UTC day N days ago, so it moves once a day and ClickHouse's
+//! deletes run at most once a day. A pseudonym seal goes once its token is in no evidence and
+//! no rollup row. `0` keeps forever.
 //!
-//! The stores do the pruning ([`SqliteStore::prune_step`](super::SqliteStore::prune_step),
-//! ClickHouse's `prune`); this module owns the periods, the cutoffs and the tally.
+//! How long each table keeps its rows is part of its declaration ([`Kept`], in
+//! [`tables`](super::tables)). The stores do the pruning
+//! ([`SqliteStore::prune_step`](super::SqliteStore::prune_step), ClickHouse's `prune`), both
+//! going through the one list of tables made from the declarations ([`aging`]); this module
+//! owns that list, the periods, the cutoffs and the tally.
 
+use super::schema::{Kept, Table, Time};
+use super::tables::{ALL, DnsRow, FlowRow, RollupRow};
 use crate::capture::Timestamp;
 
 /// Seconds in a day.
@@ -26,7 +32,7 @@ pub const DEFAULT_ROLLUP_DAYS: u32 = 400;
 pub struct Retention {
     /// Flow and DNS evidence.
     pub evidence_days: u32,
-    /// Hourly rollups and sensor health.
+    /// Hourly rollups and coverage, and sensor health.
     pub rollup_days: u32,
 }
 
@@ -56,17 +62,24 @@ impl Retention {
     }
 }
 
-/// Where pseudonym tokens appear, as (table, column): a seal goes when no row that stays
-/// names its token in any of these. Both stores prune by this one list.
-pub(crate) const TOKEN_COLUMNS: [(&str, &str); 8] = [
-    ("flows", "user"),
-    ("flows", "client_ip"),
-    ("flows", "device"),
-    ("dns", "user"),
-    ("dns", "client_ip"),
-    ("dns", "device"),
-    ("rollups_hourly", "user"),
-    ("rollups_hourly", "device"),
+/// The declared tables whose rows age out (kept as evidence or as rollups), in the order
+/// pruning goes through and tallies them: the one list both stores prune by, read from each
+/// table's declaration. A table added to [`ALL`] is pruned by both stores as it declares.
+pub fn aging() -> impl Iterator<Item = Table> {
+    ALL.into_iter().filter(|t| t.kept.time().is_some())
+}
+
+/// Where pseudonym tokens appear, as (table, column): a seal goes when no row that stays (by
+/// its table's [`Kept`]) names its token in any of these. Both stores prune by this one list.
+pub(crate) const TOKEN_COLUMNS: [(Table, &str); 8] = [
+    (FlowRow::TABLE, "user"),
+    (FlowRow::TABLE, "client_ip"),
+    (FlowRow::TABLE, "device"),
+    (DnsRow::TABLE, "user"),
+    (DnsRow::TABLE, "client_ip"),
+    (DnsRow::TABLE, "device"),
+    (RollupRow::TABLE, "user"),
+    (RollupRow::TABLE, "device"),
 ];
 
 /// Rows older than these (seconds since the epoch, a UTC midnight) go; `None` keeps all.
@@ -74,7 +87,7 @@ pub(crate) const TOKEN_COLUMNS: [(&str, &str); 8] = [
 pub struct Cutoffs {
     /// Evidence.
     pub evidence_secs: Option<i64>,
-    /// Rollups and sensor health.
+    /// Rollups, coverage and sensor health.
     pub rollup_secs: Option<i64>,
 }
 
@@ -87,6 +100,32 @@ impl Cutoffs {
     /// The rollup cutoff in microseconds.
     pub fn rollup_us(&self) -> Option<i64> {
         self.rollup_secs.map(|s| s.saturating_mul(1_000_000))
+    }
+
+    /// The cutoff of the period a table kept `kept` is kept for, in seconds.
+    fn period_secs(&self, kept: Kept) -> Option<i64> {
+        match kept {
+            Kept::AsEvidence(_) => self.evidence_secs,
+            Kept::AsRollups(_) => self.rollup_secs,
+            Kept::WhileNamed | Kept::Always => None,
+        }
+    }
+
+    /// The time the rows of a table kept `kept` are judged by, and where they are cut in the
+    /// unit of its column: rows whose time is below it go. `None` keeps every row (its period
+    /// is 0, or its rows do not age out).
+    pub fn cut(&self, kept: Kept) -> Option<(Time, i64)> {
+        let (time, secs) = (kept.time()?, self.period_secs(kept)?);
+        Some(match time {
+            Time::Us(_) => (time, secs.saturating_mul(1_000_000)),
+            Time::Secs(_) => (time, secs),
+        })
+    }
+
+    /// The same, cut in microseconds (to compare with [`Time::us_sql`]).
+    pub fn cut_us(&self, kept: Kept) -> Option<(Time, i64)> {
+        let (time, secs) = (kept.time()?, self.period_secs(kept)?);
+        Some((time, secs.saturating_mul(1_000_000)))
     }
 }
 
@@ -145,6 +184,36 @@ impl Pruned {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_stores_prune_the_tables_that_age_out_each_by_its_own_time() {
+        let aging: Vec<&str> = aging().map(|t| t.name).collect();
+        assert_eq!(
+            aging,
+            [
+                "flows",
+                "dns",
+                "rollups_hourly",
+                "coverage_hourly",
+                "sensor_health"
+            ]
+        );
+        let c = Retention {
+            evidence_days: 1,
+            rollup_days: 2,
+        }
+        .cutoffs(Timestamp::from_secs(10 * DAY));
+        let hour = Kept::AsRollups(Time::Secs("hour"));
+        assert_eq!(c.cut(hour), Some((Time::Secs("hour"), 8 * DAY)));
+        assert_eq!(
+            c.cut_us(hour),
+            Some((Time::Secs("hour"), 8 * DAY * 1_000_000))
+        );
+        let ts = Kept::AsEvidence(Time::Us("ts_us"));
+        assert_eq!(c.cut(ts), Some((Time::Us("ts_us"), 9 * DAY * 1_000_000)));
+        assert_eq!(c.cut(Kept::WhileNamed), None);
+        assert_eq!(Cutoffs::default().cut(ts), None);
+    }
 
     #[test]
     fn cutoffs_are_utc_midnights_and_zero_keeps_forever() {

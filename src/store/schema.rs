@@ -3,7 +3,8 @@
 //! A table is declared with [`table!`](crate::table) in [`tables`](super::tables): one line
 //! per column with its Rust type, what it is made from, and options ([`Opts`]: the schema
 //! version that added it, a default for older rows, which store keeps it, its part in a
-//! rollup). The macro makes the row struct (one shape that output builds, the SQLite store
+//! rollup), and how long the table keeps its rows ([`Kept`], which both stores' pruning goes
+//! by). The macro makes the row struct (one shape that output builds, the SQLite store
 //! binds, the spool holds and ClickHouse inserts) and its [`Table`] of [`Column`]s, from which
 //! this module makes the SQLite DDL, inserts and reads, the ClickHouse column lists, the
 //! migrations that add columns, and the table of columns in `docs/store.md`. Column types come
@@ -21,7 +22,7 @@ use rusqlite::types::ToSqlOutput;
 
 /// The schema version this lantern writes, in both stores and in spooled batches.
 ///
-/// 1-4: SQLite only (see `sqlite.rs`); a ClickHouse store without a version is version 4.
+/// 1-4: SQLite only (see `sqlite/migrate.rs`); a ClickHouse store without a version is version 4.
 /// 5: `flows.ech_kind` and `flows.name_alternatives`; ClickHouse keeps its version.
 /// 6: the `sensor_health` table.
 /// 7: `flows.part` and `flows.interim`: a flow open past the active timeout has several rows.
@@ -131,6 +132,56 @@ impl Default for Opts {
     }
 }
 
+/// The time a table's rows are judged by when pruning: a column, and its unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Time {
+    /// Microseconds since the epoch (`ts_us`).
+    Us(&'static str),
+    /// Seconds since the epoch (`hour`).
+    Secs(&'static str),
+}
+
+impl Time {
+    /// The column.
+    pub const fn column(self) -> &'static str {
+        match self {
+            Time::Us(c) | Time::Secs(c) => c,
+        }
+    }
+
+    /// The time in microseconds, as SQL: `ts_us`, `hour * 1000000`.
+    pub fn us_sql(self) -> String {
+        match self {
+            Time::Us(c) => c.to_string(),
+            Time::Secs(c) => format!("{c} * 1000000"),
+        }
+    }
+}
+
+/// How long a table keeps its rows (the periods are [`retention`](super::retention)'s): part
+/// of its declaration, and what both stores' pruning goes by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// For the evidence period: a row goes once its time is older than the evidence cutoff.
+    AsEvidence(Time),
+    /// For the rollup period.
+    AsRollups(Time),
+    /// While a row that stays names its token (the pseudonym seals).
+    WhileNamed,
+    /// Always (the files ingested: what keeps a file from being replayed twice).
+    Always,
+}
+
+impl Kept {
+    /// The time a row is judged by, for a table whose rows age out.
+    pub const fn time(self) -> Option<Time> {
+        match self {
+            Kept::AsEvidence(t) | Kept::AsRollups(t) => Some(t),
+            Kept::WhileNamed | Kept::Always => None,
+        }
+    }
+}
+
 /// One column of a table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Column {
@@ -188,6 +239,8 @@ pub struct Table {
     pub name: &'static str,
     /// What a row is.
     pub doc: &'static [&'static str],
+    /// How long it keeps its rows.
+    pub kept: Kept,
     /// Its columns.
     pub columns: &'static [Column],
 }
@@ -340,12 +393,12 @@ fn opt<'a, T: Into<ToSqlOutput<'a>>>(v: Option<T>) -> ToSqlOutput<'a> {
 }
 
 /// A count as SQLite keeps it.
-fn int(v: u64) -> i64 {
+pub(crate) fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 /// A count read back (stored by [`int`], so never negative).
-fn count(v: i64) -> u64 {
+pub(crate) fn count(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
@@ -392,7 +445,8 @@ pub trait ReadRow:
 /// ```text
 /// table! {
 ///     /// A row of `flows`: ...
-///     pub struct FlowRow in "flows" from (v: &FlowView<'_>) {
+///     pub struct FlowRow in "flows" kept (Kept::AsEvidence(Time::Us("ts_us")))
+///         from (v: &FlowView<'_>) {
 ///         /// First packet, microseconds since the epoch.
 ///         ts_us: i64 = us(v.record.first),
 ///         /// ... added by version 5, NULL in older rows.
@@ -401,7 +455,8 @@ pub trait ReadRow:
 /// }
 /// ```
 ///
-/// With `from (v: T)`, each column says what it is made of and the row gets
+/// `kept (...)` says how long the table keeps its rows ([`Kept`]). With `from (v: T)`, each
+/// column says what it is made of and the row gets
 /// `fn from_source(v: T) -> Self`. The row derives serde (the spool and ClickHouse) and
 /// `clickhouse::Row`; it gets `TABLE`, `bind` (SQLite parameters in the order of
 /// [`Table::sqlite_insert`]), `from_sqlite` (in the order of [`Table::sqlite_select`]) and
@@ -410,7 +465,8 @@ pub trait ReadRow:
 macro_rules! table {
     (
         $(#[doc = $doc:literal])*
-        $vis:vis struct $row:ident in $table:literal from ($src:ident : $src_ty:ty) {
+        $vis:vis struct $row:ident in $table:literal kept ($kept:expr)
+            from ($src:ident : $src_ty:ty) {
             $(
                 $(#[doc = $fdoc:literal])*
                 $field:ident : $ty:ty = $value:expr $(=> $opts:expr)?,
@@ -419,7 +475,7 @@ macro_rules! table {
     ) => {
         $crate::table! {
             $(#[doc = $doc])*
-            $vis struct $row in $table {
+            $vis struct $row in $table kept ($kept) {
                 $( $(#[doc = $fdoc])* $field : $ty $(=> $opts)?, )*
             }
         }
@@ -433,7 +489,7 @@ macro_rules! table {
     };
     (
         $(#[doc = $doc:literal])*
-        $vis:vis struct $row:ident in $table:literal {
+        $vis:vis struct $row:ident in $table:literal kept ($kept:expr) {
             $(
                 $(#[doc = $fdoc:literal])*
                 $field:ident : $ty:ty $(=> $opts:expr)?,
@@ -454,6 +510,7 @@ macro_rules! table {
             pub const TABLE: $crate::store::schema::Table = $crate::store::schema::Table {
                 name: $table,
                 doc: &[$($doc),*],
+                kept: $kept,
                 columns: &[
                     $(
                         $crate::store::schema::Column {
@@ -540,64 +597,4 @@ macro_rules! table {
     };
     (@opts) => { $crate::store::schema::Opts::new() };
     (@opts $opts:expr) => { $opts };
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::{CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
-
-    const ALL: [Table; 7] = [
-        FlowRow::TABLE,
-        DnsRow::TABLE,
-        RollupRow::TABLE,
-        CoverageRow::TABLE,
-        FileRow::TABLE,
-        PseudonymRow::TABLE,
-        HealthRow::TABLE,
-    ];
-
-    #[test]
-    fn every_column_is_documented_and_added_columns_can_be_filled_in() {
-        for table in ALL {
-            for c in table.columns {
-                assert!(!c.doc.is_empty(), "{}.{} has no doc", table.name, c.name);
-                assert!(c.opts.since <= SCHEMA_VERSION, "{}.{}", table.name, c.name);
-                let nullable = c.clickhouse_type.starts_with("Nullable");
-                assert!(
-                    c.opts.since == table.since() || nullable || c.opts.default.is_some(),
-                    "{}.{} was added to the table later: it needs NULL or a default for older rows",
-                    table.name,
-                    c.name
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn docs_store_lists_every_column_as_declared() {
-        let doc = include_str!("../../docs/store.md");
-        let begin = "<!-- columns: made by store::schema::markdown, checked by its test -->\n";
-        let table = markdown(&ALL);
-        assert!(
-            doc.contains(&format!("{begin}\n{table}<!-- end of columns -->")),
-            "docs/store.md's column tables differ from the declarations; they are:\n\n{table}"
-        );
-    }
-
-    #[test]
-    fn sqlite_statements_follow_the_declaration() {
-        let insert = PseudonymRow::TABLE.sqlite_insert("OR IGNORE");
-        assert_eq!(
-            insert,
-            "INSERT OR IGNORE INTO pseudonyms (token, sealed) VALUES (?1, ?2)"
-        );
-        let files = FileRow::TABLE.sqlite_insert("");
-        assert!(
-            !files.contains("(id,") && !files.contains("version"),
-            "{files}"
-        );
-        assert!(FlowRow::TABLE.sqlite_create(&[]).contains("ech_kind TEXT"));
-        assert!(!FlowRow::TABLE.sqlite_create(&[]).contains("batch_id"));
-    }
 }

@@ -11,12 +11,24 @@
 //! store that writes the row; `batch_id` by the ClickHouse store, which uses it to tell
 //! whether a retried insert had already landed.
 
-use super::schema::{Opts, Role};
+use super::schema::{Kept, Opts, Role, Table, Time};
 use crate::capture::Timestamp;
 use crate::decode::Addr;
 use crate::identity::Identity;
 use crate::output::{Coverage, CoverageKey, DnsView, FlowView, Rollup, RollupKey};
 use crate::proto::dns;
+
+/// Every declared table, in the order both stores prune them (see
+/// [`retention::aging`](super::retention::aging)) and `docs/store.md` lists them.
+pub const ALL: [Table; 7] = [
+    FlowRow::TABLE,
+    DnsRow::TABLE,
+    RollupRow::TABLE,
+    CoverageRow::TABLE,
+    FileRow::TABLE,
+    PseudonymRow::TABLE,
+    HealthRow::TABLE,
+];
 
 /// Microseconds since the epoch.
 pub(crate) fn us(t: Timestamp) -> i64 {
@@ -43,7 +55,8 @@ fn listed(items: &[Box<str>]) -> Option<String> {
 
 crate::table! {
     /// A flow to an AI app, or to a name that looks like one.
-    pub struct FlowRow in "flows" from (v: &FlowView<'_>) {
+    pub struct FlowRow in "flows" kept (Kept::AsEvidence(Time::Us("ts_us")))
+        from (v: &FlowView<'_>) {
         /// The sensor that saw it.
         sensor: String = String::new(),
         /// First packet.
@@ -156,7 +169,8 @@ crate::table! {
 
 crate::table! {
     /// A DNS lookup of an AI app's name, or of a name that looks like one.
-    pub struct DnsRow in "dns" from (v: &DnsView<'_>) {
+    pub struct DnsRow in "dns" kept (Kept::AsEvidence(Time::Us("ts_us")))
+        from (v: &DnsView<'_>) {
         /// The sensor that saw it.
         sensor: String = String::new(),
         /// Query time.
@@ -214,7 +228,8 @@ fn answers(v: &DnsView<'_>) -> String {
 
 crate::table! {
     /// One hour of one user's use of one app, added to by every write.
-    pub struct RollupRow in "rollups_hourly" from (r: (&RollupKey, &Rollup)) {
+    pub struct RollupRow in "rollups_hourly" kept (Kept::AsRollups(Time::Secs("hour")))
+        from (r: (&RollupKey, &Rollup)) {
         /// The sensor that saw it.
         sensor: String = String::new() => Opts::new().role(Role::Key),
         /// Start of the hour, seconds since the epoch.
@@ -251,7 +266,8 @@ crate::table! {
 crate::table! {
     /// One hour of one sensor's traffic, every flow (not only AI), counted by how it was named:
     /// what a report says the sensor could and could not see. Counts only, never a name.
-    pub struct CoverageRow in "coverage_hourly" from (c: &(CoverageKey, Coverage)) {
+    pub struct CoverageRow in "coverage_hourly" kept (Kept::AsRollups(Time::Secs("hour")))
+        from (c: &(CoverageKey, Coverage)) {
         /// The sensor that saw it.
         sensor: String = String::new() => Opts::new().since(9).role(Role::Key),
         /// Start of the hour, seconds since the epoch.
@@ -286,7 +302,7 @@ crate::table! {
 
 crate::table! {
     /// A capture file ingested (or being ingested) by a replay.
-    pub struct FileRow in "files" {
+    pub struct FileRow in "files" kept (Kept::Always) {
         /// Its id.
         id: i64 => Opts::new().sqlite_row_id(),
         /// The sensor that ingested it.
@@ -297,7 +313,7 @@ crate::table! {
         size: u64,
         /// SHA-256 of the whole file, hex; empty until a replay that hashes as it reads ends.
         sha256: String,
-        /// The candidate key that a later replay looks up first: SHA-256 of the size and the
+        /// The quick key that a later replay looks up first: SHA-256 of the size and the
         /// first and last 64 KiB (see `capture::hash::quick_key`).
         quick_key: String => Opts::new().since(8).default("''"),
         /// Packets read.
@@ -319,7 +335,7 @@ crate::table! {
 
 crate::table! {
     /// A pseudonym token and the sealed name behind it (written only when pseudonymizing).
-    pub struct PseudonymRow in "pseudonyms" {
+    pub struct PseudonymRow in "pseudonyms" kept (Kept::WhileNamed) {
         /// The token in every other table.
         token: String,
         /// The name, sealed with the operator's key.
@@ -331,7 +347,7 @@ crate::table! {
     /// A sensor's state at its latest store write, one row per sensor (a later write replaces
     /// it): what `lantern status` reads to say which sensor went silent, how far its spool is
     /// behind and what it dropped. Counters are since the sensor started.
-    pub struct HealthRow in "sensor_health" {
+    pub struct HealthRow in "sensor_health" kept (Kept::AsRollups(Time::Us("ts_us"))) {
         /// The sensor.
         sensor: String => Opts::new().since(6),
         /// When it wrote (wall clock).
@@ -366,5 +382,73 @@ crate::table! {
         spool_bytes: u64 => Opts::new().since(6),
         /// Batches the spool dropped because it was full.
         spool_dropped_batches: u64 => Opts::new().since(6),
+    }
+}
+
+/// The declarations against what the stores and the docs make of them.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::schema::{SCHEMA_VERSION, markdown};
+
+    #[test]
+    fn every_column_is_documented_and_added_columns_can_be_filled_in() {
+        for table in ALL {
+            for c in table.columns {
+                assert!(!c.doc.is_empty(), "{}.{} has no doc", table.name, c.name);
+                assert!(c.opts.since <= SCHEMA_VERSION, "{}.{}", table.name, c.name);
+                let nullable = c.clickhouse_type.starts_with("Nullable");
+                assert!(
+                    c.opts.since == table.since() || nullable || c.opts.default.is_some(),
+                    "{}.{} was added to the table later: it needs NULL or a default for older rows",
+                    table.name,
+                    c.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_table_whose_rows_age_out_has_its_time_column() {
+        for table in ALL {
+            let Some(time) = table.kept.time() else {
+                continue;
+            };
+            let column = table.columns.iter().find(|c| c.name == time.column());
+            assert_eq!(
+                column.map(|c| c.clickhouse_type),
+                Some("Int64"),
+                "{} ages by {}",
+                table.name,
+                time.column()
+            );
+        }
+    }
+
+    #[test]
+    fn docs_store_lists_every_column_as_declared() {
+        let doc = include_str!("../../docs/store.md");
+        let begin = "<!-- columns: made by store::schema::markdown, checked by its test -->\n";
+        let table = markdown(&ALL);
+        assert!(
+            doc.contains(&format!("{begin}\n{table}<!-- end of columns -->")),
+            "docs/store.md's column tables differ from the declarations; they are:\n\n{table}"
+        );
+    }
+
+    #[test]
+    fn sqlite_statements_follow_the_declaration() {
+        let insert = PseudonymRow::TABLE.sqlite_insert("OR IGNORE");
+        assert_eq!(
+            insert,
+            "INSERT OR IGNORE INTO pseudonyms (token, sealed) VALUES (?1, ?2)"
+        );
+        let files = FileRow::TABLE.sqlite_insert("");
+        assert!(
+            !files.contains("(id,") && !files.contains("version"),
+            "{files}"
+        );
+        assert!(FlowRow::TABLE.sqlite_create(&[]).contains("ech_kind TEXT"));
+        assert!(!FlowRow::TABLE.sqlite_create(&[]).contains("batch_id"));
     }
 }

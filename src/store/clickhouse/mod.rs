@@ -4,9 +4,12 @@
 //! A write never touches the network: the batch goes to the `spool` on disk and the
 //! `sender` thread inserts it from there, in order, retrying while the server is away. The
 //! only calls that wait on the server are the ones whose answer is needed there and then:
-//! whether a file was already ingested, a pseudonym's sealed name, `store init` and
-//! `store prune`. A live sensor's pruning (`prune`) runs in the sender, between sends.
+//! whether a file was already ingested, a pseudonym's sealed name, a report's reads,
+//! `store init` and `store prune`. A live sensor's pruning (`prune`) runs in the sender,
+//! between sends. Both make their attempts through `client` (each with a timeout; the store's
+//! cluster).
 
+mod client;
 mod prune;
 mod schema;
 mod sender;
@@ -17,7 +20,7 @@ pub use spool::SpoolStats;
 use super::read::{Param, Query, ReadRow};
 use super::retention::{Cutoffs, Pruned, Retention};
 use super::tables::us;
-use super::{Batch, Candidate, FileRow, IngestedFile, NewFile, StoreError, StoreFault};
+use super::{Batch, FileRow, IngestedFile, MatchingFile, NewFile, StoreError, StoreFault};
 use crate::capture::Rfc3339;
 use crate::capture::Timestamp;
 use clickhouse::Client;
@@ -155,7 +158,7 @@ pub struct ClickHouseStats {
 }
 
 /// Queries to a ClickHouse store: what reports, `pseudonym reveal` and a replay's check for
-/// files already ingested ask. Opens no spool.
+/// files already ingested ask, and `store prune`. Opens no spool.
 pub struct ClickHouseReader {
     config: ClickHouseConfig,
     client: Client,
@@ -252,9 +255,13 @@ impl ClickHouseReader {
             .map_err(|e| self.fail(StoreFault::Unreachable(e)))
     }
 
-    /// The files of `size` bytes whose candidate key is `quick_key`, or that have none, each
-    /// as its latest row says. Asks the server.
-    pub fn candidates_for(&self, size: u64, quick_key: &str) -> Result<Vec<Candidate>, StoreError> {
+    /// The files of `size` bytes whose quick key is `quick_key`, or that have none, each as its
+    /// latest row says. Asks the server.
+    pub fn files_matching(
+        &self,
+        size: u64,
+        quick_key: &str,
+    ) -> Result<Vec<MatchingFile>, StoreError> {
         #[derive(clickhouse::Row, serde::Deserialize)]
         struct Found {
             id: i64,
@@ -287,7 +294,7 @@ impl ClickHouseReader {
         })?;
         Ok(found
             .into_iter()
-            .map(|f| Candidate {
+            .map(|f| MatchingFile {
                 file: IngestedFile {
                     id: f.id,
                     sensor: f.sensor,

@@ -10,54 +10,13 @@
 //! The same code serves `lantern store prune` (which waits for the mutations, to say when they
 //! are applied) and the daemon, whose sender thread runs it once an hour between sends.
 
-use super::sender::{Failure, cluster_of, within};
-use crate::store::retention::{Cutoffs, Pruned, TOKEN_COLUMNS};
+use super::client::{FailedAttempt, cluster_of, within};
+use super::schema::{holding, month_of, month_partition};
+use crate::store::retention::{Cutoffs, Pruned, TOKEN_COLUMNS, aging};
+use crate::store::schema::Time;
 use clickhouse::Client;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-
-/// A table pruning goes through: its name, the time expression rows are judged by (in
-/// microseconds), and whether it is evidence (else kept with the rollups).
-struct Pruning {
-    table: &'static str,
-    time_us: &'static str,
-    evidence: bool,
-}
-
-const TABLES: [Pruning; 6] = [
-    Pruning {
-        table: "flows",
-        time_us: "ts_us",
-        evidence: true,
-    },
-    Pruning {
-        table: "dns",
-        time_us: "ts_us",
-        evidence: true,
-    },
-    // The rows of each batch as sent: per user and hour like the rollups they add to, kept as
-    // long (a retried insert looks its batch id up there).
-    Pruning {
-        table: "rollups_in",
-        time_us: "hour * 1000000",
-        evidence: false,
-    },
-    Pruning {
-        table: "rollups_hourly",
-        time_us: "hour * 1000000",
-        evidence: false,
-    },
-    Pruning {
-        table: "coverage_hourly",
-        time_us: "hour * 1000000",
-        evidence: false,
-    },
-    Pruning {
-        table: "sensor_health",
-        time_us: "ts_us",
-        evidence: false,
-    },
-];
 
 /// Tokens per `DELETE WHERE token IN (…)`.
 const TOKENS_PER_DELETE: usize = 1000;
@@ -80,12 +39,12 @@ fn quote(s: &str) -> String {
 }
 
 /// Where the rows are and how to alter them: the plain tables, or a cluster's local ones.
-struct Place<'a> {
+struct Layout<'a> {
     database: &'a str,
     cluster: Option<String>,
 }
 
-impl Place<'_> {
+impl Layout<'_> {
     /// The table to read (the plain name: through a cluster's Distributed table).
     fn read(&self, table: &str) -> String {
         format!("`{}`.{table}", self.database)
@@ -111,40 +70,40 @@ pub(super) async fn prune(
     cutoffs: &Cutoffs,
     dry_run: bool,
     wait: bool,
-) -> Result<Pruned, Failure> {
-    let place = Place {
+) -> Result<Pruned, FailedAttempt> {
+    let layout = Layout {
         database,
         cluster: cluster_of(client, database).await?,
     };
     let mut pruned = Pruned::default();
-    for t in &TABLES {
-        let cut = if t.evidence {
-            cutoffs.evidence_us()
-        } else {
-            cutoffs.rollup_us()
-        };
-        let n = match cut {
-            Some(cut) => prune_table(client, &place, t, cut, dry_run).await?,
-            None => 0,
-        };
-        pruned.add(t.table, n);
+    // The tables that age out, each in the tables that hold its rows (`rollups_in` too).
+    for table in aging() {
+        for name in holding(&table) {
+            let n = match cutoffs.cut_us(table.kept) {
+                Some((time, cut)) => prune_table(client, &layout, name, time, cut, dry_run).await?,
+                None => 0,
+            };
+            pruned.add(name, n);
+        }
     }
-    let seals = prune_seals(client, &place, cutoffs, dry_run).await?;
+    let seals = prune_seals(client, &layout, cutoffs, dry_run).await?;
     pruned.add("pseudonyms", seals);
     pruned.done = dry_run || !wait || mutations_done(client, database).await?;
     Ok(pruned)
 }
 
-/// Rows of `t` older than `cut`: counted, then whole months dropped and the rest deleted.
+/// Rows of `table` whose `time` is older than `cut` (microseconds): counted, then whole months
+/// dropped and the rest deleted.
 async fn prune_table(
     client: &Client,
-    place: &Place<'_>,
-    t: &Pruning,
+    layout: &Layout<'_>,
+    table: &str,
+    time: Time,
     cut: i64,
     dry_run: bool,
-) -> Result<u64, Failure> {
-    let read = place.read(t.table);
-    let old = format!("{} < {cut}", t.time_us);
+) -> Result<u64, FailedAttempt> {
+    let read = layout.read(table);
+    let old = format!("{} < {cut}", time.us_sql());
     let n: u64 = within(
         client
             .query(&format!("SELECT count() FROM {read} WHERE {old}"))
@@ -154,22 +113,20 @@ async fn prune_table(
     if dry_run || n == 0 {
         return Ok(n);
     }
-    let month = |time: &str| format!("toYYYYMM(toDateTime(intDiv({time}, 1000000), 'UTC'))");
-    // Tables partitioned by month (all but sensor_health): the months wholly before the cut.
-    if t.table != "sensor_health" {
+    // A table partitioned by month: the months wholly before the cut.
+    if let Some(partition) = month_partition(table) {
+        let month = month_of(partition);
         let months: Vec<u32> = within(
             client
                 .query(&format!(
-                    "SELECT DISTINCT {} FROM {read} WHERE {} < {}",
-                    month(t.time_us),
-                    month(t.time_us),
-                    month(&cut.to_string())
+                    "SELECT DISTINCT {month} FROM {read} WHERE {month} < {}",
+                    month_of(&cut.to_string())
                 ))
                 .fetch_all(),
         )
         .await?;
         for m in months {
-            let sql = format!("{} DROP PARTITION {m}", place.alter(t.table));
+            let sql = format!("{} DROP PARTITION {m}", layout.alter(table));
             within(client.query(&sql).execute()).await?;
         }
     }
@@ -180,7 +137,7 @@ async fn prune_table(
     )
     .await?;
     if left > 0 {
-        let sql = format!("{} DELETE WHERE {old}", place.alter(t.table));
+        let sql = format!("{} DELETE WHERE {old}", layout.alter(table));
         within(client.query(&sql).execute()).await?;
     }
     Ok(n)
@@ -188,7 +145,7 @@ async fn prune_table(
 
 /// Whether the server has applied every mutation of `database`, waiting up to
 /// [`MUTATIONS_PATIENCE`].
-async fn mutations_done(client: &Client, database: &str) -> Result<bool, Failure> {
+async fn mutations_done(client: &Client, database: &str) -> Result<bool, FailedAttempt> {
     let started = Instant::now();
     loop {
         let pending: u64 = within(
@@ -211,15 +168,15 @@ async fn mutations_done(client: &Client, database: &str) -> Result<bool, Failure
 /// Seals of tokens that no row names any more: counted, and deleted unless `dry_run`.
 async fn prune_seals(
     client: &Client,
-    place: &Place<'_>,
+    layout: &Layout<'_>,
     cutoffs: &Cutoffs,
     dry_run: bool,
-) -> Result<u64, Failure> {
+) -> Result<u64, FailedAttempt> {
     let sealed: Vec<String> = within(
         client
             .query(&format!(
                 "SELECT DISTINCT token FROM {}",
-                place.read("pseudonyms")
+                layout.read("pseudonyms")
             ))
             .fetch_all(),
     )
@@ -229,17 +186,17 @@ async fn prune_seals(
     }
     let mut named = BTreeSet::new();
     for (table, column) in TOKEN_COLUMNS {
-        let (time, cut) = match table {
-            "rollups_hourly" => ("hour * 1000000", cutoffs.rollup_us()),
-            _ => ("ts_us", cutoffs.evidence_us()),
-        };
-        let stays = cut.map_or(String::new(), |cut| format!(" WHERE {time} >= {cut}"));
+        let stays = cutoffs
+            .cut_us(table.kept)
+            .map_or(String::new(), |(time, cut)| {
+                format!(" WHERE {} >= {cut}", time.us_sql())
+            });
         let rows: Vec<String> = within(
             client
                 .query(&format!(
                     // ifNull: device is Nullable in the evidence tables.
                     "SELECT DISTINCT ifNull({column}, '') FROM {}{stays}",
-                    place.read(table)
+                    layout.read(table.name)
                 ))
                 .fetch_all(),
         )
@@ -252,7 +209,7 @@ async fn prune_seals(
             let list: Vec<String> = chunk.iter().map(|t| quote(t)).collect();
             let sql = format!(
                 "{} DELETE WHERE token IN ({})",
-                place.alter("pseudonyms"),
+                layout.alter("pseudonyms"),
                 list.join(", ")
             );
             within(client.query(&sql).execute()).await?;

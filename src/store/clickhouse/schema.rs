@@ -13,7 +13,8 @@
 //!   by a report's read (a sensor writes a few rows an hour).
 //! - `files` (`ReplacingMergeTree` by version) and `pseudonyms` (`ReplacingMergeTree`).
 //! - `sensor_health`: each sensor's latest state (`ReplacingMergeTree` by its time, one row per
-//!   sensor once merged; read with `FINAL`).
+//!   sensor once merged; read whole, the reader keeping each sensor's latest, as parts not
+//!   merged yet may hold older rows).
 //! - `schema_version`: one row per migration run, the store's version its greatest. A store
 //!   with lantern's tables and no `schema_version` was made by a release before version 5.
 //!
@@ -22,21 +23,25 @@
 //! reports read from the plain names either way. A migration adds a column to the local and
 //! the Distributed tables alike, on every node.
 
-use crate::store::schema::{Column, Role, SCHEMA_VERSION, names};
+use crate::store::schema::{Column, Role, SCHEMA_VERSION, Table, names};
 use crate::store::{CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
 
-/// A month partition of a time column in microseconds, in UTC.
-fn month_of(column: &str) -> String {
+/// A month partition of a time in microseconds (a column, or SQL), in UTC.
+pub fn month_of(column: &str) -> String {
     format!("toYYYYMM(toDateTime(intDiv({column}, 1000000), 'UTC'))")
 }
 
-/// One table: its columns, engine (without the replicated prefix) and clauses.
-struct Table {
+/// One ClickHouse table as created: its columns, engine (without the replicated prefix),
+/// partition and order.
+struct ClickHouseTable {
     name: &'static str,
     columns: String,
     /// `MergeTree`, `SummingMergeTree`, `ReplacingMergeTree(version)`...
     engine: &'static str,
-    clauses: String,
+    /// The time (in microseconds, as SQL) whose month partitions it, if it is partitioned.
+    by_month: Option<&'static str>,
+    /// Its `ORDER BY`.
+    order_by: String,
     /// The `Distributed` sharding key. Evidence goes by batch id, so each insert (one batch id)
     /// lands whole on one shard and a retry's count of that id is exact; `files` and
     /// `pseudonyms` by their key, so that the rows a `FINAL` collapses meet on one shard.
@@ -45,7 +50,7 @@ struct Table {
 
 /// The declared tables, by the name rows are inserted into, and the columns a migration
 /// may add to them.
-pub const DECLARED: [(&str, crate::store::schema::Table); 7] = [
+pub const DECLARED: [(&str, Table); 7] = [
     ("flows", FlowRow::TABLE),
     ("dns", DnsRow::TABLE),
     ("rollups_in", RollupRow::TABLE),
@@ -55,78 +60,118 @@ pub const DECLARED: [(&str, crate::store::schema::Table); 7] = [
     ("sensor_health", HealthRow::TABLE),
 ];
 
-fn tables() -> [Table; 9] {
-    let by_month =
-        |column: &str, order: &str| format!("PARTITION BY {} ORDER BY {order}", month_of(column));
+impl ClickHouseTable {
+    /// Its `PARTITION BY` and `ORDER BY`.
+    fn clauses(&self) -> String {
+        match self.by_month {
+            Some(time) => format!("PARTITION BY {} ORDER BY {}", month_of(time), self.order_by),
+            None => format!("ORDER BY {}", self.order_by),
+        }
+    }
+}
+
+fn tables() -> [ClickHouseTable; 9] {
     [
-        Table {
+        ClickHouseTable {
             name: "flows",
             columns: FlowRow::TABLE.clickhouse_columns(),
             engine: "MergeTree",
-            clauses: by_month("ts_us", "(ts_us, sensor)"),
+            by_month: Some("ts_us"),
+            order_by: "(ts_us, sensor)".into(),
             shard_by: "batch_id",
         },
-        Table {
+        ClickHouseTable {
             name: "dns",
             columns: DnsRow::TABLE.clickhouse_columns(),
             engine: "MergeTree",
-            clauses: by_month("ts_us", "(ts_us, sensor)"),
+            by_month: Some("ts_us"),
+            order_by: "(ts_us, sensor)".into(),
             shard_by: "batch_id",
         },
-        Table {
+        ClickHouseTable {
             name: "rollups_in",
             columns: RollupRow::TABLE.clickhouse_columns(),
             engine: "MergeTree",
-            clauses: by_month("hour * 1000000", "(hour, sensor)"),
+            by_month: Some("hour * 1000000"),
+            order_by: "(hour, sensor)".into(),
             shard_by: "batch_id",
         },
-        Table {
+        ClickHouseTable {
             name: "rollups_hourly",
             columns: rollup_hourly_columns(),
             engine: "SummingMergeTree",
-            clauses: by_month("hour * 1000000", &format!("({})", names(rollup_key()))),
+            by_month: Some("hour * 1000000"),
+            order_by: format!("({})", names(rollup_key())),
             // Written by the view on each node, never through the Distributed table; a report
             // sums across shards.
             shard_by: "rand()",
         },
         // Few rows (a sensor's write adds one per hour and key it counted): kept as written,
         // its batch id telling whether a retried insert landed, and summed when read.
-        Table {
+        ClickHouseTable {
             name: "coverage_hourly",
             columns: CoverageRow::TABLE.clickhouse_columns(),
             engine: "MergeTree",
-            clauses: by_month("hour * 1000000", "(hour, sensor)"),
+            by_month: Some("hour * 1000000"),
+            order_by: "(hour, sensor)".into(),
             shard_by: "batch_id",
         },
-        Table {
+        ClickHouseTable {
             name: "files",
             columns: FileRow::TABLE.clickhouse_columns(),
             engine: "ReplacingMergeTree(version)",
-            clauses: "ORDER BY (sha256, id)".into(),
+            by_month: None,
+            order_by: "(sha256, id)".into(),
             shard_by: "cityHash64(id)",
         },
-        Table {
+        ClickHouseTable {
             name: "pseudonyms",
             columns: PseudonymRow::TABLE.clickhouse_columns(),
             engine: "ReplacingMergeTree",
-            clauses: "ORDER BY token".into(),
+            by_month: None,
+            order_by: "token".into(),
             shard_by: "cityHash64(token)",
         },
-        Table {
+        ClickHouseTable {
             name: "sensor_health",
             columns: HealthRow::TABLE.clickhouse_columns(),
             engine: "ReplacingMergeTree(ts_us)",
-            clauses: "ORDER BY sensor".into(),
+            by_month: None,
+            order_by: "sensor".into(),
             shard_by: "cityHash64(sensor)",
         },
-        Table {
+        ClickHouseTable {
             name: "schema_version",
             columns: "version UInt32, applied_at String".into(),
             engine: "MergeTree",
-            clauses: "ORDER BY version".into(),
+            by_month: None,
+            order_by: "version".into(),
             shard_by: "version",
         },
     ]
+}
+
+/// The tables that hold the rows of the declared `table`: the one they are inserted into, then
+/// the declared name where that differs. Rollups go into `rollups_in`, which the view sums into
+/// `rollups_hourly`: each batch's rows as sent, per user and hour like the rollups they add
+/// to, and kept as long (a retried insert looks its batch id up there).
+pub fn holding(table: &Table) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = (DECLARED.iter())
+        .filter(|(_, t)| t.name == table.name)
+        .map(|(name, _)| *name)
+        .collect();
+    if !names.contains(&table.name) {
+        names.push(table.name);
+    }
+    names
+}
+
+/// The time (in microseconds, as SQL) whose month partitions `table`, if it is partitioned by
+/// month.
+pub fn month_partition(table: &str) -> Option<&'static str> {
+    (tables().into_iter())
+        .find(|t| t.name == table)
+        .and_then(|t| t.by_month)
 }
 
 fn rollup_key() -> impl Iterator<Item = &'static Column> {
@@ -195,7 +240,8 @@ pub fn statements(database: &str, cluster: Option<&str>) -> Vec<String> {
         };
         out.push(format!(
             "CREATE TABLE IF NOT EXISTS `{database}`.{local}{on_cluster} ({}) ENGINE = {engine} {}",
-            table.columns, table.clauses
+            table.columns,
+            table.clauses()
         ));
         if let Some(c) = cluster {
             out.push(format!(
@@ -304,6 +350,21 @@ mod tests {
         assert_eq!(month(1_796_083_200_000_000), 202612);
         assert_eq!(month(i64::MAX), 197001);
         assert_eq!(month(i64::MIN), 197001);
+    }
+
+    #[test]
+    fn every_declared_table_is_held_and_partitioned_as_made() {
+        for table in crate::store::tables::ALL {
+            let held = holding(&table);
+            assert!(
+                held.iter().all(|h| tables().iter().any(|t| t.name == *h)),
+                "{held:?}"
+            );
+        }
+        assert_eq!(holding(&RollupRow::TABLE), ["rollups_in", "rollups_hourly"]);
+        assert_eq!(holding(&FlowRow::TABLE), ["flows"]);
+        assert_eq!(month_partition("rollups_in"), Some("hour * 1000000"));
+        assert_eq!(month_partition("sensor_health"), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! `ReplacingMergeTree`s: a repeated row is the same row. Before its first insert the sender
 //! brings the store's schema up to date ([`ensure_schema`]), as `lantern store init` does.
 
+use super::client::{FailedAttempt, cluster_of, within};
 use super::schema;
 use super::spool::{Entry, Spool};
 use crate::capture::Timestamp;
@@ -25,8 +26,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use std::time::Instant;
 
-/// Longest wait for one insert or query before the attempt counts as failed.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Most spool bytes sent in one go: the batches in them become one insert per table and month.
 /// An insert costs tens of milliseconds whatever its size, so larger is faster, but the rows are
 /// held in memory meanwhile: 8 MiB is about 55,000 rows and 50 MB (620,000 rows from the spool:
@@ -64,33 +63,17 @@ pub struct Shared {
 /// How often the sender prunes, when it does.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-/// A failed attempt.
-pub(super) type Failure = String;
-
-fn failure(e: impl std::fmt::Display) -> Failure {
-    e.to_string()
-}
-
-pub(super) async fn within<T>(
-    what: impl std::future::Future<Output = clickhouse::error::Result<T>>,
-) -> Result<T, Failure> {
-    match tokio::time::timeout(ATTEMPT_TIMEOUT, what).await {
-        Ok(result) => result.map_err(failure),
-        Err(_) => Err(format!("no answer in {} s", ATTEMPT_TIMEOUT.as_secs())),
-    }
-}
-
 /// Why the schema could not be brought up to date.
 #[derive(Debug)]
 pub enum SchemaFailure {
     /// A newer lantern migrated the store (its version).
     Newer(i64),
     /// The server refused or did not answer.
-    Failed(Failure),
+    Failed(FailedAttempt),
 }
 
-impl From<Failure> for SchemaFailure {
-    fn from(f: Failure) -> SchemaFailure {
+impl From<FailedAttempt> for SchemaFailure {
+    fn from(f: FailedAttempt) -> SchemaFailure {
         SchemaFailure::Failed(f)
     }
 }
@@ -172,7 +155,7 @@ pub async fn ensure_schema(
 
 /// The store's schema version: its greatest migration; 4 for lantern's tables without one
 /// (the releases before version 5); `None` for a database without lantern's tables.
-async fn stored_version(session: &Client, database: &str) -> Result<Option<i64>, Failure> {
+async fn stored_version(session: &Client, database: &str) -> Result<Option<i64>, FailedAttempt> {
     let tables: Vec<String> = within(
         session
             .query(
@@ -198,36 +181,13 @@ async fn stored_version(session: &Client, database: &str) -> Result<Option<i64>,
     Ok(tables.iter().any(|t| t == "flows").then_some(4))
 }
 
-/// The cluster of a store whose `flows` is a Distributed table (its engine's first argument).
-pub(super) async fn cluster_of(
-    session: &Client,
-    database: &str,
-) -> Result<Option<String>, Failure> {
-    let engine: Vec<String> = within(
-        session
-            .query("SELECT engine_full FROM system.tables WHERE database = ? AND name = 'flows'")
-            .bind(database)
-            .fetch_all(),
-    )
-    .await?;
-    Ok(engine.first().and_then(|e| distributed_cluster(e)))
-}
-
-/// `Distributed(sites, db, flows_local, batch_id)` → `sites`.
-fn distributed_cluster(engine: &str) -> Option<String> {
-    let args = engine.strip_prefix("Distributed(")?;
-    let first = args.split(',').next()?.trim();
-    let name = first.trim_matches(|c| c == '`' || c == '\'' || c == '"');
-    (!name.is_empty()).then(|| name.to_string())
-}
-
 /// Rows of one table that carry a batch id and a time.
-trait Evidence: RowOwned + RowWrite {
+trait Batched: RowOwned + RowWrite {
     fn batch_id(&self) -> u64;
     fn ts_us(&self) -> i64;
 }
 
-impl Evidence for FlowRow {
+impl Batched for FlowRow {
     fn batch_id(&self) -> u64 {
         self.batch_id
     }
@@ -236,7 +196,7 @@ impl Evidence for FlowRow {
     }
 }
 
-impl Evidence for DnsRow {
+impl Batched for DnsRow {
     fn batch_id(&self) -> u64 {
         self.batch_id
     }
@@ -245,7 +205,7 @@ impl Evidence for DnsRow {
     }
 }
 
-impl Evidence for CoverageRow {
+impl Batched for CoverageRow {
     fn batch_id(&self) -> u64 {
         self.batch_id
     }
@@ -254,7 +214,7 @@ impl Evidence for CoverageRow {
     }
 }
 
-impl Evidence for RollupRow {
+impl Batched for RollupRow {
     fn batch_id(&self) -> u64 {
         self.batch_id
     }
@@ -265,14 +225,14 @@ impl Evidence for RollupRow {
 
 /// Inserts `rows`, one insert per month (so each lands whole or not at all); with `check`,
 /// first leaves out the rows of batch ids already there.
-async fn insert_evidence<T: Evidence>(
+async fn insert_batched<T: Batched>(
     client: &Client,
     table: &str,
     time_column: &str,
     rows: &[T],
     check: bool,
     stats: &SenderStats,
-) -> Result<(), Failure> {
+) -> Result<(), FailedAttempt> {
     // The low 20 bits of a batch id are the month of its rows.
     let mut by_month: BTreeMap<u64, Vec<&T>> = BTreeMap::new();
     for row in rows {
@@ -304,9 +264,9 @@ async fn insert_rollups(
     rows: &[RollupRow],
     check: bool,
     stats: &SenderStats,
-) -> Result<(), Failure> {
+) -> Result<(), FailedAttempt> {
     if !check || rows.is_empty() {
-        return insert_evidence(client, "rollups_in", "hour", rows, false, stats).await;
+        return insert_batched(client, "rollups_in", "hour", rows, false, stats).await;
     }
     let all: Vec<&RollupRow> = rows.iter().collect();
     let staged = landed(client, "rollups_in", "hour", &all).await?;
@@ -335,11 +295,11 @@ async fn insert_rollups(
         .filter(|r| !there.contains(&r.batch_id))
         .cloned()
         .collect();
-    insert_evidence(client, "rollups_in", "hour", &rest, false, stats).await
+    insert_batched(client, "rollups_in", "hour", &rest, false, stats).await
 }
 
 /// The batch ids among `rows` that `rollups_hourly` holds.
-async fn summed(client: &Client, rows: &[&RollupRow]) -> Result<BTreeSet<u64>, Failure> {
+async fn summed(client: &Client, rows: &[&RollupRow]) -> Result<BTreeSet<u64>, FailedAttempt> {
     let ids: Vec<String> = rows
         .iter()
         .map(|r| r.batch_id)
@@ -368,19 +328,19 @@ async fn summed(client: &Client, rows: &[&RollupRow]) -> Result<BTreeSet<u64>, F
 }
 
 /// The earliest and latest time of `rows`, in microseconds.
-fn span<T: Evidence>(rows: &[&T]) -> (i64, i64) {
+fn span<T: Batched>(rows: &[&T]) -> (i64, i64) {
     rows.iter().fold((i64::MAX, i64::MIN), |(a, b), r| {
         (a.min(r.ts_us()), b.max(r.ts_us()))
     })
 }
 
 /// The batch ids among `rows` that `table` already holds.
-async fn landed<T: Evidence>(
+async fn landed<T: Batched>(
     client: &Client,
     table: &str,
     time_column: &str,
     rows: &[&T],
-) -> Result<BTreeSet<u64>, Failure> {
+) -> Result<BTreeSet<u64>, FailedAttempt> {
     let ids: BTreeSet<u64> = rows.iter().map(|r| r.batch_id()).collect();
     let (first, last) = span(rows);
     let scale = if time_column == "hour" { 1_000_000 } else { 1 };
@@ -406,7 +366,7 @@ async fn insert_all<'r, T>(
     client: &Client,
     table: &str,
     rows: impl Iterator<Item = &'r T>,
-) -> Result<(), Failure>
+) -> Result<(), FailedAttempt>
 where
     T: RowOwned + RowWrite,
 {
@@ -427,12 +387,12 @@ pub async fn send(
     entry: &Entry,
     check: bool,
     stats: &SenderStats,
-) -> Result<(), Failure> {
-    insert_evidence(client, "flows", "ts_us", &entry.flows, check, stats).await?;
-    insert_evidence(client, "dns", "ts_us", &entry.dns, check, stats).await?;
+) -> Result<(), FailedAttempt> {
+    insert_batched(client, "flows", "ts_us", &entry.flows, check, stats).await?;
+    insert_batched(client, "dns", "ts_us", &entry.dns, check, stats).await?;
     insert_rollups(client, &entry.rollups, check, stats).await?;
     let coverage = &entry.coverage;
-    insert_evidence(client, "coverage_hourly", "hour", coverage, check, stats).await?;
+    insert_batched(client, "coverage_hourly", "hour", coverage, check, stats).await?;
     if !entry.pseudonyms.is_empty() {
         insert_all(client, "pseudonyms", entry.pseudonyms.iter()).await?;
     }
@@ -445,7 +405,6 @@ pub async fn send(
     Ok(())
 }
 
-/// The sender thread's loop: until closed and (empty or failing).
 /// Prunes the store to the retention set in `shared`, if any, and says what went (or why
 /// not) on stderr. The seals wait for the next time, once the mutations are applied.
 fn prune_now(
@@ -478,6 +437,7 @@ fn prune_now(
     }
 }
 
+/// The sender thread's loop: until closed and (empty or failing).
 pub fn run(shared: Arc<Shared>, client: Client, database: String, target: String) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -59,7 +59,7 @@ impl Entry {
         all
     }
 
-    /// Evidence, rollup, pseudonym, file and health rows.
+    /// Rows of every table.
     pub fn rows(&self) -> u64 {
         (self.flows.len()
             + self.dns.len()
