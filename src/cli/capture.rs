@@ -4,7 +4,7 @@
 //! reopening the events file and reloading the catalog, policy and identity map on SIGHUP on
 //! the way.
 
-use super::status::{Metrics, MetricsPort, StatusLog};
+use super::metrics::{Metrics, MetricsPort, StatusLog};
 use super::{Failure, PipelineArgs, pipeline, privileges};
 use clap::Args;
 use lantern::capture::{LiveConfig, LiveSource};

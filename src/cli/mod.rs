@@ -5,7 +5,7 @@
 mod capture;
 mod catalog;
 mod config;
-mod health;
+mod metrics;
 mod pipeline;
 mod policy;
 mod privileges;
@@ -45,7 +45,7 @@ enum Command {
     /// Create the store's tables, or send what waits in the ClickHouse spool.
     Store(store::StoreCommandArgs),
     /// Each sensor's health from the store: last write, drops, spool; exits 1 if one is silent.
-    Status(health::StatusArgs),
+    Status(status::StatusArgs),
 }
 
 /// How a listing command prints: a table for people, JSON for programs.
@@ -205,7 +205,7 @@ pub fn run(cli: Cli) -> ExitCode {
             });
         }
         Command::Status(args) => {
-            return health::run(args).unwrap_or_else(|Failure(message)| {
+            return status::run(args).unwrap_or_else(|Failure(message)| {
                 eprintln!("lantern: {message}");
                 ExitCode::FAILURE
             });

@@ -4,10 +4,11 @@
 //! always to the same worker (a symmetric hash of its addresses and ports). At fixed points of
 //! the packet stream (the first packet of each new [`TICK_SECS`] of capture time, and every
 //! [`TICK_PACKETS`] packets so that a capture whose clock stands still cannot pile up records)
-//! every worker gets a tick: it expires idle flows and hands its records of that epoch to the [`Sequencer`], which sorts them and runs naming,
-//! catalog, identity, output and store in that order. Because ticks sit at the same packets
-//! whatever N is and each epoch is sorted by a key that does not depend on threads, the events
-//! are byte-identical for any `--threads`.
+//! every worker gets a tick: it expires idle flows and hands its records of that epoch to the
+//! [`Sequencer`], which sorts them and runs naming, the catalog, identity, policy, output and
+//! the store's pending rows in that order. Because ticks sit at the same packets whatever N is
+//! and each epoch is sorted by a key that does not depend on threads, the events are
+//! byte-identical for any `--threads`.
 //!
 //! Replay hands workers the packets' places in the reader's buffer, not copies (see
 //! `replay.rs`). Live capture ([`capture`]) uses the same workers and sequencer with one reader
@@ -16,9 +17,10 @@
 //! queue is full can miss a tick: ticks are numbered and epochs paired by number, so it hands in
 //! its records with the next tick it gets and is caught up (`threads.rs`).
 //!
-//! DESIGN.md puts the DNS answer cache, identity and rollups in shared `dashmap`s; here they live
-//! in the single sequencer thread instead: a shared cache would name a flow or not depending on
-//! which worker got there first, and determinism is a requirement.
+//! The DNS history, identity's bindings and the rollups live in the one sequencer thread, not
+//! in structures the workers share: a shared cache would name a flow or not depending on which
+//! worker got there first, and determinism is a requirement. [`Counters`] composes every
+//! stage's counters.
 
 mod counters;
 mod live;
