@@ -52,7 +52,7 @@ pub fn render(report: &Report, format: Format) -> Result<Files, RenderError> {
 
 /// One table of the report.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Table {
+pub struct ReportTable {
     /// File name and stable id: `apps`, `top_users`...
     pub name: &'static str,
     /// The heading.
@@ -65,12 +65,16 @@ pub struct Table {
 
 /// A table of `rows`, its columns the fields of `T` (as the JSON report names them) and its
 /// cells their values as text: numbers and booleans as written, a list's items joined by `; `.
-fn table<T: Serialize + Default>(name: &'static str, title: &'static str, rows: &[T]) -> Table {
+fn table<T: Serialize + Default>(
+    name: &'static str,
+    title: &'static str,
+    rows: &[T],
+) -> ReportTable {
     let fields = |row: &T| match serde_json::to_value(row) {
         Ok(serde_json::Value::Object(map)) => map,
         _ => serde_json::Map::new(),
     };
-    Table {
+    ReportTable {
         name,
         title,
         columns: fields(&T::default()).keys().cloned().collect(),
@@ -137,7 +141,7 @@ pub fn filter_line(r: &Report) -> Option<String> {
 /// Every table of the report, in reading order: the filters (when any), the headline, ... and,
 /// with a user filter, the user's timeline. Columns are named as the JSON report's fields (the
 /// headline's metrics as its keys).
-pub fn tables(r: &Report) -> Vec<Table> {
+pub fn tables(r: &Report) -> Vec<ReportTable> {
     let mut all = Vec::new();
     let filters: Vec<FilterRow<'_>> = (filter_rows(r).into_iter())
         .map(|(filter, value)| FilterRow { filter, value })
@@ -167,7 +171,7 @@ fn headline(r: &Report) -> Vec<Metric> {
 }
 
 /// The tables every report has.
-fn use_tables(r: &Report) -> Vec<Table> {
+fn use_tables(r: &Report) -> Vec<ReportTable> {
     vec![
         table("headline", "Headline", &headline(r)),
         table("apps", "AI apps in use", &r.apps),
@@ -228,7 +232,7 @@ pub fn csv_cell(cell: &str) -> String {
     }
 }
 
-fn csv(table: &Table) -> Result<String, RenderError> {
+fn csv(table: &ReportTable) -> Result<String, RenderError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let fail = |e: csv::Error| RenderError(e.to_string());
     w.write_record(&table.columns).map_err(fail)?;
