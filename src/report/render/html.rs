@@ -11,49 +11,22 @@ fn fail(e: minijinja::Error) -> RenderError {
     RenderError(e.to_string())
 }
 
-/// Renders the page.
-pub fn page(r: &Report) -> Result<String, RenderError> {
-    let mut env = Environment::new();
-    // The name ends in .html: minijinja escapes every value for HTML.
-    env.add_template("report.html", TEMPLATE).map_err(fail)?;
-    let apps: Vec<Value> = (r.apps.iter())
-        .map(|a| {
+/// Rows as the template takes them: each row's fields, with `up` and `down` its bytes each way
+/// for people (`1.5 MB`).
+fn with_bytes<T: serde::Serialize>(rows: &[T], bytes: impl Fn(&T) -> (u64, u64)) -> Vec<Value> {
+    (rows.iter())
+        .map(|row| {
+            let (up, down) = bytes(row);
             Value::from_serialize(context! {
-                ..Value::from_serialize(a),
-                ..context! { up => human_bytes(a.bytes_up), down => human_bytes(a.bytes_down) }
+                ..Value::from_serialize(row),
+                ..context! { up => human_bytes(up), down => human_bytes(down) }
             })
         })
-        .collect();
-    let top_users: Vec<Value> = (r.top_users.iter())
-        .map(|u| context! { ..Value::from_serialize(u), ..context! { up => human_bytes(u.bytes_up) } })
-        .collect();
-    let api_use: Vec<Value> = (r.api_use.iter())
-        .map(|k| {
-            context! {
-                ..Value::from_serialize(k),
-                ..context! { up => human_bytes(k.bytes_up), down => human_bytes(k.bytes_down) }
-            }
-        })
-        .collect();
-    let candidates: Vec<Value> = (r.candidates.iter())
-        .map(|c| {
-            context! {
-                ..Value::from_serialize(c),
-                ..context! { up => human_bytes(c.bytes_up), down => human_bytes(c.bytes_down) }
-            }
-        })
-        .collect();
-    let programs: Vec<Value> = (r.programs.iter())
-        .map(|p| context! { ..Value::from_serialize(p), ..context! { up => human_bytes(p.bytes_up) } })
-        .collect();
-    let timeline: Vec<Value> = (r.timeline.iter())
-        .map(|d| {
-            context! {
-                ..Value::from_serialize(d),
-                ..context! { up => human_bytes(d.bytes_up), down => human_bytes(d.bytes_down) }
-            }
-        })
-        .collect();
+        .collect()
+}
+
+/// The page's charts: data sent by app (the ten that sent most) and by category, and the trend.
+fn charts(r: &Report) -> Result<[Option<Value>; 3], RenderError> {
     let top: Vec<(String, u64)> = (r.apps.iter())
         .take(10)
         .map(|a| (a.name.clone(), a.bytes_up))
@@ -62,21 +35,27 @@ pub fn page(r: &Report) -> Result<String, RenderError> {
         .map(|c| (c.category.clone(), c.bytes_up))
         .collect();
     let svg = |chart: Result<String, RenderError>| chart.map(Value::from_safe_string);
-    let top_apps_chart = if top.is_empty() {
-        None
-    } else {
-        Some(svg(charts::bars("Data sent, by app", &top))?)
+    let top_apps = match top.is_empty() {
+        true => None,
+        false => Some(svg(charts::bars("Data sent, by app", &top))?),
     };
-    let category_chart = if categories.is_empty() {
-        None
-    } else {
-        Some(svg(charts::bars("Data sent, by category", &categories))?)
+    let by_category = match categories.is_empty() {
+        true => None,
+        false => Some(svg(charts::bars("Data sent, by category", &categories))?),
     };
-    let trend_chart = if r.trend.is_empty() {
-        None
-    } else {
-        Some(svg(charts::trend(r))?)
+    let trend = match r.trend.is_empty() {
+        true => None,
+        false => Some(svg(charts::trend(r))?),
     };
+    Ok([top_apps, by_category, trend])
+}
+
+/// Renders the page.
+pub fn page(r: &Report) -> Result<String, RenderError> {
+    let mut env = Environment::new();
+    // The name ends in .html: minijinja escapes every value for HTML.
+    env.add_template("report.html", TEMPLATE).map_err(fail)?;
+    let [top_apps_chart, category_chart, trend_chart] = charts(r)?;
     env.get_template("report.html")
         .and_then(|t| {
             t.render(context! {
@@ -87,12 +66,12 @@ pub fn page(r: &Report) -> Result<String, RenderError> {
                 unsanctioned_bytes => human_bytes(r.headline.bytes_up_unsanctioned),
                 unreviewed_bytes => human_bytes(r.headline.bytes_up_unreviewed),
                 uncatalogued_bytes => human_bytes(r.headline.bytes_up_uncatalogued),
-                candidates,
-                apps,
-                top_users,
-                api_use,
-                programs,
-                timeline,
+                apps => with_bytes(&r.apps, |a| (a.bytes_up, a.bytes_down)),
+                top_users => with_bytes(&r.top_users, |u| (u.bytes_up, 0)),
+                api_use => with_bytes(&r.api_use, |k| (k.bytes_up, k.bytes_down)),
+                candidates => with_bytes(&r.candidates, |c| (c.bytes_up, c.bytes_down)),
+                programs => with_bytes(&r.programs, |p| (p.bytes_up, 0)),
+                timeline => with_bytes(&r.timeline, |d| (d.bytes_up, d.bytes_down)),
                 top_apps_chart,
                 category_chart,
                 trend_chart,
