@@ -8,10 +8,10 @@
 //! - `store sync`: sending that spool once the server is back: the insert rate alone;
 //! - `clickhouse`: the replay with the server up, into a new database, until the spool is empty.
 
-#[path = "../tests/common/clickhouse.rs"]
+#[path = "../tests/integration/common/clickhouse.rs"]
 #[allow(dead_code)]
 mod clickhouse;
-#[path = "../tests/common/synth.rs"]
+#[path = "../tests/integration/common/synth.rs"]
 mod synth;
 
 use std::path::Path;

@@ -7,10 +7,10 @@
 //! Without clickhouse-server these tests pass with a note, except under CI (`CI` set), where they
 //! fail.
 
-mod common;
+use crate::common;
 
-use common::clickhouse::{ClickHouse, Cluster, arg, work_dir};
-use common::{lantern, lantern_in, own, shared_captures, synth};
+use crate::common::clickhouse::{ClickHouse, Cluster, arg, work_dir};
+use crate::common::{lantern, lantern_in, own, shared_captures, synth};
 use lantern::store::schema::{self, Role};
 use lantern::store::{CoverageRow, DnsRow, FileRow, FlowRow, RollupRow};
 use serde_json::Value;

@@ -4,9 +4,9 @@
 //! resolved again while its flow is open, and a real ECH ClientHello from Chromium given an
 //! ECHConfig in a DNS HTTPS record. The rules are in `docs/naming.md`.
 
-mod common;
+use crate::common;
 
-use common::{own, replay};
+use crate::common::{own, replay};
 use serde_json::{Value, json};
 
 /// The flows to port 443 of one capture, in event order: (server, name, source, app,

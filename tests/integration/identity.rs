@@ -3,9 +3,8 @@
 //! names), the static map's precedence, pseudonyms, and the DHCP and Kerberos traffic of other
 //! projects' captures against what tshark shows for them.
 
-mod common;
 
-use common::{lantern, one, own, replay, shared_captures};
+use crate::common::{lantern, one, own, replay, shared_captures};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -5,9 +5,9 @@
 //! `LANTERN_BLESS=1 cargo test --test own_captures` rewrites `tests/expected/` after a
 //! deliberate change; review the diff before committing it.
 
-mod common;
+use crate::common;
 
-use common::{one, own, replay, root};
+use crate::common::{one, own, replay, root};
 use serde_json::Value;
 
 /// Every capture with its reviewed events.

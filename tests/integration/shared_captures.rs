@@ -3,9 +3,9 @@
 //! lantern's events for that file, except where the table below says why not; no file may make
 //! lantern fail.
 
-mod common;
+use crate::common;
 
-use common::{replay, shared_captures};
+use crate::common::{replay, shared_captures};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::PathBuf;

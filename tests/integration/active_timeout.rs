@@ -7,10 +7,10 @@
 //! must be the same, and the events the same for any `--threads`. The live counterpart is
 //! `live_capture::a_flow_open_across_active_timeouts_is_stored_while_open_as_a_replay_stores_it`.
 
-mod common;
+use crate::common;
 
-use common::lantern_in;
-use common::synth::PcapWriter;
+use crate::common::lantern_in;
+use crate::common::synth::PcapWriter;
 use lantern::capture::CaptureReader;
 use serde_json::Value;
 use std::collections::BTreeMap;

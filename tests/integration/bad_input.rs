@@ -1,9 +1,9 @@
 //! Bad input: one clear line naming the file (and the packet and offset where it applies), a
 //! non-zero exit, and everything read before the problem kept.
 
-mod common;
+use crate::common;
 
-use common::{lantern, own};
+use crate::common::{lantern, own};
 use std::path::Path;
 
 fn replay(files: &[&Path]) -> common::Run {

@@ -5,7 +5,7 @@
 //! These tests need root and the tools in `tests/live/net.sh`; without them they say so and
 //! pass, except under CI (`CI` set), where a missing tool fails them.
 
-mod common;
+use crate::common;
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};

@@ -5,9 +5,9 @@
 //! numbers of the unfiltered report of a store written by two sensors, with the user's timeline
 //! in every format.
 
-mod common;
+use crate::common;
 
-use common::{lantern_in, own};
+use crate::common::{lantern_in, own};
 use lantern::capture::Timestamp;
 use lantern::store::{Batch, DnsRow, FlowRow, RollupRow, SqliteStore};
 use serde_json::Value;

@@ -1,9 +1,9 @@
 //! The SQLite store, through the binary: evidence of AI use, hourly rollups that later runs add
 //! to, and refusing a file that was already replayed.
 
-mod common;
+use crate::common;
 
-use common::{lantern, lantern_in, own};
+use crate::common::{lantern, lantern_in, own};
 use rusqlite::Connection;
 
 fn count(db: &Connection, sql: &str) -> i64 {

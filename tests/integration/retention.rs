@@ -8,10 +8,9 @@
 //! dry run counts the same and removes nothing. The daemon's pruning is in
 //! `live_capture::a_daemon_prunes_what_is_older_than_the_retention_while_it_captures`.
 
-mod common;
 
-use common::clickhouse::{ClickHouse, arg};
-use common::{lantern_in, own};
+use crate::common::clickhouse::{ClickHouse, arg};
+use crate::common::{lantern_in, own};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -9,9 +9,9 @@
 //! records (and their `part`), and a static identity map for one client address, so that
 //! events carry `group`. `identity.pcap` gives the DHCP and Kerberos events.
 
-mod common;
+use crate::common;
 
-use common::{lantern, own};
+use crate::common::{lantern, own};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

@@ -8,10 +8,10 @@
 //! test at the end of this file with that release's binary:
 //! `LANTERN_PREVIOUS=/path/to/old/lantern cargo test --release --test upgrade -- --ignored`.
 
-mod common;
+use crate::common;
 
-use common::clickhouse::{ClickHouse, Cluster, arg, work_dir};
-use common::{lantern_in, own};
+use crate::common::clickhouse::{ClickHouse, Cluster, arg, work_dir};
+use crate::common::{lantern_in, own};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
