@@ -844,7 +844,7 @@ fn a_sensor_keeps_every_row_across_a_clickhouse_outage_without_restarting() {
         return;
     }
     let net = Net::up("lh", 5);
-    let Some(mut server) = common::clickhouse::ClickHouse::start_in(test, &net.server_ns()) else {
+    let Some(mut server) = common::clickhouse::ClickHouse::start_in(&net.server_ns()) else {
         return;
     };
     let url = server.url("live");
