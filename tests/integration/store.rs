@@ -3,9 +3,10 @@
 
 use crate::common::{
     Replay, Run, arg, lantern_in, own, sqlite_row, sqlite_try_value, sqlite_typed, sqlite_value,
-    synth,
+    synth, wait_until,
 };
 use std::path::Path;
+use std::time::Duration;
 
 /// The number `sql` answers on the store `db`.
 fn count(db: &Path, sql: &str) -> i64 {
@@ -272,19 +273,14 @@ fn a_file_being_replayed_is_refused_by_a_second_replay_meanwhile() {
         .spawn()
         .unwrap();
     let pid = nix::unistd::Pid::from_raw(first.id() as i32);
-    let started = std::time::Instant::now();
-    loop {
+    wait_until("the first replay's row in files", Duration::from_secs(30), || {
         let rows: i64 = sqlite_try_value(&store, "SELECT count(*) FROM files").unwrap_or(0);
-        if rows == 1 {
-            break;
-        }
         assert!(
-            first.try_wait().unwrap().is_none(),
+            rows == 1 || first.try_wait().unwrap().is_none(),
             "the first replay ended first"
         );
-        assert!(started.elapsed().as_secs() < 30);
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+        rows == 1
+    });
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
     let second = replay_into(&store, &big, &[]);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();

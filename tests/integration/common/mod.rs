@@ -2,14 +2,16 @@
 //! real `lantern` binary ([`lantern`], [`Replay`]), reading its events ([`Run`]), reading a
 //! SQLite store ([`sqlite_rows`] and its typed kin), waiting for a condition ([`wait_until`]),
 //! and what a system test needs ([`can_run`]). Submodules: [`synth`] writes synthetic captures,
-//! [`clickhouse`] starts real ClickHouse servers.
+//! `clickhouse` starts real ClickHouse servers and `live` builds network namespaces and runs
+//! the daemon in them.
 #![allow(dead_code)]
 
 pub mod clickhouse;
+pub mod live;
 pub mod synth;
 pub mod system;
 
-pub use system::{can_run, wait_until};
+pub use system::{can_run, wait_for, wait_until};
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
