@@ -4,13 +4,13 @@
 //! inserted twice; `store init` can run again; filtered reports are the same from both, and
 //! hostile filter values match nothing.
 //!
-//! Without clickhouse-server these tests pass with a note, except under CI (`CI` set), where they
-//! fail.
+//! System tests (feature `system-tests`): without clickhouse-server they pass with a note,
+//! except under CI (`CI` set), where they fail.
 
 use crate::common::clickhouse::{ClickHouse, Cluster};
 use crate::common::{
-    self, Replay, arg, captures_in, lantern, lantern_in, lantern_ok, own, own_captures,
-    shared_captures, sorted, sqlite_rows, synth, wait_until, work_dir,
+    self, Replay, arg, captures_in, lantern_in, lantern_ok, own, own_captures, shared_captures,
+    sorted, sqlite_rows, synth, wait_until, work_dir,
 };
 use lantern::store::schema::{self, Role};
 use lantern::store::{CoverageRow, DnsRow, FileRow, FlowRow, RollupRow};
@@ -416,16 +416,6 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-#[test]
-fn a_report_of_a_store_that_is_not_there_is_one_line() {
-    let run = lantern(&["report", "--store", "/nonexistent/lantern.db"]);
-    assert_eq!(run.status, 1);
-    assert_eq!(
-        run.stderr,
-        "lantern: /nonexistent/lantern.db: no such store\n"
-    );
 }
 
 /// The uploads to an uncatalogued AI-looking name, and what the sensor could not see, from

@@ -3,9 +3,11 @@
 //! with a group's exception, the HTML page in headless Chromium (no console errors, no
 //! network requests), and the filters (`--sensor`, `--user`, `--app`, `--group`) against the
 //! numbers of the unfiltered report of a store written by two sensors, with the user's timeline
-//! in every format.
+//! in every format. The Chromium test is a system test (feature `system-tests`).
 
-use crate::common::{self, Replay, dana_identity, lantern_in, lantern_ok, own, own_captures};
+use crate::common::{
+    self, Replay, dana_identity, lantern, lantern_in, lantern_ok, own, own_captures,
+};
 use lantern::capture::Timestamp;
 use lantern::store::{Batch, DnsRow, FlowRow, RollupRow, SqliteStore};
 use serde_json::Value;
@@ -495,6 +497,16 @@ fn an_empty_store_and_an_empty_period_say_so_in_every_format() {
 }
 
 #[test]
+fn a_report_of_a_store_that_is_not_there_is_one_line() {
+    let run = lantern(&["report", "--store", "/nonexistent/lantern.db"]);
+    assert_eq!(run.status, 1);
+    assert_eq!(
+        run.stderr,
+        "lantern: /nonexistent/lantern.db: no such store\n"
+    );
+}
+
+#[test]
 fn a_groups_exception_changes_the_status_for_that_group_only() {
     let dir = tempfile::tempdir().unwrap();
     // captures/http-local-models.pcap: clients on 10.77.0.10 ask local model servers.
@@ -562,6 +574,7 @@ fn a_groups_exception_changes_the_status_for_that_group_only() {
 
 /// Hosts Chromium itself talks to in the background (time, component updates, sign-in), not the
 /// page: a request anywhere else came from the page.
+#[cfg(feature = "system-tests")]
 const CHROMIUM_OWN: [&str; 8] = [
     "clients2.google.com",
     "update.googleapis.com",
@@ -575,6 +588,7 @@ const CHROMIUM_OWN: [&str; 8] = [
 
 /// What Chromium did with a page: its console messages, the hosts the page asked for through
 /// the proxy, and its screenshot.
+#[cfg(feature = "system-tests")]
 struct Loaded {
     console: Vec<String>,
     requested: Vec<String>,
@@ -582,6 +596,7 @@ struct Loaded {
 }
 
 /// Loads `page` in headless Chromium with every request sent to a proxy that records it.
+#[cfg(feature = "system-tests")]
 fn load_in_chromium(page: &Path, screenshot: &Path) -> Loaded {
     use std::io::Read;
     let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -654,7 +669,9 @@ fn load_in_chromium(page: &Path, screenshot: &Path) -> Loaded {
     }
 }
 
+/// A system test (feature `system-tests`): it needs Chromium.
 #[test]
+#[cfg(feature = "system-tests")]
 fn the_html_report_loads_in_chromium_with_no_console_errors_and_no_requests() {
     if !common::can_run(&["chromium"]) {
         return;

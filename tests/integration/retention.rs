@@ -6,9 +6,11 @@
 //! remove every row outside, keep the 100-day rollups that outlive their evidence, remove the
 //! seals of the tokens no row names any more, and give the freed pages back to the file. A
 //! dry run counts the same and removes nothing. The daemon's pruning is in
-//! `live_capture::a_daemon_prunes_what_is_older_than_the_retention_while_it_captures`.
+//! `live_capture::a_daemon_prunes_what_is_older_than_the_retention_while_it_captures`. The
+//! ClickHouse test is a system test (feature `system-tests`).
 
 
+#[cfg(feature = "system-tests")]
 use crate::common::clickhouse::ClickHouse;
 use crate::common::{
     Replay, arg, lantern_in, lantern_ok, own, sorted, sqlite_rows, sqlite_typed, sqlite_value,
@@ -308,6 +310,7 @@ fn rollups_shorter_than_evidence_are_refused_in_one_line() {
 }
 
 #[test]
+#[cfg(feature = "system-tests")]
 fn pruning_a_clickhouse_store_keeps_the_windows_and_drops_the_rest() {
     let Some(server) = ClickHouse::start() else {
         return;

@@ -6,15 +6,16 @@
 //! ClickHouse tables as that release created them (single node and the two-shard cluster) with
 //! their rows, and a spool it left while its server was away. They were made by the ignored
 //! test at the end of this file with that release's binary:
-//! `LANTERN_PREVIOUS=/path/to/old/lantern cargo test --release --test integration
-//! upgrade::make_fixtures -- --ignored`.
+//! `LANTERN_PREVIOUS=/path/to/old/lantern cargo test --release --features system-tests --test
+//! integration upgrade::make_fixtures -- --ignored`. The ClickHouse tests are system tests
+//! (feature `system-tests`).
 
+#[cfg(feature = "system-tests")]
 use crate::common::clickhouse::{ClickHouse, Cluster};
-use crate::common::{
-    Replay, Run, arg, lantern_in, lantern_ok, own, sorted, sqlite_rows, sqlite_typed, work_dir,
-};
+#[cfg(feature = "system-tests")]
+use crate::common::work_dir;
+use crate::common::{Replay, arg, lantern_in, lantern_ok, own, sorted, sqlite_rows, sqlite_typed};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The schema version this lantern writes.
 const VERSION: u32 = lantern::store::SCHEMA_VERSION;
@@ -22,20 +23,6 @@ const VERSION: u32 = lantern::store::SCHEMA_VERSION;
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v4")
 }
-
-/// The tables the previous release wrote rows into (rollups_hourly is the view's).
-const TABLES: [&str; 5] = ["flows", "dns", "rollups_in", "files", "pseudonyms"];
-
-/// The objects the previous release created, in the order to create them.
-const OBJECTS: [&str; 7] = [
-    "flows",
-    "dns",
-    "rollups_in",
-    "rollups_hourly",
-    "files",
-    "pseudonyms",
-    "rollups_mv",
-];
 
 /// The captures the fixtures were written from.
 const CAPTURES: [&str; 6] = [
@@ -46,99 +33,6 @@ const CAPTURES: [&str; 6] = [
     "http-ollama.pcap",
     "http-local-models.pcap",
 ];
-
-/// `lantern replay --force` of one of this project's captures as sensor `s2` into the
-/// ClickHouse store `url`, with its spool under `dir`: a sensor of this release starting up.
-fn replay_as_s2(dir: &Path, url: &str, capture: &str) -> Run {
-    Replay::of(&[own(capture)])
-        .store(url)
-        .sensor("s2")
-        .no_events()
-        .args(&["--force", "--spool", &arg(&dir.join("spool"))])
-        .dir(dir)
-        .ok()
-}
-
-/// Statements separated by a line holding `;`.
-fn statements(text: &str) -> Vec<&str> {
-    text.split("\n;\n")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
-/// Creates the previous release's tables on `node` and loads its rows (through `prefix`, the
-/// table names rows are inserted into: `""` or, on a cluster, the Distributed tables).
-fn load_previous(node: &ClickHouse, schema: &str, database: &str, rows: bool) {
-    node.query(&format!("CREATE DATABASE IF NOT EXISTS `{database}`"));
-    let ddl = std::fs::read_to_string(fixtures().join(schema)).unwrap();
-    let ddl = ddl.replace("prev.", &format!("{database}."));
-    for statement in statements(&ddl) {
-        node.query(statement);
-    }
-    if rows {
-        for table in TABLES {
-            let data = std::fs::read_to_string(fixtures().join(format!("{table}.tsv"))).unwrap();
-            node.query(&format!(
-                "INSERT INTO `{database}`.{table} FORMAT TabSeparated\n{data}"
-            ));
-        }
-    }
-}
-
-/// The previous release's rows of `table`, as it wrote them, sorted: the columns it had.
-fn previous_rows(table: &str) -> Vec<String> {
-    let data = std::fs::read_to_string(fixtures().join(format!("{table}.tsv"))).unwrap();
-    let mut rows: Vec<String> = data.lines().map(str::to_string).collect();
-    rows.sort();
-    rows
-}
-
-/// The columns of `table` the previous release had, in its order.
-fn previous_columns(table: &str) -> String {
-    std::fs::read_to_string(fixtures().join(format!("{table}.columns")))
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
-fn clickhouse_rows(node: &ClickHouse, database: &str, table: &str) -> Vec<String> {
-    let columns = previous_columns(table);
-    let rows = node.rows(&format!(
-        "SELECT {columns} FROM `{database}`.{table} FORMAT TabSeparated"
-    ));
-    // Rows a run of this release added after the upgrade (sensor `s2`) are not the fixture's.
-    sorted(rows)
-        .into_iter()
-        .filter(|r| !r.starts_with("s2\t") && !r.contains("\ts2\t"))
-        .collect()
-}
-
-fn assert_every_previous_row_kept(node: &ClickHouse, database: &str) {
-    for table in TABLES {
-        let want = previous_rows(table);
-        assert!(!want.is_empty(), "the fixture has {table} rows");
-        assert_eq!(
-            clickhouse_rows(node, database, table),
-            want,
-            "{database}.{table}"
-        );
-    }
-}
-
-fn columns_of(node: &ClickHouse, database: &str, table: &str) -> String {
-    node.query(&format!(
-        "SELECT name FROM system.columns WHERE database = '{database}' AND table = '{table}' FORMAT TSV"
-    ))
-}
-
-fn version_of(node: &ClickHouse, database: &str) -> String {
-    node.query(&format!(
-        "SELECT max(version) FROM `{database}`.schema_version FORMAT TSV"
-    ))
-    .trim()
-    .to_string()
-}
 
 /// The rows of `columns` of `table`, sorted.
 fn table_rows(db: &Path, table: &str, columns: &str) -> Vec<String> {
@@ -314,7 +208,127 @@ fn a_store_written_by_a_newer_lantern_is_refused_with_one_line() {
     );
 }
 
+/// What only the ClickHouse tests use: the previous release's tables and rows on a server.
+#[cfg(feature = "system-tests")]
+mod previous_on_clickhouse {
+    use super::fixtures;
+    use crate::common::clickhouse::ClickHouse;
+    use crate::common::{Replay, Run, arg, own, sorted};
+    use std::path::Path;
+
+    /// The tables the previous release wrote rows into (rollups_hourly is the view's).
+    pub(super) const TABLES: [&str; 5] = ["flows", "dns", "rollups_in", "files", "pseudonyms"];
+
+    /// The objects the previous release created, in the order to create them.
+    pub(super) const OBJECTS: [&str; 7] = [
+        "flows",
+        "dns",
+        "rollups_in",
+        "rollups_hourly",
+        "files",
+        "pseudonyms",
+        "rollups_mv",
+    ];
+
+    /// `lantern replay --force` of one of this project's captures as sensor `s2` into the
+    /// ClickHouse store `url`, with its spool under `dir`: a sensor of this release starting up.
+    pub(super) fn replay_as_s2(dir: &Path, url: &str, capture: &str) -> Run {
+        Replay::of(&[own(capture)])
+            .store(url)
+            .sensor("s2")
+            .no_events()
+            .args(&["--force", "--spool", &arg(&dir.join("spool"))])
+            .dir(dir)
+            .ok()
+    }
+
+    /// Statements separated by a line holding `;`.
+    pub(super) fn statements(text: &str) -> Vec<&str> {
+        text.split("\n;\n")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    /// Creates the previous release's tables on `node` and loads its rows (through `prefix`, the
+    /// table names rows are inserted into: `""` or, on a cluster, the Distributed tables).
+    pub(super) fn load_previous(node: &ClickHouse, schema: &str, database: &str, rows: bool) {
+        node.query(&format!("CREATE DATABASE IF NOT EXISTS `{database}`"));
+        let ddl = std::fs::read_to_string(fixtures().join(schema)).unwrap();
+        let ddl = ddl.replace("prev.", &format!("{database}."));
+        for statement in statements(&ddl) {
+            node.query(statement);
+        }
+        if rows {
+            for table in TABLES {
+                let data = std::fs::read_to_string(fixtures().join(format!("{table}.tsv"))).unwrap();
+                node.query(&format!(
+                    "INSERT INTO `{database}`.{table} FORMAT TabSeparated\n{data}"
+                ));
+            }
+        }
+    }
+
+    /// The previous release's rows of `table`, as it wrote them, sorted: the columns it had.
+    pub(super) fn previous_rows(table: &str) -> Vec<String> {
+        let data = std::fs::read_to_string(fixtures().join(format!("{table}.tsv"))).unwrap();
+        let mut rows: Vec<String> = data.lines().map(str::to_string).collect();
+        rows.sort();
+        rows
+    }
+
+    /// The columns of `table` the previous release had, in its order.
+    pub(super) fn previous_columns(table: &str) -> String {
+        std::fs::read_to_string(fixtures().join(format!("{table}.columns")))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    pub(super) fn clickhouse_rows(node: &ClickHouse, database: &str, table: &str) -> Vec<String> {
+        let columns = previous_columns(table);
+        let rows = node.rows(&format!(
+            "SELECT {columns} FROM `{database}`.{table} FORMAT TabSeparated"
+        ));
+        // Rows a run of this release added after the upgrade (sensor `s2`) are not the fixture's.
+        sorted(rows)
+            .into_iter()
+            .filter(|r| !r.starts_with("s2\t") && !r.contains("\ts2\t"))
+            .collect()
+    }
+
+    pub(super) fn assert_every_previous_row_kept(node: &ClickHouse, database: &str) {
+        for table in TABLES {
+            let want = previous_rows(table);
+            assert!(!want.is_empty(), "the fixture has {table} rows");
+            assert_eq!(
+                clickhouse_rows(node, database, table),
+                want,
+                "{database}.{table}"
+            );
+        }
+    }
+
+    pub(super) fn columns_of(node: &ClickHouse, database: &str, table: &str) -> String {
+        node.query(&format!(
+            "SELECT name FROM system.columns WHERE database = '{database}' AND table = '{table}' FORMAT TSV"
+        ))
+    }
+
+    pub(super) fn version_of(node: &ClickHouse, database: &str) -> String {
+        node.query(&format!(
+            "SELECT max(version) FROM `{database}`.schema_version FORMAT TSV"
+        ))
+        .trim()
+        .to_string()
+    }
+}
+
+#[cfg(feature = "system-tests")]
+use previous_on_clickhouse::*;
+
 #[test]
+#[cfg(feature = "system-tests")]
 fn a_clickhouse_store_of_the_previous_release_is_migrated_at_start_up_and_by_init() {
     let Some(server) = ClickHouse::start() else {
         return;
@@ -368,6 +382,7 @@ fn a_clickhouse_store_of_the_previous_release_is_migrated_at_start_up_and_by_ini
 }
 
 #[test]
+#[cfg(feature = "system-tests")]
 fn a_cluster_of_the_previous_release_is_migrated_on_local_and_distributed_tables() {
     let Some(cluster) = Cluster::start() else {
         return;
@@ -413,6 +428,7 @@ fn a_cluster_of_the_previous_release_is_migrated_on_local_and_distributed_tables
 }
 
 #[test]
+#[cfg(feature = "system-tests")]
 fn a_spool_left_by_the_previous_release_is_sent_after_an_upgrade() {
     let Some(server) = ClickHouse::start() else {
         return;
@@ -486,6 +502,7 @@ fn a_spool_left_by_the_previous_release_is_sent_after_an_upgrade() {
 /// Makes `tests/fixtures/schema-v4/` with the previous release's binary (`LANTERN_PREVIOUS`).
 #[test]
 #[ignore]
+#[cfg(feature = "system-tests")]
 fn make_fixtures_with_the_previous_release() {
     let previous = std::env::var("LANTERN_PREVIOUS").expect("LANTERN_PREVIOUS=old lantern");
     let out = fixtures();
@@ -493,7 +510,7 @@ fn make_fixtures_with_the_previous_release() {
     std::fs::create_dir_all(out.join("spool")).unwrap();
     let dir = tempfile::tempdir_in(work_dir()).unwrap();
     let old = |args: &[&str]| {
-        let run = Command::new(&previous)
+        let run = std::process::Command::new(&previous)
             .args(args)
             .current_dir(dir.path())
             .output()

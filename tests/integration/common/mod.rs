@@ -1,17 +1,21 @@
 //! Helpers shared by the integration tests, one of each: where the captures are, running the
 //! real `lantern` binary ([`lantern`], [`Replay`]), reading its events ([`Run`]), reading a
 //! SQLite store ([`sqlite_rows`] and its typed kin), waiting for a condition ([`wait_until`]),
-//! and what a system test needs ([`can_run`]). Submodules: [`synth`] writes synthetic captures,
+//! and what a system test needs (`system::can_run`). Submodules: [`synth`] writes synthetic captures,
 //! `clickhouse` starts real ClickHouse servers and `live` builds network namespaces and runs
-//! the daemon in them.
+//! the daemon in them (both system tests only, feature `system-tests`).
 #![allow(dead_code)]
 
+#[cfg(feature = "system-tests")]
 pub mod clickhouse;
+#[cfg(feature = "system-tests")]
 pub mod live;
 pub mod synth;
 pub mod system;
 
-pub use system::{can_run, wait_for, wait_until};
+pub use system::wait_until;
+#[cfg(feature = "system-tests")]
+pub use system::{can_run, wait_for};
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
