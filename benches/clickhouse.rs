@@ -8,14 +8,14 @@
 //! - `store sync`: sending that spool once the server is back: the insert rate alone;
 //! - `clickhouse`: the replay with the server up, into a new database, until the spool is empty.
 
-#[path = "../tests/integration/common/system.rs"]
-#[allow(dead_code)]
-mod system;
 #[path = "../tests/integration/common/clickhouse.rs"]
 #[allow(dead_code)]
 mod clickhouse;
 #[path = "../tests/integration/common/synth.rs"]
 mod synth;
+#[path = "../tests/integration/common/system.rs"]
+#[allow(dead_code)]
+mod system;
 
 use std::path::Path;
 use std::process::Command;

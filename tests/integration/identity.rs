@@ -3,7 +3,6 @@
 //! names), the static map's precedence, pseudonyms, and the DHCP and Kerberos traffic of other
 //! projects' captures against what tshark shows for them.
 
-
 use crate::common::{Replay, lantern, one, own, replay, shared_captures, sqlite_rows};
 use serde_json::Value;
 use std::collections::BTreeSet;

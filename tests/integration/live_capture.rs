@@ -7,7 +7,7 @@
 //! set), where a missing tool fails them.
 
 use crate::common::clickhouse::ClickHouse;
-use crate::common::live::{Daemon, Net, lantern, live_can_run, live_dir, metric};
+use crate::common::live::{Daemon, Net, Recorder, lantern, live_dir, metric};
 use crate::common::{Replay, arg, sqlite_row, sqlite_rows, sqlite_typed, sqlite_value, wait_for};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -70,7 +70,11 @@ fn rows(db: &Path, table: &str) -> Vec<Row> {
     let cells: Vec<&str> = (columns.iter().map(String::as_str))
         .filter(|c| !["id", "flow_id"].contains(c) && !is_time(c))
         .collect();
-    let times: Vec<&str> = columns.iter().map(String::as_str).filter(|c| is_time(c)).collect();
+    let times: Vec<&str> = columns
+        .iter()
+        .map(String::as_str)
+        .filter(|c| is_time(c))
+        .collect();
     let flow_id = if columns.iter().any(|c| c == "flow_id") {
         "flow_id"
     } else {
@@ -131,23 +135,14 @@ fn assert_same_rows(live: &Path, replayed: &Path) {
 
 #[test]
 fn live_capture_stores_what_replaying_the_same_packets_stores() {
-    if !live_can_run() {
+    let Some(net) = Net::up("lc", 7) else {
         return;
-    }
-    let net = Net::up("lc", 7);
-    let pcap = net.path("traffic.pcap");
-    let live_db = net.path("live.db");
-    let tcpdump = net.record(&pcap);
-    let mut daemon = net.capture(&[
-        "--store",
-        live_db.to_str().unwrap(),
-        "--sensor",
-        "s1",
-        "--metrics",
-        "127.0.0.1:9811",
-        "--status-interval",
-        "1",
-    ]);
+    };
+    let (mut daemon, tcpdump) = capture_and_record(
+        &net,
+        &["--metrics", "127.0.0.1:9811", "--status-interval", "1"],
+    );
+    let (pcap, live_db) = (net.path("traffic.pcap"), net.path("live.db"));
     net.traffic();
     let metrics = daemon.caught_up();
     let value = |name: &str| metric(&metrics, name);
@@ -187,8 +182,9 @@ fn live_capture_stores_what_replaying_the_same_packets_stores() {
     }
     // identity.pcap, replayed into the link: Kerberos and DHCP name its users.
     assert!(
-        live.iter().any(|r| cell(r, "user") == "alice@CORP.EXAMPLE"
-            && cell(r, "user_source") == "kerberos"),
+        live.iter().any(
+            |r| cell(r, "user") == "alice@CORP.EXAMPLE" && cell(r, "user_source") == "kerberos"
+        ),
         "{live:#?}"
     );
     assert!(
@@ -202,6 +198,16 @@ fn live_capture_stores_what_replaying_the_same_packets_stores() {
             .any(|r| cell(r, "query") == "newtool.ai" && cell(r, "candidate") == "1"),
         "{lookups:#?}"
     );
+}
+
+/// tcpdump recording the link to `traffic.pcap`, then the daemon storing into `live.db` as
+/// sensor `s1`, with `args`: how each test that compares a live store with a replay of the same
+/// packets starts.
+fn capture_and_record(net: &Net, args: &[&str]) -> (Daemon, Recorder) {
+    let tcpdump = net.record(&net.path("traffic.pcap"));
+    let live_db = net.path("live.db");
+    let store = ["--store", live_db.to_str().unwrap(), "--sensor", "s1"];
+    (net.capture(&[&store[..], args].concat()), tcpdump)
 }
 
 /// `lantern replay EXTRA` of `pcap` into the SQLite store `db`, as sensor `s1`.
@@ -288,10 +294,9 @@ fn proc_status(pid: u32, key: &str) -> String {
 
 #[test]
 fn sighup_reloads_catalog_and_identity_without_losing_flows_running_unprivileged() {
-    if !live_can_run() {
+    let Some(net) = Net::up("lr", 8) else {
         return;
-    }
-    let net = Net::up("lr", 8);
+    };
     // Everything the daemon writes lives in a folder that belongs to `nobody`.
     let state = net.path("state");
     let catalogs = net.path("catalog.d");
@@ -456,14 +461,13 @@ fn kib(line: &str) -> u64 {
 
 #[test]
 fn a_flood_of_new_flows_evicts_and_counts_and_memory_stays_bounded() {
-    if !live_can_run() {
-        return;
-    }
     let max_flows: u32 = std::env::var("LANTERN_FLOOD_MAX_FLOWS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    let net = Net::up("lf", 9);
+    let Some(net) = Net::up("lf", 9) else {
+        return;
+    };
     let flood = net.path("flood.pcap");
     let flows = 400_000;
     syn_flood(&flood, flows);
@@ -525,30 +529,29 @@ fn a_flood_of_new_flows_evicts_and_counts_and_memory_stays_bounded() {
 
 #[test]
 fn capabilities_granted_like_systemd_does_are_dropped_once_the_interface_is_open() {
-    if !live_can_run() {
+    let Some(net) = Net::up("la", 4) else {
         return;
-    }
-    let net = Net::up("la", 4);
+    };
     // As dist/lantern.service runs it: an unprivileged user holding only CAP_NET_RAW and
     // CAP_NET_ADMIN (here from setpriv, there from AmbientCapabilities=).
     let mut daemon = net.daemon(&[
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all,+net_raw,+net_admin",
-            "--ambient-caps=-all,+net_raw,+net_admin",
-            "--bounding-set=-all,+net_raw,+net_admin",
-            lantern(),
-            "capture",
-            "-i",
-            &net.server_if(),
-            "--no-store",
-            "--metrics",
-            "127.0.0.1:9816",
-            "--status-interval",
-            "0",
-        ]);
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all,+net_raw,+net_admin",
+        "--ambient-caps=-all,+net_raw,+net_admin",
+        "--bounding-set=-all,+net_raw,+net_admin",
+        lantern(),
+        "capture",
+        "-i",
+        &net.server_if(),
+        "--no-store",
+        "--metrics",
+        "127.0.0.1:9816",
+        "--status-interval",
+        "0",
+    ]);
     until_traffic_is_counted(&net, &mut daemon);
     assert_unprivileged(daemon.pid());
     let text = daemon.stop();
@@ -563,10 +566,9 @@ fn capabilities_granted_like_systemd_does_are_dropped_once_the_interface_is_open
 
 #[test]
 fn started_as_root_with_user_and_metrics_no_thread_keeps_root_or_a_capability() {
-    if !live_can_run() {
+    let Some(net) = Net::up("lp", 3) else {
         return;
-    }
-    let net = Net::up("lp", 3);
+    };
     // A port below 1024: only root can bind it, so it answering shows the port is bound before
     // the drop and served after it.
     let mut daemon = net.capture(&[
@@ -604,10 +606,9 @@ fn until_traffic_is_counted(net: &Net, daemon: &mut Daemon) {
 
 #[test]
 fn a_sensor_keeps_every_row_across_a_clickhouse_outage_without_restarting() {
-    if !live_can_run() {
+    let Some(net) = Net::up("lh", 5) else {
         return;
-    }
-    let net = Net::up("lh", 5);
+    };
     let Some(mut server) = ClickHouse::start_in(&net.server_ns()) else {
         return;
     };
@@ -720,26 +721,22 @@ fn stall(pid: u32, thread: &str, seconds: u32) {
 
 #[test]
 fn a_stalled_worker_misses_ticks_is_caught_up_and_the_store_matches_a_replay() {
-    if !live_can_run() {
+    let Some(net) = Net::up("le", 2) else {
         return;
-    }
-    let net = Net::up("le", 2);
-    let pcap = net.path("traffic.pcap");
-    let live_db = net.path("live.db");
-    let tcpdump = net.record(&pcap);
+    };
     // As root without --user, so that the test (root) may ptrace it.
-    let mut daemon = net.capture(&[
-        "--threads",
-        "2",
-        "--store",
-        live_db.to_str().unwrap(),
-        "--sensor",
-        "s1",
-        "--metrics",
-        "127.0.0.1:9817",
-        "--status-interval",
-        "1",
-    ]);
+    let (mut daemon, tcpdump) = capture_and_record(
+        &net,
+        &[
+            "--threads",
+            "2",
+            "--metrics",
+            "127.0.0.1:9817",
+            "--status-interval",
+            "1",
+        ],
+    );
+    let (pcap, live_db) = (net.path("traffic.pcap"), net.path("live.db"));
     let missed = |m: &str| metric(m, "lantern_epoch_ticks_missed_total ");
     assert_eq!(missed(&daemon.metrics()), 0);
 
@@ -813,10 +810,9 @@ fn wait_for_flow(path: &Path, name: &str, daemon: &mut Daemon) {
 
 #[test]
 fn logrotate_renames_the_events_file_and_sighup_makes_the_daemon_write_a_new_one() {
-    if !live_can_run() {
+    let Some(net) = Net::up("lg", 1) else {
         return;
-    }
-    let net = Net::up("lg", 1);
+    };
     let logs = net.path("log");
     std::fs::create_dir_all(&logs).unwrap();
     let events = logs.join("events.jsonl");
@@ -887,10 +883,9 @@ fn logrotate_renames_the_events_file_and_sighup_makes_the_daemon_write_a_new_one
 
 #[test]
 fn a_daemon_prunes_what_is_older_than_the_retention_while_it_captures() {
-    if !live_can_run() {
+    let Some(net) = Net::up("lq", 6) else {
         return;
-    }
-    let net = Net::up("lq", 6);
+    };
     let db = net.path("kept.db");
     // A store holding a capture of 100 days ago (curl-chatgpt.pcap moved with editcap).
     let original = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/curl-chatgpt.pcap");
@@ -960,23 +955,12 @@ fn a_daemon_prunes_what_is_older_than_the_retention_while_it_captures() {
 
 #[test]
 fn a_flow_open_across_active_timeouts_is_stored_while_open_as_a_replay_stores_it() {
-    if !live_can_run() {
+    let Some(net) = Net::up("lo", 0) else {
         return;
-    }
-    let net = Net::up("lo", 0);
-    let pcap = net.path("upload.pcap");
-    let live_db = net.path("live.db");
-    let tcpdump = net.record(&pcap);
-    let mut daemon = net.capture(&[
-        "--store",
-        live_db.to_str().unwrap(),
-        "--sensor",
-        "s1",
-        "--active-timeout",
-        "2",
-        "--flush-interval",
-        "1",
-    ]);
+    };
+    let (mut daemon, tcpdump) =
+        capture_and_record(&net, &["--active-timeout", "2", "--flush-interval", "1"]);
+    let (pcap, live_db) = (net.path("traffic.pcap"), net.path("live.db"));
     // curl uploads 250 kB at 25 kB/s to chatgpt.com: one TLS connection open for ten seconds.
     let body = net.path("body.bin");
     std::fs::write(&body, vec![b'x'; 250_000]).unwrap();

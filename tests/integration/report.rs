@@ -103,9 +103,10 @@ fn the_report_counts_what_the_events_say_in_every_format() {
     let p = policy();
     args.push(&p);
     args.extend(ALL_TIME);
-    let json: Value =
-        serde_json::from_str(&lantern_ok(dir.path(), &[&args[..], &["--format", "json"]].concat()).stdout)
-            .unwrap();
+    let json: Value = serde_json::from_str(
+        &lantern_ok(dir.path(), &[&args[..], &["--format", "json"]].concat()).stdout,
+    )
+    .unwrap();
     let reported: BTreeMap<String, AppCount> = json["apps"]
         .as_array()
         .unwrap()
@@ -415,9 +416,10 @@ fn hostile_names_are_escaped_in_every_format() {
         csv_users.contains("'@SUM(1+1)") && csv_users.contains("'-2+3"),
         "{csv_users}"
     );
-    let json: Value =
-        serde_json::from_str(&lantern_ok(dir.path(), &[&base[..], &["--format", "json"]].concat()).stdout)
-            .unwrap();
+    let json: Value = serde_json::from_str(
+        &lantern_ok(dir.path(), &[&base[..], &["--format", "json"]].concat()).stdout,
+    )
+    .unwrap();
     let users: Vec<&str> = (json["top_users"].as_array().unwrap().iter())
         .map(|u| u["user"].as_str().unwrap())
         .collect();
@@ -967,9 +969,10 @@ fn names_catalogued_since_they_were_seen_leave_the_candidates_and_one_source_app
     assert_eq!(confidence["ourtool"], "low");
     assert_eq!(confidence["openai-api"], "high");
     // Without it, the name is a candidate still.
-    let json: Value =
-        serde_json::from_str(&lantern_ok(dir.path(), &[&base[..], &["--format", "json"]].concat()).stdout)
-            .unwrap();
+    let json: Value = serde_json::from_str(
+        &lantern_ok(dir.path(), &[&base[..], &["--format", "json"]].concat()).stdout,
+    )
+    .unwrap();
     assert_eq!(json["candidates"].as_array().unwrap().len(), 2);
     let html = lantern_ok(
         dir.path(),
@@ -1318,9 +1321,10 @@ fn filters_and_the_timeline_are_in_every_format_and_hostile_values_stay_values()
         "--sensor",
         "<b>sensor</b>",
     ];
-    let json: Value =
-        serde_json::from_str(&lantern_ok(dir.path(), &[&base[..], &["--format", "json"]].concat()).stdout)
-            .unwrap();
+    let json: Value = serde_json::from_str(
+        &lantern_ok(dir.path(), &[&base[..], &["--format", "json"]].concat()).stdout,
+    )
+    .unwrap();
     assert_eq!(json["filter"]["user"], user);
     assert_eq!(
         json["filter"]["sensors"],
@@ -1470,7 +1474,8 @@ fn a_pseudonymized_store_is_filtered_by_the_users_token() {
     )
     .unwrap();
     let all: Value =
-        serde_json::from_str(&lantern_ok(dir.path(), &[&base[..], &ALL_TIME].concat()).stdout).unwrap();
+        serde_json::from_str(&lantern_ok(dir.path(), &[&base[..], &ALL_TIME].concat()).stdout)
+            .unwrap();
     assert!(by_token["headline"]["flows"].as_u64().unwrap() > 0);
     let days: u64 = (by_token["timeline"].as_array().unwrap().iter())
         .map(|d| d["flows"].as_u64().unwrap())

@@ -9,7 +9,6 @@
 //! `live_capture::a_daemon_prunes_what_is_older_than_the_retention_while_it_captures`. The
 //! ClickHouse test is a system test (feature `system-tests`).
 
-
 #[cfg(feature = "system-tests")]
 use crate::common::clickhouse::ClickHouse;
 use crate::common::{
@@ -148,7 +147,12 @@ fn sqlite_count(db: &Path, sql: &str) -> u64 {
 
 /// Text answers of `sql` on a SQLite file, sorted.
 fn sqlite_strings(db: &Path, sql: &str) -> Vec<String> {
-    sorted(sqlite_typed::<(String,)>(db, sql).into_iter().map(|(s,)| s).collect())
+    sorted(
+        sqlite_typed::<(String,)>(db, sql)
+            .into_iter()
+            .map(|(s,)| s)
+            .collect(),
+    )
 }
 
 /// The tokens the copies of one age were given: the users of its rollups.

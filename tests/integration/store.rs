@@ -46,7 +46,10 @@ fn evidence_rollups_and_ingested_files() {
         ),
         2
     );
-    let (name, user, up, pattern): (String, String, i64, String) = sqlite_row(db, "SELECT server_name, user, bytes_up, app_pattern FROM flows WHERE app_id = 'anthropic-api'");
+    let (name, user, up, pattern): (String, String, i64, String) = sqlite_row(
+        db,
+        "SELECT server_name, user, bytes_up, app_pattern FROM flows WHERE app_id = 'anthropic-api'",
+    );
     assert_eq!(
         (name.as_str(), user.as_str(), pattern.as_str()),
         ("api.anthropic.com", "10.77.0.11", "api.anthropic.com")
@@ -65,8 +68,11 @@ fn evidence_rollups_and_ingested_files() {
     );
 
     // Hourly rollups per (sensor, hour, user, app) agree with the evidence.
-    let (flows, lookups, rollup_up): (i64, i64, i64) = sqlite_row(db, "SELECT flows, dns_lookups, bytes_up FROM rollups_hourly
-             WHERE sensor = 'lab-1' AND user = '10.77.0.11' AND app_id = 'anthropic-api'");
+    let (flows, lookups, rollup_up): (i64, i64, i64) = sqlite_row(
+        db,
+        "SELECT flows, dns_lookups, bytes_up FROM rollups_hourly
+             WHERE sensor = 'lab-1' AND user = '10.77.0.11' AND app_id = 'anthropic-api'",
+    );
     assert_eq!((flows, lookups, rollup_up), (1, 0, up));
     assert_eq!(
         count(db, "SELECT sum(flows) FROM rollups_hourly"),
@@ -81,7 +87,10 @@ fn evidence_rollups_and_ingested_files() {
     );
 
     // Both files are recorded, read to the end, with their SHA-256 and packet counts.
-    let (packets, complete, sha): (i64, bool, String) = sqlite_row(db, "SELECT packets, complete, sha256 FROM files WHERE path LIKE '%python-upload.pcap'");
+    let (packets, complete, sha): (i64, bool, String) = sqlite_row(
+        db,
+        "SELECT packets, complete, sha256 FROM files WHERE path LIKE '%python-upload.pcap'",
+    );
     assert!(complete);
     assert_eq!(sha.len(), 64);
     assert!(packets > 150, "{packets}");
@@ -216,9 +225,8 @@ fn sha256sum(path: &std::path::Path) -> String {
 fn a_new_file_is_hashed_as_it_is_read_and_a_same_looking_one_is_told_apart() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s.db");
-    let replay = |file: &std::path::Path, threads: &str| {
-        replay_into(&store, file, &["--threads", threads])
-    };
+    let replay =
+        |file: &std::path::Path, threads: &str| replay_into(&store, file, &["--threads", threads]);
     // A new file: one read, and its row gets the hash of every byte, as sha256sum says.
     let original = own("python-upload.pcap");
     assert_eq!(replay(&original, "1").status, 0);
@@ -273,14 +281,18 @@ fn a_file_being_replayed_is_refused_by_a_second_replay_meanwhile() {
         .spawn()
         .unwrap();
     let pid = nix::unistd::Pid::from_raw(first.id() as i32);
-    wait_until("the first replay's row in files", Duration::from_secs(30), || {
-        let rows: i64 = sqlite_try_value(&store, "SELECT count(*) FROM files").unwrap_or(0);
-        assert!(
-            rows == 1 || first.try_wait().unwrap().is_none(),
-            "the first replay ended first"
-        );
-        rows == 1
-    });
+    wait_until(
+        "the first replay's row in files",
+        Duration::from_secs(30),
+        || {
+            let rows: i64 = sqlite_try_value(&store, "SELECT count(*) FROM files").unwrap_or(0);
+            assert!(
+                rows == 1 || first.try_wait().unwrap().is_none(),
+                "the first replay ended first"
+            );
+            rows == 1
+        },
+    );
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
     let second = replay_into(&store, &big, &[]);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();

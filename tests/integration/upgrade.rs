@@ -261,7 +261,8 @@ mod previous_on_clickhouse {
         }
         if rows {
             for table in TABLES {
-                let data = std::fs::read_to_string(fixtures().join(format!("{table}.tsv"))).unwrap();
+                let data =
+                    std::fs::read_to_string(fixtures().join(format!("{table}.tsv"))).unwrap();
                 node.query(&format!(
                     "INSERT INTO `{database}`.{table} FORMAT TabSeparated\n{data}"
                 ));

@@ -252,7 +252,9 @@ impl ZooKeeper {
             .expect("start zookeeper");
         // Listening is not serving: ClickHouse 18.16 crashes on a ZooKeeper that accepts and
         // hangs up. Wait until it answers `srvr` (the one four-letter word 3.8 allows).
-        wait_until("zookeeper serving", Duration::from_secs(60), || serving(port));
+        wait_until("zookeeper serving", Duration::from_secs(60), || {
+            serving(port)
+        });
         ZooKeeper {
             _dir: dir,
             port,

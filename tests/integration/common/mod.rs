@@ -349,7 +349,13 @@ where
     T: for<'a> TryFrom<&'a rusqlite::Row<'a>, Error = rusqlite::Error>,
 {
     let mut rows = sqlite_typed::<T>(db, sql);
-    assert_eq!(rows.len(), 1, "{}: {sql}: {} rows", db.display(), rows.len());
+    assert_eq!(
+        rows.len(),
+        1,
+        "{}: {sql}: {} rows",
+        db.display(),
+        rows.len()
+    );
     rows.remove(0)
 }
 
