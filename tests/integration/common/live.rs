@@ -26,7 +26,7 @@ pub const TOOLS: [&str; 12] = [
 ];
 
 /// How long a daemon may take to say or count what a test waits for.
-pub const PATIENCE: Duration = Duration::from_secs(20);
+pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Whether this machine can run the live tests: root and [`TOOLS`] (see [`can_run`]).
 pub fn live_can_run() -> bool {
