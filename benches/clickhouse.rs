@@ -8,11 +8,14 @@
 //! - `store sync`: sending that spool once the server is back: the insert rate alone;
 //! - `clickhouse`: the replay with the server up, into a new database, until the spool is empty.
 
-#[path = "../tests/common/clickhouse.rs"]
+#[path = "../tests/integration/common/clickhouse.rs"]
 #[allow(dead_code)]
 mod clickhouse;
-#[path = "../tests/common/synth.rs"]
+#[path = "../tests/integration/common/synth.rs"]
 mod synth;
+#[path = "../tests/integration/common/system.rs"]
+#[allow(dead_code)]
+mod system;
 
 use std::path::Path;
 use std::process::Command;
@@ -51,7 +54,7 @@ fn line(phase: &str, took: Duration, (evidence, all): (u64, u64)) {
 }
 
 fn main() {
-    let Some(mut server) = clickhouse::ClickHouse::start("benches/clickhouse") else {
+    let Some(mut server) = clickhouse::ClickHouse::start() else {
         return;
     };
     let uses: u32 = std::env::var("LANTERN_BENCH_USES")

@@ -66,6 +66,7 @@ def main():
     if not state(tid).startswith("t"):
         sys.exit(f"stall.py: thread {tid} is {state(tid)!r}, not in a tracing stop")
     print(f"stopped {tid}", flush=True)
+    # The stall itself, in real time: what the caller tests is what the thread misses meanwhile.
     time.sleep(seconds)
     ptrace(PTRACE_DETACH, tid)
     print(f"resumed {tid}", flush=True)

@@ -2,205 +2,16 @@
 //! clients and servers, the daemon stopped with SIGTERM, and its store compared with a replay
 //! of the same packets (recorded by tcpdump on the same interface at the same time).
 //!
-//! These tests need root and the tools in `tests/live/net.sh`; without them they say so and
-//! pass, except under CI (`CI` set), where a missing tool fails them.
+//! The set-up (namespaces, traffic, the daemon, tcpdump) is `common::live`. These tests need
+//! root and the tools it names; without them they say so and pass, except under CI (`CI`
+//! set), where a missing tool fails them.
 
-mod common;
-
-use rusqlite::Connection;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-const TOOLS: [&str; 12] = [
-    "ip",
-    "ethtool",
-    "dnsmasq",
-    "tcpdump",
-    "tcpreplay",
-    "curl",
-    "python3",
-    "openssl",
-    "dig",
-    "setpriv",
-    "logrotate",
-    "editcap",
-];
-
-fn lantern() -> &'static str {
-    env!("CARGO_BIN_EXE_lantern")
-}
-
-fn live_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/live")
-}
-
-/// Whether this machine can run the live tests; under CI it must.
-fn can_run(test: &str) -> bool {
-    let mut missing: Vec<&str> = TOOLS
-        .iter()
-        .copied()
-        .filter(|t| {
-            !Command::new("sh")
-                .args(["-c", &format!("command -v {t}")])
-                .stdout(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-        .collect();
-    if !nix::unistd::geteuid().is_root() {
-        missing.push("root");
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{test}: needs {} (CI must run it)",
-        missing.join(", ")
-    );
-    eprintln!("{test}: skipped, needs {}", missing.join(", "));
-    false
-}
-
-/// Two namespaces and their servers, removed on drop.
-struct Net {
-    tag: &'static str,
-    n: u8,
-    dir: tempfile::TempDir,
-}
-
-impl Net {
-    fn up(tag: &'static str, n: u8) -> Net {
-        let dir = tempfile::tempdir().unwrap();
-        let status = Command::new("bash")
-            .arg(live_dir().join("net.sh"))
-            .args(["up", tag, &n.to_string()])
-            .arg(dir.path().join("net"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "net.sh up {tag} failed");
-        Net { tag, n, dir }
-    }
-
-    fn server_ns(&self) -> String {
-        format!("lt-{}-s", self.tag)
-    }
-
-    fn client_ns(&self) -> String {
-        format!("lt-{}-c", self.tag)
-    }
-
-    fn server_if(&self) -> String {
-        format!("{}s", self.tag)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// Runs `args` in the server namespace with stderr to `log`.
-    fn spawn_in_server(&self, args: &[&str], log: &str) -> Child {
-        let log = std::fs::File::create(self.path(log)).unwrap();
-        Command::new("ip")
-            .args(["netns", "exec", &self.server_ns()])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap()
-    }
-
-    fn traffic(&self) {
-        let status = Command::new("bash")
-            .arg(live_dir().join("traffic.sh"))
-            .args([self.tag, &self.n.to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "traffic.sh failed");
-    }
-
-    fn in_client(&self, args: &[&str]) {
-        let status = Command::new("ip")
-            .args(["netns", "exec", &self.client_ns()])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "{args:?} failed");
-    }
-
-    /// `lantern capture -i <the server's link> ARGS` in the server namespace, logging to
-    /// `lantern.log`, once it is capturing.
-    fn capture(&self, args: &[&str]) -> Child {
-        let iface = self.server_if();
-        let command = [&[lantern(), "capture", "-i", &iface][..], args].concat();
-        let mut daemon = self.spawn_in_server(&command, "lantern.log");
-        wait_for(&self.path("lantern.log"), "capturing on", &mut daemon);
-        daemon
-    }
-
-    /// tcpdump recording the server's link to `pcap`, once it listens.
-    fn record(&self, pcap: &Path) -> Child {
-        let iface = self.server_if();
-        let pcap = pcap.to_str().unwrap();
-        let args = [
-            "tcpdump", "-Z", "root", "-i", &iface, "-s", "0", "-B", "65536", "-U", "-w", pcap,
-        ];
-        let mut tcpdump = self.spawn_in_server(&args, "tcpdump.log");
-        wait_for(&self.path("tcpdump.log"), "listening on", &mut tcpdump);
-        tcpdump
-    }
-
-    /// The metrics page, fetched inside the server namespace.
-    fn metrics(&self, port: u16) -> String {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.server_ns(), "curl", "-sf"])
-            .arg(format!("http://127.0.0.1:{port}/metrics"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "metrics endpoint did not answer");
-        String::from_utf8(out.stdout).unwrap()
-    }
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(live_dir().join("net.sh"))
-            .args(["down", self.tag])
-            .arg(self.dir.path().join("net"))
-            .status();
-    }
-}
-
-/// Waits until `done` holds, for at most 20 s, failing if `child` exits first.
-fn wait_until(what: &str, child: &mut Child, done: impl Fn() -> bool, seen: impl Fn() -> String) {
-    let started = Instant::now();
-    while !done() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("exited with {status} before {what}: {}", seen());
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no {what}: {}",
-            seen()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Waits until `log` contains `text`.
-fn wait_for(log: &Path, text: &str, child: &mut Child) {
-    let seen = || std::fs::read_to_string(log).unwrap_or_default();
-    wait_until(
-        &format!("{text:?} in {}", log.display()),
-        child,
-        || seen().contains(text),
-        seen,
-    );
-}
+use crate::common::clickhouse::ClickHouse;
+use crate::common::live::{Daemon, Net, Recorder, lantern, live_dir, metric};
+use crate::common::{Replay, arg, sqlite_row, sqlite_rows, sqlite_typed, sqlite_value, wait_for};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// `lantern status --format json ARGS` (in namespace `ns`, if given): whether it exited 0,
 /// and its sensors.
@@ -228,28 +39,20 @@ fn sensor_status(ns: Option<&str>, args: &[&str]) -> (bool, Vec<serde_json::Valu
     (out.status.success(), sensors)
 }
 
-/// Sends SIGTERM and waits for the exit; returns the exit code and how long it took.
-fn terminate(child: &mut Child) -> (Option<i32>, Duration) {
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let sent = Instant::now();
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return (status.code(), sent.elapsed());
-        }
-        if sent.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("did not stop within 30 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Columns holding capture times, in microseconds.
 const TIMES: [&str; 4] = ["ts_us", "end_ts_us", "first_seen_us", "last_seen_us"];
 
-/// A row as text, without its rowid, its capture times and its flow id, which are apart.
-type Row = (String, Vec<i64>, Option<i64>);
+/// A row: its cells by column (as `sqlite_rows` writes them) without its rowid, its capture
+/// times and its flow id, which are apart.
+type Row = (Vec<(String, String)>, Vec<i64>, Option<i64>);
+
+/// The cell of `column` in `row`.
+fn cell<'r>(row: &'r Row, column: &str) -> &'r str {
+    (row.0.iter())
+        .find(|(name, _)| name == column)
+        .map(|(_, value)| value.as_str())
+        .unwrap_or_else(|| panic!("no {column} in {row:?}"))
+}
 
 /// Every row of `table`, sorted.
 ///
@@ -258,30 +61,40 @@ type Row = (String, Vec<i64>, Option<i64>);
 /// tcpdump's copy and lantern's differ by a microsecond or so. Flow ids are packet numbers, so
 /// they are shifted by the packets one capture saw before the other started.
 fn rows(db: &Path, table: &str) -> Vec<Row> {
-    let conn = Connection::open(db).unwrap();
-    let mut stmt = conn.prepare(&format!("SELECT * FROM {table}")).unwrap();
-    let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
-    let mut out: Vec<Row> = stmt
-        .query_map([], |row| {
-            let mut cells = Vec::new();
-            let mut times = Vec::new();
-            let mut flow_id = None;
-            for (i, name) in names.iter().enumerate() {
-                match name.as_str() {
-                    "id" => {}
-                    "flow_id" => flow_id = Some(row.get(i)?),
-                    time if TIMES.contains(&time) => times.push(row.get(i)?),
-                    _ => {
-                        let value: rusqlite::types::Value = row.get(i)?;
-                        cells.push(format!("{name}={value:?}"));
-                    }
-                }
-            }
-            Ok((cells.join(" "), times, flow_id))
+    let sql = format!("SELECT name FROM pragma_table_info('{table}')");
+    let columns: Vec<String> = sqlite_typed::<(String,)>(db, &sql)
+        .into_iter()
+        .map(|(c,)| c)
+        .collect();
+    let is_time = |c: &str| TIMES.contains(&c);
+    let cells: Vec<&str> = (columns.iter().map(String::as_str))
+        .filter(|c| !["id", "flow_id"].contains(c) && !is_time(c))
+        .collect();
+    let times: Vec<&str> = columns
+        .iter()
+        .map(String::as_str)
+        .filter(|c| is_time(c))
+        .collect();
+    let flow_id = if columns.iter().any(|c| c == "flow_id") {
+        "flow_id"
+    } else {
+        "NULL"
+    };
+    let selected = [&cells[..], &[flow_id], &times[..]].concat();
+    let sql = format!("SELECT {} FROM {table}", selected.join(", "));
+    let mut out: Vec<Row> = sqlite_rows(db, &sql)
+        .iter()
+        .map(|line| {
+            let values: Vec<&str> = line.split('\t').collect();
+            let (named, rest) = values.split_at(cells.len());
+            let named = (cells.iter().zip(named))
+                .map(|(c, v)| (c.to_string(), v.to_string()))
+                .collect();
+            let flow_id = rest[0].parse().ok();
+            let times = rest[1..].iter().map(|t| t.parse().unwrap()).collect();
+            (named, times, flow_id)
         })
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+        .collect();
     out.sort();
     out
 }
@@ -293,7 +106,9 @@ fn assert_same_rows(live: &Path, replayed: &Path) {
     for table in ["flows", "dns", "rollups_hourly"] {
         let a = rows(live, table);
         let b = rows(replayed, table);
-        let text = |rows: &[Row]| -> Vec<String> { rows.iter().map(|r| r.0.clone()).collect() };
+        let text = |rows: &[Row]| -> Vec<Vec<(String, String)>> {
+            rows.iter().map(|r| r.0.clone()).collect()
+        };
         assert_eq!(
             text(&a),
             text(&b),
@@ -303,7 +118,7 @@ fn assert_same_rows(live: &Path, replayed: &Path) {
             for (x, y) in ta.iter().zip(tb) {
                 assert!(
                     (x - y).abs() <= 1000,
-                    "{table}: times {ta:?} vs {tb:?} in {row}"
+                    "{table}: times {ta:?} vs {tb:?} in {row:?}"
                 );
             }
             if let (Some(x), Some(y)) = (ia, ib) {
@@ -320,49 +135,37 @@ fn assert_same_rows(live: &Path, replayed: &Path) {
 
 #[test]
 fn live_capture_stores_what_replaying_the_same_packets_stores() {
-    if !can_run("live_capture_stores_what_replaying_the_same_packets_stores") {
+    let Some(net) = Net::up("lc", 7) else {
         return;
-    }
-    let net = Net::up("lc", 7);
-    let pcap = net.path("traffic.pcap");
-    let live_db = net.path("live.db");
-    let mut tcpdump = net.record(&pcap);
-    let mut daemon = net.capture(&[
-        "--store",
-        live_db.to_str().unwrap(),
-        "--sensor",
-        "s1",
-        "--metrics",
-        "127.0.0.1:9811",
-        "--status-interval",
-        "1",
-    ]);
-    net.traffic();
-    std::thread::sleep(Duration::from_millis(1500));
-    let metrics = net.metrics(9811);
-    let value = |name: &str| -> u64 {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
     };
+    let (mut daemon, tcpdump) = capture_and_record(
+        &net,
+        &["--metrics", "127.0.0.1:9811", "--status-interval", "1"],
+    );
+    let (pcap, live_db) = (net.path("traffic.pcap"), net.path("live.db"));
+    net.traffic();
+    let metrics = daemon.caught_up();
+    let value = |name: &str| metric(&metrics, name);
     assert!(value("lantern_packets_total ") > 200, "{metrics}");
     assert_eq!(value("lantern_drops_total{where=\"kernel\"} "), 0);
     assert!(metrics.contains("lantern_store_backlog_rows"), "{metrics}");
+    // The status line, once a second.
+    daemon.wait_log("lantern: status: up ");
 
-    let (code, took) = terminate(&mut daemon);
-    let log = std::fs::read_to_string(net.path("lantern.log")).unwrap();
+    let (code, took) = daemon.terminate();
+    let log = daemon.log();
     assert_eq!(code, Some(0), "{log}");
     assert!(took < Duration::from_secs(5), "took {took:?} to stop");
     assert!(log.contains("lantern: status: up "), "{log}");
     assert!(log.contains("lantern: stopped: "), "{log}");
-    terminate(&mut tcpdump);
+    tcpdump.stop();
 
-    let replay_db = replay_into_store(&pcap, &net.path("replay.db"));
+    let replay_db = net.path("replay.db");
+    replay_into_store(&pcap, &replay_db, &[]);
 
     assert_same_rows(&live_db, &replay_db);
     // And the traffic is what it should be: every client named and attributed.
-    let live: Vec<String> = rows(&live_db, "flows").into_iter().map(|r| r.0).collect();
+    let live = rows(&live_db, "flows");
     let client = format!("10.6{}.0.1", net.n);
     for (app, how) in [
         ("openai-chatgpt", "tls_sni"),
@@ -371,46 +174,50 @@ fn live_capture_stores_what_replaying_the_same_packets_stores() {
         ("google-gemini", "dns_answer"),
     ] {
         assert!(
-            live.iter()
-                .any(|r| r.contains(&format!("app_id=Text(\"{app}\")"))
-                    && r.contains(&format!("name_source=Text(\"{how}\")"))
-                    && r.contains(&format!("user=Text(\"{client}\")"))),
+            live.iter().any(|r| cell(r, "app_id") == app
+                && cell(r, "name_source") == how
+                && cell(r, "user") == client),
             "no {app} flow named by {how} from {client}: {live:#?}"
         );
     }
     // identity.pcap, replayed into the link: Kerberos and DHCP name its users.
     assert!(
-        live.iter()
-            .any(|r| r.contains("user=Text(\"alice@CORP.EXAMPLE\")")
-                && r.contains("user_source=Text(\"kerberos\")")),
+        live.iter().any(
+            |r| cell(r, "user") == "alice@CORP.EXAMPLE" && cell(r, "user_source") == "kerberos"
+        ),
         "{live:#?}"
     );
     assert!(
-        live.iter()
-            .any(|r| r.contains("user=Text(\"build-server\")")),
+        live.iter().any(|r| cell(r, "user") == "build-server"),
         "{live:#?}"
     );
-    let lookups: Vec<String> = rows(&live_db, "dns").into_iter().map(|r| r.0).collect();
+    let lookups = rows(&live_db, "dns");
     assert!(
-        lookups.iter().any(|r| r.contains("query=Text(\"newtool.ai\")") && r.contains("candidate=Integer(1)")),
+        lookups
+            .iter()
+            .any(|r| cell(r, "query") == "newtool.ai" && cell(r, "candidate") == "1"),
         "{lookups:#?}"
     );
 }
 
-/// `lantern replay` of `pcap` into the SQLite store `db`, as sensor `s1`; returns `db`.
-fn replay_into_store(pcap: &Path, db: &Path) -> PathBuf {
-    let out = Command::new(lantern())
-        .args(["replay", "-q", "--sensor", "s1", "--store"])
-        .arg(db)
-        .arg(pcap)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    db.to_path_buf()
+/// tcpdump recording the link to `traffic.pcap`, then the daemon storing into `live.db` as
+/// sensor `s1`, with `args`: how each test that compares a live store with a replay of the same
+/// packets starts.
+fn capture_and_record(net: &Net, args: &[&str]) -> (Daemon, Recorder) {
+    let tcpdump = net.record(&net.path("traffic.pcap"));
+    let live_db = net.path("live.db");
+    let store = ["--store", live_db.to_str().unwrap(), "--sensor", "s1"];
+    (net.capture(&[&store[..], args].concat()), tcpdump)
+}
+
+/// `lantern replay EXTRA` of `pcap` into the SQLite store `db`, as sensor `s1`.
+fn replay_into_store(pcap: &Path, db: &Path, extra: &[&str]) {
+    Replay::of(&[pcap])
+        .store(arg(db))
+        .sensor("s1")
+        .no_events()
+        .args(extra)
+        .ok();
 }
 
 /// Asserts that every thread of `pid` runs as `nobody`, holds no capability and has
@@ -487,10 +294,9 @@ fn proc_status(pid: u32, key: &str) -> String {
 
 #[test]
 fn sighup_reloads_catalog_and_identity_without_losing_flows_running_unprivileged() {
-    if !can_run("sighup_reloads_catalog_and_identity_without_losing_flows_running_unprivileged") {
+    let Some(net) = Net::up("lr", 8) else {
         return;
-    }
-    let net = Net::up("lr", 8);
+    };
     // Everything the daemon writes lives in a folder that belongs to `nobody`.
     let state = net.path("state");
     let catalogs = net.path("catalog.d");
@@ -512,29 +318,42 @@ fn sighup_reloads_catalog_and_identity_without_losing_flows_running_unprivileged
         ),
     )
     .unwrap();
-    let mut daemon = net.spawn_in_server(
-        &[lantern(), "capture", "--config", config.to_str().unwrap()],
-        "lantern.log",
-    );
-    let log = net.path("lantern.log");
-    wait_for(&log, "capturing on", &mut daemon);
+    // The metrics port only tells the test when the daemon has read what was sent.
+    let mut daemon = net.daemon(&[
+        lantern(),
+        "capture",
+        "--config",
+        config.to_str().unwrap(),
+        "--metrics",
+        "127.0.0.1:9819",
+    ]);
+    let pid = daemon.pid();
 
-    let pid = daemon.id();
-
-    // A TLS connection to newtool.ai opens before the reload and ends after it.
-    let long = Command::new("ip")
-        .args(["netns", "exec", &net.client_ns(), "python3", "-c"])
-        .arg(
-            "import socket, ssl, time\n\
+    // A TLS connection to newtool.ai opens before the reload and ends after it: the client
+    // says when it is open, and sends its request once its input closes.
+    let mut long = net
+        .client_command(&[
+            "python3",
+            "-c",
+            "import socket, ssl, sys\n\
              c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE\n\
              s = c.wrap_socket(socket.create_connection(('newtool.ai', 443)), server_hostname='newtool.ai')\n\
-             time.sleep(8)\n\
+             print('connected', flush=True)\n\
+             sys.stdin.read()\n\
              s.sendall(b'GET / HTTP/1.1\\r\\nHost: newtool.ai\\r\\nConnection: close\\r\\n\\r\\n')\n\
              while s.recv(4096): pass\n",
-        )
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let mut said = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(long.stdout.take().unwrap()),
+        &mut said,
+    )
+    .unwrap();
+    assert_eq!(said, "connected\n", "the long connection did not open");
     net.in_client(&[
         "curl",
         "-sk",
@@ -543,24 +362,15 @@ fn sighup_reloads_catalog_and_identity_without_losing_flows_running_unprivileged
         "https://newtool.ai/before",
     ]);
     // A closed TCP flow lingers 2 s for trailing packets; its record reaches the sequencer at
-    // the next tick (each second) after that.
-    std::thread::sleep(Duration::from_millis(4000));
-    // With `flush-interval = 1` it is in the store while the daemon runs.
+    // the next tick (each second) after that, and with `flush-interval = 1` the store while
+    // the daemon runs.
     let stored = || -> i64 {
-        Connection::open(&store)
-            .and_then(|c| {
-                c.query_row(
-                    "SELECT count(*) FROM flows WHERE server_name = 'newtool.ai'",
-                    [],
-                    |r| r.get(0),
-                )
-            })
-            .unwrap_or(0)
+        sqlite_value(
+            &store,
+            "SELECT count(*) FROM flows WHERE server_name = 'newtool.ai'",
+        )
     };
-    let started = Instant::now();
-    while stored() < 1 && started.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    daemon.wait_until("the first flow flushed while running", || stored() >= 1);
     assert_eq!(stored(), 1, "the first flow was not flushed while running");
     // The running sensor's health is in the store, written with the same flushes.
     let db = store.to_str().unwrap();
@@ -588,20 +398,25 @@ fn sighup_reloads_catalog_and_identity_without_losing_flows_running_unprivileged
         nix::sys::signal::Signal::SIGHUP,
     )
     .unwrap();
-    wait_for(&log, "lantern: reloaded catalog", &mut daemon);
+    daemon.wait_log("lantern: reloaded catalog");
     net.in_client(&["curl", "-sk", "-o", "/dev/null", "https://newtool.ai/after"]);
-    let status = { long }.wait_with_output().unwrap().status;
-    assert!(status.success());
-    std::thread::sleep(Duration::from_millis(300));
+    drop(long.stdin.take());
+    assert!(long.wait().unwrap().success());
+    daemon.caught_up();
 
-    let (code, _) = terminate(&mut daemon);
-    let text = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(code, Some(0), "{text}");
+    let text = daemon.stop();
     assert!(text.contains("identity map (1 entries)"), "{text}");
-    // Stopped, it goes silent: past --silent-after, status says so and exits 1.
-    std::thread::sleep(Duration::from_millis(2200));
-    let (ok, sensors) = sensor_status(None, &["--store", db, "--silent-after", "1"]);
-    assert!(!ok, "{sensors:?}");
+    // Stopped, it goes silent: past --silent-after (1 s), so within 2 s of its last write,
+    // status says so and exits 1.
+    let sensors = wait_for(
+        "status saying silent",
+        Duration::from_secs(5),
+        || {
+            let (ok, sensors) = sensor_status(None, &["--store", db, "--silent-after", "1"]);
+            (!ok && sensors[0]["state"] == "silent").then_some(sensors)
+        },
+        String::new,
+    );
     assert_eq!(sensors[0]["state"], "silent");
     assert!(sensors[0]["seconds_since_write"].as_i64().unwrap() >= 2);
     assert_eq!(sensors[0]["started_us"], running["started_us"]);
@@ -611,15 +426,11 @@ fn sighup_reloads_catalog_and_identity_without_losing_flows_running_unprivileged
 
     // Flows are classified and attributed when they end: the one that ended before the
     // reload with the old catalog and map, the two that ended after it with the new ones.
-    let conn = Connection::open(&store).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT user, device, user_group, app_id FROM flows WHERE server_name = 'newtool.ai' ORDER BY end_ts_us")
-        .unwrap();
-    let flows: Vec<(String, String, String, Option<String>)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let flows: Vec<(String, String, String, Option<String>)> = sqlite_typed(
+        &store,
+        "SELECT user, device, user_group, app_id FROM flows WHERE server_name = 'newtool.ai' \
+         ORDER BY end_ts_us",
+    );
     let s = |v: &str| v.to_string();
     assert_eq!(
         flows,
@@ -634,11 +445,11 @@ fn sighup_reloads_catalog_and_identity_without_losing_flows_running_unprivileged
 
 /// A pcap of `n` TCP SYNs, each opening a new flow (distinct source address and port).
 fn syn_flood(path: &Path, n: u32) {
-    let mut pcap = common::synth::PcapWriter::create(path);
+    let mut pcap = crate::common::synth::PcapWriter::create(path);
     for i in 0..n {
         let src = [10, 70, (i >> 16) as u8, (i >> 8) as u8];
         let port = 1024 + (i & 0xff) as u16;
-        let frame = common::synth::syn(src, [10, 71, 0, 1], port, 443, i);
+        let frame = crate::common::synth::syn(src, [10, 71, 0, 1], port, 443, i);
         pcap.frame(u64::from(i) * 1000, &frame);
     }
 }
@@ -650,14 +461,13 @@ fn kib(line: &str) -> u64 {
 
 #[test]
 fn a_flood_of_new_flows_evicts_and_counts_and_memory_stays_bounded() {
-    if !can_run("a_flood_of_new_flows_evicts_and_counts_and_memory_stays_bounded") {
-        return;
-    }
     let max_flows: u32 = std::env::var("LANTERN_FLOOD_MAX_FLOWS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    let net = Net::up("lf", 9);
+    let Some(net) = Net::up("lf", 9) else {
+        return;
+    };
     let flood = net.path("flood.pcap");
     let flows = 400_000;
     syn_flood(&flood, flows);
@@ -672,7 +482,7 @@ fn a_flood_of_new_flows_evicts_and_counts_and_memory_stays_bounded() {
         "--status-interval",
         "0",
     ]);
-    let pid = daemon.id();
+    let pid = daemon.pid();
     let before = kib(&proc_status(pid, "VmRSS:"));
     net.in_client(&[
         "tcpreplay",
@@ -680,28 +490,18 @@ fn a_flood_of_new_flows_evicts_and_counts_and_memory_stays_bounded() {
         "--pps",
         "100000",
         "-i",
-        &format!("{}c", net.tag),
+        &net.client_if(),
         flood.to_str().unwrap(),
     ]);
-    // Workers publish their counters at each tick: wait until every flow is counted.
-    let value = |metrics: &str, name: &str| -> u64 {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
-    };
-    let started = Instant::now();
-    let metrics = loop {
-        let metrics = net.metrics(9813);
-        let created = value(&metrics, "lantern_flows_created_total ");
-        if created >= u64::from(flows) || started.elapsed() > Duration::from_secs(15) {
-            break metrics;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let value = |name: &str| value(&metrics, name);
+    // Workers publish their counters at each tick: wait until every flow is counted (each flow
+    // is one packet: made, or dropped by a full queue and counted).
+    let metrics = daemon.wait_metrics("every flow counted", Duration::from_secs(30), |m| {
+        metric(m, "lantern_flows_created_total ") + metric(m, "lantern_capture_queue_drops_total ")
+            >= u64::from(flows)
+    });
+    let value = |name: &str| metric(&metrics, name);
     let peak = kib(&proc_status(pid, "VmHWM:"));
-    let (code, _) = terminate(&mut daemon);
+    let (code, _) = daemon.terminate();
     assert_eq!(code, Some(0));
     let captured = value("lantern_packets_total ");
     let evicted = value("lantern_flows_evicted_total ");
@@ -729,40 +529,32 @@ fn a_flood_of_new_flows_evicts_and_counts_and_memory_stays_bounded() {
 
 #[test]
 fn capabilities_granted_like_systemd_does_are_dropped_once_the_interface_is_open() {
-    if !can_run("capabilities_granted_like_systemd_does_are_dropped_once_the_interface_is_open") {
+    let Some(net) = Net::up("la", 4) else {
         return;
-    }
-    let net = Net::up("la", 4);
+    };
     // As dist/lantern.service runs it: an unprivileged user holding only CAP_NET_RAW and
     // CAP_NET_ADMIN (here from setpriv, there from AmbientCapabilities=).
-    let mut daemon = net.spawn_in_server(
-        &[
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all,+net_raw,+net_admin",
-            "--ambient-caps=-all,+net_raw,+net_admin",
-            "--bounding-set=-all,+net_raw,+net_admin",
-            lantern(),
-            "capture",
-            "-i",
-            &net.server_if(),
-            "--no-store",
-            "--metrics",
-            "127.0.0.1:9816",
-            "--status-interval",
-            "0",
-        ],
-        "lantern.log",
-    );
-    let log = net.path("lantern.log");
-    wait_for(&log, "capturing on", &mut daemon);
-    until_traffic_is_counted(&net, 9816);
-    assert_unprivileged(daemon.id());
-    let (code, _) = terminate(&mut daemon);
-    let text = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(code, Some(0), "{text}");
+    let mut daemon = net.daemon(&[
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all,+net_raw,+net_admin",
+        "--ambient-caps=-all,+net_raw,+net_admin",
+        "--bounding-set=-all,+net_raw,+net_admin",
+        lantern(),
+        "capture",
+        "-i",
+        &net.server_if(),
+        "--no-store",
+        "--metrics",
+        "127.0.0.1:9816",
+        "--status-interval",
+        "0",
+    ]);
+    until_traffic_is_counted(&net, &mut daemon);
+    assert_unprivileged(daemon.pid());
+    let text = daemon.stop();
     let packets: u64 = text
         .split("lantern: stopped: ")
         .nth(1)
@@ -774,10 +566,9 @@ fn capabilities_granted_like_systemd_does_are_dropped_once_the_interface_is_open
 
 #[test]
 fn started_as_root_with_user_and_metrics_no_thread_keeps_root_or_a_capability() {
-    if !can_run("started_as_root_with_user_and_metrics_no_thread_keeps_root_or_a_capability") {
+    let Some(net) = Net::up("lp", 3) else {
         return;
-    }
-    let net = Net::up("lp", 3);
+    };
     // A port below 1024: only root can bind it, so it answering shows the port is bound before
     // the drop and served after it.
     let mut daemon = net.capture(&[
@@ -789,9 +580,8 @@ fn started_as_root_with_user_and_metrics_no_thread_keeps_root_or_a_capability() 
         "--status-interval",
         "0",
     ]);
-    let log = net.path("lantern.log");
-    until_traffic_is_counted(&net, 981);
-    let pid = daemon.id();
+    until_traffic_is_counted(&net, &mut daemon);
+    let pid = daemon.pid();
     assert_unprivileged(pid);
     // The metrics server's threads are among those checked: the one answering and tiny_http's
     // own, which take its name.
@@ -800,51 +590,26 @@ fn started_as_root_with_user_and_metrics_no_thread_keeps_root_or_a_capability() 
         .filter(|(_, status)| status.lines().next() == Some("Name:\tmetrics"))
         .count();
     assert!(serving >= 2, "{serving} thread(s) named metrics");
-    let (code, _) = terminate(&mut daemon);
-    let text = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(code, Some(0), "{text}");
+    daemon.stop();
 }
 
 /// Sends a TLS connection through the capture and waits until the metrics endpoint counts its
 /// packets: then the metrics server's threads have answered, and the capture's threads, which
 /// counted the packets, exist too.
-fn until_traffic_is_counted(net: &Net, port: u16) {
+fn until_traffic_is_counted(net: &Net, daemon: &mut Daemon) {
     net.in_client(&["curl", "-sk", "-o", "/dev/null", "https://chatgpt.com/"]);
     let limit = Duration::from_secs(20);
-    wait_metrics(net, port, limit, "packets counted", |m| {
+    daemon.wait_metrics("packets counted", limit, |m| {
         metric(m, "lantern_packets_total ") >= 10
     });
 }
 
-/// A metric's value on a metrics page.
-fn metric(metrics: &str, name: &str) -> u64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
-}
-
-/// Polls the metrics page until `done` holds, up to `limit`.
-fn wait_metrics(net: &Net, port: u16, limit: Duration, what: &str, done: impl Fn(&str) -> bool) {
-    let started = Instant::now();
-    loop {
-        let metrics = net.metrics(port);
-        if done(&metrics) {
-            return;
-        }
-        assert!(started.elapsed() < limit, "{what}: {metrics}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn a_sensor_keeps_every_row_across_a_clickhouse_outage_without_restarting() {
-    let test = "a_sensor_keeps_every_row_across_a_clickhouse_outage_without_restarting";
-    if !can_run(test) {
+    let Some(net) = Net::up("lh", 5) else {
         return;
-    }
-    let net = Net::up("lh", 5);
-    let Some(mut server) = common::clickhouse::ClickHouse::start_in(test, &net.server_ns()) else {
+    };
+    let Some(mut server) = ClickHouse::start_in(&net.server_ns()) else {
         return;
     };
     let url = server.url("live");
@@ -865,23 +630,15 @@ fn a_sensor_keeps_every_row_across_a_clickhouse_outage_without_restarting() {
         "--status-interval",
         "1",
     ]);
-    let rows =
-        |server: &common::clickhouse::ClickHouse| server.count("SELECT count() FROM live.flows");
+    let rows = |server: &ClickHouse| server.count("SELECT count() FROM live.flows");
     // Up: rows arrive within a flush or two.
     net.traffic();
-    let started = Instant::now();
-    while rows(&server) == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no rows arrived"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    daemon.wait_until("rows in ClickHouse", || rows(&server) > 0);
     // Down: batches wait in the spool and sending fails.
     server.kill();
     net.traffic();
     let limit = Duration::from_secs(20);
-    wait_metrics(&net, 9815, limit, "spooling while down", |m| {
+    daemon.wait_metrics("spooling while down", limit, |m| {
         metric(m, "lantern_clickhouse_spool_batches ") > 0
             && metric(m, "lantern_clickhouse_failures_total ") > 0
     });
@@ -889,17 +646,15 @@ fn a_sensor_keeps_every_row_across_a_clickhouse_outage_without_restarting() {
     // empty at every instant: each write, once a second here, spools the sensor's health.) An
     // attempt that met the server half started may wait out its 60 s timeout, then the backoff
     // (up to 30 s): allow both.
-    let before = net.metrics(9815);
+    let before = daemon.metrics();
     let waiting = metric(&before, "lantern_clickhouse_spool_batches ");
     let sent = metric(&before, "lantern_clickhouse_batches_sent_total ");
     server.restart();
-    wait_metrics(&net, 9815, Duration::from_secs(150), "spool sent", |m| {
+    daemon.wait_metrics("spool sent", Duration::from_secs(150), |m| {
         metric(m, "lantern_clickhouse_batches_sent_total ") >= sent + waiting
     });
     net.traffic();
-    let (code, _) = terminate(&mut daemon);
-    let log = std::fs::read_to_string(net.path("lantern.log")).unwrap();
-    assert_eq!(code, Some(0), "{log}");
+    let log = daemon.stop();
     assert!(
         log.contains("ClickHouse is back; sending the spool"),
         "{log}"
@@ -966,37 +721,32 @@ fn stall(pid: u32, thread: &str, seconds: u32) {
 
 #[test]
 fn a_stalled_worker_misses_ticks_is_caught_up_and_the_store_matches_a_replay() {
-    let test = "a_stalled_worker_misses_ticks_is_caught_up_and_the_store_matches_a_replay";
-    if !can_run(test) {
+    let Some(net) = Net::up("le", 2) else {
         return;
-    }
-    let net = Net::up("le", 2);
-    let pcap = net.path("traffic.pcap");
-    let live_db = net.path("live.db");
-    let mut tcpdump = net.record(&pcap);
+    };
     // As root without --user, so that the test (root) may ptrace it.
-    let mut daemon = net.capture(&[
-        "--threads",
-        "2",
-        "--store",
-        live_db.to_str().unwrap(),
-        "--sensor",
-        "s1",
-        "--metrics",
-        "127.0.0.1:9817",
-        "--status-interval",
-        "1",
-    ]);
+    let (mut daemon, tcpdump) = capture_and_record(
+        &net,
+        &[
+            "--threads",
+            "2",
+            "--metrics",
+            "127.0.0.1:9817",
+            "--status-interval",
+            "1",
+        ],
+    );
+    let (pcap, live_db) = (net.path("traffic.pcap"), net.path("live.db"));
     let missed = |m: &str| metric(m, "lantern_epoch_ticks_missed_total ");
-    assert_eq!(missed(&net.metrics(9817)), 0);
+    assert_eq!(missed(&daemon.metrics()), 0);
 
     // Worker 0 stopped for 12 s on a quiet link: the sequencer thread's once-a-second ticks
-    // fill its queue (8 messages) and the rest miss it. The sequencer goes on meanwhile.
-    stall(daemon.id(), "lantern-worker0", 12);
+    // fill its queue (8 messages) and the rest miss it. The sequencer goes on meanwhile. (The
+    // one wait here that is time itself: ticks come in real time, so only a stall longer than
+    // the queue's 8 s makes a worker miss one.)
+    stall(daemon.pid(), "lantern-worker0", 12);
     // Its next tick tells it how many it missed.
-    wait_metrics(&net, 9817, Duration::from_secs(20), "ticks missed", |m| {
-        missed(m) > 0
-    });
+    daemon.wait_metrics("ticks missed", Duration::from_secs(20), |m| missed(m) > 0);
 
     // Then traffic, with more lookups each followed by a connection that only its DNS answer
     // names, so that some answer and the flow it names are on different workers. Were the
@@ -1015,28 +765,25 @@ fn a_stalled_worker_misses_ticks_is_caught_up_and_the_store_matches_a_replay() {
             "gemini.google.com",
         ]);
     }
-    std::thread::sleep(Duration::from_millis(1500));
-    let metrics = net.metrics(9817);
+    let metrics = daemon.caught_up();
     assert!(missed(&metrics) > 0, "{metrics}");
-    eprintln!("{test}: {} ticks missed", missed(&metrics));
+    eprintln!("stalled worker: {} ticks missed", missed(&metrics));
     for drops in ["kernel", "interface", "queue"] {
         let name = format!("lantern_drops_total{{where=\"{drops}\"}} ");
         assert_eq!(metric(&metrics, &name), 0, "{drops} drops: {metrics}");
     }
 
-    let (code, _) = terminate(&mut daemon);
-    let log = std::fs::read_to_string(net.path("lantern.log")).unwrap();
-    assert_eq!(code, Some(0), "{log}");
-    terminate(&mut tcpdump);
+    daemon.stop();
+    tcpdump.stop();
 
-    let replay_db = replay_into_store(&pcap, &net.path("replay.db"));
+    let replay_db = net.path("replay.db");
+    replay_into_store(&pcap, &replay_db, &[]);
     assert_same_rows(&live_db, &replay_db);
     // Every connection without SNI was named by the answer to its own lookup.
     let named = rows(&live_db, "flows")
-        .into_iter()
+        .iter()
         .filter(|r| {
-            r.0.contains("server_name=Text(\"gemini.google.com\")")
-                && r.0.contains("name_source=Text(\"dns_answer\")")
+            cell(r, "server_name") == "gemini.google.com" && cell(r, "name_source") == "dns_answer"
         })
         .count();
     assert_eq!(named, 1 + nosni, "flows named by DNS answers");
@@ -1056,21 +803,16 @@ fn flow_events(path: &Path, name: &str) -> usize {
 }
 
 /// Waits until the events file at `path` holds a flow event for `name`.
-fn wait_for_flow(path: &Path, name: &str, daemon: &mut Child) {
-    wait_until(
-        &format!("flow to {name} in {}", path.display()),
-        daemon,
-        || flow_events(path, name) > 0,
-        String::new,
-    );
+fn wait_for_flow(path: &Path, name: &str, daemon: &mut Daemon) {
+    let what = format!("flow to {name} in {}", path.display());
+    daemon.wait_until(&what, || flow_events(path, name) > 0);
 }
 
 #[test]
 fn logrotate_renames_the_events_file_and_sighup_makes_the_daemon_write_a_new_one() {
-    if !can_run("logrotate_renames_the_events_file_and_sighup_makes_the_daemon_write_a_new_one") {
+    let Some(net) = Net::up("lg", 1) else {
         return;
-    }
-    let net = Net::up("lg", 1);
+    };
     let logs = net.path("log");
     std::fs::create_dir_all(&logs).unwrap();
     let events = logs.join("events.jsonl");
@@ -1085,7 +827,6 @@ fn logrotate_renames_the_events_file_and_sighup_makes_the_daemon_write_a_new_one
         "--status-interval",
         "0",
     ]);
-    let log = net.path("lantern.log");
     net.in_client(&[
         "curl",
         "-sk",
@@ -1105,7 +846,7 @@ fn logrotate_renames_the_events_file_and_sighup_makes_the_daemon_write_a_new_one
         .replace("su lantern lantern", "su root root")
         .replace(
             "systemctl reload lantern",
-            &format!("kill -HUP {}", daemon.id()),
+            &format!("kill -HUP {}", daemon.pid()),
         );
     assert_ne!(conf, shipped);
     let conf_path = net.path("logrotate.conf");
@@ -1122,15 +863,13 @@ fn logrotate_renames_the_events_file_and_sighup_makes_the_daemon_write_a_new_one
         "logrotate: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    wait_for(&log, "reloaded events file", &mut daemon);
+    daemon.wait_log("reloaded events file");
     let rotated = logs.join("events.jsonl.1");
     assert!(rotated.exists(), "logrotate did not rename the file");
 
     net.in_client(&["curl", "-sk", "-o", "/dev/null", "https://claude.ai/after"]);
     wait_for_flow(&events, "claude.ai", &mut daemon);
-    let (code, _) = terminate(&mut daemon);
-    let text = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(code, Some(0), "{text}");
+    let text = daemon.stop();
 
     // Each flow is in exactly one file, the one in use when it ended, and every line of both
     // is a whole event.
@@ -1144,10 +883,9 @@ fn logrotate_renames_the_events_file_and_sighup_makes_the_daemon_write_a_new_one
 
 #[test]
 fn a_daemon_prunes_what_is_older_than_the_retention_while_it_captures() {
-    if !can_run("a_daemon_prunes_what_is_older_than_the_retention_while_it_captures") {
+    let Some(net) = Net::up("lq", 6) else {
         return;
-    }
-    let net = Net::up("lq", 6);
+    };
     let db = net.path("kept.db");
     // A store holding a capture of 100 days ago (curl-chatgpt.pcap moved with editcap).
     let original = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/curl-chatgpt.pcap");
@@ -1168,13 +906,8 @@ fn a_daemon_prunes_what_is_older_than_the_retention_while_it_captures() {
         .status()
         .unwrap();
     assert!(status.success());
-    replay_into_store(&old, &db);
-    let count = |sql: &str| -> i64 {
-        Connection::open(&db)
-            .unwrap()
-            .query_row(sql, [], |r| r.get(0))
-            .unwrap()
-    };
+    replay_into_store(&old, &db, &[]);
+    let count = |sql: &str| -> i64 { sqlite_value(&db, sql) };
     let old_flows = count("SELECT count(*) FROM flows");
     assert!(old_flows > 0);
     let mut daemon = net.capture(&[
@@ -1187,13 +920,14 @@ fn a_daemon_prunes_what_is_older_than_the_retention_while_it_captures() {
         "--retention-days",
         "90",
     ]);
-    let log = net.path("lantern.log");
-    wait_for(&log, "pruned", &mut daemon);
+    daemon.wait_log("pruned");
     net.traffic();
-    std::thread::sleep(Duration::from_millis(2500));
-    let (code, _) = terminate(&mut daemon);
-    let text = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(code, Some(0), "{text}");
+    // The old rows are gone: rows now are the live traffic's, flushed each second as its flows
+    // end.
+    daemon.wait_until("the live traffic stored", || {
+        count("SELECT count(*) FROM flows") > 0
+    });
+    let text = daemon.stop();
     assert!(text.contains(&format!("(flows {old_flows}, ")), "{text}");
     let cutoff_us = (now - 90 * 86_400) * 1_000_000;
     assert_eq!(
@@ -1221,109 +955,54 @@ fn a_daemon_prunes_what_is_older_than_the_retention_while_it_captures() {
 
 #[test]
 fn a_flow_open_across_active_timeouts_is_stored_while_open_as_a_replay_stores_it() {
-    if !can_run("a_flow_open_across_active_timeouts_is_stored_while_open_as_a_replay_stores_it") {
+    let Some(net) = Net::up("lo", 0) else {
         return;
-    }
-    let net = Net::up("lo", 0);
-    let pcap = net.path("upload.pcap");
-    let live_db = net.path("live.db");
-    let mut tcpdump = net.record(&pcap);
-    let mut daemon = net.capture(&[
-        "--store",
-        live_db.to_str().unwrap(),
-        "--sensor",
-        "s1",
-        "--active-timeout",
-        "2",
-        "--flush-interval",
-        "1",
-    ]);
+    };
+    let (mut daemon, tcpdump) =
+        capture_and_record(&net, &["--active-timeout", "2", "--flush-interval", "1"]);
+    let (pcap, live_db) = (net.path("traffic.pcap"), net.path("live.db"));
     // curl uploads 250 kB at 25 kB/s to chatgpt.com: one TLS connection open for ten seconds.
     let body = net.path("body.bin");
     std::fs::write(&body, vec![b'x'; 250_000]).unwrap();
-    let mut upload = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &net.client_ns(),
-            "curl",
-            "-sk",
-            "--max-time",
-            "60",
-        ])
-        .args(["--limit-rate", "25k", "--data-binary"])
-        .arg(format!("@{}", body.display()))
+    let body = format!("@{}", body.display());
+    let mut upload = net
+        .client_command(&["curl", "-sk", "--max-time", "60"])
+        .args(["--limit-rate", "25k", "--data-binary", &body])
         .arg("https://chatgpt.com/backend-api/files")
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     // Its interim records reach the store while it is still open.
-    let interim_rows = |db: &Path| -> i64 {
-        Connection::open(db)
-            .and_then(|c| {
-                c.query_row(
-                    "SELECT count(*) FROM flows WHERE app_id = 'openai-chatgpt' AND interim = 1",
-                    [],
-                    |r| r.get(0),
-                )
-            })
-            .unwrap_or(0)
-    };
-    let started = Instant::now();
-    while interim_rows(&live_db) == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no interim row in 30 s"
+    let records = |interim: u8| -> i64 {
+        let sql = format!(
+            "SELECT count(*) FROM flows WHERE app_id = 'openai-chatgpt' AND interim = {interim}"
         );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        sqlite_value(&live_db, &sql)
+    };
+    daemon.wait_until("an interim row in the store", || records(1) > 0);
     assert!(
         upload.try_wait().unwrap().is_none(),
         "the upload ended before its first interim row was stored"
     );
     assert!(upload.wait().unwrap().success());
-    std::thread::sleep(Duration::from_millis(1500));
-    let (code, _) = terminate(&mut daemon);
-    assert_eq!(code, Some(0));
-    terminate(&mut tcpdump);
+    // Its final record too, once its last packets (read within the 2 s a closed flow waits for
+    // them) are in.
+    daemon.wait_until("the final row in the store", || records(0) > 0);
+    daemon.stop();
+    tcpdump.stop();
 
     // The same records as a replay of the same packets with the same timeout...
-    let replay = |db: &Path, timeout: &str| {
-        let out = Command::new(lantern())
-            .args([
-                "replay",
-                "-q",
-                "--sensor",
-                "s1",
-                "--active-timeout",
-                timeout,
-            ])
-            .arg("--store")
-            .arg(db)
-            .arg(&pcap)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
     let (split_db, whole_db) = (net.path("split.db"), net.path("whole.db"));
-    replay(&split_db, "2");
-    replay(&whole_db, "0");
+    replay_into_store(&pcap, &split_db, &["--active-timeout", "2"]);
+    replay_into_store(&pcap, &whole_db, &["--active-timeout", "0"]);
     assert_same_rows(&live_db, &split_db);
     // ... several interim rows and a final one, that add up to the flow unsplit.
     let totals = |db: &Path| -> (i64, i64, i64, i64) {
-        Connection::open(db)
-            .unwrap()
-            .query_row(
-                "SELECT count(*), sum(interim), sum(part = 0), sum(bytes_up) FROM flows
-                 WHERE app_id = 'openai-chatgpt'",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .unwrap()
+        sqlite_row(
+            db,
+            "SELECT count(*), sum(interim), sum(part = 0), sum(bytes_up) FROM flows
+             WHERE app_id = 'openai-chatgpt'",
+        )
     };
     let (rows, interims, firsts, bytes) = totals(&live_db);
     let (whole_rows, _, _, whole_bytes) = totals(&whole_db);
@@ -1334,14 +1013,10 @@ fn a_flow_open_across_active_timeouts_is_stored_while_open_as_a_replay_stores_it
     assert!(bytes > 250_000, "{bytes}");
     // The rollups count the flow once, with all its bytes.
     let rollup = |db: &Path| -> (i64, i64) {
-        Connection::open(db)
-            .unwrap()
-            .query_row(
-                "SELECT sum(flows), sum(bytes_up) FROM rollups_hourly WHERE app_id = 'openai-chatgpt'",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .unwrap()
+        sqlite_row(
+            db,
+            "SELECT sum(flows), sum(bytes_up) FROM rollups_hourly WHERE app_id = 'openai-chatgpt'",
+        )
     };
     assert_eq!(rollup(&live_db), rollup(&whole_db));
 }

@@ -1,9 +1,9 @@
 //! The shipped catalog against the public reference (`../shared/reference/`), the hard cases
 //! of matching, and `lantern catalog` as a user runs it.
 
-mod common;
+use crate::common;
 
-use common::{lantern, lantern_in, shared_reference};
+use crate::common::{lantern, lantern_in, shared_reference};
 use lantern::catalog::{Catalog, Match, SharedKind};
 use serde_json::Value;
 

@@ -6,14 +6,16 @@
 //! ClickHouse tables as that release created them (single node and the two-shard cluster) with
 //! their rows, and a spool it left while its server was away. They were made by the ignored
 //! test at the end of this file with that release's binary:
-//! `LANTERN_PREVIOUS=/path/to/old/lantern cargo test --release --test upgrade -- --ignored`.
+//! `LANTERN_PREVIOUS=/path/to/old/lantern cargo test --release --features system-tests --test
+//! integration upgrade::make_fixtures -- --ignored`. The ClickHouse tests are system tests
+//! (feature `system-tests`).
 
-mod common;
-
-use common::clickhouse::{ClickHouse, Cluster, arg, work_dir};
-use common::{lantern_in, own};
+#[cfg(feature = "system-tests")]
+use crate::common::clickhouse::{ClickHouse, Cluster};
+#[cfg(feature = "system-tests")]
+use crate::common::work_dir;
+use crate::common::{Replay, arg, lantern_in, lantern_ok, own, sorted, sqlite_rows, sqlite_typed};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The schema version this lantern writes.
 const VERSION: u32 = lantern::store::SCHEMA_VERSION;
@@ -21,20 +23,6 @@ const VERSION: u32 = lantern::store::SCHEMA_VERSION;
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v4")
 }
-
-/// The tables the previous release wrote rows into (rollups_hourly is the view's).
-const TABLES: [&str; 5] = ["flows", "dns", "rollups_in", "files", "pseudonyms"];
-
-/// The objects the previous release created, in the order to create them.
-const OBJECTS: [&str; 7] = [
-    "flows",
-    "dns",
-    "rollups_in",
-    "rollups_hourly",
-    "files",
-    "pseudonyms",
-    "rollups_mv",
-];
 
 /// The captures the fixtures were written from.
 const CAPTURES: [&str; 6] = [
@@ -46,146 +34,22 @@ const CAPTURES: [&str; 6] = [
     "http-local-models.pcap",
 ];
 
-fn run_ok(dir: &Path, args: &[&str]) -> common::Run {
-    let run = lantern_in(Some(dir), &[], args);
-    assert_eq!(run.status, 0, "lantern {args:?}: {}", run.stderr);
-    run
+/// The rows of `columns` of `table`, sorted.
+fn table_rows(db: &Path, table: &str, columns: &str) -> Vec<String> {
+    sorted_rows(db, &format!("SELECT {columns} FROM {table}"))
 }
 
-/// `lantern replay --force` of one of this project's captures as sensor `s2` into the
-/// ClickHouse store `url`, with its spool under `dir`: a sensor of this release starting up.
-fn replay_as_s2(dir: &Path, url: &str, capture: &str) -> common::Run {
-    let spool = arg(&dir.join("spool"));
-    let capture = arg(&own(capture));
-    let args = [
-        "replay", "--quiet", "--force", "--sensor", "s2", "--store", url, "--spool", &spool,
-        &capture,
-    ];
-    run_ok(dir, &args)
-}
-
-/// Statements separated by a line holding `;`.
-fn statements(text: &str) -> Vec<&str> {
-    text.split("\n;\n")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
-/// Creates the previous release's tables on `node` and loads its rows (through `prefix`, the
-/// table names rows are inserted into: `""` or, on a cluster, the Distributed tables).
-fn load_previous(node: &ClickHouse, schema: &str, database: &str, rows: bool) {
-    node.query(&format!("CREATE DATABASE IF NOT EXISTS `{database}`"));
-    let ddl = std::fs::read_to_string(fixtures().join(schema)).unwrap();
-    let ddl = ddl.replace("prev.", &format!("{database}."));
-    for statement in statements(&ddl) {
-        node.query(statement);
-    }
-    if rows {
-        for table in TABLES {
-            let data = std::fs::read_to_string(fixtures().join(format!("{table}.tsv"))).unwrap();
-            node.query(&format!(
-                "INSERT INTO `{database}`.{table} FORMAT TabSeparated\n{data}"
-            ));
-        }
-    }
-}
-
-/// The previous release's rows of `table`, as it wrote them, sorted: the columns it had.
-fn previous_rows(table: &str) -> Vec<String> {
-    let data = std::fs::read_to_string(fixtures().join(format!("{table}.tsv"))).unwrap();
-    let mut rows: Vec<String> = data.lines().map(str::to_string).collect();
-    rows.sort();
-    rows
-}
-
-/// The columns of `table` the previous release had, in its order.
-fn previous_columns(table: &str) -> String {
-    std::fs::read_to_string(fixtures().join(format!("{table}.columns")))
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
-fn clickhouse_rows(node: &ClickHouse, database: &str, table: &str) -> Vec<String> {
-    let columns = previous_columns(table);
-    let answer = node.query(&format!(
-        "SELECT {columns} FROM `{database}`.{table} FORMAT TabSeparated"
-    ));
-    // Rows a run of this release added after the upgrade (sensor `s2`) are not the fixture's.
-    let mut rows: Vec<String> = (answer.lines())
-        .filter(|r| !r.starts_with("s2\t") && !r.contains("\ts2\t"))
-        .map(str::to_string)
-        .collect();
-    rows.sort();
-    rows
-}
-
-fn assert_every_previous_row_kept(node: &ClickHouse, database: &str) {
-    for table in TABLES {
-        let want = previous_rows(table);
-        assert!(!want.is_empty(), "the fixture has {table} rows");
-        assert_eq!(
-            clickhouse_rows(node, database, table),
-            want,
-            "{database}.{table}"
-        );
-    }
-}
-
-fn columns_of(node: &ClickHouse, database: &str, table: &str) -> String {
-    node.query(&format!(
-        "SELECT name FROM system.columns WHERE database = '{database}' AND table = '{table}' FORMAT TSV"
-    ))
-}
-
-fn version_of(node: &ClickHouse, database: &str) -> String {
-    node.query(&format!(
-        "SELECT max(version) FROM `{database}`.schema_version FORMAT TSV"
-    ))
-    .trim()
-    .to_string()
-}
-
-fn sqlite_rows(db: &Path, table: &str, columns: &str) -> Vec<String> {
-    sqlite_query(db, &format!("SELECT {columns} FROM {table}"))
-}
-
-/// The rows `sql` answers, each as tab-separated cells, sorted.
-fn sqlite_query(db: &Path, sql: &str) -> Vec<String> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut query = conn.prepare(sql).unwrap();
-    let n = query.column_count();
-    let mut rows: Vec<String> = query
-        .query_map([], |r| {
-            let cells: Vec<String> = (0..n)
-                .map(|i| match r.get_ref(i).unwrap() {
-                    rusqlite::types::ValueRef::Null => "NULL".to_string(),
-                    rusqlite::types::ValueRef::Integer(i) => i.to_string(),
-                    rusqlite::types::ValueRef::Real(f) => f.to_string(),
-                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into(),
-                    rusqlite::types::ValueRef::Blob(b) => format!("{b:?}"),
-                })
-                .collect();
-            Ok(cells.join("\t"))
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    rows.sort();
-    rows
+/// The rows `sql` answers, sorted.
+fn sorted_rows(db: &Path, sql: &str) -> Vec<String> {
+    sorted(sqlite_rows(db, sql))
 }
 
 /// The columns a SQLite table has, in order.
 fn sqlite_columns(db: &Path, table: &str) -> Vec<String> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut query = conn
-        .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
-        .unwrap();
-    query
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
+    let sql = format!("SELECT name FROM pragma_table_info('{table}')");
+    sqlite_typed::<(String,)>(db, &sql)
+        .into_iter()
+        .map(|(name,)| name)
         .collect()
 }
 
@@ -199,7 +63,7 @@ fn a_sqlite_store_of_the_previous_release_is_migrated_on_open_with_every_row_kep
         .iter()
         .map(|t| {
             let columns = sqlite_columns(&db, t);
-            let rows = sqlite_rows(&db, t, &columns.join(", "));
+            let rows = table_rows(&db, t, &columns.join(", "));
             assert!(!rows.is_empty(), "the fixture has {t} rows");
             (columns, rows)
         })
@@ -215,7 +79,7 @@ fn a_sqlite_store_of_the_previous_release_is_migrated_on_open_with_every_row_kep
         "json",
     ];
     args.extend(period);
-    let report = run_ok(dir.path(), &args);
+    let report = lantern_ok(dir.path(), &args);
     assert!(
         report.stdout.contains("openai-chatgpt"),
         "{}",
@@ -223,7 +87,7 @@ fn a_sqlite_store_of_the_previous_release_is_migrated_on_open_with_every_row_kep
     );
     for (table, (columns, rows)) in tables.iter().zip(&before) {
         assert_eq!(
-            &sqlite_rows(&db, table, &columns.join(", ")),
+            &table_rows(&db, table, &columns.join(", ")),
             rows,
             "{table} kept"
         );
@@ -233,19 +97,22 @@ fn a_sqlite_store_of_the_previous_release_is_migrated_on_open_with_every_row_kep
         flows.contains(&"ech_kind".to_string()) && flows.contains(&"name_alternatives".to_string())
     );
     assert!(
-        sqlite_rows(&db, "flows", "ech_kind, name_alternatives")
+        table_rows(&db, "flows", "ech_kind, name_alternatives")
             .iter()
-            .all(|r| r == "NULL\tNULL"),
+            .all(|r| r == "\\N\t\\N"),
         "older rows have no ECH kind"
     );
-    assert_eq!(sqlite_rows(&db, "meta", "value"), [VERSION.to_string()]);
+    assert_eq!(table_rows(&db, "meta", "value"), [VERSION.to_string()]);
     // New rows go in beside the old ones, with their ECH kind.
-    let captures: Vec<String> = CAPTURES.iter().map(|c| arg(&own(c))).collect();
-    let mut replay = vec!["replay", "--quiet", "--force", "--sensor", "s2", "--store"];
-    replay.push(db.to_str().unwrap());
-    replay.extend(captures.iter().map(String::as_str));
-    run_ok(dir.path(), &replay);
-    let kinds = sqlite_rows(&db, "flows", "count(ech_kind)");
+    let captures: Vec<PathBuf> = CAPTURES.iter().map(|c| own(c)).collect();
+    Replay::of(&captures)
+        .store(arg(&db))
+        .sensor("s2")
+        .no_events()
+        .args(&["--force"])
+        .dir(dir.path())
+        .ok();
+    let kinds = table_rows(&db, "flows", "count(ech_kind)");
     assert_ne!(kinds, ["0"], "rows of this release carry their ECH kind");
 }
 
@@ -253,26 +120,13 @@ fn a_sqlite_store_of_the_previous_release_is_migrated_on_open_with_every_row_kep
 fn write_like_the_fixtures(dir: &Path, db: &Path) {
     let key = dir.join("key");
     std::fs::write(&key, "works council key, kept by the DPO\n").unwrap();
-    let (db, key) = (arg(db), arg(&key));
-    let captures: Vec<String> = CAPTURES.iter().map(|c| arg(&own(c))).collect();
-    let mut args = vec!["replay", "--quiet", "--sensor", "s1", "--store", &db];
-    args.extend(captures.iter().map(String::as_str));
-    run_ok(dir, &args);
-    let identity = arg(&own("identity.pcap"));
-    run_ok(
-        dir,
-        &[
-            "replay",
-            "--quiet",
-            "--sensor",
-            "s1",
-            "--store",
-            &db,
-            "--pseudonymize",
-            &key,
-            &identity,
-        ],
-    );
+    let captures: Vec<PathBuf> = CAPTURES.iter().map(|c| own(c)).collect();
+    let into_db = |files: &[PathBuf]| Replay::of(files).store(arg(db)).sensor("s1").no_events();
+    into_db(&captures).dir(dir).ok();
+    (into_db(&[own("identity.pcap")]))
+        .args(&["--pseudonymize", &arg(&key)])
+        .dir(dir)
+        .ok();
 }
 
 #[test]
@@ -291,20 +145,20 @@ fn this_release_writes_the_rows_the_previous_one_did_but_for_agents() {
         columns.retain(|c| !["ingested_at", "path", "user_kind", "ja4"].contains(&c.as_str()));
         let columns = columns.join(", ");
         assert_eq!(
-            sqlite_rows(&fresh, table, &columns),
-            sqlite_rows(&old, table, &columns),
+            table_rows(&fresh, table, &columns),
+            table_rows(&old, table, &columns),
             "{table}"
         );
     }
     // The kinds that changed are exactly the programs' flows to model APIs.
-    let changed = |db: &Path| sqlite_query(db, "SELECT ts_us, flow_id, user_kind FROM flows");
+    let changed = |db: &Path| sorted_rows(db, "SELECT ts_us, flow_id, user_kind FROM flows");
     let (now, before) = (changed(&fresh), changed(&old));
     let differ: Vec<(&String, &String)> = now.iter().zip(&before).filter(|(a, b)| a != b).collect();
     assert!(!differ.is_empty());
     for (now, _) in &differ {
         assert!(now.ends_with("\tagent"), "{now}");
     }
-    let agents = sqlite_query(
+    let agents = sorted_rows(
         &fresh,
         "SELECT DISTINCT client_software || ' ' || client_kind || ' ' || app_id FROM flows \
          WHERE user_kind = 'agent'",
@@ -323,7 +177,7 @@ fn this_release_writes_the_rows_the_previous_one_did_but_for_agents() {
     let totals = "SELECT sensor, hour, user, app_id, sum(flows), sum(dns_lookups), \
                   sum(bytes_up), sum(bytes_down), min(first_seen_us), max(last_seen_us) \
                   FROM rollups_hourly GROUP BY sensor, hour, user, app_id";
-    let sums = |db: &Path| sqlite_query(db, totals);
+    let sums = |db: &Path| sorted_rows(db, totals);
     assert_eq!(sums(&fresh), sums(&old));
 }
 
@@ -354,9 +208,130 @@ fn a_store_written_by_a_newer_lantern_is_refused_with_one_line() {
     );
 }
 
+/// What only the ClickHouse tests use: the previous release's tables and rows on a server.
+#[cfg(feature = "system-tests")]
+mod previous_on_clickhouse {
+    use super::fixtures;
+    use crate::common::clickhouse::ClickHouse;
+    use crate::common::{Replay, Run, arg, own, sorted};
+    use std::path::Path;
+
+    /// The tables the previous release wrote rows into (rollups_hourly is the view's).
+    pub(super) const TABLES: [&str; 5] = ["flows", "dns", "rollups_in", "files", "pseudonyms"];
+
+    /// The objects the previous release created, in the order to create them.
+    pub(super) const OBJECTS: [&str; 7] = [
+        "flows",
+        "dns",
+        "rollups_in",
+        "rollups_hourly",
+        "files",
+        "pseudonyms",
+        "rollups_mv",
+    ];
+
+    /// `lantern replay --force` of one of this project's captures as sensor `s2` into the
+    /// ClickHouse store `url`, with its spool under `dir`: a sensor of this release starting up.
+    pub(super) fn replay_as_s2(dir: &Path, url: &str, capture: &str) -> Run {
+        Replay::of(&[own(capture)])
+            .store(url)
+            .sensor("s2")
+            .no_events()
+            .args(&["--force", "--spool", &arg(&dir.join("spool"))])
+            .dir(dir)
+            .ok()
+    }
+
+    /// Statements separated by a line holding `;`.
+    pub(super) fn statements(text: &str) -> Vec<&str> {
+        text.split("\n;\n")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    /// Creates the previous release's tables on `node` and loads its rows (through `prefix`, the
+    /// table names rows are inserted into: `""` or, on a cluster, the Distributed tables).
+    pub(super) fn load_previous(node: &ClickHouse, schema: &str, database: &str, rows: bool) {
+        node.query(&format!("CREATE DATABASE IF NOT EXISTS `{database}`"));
+        let ddl = std::fs::read_to_string(fixtures().join(schema)).unwrap();
+        let ddl = ddl.replace("prev.", &format!("{database}."));
+        for statement in statements(&ddl) {
+            node.query(statement);
+        }
+        if rows {
+            for table in TABLES {
+                let data =
+                    std::fs::read_to_string(fixtures().join(format!("{table}.tsv"))).unwrap();
+                node.query(&format!(
+                    "INSERT INTO `{database}`.{table} FORMAT TabSeparated\n{data}"
+                ));
+            }
+        }
+    }
+
+    /// The previous release's rows of `table`, as it wrote them, sorted: the columns it had.
+    pub(super) fn previous_rows(table: &str) -> Vec<String> {
+        let data = std::fs::read_to_string(fixtures().join(format!("{table}.tsv"))).unwrap();
+        let mut rows: Vec<String> = data.lines().map(str::to_string).collect();
+        rows.sort();
+        rows
+    }
+
+    /// The columns of `table` the previous release had, in its order.
+    pub(super) fn previous_columns(table: &str) -> String {
+        std::fs::read_to_string(fixtures().join(format!("{table}.columns")))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    pub(super) fn clickhouse_rows(node: &ClickHouse, database: &str, table: &str) -> Vec<String> {
+        let columns = previous_columns(table);
+        let rows = node.rows(&format!(
+            "SELECT {columns} FROM `{database}`.{table} FORMAT TabSeparated"
+        ));
+        // Rows a run of this release added after the upgrade (sensor `s2`) are not the fixture's.
+        sorted(rows)
+            .into_iter()
+            .filter(|r| !r.starts_with("s2\t") && !r.contains("\ts2\t"))
+            .collect()
+    }
+
+    pub(super) fn assert_every_previous_row_kept(node: &ClickHouse, database: &str) {
+        for table in TABLES {
+            let want = previous_rows(table);
+            assert!(!want.is_empty(), "the fixture has {table} rows");
+            assert_eq!(
+                clickhouse_rows(node, database, table),
+                want,
+                "{database}.{table}"
+            );
+        }
+    }
+
+    pub(super) fn columns_of(node: &ClickHouse, database: &str, table: &str) -> String {
+        node.query(&format!(
+            "SELECT name FROM system.columns WHERE database = '{database}' AND table = '{table}' FORMAT TSV"
+        ))
+    }
+
+    pub(super) fn version_of(node: &ClickHouse, database: &str) -> String {
+        node.query(&format!(
+            "SELECT max(version) FROM `{database}`.schema_version FORMAT TSV"
+        ))
+        .trim()
+        .to_string()
+    }
+}
+
+#[cfg(feature = "system-tests")]
+use previous_on_clickhouse::*;
+
 #[test]
+#[cfg(feature = "system-tests")]
 fn a_clickhouse_store_of_the_previous_release_is_migrated_at_start_up_and_by_init() {
-    let Some(server) = ClickHouse::start("upgrade") else {
+    let Some(server) = ClickHouse::start() else {
         return;
     };
     let dir = tempfile::tempdir_in(work_dir()).unwrap();
@@ -366,7 +341,7 @@ fn a_clickhouse_store_of_the_previous_release_is_migrated_at_start_up_and_by_ini
         let url = server.url(database);
         match how {
             "init" => {
-                run_ok(dir.path(), &["store", "init", "--store", &url]);
+                lantern_ok(dir.path(), &["store", "init", "--store", &url]);
             }
             _ => {
                 replay_as_s2(dir.path(), &url, "curl-chatgpt.pcap");
@@ -408,8 +383,9 @@ fn a_clickhouse_store_of_the_previous_release_is_migrated_at_start_up_and_by_ini
 }
 
 #[test]
+#[cfg(feature = "system-tests")]
 fn a_cluster_of_the_previous_release_is_migrated_on_local_and_distributed_tables() {
-    let Some(cluster) = Cluster::start("upgrade_cluster") else {
+    let Some(cluster) = Cluster::start() else {
         return;
     };
     let dir = tempfile::tempdir_in(work_dir()).unwrap();
@@ -453,13 +429,14 @@ fn a_cluster_of_the_previous_release_is_migrated_on_local_and_distributed_tables
 }
 
 #[test]
+#[cfg(feature = "system-tests")]
 fn a_spool_left_by_the_previous_release_is_sent_after_an_upgrade() {
-    let Some(server) = ClickHouse::start("upgrade_spool") else {
+    let Some(server) = ClickHouse::start() else {
         return;
     };
     let dir = tempfile::tempdir_in(work_dir()).unwrap();
     let url = server.url("from_spool");
-    run_ok(dir.path(), &["store", "init", "--store", &url]);
+    lantern_ok(dir.path(), &["store", "init", "--store", &url]);
     // The spool as the previous release left it, under the name this store's spool has.
     let spool = dir.path().join("spool");
     let port = server
@@ -478,7 +455,7 @@ fn a_spool_left_by_the_previous_release_is_sent_after_an_upgrade() {
         batches += 1;
     }
     assert!(batches > 0);
-    let run = run_ok(
+    let run = lantern_ok(
         dir.path(),
         &[
             "replay",
@@ -526,6 +503,7 @@ fn a_spool_left_by_the_previous_release_is_sent_after_an_upgrade() {
 /// Makes `tests/fixtures/schema-v4/` with the previous release's binary (`LANTERN_PREVIOUS`).
 #[test]
 #[ignore]
+#[cfg(feature = "system-tests")]
 fn make_fixtures_with_the_previous_release() {
     let previous = std::env::var("LANTERN_PREVIOUS").expect("LANTERN_PREVIOUS=old lantern");
     let out = fixtures();
@@ -533,7 +511,7 @@ fn make_fixtures_with_the_previous_release() {
     std::fs::create_dir_all(out.join("spool")).unwrap();
     let dir = tempfile::tempdir_in(work_dir()).unwrap();
     let old = |args: &[&str]| {
-        let run = Command::new(&previous)
+        let run = std::process::Command::new(&previous)
             .args(args)
             .current_dir(dir.path())
             .output()
@@ -584,7 +562,7 @@ fn make_fixtures_with_the_previous_release() {
     conn.execute("VACUUM INTO ?1", [arg(&out.join("store.db"))])
         .unwrap();
     // ClickHouse, single node.
-    let server = ClickHouse::start("fixtures").expect("clickhouse");
+    let server = ClickHouse::start().expect("clickhouse");
     let url = server.url("prev");
     old(&["store", "init", "--store", &url]);
     write_into(&url, &dir.path().join("spool-single"), false);
@@ -622,7 +600,7 @@ fn make_fixtures_with_the_previous_release() {
     }
     drop(server);
     // The two-shard cluster.
-    let cluster = Cluster::start("fixtures_cluster").expect("cluster");
+    let cluster = Cluster::start().expect("cluster");
     let url = cluster.nodes[0].url("sites_db");
     old(&["store", "init", "--store", &url, "--cluster", "sites"]);
     let mut ddl = String::new();

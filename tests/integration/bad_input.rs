@@ -1,24 +1,16 @@
 //! Bad input: one clear line naming the file (and the packet and offset where it applies), a
 //! non-zero exit, and everything read before the problem kept.
 
-mod common;
-
-use common::{lantern, own};
+use crate::common::{Replay, Run, own};
 use std::path::Path;
 
-fn replay(files: &[&Path]) -> common::Run {
-    let mut args = vec![
-        "replay".to_string(),
-        "--no-store".to_string(),
-        "--quiet".to_string(),
-    ];
-    args.extend(files.iter().map(|f| f.display().to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    lantern(&args)
+/// `lantern replay --no-store --quiet FILES`, whatever its exit.
+fn replay(files: &[&Path]) -> Run {
+    Replay::of(files).no_events().run()
 }
 
 /// The only stderr line of a failed run.
-fn error_line(run: &common::Run) -> String {
+fn error_line(run: &Run) -> String {
     assert_eq!(run.status, 1, "stderr: {}", run.stderr);
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line expected: {}", run.stderr);
@@ -102,15 +94,7 @@ fn a_bad_file_does_not_stop_the_good_ones() {
     let notes = dir.path().join("notes.txt");
     std::fs::write(&notes, "not packets").unwrap();
     let good = own("node-openai.pcap");
-    let args = [
-        "replay",
-        "--no-store",
-        "--events",
-        "-",
-        notes.to_str().unwrap(),
-        good.to_str().unwrap(),
-    ];
-    let run = lantern(&args);
+    let run = Replay::of(&[&notes, &good]).loud().run();
     assert_eq!(run.status, 1);
     assert!(
         run.flows()
@@ -130,25 +114,20 @@ fn a_bad_file_does_not_stop_the_good_ones() {
 
 #[test]
 fn flags_are_checked_before_any_work() {
-    let file = own("node-openai.pcap");
-    let run = lantern(&[
-        "replay",
-        "--no-store",
-        "--threads",
-        "0",
-        file.to_str().unwrap(),
-    ]);
+    // Not --quiet: any work done before the check would add the summary to its one line.
+    let with = |flags: &[&str]| {
+        Replay::of(&[own("node-openai.pcap")])
+            .loud()
+            .no_events()
+            .args(flags)
+            .run()
+    };
+    let run = with(&["--threads", "0"]);
     assert_eq!(
         error_line(&run),
         "lantern: --threads must be between 1 and 64"
     );
-    let run = lantern(&[
-        "replay",
-        "--no-store",
-        "--reassembly-limit",
-        "10",
-        file.to_str().unwrap(),
-    ]);
+    let run = with(&["--reassembly-limit", "10"]);
     assert_eq!(
         error_line(&run),
         "lantern: --reassembly-limit must be between 512 bytes and 16 MiB"

@@ -3,9 +3,7 @@
 //! names), the static map's precedence, pseudonyms, and the DHCP and Kerberos traffic of other
 //! projects' captures against what tshark shows for them.
 
-mod common;
-
-use common::{lantern, one, own, replay, shared_captures};
+use crate::common::{Replay, lantern, one, own, replay, shared_captures, sqlite_rows};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -254,20 +252,11 @@ fn pseudonyms_are_stable_across_sensors_hide_every_name_and_map_back() {
     let other = write(dir.path(), "other", "another organisation's key\n");
     let run = |key: &Path, sensor: &str| {
         let store = dir.path().join(format!("{sensor}.db"));
-        let r = lantern(&[
-            "replay",
-            "--quiet",
-            "--events",
-            "-",
-            "--store",
-            store.to_str().unwrap(),
-            "--sensor",
-            sensor,
-            "--pseudonymize",
-            key.to_str().unwrap(),
-            own("identity.pcap").to_str().unwrap(),
-        ]);
-        assert_eq!(r.status, 0, "{}", r.stderr);
+        let r = Replay::of(&[own("identity.pcap")])
+            .store(store.to_str().unwrap())
+            .sensor(sensor)
+            .args(&["--pseudonymize", key.to_str().unwrap()])
+            .ok();
         (r.stdout, store)
     };
     let (events, store) = run(&key, "site-a");
@@ -353,40 +342,19 @@ fn pseudonyms_are_stable_across_sensors_hide_every_name_and_map_back() {
 fn rollups_are_per_attributed_user_and_app() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("t.db");
-    let r = lantern(&[
-        "replay",
-        "--quiet",
-        "--store",
-        store.to_str().unwrap(),
-        "--sensor",
-        "hq",
-        own("identity.pcap").to_str().unwrap(),
-    ]);
-    assert_eq!(r.status, 0, "{}", r.stderr);
-    let conn = rusqlite::Connection::open(&store).unwrap();
-    let mut stmt = conn
-        .prepare(
-            "SELECT sensor, user, user_source, user_kind, device, app_id, flows, dns_lookups
-             FROM rollups_hourly ORDER BY user, app_id",
-        )
-        .unwrap();
-    let rows: Vec<String> = stmt
-        .query_map([], |r| {
-            Ok(format!(
-                "{} {} {} {} {} {} {} {}",
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, i64>(6)?,
-                r.get::<_, i64>(7)?
-            ))
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    Replay::of(&[own("identity.pcap")])
+        .store(store.to_str().unwrap())
+        .sensor("hq")
+        .no_events()
+        .ok();
+    let rows: Vec<String> = sqlite_rows(
+        &store,
+        "SELECT sensor, user, user_source, user_kind, device, app_id, flows, dns_lookups
+         FROM rollups_hourly ORDER BY user, app_id",
+    )
+    .iter()
+    .map(|row| row.replace('\t', " "))
+    .collect();
     // One row per (sensor, hour, user, app), with how the user was known, person or service,
     // and the device; each app was reached by one flow after an A and an AAAA lookup. A
     // program's flow to a model API is the user's as an agent; the lookups before it say

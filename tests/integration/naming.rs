@@ -4,9 +4,7 @@
 //! resolved again while its flow is open, and a real ECH ClientHello from Chromium given an
 //! ECHConfig in a DNS HTTPS record. The rules are in `docs/naming.md`.
 
-mod common;
-
-use common::{own, replay};
+use crate::common::{self, Replay, own, replay};
 use serde_json::{Value, json};
 
 /// The flows to port 443 of one capture, in event order: (server, name, source, app,
@@ -291,20 +289,13 @@ fn a_flow_open_for_hours_keeps_the_name_it_started_with() {
     // the eviction shows. Split every minute, the first record (at 5 minutes) comes before any
     // other lookup and is named; every later one keeps that name, though the history has long
     // lost the answer.
-    let file = path.display().to_string();
-    let args = [
-        "replay",
-        "--no-store",
-        "--events",
-        "-",
-        "--dns-cache-size",
-        "16",
-        "--active-timeout",
-        "0",
-        &file,
-    ];
-    let small = common::lantern(&args);
-    assert_eq!(small.status, 0, "{}", small.stderr);
+    let small_history = |active_timeout: &str| {
+        Replay::of(&[&path])
+            .loud()
+            .args(&["--dns-cache-size", "16", "--active-timeout", active_timeout])
+            .ok()
+    };
+    let small = small_history("0");
     let records = long(&small);
     assert_eq!(records.len(), 1);
     assert_eq!(records[0]["name_source"], "none", "{}", records[0]);
@@ -313,10 +304,7 @@ fn a_flow_open_for_hours_keeps_the_name_it_started_with() {
         "{}",
         small.stderr
     );
-    let mut every_minute = args;
-    every_minute[7] = "60";
-    let small = common::lantern(&every_minute);
-    assert_eq!(small.status, 0, "{}", small.stderr);
+    let small = small_history("60");
     let records = long(&small);
     assert_eq!(records.len(), 25);
     for record in &records {

@@ -3,9 +3,9 @@
 //! RSS of `lantern replay` (from `wait4`) against a control file of the same flows whose bytes
 //! cost nothing to hold, and against the bound the settings give.
 
-mod common;
+use crate::common;
 
-use common::synth::{PcapWriter, first_fragment, syn, tcp_at, udp};
+use crate::common::synth::{PcapWriter, first_fragment, syn, tcp_at, udp};
 use std::path::Path;
 use std::process::{Command, Stdio};
 

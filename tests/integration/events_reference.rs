@@ -9,9 +9,7 @@
 //! records (and their `part`), and a static identity map for one client address, so that
 //! events carry `group`. `identity.pcap` gives the DHCP and Kerberos events.
 
-mod common;
-
-use common::{lantern, own};
+use crate::common::{self, Replay, dana_identity, own_captures};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -176,27 +174,12 @@ fn paths<'v>(
     }
 }
 
-/// Every capture of this repository, sorted.
-fn captures() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(own(""))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.display().to_string();
-            name.ends_with(".pcap") || name.ends_with(".pcapng")
-        })
-        .collect();
-    files.sort();
-    files
-}
-
 /// The events of every capture, replayed one file at a time.
 fn events() -> Vec<Value> {
     let dir = tempfile::tempdir().unwrap();
-    let map = dir.path().join("identity.csv");
-    std::fs::write(&map, "10.77.0.10/32,dana,dana-ws,engineering,user\n").unwrap();
+    let map = dana_identity(dir.path());
     let mut events = Vec::new();
-    let files = captures();
+    let files = own_captures();
     assert!(
         files.len() > 40,
         "only {} captures in captures/",
@@ -204,18 +187,9 @@ fn events() -> Vec<Value> {
     );
     for file in files {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        let run = lantern(&[
-            "replay",
-            "--no-store",
-            "--quiet",
-            "--active-timeout",
-            "1",
-            "--identity",
-            map.to_str().unwrap(),
-            "--events",
-            "-",
-            file.to_str().unwrap(),
-        ]);
+        let run = Replay::of(&[&file])
+            .args(&["--active-timeout", "1", "--identity", map.to_str().unwrap()])
+            .run();
         // A capture cut short on purpose ends with an error; what was read before is kept.
         assert!(
             run.status == 0 || name.contains("-cut"),

@@ -2,10 +2,11 @@
 //! 127.0.0.1, with free ports and a data directory under the build folder, stopped and removed
 //! on drop. Queries go over HTTP with `curl`, as an operator's would.
 
+use super::system::{can_run, wait_for, wait_until};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A running (or stopped) server.
 pub struct ClickHouse {
@@ -39,35 +40,18 @@ fn free_port() -> u16 {
     panic!("no free port between {first} and {low}");
 }
 
-/// Whether `clickhouse-server` is installed; under CI it must be.
-pub fn available(test: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", "command -v clickhouse-server"])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test}: needs clickhouse-server (CI must run it)"
-        );
-        eprintln!("{test}: skipped, needs clickhouse-server");
-    }
-    found
-}
-
 impl ClickHouse {
     /// Starts a server, or `None` when none is installed outside CI.
-    pub fn start(test: &str) -> Option<ClickHouse> {
-        if !available(test) {
+    pub fn start() -> Option<ClickHouse> {
+        if !can_run(&["clickhouse-server"]) {
             return None;
         }
         Some(ClickHouse::start_with(free_port(), free_port(), "", None))
     }
 
     /// Starts a server inside the network namespace `netns`, on its loopback.
-    pub fn start_in(test: &str, netns: &str) -> Option<ClickHouse> {
-        if !available(test) {
+    pub fn start_in(netns: &str) -> Option<ClickHouse> {
+        if !can_run(&["clickhouse-server"]) {
             return None;
         }
         Some(ClickHouse::start_with(
@@ -123,14 +107,12 @@ impl ClickHouse {
             .spawn()
             .expect("start clickhouse-server");
         self.child = Some(child);
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(60) {
-            if self.ping() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("clickhouse-server did not answer in 60 s: {}", self.log());
+        wait_for(
+            "answer from clickhouse-server",
+            Duration::from_secs(60),
+            || self.ping().then_some(()),
+            || self.log(),
+        );
     }
 
     fn ping(&self) -> bool {
@@ -180,6 +162,12 @@ impl ClickHouse {
         let body = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(out.status.success(), "{sql}: {body}");
         body
+    }
+
+    /// The rows `sql` answers (TSV unless the query says otherwise), one line each, in the
+    /// server's order: compare them with [`super::sqlite_rows`] after sorting both.
+    pub fn rows(&self, sql: &str) -> Vec<String> {
+        self.query(sql).lines().map(str::to_string).collect()
     }
 
     /// A number the query answers.
@@ -264,14 +252,9 @@ impl ZooKeeper {
             .expect("start zookeeper");
         // Listening is not serving: ClickHouse 18.16 crashes on a ZooKeeper that accepts and
         // hangs up. Wait until it answers `srvr` (the one four-letter word 3.8 allows).
-        let started = Instant::now();
-        while !serving(port) {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "zookeeper did not serve in 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until("zookeeper serving", Duration::from_secs(60), || {
+            serving(port)
+        });
         ZooKeeper {
             _dir: dir,
             port,
@@ -308,16 +291,8 @@ pub struct Cluster {
 
 impl Cluster {
     /// Starts ZooKeeper and the two servers, or `None` when they are not installed outside CI.
-    pub fn start(test: &str) -> Option<Cluster> {
-        if !available(test) {
-            return None;
-        }
-        if !Path::new(ZOOKEEPER_JAR).is_file() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{test}: needs zookeeper (CI must run it)"
-            );
-            eprintln!("{test}: skipped, needs zookeeper");
+    pub fn start() -> Option<Cluster> {
+        if !can_run(&["clickhouse-server", "java", ZOOKEEPER_JAR]) {
             return None;
         }
         let zookeeper = ZooKeeper::start();
@@ -354,14 +329,4 @@ impl Cluster {
             _zookeeper: zookeeper,
         })
     }
-}
-
-/// A path as a `&str` argument.
-pub fn arg(path: &Path) -> String {
-    path.display().to_string()
-}
-
-/// Where a test's spool and SQLite files go.
-pub fn work_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
 }

@@ -3,9 +3,7 @@
 //! lantern's events for that file, except where the table below says why not; no file may make
 //! lantern fail.
 
-mod common;
-
-use common::{replay, shared_captures};
+use crate::common::{Replay, one, replay, shared_captures};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -169,21 +167,16 @@ fn ja4_matches_suricata() {
 #[test]
 fn deep_compression_is_read_and_over_long_names_cut_the_answers_not_the_lookup() {
     let dir = shared_captures();
-    let run = common::lantern(&[
-        "replay",
-        "--no-store",
-        "--events",
-        "-",
-        dir.join("zeek/dns__max-compression-depth.pcap")
-            .to_str()
-            .unwrap(),
-        dir.join("ndpi/malformed_dns.pcap").to_str().unwrap(),
-    ]);
-    assert_eq!(run.status, 0, "{}", run.stderr);
+    let run = Replay::of(&[
+        dir.join("zeek/dns__max-compression-depth.pcap"),
+        dir.join("ndpi/malformed_dns.pcap"),
+    ])
+    .loud()
+    .ok();
     // Only nDPI's four responses are cut; Zeek's chain of compression pointers is legal.
     assert!(run.stderr.contains("dns_truncated 4"), "{}", run.stderr);
     let lookups = run.lookups();
-    let deep = common::one(&lookups, "lookup of a", |e| e["query"] == "a");
+    let deep = one(&lookups, "lookup of a", |e| e["query"] == "a");
     assert_eq!(deep["answers"].as_array().unwrap().len(), 7);
     assert_eq!(
         lookups
@@ -210,19 +203,15 @@ fn the_543_ndpi_captures_in_one_run_are_the_same_with_any_number_of_threads() {
         dir.display()
     );
     // Not --quiet: the summary on stderr (packets, bytes, every counter) must match too.
-    let mut args: Vec<String> = ["replay", "--no-store", "--events", "-"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    args.extend(files.iter().map(|f| f.display().to_string()));
     let run = |threads: &str| {
-        let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
-        a.extend(["--threads", threads]);
         // A few of these files are fuzzed on purpose (link types lantern does not decode): the
-        // run reports them and exits 1; the events of the rest must still be the same.
-        let run = common::lantern(&a);
+        // run reports them and exits 1; the events of the rest must still be the same. (`run`
+        // fails on a panic.)
+        let run = Replay::of(&files)
+            .loud()
+            .args(&["--threads", threads])
+            .run();
         assert!(run.status == 0 || run.status == 1, "{}", run.stderr);
-        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
         run
     };
     let one = run("1");
@@ -297,7 +286,7 @@ fn ech_keeps_the_outer_sni_and_https_records_feed_the_cache() {
     // Zeek's trace of HTTPS (type 65) lookups: the address hints are answers, as A records are.
     let run = replay(&[&shared_captures().join("zeek/dns__ech.pcap")], &[]);
     let lookups = run.lookups();
-    let cf = common::one(&lookups, "HTTPS lookup", |e| {
+    let cf = one(&lookups, "HTTPS lookup", |e| {
         e["query"] == "cloudflare-ech.com"
     });
     assert_eq!(cf["qtype"], "HTTPS");
@@ -316,14 +305,7 @@ fn ech_keeps_the_outer_sni_and_https_records_feed_the_cache() {
 #[test]
 fn fragmented_dns_answers_from_real_traces() {
     let events = |file: &str| {
-        let run = common::lantern(&[
-            "replay",
-            "--no-store",
-            "--events",
-            "-",
-            shared_captures().join(file).to_str().unwrap(),
-        ]);
-        assert_eq!(run.status, 0, "{}", run.stderr);
+        let run = Replay::of(&[shared_captures().join(file)]).loud().ok();
         assert!(
             run.stderr.contains("ip_reassembled"),
             "{file}: {}",

@@ -6,12 +6,14 @@
 //! remove every row outside, keep the 100-day rollups that outlive their evidence, remove the
 //! seals of the tokens no row names any more, and give the freed pages back to the file. A
 //! dry run counts the same and removes nothing. The daemon's pruning is in
-//! `live_capture::a_daemon_prunes_what_is_older_than_the_retention_while_it_captures`.
+//! `live_capture::a_daemon_prunes_what_is_older_than_the_retention_while_it_captures`. The
+//! ClickHouse test is a system test (feature `system-tests`).
 
-mod common;
-
-use common::clickhouse::{ClickHouse, arg};
-use common::{lantern_in, own};
+#[cfg(feature = "system-tests")]
+use crate::common::clickhouse::ClickHouse;
+use crate::common::{
+    Replay, arg, lantern_in, lantern_ok, own, sorted, sqlite_rows, sqlite_typed, sqlite_value,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -88,21 +90,13 @@ fn fill(store: &str, dir: &Path) {
     for (label, start) in copies() {
         let key = dir.join(format!("key-{label}"));
         std::fs::write(&key, format!("the key of the copies {label:>10}")).unwrap();
-        let files: Vec<String> = shifted(dir, &label, start).iter().map(|f| arg(f)).collect();
-        let mut args = vec![
-            "replay",
-            "--quiet",
-            "--sensor",
-            "s1",
-            "--store",
-            store,
-            "--pseudonymize",
-        ];
-        let key = arg(&key);
-        args.push(&key);
-        args.extend(files.iter().map(String::as_str));
-        let run = lantern_in(Some(dir), &[], &args);
-        assert_eq!(run.status, 0, "{args:?}: {}", run.stderr);
+        Replay::of(&shifted(dir, &label, start))
+            .store(store)
+            .sensor("s1")
+            .no_events()
+            .args(&["--pseudonymize", &arg(&key)])
+            .dir(dir)
+            .ok();
     }
 }
 
@@ -122,9 +116,7 @@ fn prune(store: &str, dir: &Path, dry_run: bool) -> String {
     if dry_run {
         args.push("--dry-run");
     }
-    let run = lantern_in(Some(dir), &[], &args);
-    assert_eq!(run.status, 0, "{args:?}: {}", run.stderr);
-    run.stdout
+    lantern_ok(dir, &args).stdout
 }
 
 /// The cutoffs the prune uses: midnights (UTC), in seconds.
@@ -143,41 +135,24 @@ fn removed(line: &str, table: &str) -> u64 {
     digits.parse().unwrap()
 }
 
-/// Sorted rows of `sql` on a SQLite file, as text.
-fn sqlite_rows(db: &Path, sql: &str) -> Vec<String> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn.prepare(sql).unwrap();
-    let n = stmt.column_count();
-    let mut rows: Vec<String> = stmt
-        .query_map([], |r| {
-            let cells: Vec<String> = (0..n)
-                .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
-                .collect();
-            Ok(cells.join("|"))
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    rows.sort();
-    rows
+/// Sorted rows of `sql` on a SQLite file.
+fn sqlite_sorted(db: &Path, sql: &str) -> Vec<String> {
+    sorted(sqlite_rows(db, sql))
 }
 
+/// The number `sql` answers on a SQLite file.
 fn sqlite_count(db: &Path, sql: &str) -> u64 {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as u64
+    sqlite_value::<i64>(db, sql) as u64
 }
 
 /// Text answers of `sql` on a SQLite file, sorted.
 fn sqlite_strings(db: &Path, sql: &str) -> Vec<String> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn.prepare(sql).unwrap();
-    let mut rows: Vec<String> = stmt
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    rows.sort();
-    rows
+    sorted(
+        sqlite_typed::<(String,)>(db, sql)
+            .into_iter()
+            .map(|(s,)| s)
+            .collect(),
+    )
 }
 
 /// The tokens the copies of one age were given: the users of its rollups.
@@ -202,7 +177,7 @@ fn pruning_a_sqlite_store_keeps_the_windows_and_gives_the_space_back() {
     let (evidence_cut, rollup_cut) = cutoffs();
     let evidence_us = evidence_cut * 1_000_000;
     let inside = |table: &str| {
-        sqlite_rows(
+        sqlite_sorted(
             &db,
             &format!("SELECT * FROM {table} WHERE ts_us >= {evidence_us}"),
         )
@@ -214,7 +189,7 @@ fn pruning_a_sqlite_store_keeps_the_windows_and_gives_the_space_back() {
         )
     };
     let (flows_kept, dns_kept) = (inside("flows"), inside("dns"));
-    let rollups_kept = sqlite_rows(
+    let rollups_kept = sqlite_sorted(
         &db,
         &format!("SELECT * FROM rollups_hourly WHERE hour >= {rollup_cut}"),
     );
@@ -268,7 +243,7 @@ fn pruning_a_sqlite_store_keeps_the_windows_and_gives_the_space_back() {
     assert_eq!(inside("flows"), flows_kept);
     assert_eq!(inside("dns"), dns_kept);
     assert_eq!(
-        sqlite_rows(&db, "SELECT * FROM rollups_hourly"),
+        sqlite_sorted(&db, "SELECT * FROM rollups_hourly"),
         rollups_kept
     );
     assert_eq!(old("flows") + old("dns"), 0);
@@ -339,8 +314,9 @@ fn rollups_shorter_than_evidence_are_refused_in_one_line() {
 }
 
 #[test]
+#[cfg(feature = "system-tests")]
 fn pruning_a_clickhouse_store_keeps_the_windows_and_drops_the_rest() {
-    let Some(server) = ClickHouse::start("retention") else {
+    let Some(server) = ClickHouse::start() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -348,11 +324,7 @@ fn pruning_a_clickhouse_store_keeps_the_windows_and_drops_the_rest() {
     fill(&url, dir.path());
     let (evidence_cut, rollup_cut) = cutoffs();
     let (evidence_us, rollup_us) = (evidence_cut * 1_000_000, rollup_cut * 1_000_000);
-    let rows = |sql: &str| {
-        let mut rows: Vec<String> = server.query(sql).lines().map(str::to_string).collect();
-        rows.sort();
-        rows
-    };
+    let rows = |sql: &str| sorted(server.rows(sql));
     let inside = |table: &str| {
         rows(&format!(
             "SELECT * FROM kept.{table} WHERE ts_us >= {evidence_us} FORMAT TSV"

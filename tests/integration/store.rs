@@ -1,13 +1,25 @@
 //! The SQLite store, through the binary: evidence of AI use, hourly rollups that later runs add
 //! to, and refusing a file that was already replayed.
 
-mod common;
+use crate::common::{
+    Replay, Run, arg, lantern_in, own, sqlite_row, sqlite_try_value, sqlite_typed, sqlite_value,
+    synth, wait_until,
+};
+use std::path::Path;
+use std::time::Duration;
 
-use common::{lantern, lantern_in, own};
-use rusqlite::Connection;
+/// The number `sql` answers on the store `db`.
+fn count(db: &Path, sql: &str) -> i64 {
+    sqlite_value(db, sql)
+}
 
-fn count(db: &Connection, sql: &str) -> i64 {
-    db.query_row(sql, [], |r| r.get(0)).unwrap()
+/// `lantern replay --quiet --store STORE EXTRA FILE`, whatever its exit.
+fn replay_into(store: &Path, file: &Path, extra: &[&str]) -> Run {
+    Replay::of(&[file])
+        .store(arg(store))
+        .no_events()
+        .args(extra)
+        .run()
 }
 
 #[test]
@@ -16,86 +28,73 @@ fn evidence_rollups_and_ingested_files() {
     let store = dir.path().join("lantern.db");
     let upload = own("python-upload.pcap");
     let chatgpt = own("curl-chatgpt.pcap");
-    let run = lantern(&[
-        "replay",
-        "--store",
-        store.to_str().unwrap(),
-        "--sensor",
-        "lab-1",
-        upload.to_str().unwrap(),
-        chatgpt.to_str().unwrap(),
-    ]);
-    assert_eq!(run.status, 0, "{}", run.stderr);
+    let run = Replay::of(&[&upload, &chatgpt])
+        .store(arg(&store))
+        .sensor("lab-1")
+        .loud()
+        .no_events()
+        .ok();
     assert!(run.stderr.contains("store: "), "{}", run.stderr);
-    let db = Connection::open(&store).unwrap();
+    let db = store.as_path();
 
     // Only AI-related flows and lookups are kept, with the sensor on every row.
-    assert_eq!(count(&db, "SELECT count(*) FROM flows"), 2);
+    assert_eq!(count(db, "SELECT count(*) FROM flows"), 2);
     assert_eq!(
         count(
-            &db,
+            db,
             "SELECT count(*) FROM flows WHERE sensor = 'lab-1' AND app_id IS NOT NULL"
         ),
         2
     );
-    let (name, user, up, pattern): (String, String, i64, String) = db
-        .query_row(
-            "SELECT server_name, user, bytes_up, app_pattern FROM flows WHERE app_id = 'anthropic-api'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .unwrap();
+    let (name, user, up, pattern): (String, String, i64, String) = sqlite_row(
+        db,
+        "SELECT server_name, user, bytes_up, app_pattern FROM flows WHERE app_id = 'anthropic-api'",
+    );
     assert_eq!(
         (name.as_str(), user.as_str(), pattern.as_str()),
         ("api.anthropic.com", "10.77.0.11", "api.anthropic.com")
     );
     assert!(up > 200_000);
     assert_eq!(
-        count(&db, "SELECT count(*) FROM dns WHERE query = 'chatgpt.com'"),
+        count(db, "SELECT count(*) FROM dns WHERE query = 'chatgpt.com'"),
         2
     );
     assert_eq!(
         count(
-            &db,
+            db,
             "SELECT count(*) FROM dns WHERE app_id IS NULL AND candidate = 0"
         ),
         0
     );
 
     // Hourly rollups per (sensor, hour, user, app) agree with the evidence.
-    let (flows, lookups, rollup_up): (i64, i64, i64) = db
-        .query_row(
-            "SELECT flows, dns_lookups, bytes_up FROM rollups_hourly
+    let (flows, lookups, rollup_up): (i64, i64, i64) = sqlite_row(
+        db,
+        "SELECT flows, dns_lookups, bytes_up FROM rollups_hourly
              WHERE sensor = 'lab-1' AND user = '10.77.0.11' AND app_id = 'anthropic-api'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+    );
     assert_eq!((flows, lookups, rollup_up), (1, 0, up));
     assert_eq!(
-        count(&db, "SELECT sum(flows) FROM rollups_hourly"),
-        count(&db, "SELECT count(*) FROM flows WHERE app_id IS NOT NULL")
+        count(db, "SELECT sum(flows) FROM rollups_hourly"),
+        count(db, "SELECT count(*) FROM flows WHERE app_id IS NOT NULL")
     );
     assert_eq!(
         count(
-            &db,
+            db,
             "SELECT count(*) FROM rollups_hourly WHERE hour % 3600 != 0"
         ),
         0
     );
 
     // Both files are recorded, read to the end, with their SHA-256 and packet counts.
-    let (packets, complete, sha): (i64, bool, String) = db
-        .query_row(
-            "SELECT packets, complete, sha256 FROM files WHERE path LIKE '%python-upload.pcap'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+    let (packets, complete, sha): (i64, bool, String) = sqlite_row(
+        db,
+        "SELECT packets, complete, sha256 FROM files WHERE path LIKE '%python-upload.pcap'",
+    );
     assert!(complete);
     assert_eq!(sha.len(), 64);
     assert!(packets > 150, "{packets}");
-    assert_eq!(count(&db, "SELECT count(*) FROM files"), 2);
+    assert_eq!(count(db, "SELECT count(*) FROM files"), 2);
 }
 
 #[test]
@@ -103,28 +102,15 @@ fn the_same_file_twice_is_refused_unless_forced() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s.db");
     let file = own("node-openai.pcap");
-    let args = [
-        "replay",
-        "--quiet",
-        "--store",
-        store.to_str().unwrap(),
-        file.to_str().unwrap(),
-    ];
-    assert_eq!(lantern(&args).status, 0);
-    let db = Connection::open(&store).unwrap();
-    let flows = || count(&db, "SELECT sum(flows) FROM rollups_hourly");
+    assert_eq!(replay_into(&store, &file, &[]).status, 0);
+    let db = store.as_path();
+    let flows = || count(db, "SELECT sum(flows) FROM rollups_hourly");
     assert_eq!(flows(), 1);
 
     // A copy under another name is the same file.
     let copy = dir.path().join("copy.pcap");
     std::fs::copy(&file, &copy).unwrap();
-    let again = lantern(&[
-        "replay",
-        "--quiet",
-        "--store",
-        store.to_str().unwrap(),
-        copy.to_str().unwrap(),
-    ]);
+    let again = replay_into(&store, &copy, &[]);
     assert_eq!(again.status, 1);
     let line = again.stderr.trim();
     assert_eq!(line.lines().count(), 1, "{line}");
@@ -138,17 +124,10 @@ fn the_same_file_twice_is_refused_unless_forced() {
     assert!(line.contains("--force"), "{line}");
     assert_eq!(flows(), 1, "nothing was added");
 
-    let forced = lantern(&[
-        "replay",
-        "--quiet",
-        "--force",
-        "--store",
-        store.to_str().unwrap(),
-        copy.to_str().unwrap(),
-    ]);
+    let forced = replay_into(&store, &copy, &["--force"]);
     assert_eq!(forced.status, 0, "{}", forced.stderr);
     assert_eq!(flows(), 2, "a forced replay adds to the rollups");
-    assert_eq!(count(&db, "SELECT count(*) FROM files"), 2);
+    assert_eq!(count(db, "SELECT count(*) FROM files"), 2);
 }
 
 #[test]
@@ -170,10 +149,10 @@ fn the_store_defaults_to_lantern_db_or_lantern_store() {
         &["replay", "--quiet", file.to_str().unwrap()],
     );
     assert_eq!(run.status, 0, "{}", run.stderr);
-    let db = Connection::open(&elsewhere).unwrap();
+    let db = elsewhere.as_path();
     assert_eq!(
         count(
-            &db,
+            db,
             "SELECT count(*) FROM flows WHERE name_source = 'dns_answer'"
         ),
         1
@@ -198,14 +177,7 @@ fn a_file_cut_short_keeps_what_was_read() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("cut.db");
     let cut = own("python-upload-cut.pcap");
-    let run = lantern(&[
-        "replay",
-        "--store",
-        store.to_str().unwrap(),
-        "--events",
-        "-",
-        cut.to_str().unwrap(),
-    ]);
+    let run = Replay::of(&[&cut]).store(arg(&store)).loud().run();
     assert_eq!(run.status, 1);
     let error = run.stderr.lines().last().unwrap();
     assert!(
@@ -222,17 +194,13 @@ fn a_file_cut_short_keeps_what_was_read() {
         .expect("the upload flow");
     let up = flow["bytes_up"].as_u64().unwrap();
     assert!(up > 50_000 && up < 200_000, "{up}");
-    let db = Connection::open(&store).unwrap();
-    let (complete, error): (bool, String) = db
-        .query_row("SELECT complete, error FROM files", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .unwrap();
+    let db = store.as_path();
+    let (complete, error): (bool, String) = sqlite_row(db, "SELECT complete, error FROM files");
     assert!(!complete);
     assert!(error.contains("cut short"), "{error}");
     assert_eq!(
         count(
-            &db,
+            db,
             "SELECT bytes_up FROM flows WHERE app_id = 'anthropic-api'"
         ),
         up as i64
@@ -257,26 +225,13 @@ fn sha256sum(path: &std::path::Path) -> String {
 fn a_new_file_is_hashed_as_it_is_read_and_a_same_looking_one_is_told_apart() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s.db");
-    let replay = |file: &std::path::Path, threads: &str| {
-        lantern(&[
-            "replay",
-            "--quiet",
-            "--threads",
-            threads,
-            "--store",
-            store.to_str().unwrap(),
-            file.to_str().unwrap(),
-        ])
-    };
+    let replay =
+        |file: &std::path::Path, threads: &str| replay_into(&store, file, &["--threads", threads]);
     // A new file: one read, and its row gets the hash of every byte, as sha256sum says.
     let original = own("python-upload.pcap");
     assert_eq!(replay(&original, "1").status, 0);
-    let db = Connection::open(&store).unwrap();
-    let (sha, quick): (String, String) = db
-        .query_row("SELECT sha256, quick_key FROM files", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .unwrap();
+    let db = store.as_path();
+    let (sha, quick): (String, String) = sqlite_row(db, "SELECT sha256, quick_key FROM files");
     assert_eq!(sha, sha256sum(&original));
     assert_eq!(quick.len(), 64);
     // Same size, same first and last 64 KiB, one byte changed in the middle: the same
@@ -289,13 +244,8 @@ fn a_new_file_is_hashed_as_it_is_read_and_a_same_looking_one_is_told_apart() {
     std::fs::write(&edited, &bytes).unwrap();
     let run = replay(&edited, "2");
     assert_eq!(run.status, 0, "{}", run.stderr);
-    let hashes: Vec<(String, String)> = db
-        .prepare("SELECT sha256, quick_key FROM files ORDER BY id")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let hashes: Vec<(String, String)> =
+        sqlite_typed(db, "SELECT sha256, quick_key FROM files ORDER BY id");
     assert_eq!(hashes.len(), 2);
     assert_eq!(hashes[1], (sha256sum(&edited), quick.clone()));
     // A copy of either is refused, with the threads' reader too.
@@ -313,11 +263,7 @@ fn a_new_file_is_hashed_as_it_is_read_and_a_same_looking_one_is_told_apart() {
     // A file cut short is still hashed whole: its row's hash is sha256sum's.
     let cut = own("python-upload-cut.pcap");
     assert_eq!(replay(&cut, "2").status, 1);
-    let cut_sha: String = db
-        .query_row("SELECT sha256 FROM files WHERE complete = 0", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let cut_sha: String = sqlite_value(db, "SELECT sha256 FROM files WHERE complete = 0");
     assert_eq!(cut_sha, sha256sum(&cut));
 }
 
@@ -327,7 +273,7 @@ fn a_file_being_replayed_is_refused_by_a_second_replay_meanwhile() {
     let store = dir.path().join("s.db");
     let big = dir.path().join("big.pcap");
     // About 60 MB: the first replay takes a while, and is stopped while it runs.
-    common::synth::ai_use(&big, 300_000, 500, 1_795_000_000, 1_000, true);
+    synth::ai_use(&big, 300_000, 500, 1_795_000_000, 1_000, true);
     let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_lantern"))
         .args(["replay", "--quiet", "--store"])
         .arg(&store)
@@ -335,29 +281,20 @@ fn a_file_being_replayed_is_refused_by_a_second_replay_meanwhile() {
         .spawn()
         .unwrap();
     let pid = nix::unistd::Pid::from_raw(first.id() as i32);
-    let started = std::time::Instant::now();
-    loop {
-        let rows = Connection::open(&store)
-            .and_then(|db| db.query_row("SELECT count(*) FROM files", [], |r| r.get::<_, i64>(0)))
-            .unwrap_or(0);
-        if rows == 1 {
-            break;
-        }
-        assert!(
-            first.try_wait().unwrap().is_none(),
-            "the first replay ended first"
-        );
-        assert!(started.elapsed().as_secs() < 30);
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_until(
+        "the first replay's row in files",
+        Duration::from_secs(30),
+        || {
+            let rows: i64 = sqlite_try_value(&store, "SELECT count(*) FROM files").unwrap_or(0);
+            assert!(
+                rows == 1 || first.try_wait().unwrap().is_none(),
+                "the first replay ended first"
+            );
+            rows == 1
+        },
+    );
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
-    let second = lantern(&[
-        "replay",
-        "--quiet",
-        "--store",
-        store.to_str().unwrap(),
-        big.to_str().unwrap(),
-    ]);
+    let second = replay_into(&store, &big, &[]);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
     assert_eq!(second.status, 1, "{}", second.stderr);
     assert!(
@@ -366,19 +303,11 @@ fn a_file_being_replayed_is_refused_by_a_second_replay_meanwhile() {
         second.stderr
     );
     assert!(first.wait().unwrap().success());
-    let db = Connection::open(&store).unwrap();
-    assert_eq!(count(&db, "SELECT count(*) FROM files"), 1);
-    let sha: String = db
-        .query_row("SELECT sha256 FROM files", [], |r| r.get(0))
-        .unwrap();
+    let db = store.as_path();
+    assert_eq!(count(db, "SELECT count(*) FROM files"), 1);
+    let sha: String = sqlite_value(db, "SELECT sha256 FROM files");
     assert_eq!(sha, sha256sum(&big));
-    let third = lantern(&[
-        "replay",
-        "--quiet",
-        "--store",
-        store.to_str().unwrap(),
-        big.to_str().unwrap(),
-    ]);
+    let third = replay_into(&store, &big, &[]);
     assert!(
         third.stderr.contains("already replayed into"),
         "{}",
@@ -393,14 +322,12 @@ fn a_copy_is_refused_at_once_while_another_process_holds_the_write_lock() {
     // as long as it is stopped. Deciding that a file was already replayed only reads.
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s.db");
-    let store = store.to_str().unwrap();
     let capture = own("chromium-claude.pcap");
-    let capture = capture.to_str().unwrap();
-    let first = lantern(&["replay", "--quiet", "--store", store, capture]);
+    let first = replay_into(&store, &capture, &[]);
     assert_eq!(first.status, 0, "{}", first.stderr);
-    let writer = Connection::open(store).unwrap();
+    let writer = rusqlite::Connection::open(&store).unwrap();
     writer.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let again = lantern(&["replay", "--quiet", "--store", store, capture]);
+    let again = replay_into(&store, &capture, &[]);
     writer.execute_batch("ROLLBACK").unwrap();
     assert_eq!(again.status, 1, "{}", again.stderr);
     assert!(

@@ -4,98 +4,44 @@
 //! inserted twice; `store init` can run again; filtered reports are the same from both, and
 //! hostile filter values match nothing.
 //!
-//! Without clickhouse-server these tests pass with a note, except under CI (`CI` set), where they
-//! fail.
+//! System tests (feature `system-tests`): without clickhouse-server they pass with a note,
+//! except under CI (`CI` set), where they fail.
 
-mod common;
-
-use common::clickhouse::{ClickHouse, Cluster, arg, work_dir};
-use common::{lantern, lantern_in, own, shared_captures, synth};
+use crate::common::clickhouse::{ClickHouse, Cluster};
+use crate::common::{
+    self, Replay, arg, captures_in, lantern_in, lantern_ok, own, own_captures, shared_captures,
+    sorted, sqlite_rows, synth, wait_until, work_dir,
+};
 use lantern::store::schema::{self, Role};
 use lantern::store::{CoverageRow, DnsRow, FileRow, FlowRow, RollupRow};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Every capture of this project and of ../shared/captures.
 fn all_captures() -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut add = |dir: &Path| {
-        let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| {
-                let name = p.display().to_string();
-                name.ends_with(".pcap") || name.ends_with(".pcapng")
-            })
-            .collect();
-        found.sort();
-        files.extend(found);
-    };
-    add(&own(""));
+    let mut files = own_captures();
     for sub in ["ndpi", "suricata", "zeek"] {
-        add(&shared_captures().join(sub));
+        files.extend(captures_in(&shared_captures().join(sub)));
     }
     files
 }
 
+/// `lantern replay --quiet --sensor s1 --store STORE EXTRA FILES` in `dir`, whatever its exit.
 fn replay_into(store: &str, files: &[PathBuf], dir: &Path, extra: &[&str]) -> common::Run {
-    let mut args = vec!["replay", "--quiet", "--sensor", "s1", "--store", store];
-    args.extend(extra);
-    let files: Vec<String> = files.iter().map(|f| arg(f)).collect();
-    args.extend(files.iter().map(String::as_str));
-    let run = lantern_in(Some(dir), &[], &args);
-    assert!(
-        !run.stderr.contains("panicked"),
-        "lantern {args:?}: {}",
-        run.stderr
-    );
-    run
+    Replay::of(files)
+        .store(store)
+        .sensor("s1")
+        .no_events()
+        .args(extra)
+        .dir(dir)
+        .run()
 }
 
+/// The JSON report of `store` over `period`.
 fn report(store: &str, dir: &Path, period: &[&str]) -> String {
-    let mut args = vec!["report", "--store", store, "--format", "json"];
-    args.extend(period);
-    let run = lantern_in(Some(dir), &[], &args);
-    assert_eq!(run.status, 0, "lantern {args:?}: {}", run.stderr);
-    run.stdout
-}
-
-/// Evidence rows of a SQLite store, as sorted TSV lines of the columns both stores share.
-fn sqlite_rows(db: &Path, sql: &str) -> Vec<String> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn.prepare(sql).unwrap();
-    let n = stmt.column_count();
-    let mut rows: Vec<String> = stmt
-        .query_map([], |r| {
-            let cells: Vec<String> = (0..n)
-                .map(|i| match r.get_ref(i).unwrap() {
-                    rusqlite::types::ValueRef::Null => "\\N".to_string(),
-                    rusqlite::types::ValueRef::Integer(v) => v.to_string(),
-                    rusqlite::types::ValueRef::Text(t) => tsv_escape(&String::from_utf8_lossy(t)),
-                    other => panic!("unexpected {other:?}"),
-                })
-                .collect();
-            Ok(cells.join("\t"))
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    rows.sort();
-    rows
-}
-
-/// ClickHouse's TSV escaping.
-fn tsv_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('\t', "\\t")
-        .replace('\n', "\\n")
-        .replace('\'', "\\'")
-}
-
-fn clickhouse_rows(server: &ClickHouse, sql: &str) -> Vec<String> {
-    let mut rows: Vec<String> = server.query(sql).lines().map(str::to_string).collect();
-    rows.sort();
-    rows
+    let args = [&["report", "--store", store, "--format", "json"], period].concat();
+    lantern_ok(dir, &args).stdout
 }
 
 /// The rollup columns, aggregated as a read of `rollups_hourly` sums its parts: from the
@@ -166,8 +112,8 @@ fn assert_same_rows(server: &ClickHouse, database: &str, sqlite: &Path) {
         ),
     ];
     for (table, lite, ch) in pairs {
-        let expected = sqlite_rows(sqlite, &lite);
-        let found = clickhouse_rows(server, &ch);
+        let expected = sorted(sqlite_rows(sqlite, &lite));
+        let found = sorted(server.rows(&ch));
         assert!(
             table == "dns" || !expected.is_empty(),
             "{table}: no rows to compare"
@@ -186,7 +132,7 @@ fn assert_same_rows(server: &ClickHouse, database: &str, sqlite: &Path) {
 
 #[test]
 fn replaying_into_clickhouse_and_into_sqlite_gives_the_same_rows_and_reports() {
-    let Some(server) = ClickHouse::start("same_rows_and_reports") else {
+    let Some(server) = ClickHouse::start() else {
         return;
     };
     let dir = tempfile::tempdir_in(work_dir()).unwrap();
@@ -230,24 +176,22 @@ fn replaying_into_clickhouse_and_into_sqlite_gives_the_same_rows_and_reports() {
 
 #[test]
 fn filtered_reports_are_the_same_from_both_stores_and_hostile_values_match_nothing() {
-    let Some(server) = ClickHouse::start("filtered_reports") else {
+    let Some(server) = ClickHouse::start() else {
         return;
     };
     let dir = tempfile::tempdir_in(work_dir()).unwrap();
-    let files: Vec<String> = all_captures()
-        .iter()
-        .filter(|f| f.starts_with(own("")))
-        .map(|f| arg(f))
-        .collect();
+    let files = own_captures();
     let sqlite = arg(&dir.path().join("s.db"));
     let url = server.url("filtered");
     let half = files.len() / 2;
     for store in [&sqlite, &url] {
         for (sensor, files) in [("s1", &files[..half]), ("s2", &files[half..])] {
-            let mut args = vec!["replay", "--quiet", "--sensor", sensor, "--store", store];
-            args.extend(files.iter().map(String::as_str));
-            let run = lantern_in(Some(dir.path()), &[], &args);
-            assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+            Replay::of(files)
+                .store(store)
+                .sensor(sensor)
+                .no_events()
+                .dir(dir.path())
+                .run();
         }
     }
     let all = ["--from", "1970-01-01", "--to", "2100-12-31"];
@@ -281,7 +225,7 @@ fn filtered_reports_are_the_same_from_both_stores_and_hostile_values_match_nothi
 
 #[test]
 fn a_server_killed_in_the_middle_of_a_replay_loses_and_repeats_nothing() {
-    let Some(mut server) = ClickHouse::start("killed_mid_replay") else {
+    let Some(mut server) = ClickHouse::start() else {
         return;
     };
     let dir = tempfile::tempdir_in(work_dir()).unwrap();
@@ -299,11 +243,9 @@ fn a_server_killed_in_the_middle_of_a_replay_loses_and_repeats_nothing() {
         .spawn()
         .unwrap();
     // Kill the server once the first batch has landed.
-    let started = std::time::Instant::now();
-    while server.count("SELECT count() FROM outage.flows") == 0 {
-        assert!(started.elapsed().as_secs() < 60, "no rows arrived");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    wait_until("rows in ClickHouse", Duration::from_secs(60), || {
+        server.count("SELECT count() FROM outage.flows") > 0
+    });
     server.kill();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -343,7 +285,7 @@ fn a_server_killed_in_the_middle_of_a_replay_loses_and_repeats_nothing() {
 
 #[test]
 fn a_batch_resent_after_it_landed_is_not_inserted_twice() {
-    let Some(mut server) = ClickHouse::start("resent_batch") else {
+    let Some(mut server) = ClickHouse::start() else {
         return;
     };
     let dir = tempfile::tempdir_in(work_dir()).unwrap();
@@ -377,14 +319,9 @@ fn a_batch_resent_after_it_landed_is_not_inserted_twice() {
     // storing the rollups and the view adding them up: the sums are gone, the batches are in
     // the spool again.
     server.query("ALTER TABLE resend.rollups_hourly DELETE WHERE 1");
-    let started = std::time::Instant::now();
-    while server.count("SELECT count() FROM resend.rollups_hourly") > 0 {
-        assert!(
-            started.elapsed().as_secs() < 30,
-            "the delete did not finish"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    wait_until("the delete finished", Duration::from_secs(30), || {
+        server.count("SELECT count() FROM resend.rollups_hourly") == 0
+    });
     copy_dir(&saved, &spool);
     let resend = lantern_in(Some(dir.path()), &[], &["store", "sync", "--store", &url]);
     assert_eq!(resend.status, 0, "{}{}", resend.stdout, resend.stderr);
@@ -404,7 +341,7 @@ fn a_batch_resent_after_it_landed_is_not_inserted_twice() {
 
 #[test]
 fn a_cluster_of_two_shards_holds_every_row_once_and_reports_like_sqlite() {
-    let Some(cluster) = Cluster::start("cluster") else {
+    let Some(cluster) = Cluster::start() else {
         return;
     };
     let dir = tempfile::tempdir_in(work_dir()).unwrap();
@@ -481,16 +418,6 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-#[test]
-fn a_report_of_a_store_that_is_not_there_is_one_line() {
-    let run = lantern(&["report", "--store", "/nonexistent/lantern.db"]);
-    assert_eq!(run.status, 1);
-    assert_eq!(
-        run.stderr,
-        "lantern: /nonexistent/lantern.db: no such store\n"
-    );
-}
-
 /// The uploads to an uncatalogued AI-looking name, and what the sensor could not see, from
 /// the same replay into both stores: the candidates row and the headline carry the bytes the
 /// events say; `visibility` names the clients that used DNS over HTTPS and over TLS with their
@@ -498,19 +425,20 @@ fn a_report_of_a_store_that_is_not_there_is_one_line() {
 /// the replay summary's. Both stores give the same report.
 #[test]
 fn uploads_to_uncatalogued_names_and_blind_spots_are_reported_by_both_stores() {
-    let Some(server) = ClickHouse::start("visibility") else {
+    let Some(server) = ClickHouse::start() else {
         return;
     };
     let dir = tempfile::tempdir_in(work_dir()).unwrap();
     let files = [own("candidate-upload.pcap"), own("encrypted-dns.pcap")];
     let sqlite = dir.path().join("s.db");
     let url = server.url("visibility");
-    let file_args: Vec<String> = files.iter().map(|f| arg(f)).collect();
-    let mut args = vec!["replay", "--sensor", "s1", "--events", "-", "--store"];
-    args.push(arg(&sqlite).leak());
-    args.extend(file_args.iter().map(String::as_str));
-    let run = lantern_in(Some(dir.path()), &[], &args);
-    assert_eq!(run.status, 0, "{}", run.stderr);
+    // Not --quiet: the summary's visibility line is compared with the report.
+    let run = Replay::of(&files)
+        .store(arg(&sqlite))
+        .sensor("s1")
+        .loud()
+        .dir(dir.path())
+        .ok();
     replay_into(&url, &files, dir.path(), &[]);
     let period = ["--from", "2026-01-01", "--to", "2027-01-01"];
     let lite = report(&arg(&sqlite), dir.path(), &period);

@@ -2,12 +2,10 @@
 //! what each client did must show up in the events, the events must be exactly the reviewed
 //! ones in `tests/expected/`, and the same packets in other formats must give the same events.
 //!
-//! `LANTERN_BLESS=1 cargo test --test own_captures` rewrites `tests/expected/` after a
-//! deliberate change; review the diff before committing it.
+//! `LANTERN_BLESS=1 cargo test --release --test integration own_captures::events_match` rewrites
+//! `tests/expected/` after a deliberate change; review the diff before committing it.
 
-mod common;
-
-use common::{one, own, replay, root};
+use crate::common::{Replay, one, own, replay, root};
 use serde_json::Value;
 
 /// Every capture with its reviewed events.
@@ -195,12 +193,7 @@ fn local_model_servers_are_recognised_by_their_requests() {
     assert_eq!(wiki["app"], Value::Null);
     assert_eq!(wiki["candidate"], false);
     // The summary lists each server with its address.
-    let summary = common::lantern(&[
-        "replay",
-        "--no-store",
-        own("http-local-models.pcap").to_str().unwrap(),
-    ])
-    .stderr;
+    let summary = lantern_summary(&own("http-local-models.pcap"));
     for row in [
         "vllm.lan (10.77.1.11:8000)",
         "lmstudio.lan (10.77.1.12:1234)",
@@ -426,9 +419,7 @@ fn fragmented_quic_initials_and_dns_answers_are_reassembled() {
 
 /// The stderr summary of a replay.
 fn lantern_summary(file: &std::path::Path) -> String {
-    let run = common::lantern(&["replay", "--no-store", file.to_str().unwrap()]);
-    assert_eq!(run.status, 0, "{}", run.stderr);
-    run.stderr
+    Replay::of(&[file]).loud().no_events().ok().stderr
 }
 
 /// The flows of one of the `clients-same-api` captures that carried a request, in the order

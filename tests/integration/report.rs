@@ -3,22 +3,16 @@
 //! with a group's exception, the HTML page in headless Chromium (no console errors, no
 //! network requests), and the filters (`--sensor`, `--user`, `--app`, `--group`) against the
 //! numbers of the unfiltered report of a store written by two sensors, with the user's timeline
-//! in every format.
+//! in every format. The Chromium test is a system test (feature `system-tests`).
 
-mod common;
-
-use common::{lantern_in, own};
+use crate::common::{
+    self, Replay, dana_identity, lantern, lantern_in, lantern_ok, own, own_captures,
+};
 use lantern::capture::Timestamp;
 use lantern::store::{Batch, DnsRow, FlowRow, RollupRow, SqliteStore};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-
-fn ok(dir: &Path, args: &[&str]) -> common::Run {
-    let run = lantern_in(Some(dir), &[], args);
-    assert_eq!(run.status, 0, "lantern {args:?}: {}", run.stderr);
-    run
-}
 
 fn policy() -> String {
     common::root()
@@ -41,30 +35,22 @@ const TABLES: [&str; 8] = [
 
 const ALL_TIME: [&str; 4] = ["--from", "1970-01-01", "--to", "2100-12-31"];
 
+/// The `.pcap` files of this project's captures (not the `.pcapng` ones), sorted.
+fn own_pcaps() -> Vec<PathBuf> {
+    (own_captures().into_iter())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect()
+}
+
 /// Every capture of this project, replayed into `dir/s.db` with the example policy; the
 /// events.
 fn replay_own(dir: &Path) -> Vec<Value> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(own(""))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
-        .collect();
-    files.sort();
-    let mut args = vec![
-        "replay".to_string(),
-        "--quiet".into(),
-        "--store".into(),
-        "s.db".into(),
-        "--policy".into(),
-        policy(),
-        "--events".into(),
-        "-".into(),
-    ];
-    args.extend(files.iter().map(|f| f.display().to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = lantern_in(Some(dir), &[], &args);
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    run.events()
+    Replay::of(&own_pcaps())
+        .store("s.db")
+        .args(&["--policy", &policy()])
+        .dir(dir)
+        .run()
+        .events()
 }
 
 #[derive(Default, Debug, PartialEq)]
@@ -117,9 +103,10 @@ fn the_report_counts_what_the_events_say_in_every_format() {
     let p = policy();
     args.push(&p);
     args.extend(ALL_TIME);
-    let json: Value =
-        serde_json::from_str(&ok(dir.path(), &[&args[..], &["--format", "json"]].concat()).stdout)
-            .unwrap();
+    let json: Value = serde_json::from_str(
+        &lantern_ok(dir.path(), &[&args[..], &["--format", "json"]].concat()).stdout,
+    )
+    .unwrap();
     let reported: BTreeMap<String, AppCount> = json["apps"]
         .as_array()
         .unwrap()
@@ -184,9 +171,9 @@ fn the_report_counts_what_the_events_say_in_every_format() {
     assert!(servers.len() >= 2, "{servers:?}");
 
     // The other formats carry the same numbers.
-    let md = ok(dir.path(), &[&args[..], &["--format", "md"]].concat()).stdout;
+    let md = lantern_ok(dir.path(), &[&args[..], &["--format", "md"]].concat()).stdout;
     let html_path = dir.path().join("r.html");
-    ok(
+    lantern_ok(
         dir.path(),
         &[
             &args[..],
@@ -195,7 +182,7 @@ fn the_report_counts_what_the_events_say_in_every_format() {
         .concat(),
     );
     let html = std::fs::read_to_string(&html_path).unwrap();
-    ok(
+    lantern_ok(
         dir.path(),
         &[&args[..], &["--format", "csv", "-o", "csv"]].concat(),
     );
@@ -233,7 +220,7 @@ fn the_report_counts_what_the_events_say_in_every_format() {
     let day = &events.iter().find(|e| e["event_type"] == "flow").unwrap()["ts"]
         .as_str()
         .unwrap()[..10];
-    let week = ok(
+    let week = lantern_ok(
         dir.path(),
         &[
             "report", "--store", "s.db", "--from", day, "--to", day, "--format", "html",
@@ -246,12 +233,12 @@ fn the_report_counts_what_the_events_say_in_every_format() {
     let day_args = [
         "report", "--store", "s.db", "--policy", &p, "--from", day, "--to", day,
     ];
-    ok(
+    lantern_ok(
         dir.path(),
         &[&day_args[..], &["--format", "csv", "-o", "csv-day"]].concat(),
     );
     let day_json: Value = serde_json::from_str(
-        &ok(dir.path(), &[&day_args[..], &["--format", "json"]].concat()).stdout,
+        &lantern_ok(dir.path(), &[&day_args[..], &["--format", "json"]].concat()).stdout,
     )
     .unwrap();
     for table in TABLES {
@@ -385,7 +372,7 @@ fn hostile_names_are_escaped_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
     hostile_store(&dir.path().join("h.db"));
     let base = ["report", "--store", "h.db", "--week", "2026-W47"];
-    let html = ok(dir.path(), &[&base[..], &["--format", "html"]].concat()).stdout;
+    let html = lantern_ok(dir.path(), &[&base[..], &["--format", "html"]].concat()).stdout;
     // minijinja escapes `/` too.
     assert!(
         html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"),
@@ -394,7 +381,7 @@ fn hostile_names_are_escaped_in_every_format() {
     assert!(!html.contains("<script>"), "no script element");
     assert!(!html.contains("<b>sensor"), "{html}");
     assert_eq!(html.matches("<script").count(), 0);
-    let md = ok(dir.path(), &[&base[..], &["--format", "md"]].concat()).stdout;
+    let md = lantern_ok(dir.path(), &[&base[..], &["--format", "md"]].concat()).stdout;
     assert!(
         md.contains("&lt;script&gt;alert\\(1\\)&lt;/script&gt;"),
         "{md}"
@@ -403,7 +390,7 @@ fn hostile_names_are_escaped_in_every_format() {
         md.contains("\\| \\*\\*bold\\*\\* \\[link\\]\\(http://evil.example\\) \\`code\\`"),
         "{md}"
     );
-    ok(
+    lantern_ok(
         dir.path(),
         &[&base[..], &["--format", "csv", "-o", "csv"]].concat(),
     );
@@ -429,9 +416,10 @@ fn hostile_names_are_escaped_in_every_format() {
         csv_users.contains("'@SUM(1+1)") && csv_users.contains("'-2+3"),
         "{csv_users}"
     );
-    let json: Value =
-        serde_json::from_str(&ok(dir.path(), &[&base[..], &["--format", "json"]].concat()).stdout)
-            .unwrap();
+    let json: Value = serde_json::from_str(
+        &lantern_ok(dir.path(), &[&base[..], &["--format", "json"]].concat()).stdout,
+    )
+    .unwrap();
     let users: Vec<&str> = (json["top_users"].as_array().unwrap().iter())
         .map(|u| u["user"].as_str().unwrap())
         .collect();
@@ -462,7 +450,7 @@ fn an_empty_store_and_an_empty_period_say_so_in_every_format() {
         ),
     ] {
         for format in ["html", "md"] {
-            let out = ok(
+            let out = lantern_ok(
                 dir.path(),
                 &[
                     "report", "--store", store, "--week", week, "--format", format,
@@ -472,7 +460,7 @@ fn an_empty_store_and_an_empty_period_say_so_in_every_format() {
             assert!(out.contains(says), "{store} {format}: {out}");
         }
         let json: Value = serde_json::from_str(
-            &ok(
+            &lantern_ok(
                 dir.path(),
                 &[
                     "report", "--store", store, "--week", week, "--format", "json",
@@ -483,7 +471,7 @@ fn an_empty_store_and_an_empty_period_say_so_in_every_format() {
         .unwrap();
         assert_eq!(json["headline"]["apps"], 0);
         assert_eq!(json["store_has_data"], store != "empty.db");
-        ok(
+        lantern_ok(
             dir.path(),
             &[
                 "report",
@@ -511,17 +499,23 @@ fn an_empty_store_and_an_empty_period_say_so_in_every_format() {
 }
 
 #[test]
+fn a_report_of_a_store_that_is_not_there_is_one_line() {
+    let run = lantern(&["report", "--store", "/nonexistent/lantern.db"]);
+    assert_eq!(run.status, 1);
+    assert_eq!(
+        run.stderr,
+        "lantern: /nonexistent/lantern.db: no such store\n"
+    );
+}
+
+#[test]
 fn a_groups_exception_changes_the_status_for_that_group_only() {
     let dir = tempfile::tempdir().unwrap();
     // captures/http-local-models.pcap: clients on 10.77.0.10 ask local model servers.
-    std::fs::write(
-        dir.path().join("identity.csv"),
-        "10.77.0.10/32,dana,dana-ws,engineering,user\n",
-    )
-    .unwrap();
+    dana_identity(dir.path());
     let capture = own("http-local-models.pcap").display().to_string();
     let p = policy();
-    let run = ok(
+    let run = lantern_ok(
         dir.path(),
         &[
             "replay",
@@ -551,7 +545,7 @@ fn a_groups_exception_changes_the_status_for_that_group_only() {
         BTreeSet::from([("engineering".to_string(), "tolerated".to_string())])
     );
     let json: Value = serde_json::from_str(
-        &ok(
+        &lantern_ok(
             dir.path(),
             &[
                 &[
@@ -582,6 +576,7 @@ fn a_groups_exception_changes_the_status_for_that_group_only() {
 
 /// Hosts Chromium itself talks to in the background (time, component updates, sign-in), not the
 /// page: a request anywhere else came from the page.
+#[cfg(feature = "system-tests")]
 const CHROMIUM_OWN: [&str; 8] = [
     "clients2.google.com",
     "update.googleapis.com",
@@ -595,6 +590,7 @@ const CHROMIUM_OWN: [&str; 8] = [
 
 /// What Chromium did with a page: its console messages, the hosts the page asked for through
 /// the proxy, and its screenshot.
+#[cfg(feature = "system-tests")]
 struct Loaded {
     console: Vec<String>,
     requested: Vec<String>,
@@ -602,6 +598,7 @@ struct Loaded {
 }
 
 /// Loads `page` in headless Chromium with every request sent to a proxy that records it.
+#[cfg(feature = "system-tests")]
 fn load_in_chromium(page: &Path, screenshot: &Path) -> Loaded {
     use std::io::Read;
     let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -674,18 +671,11 @@ fn load_in_chromium(page: &Path, screenshot: &Path) -> Loaded {
     }
 }
 
+/// A system test (feature `system-tests`): it needs Chromium.
 #[test]
+#[cfg(feature = "system-tests")]
 fn the_html_report_loads_in_chromium_with_no_console_errors_and_no_requests() {
-    let found = std::process::Command::new("sh")
-        .args(["-c", "command -v chromium"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "needs chromium (CI must run it)"
-        );
-        eprintln!("skipped: needs chromium");
+    if !common::can_run(&["chromium"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -714,7 +704,7 @@ fn the_html_report_loads_in_chromium_with_no_console_errors_and_no_requests() {
         .unwrap()[..10];
     let page = dir.path().join("report.html");
     let p = policy();
-    ok(
+    lantern_ok(
         dir.path(),
         &[
             "report",
@@ -775,13 +765,12 @@ fn the_html_report_loads_in_chromium_with_no_console_errors_and_no_requests() {
 /// year.
 fn report_of(dir: &Path, captures: &[&str]) -> Value {
     let store = dir.join("s.db");
-    let files: Vec<String> = captures
-        .iter()
-        .map(|c| own(c).display().to_string())
-        .collect();
-    let mut args = vec!["replay", "--quiet", "--store", store.to_str().unwrap()];
-    args.extend(files.iter().map(String::as_str));
-    ok(dir, &args);
+    let files: Vec<PathBuf> = captures.iter().map(|c| own(c)).collect();
+    Replay::of(&files)
+        .store(store.to_str().unwrap())
+        .no_events()
+        .dir(dir)
+        .ok();
     let period = ["--from", "2026-01-01", "--to", "2027-01-01"];
     let mut args = vec![
         "report",
@@ -791,7 +780,7 @@ fn report_of(dir: &Path, captures: &[&str]) -> Value {
         "json",
     ];
     args.extend(period);
-    serde_json::from_str(&ok(dir, &args).stdout).unwrap()
+    serde_json::from_str(&lantern_ok(dir, &args).stdout).unwrap()
 }
 
 /// The README's replay example: the program that sent 201,043 bytes to the Anthropic API is an
@@ -949,7 +938,7 @@ fn names_catalogued_since_they_were_seen_leave_the_candidates_and_one_source_app
     .unwrap();
     let base = ["report", "--store", "s.db", "--week", "2026-W47"];
     let json: Value = serde_json::from_str(
-        &ok(
+        &lantern_ok(
             dir.path(),
             &[&base[..], &["--catalog", "ours.toml", "--format", "json"]].concat(),
         )
@@ -980,11 +969,12 @@ fn names_catalogued_since_they_were_seen_leave_the_candidates_and_one_source_app
     assert_eq!(confidence["ourtool"], "low");
     assert_eq!(confidence["openai-api"], "high");
     // Without it, the name is a candidate still.
-    let json: Value =
-        serde_json::from_str(&ok(dir.path(), &[&base[..], &["--format", "json"]].concat()).stdout)
-            .unwrap();
+    let json: Value = serde_json::from_str(
+        &lantern_ok(dir.path(), &[&base[..], &["--format", "json"]].concat()).stdout,
+    )
+    .unwrap();
     assert_eq!(json["candidates"].as_array().unwrap().len(), 2);
-    let html = ok(
+    let html = lantern_ok(
         dir.path(),
         &[&base[..], &["--catalog", "ours.toml"]].concat(),
     )
@@ -999,39 +989,18 @@ fn names_catalogued_since_they_were_seen_leave_the_candidates_and_one_source_app
 /// with the example policy and an identity map that puts the clients of 10.77.0.10 in the group
 /// `engineering` as `dana`; the events of both, each with its sensor.
 fn replay_two_sensors(dir: &Path) -> Vec<Value> {
-    std::fs::write(
-        dir.join("identity.csv"),
-        "10.77.0.10/32,dana,dana-ws,engineering,user\n",
-    )
-    .unwrap();
-    let mut files: Vec<String> = std::fs::read_dir(own(""))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
-        .map(|p| p.display().to_string())
-        .collect();
-    files.sort();
+    dana_identity(dir);
+    let files = own_pcaps();
     let half = files.len() / 2;
     let p = policy();
     let mut events = Vec::new();
     for (sensor, files) in [("s1", &files[..half]), ("s2", &files[half..])] {
-        let mut args = vec![
-            "replay",
-            "--quiet",
-            "--sensor",
-            sensor,
-            "--store",
-            "s.db",
-            "--policy",
-            &p,
-            "--identity",
-            "identity.csv",
-            "--events",
-            "-",
-        ];
-        args.extend(files.iter().map(String::as_str));
-        let run = lantern_in(Some(dir), &[], &args);
-        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        let run = Replay::of(files)
+            .store("s.db")
+            .sensor(sensor)
+            .args(&["--policy", &p, "--identity", "identity.csv"])
+            .dir(dir)
+            .run();
         for mut e in run.events() {
             e["sensor"] = sensor.into();
             events.push(e);
@@ -1051,7 +1020,7 @@ fn filtered(dir: &Path, filters: &[&str]) -> Value {
         filters,
     ]
     .concat();
-    serde_json::from_str(&ok(dir, &args).stdout).unwrap()
+    serde_json::from_str(&lantern_ok(dir, &args).stdout).unwrap()
 }
 
 /// The rows of `table`, keyed by the `key` fields, with the `sums` fields as numbers.
@@ -1185,7 +1154,7 @@ fn each_sensors_report_adds_up_to_the_whole_and_both_are_the_whole() {
         ),
         (Some(0), Some(true))
     );
-    let md = ok(
+    let md = lantern_ok(
         dir.path(),
         &[
             &[
@@ -1352,9 +1321,10 @@ fn filters_and_the_timeline_are_in_every_format_and_hostile_values_stay_values()
         "--sensor",
         "<b>sensor</b>",
     ];
-    let json: Value =
-        serde_json::from_str(&ok(dir.path(), &[&base[..], &["--format", "json"]].concat()).stdout)
-            .unwrap();
+    let json: Value = serde_json::from_str(
+        &lantern_ok(dir.path(), &[&base[..], &["--format", "json"]].concat()).stdout,
+    )
+    .unwrap();
     assert_eq!(json["filter"]["user"], user);
     assert_eq!(
         json["filter"]["sensors"],
@@ -1374,7 +1344,7 @@ fn filters_and_the_timeline_are_in_every_format_and_hostile_values_stay_values()
     assert_eq!(day["day"], "2026-11-22");
     assert_eq!(json["headline"]["flows"], 1);
     assert_eq!(json["local_servers"][0]["users"], serde_json::json!([user]));
-    let html = ok(dir.path(), &[&base[..], &["--format", "html"]].concat()).stdout;
+    let html = lantern_ok(dir.path(), &[&base[..], &["--format", "html"]].concat()).stdout;
     assert!(html.contains("Only sensor &lt;b&gt;sensor&lt;&#x2f;b&gt;; user &lt;script&gt;alert(1)&lt;&#x2f;script&gt;."), "{html}");
     assert!(
         html.contains("<h2>Timeline of &lt;script&gt;")
@@ -1382,7 +1352,7 @@ fn filters_and_the_timeline_are_in_every_format_and_hostile_values_stay_values()
         "{html}"
     );
     assert!(!html.contains("<script>") && !html.contains("<b>sensor"));
-    let md = ok(dir.path(), &[&base[..], &["--format", "md"]].concat()).stdout;
+    let md = lantern_ok(dir.path(), &[&base[..], &["--format", "md"]].concat()).stdout;
     assert!(
         md.contains(
             "Only sensor &lt;b&gt;sensor&lt;/b&gt;; user &lt;script&gt;alert\\(1\\)&lt;/script&gt;."
@@ -1396,7 +1366,7 @@ fn filters_and_the_timeline_are_in_every_format_and_hostile_values_stay_values()
             ),
         "{md}"
     );
-    ok(
+    lantern_ok(
         dir.path(),
         &[&base[..], &["--format", "csv", "-o", "csv"]].concat(),
     );
@@ -1433,7 +1403,7 @@ fn filters_and_the_timeline_are_in_every_format_and_hostile_values_stay_values()
         ("?1", 0),
     ] {
         let json: Value = serde_json::from_str(
-            &ok(
+            &lantern_ok(
                 dir.path(),
                 &[
                     "report", "--store", "h.db", "--week", "2026-W47", "--format", "json",
@@ -1446,7 +1416,7 @@ fn filters_and_the_timeline_are_in_every_format_and_hostile_values_stay_values()
         assert_eq!(json["headline"]["flows"], flows, "{user}");
     }
     // Without --user there is no timeline, and without filters no filters table.
-    ok(
+    lantern_ok(
         dir.path(),
         &[
             "report", "--store", "h.db", "--week", "2026-W47", "--format", "csv", "-o", "plain",
@@ -1470,14 +1440,10 @@ fn filters_and_the_timeline_are_in_every_format_and_hostile_values_stay_values()
 #[test]
 fn a_pseudonymized_store_is_filtered_by_the_users_token() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("identity.csv"),
-        "10.77.0.10/32,dana,dana-ws,engineering,user\n",
-    )
-    .unwrap();
+    dana_identity(dir.path());
     std::fs::write(dir.path().join("k.key"), [7u8; 32]).unwrap();
     let capture = own("http-local-models.pcap").display().to_string();
-    ok(
+    lantern_ok(
         dir.path(),
         &[
             "replay",
@@ -1491,7 +1457,7 @@ fn a_pseudonymized_store_is_filtered_by_the_users_token() {
             &capture,
         ],
     );
-    let token = ok(
+    let token = lantern_ok(
         dir.path(),
         &["pseudonym", "token", "--key", "k.key", "dana"],
     )
@@ -1500,7 +1466,7 @@ fn a_pseudonymized_store_is_filtered_by_the_users_token() {
     assert!(token.starts_with("anon-"), "{token}");
     let base = ["report", "--store", "s.db", "--format", "json"];
     let by_token: Value = serde_json::from_str(
-        &ok(
+        &lantern_ok(
             dir.path(),
             &[&base[..], &ALL_TIME, &["--user", token]].concat(),
         )
@@ -1508,7 +1474,8 @@ fn a_pseudonymized_store_is_filtered_by_the_users_token() {
     )
     .unwrap();
     let all: Value =
-        serde_json::from_str(&ok(dir.path(), &[&base[..], &ALL_TIME].concat()).stdout).unwrap();
+        serde_json::from_str(&lantern_ok(dir.path(), &[&base[..], &ALL_TIME].concat()).stdout)
+            .unwrap();
     assert!(by_token["headline"]["flows"].as_u64().unwrap() > 0);
     let days: u64 = (by_token["timeline"].as_array().unwrap().iter())
         .map(|d| d["flows"].as_u64().unwrap())
@@ -1520,7 +1487,7 @@ fn a_pseudonymized_store_is_filtered_by_the_users_token() {
         "dana is the only user: {all}"
     );
     // The name finds nothing in a store of tokens, and the note says what to give instead.
-    let run = ok(
+    let run = lantern_ok(
         dir.path(),
         &[&base[..], &ALL_TIME, &["--user", "dana"]].concat(),
     );

@@ -7,10 +7,8 @@
 //! must be the same, and the events the same for any `--threads`. The live counterpart is
 //! `live_capture::a_flow_open_across_active_timeouts_is_stored_while_open_as_a_replay_stores_it`.
 
-mod common;
-
-use common::lantern_in;
-use common::synth::PcapWriter;
+use crate::common::synth::PcapWriter;
+use crate::common::{Replay, arg, lantern_ok, own, sqlite_row, sqlite_typed};
 use lantern::capture::CaptureReader;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -21,7 +19,7 @@ const STEP_SECS: u64 = 60;
 
 /// `python-upload.pcap` with every packet from the first to port 443 on `STEP_SECS` apart.
 fn spread(dir: &Path) -> PathBuf {
-    let from = common::own("python-upload.pcap");
+    let from = own("python-upload.pcap");
     let to = dir.join("upload-spread.pcap");
     let mut reader = CaptureReader::open(&from).unwrap();
     let mut writer = PcapWriter::create(&to);
@@ -54,20 +52,12 @@ fn spread(dir: &Path) -> PathBuf {
 /// Replays `pcap` into a fresh store in `dir` with `extra`; its events.
 fn replay(pcap: &Path, dir: &Path, name: &str, extra: &[&str]) -> (PathBuf, Vec<Value>) {
     let db = dir.join(format!("{name}.db"));
-    let mut args = vec![
-        "replay",
-        "--quiet",
-        "--sensor",
-        "s1",
-        "--events",
-        "-",
-        "--store",
-        db.to_str().unwrap(),
-    ];
-    args.extend(extra);
-    args.push(pcap.to_str().unwrap());
-    let run = lantern_in(Some(dir), &[], &args);
-    assert_eq!(run.status, 0, "{args:?}: {}", run.stderr);
+    let run = Replay::of(&[pcap])
+        .store(arg(&db))
+        .sensor("s1")
+        .args(extra)
+        .dir(dir)
+        .ok();
     (db, run.flows())
 }
 
@@ -87,25 +77,18 @@ fn sum(records: &[&Value], field: &str) -> u64 {
 
 /// Flows and bytes up per hour of `app` in the rollups.
 fn hourly(db: &Path, app: &str) -> BTreeMap<i64, (u64, u64)> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT hour, flows, bytes_up FROM rollups_hourly WHERE app_id = ?1 ORDER BY hour")
-        .unwrap();
-    stmt.query_map([app], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64),
-        ))
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
+    let sql = format!(
+        "SELECT hour, flows, bytes_up FROM rollups_hourly WHERE app_id = '{app}' ORDER BY hour"
+    );
+    sqlite_typed::<(i64, i64, i64)>(db, &sql)
+        .into_iter()
+        .map(|(hour, flows, bytes)| (hour, (flows as u64, bytes as u64)))
+        .collect()
 }
 
 fn report(db: &Path, dir: &Path) -> Value {
-    let run = lantern_in(
-        Some(dir),
-        &[],
+    let run = lantern_ok(
+        dir,
         &[
             "report",
             "--store",
@@ -118,7 +101,6 @@ fn report(db: &Path, dir: &Path) -> Value {
             "2026-12-01",
         ],
     );
-    assert_eq!(run.status, 0, "{}", run.stderr);
     serde_json::from_str(&run.stdout).unwrap()
 }
 
@@ -186,14 +168,10 @@ fn a_flow_open_for_hours_is_reported_in_parts_that_add_up_to_it() {
     assert_eq!(found, expected);
     let flows: u64 = split_hours.values().map(|(f, _)| f).sum();
     assert_eq!(flows, 1);
-    let conn = rusqlite::Connection::open(&split_db).unwrap();
-    let (rows, firsts, interim_rows): (i64, i64, i64) = conn
-        .query_row(
-            "SELECT count(*), sum(part = 0), sum(interim) FROM flows WHERE app_id = ?1",
-            [app],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+    let (rows, firsts, interim_rows): (i64, i64, i64) = sqlite_row(
+        &split_db,
+        &format!("SELECT count(*), sum(part = 0), sum(interim) FROM flows WHERE app_id = '{app}'"),
+    );
     assert_eq!(
         (rows, firsts, interim_rows),
         (parts.len() as i64, 1, interims.len() as i64)

@@ -3,7 +3,7 @@
 //! This test holds that reader to libpcap: on every capture libpcap can read, both must give
 //! the same packets, timestamps to the nanosecond, lengths and bytes.
 
-mod common;
+use crate::common;
 
 use lantern::capture::CaptureReader;
 use std::path::{Path, PathBuf};
