@@ -16,6 +16,8 @@
 # (the packet path), and as users run it: into a fresh SQLite store, and with --events to a
 # file; those rows also show their ratio to --no-store with the same --threads ("x same -t").
 # The spread column lists every run's wall time. ClickHouse is benches/clickhouse.rs.
+# With BASELINE=PATH (another lantern binary, e.g. an earlier commit's), its --no-store and
+# --events rows run in the same rounds, so a change is measured against it in one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 capture=${1:-/tmp/bench/bench.pcap}
@@ -48,6 +50,8 @@ run_once() {
 # all of them; the median run of each by wall time is kept.
 # The store rows start from a fresh SQLite file each time, as a user's first replay does.
 names="tcpdump lantern-t1 lantern-t2 lantern-t1-store lantern-t2-store lantern-t1-events"
+baseline=${BASELINE:-}
+[ -z "$baseline" ] || names="$names baseline-t1 baseline-t2 baseline-t1-events"
 for i in $(seq "$runs"); do
   run_once tcpdump tcpdump -nr "$capture" -w /dev/null
   run_once lantern-t1 "$lantern" replay --no-store --quiet --threads 1 "$capture"
@@ -57,6 +61,11 @@ for i in $(seq "$runs"); do
   rm -f "$work"/store.db*
   run_once lantern-t2-store "$lantern" replay --store "$work/store.db" --quiet --threads 2 "$capture"
   run_once lantern-t1-events "$lantern" replay --no-store --quiet --threads 1 --events "$work/events.jsonl" "$capture"
+  if [ -n "$baseline" ]; then
+    run_once baseline-t1 "$baseline" replay --no-store --quiet --threads 1 "$capture"
+    run_once baseline-t2 "$baseline" replay --no-store --quiet --threads 2 "$capture"
+    run_once baseline-t1-events "$baseline" replay --no-store --quiet --threads 1 --events "$work/events.jsonl" "$capture"
+  fi
 done
 rm -f "$work"/store.db* "$work/events.jsonl"
 for name in $names; do
@@ -77,7 +86,7 @@ for name in $names ndpiReader; do
   # The store and events rows against --no-store with the same --threads.
   same=-
   case $name in
-    lantern-*-store|lantern-*-events) same=$(awk '{print $1}' "$work/${name%-*}") ;;
+    lantern-*-store|lantern-*-events|baseline-*-events) same=$(awk '{print $1}' "$work/${name%-*}") ;;
   esac
   spread=$(sort -n "$work/$name.runs" | awk '{printf "%s%s", sep, $1; sep=" "}')
   awk -v n="$name" -v w="$wall" -v c="$cpu" -v r="$rss" -v p="$packets" -v b="$base" -v s="$same" -v sp="$spread" \
