@@ -72,7 +72,7 @@ impl Answer {
 /// force from its first answer, over any lapse between the two (it was the client's name for
 /// the address before and after), and only its order against the names answered in between is
 /// lost. A flow open for hours while the client re-resolves its name and others on the address
-/// (`tests/naming.rs`) keeps its name this way. Only when every name is different does the one
+/// (`tests/integration/naming.rs`) keeps its name this way. Only when every name is different does the one
 /// whose validity ends first go.
 fn make_room(answers: &mut Vec<Answer>) -> bool {
     for i in 0..answers.len() {
