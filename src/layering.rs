@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The stages, left to right.
-const STAGES: [&str; 11] = [
-    "capture", "decode", "testdata", "flow", "proto", "naming", "identity", "policy", "output",
+const STAGES: [&str; 12] = [
+    "capture", "decode", "testdata", "flow", "proto", "logs", "naming", "identity", "policy", "output",
     "store", "report",
 ];
 

@@ -26,6 +26,7 @@ pub mod catalog;
 pub mod decode;
 pub mod flow;
 pub mod identity;
+pub mod logs;
 pub mod metrics;
 pub mod naming;
 pub mod output;
