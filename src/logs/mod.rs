@@ -21,7 +21,7 @@ pub mod lines;
 pub mod time;
 pub mod zeek;
 
-pub use join::{Joiner, JoinConfig};
+pub use join::{JoinConfig, Joiner};
 pub use lines::{LineError, Lines, MAX_LINE};
 
 use crate::capture::Timestamp;
