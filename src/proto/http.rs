@@ -104,13 +104,31 @@ pub fn parse_request(stream: &[u8]) -> Parsed<Request> {
         Err(httparse::Error::TooManyHeaders) => return Parsed::Malformed("too many header lines"),
         Err(_) => return Parsed::Malformed("invalid HTTP request head"),
     }
-    let method = cut(request.method.unwrap_or_default(), 16).to_string();
-    let target = request.path.unwrap_or_default();
-    let host = request
-        .headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("host"))
-        .map(|h| h.value)
+    let value = |name: &str| {
+        (request.headers.iter())
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    };
+    Parsed::Complete(request_of(
+        request.method.unwrap_or_default(),
+        request.path.unwrap_or_default(),
+        value("host"),
+        value("user-agent"),
+    ))
+}
+
+/// What lantern keeps of a request, from its method, its target as sent, and the values of its
+/// (first) `Host` and `User-Agent` headers: the path without the query string, the host without
+/// its port (a `CONNECT` target's when there is no `Host`), lower-cased. The request head on the
+/// wire and a log's request line (Zeek's `http`) are kept alike through this.
+pub fn request_of(
+    method: &str,
+    target: &str,
+    host: Option<&[u8]>,
+    user_agent: Option<&[u8]>,
+) -> Request {
+    let method = cut(method, 16).to_string();
+    let host = host
         .or_else(|| (method == "CONNECT").then_some(target.as_bytes()))
         .map(strip_port)
         .filter(|h| !h.is_empty())
@@ -121,18 +139,16 @@ pub fn parse_request(stream: &[u8]) -> Parsed<Request> {
         let path = target.split(['?', '#']).next().unwrap_or_default();
         cut(path, MAX_PATH).to_string()
     };
-    let user_agent = (request.headers.iter())
-        .find(|h| h.name.eq_ignore_ascii_case("user-agent"))
-        .map(|h| {
-            let value = &h.value[..h.value.len().min(MAX_USER_AGENT)];
-            String::from_utf8_lossy(value).into_owned()
-        });
-    Parsed::Complete(Request {
+    let user_agent = user_agent.map(|value| {
+        let value = &value[..value.len().min(MAX_USER_AGENT)];
+        String::from_utf8_lossy(value).into_owned()
+    });
+    Request {
         method,
         path,
         host,
         user_agent,
-    })
+    }
 }
 
 /// Longest request path kept, in bytes: a flow holds what names an endpoint, not a payload.

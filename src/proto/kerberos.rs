@@ -160,15 +160,24 @@ fn reply(kind: KrbKind, r: &KdcRep<'_>) -> KrbMessage {
 
 /// `a/b@REALM`, escaped where not printable (case kept: realms are upper case by convention), at most [`MAX_PRINCIPAL`] bytes.
 fn principal(name: &PrincipalName, realm: &Realm) -> String {
+    let parts = name.name_string.iter().map(|part| part.as_bytes());
+    principal_text(parts, realm.0.as_bytes())
+}
+
+/// A principal as lantern writes it, from its name's components and its realm: the components
+/// joined by `/`, then `@REALM`, escaped where not printable (case kept), at most
+/// [`MAX_PRINCIPAL`] bytes. Logs that write `a/b/REALM` (Zeek) give their principals in this
+/// form too.
+pub fn principal_text<'a>(parts: impl IntoIterator<Item = &'a [u8]>, realm: &[u8]) -> String {
     let mut out = String::new();
-    for (i, part) in name.name_string.iter().enumerate() {
+    for (i, part) in parts.into_iter().enumerate() {
         if i > 0 {
             out.push('/');
         }
-        crate::text::escape_bytes(&mut out, part.as_bytes(), false, false);
+        crate::text::escape_bytes(&mut out, part, false, false);
     }
     out.push('@');
-    crate::text::escape_bytes(&mut out, realm.0.as_bytes(), false, false);
+    crate::text::escape_bytes(&mut out, realm, false, false);
     if out.len() > MAX_PRINCIPAL {
         let mut cut = MAX_PRINCIPAL;
         while !out.is_char_boundary(cut) {
@@ -219,6 +228,104 @@ impl KrbOutcome {
         }
     }
 }
+
+/// The error code a log names a KRB-ERROR by: RFC 4120's name of the code (section 7.5.9, as
+/// Zeek's `KRB::error_msg` and Suricata write it, `KDC_ERR_PREAUTH_REQUIRED`), or the e-text
+/// MIT's KDC sends with the common ones (`NEEDED_PREAUTH`, `CLIENT_NOT_FOUND`), which Zeek logs
+/// instead when the error has one.
+pub fn error_code(name: &str) -> Option<i32> {
+    const MIT_TEXTS: [(&str, i32); 8] = [
+        ("CLIENT EXPIRED", 1),
+        ("CLIENT_NOT_FOUND", 6),
+        ("SERVER_NOT_FOUND", 7),
+        ("CANT_FIND_CLIENT_KEY", 14),
+        ("LOCKED_OUT", 18),
+        ("CLIENT KEY EXPIRED", 23),
+        ("PREAUTH_FAILED", 24),
+        ("NEEDED_PREAUTH", 25),
+    ];
+    (RFC_4120_ERRORS.iter())
+        .chain(&MIT_TEXTS)
+        .find(|(n, _)| *n == name)
+        .map(|&(_, code)| code)
+}
+
+/// RFC 4120's error codes (section 7.5.9) and RFC 4556's (PKINIT) by name.
+const RFC_4120_ERRORS: [(&str, i32); 73] = [
+    ("KDC_ERR_NONE", 0),
+    ("KDC_ERR_NAME_EXP", 1),
+    ("KDC_ERR_SERVICE_EXP", 2),
+    ("KDC_ERR_BAD_PVNO", 3),
+    ("KDC_ERR_C_OLD_MAST_KVNO", 4),
+    ("KDC_ERR_S_OLD_MAST_KVNO", 5),
+    ("KDC_ERR_C_PRINCIPAL_UNKNOWN", 6),
+    ("KDC_ERR_S_PRINCIPAL_UNKNOWN", 7),
+    ("KDC_ERR_PRINCIPAL_NOT_UNIQUE", 8),
+    ("KDC_ERR_NULL_KEY", 9),
+    ("KDC_ERR_CANNOT_POSTDATE", 10),
+    ("KDC_ERR_NEVER_VALID", 11),
+    ("KDC_ERR_POLICY", 12),
+    ("KDC_ERR_BADOPTION", 13),
+    ("KDC_ERR_ETYPE_NOSUPP", 14),
+    ("KDC_ERR_SUMTYPE_NOSUPP", 15),
+    ("KDC_ERR_PADATA_TYPE_NOSUPP", 16),
+    ("KDC_ERR_TRTYPE_NOSUPP", 17),
+    ("KDC_ERR_CLIENT_REVOKED", 18),
+    ("KDC_ERR_SERVICE_REVOKED", 19),
+    ("KDC_ERR_TGT_REVOKED", 20),
+    ("KDC_ERR_CLIENT_NOTYET", 21),
+    ("KDC_ERR_SERVICE_NOTYET", 22),
+    ("KDC_ERR_KEY_EXPIRED", 23),
+    ("KDC_ERR_PREAUTH_FAILED", 24),
+    ("KDC_ERR_PREAUTH_REQUIRED", 25),
+    ("KDC_ERR_SERVER_NOMATCH", 26),
+    ("KDC_ERR_MUST_USE_USER2USER", 27),
+    ("KDC_ERR_PATH_NOT_ACCEPTED", 28),
+    ("KDC_ERR_SVC_UNAVAILABLE", 29),
+    ("KRB_AP_ERR_BAD_INTEGRITY", 31),
+    ("KRB_AP_ERR_TKT_EXPIRED", 32),
+    ("KRB_AP_ERR_TKT_NYV", 33),
+    ("KRB_AP_ERR_REPEAT", 34),
+    ("KRB_AP_ERR_NOT_US", 35),
+    ("KRB_AP_ERR_BADMATCH", 36),
+    ("KRB_AP_ERR_SKEW", 37),
+    ("KRB_AP_ERR_BADADDR", 38),
+    ("KRB_AP_ERR_BADVERSION", 39),
+    ("KRB_AP_ERR_MSG_TYPE", 40),
+    ("KRB_AP_ERR_MODIFIED", 41),
+    ("KRB_AP_ERR_BADORDER", 42),
+    ("KRB_AP_ERR_BADKEYVER", 44),
+    ("KRB_AP_ERR_NOKEY", 45),
+    ("KRB_AP_ERR_MUT_FAIL", 46),
+    ("KRB_AP_ERR_BADDIRECTION", 47),
+    ("KRB_AP_ERR_METHOD", 48),
+    ("KRB_AP_ERR_BADSEQ", 49),
+    ("KRB_AP_ERR_INAPP_CKSUM", 50),
+    ("KRB_AP_PATH_NOT_ACCEPTED", 51),
+    ("KRB_ERR_RESPONSE_TOO_BIG", 52),
+    ("KRB_ERR_GENERIC", 60),
+    ("KRB_ERR_FIELD_TOOLONG", 61),
+    ("KDC_ERROR_CLIENT_NOT_TRUSTED", 62),
+    ("KDC_ERROR_KDC_NOT_TRUSTED", 63),
+    ("KDC_ERROR_INVALID_SIG", 64),
+    ("KDC_ERR_KEY_TOO_WEAK", 65),
+    ("KDC_ERR_CERTIFICATE_MISMATCH", 66),
+    ("KRB_AP_ERR_NO_TGT", 67),
+    ("KDC_ERR_WRONG_REALM", 68),
+    ("KRB_AP_ERR_USER_TO_USER_REQUIRED", 69),
+    ("KDC_ERR_CANT_VERIFY_CERTIFICATE", 70),
+    ("KDC_ERR_INVALID_CERTIFICATE", 71),
+    ("KDC_ERR_REVOKED_CERTIFICATE", 72),
+    ("KDC_ERR_REVOCATION_STATUS_UNKNOWN", 73),
+    ("KDC_ERR_REVOCATION_STATUS_UNAVAILABLE", 74),
+    ("KDC_ERR_CLIENT_NAME_MISMATCH", 75),
+    ("KDC_ERR_KDC_NAME_MISMATCH", 76),
+    ("KDC_ERR_INCONSISTENT_KEY_PURPOSE", 77),
+    ("KDC_ERR_DIGEST_IN_CERT_NOT_ACCEPTED", 78),
+    ("KDC_ERR_PA_CHECKSUM_MUST_BE_INCLUDED", 79),
+    ("KDC_ERR_DIGEST_IN_SIGNED_DATA_NOT_ACCEPTED", 80),
+    ("KDC_ERR_PUBLIC_KEY_ENCRYPTION_NOT_SUPPORTED", 81),
+];
 
 /// One Kerberos exchange: a request and its reply, or either alone.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -469,6 +576,24 @@ mod tests {
         assert_eq!(machine_name("alice@CORP.EXAMPLE"), None);
         assert_eq!(machine_name("$@CORP.EXAMPLE"), None);
         assert_eq!(machine_name("HTTP/web$@CORP.EXAMPLE"), None);
+    }
+
+    #[test]
+    fn errors_by_their_names_in_logs() {
+        assert_eq!(error_code("KDC_ERR_PREAUTH_REQUIRED"), Some(25));
+        assert_eq!(error_code("KDC_ERR_WRONG_REALM"), Some(68));
+        assert_eq!(error_code("KRB_ERR_GENERIC"), Some(60));
+        assert_eq!(error_code("CLIENT_NOT_FOUND"), Some(6));
+        assert_eq!(error_code("kdc_err_preauth_required"), None);
+        let codes: Vec<i32> = RFC_4120_ERRORS.iter().map(|e| e.1).collect();
+        assert!(
+            codes.windows(2).all(|w| w[0] < w[1]),
+            "one name a code, in order"
+        );
+        assert_eq!(
+            principal_text([&b"WELLKNOWN/ANONYMOUS"[..]], b"VLADG.NET"),
+            "WELLKNOWN/ANONYMOUS@VLADG.NET"
+        );
     }
 
     #[test]
