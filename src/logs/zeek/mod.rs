@@ -87,7 +87,7 @@ impl ZeekReader {
         }
     }
 
-    /// Reads a line of `log` in `syntax` into `out`.
+    /// What a line of `log` in `syntax` gives.
     fn read(&self, log: Log, line: &[u8], syntax: Syntax) -> Result<Piece, LineProblem> {
         match log {
             Log::Conn => flows::conn(self.parse(line, syntax)?),
@@ -251,3 +251,7 @@ impl Id {
     }
 }
 
+#[cfg(test)]
+mod damaged;
+#[cfg(test)]
+mod tests;
