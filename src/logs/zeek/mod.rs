@@ -19,9 +19,9 @@
 //!
 //! A line is [`LineProblem::Malformed`] when it is not valid: invalid JSON, a TSV line whose
 //! number of columns is not the header's, a data line before any `#fields`, a field of the
-//! wrong type, or a field lantern needs (`ts`, `uid`, `id.*`; `proto` for `conn` and `dns`)
-//! unset or missing, which is also what every line of a file cut to columns without them is
-//! (`zeek-cut` output). Besides Zeek's own header, the bare line of names `zeek-cut -m` prints
+//! wrong type, or a field lantern needs (`ts`; `uid` and `id.*` in every log but `dhcp`;
+//! `proto` in `conn` and `dns`) unset or missing, which is also what every line of a file cut
+//! to columns without them is (`zeek-cut` output). Besides Zeek's own header, the bare line of names `zeek-cut -m` prints
 //! is taken as the header. Nothing is kept of a line once it is read: the reader's state is the
 //! header, bounded by [`tsv::MAX_FIELDS`].
 
