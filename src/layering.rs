@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 /// The stages, left to right.
 const STAGES: [&str; 12] = [
-    "capture", "decode", "testdata", "flow", "proto", "logs", "naming", "identity", "policy", "output",
-    "store", "report",
+    "capture", "decode", "testdata", "flow", "proto", "logs", "naming", "identity", "policy",
+    "output", "store", "report",
 ];
 
 /// Leaf libraries: any stage may import them; they import only each other.

@@ -175,7 +175,12 @@ mod tests {
     fn lines_end_at_newlines_and_the_last_one_may_lack_it() {
         assert_eq!(
             lines(b"a\r\nbb\n\nc"),
-            [Ok(b"a".to_vec()), Ok(b"bb".to_vec()), Ok(vec![]), Ok(b"c".to_vec())]
+            [
+                Ok(b"a".to_vec()),
+                Ok(b"bb".to_vec()),
+                Ok(vec![]),
+                Ok(b"c".to_vec())
+            ]
         );
         assert!(lines(b"").is_empty());
     }

@@ -21,7 +21,7 @@ pub mod lines;
 pub mod time;
 pub mod zeek;
 
-pub use join::{Joiner, JoinConfig};
+pub use join::{JoinConfig, Joiner};
 pub use lines::{LineError, Lines, MAX_LINE};
 
 use crate::capture::Timestamp;
@@ -202,4 +202,39 @@ pub fn reader(format: Format, name: &str) -> Box<dyn LogReader + Send> {
         Format::Zeek => Box::new(zeek::ZeekReader::new(name)),
         Format::Eve => Box::new(eve::EveReader::default()),
     }
+}
+
+/// A Kerberos error's number (RFC 4120 section 7.5.9) from the name Suricata and Zeek write
+/// (`KDC_ERR_PREAUTH_REQUIRED`, or Zeek's message text for the same); -1 for a name not known.
+pub fn krb_error_code(name: &str) -> i32 {
+    const CODES: [(&str, i32); 24] = [
+        ("KDC_ERR_NONE", 0),
+        ("KDC_ERR_NAME_EXP", 1),
+        ("KDC_ERR_SERVICE_EXP", 2),
+        ("KDC_ERR_BAD_PVNO", 3),
+        ("KDC_ERR_C_PRINCIPAL_UNKNOWN", 6),
+        ("KDC_ERR_S_PRINCIPAL_UNKNOWN", 7),
+        ("KDC_ERR_PRINCIPAL_NOT_UNIQUE", 8),
+        ("KDC_ERR_NULL_KEY", 9),
+        ("KDC_ERR_CANNOT_POSTDATE", 10),
+        ("KDC_ERR_NEVER_VALID", 11),
+        ("KDC_ERR_POLICY", 12),
+        ("KDC_ERR_BADOPTION", 13),
+        ("KDC_ERR_ETYPE_NOSUPP", 14),
+        ("KDC_ERR_CLIENT_REVOKED", 18),
+        ("KDC_ERR_SERVICE_REVOKED", 19),
+        ("KDC_ERR_TGT_REVOKED", 20),
+        ("KDC_ERR_CLIENT_NOTYET", 21),
+        ("KDC_ERR_KEY_EXPIRED", 23),
+        ("KDC_ERR_PREAUTH_FAILED", 24),
+        ("KDC_ERR_PREAUTH_REQUIRED", 25),
+        ("KRB_AP_ERR_SKEW", 37),
+        ("KRB_ERR_RESPONSE_TOO_BIG", 52),
+        ("KRB_ERR_GENERIC", 60),
+        ("KDC_ERR_WRONG_REALM", 68),
+    ];
+    CODES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(-1, |(_, code)| *code)
 }

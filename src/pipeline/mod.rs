@@ -23,6 +23,8 @@
 //! stage's counters.
 
 mod counters;
+mod files;
+mod ingest;
 mod live;
 mod replay;
 mod sequencer;
@@ -30,6 +32,7 @@ mod threads;
 mod worker;
 
 pub use counters::{Capture, Counters, Sequenced};
+pub use ingest::{IngestReport, IngestSettings, LogFileReport, ingest};
 pub use live::{LiveReport, LiveSettings, LiveSnapshot, QUEUE_PATIENCE, Supervisor, capture};
 pub use replay::{FileReport, ReplayReport, replay};
 pub use sequencer::{Sequencer, SequencerError, StoreTotals, WriteStats};

@@ -16,14 +16,13 @@
 //! every worker's part of one tick number.
 
 use super::Counters;
+use super::files::{self, Registered, Verb};
 use super::threads::{Dispatch, Epochs, FromWorker, PacketBatch, Returns, Ticks, spawn_workers};
 use super::{Sequencer, SequencerError, Settings, TICK_PACKETS, TICK_SECS, Worker};
-use crate::capture::hash::{quick_key, sha256_file};
 use crate::capture::{CaptureReader, Format, LinkType, Timestamp};
 use crate::decode::{Decoder, Packet, is_supported};
 use crate::flow::Stamp;
 use crate::proto::Record;
-use crate::store::NewFile;
 use crossbeam_channel::{Receiver, bounded, unbounded};
 use indicatif::ProgressBar;
 use std::path::{Path, PathBuf};
@@ -175,12 +174,7 @@ fn open_inputs(paths: &[PathBuf], report: &mut ReplayReport) -> Vec<Input> {
 }
 
 /// Refuses the files the store already holds and records the rest, before anything of them is
-/// written. A file whose size and quick key ([`quick_key`]: its first and last 64 KiB)
-/// match no file in the store is new: it is hashed as it is read, and its row gets the hash at
-/// the end. One that matches is hashed now and refused when a file with that hash was
-/// ingested, or when a run of one with that key never finished (it may be running now);
-/// otherwise it is replayed with the hash known. The row written here, with its quick
-/// key, is what makes a second replay started meanwhile refuse the file.
+/// written (see [`files::register`]).
 fn register_files(
     inputs: &mut Vec<Input>,
     sequencer: &mut Sequencer,
@@ -192,67 +186,21 @@ fn register_files(
     };
     let mut kept = Vec::new();
     for mut input in inputs.drain(..) {
-        let fail = |e: std::io::Error| format!("{}: {e}", input.path.display());
-        let (size, quick_key) = match quick_key(&input.path) {
-            Ok(key) => key,
-            Err(e) => {
-                report.errors.push(fail(e));
-                continue;
+        match files::register(store, &input.path, force, Verb::Replay)? {
+            Registered::New {
+                store_id,
+                hash_as_read,
+            } => {
+                input.store_id = Some(store_id);
+                input.hash_as_read = hash_as_read;
+                kept.push(input);
             }
-        };
-        let matching = match force {
-            true => Vec::new(),
-            false => store.files_matching(size, &quick_key)?,
-        };
-        let sha256 = if matching.is_empty() && store.hashes_as_read() {
-            input.hash_as_read = true;
-            String::new()
-        } else {
-            match sha256_file(&input.path) {
-                Ok((_, sha256)) => sha256,
-                Err(e) => {
-                    report.errors.push(fail(e));
-                    continue;
-                }
+            Registered::Refused(error) => {
+                report.errors.push(error);
+                report.files.push(FileReport::unread(&input.path, None));
             }
-        };
-        let seen = matching
-            .iter()
-            .find(|m| m.sha256 == sha256 && !sha256.is_empty())
-            .or_else(|| matching.iter().find(|m| m.sha256.is_empty()));
-        if let Some(seen) = seen {
-            let how = match (seen.file.complete, seen.sha256.is_empty()) {
-                (true, _) => "already replayed into",
-                (false, false) => "partly replayed (that run did not finish) into",
-                (false, true) => {
-                    "partly replayed (that run did not finish, or is running now) into"
-                }
-            };
-            let error = format!(
-                "{}: {how} {} on {} by sensor {:?} (as {}, sha256 {}); replay it again with --force, or use --no-store",
-                input.path.display(),
-                store.display(),
-                seen.file.ingested_at,
-                seen.file.sensor,
-                seen.file.path,
-                if sha256.is_empty() {
-                    "-"
-                } else {
-                    &sha256[..16]
-                }
-            );
-            report.errors.push(error.clone());
-            report.files.push(FileReport::unread(&input.path, None));
-            continue;
+            Registered::Unreadable(error) => report.errors.push(error),
         }
-        let new = NewFile {
-            path: input.path.display().to_string(),
-            size,
-            sha256,
-            quick_key,
-        };
-        input.store_id = Some(store.start_file(&new, Timestamp::now())?);
-        kept.push(input);
     }
     *inputs = kept;
     Ok(())

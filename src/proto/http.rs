@@ -104,35 +104,53 @@ pub fn parse_request(stream: &[u8]) -> Parsed<Request> {
         Err(httparse::Error::TooManyHeaders) => return Parsed::Malformed("too many header lines"),
         Err(_) => return Parsed::Malformed("invalid HTTP request head"),
     }
-    let method = cut(request.method.unwrap_or_default(), 16).to_string();
     let target = request.path.unwrap_or_default();
-    let host = request
-        .headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("host"))
-        .map(|h| h.value)
-        .or_else(|| (method == "CONNECT").then_some(target.as_bytes()))
-        .map(strip_port)
-        .filter(|h| !h.is_empty())
-        .map(name_from_bytes);
-    let path = if method == "CONNECT" {
-        String::new()
-    } else {
-        let path = target.split(['?', '#']).next().unwrap_or_default();
-        cut(path, MAX_PATH).to_string()
+    let header = |name: &str| {
+        (request.headers.iter())
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
     };
-    let user_agent = (request.headers.iter())
-        .find(|h| h.name.eq_ignore_ascii_case("user-agent"))
-        .map(|h| {
-            let value = &h.value[..h.value.len().min(MAX_USER_AGENT)];
+    Parsed::Complete(Request::from_parts(
+        request.method.unwrap_or_default(),
+        target,
+        header("host"),
+        header("user-agent"),
+    ))
+}
+
+impl Request {
+    /// A request from its method, target, `Host` and `User-Agent` as sent (or as a log wrote
+    /// them), kept as the dissector keeps them: the host lower-cased without its port (a
+    /// CONNECT's authority when there is no `Host`), the path without its query, both bounded.
+    pub fn from_parts(
+        method: &str,
+        target: &str,
+        host: Option<&[u8]>,
+        user_agent: Option<&[u8]>,
+    ) -> Request {
+        let method = cut(method, 16).to_string();
+        let host = host
+            .or_else(|| (method == "CONNECT").then_some(target.as_bytes()))
+            .map(strip_port)
+            .filter(|h| !h.is_empty())
+            .map(name_from_bytes);
+        let path = if method == "CONNECT" {
+            String::new()
+        } else {
+            let path = target.split(['?', '#']).next().unwrap_or_default();
+            cut(path, MAX_PATH).to_string()
+        };
+        let user_agent = user_agent.map(|value| {
+            let value = &value[..value.len().min(MAX_USER_AGENT)];
             String::from_utf8_lossy(value).into_owned()
         });
-    Parsed::Complete(Request {
-        method,
-        path,
-        host,
-        user_agent,
-    })
+        Request {
+            method,
+            path,
+            host,
+            user_agent,
+        }
+    }
 }
 
 /// Longest request path kept, in bytes: a flow holds what names an endpoint, not a payload.

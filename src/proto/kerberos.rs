@@ -160,15 +160,22 @@ fn reply(kind: KrbKind, r: &KdcRep<'_>) -> KrbMessage {
 
 /// `a/b@REALM`, escaped where not printable (case kept: realms are upper case by convention), at most [`MAX_PRINCIPAL`] bytes.
 fn principal(name: &PrincipalName, realm: &Realm) -> String {
+    let parts = name.name_string.iter().map(|p| p.as_bytes());
+    principal_text(parts, realm.0.as_bytes())
+}
+
+/// A principal as lantern writes it, `name@REALM`, from the name's components (joined by `/`)
+/// and the realm as sent (or as a log wrote them): escaped where not printable, bounded.
+pub fn principal_text<'a>(parts: impl Iterator<Item = &'a [u8]>, realm: &[u8]) -> String {
     let mut out = String::new();
-    for (i, part) in name.name_string.iter().enumerate() {
+    for (i, part) in parts.enumerate() {
         if i > 0 {
             out.push('/');
         }
-        crate::text::escape_bytes(&mut out, part.as_bytes(), false, false);
+        crate::text::escape_bytes(&mut out, part, false, false);
     }
     out.push('@');
-    crate::text::escape_bytes(&mut out, realm.0.as_bytes(), false, false);
+    crate::text::escape_bytes(&mut out, realm, false, false);
     if out.len() > MAX_PRINCIPAL {
         let mut cut = MAX_PRINCIPAL;
         while !out.is_char_boundary(cut) {
