@@ -201,6 +201,8 @@ struct PendingKrb {
 /// A reader of one EVE stream.
 #[derive(Default)]
 pub struct EveReader {
+    /// The stream's number in the run, in the top byte of every key.
+    stream: u64,
     dns: HashMap<(Key, u16), PendingDns>,
     krb: HashMap<Key, PendingKrb>,
     /// Requests taken in, to find the oldest pending one.
@@ -208,17 +210,40 @@ pub struct EveReader {
     unanswered: u64,
 }
 
+impl EveReader {
+    /// A reader of the run's EVE stream number `stream`.
+    pub fn new(stream: u8) -> EveReader {
+        EveReader {
+            stream: u64::from(stream) << 56,
+            ..EveReader::default()
+        }
+    }
+}
+
 impl LogReader for EveReader {
     fn line(&mut self, line: &[u8], out: &mut Vec<Piece>) -> Result<(), LineProblem> {
         let event: Event<'_> =
             serde_json::from_slice(line).map_err(|e| LineProblem::Malformed(json_problem(&e)))?;
         match &*event.event_type {
-            "flow" => out.push(Piece::Totals(totals(&event)?)),
-            "tls" => out.push(message(&event, hello(event.tls.as_ref())?, false)?),
-            "quic" => out.push(message(&event, hello(event.quic.as_ref())?, true)?),
-            "http" => out.push(http_message(&event)?),
+            "flow" => out.push(Piece::Totals(totals(&event, self.stream)?)),
+            "tls" => out.push(message(
+                &event,
+                self.stream,
+                hello(event.tls.as_ref())?,
+                false,
+            )?),
+            "quic" => out.push(message(
+                &event,
+                self.stream,
+                hello(event.quic.as_ref())?,
+                true,
+            )?),
+            "http" => out.push(http_message(&event, self.stream)?),
             "dns" => self.dns(&event, out)?,
-            "dhcp" => out.push(Piece::Record(Record::Dhcp(Box::new(dhcp(&event)?)))),
+            "dhcp" => out.push(Piece::Record(Record::Dhcp(Box::new(dhcp(
+                &event,
+                self.stream,
+            )?)))),
             "krb5" => self.krb5(&event, out)?,
             _ => return Err(LineProblem::Skipped),
         }
@@ -299,8 +324,9 @@ fn tuple(event: &Event<'_>) -> Result<Tuple, LineProblem> {
     })
 }
 
-fn key(event: &Event<'_>) -> Result<Key, LineProblem> {
-    event.flow_id.ok_or(LineProblem::Malformed("no flow_id"))
+/// A flow's key: its `flow_id`, with the stream's number in the top byte.
+fn key(event: &Event<'_>, stream: u64) -> Result<Key, LineProblem> {
+    (event.flow_id.map(|id| id ^ stream)).ok_or(LineProblem::Malformed("no flow_id"))
 }
 
 /// The VLAN ids an event carries (outer, inner).
@@ -325,7 +351,7 @@ fn protocol(app_proto: Option<&str>) -> Protocol {
     }
 }
 
-fn totals(event: &Event<'_>) -> Result<Totals, LineProblem> {
+fn totals(event: &Event<'_>, stream: u64) -> Result<Totals, LineProblem> {
     let tuple = tuple(event)?;
     let flow = event
         .flow
@@ -342,7 +368,7 @@ fn totals(event: &Event<'_>) -> Result<Totals, LineProblem> {
         _ => EndReason::IdleTimeout,
     };
     Ok(Totals {
-        key: key(event)?,
+        key: key(event, stream)?,
         tuple,
         first,
         last: last.max(first),
@@ -383,9 +409,14 @@ fn hello(hello: Option<&Hello<'_>>) -> Result<tls::ClientHello, LineProblem> {
     })
 }
 
-fn message(event: &Event<'_>, hello: tls::ClientHello, quic: bool) -> Result<Piece, LineProblem> {
+fn message(
+    event: &Event<'_>,
+    stream: u64,
+    hello: tls::ClientHello,
+    quic: bool,
+) -> Result<Piece, LineProblem> {
     Ok(Piece::Message(Message {
-        key: key(event)?,
+        key: key(event, stream)?,
         tuple: tuple(event)?,
         ts: ts(event)?,
         said: if quic {
@@ -396,7 +427,7 @@ fn message(event: &Event<'_>, hello: tls::ClientHello, quic: bool) -> Result<Pie
     }))
 }
 
-fn http_message(event: &Event<'_>) -> Result<Piece, LineProblem> {
+fn http_message(event: &Event<'_>, stream: u64) -> Result<Piece, LineProblem> {
     let h = event
         .http
         .as_ref()
@@ -408,7 +439,7 @@ fn http_message(event: &Event<'_>) -> Result<Piece, LineProblem> {
         h.http_user_agent.as_deref().map(str::as_bytes),
     );
     Ok(Piece::Message(Message {
-        key: key(event)?,
+        key: key(event, stream)?,
         tuple: tuple(event)?,
         ts: ts(event)?,
         said: Said::Http(request),
@@ -421,7 +452,7 @@ impl EveReader {
             .dns
             .as_ref()
             .ok_or(LineProblem::Malformed("a dns event without its object"))?;
-        let flow = key(event)?;
+        let flow = key(event, self.stream)?;
         let id = dns
             .id
             .ok_or(LineProblem::Malformed("a dns event without its id"))?;
@@ -528,7 +559,7 @@ impl EveReader {
             .krb5
             .as_ref()
             .ok_or(LineProblem::Malformed("a krb5 event without its object"))?;
-        let flow = key(event)?;
+        let flow = key(event, self.stream)?;
         let tuple = tuple(event)?;
         let at = ts(event)?;
         let msg = krb.msg_type.as_deref().unwrap_or("");
@@ -620,7 +651,7 @@ fn principal(krb: &Krb5<'_>) -> Option<String> {
     Some(kerberos::principal_text(parts, realm.as_bytes()))
 }
 
-fn dhcp(event: &Event<'_>) -> Result<DhcpRecord, LineProblem> {
+fn dhcp(event: &Event<'_>, stream: u64) -> Result<DhcpRecord, LineProblem> {
     let d = event
         .dhcp
         .as_ref()
@@ -655,7 +686,7 @@ fn dhcp(event: &Event<'_>) -> Result<DhcpRecord, LineProblem> {
     };
     Ok(DhcpRecord {
         origin: Origin {
-            flow_id: key(event)?,
+            flow_id: key(event, stream)?,
             packet: event.pcap_cnt.unwrap_or(0),
             ts: ts(event)?,
             client,

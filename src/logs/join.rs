@@ -7,10 +7,11 @@
 //! wait here by their key (Zeek's `uid`, EVE's `flow_id`):
 //! - once its totals have come, until the log time passes their end by `window` (a message
 //!   written a little after the totals still joins), then it is handed on;
-//! - without totals, until the log time passes its latest message by `orphan` (EVE writes a
-//!   long flow's `flow` event when it ends, an hour or more after its `tls`), then it is handed
-//!   on as a flow with no bytes and counted (`log_messages_unjoined`): a set of logs without
-//!   `conn`, as many archives keep, still says who used what.
+//! - without totals, until the log time passes its latest message by `orphan` (a day: EVE
+//!   writes a long flow's `flow` event when it ends, hours after its `tls`, and Suricata reading
+//!   a capture writes every flow event at the end), then it is handed on as a flow with no bytes
+//!   and counted (`log_messages_unjoined`): a set of logs without `conn`, as many archives keep,
+//!   still says who used what. Such a run (no `conn` or EVE file in it) waits only `window`.
 //!
 //! At most `max_flows` wait; past it the one due first is handed on early (`log_joins_evicted`).
 //! Records are handed on in a deterministic order: by due time, then arrival.
@@ -38,7 +39,7 @@ impl Default for JoinConfig {
     fn default() -> JoinConfig {
         JoinConfig {
             window_secs: 60,
-            orphan_secs: 3600,
+            orphan_secs: 86_400,
             max_flows: 262_144,
         }
     }

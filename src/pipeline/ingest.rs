@@ -92,8 +92,16 @@ pub fn ingest(
         report.failed = Some(e);
         return report;
     }
+    // Without a log of flow totals, messages have nothing to wait for.
+    let totals = files
+        .iter()
+        .any(|f| f.format == Format::Eve || f.log == "conn");
+    let mut join = settings.join;
+    if !totals {
+        join.orphan_secs = join.window_secs;
+    }
     let mut streams = streams(files);
-    let mut joiner = Joiner::new(settings.join);
+    let mut joiner = Joiner::new(join);
     if let Err(e) = run(&mut streams, &mut joiner, sequencer, &mut report) {
         report.failed = Some(e);
     }
@@ -234,14 +242,14 @@ fn probe(
                 }
             },
         };
-        let reader = reader.get_or_insert_with(|| logs::reader(format, &log));
+        let reader = reader.get_or_insert_with(|| logs::reader(format, &log, 0));
         if reader.line(line, &mut pieces).is_ok() && !pieces.is_empty() {
             break;
         }
     }
     let format = format.ok_or_else(|| format!("{}: empty", path.display()))?;
     if format == Format::Eve {
-        log = "eve".to_string();
+        log = eve_stream_of(path);
     }
     Ok((format, log, pieces.first().map(Piece::written)))
 }
@@ -293,7 +301,9 @@ struct Stream {
     ended: bool,
 }
 
-/// Groups files into streams, each stream's files by first time, then name.
+/// Groups files into streams, each stream's files by first time, then name: a Zeek log's files
+/// (`conn.log`, or an archive's `conn.*.log.gz` of every day) are one stream, and an EVE file
+/// with its rotations (`eve.json`, `eve.json.1`, `eve.json-20261201.gz`) another.
 fn streams(files: Vec<LogFile>) -> Vec<Stream> {
     let mut groups: BTreeMap<(Format, String), Vec<LogFile>> = BTreeMap::new();
     for file in files {
@@ -302,14 +312,19 @@ fn streams(files: Vec<LogFile>) -> Vec<Stream> {
             .or_default()
             .push(file);
     }
+    let mut eve_streams = 0u8;
     groups
         .into_iter()
         .map(|((format, log), mut files)| {
             files.sort_by(|a, b| (a.first, &a.path).cmp(&(b.first, &b.path)));
+            let number = eve_streams;
+            if format == Format::Eve {
+                eve_streams = eve_streams.wrapping_add(1);
+            }
             Stream {
                 files: files.into(),
                 done: Vec::new(),
-                reader: logs::reader(format, &log),
+                reader: logs::reader(format, &log, number),
                 lines: None,
                 queue: VecDeque::new(),
                 messages: 0,
@@ -317,6 +332,18 @@ fn streams(files: Vec<LogFile>) -> Vec<Stream> {
             }
         })
         .collect()
+}
+
+/// The stream an EVE file belongs to: its name up to `.json`, without a directory.
+fn eve_stream_of(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    match name.find(".json") {
+        Some(at) => name[..at + ".json".len()].to_string(),
+        None => name.split('.').next().unwrap_or_default().to_string(),
+    }
 }
 
 impl Stream {
