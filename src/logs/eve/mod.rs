@@ -12,6 +12,8 @@
 //! joined by flow and DNS id into one lookup, as the packet path joins them. A `krb5` request and
 //! its reply (or error) likewise. Both wait in bounded tables.
 
+mod held;
+
 use super::{Key, LineProblem, LogReader, Message, Piece, Said, Totals, Tuple, time};
 use crate::capture::Timestamp;
 use crate::decode::{Addr, Transport};
@@ -21,6 +23,7 @@ use crate::proto::dns::{AnswerData, DnsAnswer, DnsRecord};
 use crate::proto::kerberos::{self, Exchange, KerberosRecord, KrbOutcome};
 use crate::proto::{Origin, Protocol, Record, http, tls};
 use crate::text;
+use held::Held;
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -186,27 +189,12 @@ struct Krb5<'a> {
     error_code: Option<Cow<'a, str>>,
 }
 
-/// A DNS request waiting for its response.
-struct PendingDns {
-    record: DnsRecord,
-    order: u64,
-}
-
-/// A Kerberos request waiting for its reply.
-struct PendingKrb {
-    record: KerberosRecord,
-    order: u64,
-}
-
 /// A reader of one EVE stream.
-#[derive(Default)]
 pub struct EveReader {
     /// The stream's number in the run, in the top byte of every key.
     stream: u64,
-    dns: HashMap<(Key, u16), PendingDns>,
-    krb: HashMap<Key, PendingKrb>,
-    /// Requests taken in, to find the oldest pending one.
-    taken: u64,
+    dns: Held<(Key, u16), DnsRecord>,
+    krb: Held<Key, KerberosRecord>,
     unanswered: u64,
 }
 
@@ -215,7 +203,9 @@ impl EveReader {
     pub fn new(stream: u8) -> EveReader {
         EveReader {
             stream: u64::from(stream) << 56,
-            ..EveReader::default()
+            dns: Held::new(MAX_PENDING),
+            krb: Held::new(MAX_PENDING),
+            unanswered: 0,
         }
     }
 }
@@ -251,19 +241,11 @@ impl LogReader for EveReader {
     }
 
     fn finish(&mut self, out: &mut Vec<Piece>) {
-        let mut dns: Vec<_> = self.dns.drain().map(|(_, p)| p).collect();
-        dns.sort_by_key(|p| p.order);
+        let dns = self.dns.drain();
         self.unanswered += dns.len() as u64;
-        out.extend(
-            dns.into_iter()
-                .map(|p| Piece::Record(Record::Dns(p.record))),
-        );
-        let mut krb: Vec<_> = self.krb.drain().map(|(_, p)| p).collect();
-        krb.sort_by_key(|p| p.order);
-        out.extend(
-            krb.into_iter()
-                .map(|p| Piece::Record(Record::Kerberos(Box::new(p.record)))),
-        );
+        out.extend(dns.into_iter().map(|d| Piece::Record(Record::Dns(d))));
+        let krb = self.krb.drain().into_iter();
+        out.extend(krb.map(|k| Piece::Record(Record::Kerberos(Box::new(k)))));
     }
 
     fn add_counters(&self, counters: &mut super::Counters) {
@@ -499,7 +481,7 @@ impl EveReader {
             ));
         }
         let mut record = match self.dns.remove(&(flow, id)) {
-            Some(pending) => pending.record,
+            Some(pending) => pending,
             None => {
                 let Some((query, qtype)) = question else {
                     return Err(LineProblem::Malformed("a dns response without a question"));
@@ -529,28 +511,13 @@ impl EveReader {
         Ok(())
     }
 
-    /// Holds a request for its response; past [`MAX_PENDING`] the oldest goes on unanswered.
+    /// Holds a request for its response; past [`MAX_PENDING`] the oldest goes on unanswered,
+    /// as does an earlier request with the same id.
     fn hold_dns(&mut self, key: (Key, u16), record: DnsRecord, out: &mut Vec<Piece>) {
-        if self.dns.len() >= MAX_PENDING {
-            let oldest = self
-                .dns
-                .iter()
-                .min_by_key(|(_, p)| p.order)
-                .map(|(k, _)| *k);
-            if let Some(p) = oldest.and_then(|k| self.dns.remove(&k)) {
-                self.unanswered += 1;
-                out.push(Piece::Record(Record::Dns(p.record)));
-            }
-        }
-        self.taken += 1;
-        let pending = PendingDns {
-            record,
-            order: self.taken,
-        };
-        if let Some(earlier) = self.dns.insert(key, pending) {
-            // The same id asked again before an answer: the first went unanswered.
+        let (replaced, evicted) = self.dns.insert(key, record);
+        for earlier in replaced.into_iter().chain(evicted) {
             self.unanswered += 1;
-            out.push(Piece::Record(Record::Dns(earlier.record)));
+            out.push(Piece::Record(Record::Dns(earlier)));
         }
     }
 
@@ -595,7 +562,7 @@ impl EveReader {
             self.hold_krb(flow, record, out);
             return Ok(());
         }
-        let pending = self.krb.remove(&flow).map(|p| p.record);
+        let pending = self.krb.remove(&flow);
         let outcome = match msg {
             "KRB_AS_REP" | "KRB_TGS_REP" => KrbOutcome::Granted,
             "KRB_ERROR" => {
@@ -619,23 +586,9 @@ impl EveReader {
     }
 
     fn hold_krb(&mut self, flow: Key, record: KerberosRecord, out: &mut Vec<Piece>) {
-        if self.krb.len() >= MAX_PENDING {
-            let oldest = self
-                .krb
-                .iter()
-                .min_by_key(|(_, p)| p.order)
-                .map(|(k, _)| *k);
-            if let Some(p) = oldest.and_then(|k| self.krb.remove(&k)) {
-                out.push(Piece::Record(Record::Kerberos(Box::new(p.record))));
-            }
-        }
-        self.taken += 1;
-        let pending = PendingKrb {
-            record,
-            order: self.taken,
-        };
-        if let Some(earlier) = self.krb.insert(flow, pending) {
-            out.push(Piece::Record(Record::Kerberos(Box::new(earlier.record))));
+        let (replaced, evicted) = self.krb.insert(flow, record);
+        for earlier in replaced.into_iter().chain(evicted) {
+            out.push(Piece::Record(Record::Kerberos(Box::new(earlier))));
         }
     }
 }
