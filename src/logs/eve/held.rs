@@ -27,6 +27,7 @@ impl<K: Hash + Eq + Copy, V> Held<K, V> {
     }
 
     /// Values held.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.len()
     }
