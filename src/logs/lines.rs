@@ -157,7 +157,7 @@ impl Lines {
 
 /// The first newline in `buf`.
 fn memchr(buf: &[u8]) -> Option<usize> {
-    buf.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', buf)
 }
 
 #[cfg(test)]
