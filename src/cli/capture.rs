@@ -72,8 +72,8 @@ pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
     let settings = pipeline::settings(&args.pipeline)?;
     let live = live_config(&args)?;
     let retention = args.retention.retention()?;
-    let catalog = Arc::new(Catalog::load(&args.pipeline.catalog)?);
-    let resolver = pipeline::resolver(&args.pipeline)?;
+    let catalog = Arc::new(Catalog::load(&args.pipeline.results.catalog)?);
+    let resolver = pipeline::resolver(&args.pipeline.results)?;
     let mut sources = Vec::with_capacity(args.interface.len());
     for interface in &args.interface {
         let source = LiveSource::open(interface, &live)?;
@@ -93,8 +93,8 @@ pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
     privileges::drop(args.user.as_deref(), args.group.as_deref())?;
     let metrics = metrics_port.map(MetricsPort::serve).transpose()?;
     let mut sequencer = pipeline::sequencer(
-        &args.pipeline,
-        &settings,
+        &args.pipeline.results,
+        &settings.naming,
         catalog,
         resolver,
         pipeline::EventsFile::Append,
@@ -106,11 +106,11 @@ pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
         signals,
         status: StatusLog::new(
             Duration::from_secs(args.status_interval),
-            args.pipeline.quiet,
+            args.pipeline.results.quiet,
         ),
         metrics,
     };
-    if !args.pipeline.quiet {
+    if !args.pipeline.results.quiet {
         eprintln!(
             "lantern: capturing on {} with {} worker(s); flush every {} s",
             names.join(", "),
@@ -134,13 +134,13 @@ pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
     if let Some(failure) = report.failed {
         return Err(Failure(failure.to_string()));
     }
-    if !args.pipeline.quiet {
+    if !args.pipeline.results.quiet {
         supervisor
             .status
             .final_line(&report.counters, sequencer.store_totals());
     }
     if let Some(stats) = &sent
-        && (stats.spool.batches > 0 || !args.pipeline.quiet)
+        && (stats.spool.batches > 0 || !args.pipeline.results.quiet)
     {
         eprintln!("lantern: {}", super::store::spool_line(stats));
     }
@@ -216,7 +216,7 @@ impl Supervisor for Daemon<'_> {
     fn reload(&mut self, sequencer: &mut Sequencer) {
         let mut done = Vec::new();
         // First, so the events of this very moment already go to the new file.
-        match pipeline::reopen_events(&self.args.pipeline) {
+        match pipeline::reopen_events(&self.args.pipeline.results) {
             Ok(Some((path, events))) => match sequencer.set_events(events) {
                 Ok(()) => done.push(format!("events file {}", path.display())),
                 Err(e) => eprintln!(
@@ -227,11 +227,11 @@ impl Supervisor for Daemon<'_> {
             Ok(None) => {}
             Err(Failure(e)) => eprintln!("lantern: reload: {e}; keeping the events file in use"),
         }
-        match Catalog::load(&self.args.pipeline.catalog) {
+        match Catalog::load(&self.args.pipeline.results.catalog) {
             Ok(catalog) => {
                 // The policy is checked against the catalog it will be used with.
-                match pipeline::policy(&self.args.pipeline, &catalog) {
-                    Ok(policy) if self.args.pipeline.policy.is_some() => {
+                match pipeline::policy(&self.args.pipeline.results, &catalog) {
+                    Ok(policy) if self.args.pipeline.results.policy.is_some() => {
                         done.push("policy".to_string());
                         sequencer.set_policy(Arc::new(policy));
                     }
@@ -245,7 +245,7 @@ impl Supervisor for Daemon<'_> {
             }
             Err(e) => eprintln!("lantern: reload: {e}; keeping the catalog in use"),
         }
-        if let Some(path) = &self.args.pipeline.identity {
+        if let Some(path) = &self.args.pipeline.results.identity {
             match sequencer.resolver_mut().reload_static_map(path) {
                 Ok(entries) => done.push(format!("identity map ({entries} entries)")),
                 Err(e) => eprintln!("lantern: reload: {e}; keeping the identity map in use"),

@@ -214,125 +214,145 @@ struct Snapshot(Arc<Mutex<LiveSnapshot>>);
 impl Collector for Snapshot {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let s = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        for (name, value, help) in s.counters.iter() {
-            put(&mut encoder, name, help, ConstCounter::new(value))?;
-        }
-        put(
-            &mut encoder,
-            "uptime_seconds",
-            "Seconds since the capture started",
-            ConstGauge::new(s.uptime.as_secs() as i64),
-        )?;
-        put(
-            &mut encoder,
-            "flows_open",
-            "Flows open in the flow tables",
-            ConstGauge::new(s.open_flows as i64),
-        )?;
-        put(
-            &mut encoder,
-            "flows",
-            "Flows ended and output",
-            ConstCounter::new(s.flows),
-        )?;
-        put(
-            &mut encoder,
-            "dns_lookups",
-            "DNS lookups output",
-            ConstCounter::new(s.lookups),
-        )?;
-        let drops = [
-            ("kernel", s.counters.capture.capture_kernel_drops),
-            ("interface", s.counters.capture.capture_interface_drops),
-            ("queue", s.counters.capture.capture_queue_drops),
-            ("flow_table", s.counters.flow.flows_evicted),
-        ];
-        labelled(
-            &mut encoder,
-            "drops",
-            "Packets dropped (kernel, interface, queue) and flows evicted (flow_table)",
-            "where",
-            drops.iter().map(|(k, v)| (k.to_string(), *v)),
-        )?;
-        labelled(
-            &mut encoder,
-            "parse_errors",
-            "Messages or streams that could not be parsed, by protocol",
-            "protocol",
-            parse_errors(&s.counters)
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v)),
-        )?;
-        labelled(
-            &mut encoder,
-            "ai_flows",
-            "Flows to catalogued AI apps, by app id",
-            "app",
-            s.ai_flows_by_app.iter().cloned(),
-        )?;
-        let packets = s.interfaces.iter().map(|(i, k)| (i.clone(), k.received));
-        labelled(
-            &mut encoder,
-            "interface_packets",
-            "Packets the kernel's capture socket received, by interface (libpcap's ps_recv: on loopback it also counts the outgoing copies libpcap skips)",
-            "interface",
-            packets,
-        )?;
-        let dropped = s.interfaces.iter().map(|(i, k)| (i.clone(), k.dropped));
-        labelled(
-            &mut encoder,
-            "interface_kernel_drops",
-            "Packets the kernel dropped because the ring buffer was full, by interface",
-            "interface",
-            dropped,
-        )?;
-        let rows = [
-            ("flows", s.store.flows),
-            ("dns", s.store.lookups),
-            ("rollups", s.store.rollups),
-        ];
-        labelled(
-            &mut encoder,
-            "store_rows",
-            "Rows written to the store, by table",
-            "table",
-            rows.iter().map(|(k, v)| (k.to_string(), *v)),
-        )?;
-        put(
-            &mut encoder,
-            "store_writes",
-            "Store transactions written",
-            ConstCounter::new(s.writes.writes),
-        )?;
-        put(
-            &mut encoder,
-            "store_write_seconds",
-            "Seconds spent writing to the store",
-            ConstCounter::new(s.writes.total.as_secs_f64()),
-        )?;
-        put(
-            &mut encoder,
-            "store_last_write_seconds",
-            "Seconds the latest store write took",
-            ConstGauge::new(s.writes.last.as_secs_f64()),
-        )?;
-        put(
-            &mut encoder,
-            "store_write_waits",
-            "Store writes that waited because the SQLite writing thread was behind",
-            ConstCounter::new(s.writes.waits),
-        )?;
-        put(
-            &mut encoder,
-            "store_backlog_rows",
-            "Evidence rows waiting for the next store write",
-            ConstGauge::new(s.backlog as i64),
-        )?;
+        totals(&mut encoder, &s)?;
+        losses(&mut encoder, &s)?;
+        apps_and_interfaces(&mut encoder, &s)?;
+        store(&mut encoder, &s)?;
         if let Some(c) = &s.clickhouse {
             clickhouse(&mut encoder, c)?;
         }
         Ok(())
     }
+}
+
+/// Every stage's counters, the uptime, and the flows and lookups so far.
+fn totals(encoder: &mut DescriptorEncoder, s: &LiveSnapshot) -> std::fmt::Result {
+    for (name, value, help) in s.counters.iter() {
+        put(encoder, name, help, ConstCounter::new(value))?;
+    }
+    put(
+        encoder,
+        "uptime_seconds",
+        "Seconds since the capture started",
+        ConstGauge::new(s.uptime.as_secs() as i64),
+    )?;
+    put(
+        encoder,
+        "flows_open",
+        "Flows open in the flow tables",
+        ConstGauge::new(s.open_flows as i64),
+    )?;
+    put(
+        encoder,
+        "flows",
+        "Flows ended and output",
+        ConstCounter::new(s.flows),
+    )?;
+    put(
+        encoder,
+        "dns_lookups",
+        "DNS lookups output",
+        ConstCounter::new(s.lookups),
+    )
+}
+
+/// What was dropped or evicted, and what could not be parsed, by where and by protocol.
+fn losses(encoder: &mut DescriptorEncoder, s: &LiveSnapshot) -> std::fmt::Result {
+    let drops = [
+        ("kernel", s.counters.capture.capture_kernel_drops),
+        ("interface", s.counters.capture.capture_interface_drops),
+        ("queue", s.counters.capture.capture_queue_drops),
+        ("flow_table", s.counters.flow.flows_evicted),
+    ];
+    labelled(
+        encoder,
+        "drops",
+        "Packets dropped (kernel, interface, queue) and flows evicted (flow_table)",
+        "where",
+        drops.iter().map(|(k, v)| (k.to_string(), *v)),
+    )?;
+    labelled(
+        encoder,
+        "parse_errors",
+        "Messages or streams that could not be parsed, by protocol",
+        "protocol",
+        parse_errors(&s.counters)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v)),
+    )
+}
+
+/// AI flows by app, and the kernel's counts by interface.
+fn apps_and_interfaces(encoder: &mut DescriptorEncoder, s: &LiveSnapshot) -> std::fmt::Result {
+    labelled(
+        encoder,
+        "ai_flows",
+        "Flows to catalogued AI apps, by app id",
+        "app",
+        s.ai_flows_by_app.iter().cloned(),
+    )?;
+    let packets = s.interfaces.iter().map(|(i, k)| (i.clone(), k.received));
+    labelled(
+        encoder,
+        "interface_packets",
+        "Packets the kernel's capture socket received, by interface (libpcap's ps_recv: on loopback it also counts the outgoing copies libpcap skips)",
+        "interface",
+        packets,
+    )?;
+    let dropped = s.interfaces.iter().map(|(i, k)| (i.clone(), k.dropped));
+    labelled(
+        encoder,
+        "interface_kernel_drops",
+        "Packets the kernel dropped because the ring buffer was full, by interface",
+        "interface",
+        dropped,
+    )
+}
+
+/// The store's rows by table, its writes, and its backlog.
+fn store(encoder: &mut DescriptorEncoder, s: &LiveSnapshot) -> std::fmt::Result {
+    let rows = [
+        ("flows", s.store.flows),
+        ("dns", s.store.lookups),
+        ("rollups", s.store.rollups),
+    ];
+    labelled(
+        encoder,
+        "store_rows",
+        "Rows written to the store, by table",
+        "table",
+        rows.iter().map(|(k, v)| (k.to_string(), *v)),
+    )?;
+    put(
+        encoder,
+        "store_writes",
+        "Store transactions written",
+        ConstCounter::new(s.writes.writes),
+    )?;
+    put(
+        encoder,
+        "store_write_seconds",
+        "Seconds spent writing to the store",
+        ConstCounter::new(s.writes.total.as_secs_f64()),
+    )?;
+    put(
+        encoder,
+        "store_last_write_seconds",
+        "Seconds the latest store write took",
+        ConstGauge::new(s.writes.last.as_secs_f64()),
+    )?;
+    put(
+        encoder,
+        "store_write_waits",
+        "Store writes that waited because the SQLite writing thread was behind",
+        ConstCounter::new(s.writes.waits),
+    )?;
+    put(
+        encoder,
+        "store_backlog_rows",
+        "Evidence rows waiting for the next store write",
+        ConstGauge::new(s.backlog as i64),
+    )
 }
 
 /// The ClickHouse sender's and spool's metrics.

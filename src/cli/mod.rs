@@ -5,6 +5,7 @@
 mod capture;
 mod catalog;
 mod config;
+mod ingest;
 mod metrics;
 mod pipeline;
 mod policy;
@@ -32,6 +33,9 @@ pub struct Cli {
 enum Command {
     /// Replay capture files (pcap, pcapng) into events, a summary and the store.
     Replay(ReplayArgs),
+    /// Read Zeek and Suricata EVE logs (files or directories, gzip too) into events, a
+    /// summary and the store, as replay does with packets.
+    Ingest(IngestArgs),
     /// Capture from network interfaces as a sensor daemon, until SIGTERM or SIGINT.
     Capture(Box<capture::CaptureArgs>),
     /// Validate, look up, list and count the AI application catalog.
@@ -68,9 +72,31 @@ pub struct ReplayArgs {
     pipeline: PipelineArgs,
 }
 
-/// Flags that `replay` and `capture` share: where results go and the packet path's settings.
+/// Flags of `lantern ingest`.
 #[derive(Debug, Args)]
-pub struct PipelineArgs {
+pub struct IngestArgs {
+    /// Log files, or directories of them: Zeek (TSV or JSON lines) and Suricata EVE JSON,
+    /// plain or gzip-compressed.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Read every file as this format instead of telling it from the file's first line.
+    #[arg(long, value_enum)]
+    format: Option<lantern::logs::Format>,
+    /// Seconds of log time a flow's totals wait for its other lines (ssl, http...) written
+    /// after them.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    join_window: u64,
+    /// Ingest files even if the store already holds them.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    results: ResultsArgs,
+}
+
+/// Flags of every command that reads traffic or logs: where results go, the catalog, identity
+/// and policy.
+#[derive(Debug, Args)]
+pub struct ResultsArgs {
     /// Write one JSON line per flow and per DNS lookup to PATH ("-" for standard output).
     #[arg(long, value_name = "PATH|-")]
     events: Option<PathBuf>,
@@ -82,15 +108,41 @@ pub struct PipelineArgs {
     /// Extra catalog file or directory of .toml files (repeatable); overrides apps by id.
     #[arg(long, value_name = "PATH")]
     catalog: Vec<PathBuf>,
-    /// Worker threads.
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    threads: usize,
     /// Sensor name stored with every row (default: the host name).
     #[arg(long, value_name = "NAME")]
     sensor: Option<String>,
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
+    /// Most (client, server address) pairs in the DNS history that names flows, each with up to
+    /// 8 names, and 256 bytes of names a pair on average.
+    #[arg(long, default_value_t = 262_144, value_name = "N")]
+    dns_cache_size: usize,
+    /// Static identity map: CSV of address or CIDR, user, device, group, kind (user|server).
+    #[arg(long, value_name = "FILE", env = "LANTERN_IDENTITY")]
+    identity: Option<PathBuf>,
+    /// Policy file: which apps are sanctioned, tolerated or unsanctioned; events carry the status.
+    #[arg(long, value_name = "FILE", env = "LANTERN_POLICY")]
+    policy: Option<PathBuf>,
+    /// Replace users, devices and client addresses by keyed tokens (HMAC-SHA-256 with KEYFILE).
+    #[arg(long, value_name = "KEYFILE", env = "LANTERN_PSEUDONYMIZE")]
+    pseudonymize: Option<PathBuf>,
+    /// Longest a Kerberos login binds its user to an address, whatever the ticket asks.
+    #[arg(long, default_value_t = 36_000, value_name = "SECS")]
+    kerberos_lifetime: u64,
+    /// How long a DHCP binding lasts when no lease time was seen (a REQUEST without its ACK).
+    #[arg(long, default_value_t = 3600, value_name = "SECS")]
+    dhcp_default_lease: u64,
+}
+
+/// Flags that `replay` and `capture` share: the results' flags and the packet path's settings.
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    #[command(flatten)]
+    results: ResultsArgs,
+    /// Worker threads.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    threads: usize,
     /// Seconds without a packet after which a TCP flow ends.
     #[arg(long, default_value_t = 600, value_name = "SECS")]
     tcp_timeout: u64,
@@ -112,25 +164,6 @@ pub struct PipelineArgs {
     /// past it the streams waiting longest are freed first.
     #[arg(long, default_value_t = 64, value_name = "MIB")]
     reassembly_memory: usize,
-    /// Most (client, server address) pairs in the DNS history that names flows, each with up to
-    /// 8 names, and 256 bytes of names a pair on average.
-    #[arg(long, default_value_t = 262_144, value_name = "N")]
-    dns_cache_size: usize,
-    /// Static identity map: CSV of address or CIDR, user, device, group, kind (user|server).
-    #[arg(long, value_name = "FILE", env = "LANTERN_IDENTITY")]
-    identity: Option<PathBuf>,
-    /// Policy file: which apps are sanctioned, tolerated or unsanctioned; events carry the status.
-    #[arg(long, value_name = "FILE", env = "LANTERN_POLICY")]
-    policy: Option<PathBuf>,
-    /// Replace users, devices and client addresses by keyed tokens (HMAC-SHA-256 with KEYFILE).
-    #[arg(long, value_name = "KEYFILE", env = "LANTERN_PSEUDONYMIZE")]
-    pseudonymize: Option<PathBuf>,
-    /// Longest a Kerberos login binds its user to an address, whatever the ticket asks.
-    #[arg(long, default_value_t = 36_000, value_name = "SECS")]
-    kerberos_lifetime: u64,
-    /// How long a DHCP binding lasts when no lease time was seen (a REQUEST without its ACK).
-    #[arg(long, default_value_t = 3600, value_name = "SECS")]
-    dhcp_default_lease: u64,
 }
 
 /// A problem worth one line to the user.
@@ -178,6 +211,7 @@ pub fn parse() -> Cli {
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Replay(args) => replay::run(args),
+        Command::Ingest(args) => ingest::run(args),
         Command::Capture(args) => capture::run(*args),
         Command::Report(args) => report::run(args),
         Command::Catalog(args) => {

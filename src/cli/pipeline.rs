@@ -1,7 +1,7 @@
 //! What `replay` and `capture` share on the command line: the packet path's settings, the
 //! identity stage, and where events and evidence go.
 
-use super::{Failure, PipelineArgs};
+use super::{Failure, PipelineArgs, ResultsArgs};
 use lantern::catalog::Catalog;
 use lantern::flow::FlowConfig;
 use lantern::identity::{IdentityConfig, Pseudonymizer, Resolver, StaticMap};
@@ -26,7 +26,7 @@ pub enum EventsFile {
 }
 
 /// The events writer `--events` asks for, if any.
-fn events(args: &PipelineArgs, open: EventsFile) -> Result<Option<EventWriter>, Failure> {
+fn events(args: &ResultsArgs, open: EventsFile) -> Result<Option<EventWriter>, Failure> {
     Ok(match &args.events {
         None => None,
         Some(path) if path == Path::new("-") => Some(EventWriter::new(Box::new(
@@ -54,7 +54,7 @@ fn events_file(path: &Path, open: EventsFile) -> Result<EventWriter, Failure> {
 
 /// The events file opened again at its path (SIGHUP), if `--events` names a file: after a
 /// rename the path is a new file. Standard output is never reopened.
-pub fn reopen_events(args: &PipelineArgs) -> Result<Option<(&Path, EventWriter)>, Failure> {
+pub fn reopen_events(args: &ResultsArgs) -> Result<Option<(&Path, EventWriter)>, Failure> {
     match args.events.as_deref() {
         Some(path) if path != Path::new("-") => {
             Ok(Some((path, events_file(path, EventsFile::Append)?)))
@@ -65,8 +65,8 @@ pub fn reopen_events(args: &PipelineArgs) -> Result<Option<(&Path, EventWriter)>
 
 /// The stages after proto, writing where `args` say.
 pub fn sequencer(
-    args: &PipelineArgs,
-    settings: &Settings,
+    args: &ResultsArgs,
+    naming: &NamingConfig,
     catalog: Arc<Catalog>,
     resolver: Resolver,
     open: EventsFile,
@@ -74,20 +74,14 @@ pub fn sequencer(
     let events = events(args, open)?;
     let store = store(args)?;
     let policy = policy(args, &catalog)?;
-    let mut sequencer = Sequencer::new(
-        catalog,
-        &settings.naming,
-        resolver,
-        Output::new(events),
-        store,
-    );
+    let mut sequencer = Sequencer::new(catalog, naming, resolver, Output::new(events), store);
     sequencer.set_policy(Arc::new(policy));
     Ok(sequencer)
 }
 
 /// The policy `--policy` names, checked against `catalog`; without one, every app is
 /// unreviewed.
-pub fn policy(args: &PipelineArgs, catalog: &Catalog) -> Result<Policy, Failure> {
+pub fn policy(args: &ResultsArgs, catalog: &Catalog) -> Result<Policy, Failure> {
     Ok(match &args.policy {
         Some(path) => Policy::load(path, catalog)?,
         None => Policy::none(),
@@ -95,7 +89,7 @@ pub fn policy(args: &PipelineArgs, catalog: &Catalog) -> Result<Policy, Failure>
 }
 
 /// The store `--store` names, unless `--no-store`.
-fn store(args: &PipelineArgs) -> Result<Option<Store>, Failure> {
+fn store(args: &ResultsArgs) -> Result<Option<Store>, Failure> {
     if args.no_store {
         return Ok(None);
     }
@@ -104,7 +98,7 @@ fn store(args: &PipelineArgs) -> Result<Option<Store>, Failure> {
 }
 
 /// The identity stage: its settings, the static map and the pseudonym key.
-pub fn resolver(args: &PipelineArgs) -> Result<Resolver, Failure> {
+pub fn resolver(args: &ResultsArgs) -> Result<Resolver, Failure> {
     if args.kerberos_lifetime == 0 {
         return Err(Failure(
             "--kerberos-lifetime must be at least 1 second".into(),
@@ -163,10 +157,6 @@ pub fn settings(args: &PipelineArgs) -> Result<Settings, Failure> {
             "--reassembly-memory must be at least 4 x --reassembly-limit per thread: {least} MiB here"
         ),
     )?;
-    check(
-        args.dns_cache_size >= 1,
-        "--dns-cache-size must be at least 1",
-    )?;
     let per_worker = args.max_flows.div_ceil(args.threads);
     Ok(Settings {
         flow: FlowConfig {
@@ -181,11 +171,19 @@ pub fn settings(args: &PipelineArgs) -> Result<Settings, Failure> {
             reassembly_memory,
             ..ProtoConfig::default()
         },
-        naming: NamingConfig {
-            dns_cache_entries: args.dns_cache_size,
-            ..NamingConfig::default()
-        },
+        naming: naming(&args.results)?,
         threads: args.threads,
+    })
+}
+
+/// The naming stage's settings.
+pub fn naming(args: &ResultsArgs) -> Result<NamingConfig, Failure> {
+    if args.dns_cache_size == 0 {
+        return Err(Failure("--dns-cache-size must be at least 1".into()));
+    }
+    Ok(NamingConfig {
+        dns_cache_entries: args.dns_cache_size,
+        ..NamingConfig::default()
     })
 }
 

@@ -13,16 +13,16 @@ use std::sync::Arc;
 const PROGRESS_MIN_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Counters already shown in the headline of the summary.
-const HEADLINE: [&str; 3] = ["packets", "bytes", "flows_created"];
+const HEADLINE: [&str; 4] = ["packets", "bytes", "flows_created", "log_lines"];
 
 /// Runs `lantern replay`; returns the error lines of a run that went through.
 pub fn run(args: ReplayArgs) -> Result<Vec<String>, Failure> {
     let settings = pipeline::settings(&args.pipeline)?;
-    let catalog = Arc::new(Catalog::load(&args.pipeline.catalog)?);
-    let resolver = pipeline::resolver(&args.pipeline)?;
+    let catalog = Arc::new(Catalog::load(&args.pipeline.results.catalog)?);
+    let resolver = pipeline::resolver(&args.pipeline.results)?;
     let mut sequencer = pipeline::sequencer(
-        &args.pipeline,
-        &settings,
+        &args.pipeline.results,
+        &settings.naming,
         catalog,
         resolver,
         pipeline::EventsFile::Truncate,
@@ -44,7 +44,7 @@ pub fn run(args: ReplayArgs) -> Result<Vec<String>, Failure> {
     if let Some(failure) = report.failed {
         return Err(Failure(failure.to_string()));
     }
-    if !args.pipeline.quiet && report.files_read > 0 {
+    if !args.pipeline.results.quiet && report.files_read > 0 {
         let text = summary(
             &report,
             &sequencer,
@@ -55,7 +55,7 @@ pub fn run(args: ReplayArgs) -> Result<Vec<String>, Failure> {
         let _ = stderr.write_all(text.as_bytes());
     }
     if let (Some(stats), Some(name)) = (&sent, &store_name)
-        && (stats.spool.batches > 0 || !args.pipeline.quiet)
+        && (stats.spool.batches > 0 || !args.pipeline.results.quiet)
     {
         eprintln!("lantern: {name}: {}", store::spool_line(stats));
     }
@@ -63,7 +63,7 @@ pub fn run(args: ReplayArgs) -> Result<Vec<String>, Failure> {
 }
 
 fn progress_bar(args: &ReplayArgs) -> Option<ProgressBar> {
-    if args.pipeline.quiet || !std::io::stderr().is_terminal() {
+    if args.pipeline.results.quiet || !std::io::stderr().is_terminal() {
         return None;
     }
     let total: u64 = args
@@ -93,10 +93,24 @@ fn summary(
     let s = sequencer.summary();
     let c: &Counters = &report.counters;
     let read = report.files_read;
-    let mut out = format!(
+    let head = format!(
         "lantern: {read} file(s), {} packets, {} bytes, {} flows, {} DNS lookups\n",
         c.capture.packets, c.capture.bytes, s.flows, s.lookups
     );
+    summary_body(head, sequencer, c, store, totals)
+}
+
+/// A run's summary after its headline `head`: names, visibility, the tables, the counters
+/// not zero, and what the store got. `ingest` prints it too.
+pub(super) fn summary_body(
+    head: String,
+    sequencer: &Sequencer,
+    c: &Counters,
+    store: Option<&str>,
+    totals: StoreTotals,
+) -> String {
+    let s = sequencer.summary();
+    let mut out = head;
     let names: Vec<String> = NameSource::ALL
         .iter()
         .map(|source| format!("{} {}", source.name(), s.named_by(*source)))

@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 /// anything past this is not a log line lantern needs.
 pub const MAX_LINE: usize = 256 * 1024;
 
+/// Bytes read from a file at a time (and from its gzip stream): a run may hold one file of each
+/// stream open.
+const READ_BUFFER: usize = 128 * 1024;
+
 /// Reading a log file failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LineError {
@@ -63,10 +67,13 @@ impl Lines {
             path: path.to_path_buf(),
             source,
         };
-        let mut file = BufReader::with_capacity(1 << 20, File::open(path).map_err(open)?);
+        let mut file = BufReader::with_capacity(READ_BUFFER, File::open(path).map_err(open)?);
         let compressed = file.fill_buf().map_err(open)?.starts_with(&[0x1f, 0x8b]);
         let input: Box<dyn BufRead + Send> = match compressed {
-            true => Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(file))),
+            true => Box::new(BufReader::with_capacity(
+                READ_BUFFER,
+                MultiGzDecoder::new(file),
+            )),
             false => Box::new(file),
         };
         Ok(Lines::from_reader(path, input, compressed))
@@ -150,7 +157,7 @@ impl Lines {
 
 /// The first newline in `buf`.
 fn memchr(buf: &[u8]) -> Option<usize> {
-    buf.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', buf)
 }
 
 #[cfg(test)]

@@ -196,10 +196,13 @@ pub trait LogReader {
 }
 
 /// A new reader for `format`, for a file named `name` (Zeek's JSON lines say which log they are
-/// only by their file's name, unless they carry `_path`).
-pub fn reader(format: Format, name: &str) -> Box<dyn LogReader + Send> {
+/// only by their file's name, unless they carry `_path`). `stream` numbers the EVE streams of a
+/// run: Suricata's `flow_id`s are unique within one Suricata's output only, so a flow's key is
+/// its `flow_id` with the stream's number in its top byte (0 for the first stream, whose keys
+/// are Suricata's own). Zeek's `uid`s are unique across logs, and its keys are theirs.
+pub fn reader(format: Format, name: &str, stream: u8) -> Box<dyn LogReader + Send> {
     match format {
         Format::Zeek => Box::new(zeek::ZeekReader::new(name)),
-        Format::Eve => Box::new(eve::EveReader::default()),
+        Format::Eve => Box::new(eve::EveReader::new(stream)),
     }
 }

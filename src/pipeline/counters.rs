@@ -1,9 +1,9 @@
 //! A run's counters: each stage's own (`decode::Counters`, `flow::Counters`,
-//! `proto::Counters`) with what the pipeline itself counts (packets read, what capture
+//! `proto::Counters`, `logs::Counters`) with what the pipeline itself counts (packets read, what capture
 //! dropped) and the sequencer's stages' evictions, listed together under the names every
 //! output uses: the replay summary, the daemon's metrics (`lantern_<name>_total`) and status.
 
-use crate::{decode, flow, proto};
+use crate::{decode, flow, logs, proto};
 
 crate::counters! {
     /// What the pipeline counts as it reads: packets, bytes, and what capture dropped.
@@ -37,6 +37,8 @@ pub struct Counters {
     pub flow: flow::Counters,
     /// The protocol stage.
     pub proto: proto::Counters,
+    /// Reading logs (`lantern ingest`).
+    pub logs: logs::Counters,
     /// Naming and identity.
     pub sequenced: Sequenced,
 }
@@ -48,6 +50,7 @@ impl Counters {
         self.decode.merge(&other.decode);
         self.flow.merge(&other.flow);
         self.proto.merge(&other.proto);
+        self.logs.merge(&other.logs);
         self.sequenced.merge(&other.sequenced);
     }
 
@@ -58,6 +61,7 @@ impl Counters {
             .chain(self.decode.iter())
             .chain(self.flow.iter())
             .chain(self.proto.iter())
+            .chain(self.logs.iter())
             .chain(self.sequenced.iter())
     }
 }

@@ -33,7 +33,7 @@ use crate::decode::Decoder;
 use crate::flow::Stamp;
 use crate::store::tables::us;
 use crate::store::{ClickHouseStats, HealthRow, Pruned, Retention};
-use crossbeam_channel::{Sender, bounded, select, tick, unbounded};
+use crossbeam_channel::{Receiver, Sender, bounded, select, tick, unbounded};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -171,106 +171,97 @@ pub fn capture(
 ) -> LiveReport {
     let n = settings.threads.max(1);
     let started = Instant::now();
-    let stop_readers = AtomicBool::new(false);
-    let numbers = AtomicU64::new(0);
-    let shares: Vec<Mutex<Share>> = sources
-        .iter()
-        .map(|s| {
-            Mutex::new(Share {
-                interface: s.interface().to_string(),
-                ..Share::default()
-            })
-        })
-        .collect();
-    let errors = Mutex::new(Vec::new());
+    let readers = Readers::new(&sources);
     let ticks = Arc::new(Ticks::default());
     let (to_sequencer, from_workers) = bounded::<FromWorker>(n * 16);
     let (recycle, recycled) = unbounded::<PacketBatch>();
-    let mut report = LiveReport::default();
-    std::thread::scope(|scope| {
+    let (counters, failed) = std::thread::scope(|scope| {
         let returns = Returns {
             batches: recycle,
             buffers: None,
         };
         let to_workers = spawn_workers(scope, settings, to_sequencer, &returns);
-        for (index, (source, share)) in sources.into_iter().zip(&shares).enumerate() {
+        readers.spawn(scope, sources, &to_workers, &recycled, &ticks);
+        let mut run = Run::new(sequencer, n, &ticks, &readers.shares, started, live);
+        run.sequence(&from_workers, &to_workers, &readers.stop, live, supervisor);
+        // Stop: readers flush their batches and drop their senders, workers then end every
+        // flow and hand in their last records, and the sequencer writes it all.
+        readers.stop.store(true, Ordering::Relaxed);
+        drop(to_workers);
+        run.finish(from_workers, supervisor)
+    });
+    LiveReport {
+        counters,
+        errors: readers
+            .errors
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner()),
+        failed,
+    }
+}
+
+/// What the reader threads share with each other and with the sequencer thread.
+struct Readers {
+    /// Set to stop every reader: by the sequencer thread, or by a reader that failed.
+    stop: AtomicBool,
+    /// The latest packet number, over every interface.
+    numbers: AtomicU64,
+    /// What each reader last published, in the order of the sources.
+    shares: Vec<Mutex<Share>>,
+    /// Why readers failed, one line each.
+    errors: Mutex<Vec<String>>,
+}
+
+impl Readers {
+    fn new(sources: &[LiveSource]) -> Readers {
+        let shares = sources
+            .iter()
+            .map(|s| {
+                Mutex::new(Share {
+                    interface: s.interface().to_string(),
+                    ..Share::default()
+                })
+            })
+            .collect();
+        Readers {
+            stop: AtomicBool::new(false),
+            numbers: AtomicU64::new(0),
+            shares,
+            errors: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Starts a reader thread per source in `scope`, each handing its packets to the workers
+    /// through a [`Dispatch`] of its own. A reader that fails says why and stops them all.
+    fn spawn<'scope>(
+        &'scope self,
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        sources: Vec<LiveSource>,
+        to_workers: &[Sender<ToWorker>],
+        recycled: &Receiver<PacketBatch>,
+        ticks: &Arc<Ticks>,
+    ) {
+        for (index, (source, share)) in sources.into_iter().zip(&self.shares).enumerate() {
             let dispatch = Dispatch::new(
-                to_workers.clone(),
+                to_workers.to_vec(),
                 recycled.clone(),
                 Some(QUEUE_PATIENCE),
                 ticks.clone(),
             );
-            let (stop, numbers, errors) = (&stop_readers, &numbers, &errors);
             std::thread::Builder::new()
                 .name(format!("lantern-reader{index}"))
                 .spawn_scoped(scope, move || {
-                    if let Err(e) = read(source, dispatch, stop, numbers, share) {
-                        errors
+                    if let Err(e) = read(source, dispatch, &self.stop, &self.numbers, share) {
+                        self.errors
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
                             .push(e.to_string());
-                        stop.store(true, Ordering::Relaxed);
+                        self.stop.store(true, Ordering::Relaxed);
                     }
                 })
                 .expect("failed to start a reader thread");
         }
-        let mut run = Run {
-            sequencer,
-            epochs: Epochs::new(n),
-            ticks: &ticks,
-            shares: &shares,
-            started,
-            started_wall: Timestamp::now(),
-            failed: None,
-            pruning: live.retention.map(|retention| Pruning {
-                retention,
-                next: Instant::now(),
-                busy: false,
-                round: Pruned::default(),
-            }),
-        };
-        if let (Some(retention), Some(store)) = (live.retention, run.sequencer.store_mut()) {
-            store.set_retention(retention);
-        }
-        let ticker = tick(POLL);
-        let mut clocks = Clocks::new();
-        loop {
-            select! {
-                recv(from_workers) -> message => match message {
-                    Ok(message) => run.take(message),
-                    Err(_) => break,
-                },
-                recv(ticker) -> _ => {
-                    if supervisor.stop_requested()
-                        || stop_readers.load(Ordering::Relaxed)
-                        || run.failed.is_some()
-                    {
-                        break;
-                    }
-                    run.poll(&mut clocks, &to_workers, live, supervisor);
-                }
-            }
-        }
-        // Stop: readers flush their batches and drop their senders, workers then end every
-        // flow and hand in their last records, and the sequencer writes it all.
-        stop_readers.store(true, Ordering::Relaxed);
-        drop(to_workers);
-        for message in from_workers {
-            run.take(message);
-        }
-        run.flush();
-        if run.failed.is_none()
-            && let Err(e) = run.sequencer.sync_store()
-        {
-            run.failed = Some(e);
-        }
-        let snapshot = run.snapshot();
-        supervisor.snapshot(&snapshot);
-        report.counters = snapshot.counters;
-        report.failed = run.failed.take();
-    });
-    report.errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
-    report
+    }
 }
 
 /// Says on stderr what a round of pruning removed, if anything.
@@ -329,7 +320,92 @@ struct Pruning {
     round: Pruned,
 }
 
+impl<'a> Run<'a> {
+    /// The sequencer thread's state at the start, with the store told the retention.
+    fn new(
+        sequencer: &'a mut Sequencer,
+        workers: usize,
+        ticks: &'a Ticks,
+        shares: &'a [Mutex<Share>],
+        started: Instant,
+        live: &LiveSettings,
+    ) -> Run<'a> {
+        let run = Run {
+            sequencer,
+            epochs: Epochs::new(workers),
+            ticks,
+            shares,
+            started,
+            started_wall: Timestamp::now(),
+            failed: None,
+            pruning: live.retention.map(|retention| Pruning {
+                retention,
+                next: Instant::now(),
+                busy: false,
+                round: Pruned::default(),
+            }),
+        };
+        if let (Some(retention), Some(store)) = (live.retention, run.sequencer.store_mut()) {
+            store.set_retention(retention);
+        }
+        run
+    }
+}
+
 impl Run<'_> {
+    /// Takes the workers' epochs and polls, until the supervisor says stop, a reader stopped
+    /// (`stop_readers`: it failed), or the sequencer failed.
+    fn sequence(
+        &mut self,
+        from_workers: &Receiver<FromWorker>,
+        to_workers: &[Sender<ToWorker>],
+        stop_readers: &AtomicBool,
+        live: &LiveSettings,
+        supervisor: &mut dyn Supervisor,
+    ) {
+        let ticker = tick(POLL);
+        let mut clocks = Clocks::new();
+        loop {
+            select! {
+                recv(from_workers) -> message => match message {
+                    Ok(message) => self.take(message),
+                    Err(_) => break,
+                },
+                recv(ticker) -> _ => {
+                    if supervisor.stop_requested()
+                        || stop_readers.load(Ordering::Relaxed)
+                        || self.failed.is_some()
+                    {
+                        break;
+                    }
+                    self.poll(&mut clocks, to_workers, live, supervisor);
+                }
+            }
+        }
+    }
+
+    /// Once the readers are stopping: takes every message until the workers are done, writes
+    /// to the store and syncs it, and gives the supervisor the last snapshot. Returns the
+    /// final counters and the sequencer's failure, if any.
+    fn finish(
+        mut self,
+        from_workers: Receiver<FromWorker>,
+        supervisor: &mut dyn Supervisor,
+    ) -> (Counters, Option<SequencerError>) {
+        for message in from_workers {
+            self.take(message);
+        }
+        self.flush();
+        if self.failed.is_none()
+            && let Err(e) = self.sequencer.sync_store()
+        {
+            self.failed = Some(e);
+        }
+        let snapshot = self.snapshot();
+        supervisor.snapshot(&snapshot);
+        (snapshot.counters, self.failed)
+    }
+
     /// What is due at a poll: a tick to every worker at each new second of wall-clock time
     /// (without waiting: see [`Ticks::try_send`]), a reload if asked for, a store write every
     /// `flush_every`, and a snapshot.

@@ -15,7 +15,7 @@
 //! thread per interface, copying packets out of libpcap's ring; there ticks also come from the
 //! wall clock, once a second, so that a quiet link still ends its idle flows, and a worker whose
 //! queue is full can miss a tick: ticks are numbered and epochs paired by number, so it hands in
-//! its records with the next tick it gets and is caught up (`threads.rs`).
+//! its records with the next tick it gets and is caught up (`threads/`).
 //!
 //! The DNS history, identity's bindings and the rollups live in the one sequencer thread, not
 //! in structures the workers share: a shared cache would name a flow or not depending on which
@@ -23,6 +23,8 @@
 //! stage's counters.
 
 mod counters;
+mod files;
+mod ingest;
 mod live;
 mod replay;
 mod sequencer;
@@ -30,6 +32,7 @@ mod threads;
 mod worker;
 
 pub use counters::{Capture, Counters, Sequenced};
+pub use ingest::{IngestReport, IngestSettings, LogFileReport, ingest};
 pub use live::{LiveReport, LiveSettings, LiveSnapshot, QUEUE_PATIENCE, Supervisor, capture};
 pub use replay::{FileReport, ReplayReport, replay};
 pub use sequencer::{Sequencer, SequencerError, StoreTotals, WriteStats};

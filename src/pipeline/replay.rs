@@ -16,14 +16,13 @@
 //! every worker's part of one tick number.
 
 use super::Counters;
+use super::files::{self, Registered, Verb};
 use super::threads::{Dispatch, Epochs, FromWorker, PacketBatch, Returns, Ticks, spawn_workers};
 use super::{Sequencer, SequencerError, Settings, TICK_PACKETS, TICK_SECS, Worker};
-use crate::capture::hash::{quick_key, sha256_file};
-use crate::capture::{CaptureReader, Format, LinkType, Timestamp};
+use crate::capture::{CaptureReader, FileHash, Format, LinkType, PacketSpan, ReadError, Timestamp};
 use crate::decode::{Decoder, Packet, is_supported};
 use crate::flow::Stamp;
 use crate::proto::Record;
-use crate::store::NewFile;
 use crossbeam_channel::{Receiver, bounded, unbounded};
 use indicatif::ProgressBar;
 use std::path::{Path, PathBuf};
@@ -91,6 +90,16 @@ struct Input {
     store_id: Option<i64>,
     /// Hash it as it is read (its row in the store gets the hash at the end).
     hash_as_read: bool,
+}
+
+impl Input {
+    /// A reader of the file, and its hash being computed when it is hashed as it is read.
+    fn open(&self) -> Result<(CaptureReader, Option<FileHash>), ReadError> {
+        match self.hash_as_read {
+            true => CaptureReader::open_hashing(&self.path).map(|(r, h)| (r, Some(h))),
+            false => CaptureReader::open(&self.path).map(|r| (r, None)),
+        }
+    }
 }
 
 /// Replays `paths` through the pipeline into `sequencer`. Files whose SHA-256 is already in the
@@ -175,12 +184,7 @@ fn open_inputs(paths: &[PathBuf], report: &mut ReplayReport) -> Vec<Input> {
 }
 
 /// Refuses the files the store already holds and records the rest, before anything of them is
-/// written. A file whose size and quick key ([`quick_key`]: its first and last 64 KiB)
-/// match no file in the store is new: it is hashed as it is read, and its row gets the hash at
-/// the end. One that matches is hashed now and refused when a file with that hash was
-/// ingested, or when a run of one with that key never finished (it may be running now);
-/// otherwise it is replayed with the hash known. The row written here, with its quick
-/// key, is what makes a second replay started meanwhile refuse the file.
+/// written (see [`files::register`]).
 fn register_files(
     inputs: &mut Vec<Input>,
     sequencer: &mut Sequencer,
@@ -192,67 +196,21 @@ fn register_files(
     };
     let mut kept = Vec::new();
     for mut input in inputs.drain(..) {
-        let fail = |e: std::io::Error| format!("{}: {e}", input.path.display());
-        let (size, quick_key) = match quick_key(&input.path) {
-            Ok(key) => key,
-            Err(e) => {
-                report.errors.push(fail(e));
-                continue;
+        match files::register(store, &input.path, force, Verb::Replay)? {
+            Registered::New {
+                store_id,
+                hash_as_read,
+            } => {
+                input.store_id = Some(store_id);
+                input.hash_as_read = hash_as_read;
+                kept.push(input);
             }
-        };
-        let matching = match force {
-            true => Vec::new(),
-            false => store.files_matching(size, &quick_key)?,
-        };
-        let sha256 = if matching.is_empty() && store.hashes_as_read() {
-            input.hash_as_read = true;
-            String::new()
-        } else {
-            match sha256_file(&input.path) {
-                Ok((_, sha256)) => sha256,
-                Err(e) => {
-                    report.errors.push(fail(e));
-                    continue;
-                }
+            Registered::Refused(error) => {
+                report.errors.push(error);
+                report.files.push(FileReport::unread(&input.path, None));
             }
-        };
-        let seen = matching
-            .iter()
-            .find(|m| m.sha256 == sha256 && !sha256.is_empty())
-            .or_else(|| matching.iter().find(|m| m.sha256.is_empty()));
-        if let Some(seen) = seen {
-            let how = match (seen.file.complete, seen.sha256.is_empty()) {
-                (true, _) => "already replayed into",
-                (false, false) => "partly replayed (that run did not finish) into",
-                (false, true) => {
-                    "partly replayed (that run did not finish, or is running now) into"
-                }
-            };
-            let error = format!(
-                "{}: {how} {} on {} by sensor {:?} (as {}, sha256 {}); replay it again with --force, or use --no-store",
-                input.path.display(),
-                store.display(),
-                seen.file.ingested_at,
-                seen.file.sensor,
-                seen.file.path,
-                if sha256.is_empty() {
-                    "-"
-                } else {
-                    &sha256[..16]
-                }
-            );
-            report.errors.push(error.clone());
-            report.files.push(FileReport::unread(&input.path, None));
-            continue;
+            Registered::Unreadable(error) => report.errors.push(error),
         }
-        let new = NewFile {
-            path: input.path.display().to_string(),
-            size,
-            sha256,
-            quick_key,
-        };
-        input.store_id = Some(store.start_file(&new, Timestamp::now())?);
-        kept.push(input);
     }
     *inputs = kept;
     Ok(())
@@ -313,30 +271,69 @@ fn read_all(
     progress: Option<&ProgressBar>,
     abort: &AtomicBool,
 ) -> (Vec<FileReport>, Counters) {
-    let mut decoder = Decoder::default();
-    let mut counters = Counters::default();
-    let mut clock = Clock::default();
-    let mut number = 0u64;
-    let mut done_bytes = 0u64;
-    let mut results = Vec::with_capacity(inputs.len());
-    for input in inputs {
+    let mut reading = Reading {
+        sink,
+        progress,
+        abort,
+        decoder: Decoder::default(),
+        counters: Counters::default(),
+        clock: Clock::default(),
+        number: 0,
+        done_bytes: 0,
+    };
+    let results = inputs.iter().map(|input| reading.file(input)).collect();
+    if let Some(bar) = progress {
+        bar.set_position(reading.done_bytes);
+    }
+    (results, reading.counters)
+}
+
+/// What reading carries from one input to the next.
+struct Reading<'a> {
+    sink: &'a mut dyn Sink,
+    progress: Option<&'a ProgressBar>,
+    /// Set to stop reading (and by a sink that stops the run).
+    abort: &'a AtomicBool,
+    decoder: Decoder,
+    counters: Counters,
+    clock: Clock,
+    /// The latest packet's number, counted over every input.
+    number: u64,
+    /// Bytes read of the inputs done.
+    done_bytes: u64,
+}
+
+impl Reading<'_> {
+    /// Reads one input to its end, an error, or an abort.
+    fn file(&mut self, input: &Input) -> FileReport {
         let mut result = FileReport::unread(&input.path, None);
-        let opened = match input.hash_as_read {
-            true => CaptureReader::open_hashing(&input.path).map(|(r, h)| (r, Some(h))),
-            false => CaptureReader::open(&input.path).map(|r| (r, None)),
-        };
-        let (mut reader, hash) = match opened {
+        let (mut reader, hash) = match input.open() {
             Ok(opened) => opened,
             Err(e) => {
                 result.error = Some(e.to_string());
-                results.push(result);
-                continue;
+                return result;
             }
         };
         result.format = Some(reader.format().to_string());
+        self.packets(&mut reader, &input.path, &mut result);
+        result.packets = reader.packets();
+        self.done_bytes += reader.offset();
+        if let Some(hash) = hash {
+            // A run stopped half way leaves its file unhashed: it did not finish.
+            let ended = !self.abort.load(Ordering::Relaxed) && reader.end_hash().is_ok();
+            drop(reader);
+            let (_, sha256) = hash.finish();
+            result.sha256 = ended.then_some(sha256);
+        }
+        result
+    }
+
+    /// Every packet `reader` reads from `path` into the sink, until its end, an error (said in
+    /// `result`) or an abort; buffers the workers gave back go back to the reader.
+    fn packets(&mut self, reader: &mut CaptureReader, path: &Path, result: &mut FileReport) {
         let mut reported: Vec<LinkType> = Vec::new();
         loop {
-            if abort.load(Ordering::Relaxed) {
+            if self.abort.load(Ordering::Relaxed) {
                 break;
             }
             let slot = match reader.advance() {
@@ -347,65 +344,66 @@ fn read_all(
                     break;
                 }
             };
-            let raw = reader.packet(&slot);
-            number += 1;
-            result.span = Some(
-                result
-                    .span
-                    .map_or((raw.ts, raw.ts), |(a, b)| (a.min(raw.ts), b.max(raw.ts))),
-            );
-            if !is_supported(raw.link) && !reported.contains(&raw.link) {
-                reported.push(raw.link);
-                result.error.get_or_insert_with(|| {
-                    format!(
-                        "{}: packets with unsupported link type {} were counted and skipped",
-                        input.path.display(),
-                        raw.link
-                    )
-                });
-            }
-            if let Some(now) = clock.advance(raw.ts)
-                && !sink.tick(now)
-            {
-                abort.store(true, Ordering::Relaxed);
-            }
-            counters.capture.packets += 1;
-            counters.capture.bytes += u64::from(raw.wire_len);
-            let decoded = decoder.decode(raw.link, raw.data, clock.now(), &mut counters.decode);
-            if let Some(packet) = decoded {
-                let stamp = Stamp {
-                    number,
-                    ts: raw.ts,
-                    clock: clock.now(),
-                };
-                sink.packet(&packet, stamp, reader.buffer());
-            }
-            if number.is_multiple_of(SPARE_EVERY) {
-                while let Some(buffer) = sink.spare_buffer() {
+            self.packet(reader, &slot, path, result, &mut reported);
+            if self.number.is_multiple_of(SPARE_EVERY) {
+                while let Some(buffer) = self.sink.spare_buffer() {
                     reader.recycle(buffer);
                 }
             }
-            if number.is_multiple_of(PROGRESS_EVERY)
-                && let Some(bar) = progress
+            if self.number.is_multiple_of(PROGRESS_EVERY)
+                && let Some(bar) = self.progress
             {
-                bar.set_position(done_bytes + reader.offset());
+                bar.set_position(self.done_bytes + reader.offset());
             }
         }
-        result.packets = reader.packets();
-        done_bytes += reader.offset();
-        if let Some(hash) = hash {
-            // A run stopped half way leaves its file unhashed: it did not finish.
-            let ended = !abort.load(Ordering::Relaxed) && reader.end_hash().is_ok();
-            drop(reader);
-            let (_, sha256) = hash.finish();
-            result.sha256 = ended.then_some(sha256);
+    }
+
+    /// One packet: numbered, in the file's span, its link type said once when unsupported, a
+    /// tick to the sink when one falls before it, then decoded into the sink.
+    #[inline]
+    fn packet(
+        &mut self,
+        reader: &CaptureReader,
+        slot: &PacketSpan,
+        path: &Path,
+        result: &mut FileReport,
+        reported: &mut Vec<LinkType>,
+    ) {
+        let raw = reader.packet(slot);
+        self.number += 1;
+        result.span = Some(
+            result
+                .span
+                .map_or((raw.ts, raw.ts), |(a, b)| (a.min(raw.ts), b.max(raw.ts))),
+        );
+        if !is_supported(raw.link) && !reported.contains(&raw.link) {
+            reported.push(raw.link);
+            result.error.get_or_insert_with(|| {
+                format!(
+                    "{}: packets with unsupported link type {} were counted and skipped",
+                    path.display(),
+                    raw.link
+                )
+            });
         }
-        results.push(result);
+        if let Some(now) = self.clock.advance(raw.ts)
+            && !self.sink.tick(now)
+        {
+            self.abort.store(true, Ordering::Relaxed);
+        }
+        self.counters.capture.packets += 1;
+        self.counters.capture.bytes += u64::from(raw.wire_len);
+        let (clock, decode) = (self.clock.now(), &mut self.counters.decode);
+        let decoded = self.decoder.decode(raw.link, raw.data, clock, decode);
+        if let Some(packet) = decoded {
+            let stamp = Stamp {
+                number: self.number,
+                ts: raw.ts,
+                clock,
+            };
+            self.sink.packet(&packet, stamp, reader.buffer());
+        }
     }
-    if let Some(bar) = progress {
-        bar.set_position(done_bytes);
-    }
-    (results, counters)
 }
 
 /// `--threads 1`: every stage in the calling thread.

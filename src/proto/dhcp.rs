@@ -282,7 +282,8 @@ fn duid(data: &[u8]) -> Option<(Vec<u8>, Option<[u8; 6]>)> {
 }
 
 /// Option 12: a host name, as sent (escaped where not printable), without a trailing dot.
-fn host_name(data: &[u8]) -> Option<String> {
+/// A host name option (12) as kept: presentation form, bounded; none when empty or too long.
+pub fn host_name(data: &[u8]) -> Option<String> {
     let data = data.strip_suffix(&[0]).unwrap_or(data);
     if data.is_empty() {
         return None;

@@ -63,6 +63,15 @@ impl RequestLog {
     pub fn is_empty(&self) -> bool {
         self.requests == 0
     }
+
+    /// Adds one request of the connection as a log line states it (`lantern ingest`): its
+    /// method and path (without the query), kept as the reader keeps them, within `budget`.
+    /// False when its path was not kept for want of room.
+    pub fn add_request(&mut self, method: &str, path: &str, budget: &mut LogBudget) -> bool {
+        self.requests = self.requests.saturating_add(1);
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        keep_name(&mut self.paths, &format!("{method} {path}"), budget)
+    }
 }
 
 /// Where the reader is in the client's stream.

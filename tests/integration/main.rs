@@ -22,6 +22,7 @@ mod clickhouse;
 mod events_reference;
 mod hostile_memory;
 mod identity;
+mod ingest;
 #[cfg(feature = "system-tests")]
 mod live_capture;
 mod naming;

@@ -449,28 +449,24 @@ pub fn run(shared: Arc<Shared>, client: Client, database: String, target: String
             return;
         }
     };
-    let mut schema_ready = false;
-    // Batches below this may have landed already: those an earlier run left (it may have
-    // stopped between an insert and removing its file), and one whose attempt failed.
-    let mut suspect_below = shared.spool.found_below();
-    let mut backoff = BACKOFF.0;
-    let mut down = false;
-    let mut next_prune = Instant::now();
+    let mut sender = Sender {
+        // Batches below this may have landed already: those an earlier run left (it may have
+        // stopped between an insert and removing its file), and one whose attempt failed.
+        suspect_below: shared.spool.found_below(),
+        shared,
+        client,
+        database,
+        target,
+        runtime,
+        schema_ready: false,
+        backoff: BACKOFF.0,
+        down: false,
+        next_prune: Instant::now(),
+    };
     loop {
-        let closing = shared.closing.load(Ordering::Acquire);
-        if !closing && !down && schema_ready && Instant::now() >= next_prune {
-            next_prune = Instant::now() + PRUNE_EVERY;
-            prune_now(&runtime, &shared, &client, &database, &target);
-        }
-        let wait = if closing {
-            Duration::ZERO
-        } else {
-            Duration::from_millis(200)
-        };
-        let (taken, errors) = shared.spool.take(wait, SEND_BYTES);
-        for e in errors {
-            eprintln!("lantern: {target}: spool: {e}");
-        }
+        let closing = sender.shared.closing.load(Ordering::Acquire);
+        sender.prune_if_due(closing);
+        let taken = sender.take(closing);
         let (Some(&(first, _)), Some(&(last, _))) = (taken.first(), taken.last()) else {
             if closing {
                 return;
@@ -479,47 +475,113 @@ pub fn run(shared: Arc<Shared>, client: Client, database: String, target: String
         };
         let seqs: Vec<u64> = taken.iter().map(|(seq, _)| *seq).collect();
         let entry = Entry::merge(taken.into_iter().map(|(_, entry)| entry));
-        let attempt = runtime.block_on(async {
-            if !schema_ready {
-                ensure_schema(&client, &database, None, Create::WhenOlder)
+        match sender.attempt(&entry, first < sender.suspect_below) {
+            Ok(()) => sender.sent(&seqs, &entry),
+            Err(e) => {
+                sender.failed(last, &e);
+                if sender.shared.closing.load(Ordering::Acquire) {
+                    return;
+                }
+                sleep_unless_closing(&sender.shared, sender.backoff);
+                sender.backoff = (sender.backoff * 2).min(BACKOFF.1);
+            }
+        }
+    }
+}
+
+/// The sender thread's state.
+struct Sender {
+    shared: Arc<Shared>,
+    client: Client,
+    database: String,
+    /// Where the store is, as the lines on stderr name it.
+    target: String,
+    runtime: tokio::runtime::Runtime,
+    /// The schema was brought up to date (by the first insert that went through).
+    schema_ready: bool,
+    /// Batches below this may have landed in part already.
+    suspect_below: u64,
+    /// The wait after the next failed attempt.
+    backoff: Duration,
+    /// The latest attempt failed (said once on stderr, and again when it is back).
+    down: bool,
+    next_prune: Instant,
+}
+
+impl Sender {
+    /// Prunes when a round is due, unless closing or down, and only once the schema is there.
+    fn prune_if_due(&mut self, closing: bool) {
+        if !closing && !self.down && self.schema_ready && Instant::now() >= self.next_prune {
+            self.next_prune = Instant::now() + PRUNE_EVERY;
+            let (shared, client) = (&self.shared, &self.client);
+            prune_now(&self.runtime, shared, client, &self.database, &self.target);
+        }
+    }
+
+    /// The oldest spooled batches, up to [`SEND_BYTES`], waiting a little for some unless
+    /// closing; says on stderr which spool files could not be read.
+    fn take(&self, closing: bool) -> Vec<(u64, Entry)> {
+        let wait = if closing {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(200)
+        };
+        let (taken, errors) = self.shared.spool.take(wait, SEND_BYTES);
+        for e in errors {
+            eprintln!("lantern: {}: spool: {e}", self.target);
+        }
+        taken
+    }
+
+    /// Inserts `entry`, bringing the schema up to date first if it is not yet. `check`: it
+    /// may have landed in part before.
+    fn attempt(&self, entry: &Entry, check: bool) -> Result<(), FailedAttempt> {
+        let (client, database) = (&self.client, &self.database);
+        self.runtime.block_on(async {
+            if !self.schema_ready {
+                ensure_schema(client, database, None, Create::WhenOlder)
                     .await
                     .map_err(|e| e.to_string())?;
             }
-            send(&client, &entry, first < suspect_below, &shared.stats).await
-        });
-        match attempt {
-            Ok(()) => {
-                schema_ready = true;
-                backoff = BACKOFF.0;
-                shared.spool.sent(&seqs);
-                shared
-                    .stats
-                    .batches
-                    .fetch_add(seqs.len() as u64, Ordering::Relaxed);
-                shared.stats.rows.fetch_add(entry.rows(), Ordering::Relaxed);
-                if down {
-                    down = false;
-                    eprintln!("lantern: {target}: ClickHouse is back; sending the spool");
-                }
-            }
-            Err(e) => {
-                shared.spool.failed();
-                shared.stats.failures.fetch_add(1, Ordering::Relaxed);
-                // The insert may have landed before the failure was seen.
-                suspect_below = suspect_below.max(last + 1);
-                if !down {
-                    down = true;
-                    eprintln!(
-                        "lantern: {target}: {e}; batches wait in {} until it answers",
-                        shared.spool.dir().display()
-                    );
-                }
-                if shared.closing.load(Ordering::Acquire) {
-                    return;
-                }
-                sleep_unless_closing(&shared, backoff);
-                backoff = (backoff * 2).min(BACKOFF.1);
-            }
+            send(client, entry, check, &self.shared.stats).await
+        })
+    }
+
+    /// The batches `seqs` (merged into `entry`) landed: they leave the spool and count.
+    fn sent(&mut self, seqs: &[u64], entry: &Entry) {
+        self.schema_ready = true;
+        self.backoff = BACKOFF.0;
+        let shared = &self.shared;
+        shared.spool.sent(seqs);
+        shared
+            .stats
+            .batches
+            .fetch_add(seqs.len() as u64, Ordering::Relaxed);
+        shared.stats.rows.fetch_add(entry.rows(), Ordering::Relaxed);
+        if self.down {
+            self.down = false;
+            eprintln!(
+                "lantern: {}: ClickHouse is back; sending the spool",
+                self.target
+            );
+        }
+    }
+
+    /// An attempt at the batches up to `last` failed with `e`: they stay in the spool, and
+    /// are suspect from now on.
+    fn failed(&mut self, last: u64, e: &FailedAttempt) {
+        let shared = &self.shared;
+        shared.spool.failed();
+        shared.stats.failures.fetch_add(1, Ordering::Relaxed);
+        // The insert may have landed before the failure was seen.
+        self.suspect_below = self.suspect_below.max(last + 1);
+        if !self.down {
+            self.down = true;
+            eprintln!(
+                "lantern: {}: {e}; batches wait in {} until it answers",
+                self.target,
+                shared.spool.dir().display()
+            );
         }
     }
 }
