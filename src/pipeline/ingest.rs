@@ -116,14 +116,18 @@ pub fn ingest(
     report
 }
 
-/// The files of `paths`, directories walked (in name order), hidden files left out.
-fn expand(paths: &[PathBuf], report: &mut IngestReport) -> Vec<PathBuf> {
+/// The files of `paths`, directories walked (in name order), hidden files left out; each with
+/// whether it was named on the command line (a file found in a directory that is not a log is
+/// passed over, one named is an error).
+fn expand(paths: &[PathBuf], report: &mut IngestReport) -> Vec<(PathBuf, bool)> {
     let mut out = Vec::new();
     for path in paths {
         if path.is_dir() {
-            walk(path, &mut out, report);
+            let mut found = Vec::new();
+            walk(path, &mut found, report);
+            out.extend(found.into_iter().map(|p| (p, false)));
         } else {
-            out.push(path.clone());
+            out.push((path.clone(), true));
         }
     }
     out
@@ -165,12 +169,12 @@ const ZEEK_LOGS: [&str; 7] = ["conn", "ssl", "quic", "http", "dns", "kerberos", 
 
 /// Opens each file to learn its format and first time; reports the ones that are not logs.
 fn open_files(
-    paths: &[PathBuf],
+    paths: &[(PathBuf, bool)],
     settings: &IngestSettings,
     report: &mut IngestReport,
 ) -> Vec<LogFile> {
     let mut files = Vec::new();
-    for path in paths {
+    for (path, named) in paths {
         let unread = |error: String| LogFileReport {
             path: path.clone(),
             format: None,
@@ -180,11 +184,12 @@ fn open_files(
         };
         let (format, log, first) = match probe(path, settings.format) {
             Ok(found) => found,
-            Err(error) => {
+            Err(error) if *named => {
                 report.errors.push(error.clone());
                 report.files.push(unread(error));
                 continue;
             }
+            Err(_) => continue,
         };
         if format == Format::Zeek && !ZEEK_LOGS.contains(&log.as_str()) {
             continue;
@@ -232,7 +237,8 @@ fn probe(
             Some(f) => f,
             None => match Format::of_first_line(line) {
                 Some(f) => *format.insert(f),
-                None if line.trim_ascii().is_empty() => continue,
+                // Blank lines, and comments before a header (`### BTest baseline ...`).
+                None if line.trim_ascii().is_empty() || line.starts_with(b"#") => continue,
                 None => {
                     return Err(format!(
                         "{}: not a Zeek or EVE log (line {}); give --format to read it as one",

@@ -242,3 +242,64 @@ fn the_rollups_and_report_of_logs_are_those_of_the_packets() {
     assert!(!apps(&rp).is_empty());
     assert_eq!(apps(&rp), apps(&rl));
 }
+
+/// `../shared/nsm-logs/NAME`.
+fn nsm_logs(name: &str) -> PathBuf {
+    let dir = root().join("../shared/nsm-logs").join(name);
+    assert!(dir.is_dir(), "{} is missing (../shared)", dir.display());
+    dir
+}
+
+#[test]
+fn zeeks_tsv_and_json_logs_of_the_same_traffic_give_identical_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut dumps = Vec::new();
+    for format in ["tsv", "json"] {
+        let store = dir.path().join(format!("{format}.db"));
+        let logs = nsm_logs("zeek-wrccdc").join(format);
+        let run = lantern(&[
+            "ingest",
+            "--store",
+            &arg(&store),
+            "--sensor",
+            "wrccdc",
+            &arg(&logs),
+        ]);
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        // 49,474 ssl lines make as many flows (no conn log: none waits), 53,613 lookups.
+        assert!(
+            run.stderr.contains("49474 flows, 53613 DNS lookups"),
+            "{}",
+            run.stderr
+        );
+        let tables = ["flows", "dns", "rollups_hourly", "coverage_hourly"];
+        let dump: Vec<Vec<String>> = tables
+            .iter()
+            .map(|t| {
+                sqlite_rows(
+                    &store,
+                    &format!("SELECT * FROM {t} ORDER BY 1, 2, 3, 4, 5, 6"),
+                )
+            })
+            .collect();
+        assert!(dump[1].len() > 10 && !dump[3].is_empty(), "{format}");
+        dumps.push(dump);
+    }
+    assert!(dumps[0] == dumps[1], "TSV and JSON stores differ");
+}
+
+#[test]
+fn zeeks_own_test_logs_are_read_without_a_panic_and_every_bad_line_is_named() {
+    let run = lantern(&["ingest", "--no-store", &arg(&nsm_logs("zeek-btest"))]);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    // Zeek's test tool masks times (XXXXXXXXXX.XXXXXX): those lines are malformed, counted,
+    // the first of each file named with its line number, and the run says so by its exit.
+    let counted = run.stderr.contains("log_lines_malformed");
+    let named = run
+        .stderr
+        .lines()
+        .any(|l| l.contains(": line ") && l.contains("zeek-btest"));
+    assert!(counted && named, "{}", run.stderr);
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("log file(s)"), "{}", run.stderr);
+}
