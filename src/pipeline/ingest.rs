@@ -17,6 +17,7 @@ use crate::capture::hash::sha256_file;
 use crate::logs::lines::Next;
 use crate::logs::{self, Format, JoinConfig, Joiner, LineProblem, Lines, LogReader, Piece};
 use crate::proto::Record;
+use crossbeam_channel::{Receiver, bounded};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
@@ -102,7 +103,7 @@ pub fn ingest(
     }
     let mut streams = streams(files);
     let mut joiner = Joiner::new(join);
-    if let Err(e) = run(&mut streams, &mut joiner, sequencer, &mut report) {
+    if let Err(e) = run(&mut streams, &mut joiner, sequencer) {
         report.failed = Some(e);
     }
     if report.failed.is_none()
@@ -296,15 +297,29 @@ fn register(
     Ok(())
 }
 
-/// One log's files, read one after another by one reader.
-struct Stream {
+/// Pieces a stream's thread hands over at a time.
+const BATCH: usize = 1024;
+
+/// Batches a stream's thread may read ahead of the merge.
+const BATCHES_AHEAD: usize = 4;
+
+/// One log's files, read one after another by one reader, in a thread of its own.
+struct StreamReader {
     files: VecDeque<LogFile>,
     done: Vec<LogFile>,
     reader: Box<dyn LogReader + Send>,
     lines: Option<Lines>,
-    queue: VecDeque<Piece>,
     messages: usize,
     ended: bool,
+    counters: logs::Counters,
+    errors: Vec<String>,
+}
+
+/// The merge's side of a stream: the pieces its thread read, in order.
+struct Stream {
+    batches: Receiver<Vec<Piece>>,
+    queue: VecDeque<Piece>,
+    thread: Option<JoinHandle<StreamReader>>,
 }
 
 /// Groups files into streams, each stream's files by first time, then name: a Zeek log's files
@@ -327,15 +342,17 @@ fn streams(files: Vec<LogFile>) -> Vec<Stream> {
             if format == Format::Eve {
                 eve_streams = eve_streams.wrapping_add(1);
             }
-            Stream {
+            let reader = StreamReader {
                 files: files.into(),
                 done: Vec::new(),
                 reader: logs::reader(format, &log, number),
                 lines: None,
-                queue: VecDeque::new(),
                 messages: 0,
                 ended: false,
-            }
+                counters: logs::Counters::default(),
+                errors: Vec::new(),
+            };
+            Stream::spawn(reader)
         })
         .collect()
 }
@@ -353,30 +370,52 @@ fn eve_stream_of(path: &Path) -> String {
 }
 
 impl Stream {
-    /// The next piece's write time, reading lines until one gives a piece.
-    fn head(
-        &mut self,
-        counters: &mut logs::Counters,
-        errors: &mut Vec<String>,
-    ) -> Option<Timestamp> {
-        let mut pieces = Vec::new();
-        while self.queue.is_empty() && !self.ended {
-            self.read_one(&mut pieces, counters, errors);
-            self.queue.extend(pieces.drain(..));
+    /// Starts `reader`'s thread: it reads lines into batches of pieces, a few ahead.
+    fn spawn(mut reader: StreamReader) -> Stream {
+        let (tx, batches) = bounded(BATCHES_AHEAD);
+        let thread = std::thread::spawn(move || {
+            while !reader.ended {
+                let mut batch = Vec::with_capacity(BATCH);
+                while batch.len() < BATCH && !reader.ended {
+                    reader.read_one(&mut batch);
+                }
+                if !batch.is_empty() && tx.send(batch).is_err() {
+                    break;
+                }
+            }
+            reader
+        });
+        Stream {
+            batches,
+            queue: VecDeque::new(),
+            thread: Some(thread),
+        }
+    }
+
+    /// The next piece's write time, once its thread has read it.
+    fn head(&mut self) -> Option<Timestamp> {
+        while self.queue.is_empty() {
+            match self.batches.recv() {
+                Ok(batch) => self.queue.extend(batch),
+                Err(_) => break,
+            }
         }
         self.queue.front().map(Piece::written)
     }
 
+    /// Waits for the thread to end and gives back its reader.
+    fn finish(mut self) -> Option<StreamReader> {
+        drop(self.batches);
+        self.thread.take().and_then(|t| t.join().ok())
+    }
+}
+
+impl StreamReader {
     /// Reads one line (opening the next file as needed) into `pieces`.
-    fn read_one(
-        &mut self,
-        pieces: &mut Vec<Piece>,
-        counters: &mut logs::Counters,
-        errors: &mut Vec<String>,
-    ) {
-        if self.lines.is_none() && !self.open_next(errors) {
+    fn read_one(&mut self, pieces: &mut Vec<Piece>) {
+        if self.lines.is_none() && !self.open_next() {
             self.reader.finish(pieces);
-            self.reader.add_counters(counters);
+            self.reader.add_counters(&mut self.counters);
             self.ended = true;
             return;
         }
@@ -384,19 +423,20 @@ impl Stream {
             return;
         };
         let file = self.files.front_mut().expect("a file is open");
+        let counters = &mut self.counters;
         match lines.next_line() {
             Ok(Next::Line) => {
                 counters.log_lines += 1;
                 file.report.lines += 1;
-                let line = lines.line();
-                match self.reader.line(line, pieces) {
-                    Ok(()) => note_span(&mut file.report, pieces),
+                let start = pieces.len();
+                match self.reader.line(lines.line(), pieces) {
+                    Ok(()) => note_span(&mut file.report, &pieces[start..]),
                     Err(LineProblem::Skipped) => counters.log_lines_skipped += 1,
                     Err(LineProblem::Malformed(why)) => {
                         counters.log_lines_malformed += 1;
                         if self.messages < MESSAGES_PER_FILE {
                             self.messages += 1;
-                            errors.push(format!(
+                            self.errors.push(format!(
                                 "{}: line {}: {why}",
                                 file.path.display(),
                                 lines.number()
@@ -412,13 +452,13 @@ impl Stream {
             }
             Ok(Next::End) => self.close_file(None),
             Err(e) => {
-                errors.push(e.to_string());
+                self.errors.push(e.to_string());
                 self.close_file(Some(e.to_string()));
             }
         }
     }
 
-    fn open_next(&mut self, errors: &mut Vec<String>) -> bool {
+    fn open_next(&mut self) -> bool {
         while let Some(file) = self.files.front_mut() {
             match Lines::open(&file.path) {
                 Ok(lines) => {
@@ -427,7 +467,7 @@ impl Stream {
                     return true;
                 }
                 Err(e) => {
-                    errors.push(e.to_string());
+                    self.errors.push(e.to_string());
                     file.report.error = Some(e.to_string());
                     let file = self.files.pop_front().expect("a file");
                     self.done.push(file);
@@ -461,15 +501,13 @@ fn run(
     streams: &mut [Stream],
     joiner: &mut Joiner,
     sequencer: &mut Sequencer,
-    report: &mut IngestReport,
 ) -> Result<(), SequencerError> {
-    let counters = &mut report.counters.logs;
     let mut ready: Vec<Record> = Vec::new();
     let mut clock: Option<Timestamp> = None;
     loop {
         let mut next: Option<(Timestamp, usize)> = None;
         for (i, stream) in streams.iter_mut().enumerate() {
-            if let Some(t) = stream.head(counters, &mut report.errors)
+            if let Some(t) = stream.head()
                 && next.is_none_or(|(best, _)| t < best)
             {
                 next = Some((t, i));
@@ -492,11 +530,15 @@ fn run(
     sequencer.process(vec![ready])
 }
 
-/// Records each file's end in the store, with its hash when it was hashed alongside.
+/// Ends the streams' threads, takes their counters and messages, and records each file's end
+/// in the store, with its hash when it was hashed alongside.
 fn finish_files(streams: Vec<Stream>, sequencer: &mut Sequencer, report: &mut IngestReport) {
-    let files = streams
-        .into_iter()
-        .flat_map(|s| s.done.into_iter().chain(s.files));
+    let mut files = Vec::new();
+    for reader in streams.into_iter().filter_map(Stream::finish) {
+        report.counters.logs.merge(&reader.counters);
+        report.errors.extend(reader.errors);
+        files.extend(reader.done.into_iter().chain(reader.files));
+    }
     for mut file in files {
         report.files_read += 1;
         let sha256 = match file.hash.take().map(|h| h.join()) {
