@@ -439,39 +439,8 @@ impl EveReader {
             .id
             .ok_or(LineProblem::Malformed("a dns event without its id"))?;
         let at = ts(event)?;
-        let question = dns
-            .queries
-            .first()
-            .map(|q| (&q.rrname, &q.rrtype))
-            .or(dns.rrname.as_ref().map(|n| (n, &dns.rrtype)));
-        let request = matches!(dns.kind.as_deref(), Some("request" | "query"));
-        let tuple = tuple(event)?;
-        // The response goes from the resolver to the client: the packet path's client is the
-        // querier either way.
-        let (client, server) = match request {
-            true => (tuple.client, tuple.server),
-            false => (tuple.server, tuple.client),
-        };
-        if request {
-            let Some((query, qtype)) = question else {
-                return Err(LineProblem::Malformed("a dns request without a question"));
-            };
-            let record = DnsRecord {
-                flow_id: flow,
-                packet: event.pcap_cnt.unwrap_or(0),
-                ts: at,
-                answered: None,
-                client,
-                server,
-                transport: tuple.transport,
-                vlan: vlan(event),
-                id,
-                query: name(query),
-                qtype: qtype.as_deref().map_or(0, rrtype),
-                rcode: None,
-                answers: Vec::new(),
-                ech_public_names: Vec::new(),
-            };
+        if matches!(dns.kind.as_deref(), Some("request" | "query")) {
+            let record = lookup(event, dns, flow, id, at, true)?;
             self.hold_dns((flow, id), record, out);
             return Ok(());
         }
@@ -482,27 +451,7 @@ impl EveReader {
         }
         let mut record = match self.dns.remove(&(flow, id)) {
             Some(pending) => pending,
-            None => {
-                let Some((query, qtype)) = question else {
-                    return Err(LineProblem::Malformed("a dns response without a question"));
-                };
-                DnsRecord {
-                    flow_id: flow,
-                    packet: event.pcap_cnt.unwrap_or(0),
-                    ts: at,
-                    answered: None,
-                    client,
-                    server,
-                    transport: tuple.transport,
-                    vlan: vlan(event),
-                    id,
-                    query: name(query),
-                    qtype: qtype.as_deref().map_or(0, rrtype),
-                    rcode: None,
-                    answers: Vec::new(),
-                    ech_public_names: Vec::new(),
-                }
-            }
+            None => lookup(event, dns, flow, id, at, false)?,
         };
         record.answered = Some(at.max(record.ts));
         record.rcode = dns.rcode.as_deref().map(rcode);
@@ -594,6 +543,45 @@ impl EveReader {
             out.push(Piece::Record(Record::Kerberos(Box::new(earlier))));
         }
     }
+}
+
+/// A lookup as its request (or, when the request was not logged, its response) states it, not
+/// yet answered. The querier is the client: a response goes from the resolver to it.
+fn lookup(
+    event: &Event<'_>,
+    dns: &Dns<'_>,
+    flow: Key,
+    id: u16,
+    at: Timestamp,
+    request: bool,
+) -> Result<DnsRecord, LineProblem> {
+    let question = (dns.queries.first())
+        .map(|q| (&q.rrname, &q.rrtype))
+        .or(dns.rrname.as_ref().map(|n| (n, &dns.rrtype)));
+    let Some((query, qtype)) = question else {
+        return Err(LineProblem::Malformed("a dns event without a question"));
+    };
+    let tuple = tuple(event)?;
+    let (client, server) = match request {
+        true => (tuple.client, tuple.server),
+        false => (tuple.server, tuple.client),
+    };
+    Ok(DnsRecord {
+        flow_id: flow,
+        packet: event.pcap_cnt.unwrap_or(0),
+        ts: at,
+        answered: None,
+        client,
+        server,
+        transport: tuple.transport,
+        vlan: vlan(event),
+        id,
+        query: name(query),
+        qtype: qtype.as_deref().map_or(0, rrtype),
+        rcode: None,
+        answers: Vec::new(),
+        ech_public_names: Vec::new(),
+    })
 }
 
 /// `cname@realm`, as the packet path writes a principal; none for Suricata's `<empty>`.
