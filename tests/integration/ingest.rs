@@ -303,3 +303,42 @@ fn zeeks_own_test_logs_are_read_without_a_panic_and_every_bad_line_is_named() {
     assert_eq!(run.status, 1, "{}", run.stderr);
     assert!(run.stderr.contains("log file(s)"), "{}", run.stderr);
 }
+
+#[test]
+fn a_log_already_ingested_is_refused_unless_forced_and_a_named_file_that_is_no_log_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = arg(&dir.path().join("s.db"));
+    let eve = arg(&eve_dir().join("captures/curl-chatgpt.pcap.eve.json"));
+    let ingest = |extra: &[&str]| {
+        let mut args = vec!["ingest", "--quiet", "--store", store.as_str()];
+        args.extend(extra);
+        args.push(eve.as_str());
+        lantern(&args)
+    };
+    assert_eq!(ingest(&[]).status, 0);
+    let again = ingest(&[]);
+    assert_eq!(again.status, 1, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("already ingested into"),
+        "{}",
+        again.stderr
+    );
+    assert!(
+        again.stderr.contains("ingest it again with --force"),
+        "{}",
+        again.stderr
+    );
+    let rows = |sql: &str| sqlite_rows(&dir.path().join("s.db"), sql);
+    assert_eq!(rows("SELECT COUNT(*) FROM flows"), ["1"]);
+    assert_eq!(ingest(&["--force"]).status, 0);
+    assert_eq!(rows("SELECT COUNT(*) FROM flows"), ["2"]);
+    let not_a_log = lantern(&["ingest", "--no-store", &arg(&root().join("README.md"))]);
+    assert_eq!(not_a_log.status, 1);
+    assert!(
+        not_a_log
+            .stderr
+            .contains("README.md: not a Zeek or EVE log"),
+        "{}",
+        not_a_log.stderr
+    );
+}
