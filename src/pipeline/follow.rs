@@ -63,10 +63,14 @@ pub struct FollowReport {
     pub failed: Option<SequencerError>,
 }
 
-/// The live names followed: Zeek's logs that lantern reads, and JSON files (EVE).
+/// The live names followed: `LOG.log` of Zeek's logs that lantern reads, and `NAME.json`
+/// (EVE); never a rotated name (`eve.json.1`, `conn.2026-12-01-10-00-00.log`).
 fn wanted(name: &str) -> bool {
-    let stem = name.split('.').next().unwrap_or_default();
-    name.ends_with(".json") || (name.ends_with(".log") && ZEEK_LOGS.contains(&stem))
+    match name.split('.').collect::<Vec<_>>()[..] {
+        [stem, "log"] => ZEEK_LOGS.contains(&stem),
+        [stem, "json"] => !stem.is_empty(),
+        _ => false,
+    }
 }
 
 /// A piece read and the end of its line.
@@ -448,6 +452,7 @@ mod tests {
             ("weird.log", false),
             ("conn.10:00:00-11:00:00.log.gz", false),
             ("eve.json.1", false),
+            ("ssl.2026-12-01-10-00-00.log", false),
         ] {
             assert_eq!(wanted(name), followed, "{name}");
         }
