@@ -130,10 +130,12 @@ pub fn follow(
     let (follower, missing) = Follower::resume(&settings.dir, wanted, &saved);
     let mut run = Follow::new(follower, saved, sequencer, settings, live);
     if missing > 0 {
-        run.errors.push(format!(
+        let line = format!(
             "{}: {missing} file(s) read before are gone; what they held was not rebuilt",
             settings.state.display()
-        ));
+        );
+        eprintln!("lantern: {line}");
+        run.errors.push(line);
     }
     run.start()?;
     run.run(live, supervisor);
