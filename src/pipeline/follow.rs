@@ -108,6 +108,8 @@ struct Follow<'a> {
     /// Reading again what the store holds, after a restart.
     replaying: bool,
     saved: FollowState,
+    /// The sequencer's store writes when the state was last saved.
+    saved_writes: u64,
     state_path: PathBuf,
     label: String,
     started: Instant,
@@ -165,6 +167,7 @@ impl<'a> Follow<'a> {
             eve_streams: 0,
             replaying: false,
             saved,
+            saved_writes: 0,
             state_path: settings.state.clone(),
             label: format!("logs:{}", settings.dir.display()),
             started: Instant::now(),
@@ -299,12 +302,20 @@ impl<'a> Follow<'a> {
             if self.ready.len() >= TICK_PACKETS as usize {
                 self.process();
             }
-            if self.replaying && self.caught_up() {
-                self.end_replay();
+            // Only here, between two pieces, is the store's content that of the pieces
+            // handed on: the point a restart reads again up to.
+            if self.replaying {
+                if self.caught_up() {
+                    self.end_replay();
+                }
+            } else if self.sequencer.write_stats().writes != self.saved_writes {
+                self.save();
             }
         }
     }
 
+    /// Hands the records ready to the sequencer (which writes to the store by itself when it
+    /// has gathered enough rows: [`merge`](Self::merge) then saves where the streams are).
     fn process(&mut self) {
         let ready = std::mem::take(&mut self.ready);
         if let Err(e) = self.sequencer.process(vec![ready]) {
@@ -327,15 +338,23 @@ impl<'a> Follow<'a> {
         }
     }
 
-    /// Writes to the store with the sensor's state, waits until it holds it, then saves
-    /// where each stream is.
+    /// Writes to the store with the sensor's state, then saves where each stream is.
     fn flush(&mut self) {
         if self.failed.is_some() || self.replaying {
             return;
         }
         let health = self.snapshot().health(self.started_wall, Timestamp::now());
-        let written = self.sequencer.flush_with_health(health);
-        if let Err(e) = written.and_then(|()| self.sequencer.sync_store()) {
+        match self.sequencer.flush_with_health(health) {
+            Ok(()) => self.save(),
+            Err(e) => self.failed = Some(e),
+        }
+    }
+
+    /// Waits until the store holds every write so far, then saves where each stream is: the
+    /// store holds the records of every piece handed on, and none of the pieces after.
+    fn save(&mut self) {
+        self.saved_writes = self.sequencer.write_stats().writes;
+        if let Err(e) = self.sequencer.sync_store() {
             self.failed = Some(e);
             return;
         }
