@@ -223,6 +223,13 @@ fn following_logs_through_rotations_and_restarts_equals_ingesting_them() {
         || saved_offset(&state, "dns.log").is_some_and(|(_, offset)| offset == size),
     );
     stop(daemon.take().unwrap(), "-TERM");
+    // Both rotations were followed: each stream kept its renamed file and the new one.
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    for stream in ["ssl.log", "eve.json"] {
+        let files = saved["streams"][stream]["files"].as_array().unwrap();
+        assert_eq!(files.len(), 2, "{stream}: {files:?}");
+    }
 
     let ingest = lantern_in(
         Some(&dir),
