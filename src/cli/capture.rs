@@ -30,7 +30,7 @@ pub struct CaptureArgs {
     interface: Vec<String>,
     /// Follow the logs Zeek (its `current/` directory) or Suricata (`eve.json`) write in DIR,
     /// through their rotations, instead of capturing packets.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["interface", "filter"])]
+    #[arg(long, value_name = "DIR")]
     logs: Option<PathBuf>,
     /// With --logs: the file that keeps how far the logs were read, so a restart neither loses
     /// nor repeats a line.
@@ -167,6 +167,12 @@ pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
 
 /// Runs `lantern capture --logs DIR`: the same daemon, following logs instead of interfaces.
 fn run_logs(args: &CaptureArgs, dir: &Path) -> Result<Vec<String>, Failure> {
+    if !args.interface.is_empty() || args.filter.is_some() {
+        return Err(Failure(
+            "--logs follows logs instead of capturing: give it without --interface or --filter"
+                .into(),
+        ));
+    }
     let settings = pipeline::settings(&args.pipeline)?;
     if args.flush_interval == 0 || args.join_window == 0 {
         return Err(Failure(
