@@ -2,7 +2,8 @@
 //! privileges while it is the only thread, then starts every thread (metrics, the live
 //! pipeline) and runs until SIGTERM or SIGINT, logging a status line, serving metrics and
 //! reopening the events file and reloading the catalog, policy and identity map on SIGHUP on
-//! the way.
+//! the way. With `--logs DIR` it follows the logs Zeek or Suricata write there instead of
+//! capturing (`pipeline::follow`).
 
 use super::metrics::{Metrics, MetricsPort, StatusLog};
 use super::{Failure, PipelineArgs, pipeline, privileges};
@@ -10,9 +11,12 @@ use clap::Args;
 use lantern::capture::{LiveConfig, LiveSource};
 use lantern::catalog::Catalog;
 use lantern::decode::is_supported;
-use lantern::pipeline::{LiveSettings, LiveSnapshot, Sequencer, Supervisor, capture};
+use lantern::logs::JoinConfig;
+use lantern::pipeline::{
+    FollowSettings, LiveSettings, LiveSnapshot, Sequencer, Supervisor, capture, follow,
+};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -24,6 +28,17 @@ pub struct CaptureArgs {
     /// Network interface to capture from (repeatable).
     #[arg(long, short = 'i', value_name = "IF")]
     interface: Vec<String>,
+    /// Follow the logs Zeek (its `current/` directory) or Suricata (`eve.json`) write in DIR,
+    /// through their rotations, instead of capturing packets.
+    #[arg(long, value_name = "DIR")]
+    logs: Option<PathBuf>,
+    /// With --logs: the file that keeps how far the logs were read, so a restart neither loses
+    /// nor repeats a line.
+    #[arg(long, value_name = "FILE", default_value = "lantern-logs.state")]
+    logs_state: PathBuf,
+    /// With --logs: seconds of log time a flow's totals wait for its other lines.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    join_window: u64,
     /// BPF capture filter, in tcpdump's syntax.
     #[arg(long, value_name = "EXPR")]
     filter: Option<String>,
@@ -69,6 +84,9 @@ impl CaptureArgs {
 
 /// Runs `lantern capture`; returns the error lines of a run that went through.
 pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
+    if let Some(dir) = &args.logs {
+        return run_logs(&args, dir);
+    }
     let settings = pipeline::settings(&args.pipeline)?;
     let live = live_config(&args)?;
     let retention = args.retention.retention()?;
@@ -143,6 +161,87 @@ pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
         && (stats.spool.batches > 0 || !args.pipeline.results.quiet)
     {
         eprintln!("lantern: {}", super::store::spool_line(stats));
+    }
+    Ok(report.errors)
+}
+
+/// Runs `lantern capture --logs DIR`: the same daemon, following logs instead of interfaces.
+fn run_logs(args: &CaptureArgs, dir: &Path) -> Result<Vec<String>, Failure> {
+    if !args.interface.is_empty() || args.filter.is_some() {
+        return Err(Failure(
+            "--logs follows logs instead of capturing: give it without --interface or --filter"
+                .into(),
+        ));
+    }
+    let settings = pipeline::settings(&args.pipeline)?;
+    if args.flush_interval == 0 || args.join_window == 0 {
+        return Err(Failure(
+            "--flush-interval and --join-window must be at least 1 second".into(),
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(Failure(format!(
+            "--logs {}: not a directory",
+            dir.display()
+        )));
+    }
+    let retention = args.retention.retention()?;
+    let catalog = Arc::new(Catalog::load(&args.pipeline.results.catalog)?);
+    let resolver = pipeline::resolver(&args.pipeline.results)?;
+    let metrics_port = args.metrics.map(MetricsPort::bind).transpose()?;
+    privileges::drop(args.user.as_deref(), args.group.as_deref())?;
+    let metrics = metrics_port.map(MetricsPort::serve).transpose()?;
+    let mut sequencer = pipeline::sequencer(
+        &args.pipeline.results,
+        &settings.naming,
+        catalog,
+        resolver,
+        pipeline::EventsFile::Append,
+    )?;
+    let mut supervisor = Daemon {
+        args,
+        signals: Signals::register()?,
+        status: StatusLog::new(
+            Duration::from_secs(args.status_interval),
+            args.pipeline.results.quiet,
+        ),
+        metrics,
+    };
+    if !args.pipeline.results.quiet {
+        eprintln!(
+            "lantern: following the logs in {}; flush every {} s",
+            dir.display(),
+            args.flush_interval
+        );
+    }
+    let follow_settings = FollowSettings {
+        dir: dir.to_path_buf(),
+        state: args.logs_state.clone(),
+        join: JoinConfig {
+            window_secs: args.join_window,
+            ..JoinConfig::default()
+        },
+    };
+    let live_settings = LiveSettings {
+        flush_every: Duration::from_secs(args.flush_interval),
+        retention: Some(retention).filter(|r| !r.keeps_all()),
+        ..LiveSettings::default()
+    };
+    let report = follow(
+        &follow_settings,
+        &live_settings,
+        &mut sequencer,
+        &mut supervisor,
+    )
+    .map_err(|e| Failure(e.to_string()))?;
+    sequencer.store_mut().and_then(|s| s.close());
+    if let Some(failure) = report.failed {
+        return Err(Failure(failure.to_string()));
+    }
+    if !args.pipeline.results.quiet {
+        supervisor
+            .status
+            .final_line(&report.counters, sequencer.store_totals());
     }
     Ok(report.errors)
 }

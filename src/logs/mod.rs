@@ -16,6 +16,7 @@
 //! payload bytes).
 
 pub mod eve;
+pub mod follow;
 pub mod join;
 pub mod lines;
 pub mod time;

@@ -91,6 +91,8 @@ impl DnsView<'_> {
 #[derive(Debug)]
 pub struct Output {
     events: Option<EventWriter>,
+    /// Events are not written (records read again to rebuild state, see `set_muted`).
+    muted: bool,
     summary: Summary,
     rollups: Rollups,
     coverage: CoverageSums,
@@ -101,6 +103,7 @@ impl Output {
     pub fn new(events: Option<EventWriter>) -> Output {
         Output {
             events,
+            muted: false,
             summary: Summary::default(),
             rollups: Rollups::default(),
             coverage: CoverageSums::default(),
@@ -109,7 +112,7 @@ impl Output {
 
     /// Outputs one flow.
     pub fn flow(&mut self, view: &FlowView<'_>) -> io::Result<()> {
-        if let Some(events) = &mut self.events {
+        if let Some(events) = self.events.as_mut().filter(|_| !self.muted) {
             events.flow(view)?;
         }
         self.summary.flow(view);
@@ -122,7 +125,7 @@ impl Output {
 
     /// Outputs one DNS lookup.
     pub fn dns(&mut self, view: &DnsView<'_>) -> io::Result<()> {
-        if let Some(events) = &mut self.events {
+        if let Some(events) = self.events.as_mut().filter(|_| !self.muted) {
             events.dns(view)?;
         }
         self.summary.dns(view);
@@ -139,7 +142,7 @@ impl Output {
         pseudonyms: Option<&mut Pseudonymizer>,
     ) -> io::Result<()> {
         self.summary.identity_messages += 1;
-        match &mut self.events {
+        match self.events.as_mut().filter(|_| !self.muted) {
             Some(events) => events.dhcp(record, pseudonyms),
             None => Ok(()),
         }
@@ -152,7 +155,7 @@ impl Output {
         pseudonyms: Option<&mut Pseudonymizer>,
     ) -> io::Result<()> {
         self.summary.identity_messages += 1;
-        match &mut self.events {
+        match self.events.as_mut().filter(|_| !self.muted) {
             Some(events) => events.kerberos(record, pseudonyms),
             None => Ok(()),
         }
@@ -180,6 +183,12 @@ impl Output {
         self.flush()?;
         self.events = Some(events);
         Ok(())
+    }
+
+    /// Writes no events while `muted` (records read a second time, whose events were written
+    /// the first).
+    pub fn set_muted(&mut self, muted: bool) {
+        self.muted = muted;
     }
 
     /// Stops writing events (their reader went away); everything else goes on.

@@ -166,7 +166,7 @@ fn log_of_name(path: &Path) -> String {
 }
 
 /// Zeek logs lantern reads; a Zeek file whose name says another log is left out.
-const ZEEK_LOGS: [&str; 7] = ["conn", "ssl", "quic", "http", "dns", "kerberos", "dhcp"];
+pub(super) const ZEEK_LOGS: [&str; 7] = ["conn", "ssl", "quic", "http", "dns", "kerberos", "dhcp"];
 
 /// Opens each file to learn its format and first time; reports the ones that are not logs.
 fn open_files(

@@ -310,7 +310,7 @@ struct Run<'a> {
 }
 
 /// Pruning by the daemon (see the module's doc).
-struct Pruning {
+pub(super) struct Pruning {
     retention: Retention,
     /// When the next round starts.
     next: Instant,
@@ -338,12 +338,7 @@ impl<'a> Run<'a> {
             started,
             started_wall: Timestamp::now(),
             failed: None,
-            pruning: live.retention.map(|retention| Pruning {
-                retention,
-                next: Instant::now(),
-                busy: false,
-                round: Pruned::default(),
-            }),
+            pruning: live.retention.map(Pruning::new),
         };
         if let (Some(retention), Some(store)) = (live.retention, run.sequencer.store_mut()) {
             store.set_retention(retention);
@@ -447,40 +442,10 @@ impl Run<'_> {
         }
     }
 
-    /// One step of pruning, when a round is due or under way. A failed step ends the round
-    /// with a line on stderr; the next round tries again.
+    /// One step of pruning, when a round is due or under way.
     fn prune(&mut self) {
-        let Some(pruning) = &mut self.pruning else {
-            return;
-        };
-        if !pruning.busy {
-            if Instant::now() < pruning.next {
-                return;
-            }
-            pruning.busy = true;
-            pruning.next = Instant::now() + PRUNE_EVERY;
-            pruning.round = Pruned::default();
-            if let Some(p) = self.sequencer.resolver_mut().pseudonymizer() {
-                p.forget();
-            }
-        }
-        let Some(store) = self.sequencer.store_mut() else {
-            pruning.busy = false;
-            return;
-        };
-        let cutoffs = pruning.retention.cutoffs(Timestamp::now());
-        match store.prune_step(&cutoffs, PRUNE_BUDGET) {
-            Ok(step) => {
-                pruning.round.merge(&step);
-                if step.done {
-                    pruning.busy = false;
-                    report_round(&store.display(), &pruning.round);
-                }
-            }
-            Err(e) => {
-                pruning.busy = false;
-                eprintln!("lantern: pruning failed, tried again in an hour: {e}");
-            }
+        if let Some(pruning) = &mut self.pruning {
+            pruning.step(self.sequencer);
         }
     }
 
@@ -519,6 +484,52 @@ impl Run<'_> {
             writes: self.sequencer.write_stats(),
             backlog: self.sequencer.backlog(),
             clickhouse: self.sequencer.clickhouse_stats(),
+        }
+    }
+}
+
+impl Pruning {
+    /// Pruning to `retention`, a round due now.
+    pub(super) fn new(retention: Retention) -> Pruning {
+        Pruning {
+            retention,
+            next: Instant::now(),
+            busy: false,
+            round: Pruned::default(),
+        }
+    }
+
+    /// One step of pruning, when a round is due or under way. A failed step ends the round
+    /// with a line on stderr; the next round tries again.
+    pub(super) fn step(&mut self, sequencer: &mut Sequencer) {
+        if !self.busy {
+            if Instant::now() < self.next {
+                return;
+            }
+            self.busy = true;
+            self.next = Instant::now() + PRUNE_EVERY;
+            self.round = Pruned::default();
+            if let Some(p) = sequencer.resolver_mut().pseudonymizer() {
+                p.forget();
+            }
+        }
+        let Some(store) = sequencer.store_mut() else {
+            self.busy = false;
+            return;
+        };
+        let cutoffs = self.retention.cutoffs(Timestamp::now());
+        match store.prune_step(&cutoffs, PRUNE_BUDGET) {
+            Ok(step) => {
+                self.round.merge(&step);
+                if step.done {
+                    self.busy = false;
+                    report_round(&store.display(), &self.round);
+                }
+            }
+            Err(e) => {
+                self.busy = false;
+                eprintln!("lantern: pruning failed, tried again in an hour: {e}");
+            }
         }
     }
 }

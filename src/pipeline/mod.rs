@@ -24,6 +24,7 @@
 
 mod counters;
 mod files;
+mod follow;
 mod ingest;
 mod live;
 mod replay;
@@ -32,6 +33,7 @@ mod threads;
 mod worker;
 
 pub use counters::{Capture, Counters, Sequenced};
+pub use follow::{FollowReport, FollowSettings, follow};
 pub use ingest::{IngestReport, IngestSettings, LogFileReport, ingest};
 pub use live::{LiveReport, LiveSettings, LiveSnapshot, QUEUE_PATIENCE, Supervisor, capture};
 pub use replay::{FileReport, ReplayReport, replay};

@@ -84,6 +84,9 @@ pub struct Sequencer {
     order: Vec<((Timestamp, u64, u8), u32, u32)>,
     /// Flows open past the active timeout: what their first record was given, by flow id.
     settled: HashMap<u64, Settled>,
+    /// Records are read a second time to rebuild state: nothing is written (see
+    /// [`set_replaying`](Self::set_replaying)).
+    replaying: bool,
 }
 
 impl Sequencer {
@@ -107,6 +110,7 @@ impl Sequencer {
             writes: WriteStats::default(),
             order: Vec::new(),
             settled: HashMap::new(),
+            replaying: false,
         }
     }
 
@@ -262,6 +266,19 @@ impl Sequencer {
         self.write(vec![health])
     }
 
+    /// While `replaying`, records go through every stage, so naming, identity and the flows
+    /// of the sequencer are rebuilt, but no event is written and the store gets nothing: they
+    /// are records the store already holds (`lantern capture --logs` reading its files again
+    /// from their start after a restart). Ending it drops everything gathered for the store.
+    pub fn set_replaying(&mut self, replaying: bool) -> Result<(), SequencerError> {
+        if self.replaying && !replaying {
+            self.write(Vec::new())?;
+        }
+        self.replaying = replaying;
+        self.output.set_muted(replaying);
+        Ok(())
+    }
+
     fn write(&mut self, health: Vec<HealthRow>) -> Result<(), SequencerError> {
         let rollups = self.output.take_rollups();
         let coverage = self.output.take_coverage();
@@ -269,6 +286,9 @@ impl Sequencer {
             .map(|p| p.take_sealed())
             .unwrap_or_default();
         let batch = self.pending.batch(&rollups, &coverage, pseudonyms, health);
+        if self.replaying {
+            return Ok(());
+        }
         if let Some(store) = &mut self.store {
             let started = Instant::now();
             let totals = StoreTotals {

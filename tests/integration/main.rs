@@ -20,6 +20,7 @@ mod catalog;
 #[cfg(feature = "system-tests")]
 mod clickhouse;
 mod events_reference;
+mod follow;
 mod hostile_memory;
 mod identity;
 mod ingest;
