@@ -92,17 +92,7 @@ pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
     let retention = args.retention.retention()?;
     let catalog = Arc::new(Catalog::load(&args.pipeline.results.catalog)?);
     let resolver = pipeline::resolver(&args.pipeline.results)?;
-    let mut sources = Vec::with_capacity(args.interface.len());
-    for interface in &args.interface {
-        let source = LiveSource::open(interface, &live)?;
-        if !is_supported(source.link()) {
-            return Err(Failure(format!(
-                "interface {interface}: unsupported link type {}",
-                source.link()
-            )));
-        }
-        sources.push(source);
-    }
+    let sources = open_interfaces(&args.interface, &live)?;
     // The metrics port is bound before privileges go, so any port can be given; it is served
     // after, by threads that never had them.
     let metrics_port = args.metrics.map(MetricsPort::bind).transpose()?;
@@ -163,6 +153,22 @@ pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
         eprintln!("lantern: {}", super::store::spool_line(stats));
     }
     Ok(report.errors)
+}
+
+/// Opens every interface, refusing one whose link type lantern does not decode.
+fn open_interfaces(interfaces: &[String], live: &LiveConfig) -> Result<Vec<LiveSource>, Failure> {
+    let mut sources = Vec::with_capacity(interfaces.len());
+    for interface in interfaces {
+        let source = LiveSource::open(interface, live)?;
+        if !is_supported(source.link()) {
+            return Err(Failure(format!(
+                "interface {interface}: unsupported link type {}",
+                source.link()
+            )));
+        }
+        sources.push(source);
+    }
+    Ok(sources)
 }
 
 /// Runs `lantern capture --logs DIR`: the same daemon, following logs instead of interfaces.
