@@ -1,10 +1,11 @@
 //! lantern: a passive network sensor that finds shadow AI.
 //!
-//! Packets flow through the stages below in one direction:
+//! Packets flow through the stages below in one direction; Zeek's and Suricata's logs enter at
+//! [`logs`], which turns their lines into the records proto makes from packets:
 //!
 //! ```text
-//! capture -> decode -> flow -> proto -> naming -> identity -> policy -> output -> store
-//!     -> report
+//! capture -> decode -> flow -> proto -> logs -> naming -> identity -> policy -> output
+//!     -> store -> report
 //! ```
 //!
 //! **The dependency rule.** A stage imports only the stages to its left and the leaf
