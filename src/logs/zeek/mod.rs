@@ -1,12 +1,12 @@
 //! Zeek's logs: `conn`, `ssl`, `quic`, `http`, `dns`, `kerberos` and `dhcp`, tab-separated with
 //! the `#` header or JSON lines. This file owns the reader: which log a line belongs to, which
 //! format it is in, and the fields every flow log has (`ts`, `uid`, `id.*`);
-//! [`tsv`] reads the tab-separated header and lines, [`value`] the fields' values in either
-//! format, [`flows`] the logs that describe a flow (`conn`, `ssl`, `quic`, `http`) and
-//! [`records`] those that are records of their own (`dns`, `kerberos`, `dhcp`).
+//! `tsv` reads the tab-separated header and lines, `value` the fields' values in either
+//! format, `flows` the logs that describe a flow (`conn`, `ssl`, `quic`, `http`) and
+//! `records` those that are records of their own (`dns`, `kerberos`, `dhcp`).
 //!
 //! Each log has one line struct, read by serde from a JSON line (serde_json) or from a TSV line
-//! (the deserializer of [`tsv`], which hands it each column under its `#fields` name), so both
+//! (the deserializer of `tsv`, which hands it each column under its `#fields` name), so both
 //! formats give the same pieces: times are exact (TSV's decimals, JSON's ISO strings, and
 //! JSON's numbers rounded to the microsecond the way Zeek's TSV writer rounds them), and a
 //! field a TSV header does not name is what a JSON line that leaves it out is: unset.
@@ -23,7 +23,7 @@
 //! `proto` in `conn` and `dns`) unset or missing, which is also what every line of a file cut
 //! to columns without them is (`zeek-cut` output). Besides Zeek's own header, the bare line of names `zeek-cut -m` prints
 //! is taken as the header. Nothing is kept of a line once it is read: the reader's state is the
-//! header, bounded by [`tsv::MAX_FIELDS`].
+//! header, bounded by `tsv::MAX_FIELDS`.
 
 mod flows;
 mod records;
