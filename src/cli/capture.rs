@@ -12,6 +12,7 @@ use lantern::capture::{LiveConfig, LiveSource};
 use lantern::catalog::Catalog;
 use lantern::decode::is_supported;
 use lantern::logs::JoinConfig;
+use lantern::naming::NamingConfig;
 use lantern::pipeline::{
     FollowSettings, LiveSettings, LiveSnapshot, Sequencer, Supervisor, capture, follow,
 };
@@ -90,23 +91,8 @@ pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
     let settings = pipeline::settings(&args.pipeline)?;
     let live = live_config(&args)?;
     let retention = args.retention.retention()?;
-    let catalog = Arc::new(Catalog::load(&args.pipeline.results.catalog)?);
-    let resolver = pipeline::resolver(&args.pipeline.results)?;
     let sources = open_interfaces(&args.interface, &live)?;
-    // The metrics port is bound before privileges go, so any port can be given; it is served
-    // after, by threads that never had them.
-    let metrics_port = args.metrics.map(MetricsPort::bind).transpose()?;
-    // Everything after this runs without root or capabilities: files it creates belong to the
-    // service user. No thread may start before it (the drop refuses to run if one did).
-    privileges::drop(args.user.as_deref(), args.group.as_deref())?;
-    let metrics = metrics_port.map(MetricsPort::serve).transpose()?;
-    let mut sequencer = pipeline::sequencer(
-        &args.pipeline.results,
-        &settings.naming,
-        catalog,
-        resolver,
-        pipeline::EventsFile::Append,
-    )?;
+    let (mut sequencer, metrics) = unprivileged_sequencer(&args, &settings.naming)?;
     let signals = Signals::register()?;
     let names: Vec<&str> = sources.iter().map(LiveSource::interface).collect();
     let mut supervisor = Daemon {
@@ -155,6 +141,30 @@ pub fn run(args: CaptureArgs) -> Result<Vec<String>, Failure> {
     Ok(report.errors)
 }
 
+/// The daemon's stages after the reading side, and its metrics server, once privileges are
+/// gone. The metrics port is bound before they go, so any port can be given; it is served
+/// after, by threads that never had them. Everything after the drop runs without root or
+/// capabilities: files it creates belong to the service user. No thread may start before it
+/// (the drop refuses to run if one did).
+fn unprivileged_sequencer(
+    args: &CaptureArgs,
+    naming: &NamingConfig,
+) -> Result<(Sequencer, Option<Metrics>), Failure> {
+    let catalog = Arc::new(Catalog::load(&args.pipeline.results.catalog)?);
+    let resolver = pipeline::resolver(&args.pipeline.results)?;
+    let metrics_port = args.metrics.map(MetricsPort::bind).transpose()?;
+    privileges::drop(args.user.as_deref(), args.group.as_deref())?;
+    let metrics = metrics_port.map(MetricsPort::serve).transpose()?;
+    let sequencer = pipeline::sequencer(
+        &args.pipeline.results,
+        naming,
+        catalog,
+        resolver,
+        pipeline::EventsFile::Append,
+    )?;
+    Ok((sequencer, metrics))
+}
+
 /// Opens every interface, refusing one whose link type lantern does not decode.
 fn open_interfaces(interfaces: &[String], live: &LiveConfig) -> Result<Vec<LiveSource>, Failure> {
     let mut sources = Vec::with_capacity(interfaces.len());
@@ -192,18 +202,7 @@ fn run_logs(args: &CaptureArgs, dir: &Path) -> Result<Vec<String>, Failure> {
         )));
     }
     let retention = args.retention.retention()?;
-    let catalog = Arc::new(Catalog::load(&args.pipeline.results.catalog)?);
-    let resolver = pipeline::resolver(&args.pipeline.results)?;
-    let metrics_port = args.metrics.map(MetricsPort::bind).transpose()?;
-    privileges::drop(args.user.as_deref(), args.group.as_deref())?;
-    let metrics = metrics_port.map(MetricsPort::serve).transpose()?;
-    let mut sequencer = pipeline::sequencer(
-        &args.pipeline.results,
-        &settings.naming,
-        catalog,
-        resolver,
-        pipeline::EventsFile::Append,
-    )?;
+    let (mut sequencer, metrics) = unprivileged_sequencer(args, &settings.naming)?;
     let mut supervisor = Daemon {
         args,
         signals: Signals::register()?,
