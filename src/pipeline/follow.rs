@@ -20,16 +20,16 @@
 //! a line. The rebuild reads each stream's live file and the one before it (see
 //! [`crate::logs::follow::KEPT_FILES`]); what was learnt from older files is not rebuilt.
 
-use super::ingest::ZEEK_LOGS;
 use super::live::{LiveSettings, LiveSnapshot, Pruning, Supervisor};
 use super::{Counters, Sequencer, SequencerError, TICK_PACKETS};
 use crate::capture::{KernelStats, Timestamp};
 use crate::logs::follow::{FollowState, Follower, Found, Position};
+use crate::logs::zeek;
 use crate::logs::{self, Format, JoinConfig, Joiner, LineProblem, LogReader, Piece};
 use crate::proto::Record;
 use std::collections::VecDeque;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// How often the directory is looked at when there was nothing new.
@@ -67,7 +67,7 @@ pub struct FollowReport {
 /// (EVE); never a rotated name (`eve.json.1`, `conn.2026-12-01-10-00-00.log`).
 fn wanted(name: &str) -> bool {
     match name.split('.').collect::<Vec<_>>()[..] {
-        [stem, "log"] => ZEEK_LOGS.contains(&stem),
+        [stem, "log"] => zeek::reads(stem),
         [stem, "json"] => !stem.is_empty(),
         _ => false,
     }
@@ -381,24 +381,15 @@ impl<'a> Follow<'a> {
             reader.add_counters(&mut counters.logs);
         }
         self.joiner.add_counters(&mut counters.logs);
-        self.sequencer.add_counters(&mut counters);
-        let summary = self.sequencer.summary();
-        LiveSnapshot {
-            uptime: self.started.elapsed(),
+        let interfaces = vec![(self.label.clone(), KernelStats::default())];
+        let open = self.joiner.waiting();
+        LiveSnapshot::of(
+            self.sequencer,
+            self.started.elapsed(),
             counters,
-            interfaces: vec![(self.label.clone(), KernelStats::default())],
-            open_flows: self.joiner.waiting(),
-            flows: summary.flows,
-            lookups: summary.lookups,
-            ai_flows_by_app: summary
-                .ai_flows_by_app()
-                .map(|(app, n)| (app.to_string(), n))
-                .collect(),
-            store: self.sequencer.store_totals(),
-            writes: self.sequencer.write_stats(),
-            backlog: self.sequencer.backlog(),
-            clickhouse: self.sequencer.clickhouse_stats(),
-        }
+            interfaces,
+            open,
+        )
     }
 
     /// Writes what the sequencer made and saves where it stopped; pieces waiting in the
@@ -434,8 +425,7 @@ impl Stream {
             if format == Format::Eve {
                 *eve_streams = eve_streams.wrapping_add(1);
             }
-            let log = log_of(&self.name);
-            self.reader = Some(logs::reader(format, log, number));
+            self.reader = Some(logs::reader(format, &self.name, number));
         }
         let reader = self.reader.as_mut().expect("a reader");
         let mut pieces = Vec::new();
@@ -451,13 +441,6 @@ impl Stream {
             }
         }
     }
-}
-
-/// The log a live name holds: `ssl.log` holds `ssl`.
-fn log_of(name: &str) -> &str {
-    let path = Path::new(name);
-    let stem = path.file_name().and_then(|n| n.to_str()).unwrap_or(name);
-    stem.split('.').next().unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -477,6 +460,5 @@ mod tests {
         ] {
             assert_eq!(wanted(name), followed, "{name}");
         }
-        assert_eq!(log_of("ssl.log"), "ssl");
     }
 }

@@ -15,6 +15,7 @@ use super::{Counters, Sequencer, SequencerError, TICK_PACKETS};
 use crate::capture::Timestamp;
 use crate::capture::hash::sha256_file;
 use crate::logs::lines::Next;
+use crate::logs::zeek;
 use crate::logs::{self, Format, JoinConfig, Joiner, LineProblem, Lines, LogReader, Piece};
 use crate::proto::Record;
 use crossbeam_channel::{Receiver, bounded};
@@ -165,9 +166,6 @@ fn log_of_name(path: &Path) -> String {
     name.split('.').next().unwrap_or_default().to_string()
 }
 
-/// Zeek logs lantern reads; a Zeek file whose name says another log is left out.
-pub(super) const ZEEK_LOGS: [&str; 7] = ["conn", "ssl", "quic", "http", "dns", "kerberos", "dhcp"];
-
 /// Opens each file to learn its format and first time; reports the ones that are not logs.
 fn open_files(
     paths: &[(PathBuf, bool)],
@@ -192,7 +190,7 @@ fn open_files(
             }
             Err(_) => continue,
         };
-        if format == Format::Zeek && !ZEEK_LOGS.contains(&log.as_str()) {
+        if format == Format::Zeek && !zeek::reads(&log) {
             continue;
         }
         files.push(LogFile {

@@ -114,6 +114,34 @@ pub struct LiveSnapshot {
 }
 
 impl LiveSnapshot {
+    /// What `sequencer` has output and written so far, with the reading side's `counters`
+    /// (the sequencer's own added), `interfaces` and `open_flows`.
+    pub fn of(
+        sequencer: &Sequencer,
+        uptime: Duration,
+        mut counters: Counters,
+        interfaces: Vec<(String, KernelStats)>,
+        open_flows: usize,
+    ) -> LiveSnapshot {
+        sequencer.add_counters(&mut counters);
+        let summary = sequencer.summary();
+        LiveSnapshot {
+            uptime,
+            counters,
+            interfaces,
+            open_flows,
+            flows: summary.flows,
+            lookups: summary.lookups,
+            ai_flows_by_app: (summary.ai_flows_by_app())
+                .map(|(app, n)| (app.to_string(), n))
+                .collect(),
+            store: sequencer.store_totals(),
+            writes: sequencer.write_stats(),
+            backlog: sequencer.backlog(),
+            clickhouse: sequencer.clickhouse_stats(),
+        }
+    }
+
     /// The store's row of the sensor's state at `now` (its sensor name is the store's).
     pub fn health(&self, started: Timestamp, now: Timestamp) -> HealthRow {
         let c = &self.counters;
@@ -467,24 +495,14 @@ impl Run<'_> {
             counters.merge(&share.counters);
             interfaces.push((share.interface.clone(), share.kernel));
         }
-        self.sequencer.add_counters(&mut counters);
-        let summary = self.sequencer.summary();
-        LiveSnapshot {
-            uptime: self.started.elapsed(),
+        let open = self.epochs.open_flows();
+        LiveSnapshot::of(
+            self.sequencer,
+            self.started.elapsed(),
             counters,
             interfaces,
-            open_flows: self.epochs.open_flows(),
-            flows: summary.flows,
-            lookups: summary.lookups,
-            ai_flows_by_app: summary
-                .ai_flows_by_app()
-                .map(|(app, n)| (app.to_string(), n))
-                .collect(),
-            store: self.sequencer.store_totals(),
-            writes: self.sequencer.write_stats(),
-            backlog: self.sequencer.backlog(),
-            clickhouse: self.sequencer.clickhouse_stats(),
-        }
+            open,
+        )
     }
 }
 

@@ -63,11 +63,23 @@ impl Log {
         })
     }
 
-    /// The log a file's name names: its base name up to the first `.`.
+    /// The log a file's name names.
     fn of_name(name: &str) -> Option<Log> {
-        let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-        Log::of_path(base.split('.').next().unwrap_or(base).as_bytes())
+        Log::of_path(log_name(name).as_bytes())
     }
+}
+
+/// The log a Zeek file's name says it holds: its base name up to the first `.` (`ssl.log`,
+/// `ssl.json.gz`, `2026-12-01/conn.10:00:00-11:00:00.log.gz`).
+pub fn log_name(file: &str) -> &str {
+    let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
+    base.split('.').next().unwrap_or(base)
+}
+
+/// Whether lantern reads the Zeek log named `log` (`conn`, `ssl`, `quic`, `http`, `dns`,
+/// `kerberos`, `dhcp`).
+pub fn reads(log: &str) -> bool {
+    Log::of_path(log.as_bytes()).is_some()
 }
 
 /// A reader of one Zeek log stream.
