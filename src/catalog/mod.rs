@@ -279,6 +279,11 @@ impl Catalog {
         self.ids.get(id).map(|&i| &self.apps[i])
     }
 
+    /// Where the app with this id sits in [`apps`](Self::apps).
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.ids.get(id).copied()
+    }
+
     /// Every shared or not-AI name.
     pub fn shared(&self) -> &[Shared] {
         &self.shared

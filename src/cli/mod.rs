@@ -16,7 +16,9 @@ mod report;
 mod status;
 mod store;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use lantern::output::Format as EventsFormat;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -100,6 +102,11 @@ pub struct ResultsArgs {
     /// Write one JSON line per flow and per DNS lookup to PATH ("-" for standard output).
     #[arg(long, value_name = "PATH|-")]
     events: Option<PathBuf>,
+    /// The events' shape: lantern's own JSON lines, or OCSF 1.8.0 (docs/events.md).
+    #[arg(long, default_value = "lantern", value_name = "FORMAT",
+          value_parser = PossibleValuesParser::new(EventsFormat::NAMES)
+              .map(|name| EventsFormat::from_name(&name).unwrap_or(EventsFormat::Lantern)))]
+    events_format: EventsFormat,
     #[command(flatten)]
     store: store::StoreArgs,
     /// Do not write to any store.

@@ -29,15 +29,16 @@ pub enum EventsFile {
 fn events(args: &ResultsArgs, open: EventsFile) -> Result<Option<EventWriter>, Failure> {
     Ok(match &args.events {
         None => None,
-        Some(path) if path == Path::new("-") => Some(EventWriter::new(Box::new(
-            BufWriter::with_capacity(1 << 16, std::io::stdout()),
-        ))),
-        Some(path) => Some(events_file(path, open)?),
+        Some(path) if path == Path::new("-") => Some(EventWriter::new(
+            args.events_format,
+            Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout())),
+        )),
+        Some(path) => Some(events_file(args, path, open)?),
     })
 }
 
 /// A writer to the events file at `path`.
-fn events_file(path: &Path, open: EventsFile) -> Result<EventWriter, Failure> {
+fn events_file(args: &ResultsArgs, path: &Path, open: EventsFile) -> Result<EventWriter, Failure> {
     let mut options = std::fs::OpenOptions::new();
     match open {
         EventsFile::Truncate => options.write(true).create(true).truncate(true),
@@ -46,10 +47,8 @@ fn events_file(path: &Path, open: EventsFile) -> Result<EventWriter, Failure> {
     let file = options
         .open(path)
         .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
-    Ok(EventWriter::new(Box::new(BufWriter::with_capacity(
-        1 << 16,
-        file,
-    ))))
+    let out = Box::new(BufWriter::with_capacity(1 << 16, file));
+    Ok(EventWriter::new(args.events_format, out))
 }
 
 /// The events file opened again at its path (SIGHUP), if `--events` names a file: after a
@@ -57,7 +56,7 @@ fn events_file(path: &Path, open: EventsFile) -> Result<EventWriter, Failure> {
 pub fn reopen_events(args: &ResultsArgs) -> Result<Option<(&Path, EventWriter)>, Failure> {
     match args.events.as_deref() {
         Some(path) if path != Path::new("-") => {
-            Ok(Some((path, events_file(path, EventsFile::Append)?)))
+            Ok(Some((path, events_file(args, path, EventsFile::Append)?)))
         }
         _ => Ok(None),
     }

@@ -8,24 +8,28 @@
 //! side makes its rows of these (`store::Pending`): output knows nothing of the store.
 
 pub mod coverage;
-pub mod event;
+pub mod events;
+pub mod notice;
 pub mod rollup;
 pub mod summary;
 
 pub use coverage::{Coverage, CoverageKey, CoverageSums};
-pub use event::EventWriter;
+pub use events::{EventWriter, Format, Position};
 pub use rollup::{Rollup, RollupKey, Rollups};
 pub use summary::{Summary, new_table};
 
-use crate::catalog::Identified;
+use crate::catalog::{Catalog, Identified};
 use crate::identity::{Identity, Pseudonymizer, UserKind};
 use crate::naming::{EncryptedDns, MAX_ALTERNATIVES};
 use crate::policy::Status;
 use crate::proto::mcp::Mcp;
-use crate::proto::{DhcpRecord, DnsRecord, FlowRecord, KerberosRecord};
+use crate::proto::{DhcpRecord, DnsRecord, FlowRecord, KerberosRecord, Record};
 use crate::proto::{EchKind, NameSource};
 use crate::software::Software;
+use events::{DhcpShown, KerberosShown};
+use notice::Notice;
 use std::io;
+use std::sync::Arc;
 
 /// A flow with everything the stages before output decided about it.
 #[derive(Clone, Copy, Debug)]
@@ -110,55 +114,75 @@ impl Output {
         }
     }
 
-    /// Outputs one flow.
-    pub fn flow(&mut self, view: &FlowView<'_>) -> io::Result<()> {
-        if let Some(events) = self.events.as_mut().filter(|_| !self.muted) {
-            events.flow(view)?;
+    /// Outputs one flow, its record at `at` in its epoch.
+    pub fn flow(&mut self, view: &FlowView<'_>, at: Position, catalog: &Catalog) {
+        if let Some(events) = self.events() {
+            events.flow(view, at, catalog);
         }
         self.summary.flow(view);
         self.coverage.flow(view);
         if view.app.is_some() || view.candidate {
             self.rollups.flow(view);
         }
-        Ok(())
     }
 
-    /// Outputs one DNS lookup.
-    pub fn dns(&mut self, view: &DnsView<'_>) -> io::Result<()> {
-        if let Some(events) = self.events.as_mut().filter(|_| !self.muted) {
-            events.dns(view)?;
+    /// Outputs one DNS lookup, its record at `at` in its epoch.
+    pub fn dns(&mut self, view: &DnsView<'_>, at: Position, catalog: &Catalog) {
+        if let Some(events) = self.events() {
+            events.dns(view, at, catalog);
         }
         self.summary.dns(view);
         if view.app.is_some() || view.candidate {
             self.rollups.dns(view);
         }
-        Ok(())
     }
 
-    /// Outputs a DHCP message (an event; identity keeps what it says).
+    /// Outputs a DHCP message (an event; identity keeps what it says), its record at `at`.
     pub fn dhcp(
         &mut self,
         record: &DhcpRecord,
         pseudonyms: Option<&mut Pseudonymizer>,
-    ) -> io::Result<()> {
+        at: Position,
+    ) {
         self.summary.identity_messages += 1;
-        match self.events.as_mut().filter(|_| !self.muted) {
-            Some(events) => events.dhcp(record, pseudonyms),
-            None => Ok(()),
+        if let Some(events) = self.events() {
+            events.dhcp(DhcpShown::of(record, pseudonyms), at);
         }
     }
 
-    /// Outputs a Kerberos exchange (an event; identity keeps what it says).
+    /// Outputs a Kerberos exchange (an event; identity keeps what it says), its record at `at`.
     pub fn kerberos(
         &mut self,
         record: &KerberosRecord,
         pseudonyms: Option<&mut Pseudonymizer>,
-    ) -> io::Result<()> {
+        at: Position,
+    ) {
         self.summary.identity_messages += 1;
-        match self.events.as_mut().filter(|_| !self.muted) {
-            Some(events) => events.kerberos(record, pseudonyms),
+        if let Some(events) = self.events() {
+            events.kerberos(KerberosShown::of(record, pseudonyms), at);
+        }
+    }
+
+    /// Outputs a notice.
+    pub fn notice(&mut self, notice: Notice) {
+        self.summary.notices += 1;
+        if let Some(events) = self.events() {
+            events.notice(notice);
+        }
+    }
+
+    /// Ends an epoch: its events, with its records (`parts`) and the catalog they were
+    /// classified with, go to the events thread.
+    pub fn end_epoch(&mut self, parts: Vec<Vec<Record>>, catalog: &Arc<Catalog>) -> io::Result<()> {
+        match self.events() {
+            Some(events) => events.hand_over(parts, catalog),
             None => Ok(()),
         }
+    }
+
+    /// The events writer, unless there is none or it is muted.
+    fn events(&mut self) -> Option<&mut EventWriter> {
+        self.events.as_mut().filter(|_| !self.muted)
     }
 
     /// The hourly coverage gathered since the last call, sorted by key.

@@ -6,7 +6,7 @@ use crate::catalog::{Catalog, Identified};
 use crate::decode::Addr;
 use crate::identity::{Identity, Resolver};
 use crate::naming::{self, EncryptedDns, MAX_ALTERNATIVES, Namer, Naming, NamingConfig};
-use crate::output::{DnsView, EventWriter, FlowView, Output, Summary};
+use crate::output::{DnsView, EventWriter, FlowView, Output, Position, Summary};
 use crate::policy::{Policy, Status};
 use crate::proto::{EchKind, FlowRecord, NameSource, Record};
 use crate::software;
@@ -169,7 +169,8 @@ impl Sequencer {
         order.sort_unstable();
         for &(_, p, i) in &order {
             let record = &parts[p as usize][i as usize];
-            let result = match record {
+            let at = Position { part: p, index: i };
+            match record {
                 Record::Dns(lookup) => {
                     self.namer.learn(lookup);
                     let (app, candidate) = self.catalog.classify(Some(&lookup.query), None, 0);
@@ -187,21 +188,22 @@ impl Sequencer {
                         candidate,
                     };
                     self.pending.dns(&view);
-                    self.output.dns(&view)
+                    self.output.dns(&view, at, &self.catalog);
                 }
-                Record::Flow(flow) => self.flow(flow),
+                Record::Flow(flow) => self.flow(flow, at),
                 Record::Dhcp(dhcp) => {
                     self.resolver.dhcp(dhcp);
-                    self.output.dhcp(dhcp, self.resolver.pseudonymizer())
+                    (self.output).dhcp(dhcp, self.resolver.pseudonymizer(), at);
                 }
                 Record::Kerberos(krb) => {
                     self.resolver.kerberos(krb);
-                    self.output.kerberos(krb, self.resolver.pseudonymizer())
+                    (self.output).kerberos(krb, self.resolver.pseudonymizer(), at);
                 }
-            };
-            self.events_result(result)?;
+            }
         }
         self.order = order;
+        let handed = self.output.end_epoch(parts, &self.catalog);
+        self.events_result(handed)?;
         let sealed = self.resolver.pseudonymizer().map_or(0, |p| p.pending());
         if self.pending.len() >= FLUSH_ROWS || sealed >= FLUSH_ROWS {
             self.flush()?;
@@ -212,7 +214,7 @@ impl Sequencer {
     /// Names, classifies, attributes and outputs one flow record. The records of a flow open
     /// past the active timeout all get what its first got: the DNS history and the bindings
     /// may have moved on since the flow's start, and one flow is one name and one user.
-    fn flow(&mut self, flow: &FlowRecord) -> io::Result<()> {
+    fn flow(&mut self, flow: &FlowRecord, at: Position) {
         let interim = !flow.end.is_final();
         if flow.part > 0 {
             let removed = (!interim).then(|| self.settled.remove(&flow.id)).flatten();
@@ -221,10 +223,11 @@ impl Sequencer {
                 let class = classify(&self.catalog, &naming, flow);
                 let stage = Emit {
                     policy: &self.policy,
+                    catalog: &self.catalog,
                     output: &mut self.output,
                     pending: &mut self.pending,
                 };
-                return stage.flow(flow, &naming, &s.identity, class);
+                return stage.flow(flow, at, &naming, &s.identity, class);
             }
         }
         let naming = self.namer.name(flow, &self.catalog);
@@ -238,10 +241,11 @@ impl Sequencer {
         }
         let stage = Emit {
             policy: &self.policy,
+            catalog: &self.catalog,
             output: &mut self.output,
             pending: &mut self.pending,
         };
-        stage.flow(flow, &naming, &identity, class)
+        stage.flow(flow, at, &naming, &identity, class)
     }
 
     /// A reader that went away (`lantern replay ... --events - | head`) stops the events, not
@@ -419,6 +423,7 @@ fn status(policy: &Policy, app: Option<Identified<'_>>, who: &Identity) -> Statu
 /// The stages after classification, borrowed apart from the namer whose answer they get.
 struct Emit<'s> {
     policy: &'s Policy,
+    catalog: &'s Catalog,
     output: &'s mut Output,
     pending: &'s mut Pending,
 }
@@ -427,10 +432,11 @@ impl Emit<'_> {
     fn flow(
         self,
         flow: &FlowRecord,
+        at: Position,
         naming: &Naming<'_>,
         identity: &Identity,
         class: Class<'_>,
-    ) -> io::Result<()> {
+    ) {
         let Class {
             app,
             candidate,
@@ -454,7 +460,7 @@ impl Emit<'_> {
             encrypted_dns,
         };
         self.pending.flow(&view);
-        self.output.flow(&view)
+        self.output.flow(&view, at, self.catalog);
     }
 }
 

@@ -1,0 +1,247 @@
+//! Events: one per flow, lookup, DHCP or Kerberos message and notice, as JSON lines in the
+//! lantern format ([`lantern`], DESIGN.md "Event schema") or as OCSF ([`ocsf`]).
+//!
+//! The sequencer encodes nothing. For each record it keeps what the stages decided
+//! ([`facts`]) and, at the end of its epoch, hands the epoch's records and those facts over as
+//! one [`Batch`]; the events thread ([`WritingThread`]) turns each back into an [`Event`],
+//! encodes it in the chosen [`Format`] and writes it. So the sequencer never waits on encoding,
+//! nor on the file or the pipe, unless [`QUEUED`] batches are already waiting. A write error
+//! is reported at the next hand-over or flush; a flush returns once every event before it is
+//! written out.
+
+pub mod facts;
+pub mod lantern;
+
+pub use facts::{DhcpShown, DnsFacts, FlowFacts, KerberosShown};
+
+use super::notice::Notice;
+use super::{DnsView, FlowView};
+use crate::capture::Timestamp;
+use crate::catalog::Catalog;
+use crate::proto::{DhcpRecord, KerberosRecord, Record};
+use crate::writing::{Destination, WritingThread};
+use std::fmt;
+use std::io::{self, Write};
+use std::sync::Arc;
+
+crate::vocabulary! {
+    /// The shape events are written in.
+    pub enum Format {
+        /// lantern's own JSON lines (docs/events.md).
+        Lantern = "lantern",
+        /// OCSF 1.8.0 JSON lines: Network, HTTP and DNS Activity, Detection Finding.
+        Ocsf = "ocsf",
+    }
+}
+
+/// One event's data, as the encoders take it.
+#[derive(Clone, Copy, Debug)]
+pub enum Event<'a> {
+    /// A flow record.
+    Flow(FlowView<'a>),
+    /// A DNS lookup.
+    Dns(DnsView<'a>),
+    /// A DHCP message and its names as shown.
+    Dhcp(&'a DhcpRecord, &'a DhcpShown),
+    /// A Kerberos exchange and its names as shown.
+    Kerberos(&'a KerberosRecord, &'a KerberosShown),
+    /// A notice.
+    Notice(&'a Notice),
+}
+
+impl Event<'_> {
+    /// Its `event_type` in the lantern format (the syslog MSGID too).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Flow(_) => "flow",
+            Event::Dns(_) => "dns",
+            Event::Dhcp(..) => "dhcp",
+            Event::Kerberos(..) => "kerberos",
+            Event::Notice(_) => "notice",
+        }
+    }
+
+    /// When it happened (a flow's start).
+    pub fn ts(&self) -> Timestamp {
+        match self {
+            Event::Flow(v) => v.record.first,
+            Event::Dns(v) => v.record.ts,
+            Event::Dhcp(r, _) => r.origin.ts,
+            Event::Kerberos(r, _) => r.origin.ts,
+            Event::Notice(n) => n.ts,
+        }
+    }
+}
+
+/// Where a record sits in its epoch: its part and its place there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// The part (a worker's hand-in).
+    pub part: u32,
+    /// The place within the part.
+    pub index: u32,
+}
+
+/// One event of a batch: a record's facts, by its position, or a notice.
+#[derive(Debug)]
+enum Item {
+    Flow(Position, FlowFacts),
+    Dns(Position, DnsFacts),
+    Dhcp(Position, Box<DhcpShown>),
+    Kerberos(Position, Box<KerberosShown>),
+    Notice(Box<Notice>),
+}
+
+/// An epoch's events: its records, the catalog they were classified with, and the facts of
+/// each event in the order they are written.
+struct Batch {
+    parts: Vec<Vec<Record>>,
+    catalog: Arc<Catalog>,
+    items: Vec<Item>,
+}
+
+impl Batch {
+    /// Encodes every event of the batch, in order, with `encode`.
+    fn each(&self, mut encode: impl FnMut(&Event<'_>) -> io::Result<()>) -> io::Result<()> {
+        let record = |at: &Position| self.parts.get(at.part as usize)?.get(at.index as usize);
+        for item in &self.items {
+            let event = match (item, item.position().and_then(|at| record(&at))) {
+                (Item::Flow(_, f), Some(Record::Flow(r))) => Event::Flow(f.view(r, &self.catalog)),
+                (Item::Dns(_, f), Some(Record::Dns(r))) => Event::Dns(f.view(r, &self.catalog)),
+                (Item::Dhcp(_, s), Some(Record::Dhcp(r))) => Event::Dhcp(r, s),
+                (Item::Kerberos(_, s), Some(Record::Kerberos(r))) => Event::Kerberos(r, s),
+                (Item::Notice(n), _) => Event::Notice(n),
+                _ => unreachable!("an event's position names a record of its kind"),
+            };
+            encode(&event)?;
+        }
+        Ok(())
+    }
+}
+
+impl Item {
+    fn position(&self) -> Option<Position> {
+        match self {
+            Item::Flow(at, _) | Item::Dns(at, _) | Item::Dhcp(at, _) | Item::Kerberos(at, _) => {
+                Some(*at)
+            }
+            Item::Notice(_) => None,
+        }
+    }
+}
+
+/// Writes events: gathers each epoch's facts on the sequencer, and encodes and writes them on a
+/// thread of its own.
+pub struct EventWriter {
+    items: Vec<Item>,
+    thread: WritingThread<Encoding>,
+}
+
+/// Epochs that may wait for the events thread.
+pub const QUEUED: usize = 4;
+
+/// Bytes of encoded events gathered before they are written.
+const CHUNK: usize = 256 * 1024;
+
+/// The events thread's end: the format, the file or pipe, and the bytes not yet written.
+struct Encoding {
+    format: Format,
+    out: Box<dyn Write + Send>,
+    buf: Vec<u8>,
+}
+
+impl Destination for Encoding {
+    type Item = Batch;
+
+    fn write(&mut self, batch: Batch) -> io::Result<()> {
+        let Encoding { format, out, buf } = self;
+        batch.each(|event| {
+            match format {
+                Format::Lantern => lantern::encode(event, buf)?,
+                Format::Ocsf => lantern::encode(event, buf)?,
+            }
+            buf.push(b'\n');
+            if buf.len() >= CHUNK {
+                out.write_all(buf)?;
+                buf.clear();
+            }
+            Ok(())
+        })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        self.out.flush()
+    }
+}
+
+impl fmt::Debug for EventWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EventWriter")
+    }
+}
+
+impl EventWriter {
+    /// A writer of `format` to `out`, by a thread of its own (buffer `out`: a write per
+    /// 256 KiB of events otherwise).
+    pub fn new(format: Format, out: Box<dyn Write + Send>) -> EventWriter {
+        let encoding = Encoding {
+            format,
+            out,
+            buf: Vec::with_capacity(CHUNK + 64 * 1024),
+        };
+        let thread = WritingThread::start("lantern-events", QUEUED, encoding)
+            .expect("failed to start the events thread");
+        EventWriter {
+            items: Vec::new(),
+            thread,
+        }
+    }
+
+    /// Keeps a flow's event, its record at `at`.
+    pub fn flow(&mut self, view: &FlowView<'_>, at: Position, catalog: &Catalog) {
+        let facts = FlowFacts::of(view, catalog);
+        self.items.push(Item::Flow(at, facts));
+    }
+
+    /// Keeps a DNS lookup's event, its record at `at`.
+    pub fn dns(&mut self, view: &DnsView<'_>, at: Position, catalog: &Catalog) {
+        let facts = DnsFacts::of(view, catalog);
+        self.items.push(Item::Dns(at, facts));
+    }
+
+    /// Keeps a DHCP message's event, its record at `at`.
+    pub fn dhcp(&mut self, shown: DhcpShown, at: Position) {
+        self.items.push(Item::Dhcp(at, Box::new(shown)));
+    }
+
+    /// Keeps a Kerberos exchange's event, its record at `at`.
+    pub fn kerberos(&mut self, shown: KerberosShown, at: Position) {
+        self.items.push(Item::Kerberos(at, Box::new(shown)));
+    }
+
+    /// Keeps a notice's event.
+    pub fn notice(&mut self, notice: Notice) {
+        self.items.push(Item::Notice(Box::new(notice)));
+    }
+
+    /// Hands the epoch's events, with its records (`parts`, as positions name them) and the
+    /// catalog they were classified with, to the events thread.
+    pub fn hand_over(&mut self, parts: Vec<Vec<Record>>, catalog: &Arc<Catalog>) -> io::Result<()> {
+        if self.items.is_empty() {
+            return Ok(());
+        }
+        let batch = Batch {
+            parts,
+            catalog: Arc::clone(catalog),
+            items: std::mem::take(&mut self.items),
+        };
+        self.thread.send(batch)
+    }
+
+    /// Writes out every event handed over (returns once they are written and flushed).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.thread.sync()
+    }
+}
