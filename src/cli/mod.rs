@@ -19,6 +19,7 @@ mod store;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use lantern::output::Format as EventsFormat;
+use lantern::output::notice::NoticeKind;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -107,6 +108,18 @@ pub struct ResultsArgs {
           value_parser = PossibleValuesParser::new(EventsFormat::NAMES)
               .map(|name| EventsFormat::from_name(&name).unwrap_or(EventsFormat::Lantern)))]
     events_format: EventsFormat,
+    /// The notices raised, comma-separated, or `none` (default: every kind; README
+    /// "Notices").
+    #[arg(long, value_name = "KIND,...", value_delimiter = ',', default_values = NoticeKind::NAMES,
+          value_parser = PossibleValuesParser::new(NoticeKind::NAMES.iter().copied().chain(["none"])))]
+    notices: Vec<String>,
+    /// Bytes up to an unsanctioned or unreviewed app, in MiB, in one flow or in one hour of a
+    /// user's use, past which an upload notice is raised.
+    #[arg(long, default_value_t = 10.0, value_name = "MIB", value_parser = parse_mib)]
+    notice_upload_mib: f64,
+    /// Distinct clients using an uncatalogued AI-looking name before it is a notice.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    notice_candidate_clients: u32,
     #[command(flatten)]
     store: store::StoreArgs,
     /// Do not write to any store.
@@ -140,6 +153,14 @@ pub struct ResultsArgs {
     /// How long a DHCP binding lasts when no lease time was seen (a REQUEST without its ACK).
     #[arg(long, default_value_t = 3600, value_name = "SECS")]
     dhcp_default_lease: u64,
+}
+
+/// A size in MiB, fractions allowed: a finite number, not negative.
+fn parse_mib(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(mib) if mib.is_finite() && mib >= 0.0 => Ok(mib),
+        _ => Err("a number of MiB, 0 or more (fractions allowed: 0.5)".into()),
+    }
 }
 
 /// Flags that `replay` and `capture` share: the results' flags and the packet path's settings.

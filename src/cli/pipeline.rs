@@ -6,6 +6,8 @@ use lantern::catalog::Catalog;
 use lantern::flow::FlowConfig;
 use lantern::identity::{IdentityConfig, Pseudonymizer, Resolver, StaticMap};
 use lantern::naming::NamingConfig;
+use lantern::output::notice::NoticeKind;
+use lantern::output::notice::rules::NoticeConfig;
 use lantern::output::{EventWriter, Output};
 use lantern::pipeline::{Sequencer, Settings};
 use lantern::policy::Policy;
@@ -75,6 +77,7 @@ pub fn sequencer(
     let policy = policy(args, &catalog)?;
     let mut sequencer = Sequencer::new(catalog, naming, resolver, Output::new(events), store);
     sequencer.set_policy(Arc::new(policy));
+    sequencer.set_notices(notices(args));
     Ok(sequencer)
 }
 
@@ -193,4 +196,15 @@ pub fn host_name() -> String {
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "sensor".to_string())
+}
+
+/// The notice rules' settings `args` give.
+fn notices(args: &ResultsArgs) -> NoticeConfig {
+    NoticeConfig {
+        kinds: (args.notices.iter())
+            .filter_map(|name| NoticeKind::from_name(name))
+            .collect(),
+        upload_bytes: (args.notice_upload_mib * 1_048_576.0) as u64,
+        candidate_clients: args.notice_candidate_clients,
+    }
 }

@@ -6,6 +6,8 @@ use crate::catalog::{Catalog, Identified};
 use crate::decode::Addr;
 use crate::identity::{Identity, Resolver};
 use crate::naming::{self, EncryptedDns, MAX_ALTERNATIVES, Namer, Naming, NamingConfig};
+use crate::output::notice::rules::{MemoryError, NoticeConfig, Remembered, RuleCounts, Rules};
+use crate::output::notice::{Notice, NoticeKey};
 use crate::output::{DnsView, EventWriter, FlowView, Output, Position, Summary};
 use crate::policy::{Policy, Status};
 use crate::proto::{EchKind, FlowRecord, NameSource, Record};
@@ -87,6 +89,10 @@ pub struct Sequencer {
     /// Records are read a second time to rebuild state: nothing is written (see
     /// [`set_replaying`](Self::set_replaying)).
     replaying: bool,
+    /// The rules that raise notices.
+    rules: Rules,
+    /// Notices raised since the last store write.
+    raised: Vec<Notice>,
 }
 
 impl Sequencer {
@@ -111,6 +117,8 @@ impl Sequencer {
             order: Vec::new(),
             settled: HashMap::new(),
             replaying: false,
+            rules: Rules::new(NoticeConfig::default()),
+            raised: Vec::new(),
         }
     }
 
@@ -122,6 +130,16 @@ impl Sequencer {
     /// Writes events to `events` from now on (see [`Output::replace_events`]).
     pub fn set_events(&mut self, events: EventWriter) -> io::Result<()> {
         self.output.replace_events(events)
+    }
+
+    /// Raises notices by `config` from now on.
+    pub fn set_notices(&mut self, config: NoticeConfig) {
+        self.rules = Rules::new(config);
+    }
+
+    /// How the notice rules went.
+    pub fn notice_counts(&self) -> RuleCounts {
+        self.rules.counts()
     }
 
     /// Judges the records processed from now on by `policy`.
@@ -221,11 +239,17 @@ impl Sequencer {
             if let Some(s) = removed.as_ref().or_else(|| self.settled.get(&flow.id)) {
                 let naming = s.naming();
                 let class = classify(&self.catalog, &naming, flow);
+                let mut memory = StoreMemory(self.store.as_ref());
                 let stage = Emit {
                     policy: &self.policy,
                     catalog: &self.catalog,
                     output: &mut self.output,
                     pending: &mut self.pending,
+                    notices: (!self.replaying).then_some(Notices {
+                        rules: &mut self.rules,
+                        memory: &mut memory,
+                        raised: &mut self.raised,
+                    }),
                 };
                 return stage.flow(flow, at, &naming, &s.identity, class);
             }
@@ -239,11 +263,17 @@ impl Sequencer {
             self.settled
                 .insert(flow.id, Settled::of(&naming, identity.clone()));
         }
+        let mut memory = StoreMemory(self.store.as_ref());
         let stage = Emit {
             policy: &self.policy,
             catalog: &self.catalog,
             output: &mut self.output,
             pending: &mut self.pending,
+            notices: (!self.replaying).then_some(Notices {
+                rules: &mut self.rules,
+                memory: &mut memory,
+                raised: &mut self.raised,
+            }),
         };
         stage.flow(flow, at, &naming, &identity, class)
     }
@@ -289,6 +319,7 @@ impl Sequencer {
         let pseudonyms = (self.resolver.pseudonymizer())
             .map(|p| p.take_sealed())
             .unwrap_or_default();
+        let _notices = std::mem::take(&mut self.raised);
         let batch = self.pending.batch(&rollups, &coverage, pseudonyms, health);
         if self.replaying {
             return Ok(());
@@ -426,6 +457,15 @@ struct Emit<'s> {
     catalog: &'s Catalog,
     output: &'s mut Output,
     pending: &'s mut Pending,
+    /// The notice rules, unless records are read again to rebuild state.
+    notices: Option<Notices<'s>>,
+}
+
+/// The notice rules, what they ask, and where the notices raised go for the store.
+struct Notices<'s> {
+    rules: &'s mut Rules,
+    memory: &'s mut dyn Remembered,
+    raised: &'s mut Vec<Notice>,
 }
 
 impl Emit<'_> {
@@ -461,6 +501,13 @@ impl Emit<'_> {
         };
         self.pending.flow(&view);
         self.output.flow(&view, at, self.catalog);
+        if let Some(n) = self.notices {
+            let before = n.raised.len();
+            n.rules.flow(&view, n.memory, n.raised);
+            for notice in &n.raised[before..] {
+                self.output.notice(notice.clone());
+            }
+        }
     }
 }
 
@@ -508,5 +555,18 @@ fn identity(needed: bool, resolver: &mut Resolver, client: Addr, at: Timestamp) 
         resolver.resolve(client, at)
     } else {
         Identity::unknown()
+    }
+}
+
+/// What the store remembers of notices, for the rules (the store's notices table follows).
+struct StoreMemory<'s>(Option<&'s Store>);
+
+impl Remembered for StoreMemory<'_> {
+    fn raised(&mut self, _: &NoticeKey) -> Result<bool, MemoryError> {
+        Ok(false)
+    }
+
+    fn raised_ever(&mut self) -> Result<Vec<NoticeKey>, MemoryError> {
+        Ok(Vec::new())
     }
 }

@@ -1,7 +1,9 @@
 //! Notices: what a SOC wants to be told of as it happens (an app new to the network, a user's
 //! first use of an unsanctioned app, a large upload to one, a new MCP server, model server or
 //! gateway, an uncatalogued AI-looking name used from several clients), each with why and the
-//! evidence. The [`Notice`] is the event's data.
+//! evidence. The [`Notice`] is the event's data; the rules that raise them are in [`rules`].
+
+pub mod rules;
 
 use crate::capture::Timestamp;
 use crate::flow::Endpoint;
