@@ -12,7 +12,8 @@
 //! libraries: [`catalog`] (the AI catalog and its matchers), [`metrics`] (the `counters!`
 //! macro), [`software`] (a browser or a program, from a TLS fingerprint or `User-Agent`),
 //! [`text`] (wire bytes as text), [`vocabulary`] (the closed sets of words events, the store
-//! and reports share) and [`writing`] (the thread that writes behind the sequencer). A leaf
+//! and reports share) and [`writing`] (the thread that writes behind the sequencer, and syslog
+//! delivery). A leaf
 //! imports only leaves. [`pipeline`] is the wiring `replay` and `capture` share (a reader, N
 //! workers running decode, flow and proto, and one sequencer running naming onwards in a
 //! deterministic order), and may import any of them; [`testdata`] is test support, after

@@ -4,9 +4,9 @@
 //!
 //! Two tiers. Without features, the quick tier: replays of captures, reports and stores on
 //! SQLite, the catalog; no root, no servers. With the feature `system-tests`, the system tests
-//! too: live capture in network namespaces (root), real ClickHouse servers and ZooKeeper,
-//! headless Chromium. They are marked `#[cfg(feature = "system-tests")]`, whole modules here or
-//! single tests in theirs. A system test on a machine without what it needs says so and passes,
+//! too: live capture in network namespaces (root), real ClickHouse servers and ZooKeeper, a
+//! real rsyslog, headless Chromium. They are marked `#[cfg(feature = "system-tests")]`, whole
+//! modules here or single tests in theirs. A system test on a machine without what it needs says so and passes,
 //! except under CI (`CI` set), where it fails (`common::system::can_run`).
 //!
 //! Run one module with `cargo test --release --test integration own_captures::`, one test by
@@ -33,4 +33,6 @@ mod report;
 mod retention;
 mod shared_captures;
 mod store;
+#[cfg(feature = "system-tests")]
+mod syslog;
 mod upgrade;

@@ -2,8 +2,7 @@
 //! 127.0.0.1, with free ports and a data directory under the build folder, stopped and removed
 //! on drop. Queries go over HTTP with `curl`, as an operator's would.
 
-use super::system::{can_run, wait_for, wait_until};
-use std::net::TcpListener;
+use super::system::{can_run, free_port, wait_for, wait_until};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -15,29 +14,6 @@ pub struct ClickHouse {
     child: Option<Child>,
     /// The network namespace it runs in, if not the test's own.
     netns: Option<String>,
-}
-
-/// A free port below the kernel's ephemeral range: a port the kernel hands out (port 0) can be
-/// taken by any outgoing connection while a server is down for an outage test, and then the
-/// server cannot listen on it again. Ports are taken in turn from a start that depends on the
-/// process id, so tests running side by side do not pick the same one.
-fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
-        .unwrap_or(32_768)
-        .clamp(12_000, 65_535);
-    let (first, span) = (10_000, low - 10_000);
-    let start = std::process::id() * 97;
-    for _ in 0..span {
-        let port = first + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
-        if TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
-            return port as u16;
-        }
-    }
-    panic!("no free port between {first} and {low}");
 }
 
 impl ClickHouse {

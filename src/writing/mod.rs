@@ -4,6 +4,11 @@
 //! returns once everything handed over is written and flushed. After the first failure the
 //! thread writes nothing more, and every later call reports that failure (its kind kept, so a
 //! closed pipe is still told as one).
+//!
+//! [`syslog`] sends events to a syslog collector, one RFC 5424 message each; whichever thread
+//! writes the events calls it.
+
+pub mod syslog;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use std::io;
