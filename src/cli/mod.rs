@@ -20,6 +20,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use lantern::output::Format as EventsFormat;
 use lantern::output::notice::NoticeKind;
+use lantern::writing::syslog::{Facility, SyslogTarget};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -108,6 +109,20 @@ pub struct ResultsArgs {
           value_parser = PossibleValuesParser::new(EventsFormat::NAMES)
               .map(|name| EventsFormat::from_name(&name).unwrap_or(EventsFormat::Lantern)))]
     events_format: EventsFormat,
+    /// Send events to a syslog collector, one RFC 5424 message each: udp://HOST:PORT,
+    /// tcp://HOST:PORT (octet-counted) or unix:/PATH (a datagram socket).
+    #[arg(long, value_name = "URL")]
+    syslog: Option<SyslogTarget>,
+    /// Which events go to syslog: notices only, or all events.
+    #[arg(long, value_enum, default_value_t = SyslogEvents::Notices, value_name = "WHICH")]
+    syslog_events: SyslogEvents,
+    /// The syslog facility: a name (local0 ... local7, daemon, ...) or a number.
+    #[arg(long, default_value = "local0", value_name = "FACILITY")]
+    syslog_facility: Facility,
+    /// The longest syslog message sent, header included; a longer event is dropped and counted,
+    /// never cut (the collector must accept as much: rsyslog's default is 8192).
+    #[arg(long, default_value_t = 8192, value_name = "BYTES")]
+    syslog_max_bytes: usize,
     /// The notices raised, comma-separated, or `none` (default: every kind; README
     /// "Notices").
     #[arg(long, value_name = "KIND,...", value_delimiter = ',', default_values = NoticeKind::NAMES,
@@ -153,6 +168,15 @@ pub struct ResultsArgs {
     /// How long a DHCP binding lasts when no lease time was seen (a REQUEST without its ACK).
     #[arg(long, default_value_t = 3600, value_name = "SECS")]
     dhcp_default_lease: u64,
+}
+
+/// Which events go to syslog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SyslogEvents {
+    /// Notices only.
+    Notices,
+    /// Every event.
+    All,
 }
 
 /// A size in MiB, fractions allowed: a finite number, not negative.

@@ -1,11 +1,12 @@
 //! What `replay` and `capture` share on the command line: the packet path's settings, the
 //! identity stage, and where events and evidence go.
 
-use super::{Failure, PipelineArgs, ResultsArgs};
+use super::{Failure, PipelineArgs, ResultsArgs, SyslogEvents};
 use lantern::catalog::Catalog;
 use lantern::flow::FlowConfig;
 use lantern::identity::{IdentityConfig, Pseudonymizer, Resolver, StaticMap};
 use lantern::naming::NamingConfig;
+use lantern::output::events::{Sinks, SyslogSink};
 use lantern::output::notice::NoticeKind;
 use lantern::output::notice::rules::NoticeConfig;
 use lantern::output::{EventWriter, Output};
@@ -13,7 +14,8 @@ use lantern::pipeline::{Sequencer, Settings};
 use lantern::policy::Policy;
 use lantern::proto::ProtoConfig;
 use lantern::store::Store;
-use std::io::BufWriter;
+use lantern::writing::syslog::{Syslog, SyslogConfig};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -27,20 +29,28 @@ pub enum EventsFile {
     Append,
 }
 
-/// The events writer `--events` asks for, if any.
+/// The events writer `--events` and `--syslog` ask for, if any.
 fn events(args: &ResultsArgs, open: EventsFile) -> Result<Option<EventWriter>, Failure> {
-    Ok(match &args.events {
+    let out: Option<Box<dyn Write + Send>> = match &args.events {
         None => None,
-        Some(path) if path == Path::new("-") => Some(EventWriter::new(
-            args.events_format,
-            Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout())),
-        )),
-        Some(path) => Some(events_file(args, path, open)?),
-    })
+        Some(path) if path == Path::new("-") => Some(Box::new(BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout(),
+        ))),
+        Some(path) => Some(events_file(path, open)?),
+    };
+    let syslog = syslog(args)?;
+    if out.is_none() && syslog.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(EventWriter::new(
+        args.events_format,
+        Sinks { out, syslog },
+    )))
 }
 
-/// A writer to the events file at `path`.
-fn events_file(args: &ResultsArgs, path: &Path, open: EventsFile) -> Result<EventWriter, Failure> {
+/// The events file at `path`, buffered.
+fn events_file(path: &Path, open: EventsFile) -> Result<Box<dyn Write + Send>, Failure> {
     let mut options = std::fs::OpenOptions::new();
     match open {
         EventsFile::Truncate => options.write(true).create(true).truncate(true),
@@ -49,16 +59,38 @@ fn events_file(args: &ResultsArgs, path: &Path, open: EventsFile) -> Result<Even
     let file = options
         .open(path)
         .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
-    let out = Box::new(BufWriter::with_capacity(1 << 16, file));
-    Ok(EventWriter::new(args.events_format, out))
+    Ok(Box::new(BufWriter::with_capacity(1 << 16, file)))
 }
 
-/// The events file opened again at its path (SIGHUP), if `--events` names a file: after a
-/// rename the path is a new file. Standard output is never reopened.
+/// The syslog collector `--syslog` names, connected.
+fn syslog(args: &ResultsArgs) -> Result<Option<SyslogSink>, Failure> {
+    let Some(target) = &args.syslog else {
+        return Ok(None);
+    };
+    let config = SyslogConfig {
+        facility: args.syslog_facility,
+        max_message: args.syslog_max_bytes,
+        ..SyslogConfig::default()
+    };
+    let syslog =
+        Syslog::connect(target.clone(), config).map_err(|e| Failure(format!("--syslog: {e}")))?;
+    Ok(Some(SyslogSink {
+        syslog,
+        every_event: args.syslog_events == SyslogEvents::All,
+    }))
+}
+
+/// The events writer made again (SIGHUP), if `--events` names a file: after a rename the
+/// path is a new file, and the syslog collector is connected again. Standard output is never
+/// reopened.
 pub fn reopen_events(args: &ResultsArgs) -> Result<Option<(&Path, EventWriter)>, Failure> {
     match args.events.as_deref() {
         Some(path) if path != Path::new("-") => {
-            Ok(Some((path, events_file(args, path, EventsFile::Append)?)))
+            let sinks = Sinks {
+                out: Some(events_file(path, EventsFile::Append)?),
+                syslog: syslog(args)?,
+            };
+            Ok(Some((path, EventWriter::new(args.events_format, sinks))))
         }
         _ => Ok(None),
     }

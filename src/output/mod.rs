@@ -195,6 +195,12 @@ impl Output {
         self.rollups.drain()
     }
 
+    /// What syslog delivery counted, when events go to a collector.
+    pub fn syslog_counters(&self) -> Option<crate::writing::syslog::Counters> {
+        let events = self.events.as_ref()?;
+        events.sends_syslog().then(|| events.syslog_counters())
+    }
+
     /// Whether events are being written.
     pub fn has_events(&self) -> bool {
         self.events.is_some()

@@ -13,6 +13,7 @@ use crate::policy::{Policy, Status};
 use crate::proto::{EchKind, FlowRecord, NameSource, Record};
 use crate::software;
 use crate::store::{ClickHouseStats, HealthRow, Pending, Store, StoreError};
+use crate::writing::syslog::Counters as SyslogCounters;
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
@@ -135,6 +136,11 @@ impl Sequencer {
     /// Raises notices by `config` from now on.
     pub fn set_notices(&mut self, config: NoticeConfig) {
         self.rules = Rules::new(config);
+    }
+
+    /// What syslog delivery counted, when events go to a collector.
+    pub fn syslog_counters(&self) -> Option<SyslogCounters> {
+        self.output.syslog_counters()
     }
 
     /// How the notice rules went.

@@ -10,7 +10,7 @@
 //! CI (`CI` set), where they fail.
 
 use crate::common::rsyslog::Rsyslog;
-use crate::common::{own, replay, sorted, wait_until};
+use crate::common::{Replay, own, replay, sorted, wait_until};
 use lantern::writing::syslog::{Message, Severity, Syslog, SyslogConfig, SyslogTarget};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -206,4 +206,130 @@ fn tcp_delivery_resumes_after_rsyslog_restarts() {
         check(received, event);
     }
     assert_eq!(received.len(), events.len(), "{}", rsyslog.raw());
+}
+
+/// A policy that makes ChatGPT unsanctioned, written to `dir`.
+fn unsanctioning(dir: &std::path::Path) -> String {
+    let path = dir.join("policy.toml");
+    std::fs::write(&path, "[apps]\nopenai-chatgpt = \"unsanctioned\"\n").unwrap();
+    path.display().to_string()
+}
+
+/// The captures whose notices the end-to-end tests send: ChatGPT (new and unsanctioned), an
+/// upload past 0.1 MiB to an unreviewed API, an MCP server and a model server.
+const NOTICED: [&str; 4] = [
+    "curl-chatgpt.pcap",
+    "python-upload.pcap",
+    "mcp-streamable-http.pcap",
+    "http-ollama.pcap",
+];
+
+/// `lantern replay --syslog`: rsyslog receives exactly the notices of the events file (the
+/// default, `--syslog-events notices`), each parsed as RFC 5424, its severity the notice's, and
+/// its JSON the events file's line.
+#[test]
+fn a_replay_sends_its_notices_to_rsyslog() {
+    let Some(rsyslog) = Rsyslog::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let files: Vec<_> = NOTICED.iter().map(|c| own(c)).collect();
+    let policy = unsanctioning(dir.path());
+    let run = Replay::of(&files)
+        .no_events()
+        .args(&["--policy", &policy, "--notice-upload-mib", "0.1"])
+        .args(&[
+            "--syslog",
+            &rsyslog.tcp(),
+            "--events",
+            events.to_str().unwrap(),
+        ])
+        .ok();
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    let lines = std::fs::read_to_string(&events).unwrap();
+    let notices: Vec<&str> = lines
+        .lines()
+        .filter(|l| l.contains(r#""event_type":"notice""#))
+        .collect();
+    let kinds: Vec<String> = notices
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["notice"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for kind in [
+        "new_app",
+        "first_unsanctioned_use",
+        "upload",
+        "new_mcp_server",
+        "new_model_server",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "no {kind} notice: {kinds:?}"
+        );
+    }
+    let received = rsyslog.wait_for(notices.len());
+    assert_eq!(received.len(), notices.len(), "{}", rsyslog.raw());
+    for (got, line) in received.iter().zip(&notices) {
+        let field = |name: &str| got[name].as_str().unwrap_or_default().to_string();
+        assert_eq!(field("protocol_version"), "1", "not RFC 5424: {got}");
+        assert_eq!(
+            (field("app_name"), field("msgid")),
+            ("lantern".into(), "notice".into())
+        );
+        assert_eq!(field("msg"), *line, "the JSON changed on the way");
+        let sent: Value = serde_json::from_str(line).unwrap();
+        let severity = match sent["severity"].as_str().unwrap() {
+            "low" => Severity::Notice,
+            "medium" => Severity::Warning,
+            _ => Severity::Error,
+        };
+        assert_eq!(field("pri"), (16 * 8 + severity as u8).to_string(), "{got}");
+    }
+}
+
+/// `--syslog-events all` over UDP and a unix socket: every event of the events file reaches
+/// rsyslog, in either format, its MSGID the lantern event type.
+#[test]
+fn every_event_reaches_rsyslog_with_syslog_events_all() {
+    let Some(rsyslog) = Rsyslog::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected = 0;
+    for (transport, format) in [(rsyslog.udp(), "lantern"), (rsyslog.unix(), "ocsf")] {
+        let events = dir.path().join(format!("{format}.jsonl"));
+        let files = [own("chromium-claude.pcap"), own("identity.pcap")];
+        Replay::of(&files)
+            .no_events()
+            .args(&["--syslog", &transport, "--syslog-events", "all"])
+            .args(&[
+                "--events-format",
+                format,
+                "--events",
+                events.to_str().unwrap(),
+            ])
+            .ok();
+        let lines = std::fs::read_to_string(&events).unwrap();
+        expected += lines.lines().count();
+        let received = rsyslog.wait_for(expected);
+        let got = sorted(
+            received
+                .iter()
+                .map(|r| r["msg"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>(),
+        );
+        for line in lines.lines() {
+            assert!(
+                got.binary_search(&line.to_string()).is_ok(),
+                "{format} event not received: {line}"
+            );
+        }
+    }
+    assert_eq!(rsyslog.received().len(), expected, "{}", rsyslog.raw());
 }

@@ -1,5 +1,6 @@
 //! Events: one per flow, lookup, DHCP or Kerberos message and notice, as JSON lines in the
-//! lantern format ([`lantern`], DESIGN.md "Event schema") or as OCSF ([`ocsf`]).
+//! lantern format ([`lantern`], docs/events.md) or as OCSF, to a file or pipe and, each as one
+//! RFC 5424 message, to a syslog collector ([`Sinks`]).
 //!
 //! The sequencer encodes nothing. For each record it keeps what the stages decided
 //! ([`facts`]) and, at the end of its epoch, hands the epoch's records and those facts over as
@@ -14,15 +15,16 @@ pub mod lantern;
 
 pub use facts::{DhcpShown, DnsFacts, FlowFacts, KerberosShown};
 
-use super::notice::Notice;
+use super::notice::{Notice, NoticeSeverity};
 use super::{DnsView, FlowView};
 use crate::capture::Timestamp;
 use crate::catalog::Catalog;
 use crate::proto::{DhcpRecord, KerberosRecord, Record};
+use crate::writing::syslog::{Counters as SyslogCounters, Message, Severity, Syslog};
 use crate::writing::{Destination, WritingThread};
 use std::fmt;
 use std::io::{self, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 crate::vocabulary! {
     /// The shape events are written in.
@@ -135,6 +137,8 @@ impl Item {
 pub struct EventWriter {
     items: Vec<Item>,
     thread: WritingThread<Encoding>,
+    syslog: bool,
+    syslog_counters: Arc<Mutex<SyslogCounters>>,
 }
 
 /// Epochs that may wait for the events thread.
@@ -143,36 +147,104 @@ pub const QUEUED: usize = 4;
 /// Bytes of encoded events gathered before they are written.
 const CHUNK: usize = 256 * 1024;
 
-/// The events thread's end: the format, the file or pipe, and the bytes not yet written.
+/// Where events go: a file or pipe (`--events`), a syslog collector (`--syslog`), or both.
+pub struct Sinks {
+    /// The file or pipe.
+    pub out: Option<Box<dyn Write + Send>>,
+    /// The collector.
+    pub syslog: Option<SyslogSink>,
+}
+
+/// A syslog collector and which events it gets.
+pub struct SyslogSink {
+    /// The collector's connection.
+    pub syslog: Syslog,
+    /// Every event, or only notices.
+    pub every_event: bool,
+}
+
+/// The events thread's end: the format, where events go, and the bytes not yet written.
 struct Encoding {
     format: Format,
-    out: Box<dyn Write + Send>,
+    sinks: Sinks,
     buf: Vec<u8>,
+    /// What syslog delivery counted, as of the latest batch.
+    syslog_counters: Arc<Mutex<SyslogCounters>>,
+}
+
+impl Encoding {
+    /// Encodes one event at the end of `buf`, sends it to syslog if it goes there, and writes
+    /// `buf` out once it is full (or drops it when there is no file).
+    fn event(&mut self, event: &Event<'_>) -> io::Result<()> {
+        let start = self.buf.len();
+        match self.format {
+            Format::Lantern => lantern::encode(event, &mut self.buf)?,
+            Format::Ocsf => lantern::encode(event, &mut self.buf)?,
+        }
+        if let Some(sink) = &mut self.sinks.syslog {
+            sink.send(event, &self.buf[start..]);
+        }
+        match &mut self.sinks.out {
+            Some(out) => {
+                self.buf.push(b'\n');
+                if self.buf.len() >= CHUNK {
+                    out.write_all(&self.buf)?;
+                    self.buf.clear();
+                }
+            }
+            None => self.buf.clear(),
+        }
+        Ok(())
+    }
+
+    fn share_counters(&self) {
+        if let (Some(sink), Ok(mut shared)) = (&self.sinks.syslog, self.syslog_counters.lock()) {
+            *shared = sink.syslog.counters().clone();
+        }
+    }
+}
+
+impl SyslogSink {
+    /// Sends `json`, the encoding of `event`, if this collector takes it. A message that could
+    /// not be sent is counted by the sender; the events go on.
+    fn send(&mut self, event: &Event<'_>, json: &[u8]) {
+        let severity = match event {
+            Event::Notice(n) => match n.severity {
+                NoticeSeverity::Low => Severity::Notice,
+                NoticeSeverity::Medium => Severity::Warning,
+                NoticeSeverity::High => Severity::Error,
+            },
+            _ if self.every_event => Severity::Informational,
+            _ => return,
+        };
+        let ts = event.ts();
+        let _ = self.syslog.send(Message {
+            severity,
+            secs: ts.secs(),
+            micros: ts.subsec_nanos() / 1000,
+            msgid: event.kind(),
+            msg: json,
+        });
+    }
 }
 
 impl Destination for Encoding {
     type Item = Batch;
 
     fn write(&mut self, batch: Batch) -> io::Result<()> {
-        let Encoding { format, out, buf } = self;
-        batch.each(|event| {
-            match format {
-                Format::Lantern => lantern::encode(event, buf)?,
-                Format::Ocsf => lantern::encode(event, buf)?,
-            }
-            buf.push(b'\n');
-            if buf.len() >= CHUNK {
-                out.write_all(buf)?;
-                buf.clear();
-            }
-            Ok(())
-        })
+        let written = batch.each(|event| self.event(event));
+        self.share_counters();
+        written
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.out.write_all(&self.buf)?;
+        if let Some(out) = &mut self.sinks.out {
+            out.write_all(&self.buf)?;
+            out.flush()?;
+        }
         self.buf.clear();
-        self.out.flush()
+        self.share_counters();
+        Ok(())
     }
 }
 
@@ -183,20 +255,38 @@ impl fmt::Debug for EventWriter {
 }
 
 impl EventWriter {
-    /// A writer of `format` to `out`, by a thread of its own (buffer `out`: a write per
-    /// 256 KiB of events otherwise).
-    pub fn new(format: Format, out: Box<dyn Write + Send>) -> EventWriter {
+    /// A writer of `format` to `sinks`, by a thread of its own (buffer a file or pipe: a write
+    /// per 256 KiB of events otherwise).
+    pub fn new(format: Format, sinks: Sinks) -> EventWriter {
+        let syslog_counters = Arc::default();
+        let syslog = sinks.syslog.is_some();
         let encoding = Encoding {
             format,
-            out,
+            sinks,
             buf: Vec::with_capacity(CHUNK + 64 * 1024),
+            syslog_counters: Arc::clone(&syslog_counters),
         };
         let thread = WritingThread::start("lantern-events", QUEUED, encoding)
             .expect("failed to start the events thread");
         EventWriter {
             items: Vec::new(),
             thread,
+            syslog,
+            syslog_counters,
         }
+    }
+
+    /// Whether events go to a syslog collector.
+    pub fn sends_syslog(&self) -> bool {
+        self.syslog
+    }
+
+    /// What syslog delivery counted, as of the latest batch the events thread wrote.
+    pub fn syslog_counters(&self) -> SyslogCounters {
+        self.syslog_counters
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
     }
 
     /// Keeps a flow's event, its record at `at`.
