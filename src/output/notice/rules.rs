@@ -497,3 +497,232 @@ fn server_message(what: &str, n: &Notice, who: &str) -> String {
         n.subject
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::decode::{Addr, Transport};
+    use crate::flow::{EndReason, Endpoint};
+    use crate::identity::Identity;
+    use crate::proto::{EchKind, FlowRecord, NameSource, Protocol};
+    use crate::software::Software;
+
+    /// A flow of `client` to `name`, with `up` bytes up, at `secs`.
+    fn record(id: u64, client: u8, up: u64, secs: i64) -> FlowRecord {
+        let at = |addr, port| Endpoint { addr, port };
+        FlowRecord {
+            id,
+            first: Timestamp::from_secs(secs),
+            last: Timestamp::from_secs(secs),
+            started: Timestamp::from_secs(secs),
+            part: 0,
+            client: at(Addr::v4([10, 0, 0, client]), 40_000),
+            server: at(Addr::v4([192, 0, 2, 1]), 443),
+            transport: Transport::Tcp,
+            vlan: [0; 2],
+            packets: [1, 1],
+            bytes: [up, 0],
+            end: EndReason::Closed,
+            protocol: Protocol::Tls,
+            message: None,
+            requests: None,
+        }
+    }
+
+    fn user(name: &str) -> Identity {
+        Identity {
+            user: name.into(),
+            ..Identity::unknown()
+        }
+    }
+
+    /// The notices of flow `r` to `name` by `who`, with `status` for its app.
+    fn raise(
+        rules: &mut Rules,
+        memory: &mut dyn Remembered,
+        catalog: &Catalog,
+        (r, name, who, status): (&FlowRecord, &str, &Identity, Status),
+    ) -> Vec<Notice> {
+        let (app, candidate) = catalog.classify(Some(name), None, 443);
+        let view = FlowView {
+            record: r,
+            server_name: Some(name),
+            name_source: NameSource::TlsSni,
+            name_alternatives: Default::default(),
+            ech: EchKind::None,
+            identity: who,
+            app,
+            status,
+            candidate,
+            software: Software::default(),
+            mcp: None,
+            encrypted_dns: None,
+        };
+        let mut out = Vec::new();
+        rules.flow(&view, memory, &mut out);
+        out
+    }
+
+    fn kinds(notices: &[Notice]) -> Vec<&'static str> {
+        notices.iter().map(|n| n.kind.name()).collect()
+    }
+
+    #[test]
+    fn first_uses_are_raised_once_and_uploads_once_a_day() {
+        let catalog = Catalog::load(&[]).unwrap();
+        let mut rules = Rules::new(NoticeConfig {
+            upload_bytes: 1000,
+            ..NoticeConfig::default()
+        });
+        let (alice, bob) = (user("alice"), user("bob"));
+        let mut raise = |r: &FlowRecord, who: &Identity, status| {
+            kinds(&raise(
+                &mut rules,
+                &mut Forgetful,
+                &catalog,
+                (r, "chatgpt.com", who, status),
+            ))
+        };
+        let unsanctioned = Status::Unsanctioned;
+        assert_eq!(
+            raise(&record(1, 1, 10, 0), &alice, unsanctioned),
+            ["new_app", "first_unsanctioned_use"]
+        );
+        assert!(raise(&record(2, 1, 10, 60), &alice, unsanctioned).is_empty());
+        // Bob's first use; the app is not new.
+        assert_eq!(
+            raise(&record(3, 2, 10, 60), &bob, unsanctioned),
+            ["first_unsanctioned_use"]
+        );
+        // 600 + 600 bytes in Alice's hour cross 1000 once; a flow of 5000 the next day again.
+        assert!(raise(&record(4, 1, 600, 120), &alice, unsanctioned).is_empty());
+        assert_eq!(
+            raise(&record(5, 1, 600, 180), &alice, unsanctioned),
+            ["upload"]
+        );
+        assert!(raise(&record(6, 1, 5000, 240), &alice, unsanctioned).is_empty());
+        assert_eq!(
+            raise(&record(7, 1, 5000, 86_400), &alice, unsanctioned),
+            ["upload"]
+        );
+        // A sanctioned app's uploads are no notice.
+        assert!(raise(&record(8, 2, 5000, 86_400), &bob, Status::Sanctioned).is_empty());
+    }
+
+    #[test]
+    fn an_upload_notice_shows_the_hour_and_its_flows() {
+        let catalog = Catalog::load(&[]).unwrap();
+        let mut rules = Rules::new(NoticeConfig {
+            kinds: vec![NoticeKind::Upload],
+            upload_bytes: 1000,
+            ..NoticeConfig::default()
+        });
+        let alice = user("alice");
+        let status = Status::Unreviewed;
+        raise(
+            &mut rules,
+            &mut Forgetful,
+            &catalog,
+            (&record(1, 1, 600, 3600), "chatgpt.com", &alice, status),
+        );
+        let n = raise(
+            &mut rules,
+            &mut Forgetful,
+            &catalog,
+            (&record(2, 1, 600, 3700), "chatgpt.com", &alice, status),
+        );
+        assert_eq!(n.len(), 1);
+        assert_eq!(
+            (n[0].bytes_up, n[0].threshold, &n[0].flows[..]),
+            (1200, Some(1000), &[1, 2][..])
+        );
+        assert_eq!(n[0].first_seen, Timestamp::from_secs(3600));
+        assert_eq!(n[0].key().day, 0);
+        assert_eq!(n[0].key().user, "alice");
+    }
+
+    #[test]
+    fn an_uncatalogued_name_is_a_notice_once_enough_clients_used_it() {
+        let catalog = Catalog::load(&[]).unwrap();
+        let mut rules = Rules::new(NoticeConfig::default());
+        let name = "promptforge-copilot.ai";
+        let mut seen = Vec::new();
+        for (id, client) in [(1, 1), (2, 1), (3, 2), (4, 3), (5, 4)] {
+            let who = user(&format!("u{client}"));
+            let r = record(id, client, 10, id as i64);
+            seen.push(kinds(&raise(
+                &mut rules,
+                &mut Forgetful,
+                &catalog,
+                (&r, name, &who, Status::Unreviewed),
+            )));
+        }
+        let none: Vec<&str> = Vec::new();
+        assert_eq!(
+            seen,
+            [
+                none.clone(),
+                none.clone(),
+                none.clone(),
+                vec!["candidate_spread"],
+                none
+            ]
+        );
+    }
+
+    /// A store that says every key was raised (another sensor raised them): ChatGPT's
+    /// once-ever keys for the network and for alice, and any day's key it is asked for.
+    struct Raised(u32);
+
+    impl Remembered for Raised {
+        fn raised(&mut self, _: &NoticeKey) -> Result<bool, MemoryError> {
+            self.0 += 1;
+            Ok(true)
+        }
+
+        fn raised_ever(&mut self) -> Result<Vec<NoticeKey>, MemoryError> {
+            let key = |kind, user: &str| NoticeKey {
+                kind,
+                day: EVER,
+                user: user.into(),
+                subject: "openai-chatgpt".into(),
+            };
+            Ok(vec![
+                key(NoticeKind::NewApp, ""),
+                key(NoticeKind::FirstUnsanctioned, "alice"),
+            ])
+        }
+    }
+
+    #[test]
+    fn what_the_store_remembers_is_not_raised_again() {
+        let catalog = Catalog::load(&[]).unwrap();
+        let mut rules = Rules::new(NoticeConfig {
+            upload_bytes: 1000,
+            ..NoticeConfig::default()
+        });
+        let mut store = Raised(0);
+        let (alice, bob) = (user("alice"), user("bob"));
+        let status = Status::Unsanctioned;
+        let r = record(1, 1, 5000, 0);
+        let n = raise(
+            &mut rules,
+            &mut store,
+            &catalog,
+            (&r, "chatgpt.com", &alice, status),
+        );
+        assert!(n.is_empty(), "{n:?}");
+        // The once-ever keys were read in one go; only the day's upload key was asked for.
+        assert_eq!((store.0, rules.counts().repeated), (1, 3));
+        // Bob's first use is not in the store.
+        let r = record(2, 2, 10, 0);
+        let n = raise(
+            &mut rules,
+            &mut store,
+            &catalog,
+            (&r, "chatgpt.com", &bob, status),
+        );
+        assert_eq!(kinds(&n), ["first_unsanctioned_use"]);
+    }
+}
