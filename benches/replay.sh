@@ -14,7 +14,8 @@
 # where the kernel reclaims cold pages (DAMON) between runs. Needs tcpdump, python3 and GNU
 # time; ndpiReader (Debian's libndpi-bin) if present. lantern runs with --no-store --quiet
 # (the packet path), and as users run it: into a fresh SQLite store, and with --events to a
-# file; those rows also show their ratio to --no-store with the same --threads ("x same -t").
+# file, in lantern's format and in OCSF (--events-format ocsf); those rows also show their ratio
+# to --no-store with the same --threads ("x same -t").
 # The spread column lists every run's wall time. ClickHouse is benches/clickhouse.rs.
 # With BASELINE=PATH (another lantern binary, e.g. an earlier commit's), its --no-store and
 # --events rows run in the same rounds, so a change is measured against it in one run.
@@ -49,7 +50,7 @@ run_once() {
 # RUNS rounds of tcpdump and lantern in turn, so that a slow spell of the machine falls on
 # all of them; the median run of each by wall time is kept.
 # The store rows start from a fresh SQLite file each time, as a user's first replay does.
-names="tcpdump lantern-t1 lantern-t2 lantern-t1-store lantern-t2-store lantern-t1-events"
+names="tcpdump lantern-t1 lantern-t2 lantern-t1-store lantern-t2-store lantern-t1-events lantern-t1-ocsf-events"
 baseline=${BASELINE:-}
 [ -z "$baseline" ] || names="$names baseline-t1 baseline-t2 baseline-t1-events"
 for i in $(seq "$runs"); do
@@ -61,6 +62,7 @@ for i in $(seq "$runs"); do
   rm -f "$work"/store.db*
   run_once lantern-t2-store "$lantern" replay --store "$work/store.db" --quiet --threads 2 "$capture"
   run_once lantern-t1-events "$lantern" replay --no-store --quiet --threads 1 --events "$work/events.jsonl" "$capture"
+  run_once lantern-t1-ocsf-events "$lantern" replay --no-store --quiet --threads 1 --events-format ocsf --events "$work/events.jsonl" "$capture"
   if [ -n "$baseline" ]; then
     run_once baseline-t1 "$baseline" replay --no-store --quiet --threads 1 "$capture"
     run_once baseline-t2 "$baseline" replay --no-store --quiet --threads 2 "$capture"
@@ -86,6 +88,7 @@ for name in $names ndpiReader; do
   # The store and events rows against --no-store with the same --threads.
   same=-
   case $name in
+    lantern-*-ocsf-events) same=$(awk '{print $1}' "$work/${name%-ocsf-events}") ;;
     lantern-*-store|lantern-*-events|baseline-*-events) same=$(awk '{print $1}' "$work/${name%-*}") ;;
   esac
   spread=$(sort -n "$work/$name.runs" | awk '{printf "%s%s", sep, $1; sep=" "}')

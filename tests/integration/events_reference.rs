@@ -7,7 +7,8 @@
 //!
 //! The replays use `--active-timeout 1`, so that flows longer than a second also give interim
 //! records (and their `part`), and a static identity map for one client address, so that
-//! events carry `group`. `identity.pcap` gives the DHCP and Kerberos events.
+//! events carry `group`. `identity.pcap` gives the DHCP and Kerberos events. Uploads past
+//! 0.1 MiB and a name used from one client are notices, so that every notice field appears.
 
 use crate::common::{self, Replay, dana_identity, own_captures};
 use serde_json::Value;
@@ -189,6 +190,7 @@ fn events() -> Vec<Value> {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         let run = Replay::of(&[&file])
             .args(&["--active-timeout", "1", "--identity", map.to_str().unwrap()])
+            .args(&["--notice-upload-mib", "0.1", "--notice-candidate-clients", "1"])
             .run();
         // A capture cut short on purpose ends with an error; what was read before is kept.
         assert!(
