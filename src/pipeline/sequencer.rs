@@ -289,7 +289,9 @@ impl Sequencer {
         let pseudonyms = (self.resolver.pseudonymizer())
             .map(|p| p.take_sealed())
             .unwrap_or_default();
-        let batch = self.pending.batch(&rollups, &coverage, pseudonyms, health);
+        let batch = self
+            .pending
+            .batch(&rollups, &coverage, &[], pseudonyms, health);
         if self.replaying {
             return Ok(());
         }

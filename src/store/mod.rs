@@ -5,7 +5,8 @@
 //! sensors: the same tables, written through an on-disk spool so that nothing is lost while the
 //! server is away. Both hold flow and DNS evidence of AI use, hourly rollups per (sensor, hour,
 //! user, app) that later runs add to, hourly coverage of every flow, each sensor's latest
-//! state, the files that were ingested (so that the same file is not counted twice) and sealed
+//! state, the notices raised (so that a restart or another sensor does not raise one again),
+//! the files that were ingested (so that the same file is not counted twice) and sealed
 //! pseudonyms. Each table is declared once ([`tables`], through
 //! [`schema`]): its row struct is what output makes, both stores write and the spool holds.
 //! [`Store`] is whichever store a run was given; [`Batch`] is what one write adds; [`read`]
@@ -28,7 +29,9 @@ pub use read::{Dialect, Query, Read, ReadRow};
 pub use retention::{Cutoffs, Pruned, Retention};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;
-pub use tables::{CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
+pub use tables::{
+    CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, NoticeRow, PseudonymRow, RollupRow,
+};
 
 /// Rows a table per transaction when pruning SQLite all at once (`lantern store prune`).
 const PRUNE_BUDGET: u64 = 50_000;
@@ -49,6 +52,8 @@ pub struct Batch {
     pub pseudonyms: Vec<PseudonymRow>,
     /// The sensor's state (a live capture's writes; replays have none).
     pub health: Vec<HealthRow>,
+    /// Notices raised: the first row of each key stays.
+    pub notices: Vec<NoticeRow>,
 }
 
 impl Batch {
@@ -60,6 +65,7 @@ impl Batch {
         self.rollups.iter_mut().for_each(|r| r.sensor = sensor());
         self.coverage.iter_mut().for_each(|r| r.sensor = sensor());
         self.health.iter_mut().for_each(|r| r.sensor = sensor());
+        self.notices.iter_mut().for_each(|r| r.sensor = sensor());
     }
 }
 

@@ -436,6 +436,9 @@ impl ClickHouseStore {
         for row in &mut batch.coverage {
             row.batch_id = id(row.hour * 1_000_000);
         }
+        for row in &mut batch.notices {
+            row.batch_id = id(row.ts_us);
+        }
         let Batch {
             flows,
             dns,
@@ -443,6 +446,7 @@ impl ClickHouseStore {
             coverage,
             pseudonyms,
             health,
+            notices,
         } = batch;
         self.push(&Entry {
             flows,
@@ -452,6 +456,7 @@ impl ClickHouseStore {
             files: Vec::new(),
             health,
             coverage,
+            notices,
         })
     }
 
