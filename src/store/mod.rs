@@ -22,6 +22,8 @@ pub mod schema;
 mod sqlite;
 pub mod tables;
 
+use crate::output::notice::NoticeKey;
+
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseReader, ClickHouseStats, ClickHouseStore};
 pub use filter::{Filter, FilterError, MAX_FILTER_LEN, MAX_FILTER_VALUES};
 pub use pending::{Pending, keeps_flow, keeps_lookup};
@@ -265,6 +267,37 @@ impl Store {
         }?;
         rows.sort_unstable();
         Ok(rows)
+    }
+
+    /// Makes sure the store has this lantern's tables before a read of one a sensor's first
+    /// write may not have made yet: SQLite has them once open; ClickHouse is brought up to date
+    /// once (see [`ClickHouseReader::current`]).
+    fn current(&self) -> Result<(), StoreError> {
+        match self.reads() {
+            Reads::Sqlite(_) => Ok(()),
+            Reads::ClickHouse(c) => c.current(),
+        }
+    }
+
+    /// Whether a notice of `key` was raised, by this sensor or another writing to the same
+    /// store: SQLite once every batch handed over is written (it waits for its writing thread);
+    /// ClickHouse as the server holds it, which is without the batches still in this sensor's
+    /// spool.
+    pub fn raised(&self, key: &NoticeKey) -> Result<bool, StoreError> {
+        self.current()?;
+        let rows = self.read(&read::NoticeRaised { key })?;
+        Ok(rows.iter().any(|r| r.rows > 0))
+    }
+
+    /// The keys of the notices raised once ever, sorted, each once (as [`Store::raised`] sees
+    /// them); kinds this lantern does not know are left out.
+    pub fn raised_ever(&self) -> Result<Vec<NoticeKey>, StoreError> {
+        self.current()?;
+        let rows = self.read(&read::NoticesEver)?;
+        let mut keys: Vec<NoticeKey> = rows.into_iter().filter_map(|r| r.key()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        Ok(keys)
     }
 
     /// One bounded step of pruning a SQLite store (at most `budget` rows a table; see
