@@ -325,8 +325,8 @@ impl Sequencer {
         let pseudonyms = (self.resolver.pseudonymizer())
             .map(|p| p.take_sealed())
             .unwrap_or_default();
-        let _notices = std::mem::take(&mut self.raised);
-        let batch = self.pending.batch(&rollups, &coverage, pseudonyms, health);
+        let notices = std::mem::take(&mut self.raised);
+        let batch = (self.pending).batch(&rollups, &coverage, &notices, pseudonyms, health);
         if self.replaying {
             return Ok(());
         }
@@ -564,15 +564,23 @@ fn identity(needed: bool, resolver: &mut Resolver, client: Addr, at: Timestamp) 
     }
 }
 
-/// What the store remembers of notices, for the rules (the store's notices table follows).
+/// What the store remembers of notices, for the rules, which ask it only for a key they do
+/// not hold (the once-ever keys in one read at the start): a SQLite read waits for the writes
+/// before it, a ClickHouse read is a round trip.
 struct StoreMemory<'s>(Option<&'s Store>);
 
 impl Remembered for StoreMemory<'_> {
-    fn raised(&mut self, _: &NoticeKey) -> Result<bool, MemoryError> {
-        Ok(false)
+    fn raised(&mut self, key: &NoticeKey) -> Result<bool, MemoryError> {
+        match self.0 {
+            Some(store) => Ok(store.raised(key)?),
+            None => Ok(false),
+        }
     }
 
     fn raised_ever(&mut self) -> Result<Vec<NoticeKey>, MemoryError> {
-        Ok(Vec::new())
+        match self.0 {
+            Some(store) => Ok(store.raised_ever()?),
+            None => Ok(Vec::new()),
+        }
     }
 }

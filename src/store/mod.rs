@@ -5,7 +5,8 @@
 //! sensors: the same tables, written through an on-disk spool so that nothing is lost while the
 //! server is away. Both hold flow and DNS evidence of AI use, hourly rollups per (sensor, hour,
 //! user, app) that later runs add to, hourly coverage of every flow, each sensor's latest
-//! state, the files that were ingested (so that the same file is not counted twice) and sealed
+//! state, the notices raised (so that a restart or another sensor does not raise one again),
+//! the files that were ingested (so that the same file is not counted twice) and sealed
 //! pseudonyms. Each table is declared once ([`tables`], through
 //! [`schema`]): its row struct is what output makes, both stores write and the spool holds.
 //! [`Store`] is whichever store a run was given; [`Batch`] is what one write adds; [`read`]
@@ -21,6 +22,8 @@ pub mod schema;
 mod sqlite;
 pub mod tables;
 
+use crate::output::notice::NoticeKey;
+
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseReader, ClickHouseStats, ClickHouseStore};
 pub use filter::{Filter, FilterError, MAX_FILTER_LEN, MAX_FILTER_VALUES};
 pub use pending::{Pending, keeps_flow, keeps_lookup};
@@ -28,7 +31,9 @@ pub use read::{Dialect, Query, Read, ReadRow};
 pub use retention::{Cutoffs, Pruned, Retention};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;
-pub use tables::{CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
+pub use tables::{
+    CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, NoticeRow, PseudonymRow, RollupRow,
+};
 
 /// Rows a table per transaction when pruning SQLite all at once (`lantern store prune`).
 const PRUNE_BUDGET: u64 = 50_000;
@@ -49,6 +54,8 @@ pub struct Batch {
     pub pseudonyms: Vec<PseudonymRow>,
     /// The sensor's state (a live capture's writes; replays have none).
     pub health: Vec<HealthRow>,
+    /// Notices raised: the first row of each key stays.
+    pub notices: Vec<NoticeRow>,
 }
 
 impl Batch {
@@ -60,6 +67,7 @@ impl Batch {
         self.rollups.iter_mut().for_each(|r| r.sensor = sensor());
         self.coverage.iter_mut().for_each(|r| r.sensor = sensor());
         self.health.iter_mut().for_each(|r| r.sensor = sensor());
+        self.notices.iter_mut().for_each(|r| r.sensor = sensor());
     }
 }
 
@@ -259,6 +267,37 @@ impl Store {
         }?;
         rows.sort_unstable();
         Ok(rows)
+    }
+
+    /// Makes sure the store has this lantern's tables before a read of one a sensor's first
+    /// write may not have made yet: SQLite has them once open; ClickHouse is brought up to date
+    /// once (see [`ClickHouseReader::current`]).
+    fn current(&self) -> Result<(), StoreError> {
+        match self.reads() {
+            Reads::Sqlite(_) => Ok(()),
+            Reads::ClickHouse(c) => c.current(),
+        }
+    }
+
+    /// Whether a notice of `key` was raised, by this sensor or another writing to the same
+    /// store: SQLite once every batch handed over is written (it waits for its writing thread);
+    /// ClickHouse as the server holds it, which is without the batches still in this sensor's
+    /// spool.
+    pub fn raised(&self, key: &NoticeKey) -> Result<bool, StoreError> {
+        self.current()?;
+        let rows = self.read(&read::NoticeRaised { key })?;
+        Ok(rows.iter().any(|r| r.rows > 0))
+    }
+
+    /// The keys of the notices raised once ever, sorted, each once (as [`Store::raised`] sees
+    /// them); kinds this lantern does not know are left out.
+    pub fn raised_ever(&self) -> Result<Vec<NoticeKey>, StoreError> {
+        self.current()?;
+        let rows = self.read(&read::NoticesEver)?;
+        let mut keys: Vec<NoticeKey> = rows.into_iter().filter_map(|r| r.key()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        Ok(keys)
     }
 
     /// One bounded step of pruning a SQLite store (at most `budget` rows a table; see

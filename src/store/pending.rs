@@ -1,10 +1,11 @@
 //! Pending rows: what the next store write will hold, gathered as records go by. Evidence rows
 //! are made here from output's views (a flow of an AI app or candidate, or one that carries
-//! encrypted DNS; a lookup of an AI app's name or a candidate's), and the hourly rollups and
-//! coverage output gathered become their rows when the batch is taken. The store keeps names,
+//! encrypted DNS; a lookup of an AI app's name or a candidate's), and the hourly rollups,
+//! coverage and notices output gathered become their rows when the batch is taken. The store keeps names,
 //! counters and evidence of AI use and of what hides it, and nothing else.
 
-use super::{Batch, CoverageRow, DnsRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
+use super::{Batch, CoverageRow, DnsRow, FlowRow, HealthRow, NoticeRow, PseudonymRow, RollupRow};
+use crate::output::notice::Notice;
 use crate::output::{Coverage, CoverageKey, DnsView, FlowView, Rollup, RollupKey};
 
 /// The evidence rows gathered since the last write.
@@ -49,12 +50,13 @@ impl Pending {
         self.len() == 0
     }
 
-    /// The next write: the evidence gathered, the rollups and coverage given, sealed pseudonyms
-    /// and the sensor's state.
+    /// The next write: the evidence gathered, the rollups, coverage and notices given, sealed
+    /// pseudonyms and the sensor's state.
     pub fn batch(
         &mut self,
         rollups: &[(RollupKey, Rollup)],
         coverage: &[(CoverageKey, Coverage)],
+        notices: &[Notice],
         pseudonyms: Vec<(String, Vec<u8>)>,
         health: Vec<HealthRow>,
     ) -> Batch {
@@ -73,6 +75,7 @@ impl Pending {
                 })
                 .collect(),
             health,
+            notices: notices.iter().map(NoticeRow::from_source).collect(),
         }
     }
 }

@@ -8,12 +8,17 @@
 //! sorted, so a report is the same whichever store it reads. The store does the sums; the
 //! report counts distinct users and devices itself.
 //!
+//! Besides the reports' reads, [`NoticeRaised`] and [`NoticesEver`] say which notices the store
+//! holds, for the rules that raise each notice once ([`Store::raised`](super::Store::raised),
+//! [`Store::raised_ever`](super::Store::raised_ever)).
+//!
 //! Adding a read is a row type and a `Read` here; nothing in either store changes.
 
 use super::filter::Filter;
 pub use super::schema::ReadRow;
 use super::schema::{Role, names};
 use super::tables::{CoverageRow, HealthRow, RollupRow};
+use crate::output::notice::{EVER, NoticeKey, NoticeKind};
 use rusqlite::ToSql;
 use rusqlite::types::ToSqlOutput;
 
@@ -102,6 +107,13 @@ impl Query {
     pub fn range(mut self, column: &str, from: i64, to: i64) -> Query {
         self.sql += &format!("{column} >= ? AND {column} < ?");
         self.params.extend([Param::Int(from), Param::Int(to)]);
+        self
+    }
+
+    /// Appends `column = ?` for `value`.
+    pub fn eq(mut self, column: &str, value: Param) -> Query {
+        self.sql += &format!("{column} = ?");
+        self.params.push(value);
         self
     }
 
@@ -572,6 +584,72 @@ pub fn latest_health(mut rows: Vec<HealthRow>) -> Vec<HealthRow> {
     rows
 }
 
+crate::read_row! {
+    /// The rows of a notice key: one once raised (ClickHouse may hold more, from several
+    /// sensors or writes, until it merges them).
+    pub struct NoticeRows {
+        pub rows: u64,
+    }
+}
+
+/// The rows of one notice key: whether it was raised.
+pub struct NoticeRaised<'a> {
+    /// The key.
+    pub key: &'a NoticeKey,
+}
+
+impl Read for NoticeRaised<'_> {
+    type Row = NoticeRows;
+
+    fn query(&self, _: Dialect) -> Query {
+        let key = self.key;
+        Query::new("SELECT count(*) FROM notices WHERE ")
+            .eq("kind", Param::Text(key.kind.name().to_string()))
+            .then(" AND ")
+            .eq("day", Param::Int(key.day))
+            .then(" AND ")
+            .eq("user", Param::Text(key.user.clone()))
+            .then(" AND ")
+            .eq("subject", Param::Text(key.subject.clone()))
+    }
+}
+
+crate::read_row! {
+    /// A notice key the store holds.
+    pub struct StoredNoticeKey {
+        /// Its kind's name.
+        pub kind: String,
+        pub day: i64,
+        pub user: String,
+        pub subject: String,
+    }
+}
+
+impl StoredNoticeKey {
+    /// The key, if this lantern knows its kind (a newer one may have raised kinds it does
+    /// not).
+    pub fn key(self) -> Option<NoticeKey> {
+        Some(NoticeKey {
+            kind: NoticeKind::from_name(&self.kind)?,
+            day: self.day,
+            user: self.user,
+            subject: self.subject,
+        })
+    }
+}
+
+/// The keys of every notice raised once ever (day [`EVER`]), each once.
+pub struct NoticesEver;
+
+impl Read for NoticesEver {
+    type Row = StoredNoticeKey;
+
+    fn query(&self, _: Dialect) -> Query {
+        Query::new("SELECT DISTINCT kind, day, user, subject FROM notices WHERE ")
+            .eq("day", Param::Int(EVER))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -625,5 +703,43 @@ mod tests {
     fn app_lists_keep_only_catalog_shaped_ids() {
         assert_eq!(app_list(&["a-b", "x'); DROP", "c.d"]), "('a-b', 'c.d')");
         assert_eq!(app_list(&[]), "('')");
+    }
+
+    #[test]
+    fn notice_reads_bind_every_value_of_the_key() {
+        let key = NoticeKey {
+            kind: NoticeKind::Upload,
+            day: 20_000,
+            user: "bob' OR '1'='1".into(),
+            subject: "openai-chatgpt".into(),
+        };
+        for dialect in [Dialect::Sqlite, Dialect::ClickHouse] {
+            let q = NoticeRaised { key: &key }.query(dialect);
+            assert_eq!(
+                q.sql,
+                "SELECT count(*) FROM notices WHERE kind = ? AND day = ? AND user = ? AND subject = ?"
+            );
+            assert_eq!(
+                q.params,
+                [
+                    Param::Text("upload".into()),
+                    Param::Int(20_000),
+                    Param::Text("bob' OR '1'='1".into()),
+                    Param::Text("openai-chatgpt".into()),
+                ]
+            );
+            let ever = NoticesEver.query(dialect);
+            assert_eq!(ever.sql.matches('?').count(), 1);
+            assert_eq!(ever.params, [Param::Int(EVER)]);
+        }
+        let stored = |kind: &str| StoredNoticeKey {
+            kind: kind.into(),
+            day: EVER,
+            user: String::new(),
+            subject: "x".into(),
+        };
+        let known = stored("new_app").key().unwrap();
+        assert_eq!((known.kind, known.day), (NoticeKind::NewApp, EVER));
+        assert_eq!(stored("from_a_newer_lantern").key(), None);
     }
 }

@@ -1,8 +1,9 @@
 //! Retention: how long the store keeps what, and what one pruning removed.
 //!
 //! Rows are judged by their own times, never by when they were written: evidence (`flows`,
-//! `dns`) by `ts_us`; hourly rollups and coverage by `hour`, and sensor health by `ts_us`,
-//! kept as long as the rollups (and so is ClickHouse's `rollups_in`, the rollups as sent). A
+//! `dns`) by `ts_us`; hourly rollups and coverage by `hour`, and sensor health and notices by
+//! `ts_us`, kept as long as the rollups (and so is ClickHouse's `rollups_in`, the rollups as
+//! sent). A notice raised once ever is raised again once its row is pruned. A
 //! period of N days keeps every row of the N whole UTC days before today and of today: the
 //! cutoff is the start of the UTC day N days ago, so it moves once a day and ClickHouse's
 //! deletes run at most once a day. A pseudonym seal goes once its token is in no evidence and
@@ -15,7 +16,7 @@
 //! owns that list, the periods, the cutoffs and the tally.
 
 use super::schema::{Kept, Table, Time};
-use super::tables::{ALL, DnsRow, FlowRow, RollupRow};
+use super::tables::{ALL, DnsRow, FlowRow, NoticeRow, RollupRow};
 use crate::capture::Timestamp;
 
 /// Seconds in a day.
@@ -32,7 +33,7 @@ pub const DEFAULT_ROLLUP_DAYS: u32 = 400;
 pub struct Retention {
     /// Flow and DNS evidence.
     pub evidence_days: u32,
-    /// Hourly rollups and coverage, and sensor health.
+    /// Hourly rollups and coverage, sensor health and notices.
     pub rollup_days: u32,
 }
 
@@ -71,7 +72,7 @@ pub fn aging() -> impl Iterator<Item = Table> {
 
 /// Where pseudonym tokens appear, as (table, column): a seal goes when no row that stays (by
 /// its table's [`Kept`]) names its token in any of these. Both stores prune by this one list.
-pub(crate) const TOKEN_COLUMNS: [(Table, &str); 8] = [
+pub(crate) const TOKEN_COLUMNS: [(Table, &str); 10] = [
     (FlowRow::TABLE, "user"),
     (FlowRow::TABLE, "client_ip"),
     (FlowRow::TABLE, "device"),
@@ -80,6 +81,9 @@ pub(crate) const TOKEN_COLUMNS: [(Table, &str); 8] = [
     (DnsRow::TABLE, "device"),
     (RollupRow::TABLE, "user"),
     (RollupRow::TABLE, "device"),
+    // A notice's key user is its `user_shown`, or empty.
+    (NoticeRow::TABLE, "user_shown"),
+    (NoticeRow::TABLE, "client"),
 ];
 
 /// Rows older than these (seconds since the epoch, a UTC midnight) go; `None` keeps all.
@@ -87,7 +91,7 @@ pub(crate) const TOKEN_COLUMNS: [(Table, &str); 8] = [
 pub struct Cutoffs {
     /// Evidence.
     pub evidence_secs: Option<i64>,
-    /// Rollups, coverage and sensor health.
+    /// Rollups, coverage, sensor health and notices.
     pub rollup_secs: Option<i64>,
 }
 
@@ -195,6 +199,7 @@ mod tests {
                 "dns",
                 "rollups_hourly",
                 "coverage_hourly",
+                "notices",
                 "sensor_health"
             ]
         );

@@ -29,7 +29,9 @@ use rusqlite::types::ToSqlOutput;
 /// 8: `files.quick_key`, looked up before a replay, whose file is hashed as it is read.
 /// 9: the requests of a plaintext HTTP connection and encrypted DNS on `flows`; the
 ///    `coverage_hourly` table.
-pub const SCHEMA_VERSION: u32 = 9;
+/// 10: the `notices` table: each notice raised, once per key, so that a restart or another
+///     sensor does not raise it again.
+pub const SCHEMA_VERSION: u32 = 10;
 
 /// The first version whose columns the declarations carry (earlier ones are SQLite's frozen
 /// migrations).
@@ -407,6 +409,7 @@ column_type!(Option<String>, "TEXT", "Nullable(String)", |v| opt(v.as_deref()), 
 column_type!(i64, "INTEGER NOT NULL", "Int64", |v| *v, i64 => |r| r);
 column_type!(Option<i64>, "INTEGER", "Nullable(Int64)", |v| opt(*v), Option<i64> => |r| r);
 column_type!(u64, "INTEGER NOT NULL", "UInt64", |v| int(*v), i64 => |r| count(r));
+column_type!(Option<u64>, "INTEGER", "Nullable(UInt64)", |v| opt((*v).map(int)), Option<i64> => |r| r.map(count));
 column_type!(u32, "INTEGER NOT NULL", "UInt32", |v| *v, u32 => |r| r);
 column_type!(Option<u32>, "INTEGER", "Nullable(UInt32)", |v| opt(*v), Option<u32> => |r| r);
 column_type!(u16, "INTEGER NOT NULL", "UInt16", |v| *v, u16 => |r| r);

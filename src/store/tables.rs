@@ -15,16 +15,18 @@ use super::schema::{Kept, Opts, Role, Table, Time};
 use crate::capture::Timestamp;
 use crate::decode::Addr;
 use crate::identity::Identity;
+use crate::output::notice::Notice;
 use crate::output::{Coverage, CoverageKey, DnsView, FlowView, Rollup, RollupKey};
 use crate::proto::dns;
 
 /// Every declared table, in the order both stores prune them (see
 /// [`retention::aging`](super::retention::aging)) and `docs/store.md` lists them.
-pub const ALL: [Table; 7] = [
+pub const ALL: [Table; 8] = [
     FlowRow::TABLE,
     DnsRow::TABLE,
     RollupRow::TABLE,
     CoverageRow::TABLE,
+    NoticeRow::TABLE,
     FileRow::TABLE,
     PseudonymRow::TABLE,
     HealthRow::TABLE,
@@ -301,6 +303,61 @@ crate::table! {
 }
 
 crate::table! {
+    /// A notice raised, once per key (kind, day, user, subject): what keeps a restart, or
+    /// another sensor writing to the same store, from raising it again. The first row of a key
+    /// stays (SQLite ignores the later ones; ClickHouse collapses them when it merges).
+    pub struct NoticeRow in "notices" kept (Kept::AsRollups(Time::Us("ts_us")))
+        from (n: &Notice) {
+        /// The sensor that raised it.
+        sensor: String = String::new() => Opts::new().since(10),
+        /// The time of the record that raised it.
+        ts_us: i64 = us(n.ts) => Opts::new().since(10),
+        /// Part of the key: the day it was raised (days since 1970-01-01), or -1 for the kinds
+        /// raised once ever.
+        day: i64 = n.key().day => Opts::new().since(10),
+        /// Part of the key: why it was raised (`new_app`, `first_unsanctioned_use`, `upload`,
+        /// ...).
+        kind: String = n.kind.name().to_string() => Opts::new().since(10),
+        /// Part of the key: the user it is about, empty for the kinds about the network.
+        user: String = n.key().user => Opts::new().since(10),
+        /// Part of the key: what it is about (the app id, the server, or the name).
+        subject: String = n.subject.clone() => Opts::new().since(10),
+        /// `low`, `medium` or `high`.
+        severity: String = n.severity.name().to_string() => Opts::new().since(10),
+        /// The user whose record raised it (also for a notice about the network).
+        user_shown: String = n.user.clone() => Opts::new().since(10),
+        /// The catalogued app.
+        app_id: Option<String> = n.app.as_ref().map(|a| a.id.clone()) => Opts::new().since(10),
+        /// The server name, when known.
+        server_name: Option<String> = n.server_name.clone() => Opts::new().since(10),
+        /// The client address of the first flow, or its pseudonym token.
+        client: Option<String> = n.client.clone() => Opts::new().since(10),
+        /// Payload bytes up in the evidence.
+        bytes_up: u64 = n.bytes_up => Opts::new().since(10),
+        /// Payload bytes down in the evidence.
+        bytes_down: u64 = n.bytes_down => Opts::new().since(10),
+        /// For an upload, the threshold it crossed, in bytes.
+        threshold: Option<u64> = n.threshold => Opts::new().since(10),
+        /// For a candidate, the distinct clients seen.
+        clients: Option<u32> = n.clients => Opts::new().since(10),
+        /// The flow ids it is about, first first, comma-separated.
+        flows: String = flow_ids(&n.flows) => Opts::new().since(10),
+        /// Why, in a sentence.
+        message: String = n.message.clone() => Opts::new().since(10),
+        /// When what it is about was first seen.
+        first_seen_us: i64 = us(n.first_seen) => Opts::new().since(10),
+        /// The ClickHouse insert the row belongs to.
+        batch_id: u64 = 0 => Opts::new().since(10).clickhouse_only(),
+    }
+}
+
+/// Flow ids as a text column: comma-separated.
+fn flow_ids(ids: &[u64]) -> String {
+    let all: Vec<String> = ids.iter().map(u64::to_string).collect();
+    all.join(",")
+}
+
+crate::table! {
     /// A capture file ingested (or being ingested) by a replay.
     pub struct FileRow in "files" kept (Kept::Always) {
         /// Its id.
@@ -389,6 +446,7 @@ crate::table! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::notice::{EVER, NoticeKind, NoticeSeverity};
     use crate::store::schema::{SCHEMA_VERSION, markdown};
 
     #[test]
@@ -434,6 +492,68 @@ mod tests {
             doc.contains(&format!("{begin}\n{table}<!-- end of columns -->")),
             "docs/store.md's column tables differ from the declarations; they are:\n\n{table}"
         );
+    }
+
+    /// A notice of `kind` raised by `user`'s record at `secs`.
+    pub(crate) fn notice(kind: NoticeKind, user: &str, subject: &str, secs: i64) -> Notice {
+        Notice {
+            kind,
+            severity: NoticeSeverity::Medium,
+            ts: Timestamp::from_secs(secs),
+            first_seen: Timestamp::from_secs(secs - 60),
+            subject: subject.into(),
+            user: user.into(),
+            user_kind: "person",
+            device: None,
+            client: Some("10.0.0.2".into()),
+            server: None,
+            app: None,
+            server_name: Some("chatgpt.com".into()),
+            bytes_up: 5_000_000,
+            bytes_down: 1000,
+            threshold: Some(1_000_000),
+            clients: None,
+            flows: vec![7, 42],
+            message: "why".into(),
+        }
+    }
+
+    #[test]
+    fn a_notice_row_is_keyed_as_the_notice_is_raised_once() {
+        let day = 20_000 * 86_400 + 3600;
+        let upload = NoticeRow::from_source(&notice(NoticeKind::Upload, "bob", "app", day));
+        assert_eq!(
+            (upload.kind.as_str(), upload.day, upload.user.as_str()),
+            ("upload", 20_000, "bob")
+        );
+        assert_eq!(
+            (upload.ts_us, upload.first_seen_us),
+            (day * 1_000_000, (day - 60) * 1_000_000)
+        );
+        assert_eq!(
+            (upload.threshold, upload.flows.as_str()),
+            (Some(1_000_000), "7,42")
+        );
+        assert_eq!(
+            (upload.severity.as_str(), upload.user_shown.as_str()),
+            ("medium", "bob")
+        );
+        // A notice about the network: no user in its key, but who raised it is shown.
+        let new = NoticeRow::from_source(&notice(NoticeKind::NewApp, "bob", "app", day));
+        assert_eq!((new.kind.as_str(), new.day), ("new_app", EVER));
+        assert_eq!((new.user.as_str(), new.user_shown.as_str()), ("", "bob"));
+        let columns: Vec<&str> = NoticeRow::TABLE.columns.iter().map(|c| c.name).collect();
+        assert_eq!(columns[1..6], ["ts_us", "day", "kind", "user", "subject"]);
+        let threshold = NoticeRow::TABLE
+            .columns
+            .iter()
+            .find(|c| c.name == "threshold");
+        assert_eq!(
+            threshold.map(|c| c.clickhouse_type),
+            Some("Nullable(UInt64)")
+        );
+        assert_eq!(NoticeRow::TABLE.since(), SCHEMA_VERSION);
+        assert!(!NoticeRow::TABLE.sqlite_create(&[]).contains("batch_id"));
     }
 
     #[test]

@@ -2,18 +2,20 @@
 //! the same traffic gives the same rows and the same report as SQLite; a server killed in the
 //! middle of a replay loses nothing and repeats nothing; a batch resent after it landed is not
 //! inserted twice; `store init` can run again; filtered reports are the same from both, and
-//! hostile filter values match nothing.
+//! hostile filter values match nothing; a notice key written by two sensors and twice by one is
+//! one row once merged, and the reads say it was raised.
 //!
 //! System tests (feature `system-tests`): without clickhouse-server they pass with a note,
 //! except under CI (`CI` set), where they fail.
 
 use crate::common::clickhouse::{ClickHouse, Cluster};
 use crate::common::{
-    self, Replay, arg, captures_in, lantern_in, lantern_ok, own, own_captures, shared_captures,
-    sorted, sqlite_rows, synth, wait_until, work_dir,
+    self, Replay, arg, captures_in, lantern_in, lantern_ok, notice, own, own_captures,
+    shared_captures, sorted, sqlite_rows, synth, wait_until, work_dir, write_notices,
 };
+use lantern::output::notice::{Notice, NoticeKind};
 use lantern::store::schema::{self, Role};
-use lantern::store::{CoverageRow, DnsRow, FileRow, FlowRow, RollupRow};
+use lantern::store::{CoverageRow, DnsRow, FileRow, FlowRow, RollupRow, Store};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -391,6 +393,22 @@ fn a_cluster_of_two_shards_holds_every_row_once_and_reports_like_sqlite() {
         report(&two.url("sites_db"), dir.path(), &period),
         report(&arg(&sqlite), dir.path(), &period)
     );
+    // Notices from a sensor on each node: the rows of one key meet on one shard, where they
+    // collapse.
+    let mut a = one.store("sites_db", "n1", &dir.path().join("spool-n1"));
+    let mut b = two.store("sites_db", "n2", &dir.path().join("spool-n2"));
+    let [upload, new_app] = notices_twice(&mut a, &mut b);
+    assert_eq!(two.count("SELECT count() FROM sites_db.notices FINAL"), 2);
+    for kind in ["upload", "new_app"] {
+        let sql = format!("SELECT count() FROM sites_db.notices_local WHERE kind = '{kind}'");
+        let shards = [one, two].iter().filter(|n| n.count(&sql) > 0).count();
+        assert_eq!(shards, 1, "{kind}: the rows of one key are on one shard");
+    }
+    assert!(one.reader("sites_db").raised(&upload.key()).unwrap());
+    assert_eq!(
+        two.reader("sites_db").raised_ever().unwrap(),
+        [new_app.key()]
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -521,4 +539,74 @@ fn uploads_to_uncatalogued_names_and_blind_spots_are_reported_by_both_stores() {
             "{source} {flows}: {names}"
         );
     }
+}
+
+/// 2024-10-04T00:00:00Z, in seconds: day 20,000.
+const DAY_20000: i64 = 20_000 * 86_400;
+
+/// The notices two sensors raise of the same keys: an upload (per user and day) and a new app
+/// (once ever, about the network), each written by the first sensor, the upload again in a
+/// second batch, and both again by the second sensor, a month later for the new app.
+fn notices_twice(one: &mut Store, two: &mut Store) -> [Notice; 2] {
+    let upload = notice(
+        NoticeKind::Upload,
+        "o'brien",
+        "openai-chatgpt",
+        DAY_20000 + 3600,
+    );
+    let new_app = notice(NoticeKind::NewApp, "bob", "openai-chatgpt", DAY_20000 + 60);
+    let later = notice(
+        NoticeKind::Upload,
+        "o'brien",
+        "openai-chatgpt",
+        DAY_20000 + 7200,
+    );
+    let next_month = DAY_20000 + 40 * 86_400;
+    write_notices(one, &[upload.clone(), new_app.clone()]);
+    write_notices(one, std::slice::from_ref(&later));
+    let carol = notice(NoticeKind::NewApp, "carol", "openai-chatgpt", next_month);
+    write_notices(two, &[later, carol]);
+    for store in [one, two] {
+        let stats = store.close().unwrap();
+        assert_eq!(stats.spool.batches, 0, "sent: {stats:?}");
+    }
+    [upload, new_app]
+}
+
+#[test]
+fn a_notice_key_written_by_two_sensors_is_one_row_and_reads_say_it_was_raised() {
+    let Some(server) = ClickHouse::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir_in(work_dir()).unwrap();
+    let mut one = server.store("notes", "s1", &dir.path().join("spool-1"));
+    let mut two = server.store("notes", "s2", &dir.path().join("spool-2"));
+    let [upload, new_app] = notices_twice(&mut one, &mut two);
+    // Before the server merges the parts: raised, and each once-ever key listed once.
+    let reader = server.reader("notes");
+    for store in [&one, &reader] {
+        assert!(store.raised(&upload.key()).unwrap());
+        assert!(store.raised(&new_app.key()).unwrap());
+        assert_eq!(store.raised_ever().unwrap(), [new_app.key()]);
+    }
+    let next_day = notice(
+        NoticeKind::Upload,
+        "o'brien",
+        "openai-chatgpt",
+        DAY_20000 + 86_400,
+    );
+    let other_user = notice(
+        NoticeKind::Upload,
+        "bob",
+        "openai-chatgpt",
+        DAY_20000 + 3600,
+    );
+    for other in [&next_day, &other_user] {
+        assert!(!reader.raised(&other.key()).unwrap(), "{:?}", other.key());
+    }
+    assert_eq!(server.count("SELECT count() FROM notes.notices FINAL"), 2);
+    server.query("OPTIMIZE TABLE notes.notices FINAL");
+    // Which sensor's row stays is the server's choice; the key is one row.
+    let rows = server.rows("SELECT kind, day, user FROM notes.notices ORDER BY kind FORMAT TSV");
+    assert_eq!(rows, ["new_app\t-1\t", "upload\t20000\to\\'brien"]);
 }

@@ -190,7 +190,12 @@ fn events() -> Vec<Value> {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         let run = Replay::of(&[&file])
             .args(&["--active-timeout", "1", "--identity", map.to_str().unwrap()])
-            .args(&["--notice-upload-mib", "0.1", "--notice-candidate-clients", "1"])
+            .args(&[
+                "--notice-upload-mib",
+                "0.1",
+                "--notice-candidate-clients",
+                "1",
+            ])
             .run();
         // A capture cut short on purpose ends with an error; what was read before is kept.
         assert!(

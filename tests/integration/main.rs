@@ -27,6 +27,7 @@ mod ingest;
 #[cfg(feature = "system-tests")]
 mod live_capture;
 mod naming;
+mod notices;
 mod own_captures;
 mod reader_vs_libpcap;
 mod report;

@@ -1,10 +1,13 @@
 //! The SQLite store, through the binary: evidence of AI use, hourly rollups that later runs add
-//! to, and refusing a file that was already replayed.
+//! to, and refusing a file that was already replayed; through the library, notices kept once
+//! per key and the reads that say whether one was raised.
 
 use crate::common::{
-    Replay, Run, arg, lantern_in, own, sqlite_row, sqlite_try_value, sqlite_typed, sqlite_value,
-    synth, wait_until,
+    Replay, Run, arg, lantern_in, notice, own, sqlite_row, sqlite_try_value, sqlite_typed,
+    sqlite_value, synth, wait_until, write_notices,
 };
+use lantern::output::notice::{Notice, NoticeKind};
+use lantern::store::{Cutoffs, SqliteStore, Store};
 use std::path::Path;
 use std::time::Duration;
 
@@ -335,4 +338,117 @@ fn a_copy_is_refused_at_once_while_another_process_holds_the_write_lock() {
         "{}",
         again.stderr
     );
+}
+
+/// 2024-10-04T00:00:00Z, in seconds: day 20,000.
+const DAY_20000: i64 = 20_000 * 86_400;
+
+#[test]
+fn a_notice_key_is_kept_once_across_writes_and_sensors_and_read_back_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("n.db");
+    let upload = notice(
+        NoticeKind::Upload,
+        "o'brien",
+        "openai-chatgpt",
+        DAY_20000 + 3600,
+    );
+    let new_app = notice(NoticeKind::NewApp, "bob", "openai-chatgpt", DAY_20000 + 60);
+    let mut one = Store::Sqlite(SqliteStore::open(&db, "s1").unwrap());
+    assert!(!one.raised(&upload.key()).unwrap());
+    write_notices(&mut one, &[upload.clone(), new_app.clone()]);
+    // Read by the store's own connection right after the write: it waits for the writing
+    // thread.
+    assert!(one.raised(&upload.key()).unwrap());
+    assert!(one.raised(&new_app.key()).unwrap());
+    // The same keys again: later that day in another batch, and from a second sensor on the
+    // same file (a new app is the network's: another user's record has its key too).
+    let again = Notice {
+        message: "again".into(),
+        ..notice(
+            NoticeKind::Upload,
+            "o'brien",
+            "openai-chatgpt",
+            DAY_20000 + 7200,
+        )
+    };
+    write_notices(&mut one, std::slice::from_ref(&again));
+    let mut two = Store::Sqlite(SqliteStore::open(&db, "s2").unwrap());
+    let carol = notice(
+        NoticeKind::NewApp,
+        "carol",
+        "openai-chatgpt",
+        DAY_20000 + 600,
+    );
+    write_notices(&mut two, &[again, carol.clone()]);
+    two.sync().unwrap();
+    one.sync().unwrap();
+    assert_eq!(carol.key(), new_app.key());
+    let rows: Vec<(String, String, i64, String, String, String)> = sqlite_typed(
+        &db,
+        "SELECT sensor, kind, day, user, user_shown, message FROM notices ORDER BY kind",
+    );
+    let row = |sensor: &str, kind: &str, day: i64, user: &str, shown: &str, message: &str| {
+        let s = |v: &str| v.to_string();
+        (s(sensor), s(kind), day, s(user), s(shown), s(message))
+    };
+    assert_eq!(
+        rows,
+        [
+            row("s1", "new_app", -1, "", "bob", "new_app openai-chatgpt"),
+            row(
+                "s1",
+                "upload",
+                20_000,
+                "o'brien",
+                "o'brien",
+                "upload openai-chatgpt"
+            ),
+        ],
+        "the first row of each key stays"
+    );
+    for store in [&one, &two] {
+        assert!(store.raised(&upload.key()).unwrap());
+        assert!(store.raised(&new_app.key()).unwrap());
+    }
+    // Another day or another user is another key.
+    let next_day = notice(
+        NoticeKind::Upload,
+        "o'brien",
+        "openai-chatgpt",
+        DAY_20000 + 86_400,
+    );
+    let other_user = notice(
+        NoticeKind::Upload,
+        "bob",
+        "openai-chatgpt",
+        DAY_20000 + 3600,
+    );
+    for other in [&next_day, &other_user] {
+        assert!(!one.raised(&other.key()).unwrap(), "{:?}", other.key());
+    }
+    // Only the kinds raised once ever are listed, each once.
+    assert_eq!(one.raised_ever().unwrap(), [new_app.key()]);
+}
+
+#[test]
+fn a_notice_pruned_with_the_rollups_is_raised_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::Sqlite(SqliteStore::open(&dir.path().join("p.db"), "s1").unwrap());
+    let old = notice(NoticeKind::NewMcpServer, "bob", "mcp.example", DAY_20000);
+    let kept = notice(
+        NoticeKind::NewGateway,
+        "bob",
+        "gw.example",
+        DAY_20000 + 86_400,
+    );
+    write_notices(&mut store, &[old.clone(), kept.clone()]);
+    let cutoffs = Cutoffs {
+        evidence_secs: None,
+        rollup_secs: Some(DAY_20000 + 86_400),
+    };
+    let pruned = store.prune(&cutoffs, false).unwrap();
+    assert_eq!(pruned.of("notices"), 1);
+    assert!(!store.raised(&old.key()).unwrap());
+    assert_eq!(store.raised_ever().unwrap(), [kept.key()]);
 }

@@ -1,6 +1,7 @@
 //! Upgrades: stores and spools written by the previous release (schema version 4) are
-//! migrated or sent by this one with every row kept, and a store from a newer lantern is
-//! refused with one line.
+//! migrated or sent by this one with every row kept, stores of schema version 9 get the
+//! `notices` table that version 10 added, and a store from a newer lantern is refused with one
+//! line.
 //!
 //! The previous release's output is in `tests/fixtures/schema-v4/`: a SQLite store, the
 //! ClickHouse tables as that release created them (single node and the two-shard cluster) with
@@ -14,7 +15,12 @@
 use crate::common::clickhouse::{ClickHouse, Cluster};
 #[cfg(feature = "system-tests")]
 use crate::common::work_dir;
-use crate::common::{Replay, arg, lantern_in, lantern_ok, own, sorted, sqlite_rows, sqlite_typed};
+use crate::common::{
+    Replay, arg, lantern_in, lantern_ok, notice, own, sorted, sqlite_rows, sqlite_typed,
+    write_notices,
+};
+use lantern::output::notice::NoticeKind;
+use lantern::store::{SqliteStore, Store};
 use std::path::{Path, PathBuf};
 
 /// The schema version this lantern writes.
@@ -103,6 +109,7 @@ fn a_sqlite_store_of_the_previous_release_is_migrated_on_open_with_every_row_kep
         "older rows have no ECH kind"
     );
     assert_eq!(table_rows(&db, "meta", "value"), [VERSION.to_string()]);
+    assert!(sqlite_columns(&db, "notices").contains(&"subject".to_string()));
     // New rows go in beside the old ones, with their ECH kind.
     let captures: Vec<PathBuf> = CAPTURES.iter().map(|c| own(c)).collect();
     Replay::of(&captures)
@@ -114,6 +121,43 @@ fn a_sqlite_store_of_the_previous_release_is_migrated_on_open_with_every_row_kep
         .ok();
     let kinds = table_rows(&db, "flows", "count(ech_kind)");
     assert_ne!(kinds, ["0"], "rows of this release carry their ECH kind");
+}
+
+/// A new app raised once ever, to write into an upgraded store.
+fn a_new_app() -> lantern::output::notice::Notice {
+    notice(NoticeKind::NewApp, "bob", "openai-chatgpt", 1_728_000_000)
+}
+
+#[test]
+fn a_sqlite_store_of_schema_version_9_gets_the_notices_table_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v9.db");
+    Replay::of(&[own("curl-chatgpt.pcap")])
+        .store(arg(&db))
+        .no_events()
+        .dir(dir.path())
+        .ok();
+    // The store as version 9 left it: the tables of this release but `notices`.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "DROP TABLE notices; UPDATE meta SET value = '9' WHERE key = 'schema_version'",
+    )
+    .unwrap();
+    drop(conn);
+    let flows = table_rows(&db, "flows", "*");
+    assert!(!flows.is_empty());
+    let mut store = Store::Sqlite(SqliteStore::open(&db, "s2").unwrap());
+    write_notices(&mut store, &[a_new_app(), a_new_app()]);
+    assert!(store.raised(&a_new_app().key()).unwrap());
+    drop(store);
+    assert_eq!(table_rows(&db, "meta", "value"), [VERSION.to_string()]);
+    assert_eq!(table_rows(&db, "flows", "*"), flows, "flows kept");
+    assert_eq!(table_rows(&db, "notices", "count(*)"), ["1"]);
+    let indexes = "SELECT name FROM sqlite_master WHERE tbl_name = 'notices' AND type = 'index'";
+    assert_eq!(
+        sorted_rows(&db, indexes),
+        ["notices_by_key", "notices_by_time"]
+    );
 }
 
 /// Writes a SQLite store from the fixtures' captures as the fixture maker did.
@@ -358,6 +402,7 @@ fn a_clickhouse_store_of_the_previous_release_is_migrated_at_start_up_and_by_ini
             "{database}"
         );
         assert_every_previous_row_kept(&server, database);
+        assert!(columns_of(&server, database, "notices").contains("subject\n"));
         if how == "replay" {
             let new = server.count(&format!(
                 "SELECT count() FROM `{database}`.flows WHERE sensor = 's2' AND ech_kind IS NOT NULL"
@@ -413,6 +458,13 @@ fn a_cluster_of_the_previous_release_is_migrated_on_local_and_distributed_tables
             );
         }
         assert_eq!(version_of(node, "sites_db"), VERSION.to_string());
+        for table in ["notices", "notices_local"] {
+            let columns = columns_of(node, "sites_db", table);
+            assert!(
+                columns.contains("subject\n"),
+                "node {i}, {table}: {columns}"
+            );
+        }
     }
     for node in [one, two] {
         for table in TABLES {
@@ -426,6 +478,38 @@ fn a_cluster_of_the_previous_release_is_migrated_on_local_and_distributed_tables
     let new = one
         .count("SELECT count() FROM sites_db.flows WHERE sensor = 's2' AND ech_kind IS NOT NULL");
     assert!(new > 0);
+}
+
+#[test]
+#[cfg(feature = "system-tests")]
+fn a_clickhouse_store_of_schema_version_9_gets_the_notices_table_at_start_up() {
+    let Some(server) = ClickHouse::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir_in(work_dir()).unwrap();
+    replay_as_s2(dir.path(), &server.url("v9"), "curl-chatgpt.pcap");
+    // The store as version 9 left it: the tables of this release but `notices`.
+    for statement in [
+        "DROP TABLE v9.notices",
+        "DROP TABLE v9.schema_version",
+        "CREATE TABLE v9.schema_version (version UInt32, applied_at String) \
+         ENGINE = MergeTree ORDER BY version",
+        "INSERT INTO v9.schema_version (version, applied_at) VALUES (9, 'then')",
+    ] {
+        server.query(statement);
+    }
+    let flows = server.count("SELECT count() FROM v9.flows");
+    assert!(flows > 0);
+    let mut store = server.store("v9", "s1", &dir.path().join("spool-v9"));
+    // The rules read before the sender's first insert: the read brings the schema up to date.
+    assert_eq!(store.raised_ever().unwrap(), []);
+    assert_eq!(version_of(&server, "v9"), VERSION.to_string());
+    write_notices(&mut store, &[a_new_app()]);
+    let stats = store.close().unwrap();
+    assert_eq!(stats.spool.batches, 0, "sent: {stats:?}{}", server.log());
+    assert_eq!(version_of(&server, "v9"), VERSION.to_string());
+    assert_eq!(server.count("SELECT count() FROM v9.flows"), flows);
+    assert!(store.raised(&a_new_app().key()).unwrap());
 }
 
 #[test]

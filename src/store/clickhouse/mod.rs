@@ -29,7 +29,7 @@ use spool::{Entry, Spool};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 /// Where a ClickHouse store is and how to log in.
@@ -163,6 +163,8 @@ pub struct ClickHouseReader {
     config: ClickHouseConfig,
     client: Client,
     runtime: tokio::runtime::Runtime,
+    /// The store's schema was found current, or brought up to date, by [`Self::current`].
+    current: AtomicBool,
 }
 
 impl std::fmt::Debug for ClickHouseReader {
@@ -217,6 +219,7 @@ impl ClickHouseReader {
             client: config.client(),
             config,
             runtime,
+            current: AtomicBool::new(false),
         })
     }
 
@@ -253,6 +256,28 @@ impl ClickHouseReader {
                 true,
             ))
             .map_err(|e| self.fail(StoreFault::Unreachable(e)))
+    }
+
+    /// Brings the store's schema up to date, as a sensor's first send would, the first time
+    /// only: a read of a table this lantern added (`notices`) may come before that send. Asks
+    /// the server.
+    pub fn current(&self) -> Result<(), StoreError> {
+        if self.current.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let database = &self.config.database;
+        let ensured = self.runtime.block_on(sender::ensure_schema(
+            &self.client,
+            database,
+            None,
+            Create::WhenOlder,
+        ));
+        ensured.map_err(|e| match e {
+            sender::SchemaFailure::Newer(v) => self.fail(StoreFault::Newer(v)),
+            sender::SchemaFailure::Failed(e) => self.fail(StoreFault::Unreachable(e)),
+        })?;
+        self.current.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// The files of `size` bytes whose quick key is `quick_key`, or that have none, each as its
@@ -436,6 +461,9 @@ impl ClickHouseStore {
         for row in &mut batch.coverage {
             row.batch_id = id(row.hour * 1_000_000);
         }
+        for row in &mut batch.notices {
+            row.batch_id = id(row.ts_us);
+        }
         let Batch {
             flows,
             dns,
@@ -443,6 +471,7 @@ impl ClickHouseStore {
             coverage,
             pseudonyms,
             health,
+            notices,
         } = batch;
         self.push(&Entry {
             flows,
@@ -452,6 +481,7 @@ impl ClickHouseStore {
             files: Vec::new(),
             health,
             coverage,
+            notices,
         })
     }
 

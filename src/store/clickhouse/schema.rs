@@ -11,6 +11,10 @@
 //!   states.
 //! - `coverage_hourly`: `MergeTree` as written, each write's counts with its batch id, summed
 //!   by a report's read (a sensor writes a few rows an hour).
+//! - `notices`: `ReplacingMergeTree` ordered by the notice key (kind, day, user, subject), not
+//!   partitioned (rows of one key from different months must meet to collapse), sharded by the
+//!   key so that they meet on one shard: sensors that raise the same notice leave one row once
+//!   merged, and a read of whether a key was raised counts its rows, merged or not.
 //! - `files` (`ReplacingMergeTree` by version) and `pseudonyms` (`ReplacingMergeTree`).
 //! - `sensor_health`: each sensor's latest state (`ReplacingMergeTree` by its time, one row per
 //!   sensor once merged; read whole, the reader keeping each sensor's latest, as parts not
@@ -24,7 +28,9 @@
 //! the Distributed tables alike, on every node.
 
 use crate::store::schema::{Column, Role, SCHEMA_VERSION, Table, names};
-use crate::store::{CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
+use crate::store::{
+    CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, NoticeRow, PseudonymRow, RollupRow,
+};
 
 /// A month partition of a time in microseconds (a column, or SQL), in UTC.
 pub fn month_of(column: &str) -> String {
@@ -43,18 +49,19 @@ struct ClickHouseTable {
     /// Its `ORDER BY`.
     order_by: String,
     /// The `Distributed` sharding key. Evidence goes by batch id, so each insert (one batch id)
-    /// lands whole on one shard and a retry's count of that id is exact; `files` and
-    /// `pseudonyms` by their key, so that the rows a `FINAL` collapses meet on one shard.
+    /// lands whole on one shard and a retry's count of that id is exact; `files`, `pseudonyms`
+    /// and `notices` by their key, so that the rows a `FINAL` collapses meet on one shard.
     shard_by: &'static str,
 }
 
 /// The declared tables, by the name rows are inserted into, and the columns a migration
 /// may add to them.
-pub const DECLARED: [(&str, Table); 7] = [
+pub const DECLARED: [(&str, Table); 8] = [
     ("flows", FlowRow::TABLE),
     ("dns", DnsRow::TABLE),
     ("rollups_in", RollupRow::TABLE),
     ("coverage_hourly", CoverageRow::TABLE),
+    ("notices", NoticeRow::TABLE),
     ("files", FileRow::TABLE),
     ("pseudonyms", PseudonymRow::TABLE),
     ("sensor_health", HealthRow::TABLE),
@@ -70,7 +77,7 @@ impl ClickHouseTable {
     }
 }
 
-fn tables() -> [ClickHouseTable; 9] {
+fn tables() -> [ClickHouseTable; 10] {
     [
         ClickHouseTable {
             name: "flows",
@@ -115,6 +122,16 @@ fn tables() -> [ClickHouseTable; 9] {
             by_month: Some("hour * 1000000"),
             order_by: "(hour, sensor)".into(),
             shard_by: "batch_id",
+        },
+        // One row per key once merged; not partitioned, so that rows of one key written in
+        // different months (a once-ever key raised again by another sensor) still collapse.
+        ClickHouseTable {
+            name: "notices",
+            columns: NoticeRow::TABLE.clickhouse_columns(),
+            engine: "ReplacingMergeTree",
+            by_month: None,
+            order_by: "(kind, day, user, subject)".into(),
+            shard_by: "cityHash64(kind, day, user, subject)",
         },
         ClickHouseTable {
             name: "files",
@@ -365,6 +382,8 @@ mod tests {
         assert_eq!(holding(&FlowRow::TABLE), ["flows"]);
         assert_eq!(month_partition("rollups_in"), Some("hour * 1000000"));
         assert_eq!(month_partition("sensor_health"), None);
+        assert_eq!(holding(&NoticeRow::TABLE), ["notices"]);
+        assert_eq!(month_partition("notices"), None);
     }
 
     #[test]
@@ -376,6 +395,9 @@ mod tests {
         ));
         assert!(from_4.contains(&"DROP TABLE IF EXISTS `db`.flows ON CLUSTER `sites`".to_string()));
         assert!(!from_4.iter().any(|s| s.contains("`db`.dns")), "{from_4:?}");
+        // A table newer than the store is made whole by `statements`, not altered.
+        assert!(!from_4.iter().any(|s| s.contains("notices")), "{from_4:?}");
+        assert!(migrations("db", Some("sites"), 9, |_, _| false).is_empty());
         let half = migrations("db", None, 4, |t, c| t == "flows" && c == "ech_kind");
         assert_eq!(
             half[0],
@@ -388,10 +410,10 @@ mod tests {
     #[test]
     fn a_cluster_gets_replicated_local_tables_and_distributed_ones_over_them() {
         let single = statements("lantern", None);
-        assert_eq!(single.len(), 11);
+        assert_eq!(single.len(), 12);
         assert!(single.iter().all(|s| !s.contains("ON CLUSTER")));
         let clustered = statements("lantern", Some("sites"));
-        assert_eq!(clustered.len(), 20);
+        assert_eq!(clustered.len(), 22);
         assert!(clustered.iter().all(|s| s.contains(" ON CLUSTER `sites`")));
         let hourly = clustered
             .iter()
@@ -408,6 +430,9 @@ mod tests {
             .find(|s| s.contains(".files_local ON"))
             .unwrap();
         assert!(files.contains("'{replica}', version)"), "{files}");
+        assert!(clustered.iter().any(|s| s.contains(
+            "`lantern`.notices ON CLUSTER `sites` AS `lantern`.notices_local ENGINE = Distributed(`sites`, `lantern`, notices_local, cityHash64(kind, day, user, subject))"
+        )));
         assert!(clustered.iter().any(|s| s.contains(
             "`lantern`.rollups_hourly ON CLUSTER `sites` AS `lantern`.rollups_hourly_local ENGINE = Distributed(`sites`, `lantern`, rollups_hourly_local, rand())"
         )));

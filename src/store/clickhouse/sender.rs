@@ -9,7 +9,9 @@
 //! spool, may have landed in part: before each insert of theirs the sender asks which of their
 //! batch ids the table holds, and leaves those rows out. That is the idempotence that 18.16,
 //! which has no `insert_deduplication_token`, allows. `files` and `pseudonyms` are
-//! `ReplacingMergeTree`s: a repeated row is the same row. Before its first insert the sender
+//! `ReplacingMergeTree`s: a repeated row is the same row. So is `notices`, keyed by the notice
+//! key, which carries batch ids all the same so that a retry adds no row while parts wait to be
+//! merged. Before its first insert the sender
 //! brings the store's schema up to date ([`ensure_schema`]), as `lantern store init` does.
 
 use super::client::{FailedAttempt, cluster_of, within};
@@ -18,7 +20,7 @@ use super::spool::{Entry, Spool};
 use crate::capture::Timestamp;
 use crate::store::retention::Retention;
 use crate::store::schema::SCHEMA_VERSION;
-use crate::store::{CoverageRow, DnsRow, FlowRow, RollupRow};
+use crate::store::{CoverageRow, DnsRow, FlowRow, NoticeRow, RollupRow};
 use clickhouse::{Client, RowOwned, RowWrite};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -197,6 +199,15 @@ impl Batched for FlowRow {
 }
 
 impl Batched for DnsRow {
+    fn batch_id(&self) -> u64 {
+        self.batch_id
+    }
+    fn ts_us(&self) -> i64 {
+        self.ts_us
+    }
+}
+
+impl Batched for NoticeRow {
     fn batch_id(&self) -> u64 {
         self.batch_id
     }
@@ -393,6 +404,9 @@ pub async fn send(
     insert_rollups(client, &entry.rollups, check, stats).await?;
     let coverage = &entry.coverage;
     insert_batched(client, "coverage_hourly", "hour", coverage, check, stats).await?;
+    // A repeated notice key collapses when merged; the check keeps a retry from adding rows
+    // to count meanwhile.
+    insert_batched(client, "notices", "ts_us", &entry.notices, check, stats).await?;
     if !entry.pseudonyms.is_empty() {
         insert_all(client, "pseudonyms", entry.pseudonyms.iter()).await?;
     }

@@ -8,8 +8,10 @@
 //! Each file says the schema version of its rows, so batches an older lantern left are read
 //! (and sent) after an upgrade, and a newer lantern's are set aside rather than misread.
 
-use crate::store::schema::SCHEMA_VERSION;
-use crate::store::{CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
+use crate::store::schema::{SCHEMA_VERSION, Table};
+use crate::store::{
+    CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, NoticeRow, PseudonymRow, RollupRow,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::fs::{self, File};
@@ -30,6 +32,8 @@ pub struct Entry {
     pub health: Vec<HealthRow>,
     /// Written from schema version 9 on.
     pub coverage: Vec<CoverageRow>,
+    /// Written from schema version 10 on.
+    pub notices: Vec<NoticeRow>,
 }
 
 impl Entry {
@@ -42,6 +46,7 @@ impl Entry {
             && self.files.is_empty()
             && self.health.is_empty()
             && self.coverage.is_empty()
+            && self.notices.is_empty()
     }
 
     /// The batches' rows, in order, as one.
@@ -55,6 +60,7 @@ impl Entry {
             all.files.append(&mut e.files);
             all.health.append(&mut e.health);
             all.coverage.append(&mut e.coverage);
+            all.notices.append(&mut e.notices);
         }
         all
     }
@@ -67,7 +73,8 @@ impl Entry {
             + self.pseudonyms.len()
             + self.files.len()
             + self.health.len()
-            + self.coverage.len()) as u64
+            + self.coverage.len()
+            + self.notices.len()) as u64
     }
 }
 
@@ -149,16 +156,9 @@ fn decode(bytes: &[u8]) -> io::Result<Entry> {
     let (rollups, rest) = take_rows(rest, v, RollupRow::take_postcard).map_err(invalid)?;
     let (pseudonyms, rest) = take_rows(rest, v, PseudonymRow::take_postcard).map_err(invalid)?;
     let (files, rest) = take_rows(rest, v, FileRow::take_postcard).map_err(invalid)?;
-    let (health, rest) = if v >= HealthRow::TABLE.since() {
-        take_rows(rest, v, HealthRow::take_postcard).map_err(invalid)?
-    } else {
-        (Vec::new(), rest)
-    };
-    let (coverage, rest) = if v >= CoverageRow::TABLE.since() {
-        take_rows(rest, v, CoverageRow::take_postcard).map_err(invalid)?
-    } else {
-        (Vec::new(), rest)
-    };
+    let (health, rest) = take_since(rest, v, HealthRow::TABLE, HealthRow::take_postcard)?;
+    let (coverage, rest) = take_since(rest, v, CoverageRow::TABLE, CoverageRow::take_postcard)?;
+    let (notices, rest) = take_since(rest, v, NoticeRow::TABLE, NoticeRow::take_postcard)?;
     if !rest.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -173,7 +173,21 @@ fn decode(bytes: &[u8]) -> io::Result<Entry> {
         files,
         health,
         coverage,
+        notices,
     })
+}
+
+/// The rows of a table added by a later schema version: none in a batch of an earlier one.
+fn take_since<R>(
+    bytes: &[u8],
+    version: u32,
+    table: Table,
+    take: TakeRow<R>,
+) -> io::Result<(Vec<R>, &[u8])> {
+    if version < table.since() {
+        return Ok((Vec::new(), bytes));
+    }
+    take_rows(bytes, version, take).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// A declared row's `take_postcard`: one row of a schema version, and the bytes after it.
@@ -519,6 +533,29 @@ mod tests {
             assert_eq!((&flow.ech_kind, &flow.name_alternatives), (&None, &None));
         }
         assert!(flows.iter().any(|f| f.ja4.is_some() && f.app_id.is_some()));
+    }
+
+    #[test]
+    fn a_batch_of_schema_version_9_is_read_without_notices_and_this_one_with_them() {
+        let notice = NoticeRow {
+            kind: "new_app".into(),
+            day: -1,
+            subject: "openai-chatgpt".into(),
+            threshold: Some(u64::MAX),
+            flows: "1,2".into(),
+            ..NoticeRow::default()
+        };
+        let with = Entry {
+            notices: vec![notice],
+            ..entry(2)
+        };
+        assert_eq!(decode(&encode(&with).unwrap()).unwrap(), with);
+        // Version 9 wrote the same tables but the last, notices (this one writes an empty
+        // one as a count of 0, a single byte).
+        let mut v9 = encode(&entry(2)).unwrap();
+        assert_eq!(v9.pop(), Some(0));
+        v9[6..8].copy_from_slice(b"09");
+        assert_eq!(decode(&v9).unwrap(), entry(2));
     }
 
     #[test]

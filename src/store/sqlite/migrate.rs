@@ -6,7 +6,9 @@
 
 use crate::store::StoreFault;
 use crate::store::schema::{SCHEMA_VERSION, Table, names};
-use crate::store::{CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, PseudonymRow, RollupRow};
+use crate::store::{
+    CoverageRow, DnsRow, FileRow, FlowRow, HealthRow, NoticeRow, PseudonymRow, RollupRow,
+};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 /// What turns a version-1 store into a version-2 one: `app_pattern` on evidence.
@@ -69,6 +71,12 @@ const DNS_BY_TIME: &str = "CREATE INDEX IF NOT EXISTS dns_by_time ON dns (ts_us)
 const ROLLUPS_BY_HOUR: &str = "CREATE INDEX IF NOT EXISTS rollups_by_hour ON rollups_hourly (hour)";
 const COVERAGE_BY_HOUR: &str =
     "CREATE INDEX IF NOT EXISTS coverage_by_hour ON coverage_hourly (hour)";
+const NOTICES_BY_TIME: &str = "CREATE INDEX IF NOT EXISTS notices_by_time ON notices (ts_us)";
+
+/// One row per notice key: a second row of a key (a restart's, another sensor's) is ignored
+/// (`INSERT OR IGNORE`), and whether a key was raised is a lookup in this index.
+const NOTICES_BY_KEY: &str =
+    "CREATE UNIQUE INDEX IF NOT EXISTS notices_by_key ON notices (kind, day, user, subject)";
 
 /// SQLite's physical design of one table: what its declaration does not say.
 struct Shape {
@@ -81,7 +89,7 @@ struct Shape {
     indexes: &'static [&'static str],
 }
 
-const SHAPES: [Shape; 7] = [
+const SHAPES: [Shape; 8] = [
     Shape {
         table: FileRow::TABLE,
         row_id: false,
@@ -118,6 +126,12 @@ const SHAPES: [Shape; 7] = [
         row_id: false,
         key: Some(""),
         indexes: &[COVERAGE_BY_HOUR],
+    },
+    Shape {
+        table: NoticeRow::TABLE,
+        row_id: true,
+        key: None,
+        indexes: &[NOTICES_BY_KEY, NOTICES_BY_TIME],
     },
     Shape {
         table: PseudonymRow::TABLE,

@@ -5,7 +5,8 @@
 use super::SqliteStore;
 use crate::store::schema::{Role, Table, names};
 use crate::store::{
-    Batch, CoverageRow, DnsRow, FlowRow, HealthRow, PseudonymRow, RollupRow, StoreError, StoreFault,
+    Batch, CoverageRow, DnsRow, FlowRow, HealthRow, NoticeRow, PseudonymRow, RollupRow, StoreError,
+    StoreFault,
 };
 use crate::writing::{Destination, WritingThread};
 use rusqlite::Connection;
@@ -130,6 +131,9 @@ fn write_tx(conn: &mut Connection, batch: &Batch) -> rusqlite::Result<()> {
     insert_all(&tx, &seal, &batch.pseudonyms, PseudonymRow::bind)?;
     let health = HealthRow::TABLE.sqlite_insert("OR REPLACE");
     insert_all(&tx, &health, &batch.health, HealthRow::bind)?;
+    // The first row of a notice key stays (its unique index).
+    let notices = NoticeRow::TABLE.sqlite_insert("OR IGNORE");
+    insert_all(&tx, &notices, &batch.notices, NoticeRow::bind)?;
     tx.commit()
 }
 

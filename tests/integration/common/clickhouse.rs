@@ -1,8 +1,10 @@
 //! A real ClickHouse server for a test: Debian's `clickhouse-server` started as a plain process on
 //! 127.0.0.1, with free ports and a data directory under the build folder, stopped and removed
-//! on drop. Queries go over HTTP with `curl`, as an operator's would.
+//! on drop. Queries go over HTTP with `curl`, as an operator's would; `store` and `reader` open
+//! it through the library.
 
 use super::system::{can_run, free_port, wait_for, wait_until};
+use lantern::store::{ClickHouseConfig, ClickHouseReader, ClickHouseStore, Store};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -111,6 +113,20 @@ impl ClickHouse {
     /// `clickhouse://127.0.0.1:PORT/DATABASE`.
     pub fn url(&self, database: &str) -> String {
         format!("clickhouse://127.0.0.1:{}/{database}", self.http_port)
+    }
+
+    /// The store `database` through the library, as sensor `sensor` writes it, its spool in
+    /// `spool`.
+    pub fn store(&self, database: &str, sensor: &str, spool: &Path) -> Store {
+        let mut config = ClickHouseConfig::from_url(&self.url(database)).unwrap();
+        config.spool_dir = spool.to_path_buf();
+        Store::ClickHouse(Box::new(ClickHouseStore::open(config, sensor).unwrap()))
+    }
+
+    /// The store `database` through the library, to read.
+    pub fn reader(&self, database: &str) -> Store {
+        let config = ClickHouseConfig::from_url(&self.url(database)).unwrap();
+        Store::ClickHouseReader(Box::new(ClickHouseReader::open(config).unwrap()))
     }
 
     /// Stops the server as an outage would: SIGKILL, no goodbye.

@@ -19,6 +19,9 @@ pub use system::wait_until;
 #[cfg(feature = "system-tests")]
 pub use system::{can_run, wait_for};
 
+use lantern::capture::Timestamp;
+use lantern::output::notice::{Notice, NoticeKind, NoticeSeverity};
+use lantern::store::{Pending, Store};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -373,4 +376,35 @@ pub fn sqlite_try_value<T: rusqlite::types::FromSql>(db: &Path, sql: &str) -> Op
 
 fn open(db: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(db).unwrap_or_else(|e| panic!("{}: {e}", db.display()))
+}
+
+/// A notice of `kind` about `subject`, raised by `user`'s record at `secs` (seconds since the
+/// epoch), its other fields plausible: what the rules hand the store.
+pub fn notice(kind: NoticeKind, user: &str, subject: &str, secs: i64) -> Notice {
+    Notice {
+        kind,
+        severity: NoticeSeverity::High,
+        ts: Timestamp::from_secs(secs),
+        first_seen: Timestamp::from_secs(secs - 60),
+        subject: subject.into(),
+        user: user.into(),
+        user_kind: "person",
+        device: None,
+        client: Some("10.0.0.2".into()),
+        server: None,
+        app: None,
+        server_name: Some("chatgpt.com".into()),
+        bytes_up: 5_000_000,
+        bytes_down: 1000,
+        threshold: (kind == NoticeKind::Upload).then_some(1_000_000),
+        clients: None,
+        flows: vec![7, 42],
+        message: format!("{kind} {subject}"),
+    }
+}
+
+/// Writes `notices` to `store` in one batch, as the sequencer does.
+pub fn write_notices(store: &mut Store, notices: &[Notice]) {
+    let batch = Pending::default().batch(&[], &[], notices, Vec::new(), Vec::new());
+    store.write(batch).unwrap();
 }
