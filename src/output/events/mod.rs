@@ -11,6 +11,7 @@
 
 pub mod facts;
 pub mod lantern;
+pub mod ocsf;
 
 pub use facts::{DhcpShown, DnsFacts, FlowFacts, KerberosShown};
 
@@ -158,7 +159,7 @@ impl Destination for Encoding {
         batch.each(|event| {
             match format {
                 Format::Lantern => lantern::encode(event, buf)?,
-                Format::Ocsf => lantern::encode(event, buf)?,
+                Format::Ocsf => ocsf::encode(event, buf)?,
             }
             buf.push(b'\n');
             if buf.len() >= CHUNK {
