@@ -27,6 +27,8 @@ mod ingest;
 #[cfg(feature = "system-tests")]
 mod live_capture;
 mod naming;
+#[cfg(feature = "system-tests")]
+mod ocsf;
 mod own_captures;
 mod reader_vs_libpcap;
 mod report;
