@@ -236,6 +236,28 @@ fn every_event_of_every_capture_validates() {
     std::fs::write(&file, &jsonl).unwrap();
     let classes = validate(&file);
     assert_eq!(classes, BTreeSet::from([3002, 4001, 4002, 4003, 4004]));
+    documented(&jsonl);
+}
+
+/// Every key under `unmapped.lantern` of `jsonl` is named in docs/events.md's OCSF section.
+fn documented(jsonl: &str) {
+    let docs = std::fs::read_to_string(root().join("docs/events.md")).unwrap();
+    let (_, section) = docs.split_once("\n## OCSF\n").expect("an OCSF section");
+    let mut keys = BTreeSet::new();
+    for line in jsonl.lines() {
+        let e: Value = serde_json::from_str(line).unwrap();
+        keys.extend(
+            e["unmapped"]["lantern"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned(),
+        );
+    }
+    let missing: Vec<&String> = (keys.iter())
+        .filter(|k| !section.contains(&format!("`unmapped.lantern.{k}")))
+        .collect();
+    assert!(missing.is_empty(), "not in docs/events.md: {missing:?}");
 }
 
 /// A notice of `kind`, its optional fields given or not by `full`, its client an address or,
@@ -297,4 +319,5 @@ fn a_finding_of_every_notice_kind_validates() {
     let file = dir.path().join("notices.jsonl");
     std::fs::write(&file, &jsonl).unwrap();
     assert_eq!(validate(&file), BTreeSet::from([2004]));
+    documented(&String::from_utf8(jsonl).unwrap());
 }
