@@ -3,20 +3,23 @@
 //! (`schema-1.8.0.json`), and so must a Detection Finding of every notice kind, encoded
 //! through the library (the rules that raise notices replay no capture yet).
 //!
-//! The captures give about 2,600 OCSF events in all (the validator reads about 2,000 a second),
+//! The captures give about 2,600 OCSF events (the validator reads about 2,000 a second),
 //! so every one is validated: each capture of `captures/` replayed alone with
 //! `--active-timeout 1` (interim records), an identity map (a user, device and group) and the
 //! example policy `dist/policy.toml` (sanctioned, tolerated and unsanctioned apps), each of
 //! `../shared/captures/` alone, and a few again with `--pseudonymize` (tokens where addresses
-//! and names were). For `captures/` the OCSF events are also counted against the lantern
-//! events of the same replay, one for one, their `metadata.uid` unique.
+//! and names were). Each replay's OCSF events are also counted against the lantern events of
+//! the same replay, one for one, their `metadata.uid` unique. `lantern ingest` of the
+//! EVE logs Suricata wrote from the same captures (`../shared/nsm-logs/eve/`) adds about 2,300.
 //!
 //! A system test: the validator runs in a Python venv this test makes once, under
 //! `target/tmp/ocsf-venv`, with the validator's pinned lines of `../shared/ocsf/requirements.txt`
 //! from PyPI (`python3 -m venv` needs Debian's `python3-venv`). The lantern format itself is
 //! held to the reviewed events by `own_captures::events_match`.
 
-use crate::common::{Replay, can_run, captures_in, dana_identity, own, own_captures, root};
+use crate::common::{
+    Replay, can_run, captures_in, dana_identity, lantern, own, own_captures, root,
+};
 use crate::common::{shared_captures, work_dir};
 use lantern::capture::Timestamp;
 use lantern::decode::Addr;
@@ -230,6 +233,7 @@ fn every_event_of_every_capture_validates() {
         }
         jsonl += &events;
     }
+    jsonl += &ingested();
     let lines = jsonl.lines().count();
     assert!(lines > 2000, "only {lines} events");
     let file = dir.path().join("events.jsonl");
@@ -237,6 +241,55 @@ fn every_event_of_every_capture_validates() {
     let classes = validate(&file);
     assert_eq!(classes, BTreeSet::from([3002, 4001, 4002, 4003, 4004]));
     documented(&jsonl);
+    let statuses: BTreeSet<String> = (jsonl.lines())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter_map(|e| {
+            e["unmapped"]["lantern"]["app"]["status"]
+                .as_str()
+                .map(String::from)
+        })
+        .collect();
+    let all = ["sanctioned", "tolerated", "unsanctioned", "unreviewed"];
+    assert_eq!(
+        statuses,
+        all.map(String::from).into(),
+        "the policy's statuses"
+    );
+}
+
+/// `lantern ingest` of the EVE logs Suricata wrote from the same captures
+/// (`../shared/nsm-logs/eve/`), in one run, as OCSF.
+fn ingested() -> String {
+    let eve = root().join("../shared/nsm-logs/eve");
+    let mut args = vec![
+        "ingest",
+        "--no-store",
+        "--quiet",
+        "--events",
+        "-",
+        "--events-format",
+        "ocsf",
+    ];
+    let mut files = Vec::new();
+    for sub in ["captures", "shared"] {
+        for entry in std::fs::read_dir(eve.join(sub)).unwrap() {
+            let path = entry.unwrap().path().display().to_string();
+            if path.ends_with(".eve.json") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() > 100, "{} EVE files", files.len());
+    args.extend(files.iter().map(String::as_str));
+    let run = lantern(&args);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.lines().count() > 2000,
+        "{}",
+        run.stdout.lines().count()
+    );
+    run.stdout
 }
 
 /// Every key under `unmapped.lantern` of `jsonl` is named in docs/events.md's OCSF section.
