@@ -30,7 +30,8 @@ crate::vocabulary! {
     pub enum Format {
         /// lantern's own JSON lines (docs/events.md).
         Lantern = "lantern",
-        /// OCSF 1.8.0 JSON lines: Network, HTTP and DNS Activity, Detection Finding.
+        /// OCSF 1.8.0 JSON lines: Network, HTTP, DNS and DHCP Activity, Authentication,
+        /// Detection Finding ([`ocsf`]).
         Ocsf = "ocsf",
     }
 }
