@@ -28,6 +28,8 @@ mod ingest;
 mod live_capture;
 mod naming;
 mod notices;
+#[cfg(feature = "system-tests")]
+mod ocsf;
 mod own_captures;
 mod reader_vs_libpcap;
 mod report;

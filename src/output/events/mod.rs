@@ -12,6 +12,7 @@
 
 pub mod facts;
 pub mod lantern;
+pub mod ocsf;
 
 pub use facts::{DhcpShown, DnsFacts, FlowFacts, KerberosShown};
 
@@ -31,7 +32,8 @@ crate::vocabulary! {
     pub enum Format {
         /// lantern's own JSON lines (docs/events.md).
         Lantern = "lantern",
-        /// OCSF 1.8.0 JSON lines: Network, HTTP and DNS Activity, Detection Finding.
+        /// OCSF 1.8.0 JSON lines: Network, HTTP, DNS and DHCP Activity, Authentication,
+        /// Detection Finding ([`ocsf`]).
         Ocsf = "ocsf",
     }
 }
@@ -179,7 +181,7 @@ impl Encoding {
         let start = self.buf.len();
         match self.format {
             Format::Lantern => lantern::encode(event, &mut self.buf)?,
-            Format::Ocsf => lantern::encode(event, &mut self.buf)?,
+            Format::Ocsf => ocsf::encode(event, &mut self.buf)?,
         }
         if let Some(sink) = &mut self.sinks.syslog {
             sink.send(event, &self.buf[start..]);
