@@ -129,19 +129,6 @@ pub(super) fn summary_body(
             s.identity_messages
         ));
     }
-    if s.notices > 0 {
-        out.push_str(&format!("  notices: {}\n", s.notices));
-    }
-    if let Some(c) = sequencer.syslog_counters() {
-        out.push_str(&format!(
-            "  syslog: {} events sent, {} dropped ({} too long, {} while disconnected, {} failed)\n",
-            c.syslog_sent,
-            c.dropped(),
-            c.syslog_too_long,
-            c.syslog_disconnected,
-            c.syslog_failed
-        ));
-    }
     if let Some(table) = s.apps_table() {
         out.push_str(&table);
         out.push('\n');

@@ -1,11 +1,14 @@
-//! Output: what a classified record becomes: a JSON event, evidence rows for the store, hourly
-//! rollups and the end-of-run summary.
+//! Output: what a classified record becomes: an event (in lantern's format or OCSF, to a file,
+//! a pipe or syslog), notices, evidence rows for the store, hourly rollups and the end-of-run
+//! summary.
 //!
 //! The stage receives [`FlowView`]s and [`DnsView`]s (a record plus what naming, the catalog and
-//! identity said about it). Events go to the `--events` writer for every flow and lookup; the
-//! summary counts every one; hourly [`rollup`]s are gathered for AI-related ones (an app
-//! matched, or a candidate) and [`coverage`] for every flow, by how it was named. The store
-//! side makes its rows of these (`store::Pending`): output knows nothing of the store.
+//! identity said about it). Every flow and lookup is kept for the [`events`] thread, which
+//! encodes and writes them; the summary counts every one; hourly [`rollup`]s are gathered for
+//! AI-related ones (an app matched, or a candidate) and [`coverage`] for every flow, by how it
+//! was named; the [`notice`] rules raise notices from flows. The store side makes its rows of
+//! these (`store::Pending`): output knows nothing of the store, and asks it what notices were
+//! raised before through [`notice::rules::Remembered`].
 
 pub mod coverage;
 pub mod events;
@@ -165,7 +168,6 @@ impl Output {
 
     /// Outputs a notice.
     pub fn notice(&mut self, notice: Notice) {
-        self.summary.notices += 1;
         if let Some(events) = self.events() {
             events.notice(notice);
         }

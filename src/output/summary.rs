@@ -48,8 +48,6 @@ pub struct Summary {
     pub ai_lookups: u64,
     /// DHCP messages and Kerberos exchanges seen.
     pub identity_messages: u64,
-    /// Notices raised.
-    pub notices: u64,
     names: BTreeMap<NameSource, u64>,
     /// AI flows by app id (as many keys as the catalog has apps).
     ai_by_app: BTreeMap<String, u64>,

@@ -23,6 +23,10 @@ crate::counters! {
         dns_cache_evictions: "(client, address) pairs evicted from the DNS history because it was full (by count, or by the bytes of its names)",
         dns_history_names_evicted: "names dropped from a (client, address) pair that already held 8, and ECH public names dropped because their map was full",
         identity_evictions: "identity bindings or devices dropped because an identity table was full",
+        notices_raised: "notices raised",
+        notices_repeated: "notices not raised because their key was raised before (here, or by the store's word)",
+        notice_store_failures: "times the store could not say whether a notice was raised before (it was raised)",
+        notices_untracked: "uploads or uncatalogued names not tracked for notices because their tables were full",
     }
 }
 
@@ -41,6 +45,8 @@ pub struct Counters {
     pub logs: logs::Counters,
     /// Naming and identity.
     pub sequenced: Sequenced,
+    /// Syslog delivery of events.
+    pub syslog: crate::writing::syslog::Counters,
 }
 
 impl Counters {
@@ -52,6 +58,7 @@ impl Counters {
         self.proto.merge(&other.proto);
         self.logs.merge(&other.logs);
         self.sequenced.merge(&other.sequenced);
+        self.syslog.merge(&other.syslog);
     }
 
     /// Every counter as `(name, value, help)`: reading, decoding, flows, protocols, then the
@@ -63,6 +70,7 @@ impl Counters {
             .chain(self.proto.iter())
             .chain(self.logs.iter())
             .chain(self.sequenced.iter())
+            .chain(self.syslog.iter())
     }
 }
 

@@ -6,18 +6,20 @@ use crate::catalog::{Catalog, Identified};
 use crate::decode::Addr;
 use crate::identity::{Identity, Resolver};
 use crate::naming::{self, EncryptedDns, MAX_ALTERNATIVES, Namer, Naming, NamingConfig};
-use crate::output::notice::rules::{MemoryError, NoticeConfig, Remembered, RuleCounts, Rules};
+use crate::output::notice::rules::{MemoryError, NoticeConfig, Remembered, Rules};
 use crate::output::notice::{Notice, NoticeKey};
 use crate::output::{DnsView, EventWriter, FlowView, Output, Position, Summary};
 use crate::policy::{Policy, Status};
 use crate::proto::{EchKind, FlowRecord, NameSource, Record};
 use crate::software;
 use crate::store::{ClickHouseStats, HealthRow, Pending, Store, StoreError};
-use crate::writing::syslog::Counters as SyslogCounters;
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// How often a live sensor reads the store's once-ever notice keys again.
+const RELOAD_NOTICES: Duration = Duration::from_secs(300);
 
 /// Evidence rows (or sealed pseudonyms) gathered before they are written to the store in one
 /// batch (a SQLite transaction, a ClickHouse spool file).
@@ -94,6 +96,8 @@ pub struct Sequencer {
     rules: Rules,
     /// Notices raised since the last store write.
     raised: Vec<Notice>,
+    /// When the notice rules last read the store's once-ever keys afresh.
+    notices_read: Instant,
 }
 
 impl Sequencer {
@@ -120,6 +124,7 @@ impl Sequencer {
             replaying: false,
             rules: Rules::new(NoticeConfig::default()),
             raised: Vec::new(),
+            notices_read: Instant::now(),
         }
     }
 
@@ -136,16 +141,6 @@ impl Sequencer {
     /// Raises notices by `config` from now on.
     pub fn set_notices(&mut self, config: NoticeConfig) {
         self.rules = Rules::new(config);
-    }
-
-    /// What syslog delivery counted, when events go to a collector.
-    pub fn syslog_counters(&self) -> Option<SyslogCounters> {
-        self.output.syslog_counters()
-    }
-
-    /// How the notice rules went.
-    pub fn notice_counts(&self) -> RuleCounts {
-        self.rules.counts()
     }
 
     /// Judges the records processed from now on by `policy`.
@@ -302,7 +297,13 @@ impl Sequencer {
     }
 
     /// As [`flush`](Self::flush), with the sensor's state (a live capture's periodic write).
+    /// Every [`RELOAD_NOTICES`] the notice rules forget what they read from the store, so that
+    /// a sensor learns the once-ever notices other sensors on the same store raised since.
     pub fn flush_with_health(&mut self, health: HealthRow) -> Result<(), SequencerError> {
+        if self.notices_read.elapsed() >= RELOAD_NOTICES {
+            self.rules.reload();
+            self.notices_read = Instant::now();
+        }
         self.write(vec![health])
     }
 
@@ -385,6 +386,14 @@ impl Sequencer {
         sequenced.dns_cache_evictions += self.namer.cache_evictions();
         sequenced.dns_history_names_evicted += self.namer.names_evicted();
         sequenced.identity_evictions += self.resolver.evictions();
+        let rules = self.rules.counts();
+        sequenced.notices_raised += rules.raised;
+        sequenced.notices_repeated += rules.repeated;
+        sequenced.notice_store_failures += rules.memory_failures;
+        sequenced.notices_untracked += rules.untracked;
+        if let Some(syslog) = self.output.syslog_counters() {
+            counters.syslog.merge(&syslog);
+        }
     }
 }
 

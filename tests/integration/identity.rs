@@ -299,7 +299,7 @@ fn pseudonyms_are_stable_across_sensors_hide_every_name_and_map_back() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let chatgpt = one(&parsed, "flow to chatgpt.com", |e| {
-        e["server_name"] == "chatgpt.com"
+        e["event_type"] == "flow" && e["server_name"] == "chatgpt.com"
     });
     assert_eq!(chatgpt["user"], token.as_str());
     assert_eq!(chatgpt["user_source"], "kerberos");

@@ -532,7 +532,7 @@ fn a_groups_exception_changes_the_status_for_that_group_only() {
         ],
     );
     let statuses: BTreeSet<(String, String)> = (run.events().iter())
-        .filter(|e| e["app"]["category"] == "local_model_server")
+        .filter(|e| e["event_type"] != "notice" && e["app"]["category"] == "local_model_server")
         .map(|e| {
             (
                 e["group"].as_str().unwrap_or("").to_string(),

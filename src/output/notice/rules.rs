@@ -122,10 +122,10 @@ impl Rules {
         self.counts
     }
 
-    /// Forgets what was read from the store, so that it is read again (a live sensor does
-    /// this now and then, to learn what other sensors raised).
+    /// Reads the store's once-ever keys again at the next notice, adding them to those held
+    /// (a live sensor does this now and then, to learn what other sensors raised; the keys it
+    /// raised itself stay held, whether or not its store has them yet).
     pub fn reload(&mut self) {
-        self.seen.clear();
         self.loaded = false;
     }
 
@@ -272,6 +272,8 @@ impl Raising<'_> {
             return None;
         }
         if self.rules.seen.len() >= MAX_KEYS {
+            // Forgotten, and asked of the store again.
+            self.rules.seen.clear();
             self.rules.reload();
         }
         self.rules.seen.insert(key);
