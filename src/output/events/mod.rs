@@ -23,6 +23,7 @@ use crate::catalog::Catalog;
 use crate::proto::{DhcpRecord, KerberosRecord, Record};
 use crate::writing::syslog::{Counters as SyslogCounters, Message, Severity, Syslog};
 use crate::writing::{Destination, WritingThread};
+use crossbeam_channel::{Receiver, Sender, bounded};
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
@@ -139,6 +140,10 @@ impl Item {
 pub struct EventWriter {
     items: Vec<Item>,
     thread: WritingThread<Encoding>,
+    /// Batches the events thread has written, dropped on the sequencer's thread: glibc's
+    /// malloc takes the allocating thread's arena lock for every free from another thread,
+    /// and the records and facts were allocated here, so freeing them there slows both.
+    done: Receiver<Batch>,
     syslog: bool,
     syslog_counters: Arc<Mutex<SyslogCounters>>,
 }
@@ -170,6 +175,8 @@ struct Encoding {
     format: Format,
     sinks: Sinks,
     buf: Vec<u8>,
+    /// Batches written, on their way back to the sequencer's thread.
+    done: Sender<Batch>,
     /// What syslog delivery counted, as of the latest batch.
     syslog_counters: Arc<Mutex<SyslogCounters>>,
 }
@@ -236,6 +243,8 @@ impl Destination for Encoding {
     fn write(&mut self, batch: Batch) -> io::Result<()> {
         let written = batch.each(|event| self.event(event));
         self.share_counters();
+        // Freed where allocated (see `EventWriter::done`); dropped here only if that queue is full.
+        let _ = self.done.try_send(batch);
         written
     }
 
@@ -262,9 +271,11 @@ impl EventWriter {
     pub fn new(format: Format, sinks: Sinks) -> EventWriter {
         let syslog_counters = Arc::default();
         let syslog = sinks.syslog.is_some();
+        let (give_back, done) = bounded(QUEUED + 1);
         let encoding = Encoding {
             format,
             sinks,
+            done: give_back,
             buf: Vec::with_capacity(CHUNK + 64 * 1024),
             syslog_counters: Arc::clone(&syslog_counters),
         };
@@ -273,6 +284,7 @@ impl EventWriter {
         EventWriter {
             items: Vec::new(),
             thread,
+            done,
             syslog,
             syslog_counters,
         }
@@ -321,6 +333,9 @@ impl EventWriter {
     /// Hands the epoch's events, with its records (`parts`, as positions name them) and the
     /// catalog they were classified with, to the events thread.
     pub fn hand_over(&mut self, parts: Vec<Vec<Record>>, catalog: &Arc<Catalog>) -> io::Result<()> {
+        while let Ok(written) = self.done.try_recv() {
+            drop(written);
+        }
         if self.items.is_empty() {
             return Ok(());
         }
