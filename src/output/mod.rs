@@ -119,7 +119,7 @@ impl Output {
 
     /// Outputs one flow, its record at `at` in its epoch.
     pub fn flow(&mut self, view: &FlowView<'_>, at: Position, catalog: &Catalog) {
-        if let Some(events) = self.events() {
+        if let Some(events) = self.record_events() {
             events.flow(view, at, catalog);
         }
         self.summary.flow(view);
@@ -131,7 +131,7 @@ impl Output {
 
     /// Outputs one DNS lookup, its record at `at` in its epoch.
     pub fn dns(&mut self, view: &DnsView<'_>, at: Position, catalog: &Catalog) {
-        if let Some(events) = self.events() {
+        if let Some(events) = self.record_events() {
             events.dns(view, at, catalog);
         }
         self.summary.dns(view);
@@ -148,7 +148,7 @@ impl Output {
         at: Position,
     ) {
         self.summary.identity_messages += 1;
-        if let Some(events) = self.events() {
+        if let Some(events) = self.record_events() {
             events.dhcp(DhcpShown::of(record, pseudonyms), at);
         }
     }
@@ -161,7 +161,7 @@ impl Output {
         at: Position,
     ) {
         self.summary.identity_messages += 1;
-        if let Some(events) = self.events() {
+        if let Some(events) = self.record_events() {
             events.kerberos(KerberosShown::of(record, pseudonyms), at);
         }
     }
@@ -187,6 +187,11 @@ impl Output {
         self.events.as_mut().filter(|_| !self.muted)
     }
 
+    /// The events writer, if it writes every record's event (not only notices).
+    fn record_events(&mut self) -> Option<&mut EventWriter> {
+        self.events().filter(|e| e.writes_records())
+    }
+
     /// The hourly coverage gathered since the last call, sorted by key.
     pub fn take_coverage(&mut self) -> Vec<(CoverageKey, Coverage)> {
         self.coverage.drain()
@@ -203,9 +208,12 @@ impl Output {
         events.sends_syslog().then(|| events.syslog_counters())
     }
 
-    /// Whether events are being written.
-    pub fn has_events(&self) -> bool {
-        self.events.is_some()
+    /// Whether every record's event is written (to a file, a pipe, or syslog with
+    /// `--syslog-events all`), not only notices.
+    pub fn writes_records(&self) -> bool {
+        self.events
+            .as_ref()
+            .is_some_and(EventWriter::writes_records)
     }
 
     /// Writes events to `events` from now on, after flushing the writer in use (the daemon's

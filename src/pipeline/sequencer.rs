@@ -401,7 +401,7 @@ impl Sequencer {
 /// and the store only those of AI apps and candidates. Pseudonymizing resolves every record,
 /// as it always has, so that the same users get sealed.
 fn needed(output: &Output, app: Option<Identified<'_>>, candidate: bool) -> bool {
-    app.is_some() || candidate || output.has_events()
+    app.is_some() || candidate || output.writes_records()
 }
 
 /// Who `client` is at `at`, when `needed` (see [`needed`]); skipping the others takes a tenth

@@ -224,9 +224,9 @@ const NOTICED: [&str; 4] = [
     "http-ollama.pcap",
 ];
 
-/// `lantern replay --syslog`: rsyslog receives exactly the notices of the events file (the
-/// default, `--syslog-events notices`), each parsed as RFC 5424, its severity the notice's, and
-/// its JSON the events file's line.
+/// `lantern replay --syslog` (no `--events`): rsyslog receives exactly the notices of the
+/// same replay's events file (the default, `--syslog-events notices`), each parsed as RFC 5424,
+/// its severity the notice's, and its JSON the events file's line.
 #[test]
 fn a_replay_sends_its_notices_to_rsyslog() {
     let Some(rsyslog) = Rsyslog::start() else {
@@ -236,15 +236,18 @@ fn a_replay_sends_its_notices_to_rsyslog() {
     let events = dir.path().join("events.jsonl");
     let files: Vec<_> = NOTICED.iter().map(|c| own(c)).collect();
     let policy = unsanctioning(dir.path());
+    let settings = ["--policy", &policy, "--notice-upload-mib", "0.1"];
+    // The events file, from a run of its own: with --syslog alone (notices only) the records'
+    // events are not even kept, and the notices must be the same.
+    Replay::of(&files)
+        .no_events()
+        .args(&settings)
+        .args(&["--events", events.to_str().unwrap()])
+        .ok();
     let run = Replay::of(&files)
         .no_events()
-        .args(&["--policy", &policy, "--notice-upload-mib", "0.1"])
-        .args(&[
-            "--syslog",
-            &rsyslog.tcp(),
-            "--events",
-            events.to_str().unwrap(),
-        ])
+        .args(&settings)
+        .args(&["--syslog", &rsyslog.tcp()])
         .ok();
     assert!(run.stderr.is_empty(), "{}", run.stderr);
     let lines = std::fs::read_to_string(&events).unwrap();

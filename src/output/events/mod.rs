@@ -145,6 +145,7 @@ pub struct EventWriter {
     /// and the records and facts were allocated here, so freeing them there slows both.
     done: Receiver<Batch>,
     syslog: bool,
+    records: bool,
     syslog_counters: Arc<Mutex<SyslogCounters>>,
 }
 
@@ -271,6 +272,7 @@ impl EventWriter {
     pub fn new(format: Format, sinks: Sinks) -> EventWriter {
         let syslog_counters = Arc::default();
         let syslog = sinks.syslog.is_some();
+        let records = sinks.out.is_some() || sinks.syslog.as_ref().is_some_and(|s| s.every_event);
         let (give_back, done) = bounded(QUEUED + 1);
         let encoding = Encoding {
             format,
@@ -286,6 +288,7 @@ impl EventWriter {
             thread,
             done,
             syslog,
+            records,
             syslog_counters,
         }
     }
@@ -293,6 +296,12 @@ impl EventWriter {
     /// Whether events go to a syslog collector.
     pub fn sends_syslog(&self) -> bool {
         self.syslog
+    }
+
+    /// Whether every record's event is wanted (a file or pipe, or syslog with every event),
+    /// rather than notices only: then records' facts are not even kept.
+    pub fn writes_records(&self) -> bool {
+        self.records
     }
 
     /// What syslog delivery counted, as of the latest batch the events thread wrote.
