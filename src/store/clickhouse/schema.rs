@@ -77,7 +77,13 @@ impl ClickHouseTable {
     }
 }
 
-fn tables() -> [ClickHouseTable; 10] {
+/// Every table of the schema: the rows sent in batches, then those kept one per key.
+fn tables() -> Vec<ClickHouseTable> {
+    batched_tables().into_iter().chain(keyed_tables()).collect()
+}
+
+/// The evidence, rollups and coverage: the rows each batch sends, told apart by batch id.
+fn batched_tables() -> [ClickHouseTable; 5] {
     [
         ClickHouseTable {
             name: "flows",
@@ -123,6 +129,12 @@ fn tables() -> [ClickHouseTable; 10] {
             order_by: "(hour, sensor)".into(),
             shard_by: "batch_id",
         },
+    ]
+}
+
+/// The tables of one row per key once merged (`ReplacingMergeTree`), and the schema's version.
+fn keyed_tables() -> [ClickHouseTable; 5] {
+    [
         // One row per key once merged; not partitioned, so that rows of one key written in
         // different months (a once-ever key raised again by another sensor) still collapse.
         ClickHouseTable {
