@@ -108,6 +108,10 @@ pub async fn ensure_schema(
     cluster: Option<&str>,
     create: Create,
 ) -> Result<(), SchemaFailure> {
+    // One at a time in this process: a sensor's reader (for the notices it asks of the store)
+    // and its sender may both find the store older at start-up.
+    static ONE_AT_A_TIME: std::sync::OnceLock<tokio::sync::Mutex<()>> = std::sync::OnceLock::new();
+    let _only = ONE_AT_A_TIME.get_or_init(Default::default).lock().await;
     // The database may not exist yet: the statements name it, the session must not.
     // Through a Distributed table, an insert returns once every shard has its rows.
     let session =
@@ -135,7 +139,11 @@ pub async fn ensure_schema(
         let has = |t: &str, c: &str| present.iter().any(|(pt, pc)| pt == t && pc == c);
         let from = u32::try_from(old).unwrap_or(0);
         for statement in schema::migrations(database, cluster, from, has) {
-            within(session.query(&statement).execute()).await?;
+            match within(session.query(&statement).execute()).await {
+                // Another sensor added the column since `present` was read.
+                Err(e) if statement.contains(" ADD COLUMN ") && e.contains("already exists") => {}
+                done => done?,
+            }
         }
     }
     for statement in schema::statements(database, cluster) {
