@@ -141,7 +141,7 @@ struct FlowJson<'a> {
 /// What a flow's requests were: their count, their distinct paths, and the MCP calls among
 /// them.
 #[derive(Serialize)]
-struct RequestsJson<'a> {
+pub(super) struct RequestsJson<'a> {
     count: u32,
     paths: &'a [Box<str>],
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -8,12 +8,12 @@ use super::{DNS_ACTIVITY, actor, device, is_false, ms, write};
 use super::{HTTP_ACTIVITY, Metadata, NETWORK_ACTIVITY, Shown, Uid, Unmapped, Vlan};
 use crate::flow::EndReason;
 use crate::naming::MAX_ALTERNATIVES;
+use crate::output::events::lantern::RequestsJson;
 use crate::output::{DnsView, FlowView};
 use crate::proto::FlowRecord;
 use crate::proto::dns::{AnswerData, DnsAnswer};
 use crate::proto::http::Request;
 use crate::proto::mcp::Mcp;
-use crate::proto::requests::RequestLog;
 use crate::proto::tls::ClientHello;
 use domain::base::iana::Rtype;
 use serde::{Serialize, Serializer};
@@ -199,7 +199,7 @@ struct FlowExtra<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     mcp: Option<McpExtra<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    requests: Option<RequestsExtra<'a>>,
+    requests: Option<RequestsJson<'a>>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -257,36 +257,6 @@ impl<'a> McpExtra<'a> {
             client: mcp.client.as_deref(),
             version: mcp.version.as_deref(),
             tool: mcp.tool.as_deref(),
-        }
-    }
-}
-
-/// A plaintext connection's requests since the flow's last record, as lantern's `requests`.
-#[derive(Serialize)]
-struct RequestsExtra<'a> {
-    count: u32,
-    paths: &'a [Box<str>],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mcp: Option<McpCalls<'a>>,
-}
-
-#[derive(Serialize)]
-struct McpCalls<'a> {
-    calls: u32,
-    methods: &'a [Box<str>],
-    tools: &'a [Box<str>],
-}
-
-impl<'a> RequestsExtra<'a> {
-    fn of(log: &'a RequestLog) -> RequestsExtra<'a> {
-        RequestsExtra {
-            count: log.requests,
-            paths: &log.paths,
-            mcp: (log.mcp_calls > 0).then_some(McpCalls {
-                calls: log.mcp_calls,
-                methods: &log.mcp_methods,
-                tools: &log.mcp_tools,
-            }),
         }
     }
 }
@@ -376,7 +346,7 @@ fn flow_extra<'a>(view: &FlowView<'a>, hello: Option<&'a ClientHello>) -> FlowEx
             ech_kind: view.ech.name(),
         }),
         mcp: view.mcp.map(McpExtra::of),
-        requests: r.requests.as_deref().map(RequestsExtra::of),
+        requests: r.requests.as_deref().map(RequestsJson::from),
     }
 }
 
