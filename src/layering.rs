@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The stages, left to right.
-const STAGES: [&str; 12] = [
+const STAGES: [&str; 13] = [
     "capture", "decode", "testdata", "flow", "proto", "logs", "naming", "identity", "policy",
-    "output", "store", "report",
+    "output", "store", "report", "console",
 ];
 
 /// Leaf libraries: any stage may import them; they import only each other.

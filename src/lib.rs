@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! capture -> decode -> flow -> proto -> logs -> naming -> identity -> policy -> output
-//!     -> store -> report
+//!     -> store -> report -> console
 //! ```
 //!
 //! **The dependency rule.** A stage imports only the stages to its left and the leaf
@@ -21,10 +21,12 @@
 //! reads every `crate::` path in `src/` and fails on an import the rule does not allow, or on
 //! a circle between the files of one stage: `cargo test --lib layering`.
 //!
-//! [`report`] reads only the store; [`policy`] judges each app for each user.
+//! [`report`] reads only the store; [`policy`] judges each app for each user; [`console`]
+//! serves reports as web pages.
 
 pub mod capture;
 pub mod catalog;
+pub mod console;
 pub mod decode;
 pub mod flow;
 pub mod identity;

@@ -13,6 +13,7 @@ mod privileges;
 mod pseudonym;
 mod replay;
 mod report;
+mod serve;
 mod status;
 mod store;
 
@@ -54,6 +55,8 @@ enum Command {
     Store(store::StoreCommandArgs),
     /// Each sensor's health from the store: last write, drops, spool; exits 1 if one is silent.
     Status(status::StatusArgs),
+    /// Serve the web console over the store: who uses which AI, page by page (read-only).
+    Serve(serve::ServeArgs),
 }
 
 /// How a listing command prints: a table for people, JSON for programs.
@@ -266,6 +269,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Ingest(args) => ingest::run(args),
         Command::Capture(args) => capture::run(*args),
         Command::Report(args) => report::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Catalog(args) => {
             return catalog::run(args).unwrap_or_else(|Failure(message)| {
                 eprintln!("lantern: {message}");

@@ -26,6 +26,9 @@ pub enum PeriodError {
     /// Not `YYYY-Www` or `last`.
     #[error("{0:?} is not a week like 2026-W47 or \"last\"")]
     Week(String),
+    /// Not `YYYY-MM`.
+    #[error("{0:?} is not a month like 2026-11")]
+    Month(String),
     /// Ends before it starts.
     #[error("the period ends ({1}) before it starts ({0})")]
     Backwards(String, String),
@@ -68,6 +71,23 @@ impl Period {
         Period::new(monday, monday + Duration::days(6))
     }
 
+    /// A calendar month, `2026-11`.
+    pub fn month(month: &str) -> Result<Period, PeriodError> {
+        let bad = || PeriodError::Month(month.to_string());
+        let (year, number) = month.split_once('-').ok_or_else(bad)?;
+        let year: i32 = year.parse().map_err(|_| bad())?;
+        let number: u8 = number.parse().map_err(|_| bad())?;
+        let month = time::Month::try_from(number).map_err(|_| bad())?;
+        let first = Date::from_calendar_date(year, month, 1).map_err(|_| bad())?;
+        let last = first + Duration::days(i64::from(month.length(year)) - 1);
+        Period::new(first, last)
+    }
+
+    /// Days in the period.
+    pub fn days(&self) -> i64 {
+        (self.last - self.first).whole_days() + 1
+    }
+
     /// Today's date, UTC.
     pub fn today() -> Date {
         OffsetDateTime::now_utc().date()
@@ -101,6 +121,16 @@ pub fn iso_week(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_month_is_its_calendar_days() {
+        let feb = Period::month("2028-02").unwrap();
+        assert_eq!(
+            (feb.from.as_str(), feb.to.as_str(), feb.days()),
+            ("2028-02-01", "2028-02-29", 29)
+        );
+        assert!(Period::month("2026-13").is_err() && Period::month("2026").is_err());
+    }
 
     #[test]
     fn weeks_and_dates_are_whole_utc_days() {

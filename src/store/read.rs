@@ -743,3 +743,221 @@ mod tests {
         assert_eq!(stored("from_a_newer_lantern").key(), None);
     }
 }
+
+crate::read_row! {
+    /// One user's (device's, sensor's) use of one app: the console's page of an app.
+    pub struct StoredAppUser {
+        pub app_id: String,
+        pub user: String,
+        pub user_kind: String,
+        /// Empty when not known.
+        pub device: String,
+        pub sensor: String,
+        /// Hours with any use.
+        pub hours: u64,
+        pub flows: u64,
+        pub dns_lookups: u64,
+        pub bytes_up: u64,
+        pub bytes_down: u64,
+        pub last_seen_us: i64,
+    }
+}
+
+/// Each user's use of each app in `[from, to)` (seconds), per device and sensor, from the
+/// hourly rollups the filter lets through.
+pub struct AppUsers<'a> {
+    /// Start, seconds.
+    pub from: i64,
+    /// End, seconds.
+    pub to: i64,
+    /// Which rows.
+    pub filter: &'a Filter,
+}
+
+impl Read for AppUsers<'_> {
+    type Row = StoredAppUser;
+
+    fn query(&self, d: Dialect) -> Query {
+        Query::new(&format!(
+            "SELECT app_id, user, user_kind, device, sensor, count(DISTINCT hour),
+                sum(flows), sum(dns_lookups), sum(bytes_up), sum(bytes_down), {}
+             FROM rollups_hourly WHERE ",
+            d.max_of("last_seen_us")
+        ))
+        .range("hour", self.from, self.to)
+        .filter(self.filter)
+        .then(" GROUP BY app_id, user, user_kind, device, sensor")
+    }
+}
+
+crate::read_row! {
+    /// One user's use of AI in a period: the console's list of users.
+    pub struct StoredUser {
+        pub user: String,
+        pub user_kind: String,
+        /// Empty when not known.
+        pub user_group: String,
+        pub apps: u64,
+        /// Devices known by name.
+        pub devices: u64,
+        pub flows: u64,
+        pub bytes_up: u64,
+        pub bytes_down: u64,
+        pub last_seen_us: i64,
+    }
+}
+
+/// Every user with AI use in `[from, to)` (seconds), from the hourly rollups the filter lets
+/// through.
+pub struct Users<'a> {
+    /// Start, seconds.
+    pub from: i64,
+    /// End, seconds.
+    pub to: i64,
+    /// Which rows.
+    pub filter: &'a Filter,
+}
+
+impl Read for Users<'_> {
+    type Row = StoredUser;
+
+    fn query(&self, d: Dialect) -> Query {
+        Query::new(&format!(
+            "SELECT user, user_kind, user_group, count(DISTINCT app_id),
+                count(DISTINCT CASE WHEN device = '' THEN NULL ELSE device END),
+                sum(flows), sum(bytes_up), sum(bytes_down), {}
+             FROM rollups_hourly WHERE ",
+            d.max_of("last_seen_us")
+        ))
+        .range("hour", self.from, self.to)
+        .filter(self.filter)
+        .then(" GROUP BY user, user_kind, user_group")
+    }
+}
+
+crate::read_row! {
+    /// One flow, as evidence: what named it and who made it, never a payload.
+    pub struct StoredFlow {
+        pub ts_us: i64,
+        pub sensor: String,
+        pub flow_id: u64,
+        pub part: u32,
+        pub app_id: String,
+        pub user: String,
+        pub user_kind: String,
+        pub device: String,
+        pub client_ip: String,
+        pub server_name: String,
+        pub name_source: String,
+        pub server_ip: String,
+        pub server_port: u16,
+        pub protocol: String,
+        pub client_software: String,
+        pub client_kind: String,
+        pub bytes_up: u64,
+        pub bytes_down: u64,
+    }
+}
+
+/// The latest `limit` flow records in `[from, to)` (seconds) that the filter lets through.
+pub struct RecentFlows<'a> {
+    /// Start, seconds.
+    pub from: i64,
+    /// End, seconds.
+    pub to: i64,
+    /// Which rows.
+    pub filter: &'a Filter,
+    /// Most rows.
+    pub limit: u32,
+}
+
+impl Read for RecentFlows<'_> {
+    type Row = StoredFlow;
+
+    fn query(&self, _: Dialect) -> Query {
+        let (from, to) = micros(self.from, self.to);
+        Query::new(
+            "SELECT ts_us, sensor, flow_id, part, ifNull(app_id, ''), user, user_kind,
+                ifNull(device, ''), client_ip, ifNull(server_name, ''), name_source, server_ip,
+                server_port, protocol, ifNull(client_software, ''), ifNull(client_kind, ''),
+                bytes_up, bytes_down
+             FROM flows WHERE ",
+        )
+        .range("ts_us", from, to)
+        .filter(self.filter)
+        .then(&format!(
+            " ORDER BY ts_us DESC, sensor, flow_id, part LIMIT {}",
+            self.limit
+        ))
+    }
+}
+
+crate::read_row! {
+    /// Who used a name that looks like AI and is not catalogued.
+    pub struct StoredCandidateClient {
+        pub name: String,
+        pub user: String,
+        /// Empty when not known.
+        pub device: String,
+        pub uses: u64,
+    }
+}
+
+/// The users of each uncatalogued AI-looking name in `[from, to)` (seconds): from the flows
+/// (`lookups` false) or the DNS lookups (`lookups` true) that the filter lets through.
+pub struct CandidateClients<'a> {
+    /// Start, seconds.
+    pub from: i64,
+    /// End, seconds.
+    pub to: i64,
+    /// Which rows.
+    pub filter: &'a Filter,
+    /// DNS lookups rather than flows.
+    pub lookups: bool,
+}
+
+impl Read for CandidateClients<'_> {
+    type Row = StoredCandidateClient;
+
+    fn query(&self, _: Dialect) -> Query {
+        let (from, to) = micros(self.from, self.to);
+        let (table, name, counted) = match self.lookups {
+            false => ("flows", "ifNull(server_name, '')", "sum(part = 0)"),
+            true => ("dns", "query", "count(*)"),
+        };
+        Query::new(&format!(
+            "SELECT {name} AS name, user, ifNull(device, '') AS dev, {counted} FROM {table}
+             WHERE candidate = 1 AND "
+        ))
+        .range("ts_us", from, to)
+        .filter(self.filter)
+        .then(" GROUP BY name, user, dev")
+    }
+}
+
+crate::read_row! {
+    /// Hours with any use.
+    pub struct ActiveHours {
+        pub hours: u64,
+    }
+}
+
+/// The hours in `[from, to)` (seconds) with any use that the filter lets through.
+pub struct Hours<'a> {
+    /// Start, seconds.
+    pub from: i64,
+    /// End, seconds.
+    pub to: i64,
+    /// Which rows.
+    pub filter: &'a Filter,
+}
+
+impl Read for Hours<'_> {
+    type Row = ActiveHours;
+
+    fn query(&self, _: Dialect) -> Query {
+        Query::new("SELECT count(DISTINCT hour) FROM rollups_hourly WHERE ")
+            .range("hour", self.from, self.to)
+            .filter(self.filter)
+    }
+}

@@ -26,7 +26,7 @@ fn with_bytes<T: serde::Serialize>(rows: &[T], bytes: impl Fn(&T) -> (u64, u64))
 }
 
 /// The page's charts: data sent by app (the ten that sent most) and by category, and the trend.
-fn charts(r: &Report) -> Result<[Option<Value>; 3], RenderError> {
+pub(super) fn charts(r: &Report) -> Result<[Option<Value>; 3], RenderError> {
     let top: Vec<(String, u64)> = (r.apps.iter())
         .take(10)
         .map(|a| (a.name.clone(), a.bytes_up))

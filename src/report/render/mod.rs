@@ -34,6 +34,17 @@ pub struct RenderError(String);
 /// The files a rendering makes: (name, contents). HTML, Markdown and JSON make one.
 pub type Files = Vec<(String, String)>;
 
+/// The report's charts as inline SVG (no scripts, no fetches): data sent by app (the ten that
+/// sent most) and by category, and the trend; none where there is nothing to draw.
+pub fn chart_svgs(report: &Report) -> Result<Vec<String>, RenderError> {
+    let charts = html::charts(report)?;
+    Ok(charts
+        .into_iter()
+        .flatten()
+        .map(|v| v.to_string())
+        .collect())
+}
+
 /// Renders `report` as `format`.
 pub fn render(report: &Report, format: Format) -> Result<Files, RenderError> {
     Ok(match format {
@@ -45,7 +56,7 @@ pub fn render(report: &Report, format: Format) -> Result<Files, RenderError> {
         )],
         Format::Csv => tables(report)
             .iter()
-            .map(|t| Ok((format!("{}.csv", t.name), csv(t)?)))
+            .map(|t| Ok((format!("{}.csv", t.name), csv_table(t)?)))
             .collect::<Result<_, RenderError>>()?,
     })
 }
@@ -65,7 +76,7 @@ pub struct ReportTable {
 
 /// A table of `rows`, its columns the fields of `T` (as the JSON report names them) and its
 /// cells their values as text: numbers and booleans as written, a list's items joined by `; `.
-fn table<T: Serialize + Default>(
+pub fn table<T: Serialize + Default>(
     name: &'static str,
     title: &'static str,
     rows: &[T],
@@ -232,7 +243,8 @@ pub fn csv_cell(cell: &str) -> String {
     }
 }
 
-fn csv(table: &ReportTable) -> Result<String, RenderError> {
+/// One table as CSV, its cells neutralised for spreadsheets ([`csv_cell`]).
+pub fn csv_table(table: &ReportTable) -> Result<String, RenderError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let fail = |e: csv::Error| RenderError(e.to_string());
     w.write_record(&table.columns).map_err(fail)?;
