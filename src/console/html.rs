@@ -60,7 +60,8 @@ impl Templates {
         Ok(Templates { env })
     }
 
-    /// Renders `name` with the layout's values and `extra`.
+    /// Renders `name` with the layout's values and `extra`. Control characters from names on
+    /// the wire are shown as escapes (`\u{1b}`): the escaping for HTML leaves them be.
     pub fn render(
         &self,
         name: &str,
@@ -68,8 +69,24 @@ impl Templates {
         extra: Value,
     ) -> Result<String, HtmlError> {
         let ctx = context! { ..Value::from_serialize(layout), ..extra };
-        Ok(self.env.get_template(name)?.render(ctx)?)
+        Ok(visible(self.env.get_template(name)?.render(ctx)?))
     }
+}
+
+/// `html` with every control character but the line feed written as its escape.
+fn visible(html: String) -> String {
+    if !html.chars().any(|c| c.is_control() && c != '\n') {
+        return html;
+    }
+    let mut out = String::with_capacity(html.len() + 16);
+    for c in html.chars() {
+        match c {
+            '\n' => out.push(c),
+            c if c.is_control() => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// What the layout shows around every page.

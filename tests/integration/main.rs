@@ -19,6 +19,7 @@ mod bad_input;
 mod catalog;
 #[cfg(feature = "system-tests")]
 mod clickhouse;
+mod console;
 mod events_reference;
 mod follow;
 mod hostile_memory;

@@ -3,11 +3,13 @@
 //! SQLite store ([`sqlite_rows`] and its typed kin), waiting for a condition ([`wait_until`]),
 //! and what a system test needs (`system::can_run`). Submodules: [`synth`] writes synthetic captures,
 //! `clickhouse` starts real ClickHouse servers, `rsyslog` a real rsyslog, and `live` builds
-//! network namespaces and runs the daemon in them (system tests only, feature `system-tests`).
+//! network namespaces and runs the daemon in them (system tests only, feature `system-tests`);
+//! [`console`] starts `lantern serve` and speaks HTTP to it.
 #![allow(dead_code)]
 
 #[cfg(feature = "system-tests")]
 pub mod clickhouse;
+pub mod console;
 #[cfg(feature = "system-tests")]
 pub mod live;
 #[cfg(feature = "system-tests")]
