@@ -16,6 +16,8 @@ mod common;
 
 mod active_timeout;
 mod bad_input;
+#[cfg(feature = "system-tests")]
+mod browser;
 mod catalog;
 #[cfg(feature = "system-tests")]
 mod clickhouse;

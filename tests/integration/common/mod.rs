@@ -2,11 +2,14 @@
 //! real `lantern` binary ([`lantern`], [`Replay`]), reading its events ([`Run`]), reading a
 //! SQLite store ([`sqlite_rows`] and its typed kin), waiting for a condition ([`wait_until`]),
 //! and what a system test needs (`system::can_run`). Submodules: [`synth`] writes synthetic captures,
-//! `clickhouse` starts real ClickHouse servers, `rsyslog` a real rsyslog, and `live` builds
-//! network namespaces and runs the daemon in them (system tests only, feature `system-tests`);
+//! `clickhouse` starts real ClickHouse servers, `rsyslog` a real rsyslog, `browser` a real
+//! headless Chromium driven over the DevTools protocol, and `live` builds network namespaces and
+//! runs the daemon in them (system tests only, feature `system-tests`);
 //! [`console`] starts `lantern serve` and speaks HTTP to it.
 #![allow(dead_code)]
 
+#[cfg(feature = "system-tests")]
+pub mod browser;
 #[cfg(feature = "system-tests")]
 pub mod clickhouse;
 pub mod console;
