@@ -214,8 +214,13 @@ pub fn page(
     let role = who.role;
     let keep = view.keep();
     let title = kind.title().to_string();
+    // An app's page is titled by its name.
+    let named = match (kind, content.report.apps.first()) {
+        (PageKind::App, Some(app)) => Some(app.name.as_str()),
+        _ => subject,
+    };
     let layout = Layout::new(
-        match subject {
+        match named {
             Some(s) => format!("{title}: {s}"),
             None => title.clone(),
         },
@@ -239,7 +244,9 @@ pub fn page(
     };
     let extra = context! {
         kind => kind.name(),
+        heading => kind.title(),
         subject,
+        named,
         path => match subject {
             Some(s) => format!("{}/{}", kind.path(), encode(s)),
             None => kind.path().to_string(),

@@ -5,7 +5,7 @@
 //! Paths: `/` and `/apps`, `/apps/{id}`, `/users`, `/users/{user}`, `/mcp`, `/servers`,
 //! `/programs`, `/candidates`, `/sensors` (pages); `/report.json`, `/report.md`,
 //! `/report.html`, `/report.csv?table=NAME` (downloads of the same view); `/login`,
-//! `/logout`, `/reveal`; `/static/console.css` and `/static/sort.js`.
+//! `/logout`, `/reveal`; `/static/console.css`, `/static/sort.js` and `/static/favicon.svg`.
 
 use super::access::{Attempt, FAILURE_DELAY, MAX_CREDENTIAL, Role, Sessions, Throttle};
 use super::html::{self, Layout, Templates, Who};
@@ -91,6 +91,7 @@ pub fn router(config: Config, store: Store, tls: bool) -> Result<Router, Console
         .route("/reveal", get(reveal_page).post(reveal))
         .route("/static/console.css", get(css))
         .route("/static/sort.js", get(script))
+        .route("/static/favicon.svg", get(favicon))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(console.clone(), gate))
@@ -830,6 +831,11 @@ async fn script() -> Response {
         js,
     )
         .into_response()
+}
+
+async fn favicon() -> Response {
+    let svg = include_str!("static/favicon.svg");
+    ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
 }
 
 async fn not_found(State(c): State<Shared>, who: Option<axum::Extension<Who>>) -> Response {

@@ -49,6 +49,15 @@ impl Dialect {
         }
     }
 
+    /// The number of distinct values of `column` that are not empty, as an unsigned 64-bit
+    /// count (18.16 types a count over a `NULL`-able expression as `NULL`-able).
+    pub fn distinct_nonempty(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("count(DISTINCT nullif({column}, ''))"),
+            Dialect::ClickHouse => format!("uniqExactIf({column}, {column} != '')"),
+        }
+    }
+
     /// A constant read as an unsigned 64-bit count (ClickHouse types a bare literal by its
     /// size, and rows are read by type).
     pub fn uint64(self, value: u64) -> String {
@@ -823,10 +832,10 @@ impl Read for Users<'_> {
 
     fn query(&self, d: Dialect) -> Query {
         Query::new(&format!(
-            "SELECT user, user_kind, user_group, count(DISTINCT app_id),
-                count(DISTINCT CASE WHEN device = '' THEN NULL ELSE device END),
+            "SELECT user, user_kind, user_group, count(DISTINCT app_id), {},
                 sum(flows), sum(bytes_up), sum(bytes_down), {}
              FROM rollups_hourly WHERE ",
+            d.distinct_nonempty("device"),
             d.max_of("last_seen_us")
         ))
         .range("hour", self.from, self.to)

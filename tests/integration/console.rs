@@ -502,6 +502,35 @@ fn with_auth_every_request_needs_a_login_and_wrong_passwords_are_slowed_then_ref
 }
 
 #[test]
+fn behind_a_proxy_the_header_names_the_user_and_the_auth_file_their_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = captures_store(dir.path(), &[]);
+    auth_file(dir.path());
+    let served = serve(
+        dir.path(),
+        &["--auth", "auth.toml", "--auth-header", "X-Remote-User"],
+    );
+    let as_user =
+        |user: &str, path: &str| served.request("GET", path, &[("X-Remote-User", user)], None);
+    assert_eq!(as_user("analyst-user", &format!("/users?{q}")).status, 200);
+    assert_eq!(as_user("viewer-user", &format!("/users?{q}")).status, 403);
+    assert_eq!(as_user("viewer-user", &format!("/apps?{q}")).status, 200);
+    let unknown = as_user("mallory", &format!("/apps?{q}"));
+    assert_eq!(unknown.status, 403);
+    assert!(unknown.body.contains("not a user of the console"));
+    assert_eq!(
+        served.get(&format!("/apps?{q}")).status,
+        403,
+        "no header, no page"
+    );
+    assert!(
+        served
+            .log()
+            .contains("\"analyst-user\" analyst \"GET /users?")
+    );
+}
+
+#[test]
 fn a_listen_address_that_is_not_loopback_needs_auth() {
     let dir = tempfile::tempdir().unwrap();
     captures_store(dir.path(), &[]);
@@ -757,4 +786,299 @@ fn a_filter_with_sql_in_it_matches_nothing() {
             .body
             .contains("give one of week, month, or from and to")
     );
+}
+
+/// The console in real headless Chromium (a system test: feature `system-tests`).
+#[cfg(feature = "system-tests")]
+mod in_chromium {
+    use super::*;
+    use crate::common::browser::Browser;
+    use crate::common::can_run;
+
+    /// The numbers at the top of the page in the browser.
+    fn shown(b: &mut Browser) -> BTreeMap<String, String> {
+        let js = "JSON.stringify([...document.querySelectorAll('[data-metric]')]
+                  .map(m => [m.dataset.metric, m.dataset.value]))";
+        let pairs: Vec<(String, String)> =
+            serde_json::from_str(b.eval(js).as_str().unwrap()).unwrap();
+        pairs.into_iter().collect()
+    }
+
+    /// Where screenshots go: `LANTERN_SCREENSHOTS` (the README's command sets it to
+    /// `docs/console`), else the test's own directory.
+    fn shots(dir: &Path) -> std::path::PathBuf {
+        match std::env::var_os("LANTERN_SCREENSHOTS") {
+            Some(d) => common::root().join(d),
+            None => dir.join("shots"),
+        }
+    }
+
+    #[test]
+    fn overview_to_an_app_to_a_user_and_back_with_the_reports_numbers_and_nothing_else() {
+        if !can_run(&["chromium"]) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let q = captures_store(dir.path(), &[]);
+        let served = serve(dir.path(), &[]);
+        let origin = format!("http://127.0.0.1:{}/", served.port);
+        let shots = shots(dir.path());
+        std::fs::create_dir_all(&shots).unwrap();
+        let mut b = Browser::start();
+
+        b.goto(&format!("{origin}?{q}"));
+        let whole = report(dir.path(), &q, &[]);
+        assert_eq!(shown(&mut b), as_cells(&whole["headline"]), "overview");
+        b.screenshot(&shots.join("overview.png"));
+
+        // To the inventory, sorted by a click on a heading (the one script), then an app.
+        b.click("nav a[href^='/apps']");
+        assert!(
+            b.url().starts_with(&format!("{origin}apps?")),
+            "{}",
+            b.url()
+        );
+        let first = b.text("section[data-table=apps] tbody tr td[data-col=name]");
+        b.eval(
+            "document.querySelector('section[data-table=apps] th[data-col=name] button').click()",
+        );
+        let sorted = b.texts("section[data-table=apps] tbody td[data-col=name]");
+        let mut names = sorted.clone();
+        names.sort_by_key(|n| std::cmp::Reverse(n.to_lowercase()));
+        assert_eq!(
+            sorted, names,
+            "sorted by name, descending, as the locale orders them"
+        );
+        b.screenshot(&shots.join("apps.png"));
+        let csv = b.download("section[data-table=apps] a.csv", dir.path());
+        assert!(
+            csv.suggested_name.starts_with("lantern-apps-"),
+            "{}",
+            csv.suggested_name
+        );
+        lantern_ok(dir.path(), &{
+            let mut args = vec!["report", "--store", "s.db", "--format", "csv", "-o", "csv"];
+            let (from, to) = q.split_once('&').unwrap();
+            args.extend(["--from", &from[5..], "--to", &to[3..]]);
+            let policy = common::root()
+                .join("dist/policy.toml")
+                .display()
+                .to_string();
+            args.extend(["--policy", Box::leak(policy.into_boxed_str())]);
+            args
+        });
+        assert_eq!(
+            std::fs::read_to_string(&csv.path).unwrap(),
+            std::fs::read_to_string(dir.path().join("csv/apps.csv")).unwrap(),
+            "the downloaded CSV is the report's"
+        );
+        assert!(!first.is_empty());
+
+        b.click("section[data-table=apps] tbody td[data-col=name] a[href^='/apps/openai-chatgpt']");
+        let app_url = b.url();
+        assert!(
+            app_url.starts_with(&format!("{origin}apps/openai-chatgpt?")),
+            "{app_url}"
+        );
+        let of_app = report(dir.path(), &q, &["--app", "openai-chatgpt"]);
+        let mut on_page = shown(&mut b);
+        on_page.remove("hours");
+        let mut expected = as_cells(&of_app["apps"][0]);
+        expected.retain(|k, _| !["app_id", "name", "vendor", "new"].contains(&k.as_str()));
+        assert_eq!(on_page, expected, "app");
+        b.screenshot(&shots.join("app.png"));
+
+        // To one of its users, then back twice.
+        b.click("section[data-table=app_users] td[data-col=user] a");
+        let user = b.text("h1 .subject");
+        let of_user = report(dir.path(), &q, &["--user", &user]);
+        let mut on_page = shown(&mut b);
+        on_page.remove("hours");
+        assert_eq!(on_page, as_cells(&of_user["headline"]), "user {user}");
+        b.screenshot(&shots.join("user.png"));
+        b.back();
+        assert_eq!(b.url(), app_url);
+        b.back();
+        assert!(b.url().starts_with(&format!("{origin}apps?")));
+
+        // Every other page kind loads, for its screenshot.
+        for (kind, path) in [
+            ("users", "users"),
+            ("mcp", "mcp"),
+            ("servers", "servers"),
+            ("programs", "programs"),
+            ("candidates", "candidates"),
+            ("sensors", "sensors"),
+        ] {
+            b.goto(&format!("{origin}{path}?{q}"));
+            assert!(b.texts("h1").len() == 1, "{kind}");
+            b.screenshot(&shots.join(format!("{kind}.png")));
+        }
+
+        assert_eq!(b.console_errors(), Vec::<String>::new(), "no console error");
+        let outside: Vec<String> = (b.requests().into_iter())
+            .filter(|r| !r.starts_with(&origin))
+            .collect();
+        assert_eq!(
+            outside,
+            Vec::<String>::new(),
+            "no request outside the console"
+        );
+        assert!(b.requests().iter().any(|r| r.ends_with("/static/sort.js")));
+    }
+
+    #[test]
+    fn hostile_names_stay_text_in_the_browser() {
+        if !can_run(&["chromium"]) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        hostile_store(dir.path());
+        let served = Served::start(dir.path(), &["--store", "s.db"]);
+        let origin = format!("http://127.0.0.1:{}/", served.port);
+        let mut b = Browser::start();
+        for page in PAGES {
+            b.goto(&format!("{origin}{}?week=2026-W47", &page[1..]));
+            assert_eq!(b.eval("document.scripts.length"), 1, "{page}");
+            assert_eq!(b.eval("document.images.length"), 0, "{page}");
+        }
+        b.goto(&format!("{origin}users?week=2026-W47"));
+        let users = b.texts("section[data-table=users] td[data-col=user]");
+        assert!(
+            users.contains(&"<script>alert(1)</script>".to_string()),
+            "{users:?}"
+        );
+        assert!(
+            users.contains(&"\"><img src=x onerror=alert(2)>".to_string()),
+            "{users:?}"
+        );
+        assert_eq!(b.console_errors(), Vec::<String>::new());
+    }
+}
+
+/// TLS with a certificate made by openssl, checked by curl (a system test: feature
+/// `system-tests`).
+#[cfg(feature = "system-tests")]
+#[test]
+fn tls_serves_with_the_given_certificate_and_says_so() {
+    if !common::can_run(&["openssl", "curl"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let q = captures_store(dir.path(), &[]);
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args([
+            "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let served = serve(
+        dir.path(),
+        &["--tls-cert", "cert.pem", "--tls-key", "key.pem"],
+    );
+    assert!(
+        served.log().contains("listening on https://127.0.0.1:"),
+        "{}",
+        served.log()
+    );
+    let curl = |extra: &[&str], url: &str| {
+        std::process::Command::new("curl")
+            .args(["-s", "-i", "--max-time", "10"])
+            .args(extra)
+            .arg(url)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let url = format!("https://127.0.0.1:{}/apps?{q}", served.port);
+    let out = curl(&["--cacert", "cert.pem"], &url);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        text.contains("strict-transport-security: max-age=31536000"),
+        "{text}"
+    );
+    assert!(text.contains("data-table=\"apps\""));
+    // Without the certificate curl does not trust it; plain HTTP gets no page.
+    assert!(!curl(&[], &url).status.success());
+    let plain = curl(&[], &url.replace("https://", "http://"));
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("data-table"));
+}
+
+/// The same pages from ClickHouse (a system test: feature `system-tests`).
+#[cfg(feature = "system-tests")]
+mod from_clickhouse {
+    use super::*;
+    use crate::common::clickhouse::ClickHouse;
+    use crate::common::work_dir;
+
+    #[test]
+    fn every_page_and_download_is_the_same_from_clickhouse_and_sqlite() {
+        let Some(server) = ClickHouse::start() else {
+            return;
+        };
+        let dir = tempfile::tempdir_in(work_dir()).unwrap();
+        let q = captures_store(dir.path(), &["--sensor", "s1"]);
+        let url = server.url("console");
+        dana_identity(dir.path());
+        let policy = common::root()
+            .join("dist/policy.toml")
+            .display()
+            .to_string();
+        let mut args = vec!["replay", "-q", "--sensor", "s1", "--store", &url];
+        args.extend(["--identity", "identity.csv", "--policy", &policy]);
+        let pcaps: Vec<String> = (own_captures().iter())
+            .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+            .map(|p| p.display().to_string())
+            .collect();
+        args.extend(pcaps.iter().map(String::as_str));
+        let run = common::lantern_in(Some(dir.path()), &[], &args);
+        assert!(run.status == 0 || run.status == 1, "{}", run.stderr);
+
+        let lite = serve(dir.path(), &[]);
+        let ch = Served::start(dir.path(), &["--store", &url, "--policy", &policy]);
+        let mut compared = 0;
+        let with_sql = format!("{q}&app=x'%20OR%20'1'='1");
+        for (path, from_sqlite) in everything(&lite, &q, None) {
+            let from_ch = ch.get(&path);
+            assert_eq!(
+                from_sqlite.status, from_ch.status,
+                "{path}: {}",
+                from_ch.body
+            );
+            assert_eq!(from_sqlite.body, from_ch.body, "{path}");
+            compared += usize::from(from_ch.status == 200);
+        }
+        assert!(compared > 40, "{compared}");
+        for (path, reply) in everything(&ch, &with_sql, None) {
+            if reply.status == 200 && path.starts_with("/report.json") {
+                let json: Value = serde_json::from_str(&reply.body).unwrap();
+                assert_eq!(json["headline"]["flows"], 0, "{path}");
+            }
+        }
+        let page = ok(ch.get(&format!("/?{with_sql}")), "sql");
+        let shown: BTreeMap<String, String> = metrics(&page).into_iter().collect();
+        assert_eq!(shown["flows"], "0");
+    }
 }
