@@ -24,7 +24,7 @@ mod pages;
 mod redact;
 mod routes;
 mod server;
-mod view;
+pub mod view;
 
 pub use access::{AuthError, Role, Users, hash_password};
 pub use pages::PageKind;
