@@ -6,8 +6,15 @@
 //! `/programs`, `/candidates`, `/sensors` (pages); `/report.json`, `/report.md`,
 //! `/report.html`, `/report.csv?table=NAME` (downloads of the same view); `/login`,
 //! `/logout`, `/reveal`; `/static/console.css`, `/static/sort.js` and `/static/favicon.svg`.
+//! Logging in and out is [`login`]; revealing a pseudonym, [`reveal`].
 
-use super::access::{Attempt, FAILURE_DELAY, MAX_CREDENTIAL, Role, Sessions, Throttle};
+mod login;
+mod reveal;
+
+use login::{login, login_page, logout};
+use reveal::{reveal, reveal_page};
+
+use super::access::{Role, Sessions, Throttle};
 use super::html::{self, Layout, Templates, Who};
 use super::pages::{self, PageKind, Sources};
 use super::view::View;
@@ -17,13 +24,12 @@ use crate::report::render::{self, Format};
 use crate::store::Store;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Form, Path, RawQuery, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::context;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -568,264 +574,13 @@ async fn download(c: Shared, who: Who, format: Format, q: Option<String>) -> Res
     response
 }
 
-#[derive(serde::Deserialize)]
-struct LoginQuery {
-    next: Option<String>,
-}
-
-/// Where a login may send the browser: a path of the console, never another site.
-fn next_of(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/".to_string(),
-    }
-}
-
-fn login_form(c: &Console, next: &str, message: Option<&str>, status: StatusCode) -> Response {
-    let nobody = Who {
-        user: None,
-        role: Role::Viewer,
-        session: false,
-    };
-    let mut layout = Layout::new("Log in".into(), None, String::new(), &nobody);
-    layout.no_nav();
-    match c
-        .templates
-        .render("login.html", &layout, context! { next, message })
-    {
-        Ok(body) => (status, Html(body)).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
-}
-
-async fn login_page(State(c): State<Shared>, q: axum::extract::Query<LoginQuery>) -> Response {
-    if c.config.users.is_none() {
-        return Redirect::to("/").into_response();
-    }
-    login_form(&c, &next_of(q.next.as_deref()), None, StatusCode::OK)
-}
-
-#[derive(serde::Deserialize)]
-struct Credentials {
-    name: String,
-    password: String,
-    next: Option<String>,
-}
-
-async fn login(State(c): State<Shared>, req: Request) -> Response {
-    let peer = req.extensions().get::<Peer>().map(|p| p.0.ip());
-    let Some(peer) = peer else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
-    let Ok(Form(form)) = Form::<Credentials>::from_request(req, &()).await else {
-        return login_form(
-            &c,
-            "/",
-            Some("Give a name and a password."),
-            StatusCode::BAD_REQUEST,
-        );
-    };
-    let next = next_of(form.next.as_deref());
-    let Some(users) = c.config.users.clone() else {
-        return Redirect::to("/").into_response();
-    };
-    if form.name.len() > MAX_CREDENTIAL || form.password.len() > MAX_CREDENTIAL {
-        return login_form(
-            &c,
-            &next,
-            Some("Wrong name or password."),
-            StatusCode::UNAUTHORIZED,
-        );
-    }
-    if c.throttle.attempt(peer, &form.name) == Attempt::Refuse {
-        tokio::time::sleep(FAILURE_DELAY).await;
-        let why = "Too many wrong passwords: try again in 15 minutes.";
-        return login_form(&c, &next, Some(why), StatusCode::TOO_MANY_REQUESTS);
-    }
-    let Ok(_permit) = c.checks.acquire().await else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    };
-    let (name, password) = (form.name.clone(), form.password);
-    let checked = tokio::task::spawn_blocking(move || users.check(&name, &password)).await;
-    let Ok(Some(user)) = checked else {
-        c.throttle.failed(peer, &form.name);
-        tokio::time::sleep(FAILURE_DELAY).await;
-        return login_form(
-            &c,
-            &next,
-            Some("Wrong name or password."),
-            StatusCode::UNAUTHORIZED,
-        );
-    };
-    c.throttle.succeeded(&user.name);
-    let Some(secret) = c.sessions.open(&user) else {
-        let why = "Too many sessions are open: try again later.";
-        return login_form(&c, &next, Some(why), StatusCode::SERVICE_UNAVAILABLE);
-    };
-    let cookie = format!(
-        "{COOKIE}={secret}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
-        super::access::SESSION_HOURS * 3600
-    );
-    let mut response = Redirect::to(&next).into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    response
-}
-
-async fn logout(State(c): State<Shared>, headers: HeaderMap) -> Response {
-    if let Some(secret) = cookie(&headers) {
-        c.sessions.close(secret);
-    }
-    let mut response = Redirect::to("/login").into_response();
-    let gone = format!("{COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
-    if let Ok(value) = HeaderValue::from_str(&gone) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    response
-}
-
-fn reveal_form(
-    c: &Console,
-    who: &Who,
-    status: StatusCode,
-    token: &str,
-    revealed: Option<&str>,
-    message: Option<&str>,
-) -> Response {
-    let layout = Layout::new("Reveal".into(), None, String::new(), who);
-    match c.templates.render(
-        "reveal.html",
-        &layout,
-        context! { token, revealed, message },
-    ) {
-        Ok(body) => (status, Html(body)).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
-}
-
-async fn reveal_page(State(c): State<Shared>, axum::Extension(who): Asked) -> Response {
-    if !who.role.may_reveal() {
-        let why = "revealing a pseudonym takes the auditor role";
-        return c.message(Some(&who), StatusCode::FORBIDDEN, "Refused", why);
-    }
-    reveal_form(&c, &who, StatusCode::OK, "", None, None)
-}
-
-#[derive(serde::Deserialize)]
-struct RevealForm {
-    token: String,
-    reason: String,
-}
-
-/// One line of the audit log.
-#[derive(serde::Serialize)]
-struct Audited<'a> {
-    ts: String,
-    user: Option<&'a str>,
-    role: &'static str,
-    peer: String,
-    token: &'a str,
-    reason: &'a str,
-    /// `revealed`, `unknown` (no such token under this key), or `refused` (not an auditor).
-    outcome: &'static str,
-}
-
-impl Console {
-    /// Appends a reveal (or a refused one) to the audit log and syncs it: no reveal is shown
-    /// unless it is written.
-    fn audit(&self, entry: &Audited<'_>) -> Result<(), String> {
-        let Some(path) = &self.config.audit_log else {
-            return Err("no --audit-log".into());
-        };
-        let _one_at_a_time = self.audit.lock().unwrap_or_else(|e| e.into_inner());
-        let line = serde_json::to_string(entry).map_err(|e| e.to_string())? + "\n";
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        file.write_all(line.as_bytes())
-            .and_then(|_| file.sync_data())
-            .map_err(|e| format!("{}: {e}", path.display()))
-    }
-}
-
-async fn reveal(State(c): State<Shared>, axum::Extension(who): Asked, req: Request) -> Response {
-    let peer = req
-        .extensions()
-        .get::<Peer>()
-        .map_or("-".to_string(), |p| p.0.to_string());
-    let Ok(Form(form)) = Form::<RevealForm>::from_request(req, &()).await else {
-        let why = "a reveal needs a token and a reason";
-        return c.message(Some(&who), StatusCode::BAD_REQUEST, "Not a reveal", why);
-    };
-    let token = clip(form.token.trim(), 64).to_string();
-    let reason = clip(form.reason.trim(), MAX_REASON).to_string();
-    let entry = |outcome| Audited {
-        ts: Rfc3339(Timestamp::now()).to_string(),
-        user: who.user.as_deref(),
-        role: who.role.name(),
-        peer: peer.clone(),
-        token: &token,
-        reason: &reason,
-        outcome,
-    };
-    if !who.role.may_reveal() {
-        let _ = c.audit(&entry("refused"));
-        let why = "revealing a pseudonym takes the auditor role; the attempt was logged";
-        return c.message(Some(&who), StatusCode::FORBIDDEN, "Refused", why);
-    }
-    if reason.is_empty() {
-        let why = Some("Give the reason for this reveal: it goes to the audit log.");
-        return reveal_form(&c, &who, StatusCode::BAD_REQUEST, &token, None, why);
-    }
-    if c.config.key.is_none() {
-        let why = Some("This console has no key file (--key): it cannot reveal anything.");
-        return reveal_form(&c, &who, StatusCode::SERVICE_UNAVAILABLE, &token, None, why);
-    }
-    let asked = token.clone();
-    let name = c
-        .with_store(move |c, store| {
-            let sealed = store.sealed(&asked).map_err(|e| e.to_string())?;
-            Ok(sealed.and_then(|s| c.config.key.as_ref().and_then(|k| k.open(&asked, &s))))
-        })
-        .await;
-    let outcome = match &name {
-        Ok(Some(_)) => "revealed",
-        _ => "unknown",
-    };
-    if let Err(e) = c.audit(&entry(outcome)) {
-        let why = format!("the audit log could not be written, so nothing is revealed: {e}");
-        return c.message(
-            Some(&who),
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Not revealed",
-            &why,
-        );
-    }
-    match name {
-        Ok(Some(name)) => reveal_form(&c, &who, StatusCode::OK, &token, Some(&name), None),
-        Ok(None) => {
-            let why = Some("No such token in this store under this key.");
-            reveal_form(&c, &who, StatusCode::NOT_FOUND, &token, None, why)
-        }
-        Err(e) => c.message(
-            Some(&who),
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "The store could not be read",
-            &e,
-        ),
-    }
-}
-
 async fn css() -> Response {
-    let css = include_str!("static/console.css");
+    let css = include_str!("../static/console.css");
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], css).into_response()
 }
 
 async fn script() -> Response {
-    let js = include_str!("static/sort.js");
+    let js = include_str!("../static/sort.js");
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         js,
@@ -834,7 +589,7 @@ async fn script() -> Response {
 }
 
 async fn favicon() -> Response {
-    let svg = include_str!("static/favicon.svg");
+    let svg = include_str!("../static/favicon.svg");
     ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
 }
 
@@ -847,5 +602,3 @@ async fn not_found(State(c): State<Shared>, who: Option<axum::Extension<Who>>) -
         "no such page",
     )
 }
-
-use axum::extract::FromRequest;
