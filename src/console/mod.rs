@@ -16,9 +16,11 @@
 //!
 //! The server ([`server`]) is hyper under axum on a small tokio runtime, TLS by rustls when
 //! given a certificate, with bounded connections, header and handshake timeouts and a small
-//! body limit. Store reads run on blocking threads, each with a store from a small pool.
+//! body limit. Store reads run on blocking threads, each with a store from a small pool; a
+//! view read once is kept while the store is unchanged ([`cache`]).
 
 mod access;
+mod cache;
 mod html;
 mod pages;
 mod redact;

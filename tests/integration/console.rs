@@ -1082,3 +1082,25 @@ mod from_clickhouse {
         assert_eq!(shown["flows"], "0");
     }
 }
+
+#[test]
+fn a_page_read_again_shows_what_was_written_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = common::own("curl-chatgpt.pcap").display().to_string();
+    lantern_ok(dir.path(), &["replay", "-q", "--store", "s.db", &first]);
+    let served = Served::start(dir.path(), &["--store", "s.db"]);
+    let q = "from=2026-01-01&to=2026-12-31";
+    let flows = |served: &Served| -> u64 {
+        let page = ok(served.get(&format!("/?{q}")), "overview");
+        let shown: BTreeMap<String, String> = metrics(&page).into_iter().collect();
+        shown["flows"].parse().unwrap()
+    };
+    let before = flows(&served);
+    assert_eq!(flows(&served), before, "the same page again");
+    let more = common::own("python-upload.pcap").display().to_string();
+    lantern_ok(dir.path(), &["replay", "-q", "--store", "s.db", &more]);
+    let after = flows(&served);
+    assert!(after > before, "{before} then {after}");
+    let json = report(dir.path(), q, &[]);
+    assert_eq!(after, json["headline"]["flows"].as_u64().unwrap());
+}

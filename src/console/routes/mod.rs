@@ -15,11 +15,13 @@ use login::{login, login_page, logout};
 use reveal::{reveal, reveal_page};
 
 use super::access::{Role, Sessions, Throttle};
+use super::cache::{self, Cache};
 use super::html::{self, Layout, Templates, Who};
-use super::pages::{self, PageKind, Sources};
+use super::pages::{self, Content, PageKind, Sources};
 use super::view::View;
 use super::{Config, ConsoleError};
 use crate::capture::{Rfc3339, Timestamp};
+use crate::report::Filter;
 use crate::report::render::{self, Format};
 use crate::store::Store;
 use axum::Router;
@@ -58,6 +60,7 @@ pub struct Console {
     sessions: Sessions,
     throttle: Throttle,
     checks: Semaphore,
+    cache: Cache,
     audit: Mutex<()>,
     tls: bool,
 }
@@ -74,6 +77,7 @@ pub fn router(config: Config, store: Store, tls: bool) -> Result<Router, Console
         sessions: Sessions::default(),
         throttle: Throttle::default(),
         checks: Semaphore::new(CHECKS_AT_ONCE),
+        cache: Cache::default(),
         audit: Mutex::new(()),
         tls,
     });
@@ -185,6 +189,33 @@ impl Console {
         })
         .await
         .map_err(|e| format!("a reader stopped: {e}"))?
+    }
+
+    /// The content of a view: kept from an earlier read of the same view while the store is
+    /// as it was, else read.
+    fn content(
+        &self,
+        store: &Store,
+        tables: &[&str],
+        filter: &Filter,
+        view: &View,
+        role: Role,
+    ) -> Result<Arc<Content>, String> {
+        let key = format!(
+            "{tables:?} {filter:?} {} {} {}",
+            view.period.from,
+            view.period.to,
+            role.name()
+        );
+        let now = cache::generation(store);
+        if let Some(kept) = self.cache.get(&key, &now) {
+            return Ok(kept);
+        }
+        let content = pages::content(tables, filter, view, role, &self.sources(store))
+            .map_err(|e| e.to_string())?;
+        let content = Arc::new(content);
+        self.cache.put(key, now, content.clone());
+        Ok(content)
     }
 
     fn sources<'a>(&'a self, store: &'a Store) -> Sources<'a> {
@@ -375,8 +406,7 @@ async fn show(
         .with_store(move |c, store| {
             let filter = pages::filter(kind, subject.as_deref(), &view);
             let tables = kind.tables(shown.role);
-            let content = pages::content(tables, &filter, &view, shown.role, &c.sources(store))
-                .map_err(|e| e.to_string())?;
+            let content = c.content(store, tables, &filter, &view, shown.role)?;
             html::page(
                 &c.templates,
                 kind,
@@ -526,14 +556,7 @@ async fn download(c: Shared, who: Who, format: Format, q: Option<String>) -> Res
                 .filter(|t| table.as_deref() == Some(*t))
                 .take(1)
                 .collect();
-            let content = pages::content(
-                &console_tables,
-                &view.filter,
-                &view,
-                role,
-                &c.sources(store),
-            )
-            .map_err(|e| e.to_string())?;
+            let content = c.content(store, &console_tables, &view.filter, &view, role)?;
             match (format, table) {
                 (Format::Csv, Some(name)) => {
                     let all = content.tables(role);
