@@ -78,6 +78,28 @@ const NOTICES_BY_TIME: &str = "CREATE INDEX IF NOT EXISTS notices_by_time ON not
 const NOTICES_BY_KEY: &str =
     "CREATE UNIQUE INDEX IF NOT EXISTS notices_by_key ON notices (kind, day, user, subject)";
 
+/// The indexes reports read by (see `store::read`), each for a read that would otherwise go
+/// through every row of its period. Partial indexes hold the few flows and lookups a read is
+/// about.
+///
+/// Candidates, agents' flows and encrypted DNS: `CandidateFlowUse`, `CandidateLookupUse`,
+/// `ProgramUse` (every column it reads, so no row is looked up), `EncryptedDnsUse`, each read
+/// through its own (`Dialect::indexed_by`). The filter's columns follow the time, so that only
+/// the rows a filter lets through are looked up.
+const FLOWS_OF_CANDIDATES: &str = "CREATE INDEX IF NOT EXISTS flows_of_candidates ON flows \
+    (ts_us, user, app_id, user_group, sensor) WHERE candidate = 1";
+const DNS_OF_CANDIDATES: &str = "CREATE INDEX IF NOT EXISTS dns_of_candidates ON dns \
+    (ts_us, user, app_id, user_group, sensor) WHERE candidate = 1";
+const FLOWS_OF_AGENTS: &str = "CREATE INDEX IF NOT EXISTS flows_of_agents ON flows (ts_us, user, \
+    app_id, user_group, sensor, device, client_ip, client_software, part, bytes_up, user_kind) \
+    WHERE user_kind = 'agent'";
+const FLOWS_OF_ENCRYPTED_DNS: &str = "CREATE INDEX IF NOT EXISTS flows_of_encrypted_dns ON flows \
+    (ts_us, user, app_id, user_group, sensor) WHERE encrypted_dns IS NOT NULL";
+/// `CoverageOf`: a period's coverage, every column.
+const COVERAGE_OF_HOURS: &str = "CREATE INDEX IF NOT EXISTS coverage_of_hours ON coverage_hourly \
+    (hour, sensor, transport, protocol, name_source, ech_kind, one_way, encrypted_dns, flows, \
+    bytes_up, bytes_down, evicted)";
+
 /// SQLite's physical design of one table: what its declaration does not say.
 struct Shape {
     table: Table,
@@ -104,6 +126,9 @@ const SHAPES: [Shape; 8] = [
             "CREATE INDEX IF NOT EXISTS flows_by_app_time ON flows (app_id, ts_us)",
             "CREATE INDEX IF NOT EXISTS flows_by_user_time ON flows (user, ts_us)",
             FLOWS_BY_TIME,
+            FLOWS_OF_CANDIDATES,
+            FLOWS_OF_AGENTS,
+            FLOWS_OF_ENCRYPTED_DNS,
         ],
     },
     Shape {
@@ -113,6 +138,7 @@ const SHAPES: [Shape; 8] = [
         indexes: &[
             "CREATE INDEX IF NOT EXISTS dns_by_app_time ON dns (app_id, ts_us)",
             DNS_BY_TIME,
+            DNS_OF_CANDIDATES,
         ],
     },
     Shape {
@@ -125,7 +151,7 @@ const SHAPES: [Shape; 8] = [
         table: CoverageRow::TABLE,
         row_id: false,
         key: Some(""),
-        indexes: &[COVERAGE_BY_HOUR],
+        indexes: &[COVERAGE_BY_HOUR, COVERAGE_OF_HOURS],
     },
     Shape {
         table: NoticeRow::TABLE,
@@ -231,6 +257,25 @@ fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
     names.collect()
 }
 
+/// The name of the index a `CREATE INDEX IF NOT EXISTS NAME ON ...` statement makes.
+fn index_name(statement: &str) -> &str {
+    let after = statement
+        .split_once(" EXISTS ")
+        .map_or("", |(_, rest)| rest);
+    after.split_whitespace().next().unwrap_or("")
+}
+
+/// Whether an index of [`SHAPES`] is not in the file (added by a later lantern than the one
+/// that made it, at the same schema version: indexes are physical design, not schema).
+fn indexes_missing(conn: &Connection) -> rusqlite::Result<bool> {
+    let mut query = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'index'")?;
+    let present: Vec<String> = query
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok((SHAPES.iter().flat_map(|s| s.indexes.iter()))
+        .any(|i| !present.iter().any(|p| p == index_name(i))))
+}
+
 /// The store's schema version: `None` for a new file.
 pub(super) fn version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
     if columns(conn, "meta")?.is_empty() {
@@ -250,14 +295,17 @@ pub(super) fn version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
 /// gets every table as declared now, an older one is migrated, a newer one is refused.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreFault> {
     let current = i64::from(SCHEMA_VERSION);
-    // A store already current is only read: opening it never waits for the write lock of
-    // another process writing it (a daemon, or a replay a second one is refused by).
-    if version(conn)? == Some(current) {
+    // A store already current, with every index, is only read: opening it never waits for the
+    // write lock of another process writing it (a daemon, or a replay a second one is refused
+    // by).
+    if version(conn)? == Some(current) && !indexes_missing(conn)? {
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     match version(&tx)? {
-        Some(v) if v == current => return Ok(()),
+        // Current but for an index added since it was made: `create_all` makes it (once,
+        // reading the table it indexes).
+        Some(v) if v == current => {}
         Some(newer) if newer > current => return Err(StoreFault::Newer(newer)),
         Some(old) => {
             let from = usize::try_from(old.max(1) - 1).unwrap_or(0);
@@ -302,6 +350,43 @@ mod tests {
             "sensor, hour, transport, protocol, name_source, ech_kind, one_way, encrypted_dns"
         );
         assert_eq!(row_key("sensor_health"), "sensor");
+    }
+
+    #[test]
+    fn every_index_is_named_once() {
+        let mut names: Vec<&str> = (SHAPES.iter().flat_map(|s| s.indexes.iter()))
+            .map(|i| index_name(i))
+            .collect();
+        assert!(names.iter().all(|n| !n.is_empty()), "{names:?}");
+        let all = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all, "an index name twice");
+    }
+
+    #[test]
+    fn a_current_store_gets_the_indexes_added_since_it_was_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let index = |conn: &Connection| -> bool {
+            conn.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'flows_of_candidates'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+                == 1
+        };
+        drop(SqliteStore::open(&path, "s1").unwrap());
+        let conn = Connection::open(&path).unwrap();
+        assert!(index(&conn) && !indexes_missing(&conn).unwrap());
+        conn.execute_batch("DROP INDEX flows_of_candidates")
+            .unwrap();
+        assert!(indexes_missing(&conn).unwrap());
+        drop(conn);
+        let store = SqliteStore::open(&path, "s1").unwrap();
+        assert!(index(store.connection()));
+        assert!(!indexes_missing(store.connection()).unwrap());
     }
 
     /// The tables of a version-2 store, as lantern wrote them before attribution.
