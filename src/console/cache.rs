@@ -1,11 +1,11 @@
-//! Pages read again without reading the store again: the [`Content`] of a view (its tables,
-//! filter, period and role) is kept while the store has not changed. A SQLite store has changed
+//! Pages read again without reading the store again: what a view read (its report, by filter,
+//! period and role; the page's own tables of it) is kept while the store has not changed, so
+//! the pages of one period and filter read its report once. A SQLite store has changed
 //! when its file or its write-ahead log has another size or time; a ClickHouse store, which
 //! other sensors write, is read again after [`CLICKHOUSE_SECS`]. Every entry is also dropped
 //! after [`MAX_AGE`] (the sensors' health says how long ago each wrote), and at most
 //! [`MAX_ENTRIES`] are kept, the oldest dropped first.
 
-use super::pages::Content;
 use crate::store::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,18 +19,25 @@ pub const MAX_AGE: Duration = Duration::from_secs(300);
 pub const CLICKHOUSE_SECS: u64 = 60;
 
 /// What says a SQLite store changed: the sizes and times of its file and its log.
-type Generation = Vec<(u64, Option<SystemTime>)>;
+pub type Generation = Vec<(u64, Option<SystemTime>)>;
 
-struct Entry {
+struct Entry<T> {
     made: Instant,
     generation: Generation,
-    content: Arc<Content>,
+    content: Arc<T>,
 }
 
 /// The kept views.
-#[derive(Default)]
-pub struct Cache {
-    entries: Mutex<HashMap<String, Entry>>,
+pub struct Cache<T> {
+    entries: Mutex<HashMap<String, Entry<T>>>,
+}
+
+impl<T> Default for Cache<T> {
+    fn default() -> Cache<T> {
+        Cache {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
 }
 
 /// The state of the store that a kept view must match.
@@ -59,9 +66,9 @@ fn max_age(generation: &Generation) -> Duration {
     }
 }
 
-impl Cache {
+impl<T> Cache<T> {
     /// The kept content of `key`, if the store is as it was.
-    pub fn get(&self, key: &str, now: &Generation) -> Option<Arc<Content>> {
+    pub fn get(&self, key: &str, now: &Generation) -> Option<Arc<T>> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let e = entries.get(key)?;
         let fresh = e.made.elapsed() < max_age(now) && e.generation == *now;
@@ -69,7 +76,7 @@ impl Cache {
     }
 
     /// Keeps `content` for `key`.
-    pub fn put(&self, key: String, generation: Generation, content: Arc<Content>) {
+    pub fn put(&self, key: String, generation: Generation, content: Arc<T>) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
             let oldest = (entries.iter())

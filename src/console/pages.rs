@@ -187,20 +187,30 @@ pub fn filter(kind: PageKind, subject: Option<&str>, view: &View) -> Filter {
     filter
 }
 
-/// Reads the report of `filter` and the console's `tables` of it.
-pub fn content(
-    tables: &[&str],
+/// The report of `filter` as `role` sees it, and whether it names users by tokens.
+pub fn shown_report(
     filter: &Filter,
     view: &View,
     role: Role,
     s: &Sources<'_>,
-) -> Result<Content, StoreError> {
+) -> Result<(Report, bool), StoreError> {
     let report = report::build(s.store, s.catalog, s.policy, &view.period, filter)?;
     let pseudonymized = pseudonymized(&report);
     let report = match role.sees_people() {
         true => report,
         false => without_people(report),
     };
+    Ok((report, pseudonymized))
+}
+
+/// The content of a report (from [`shown_report`]) with the console's `tables` of it read.
+pub fn with_tables(
+    (report, pseudonymized): (Report, bool),
+    tables: &[&str],
+    filter: &Filter,
+    view: &View,
+    s: &Sources<'_>,
+) -> Result<Content, StoreError> {
     let (from, to) = view.period.bounds();
     let mut extra = Vec::new();
     let mut hours = None;

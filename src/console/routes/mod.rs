@@ -21,8 +21,8 @@ use super::pages::{self, Content, PageKind, Sources};
 use super::view::View;
 use super::{Config, ConsoleError};
 use crate::capture::{Rfc3339, Timestamp};
-use crate::report::Filter;
 use crate::report::render::{self, Format};
+use crate::report::{Filter, Report};
 use crate::store::Store;
 use axum::Router;
 use axum::body::Body;
@@ -60,7 +60,8 @@ pub struct Console {
     sessions: Sessions,
     throttle: Throttle,
     checks: Semaphore,
-    cache: Cache,
+    cache: Cache<Content>,
+    reports: Cache<(Report, bool)>,
     audit: Mutex<()>,
     tls: bool,
 }
@@ -78,6 +79,7 @@ pub fn router(config: Config, store: Store, tls: bool) -> Result<Router, Console
         throttle: Throttle::default(),
         checks: Semaphore::new(CHECKS_AT_ONCE),
         cache: Cache::default(),
+        reports: Cache::default(),
         audit: Mutex::new(()),
         tls,
     });
@@ -201,17 +203,28 @@ impl Console {
         view: &View,
         role: Role,
     ) -> Result<Arc<Content>, String> {
-        let key = format!(
-            "{tables:?} {filter:?} {} {} {}",
+        let of = format!(
+            "{filter:?} {} {} {}",
             view.period.from,
             view.period.to,
             role.name()
         );
+        let key = format!("{tables:?} {of}");
         let now = cache::generation(store);
         if let Some(kept) = self.cache.get(&key, &now) {
             return Ok(kept);
         }
-        let content = pages::content(tables, filter, view, role, &self.sources(store))
+        let sources = self.sources(store);
+        let report = match self.reports.get(&of, &now) {
+            Some(kept) => (*kept).clone(),
+            None => {
+                let read =
+                    pages::shown_report(filter, view, role, &sources).map_err(|e| e.to_string())?;
+                self.reports.put(of, now.clone(), Arc::new(read.clone()));
+                read
+            }
+        };
+        let content = pages::with_tables(report, tables, filter, view, &sources)
             .map_err(|e| e.to_string())?;
         let content = Arc::new(content);
         self.cache.put(key, now, content.clone());
